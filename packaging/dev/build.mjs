@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+// Bundles the daemon, foyerctl and the demo for Node (one file each, for the initramfs) and the
+// greeter UI for the browser. `--if-stale` skips the work when no source is newer than the output.
+import { build } from "esbuild";
+import { readdirSync, statSync, existsSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const top = join(dirname(fileURLToPath(import.meta.url)), "../..");
+const out = join(top, "dist");
+const entries = {
+  node: { foyerd: "src/cli/foyerd.ts", "foyer-demo": "src/cli/demo.ts" },
+  ui: { app: "src/ui/main.ts" },
+};
+
+function newest(dir) {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+if (process.argv.includes("--if-stale")) {
+  const outs = [...Object.keys(entries.node).map((n) => join(out, `${n}.mjs`)), join(out, "ui/app.js")];
+  const oldest = Math.min(...outs.map((p) => (existsSync(p) ? statSync(p).mtimeMs : 0)));
+  const src = Math.max(newest(join(top, "src")), statSync(join(top, "package-lock.json")).mtimeMs);
+  if (oldest > src) process.exit(0);
+}
+
+// native addons stay outside the bundle; dbus-next requires 'x11' lazily for X11 auth only
+const external = ["node-pty", "unix-dgram", "usocket", "x11", "playwright-core"];
+await build({
+  absWorkingDir: top,
+  entryPoints: Object.fromEntries(Object.entries(entries.node).map(([k, v]) => [k, v])),
+  outdir: out,
+  outExtension: { ".js": ".mjs" },
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  format: "esm",
+  external,
+  sourcemap: "linked",
+  logLevel: "warning",
+  // CommonJS dependencies (winston, dbus-next) call require(): give the ESM bundle one
+  banner: { js: "import { createRequire as __foyerRequire } from 'node:module'; const require = __foyerRequire(import.meta.url);" },
+});
+await build({
+  absWorkingDir: top,
+  entryPoints: { app: entries.ui.app },
+  outdir: join(out, "ui"),
+  bundle: true,
+  platform: "browser",
+  target: ["chrome110", "safari15"],
+  format: "iife",
+  sourcemap: "linked",
+  logLevel: "warning",
+});

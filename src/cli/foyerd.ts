@@ -1,0 +1,124 @@
+// foyerd: the daemon's entry point. Parses arguments and the kernel command line, loads the
+// profile (falling back to the built-in default on any problem), sets up logging, and runs the
+// supervisor until SIGTERM. The only place that calls process.exit.
+//
+//   foyerd [--profile NAME|PATH] [--runtime-dir DIR] [--ask-dir DIR] [--cmdline FILE]
+//   foyerd schema            print the profile JSON Schema
+//   foyerd print-profile     print the effective profile (after the same resolution) as JSON
+import { readFileSync, existsSync } from "node:fs";
+import { join, dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { parseCmdline } from "../profile/cmdline.js";
+import { loadProfile } from "../profile/load.js";
+import { profileJsonSchema } from "../profile/schema.js";
+import { createLogger } from "../base/log.js";
+import { describe } from "../base/errors.js";
+import { Supervisor } from "../supervisor/supervisor.js";
+
+const USAGE = `usage: foyerd [--profile NAME|PATH] [--runtime-dir DIR] [--ask-dir DIR] [--cmdline FILE]
+       foyerd schema | print-profile [--profile NAME|PATH]`;
+
+/** The package top: where assets/ and dist/ui live, from the source tree or the bundle. */
+function packageTop(): string {
+  let d = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    if (existsSync(join(d, "assets", "index.html"))) return d;
+    d = dirname(d);
+  }
+  return resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        profile: { type: "string" },
+        "runtime-dir": { type: "string", default: "/run/foyer" },
+        "ask-dir": { type: "string", default: "/run/systemd/ask-password" },
+        cmdline: { type: "string", default: "/proc/cmdline" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    process.stderr.write(`foyerd: ${(e as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const o = args.values;
+  if (o.help) {
+    process.stdout.write(USAGE + "\n");
+    return 0;
+  }
+  const [cmd, ...rest] = args.positionals;
+  if (rest.length > 0 || (cmd !== undefined && cmd !== "schema" && cmd !== "print-profile")) {
+    process.stderr.write(`foyerd: unknown command '${args.positionals.join(" ")}'\n${USAGE}\n`);
+    return 2;
+  }
+  if (cmd === "schema") {
+    process.stdout.write(JSON.stringify(profileJsonSchema(), null, 2) + "\n");
+    return 0;
+  }
+
+  let cmdlineText = "";
+  try {
+    cmdlineText = readFileSync(o.cmdline!, "utf8");
+  } catch {
+    /* no /proc (a container): no switches */
+  }
+  const kc = parseCmdline(cmdlineText);
+  // the kernel command line wins over the unit's --profile: it is how a person at the boot
+  // menu overrides what the image ships
+  const loaded = loadProfile(kc.profile ?? o.profile);
+  const profile = loaded.profile;
+
+  if (cmd === "print-profile") {
+    for (const p of loaded.ok ? [] : loaded.problems) process.stderr.write(`foyerd: ${p}\n`);
+    process.stdout.write(JSON.stringify({ source: loaded.source, profile }, null, 2) + "\n");
+    return loaded.ok ? 0 : 1;
+  }
+
+  const runtimeDir = resolve(o["runtime-dir"]!);
+  const log = createLogger({ level: kc.debug ? "debug" : profile.log.level, file: join(runtimeDir, "log", "foyerd.log"), kmsg: profile.log.kmsg });
+  for (const w of kc.warnings) log.warning(`kernel command line: ${w}`);
+  if (!kc.enabled) {
+    log.notice("disabled on the kernel command line (rd.foyer=0), exiting");
+    await log.close();
+    return 0;
+  }
+  if (!loaded.ok) {
+    for (const p of loaded.problems) log.error(`bad profile, using the built-in default: ${p}`);
+  } else {
+    log.info("profile loaded", { source: loaded.source, stack: profile.display.stack });
+  }
+
+  const top = packageTop();
+  let sup: Supervisor;
+  try {
+    sup = new Supervisor({ profile, runtimeDir, askDir: resolve(o["ask-dir"]!), assetsDir: join(top, "assets"), uiDir: join(top, "dist", "ui"), log });
+    await sup.start();
+  } catch (e) {
+    log.error("cannot start", { err: describe(e) });
+    await log.close();
+    return 1;
+  }
+  // the supervisor must outlive any single bad input: log what escaped and keep going
+  process.on("uncaughtException", (e) => log.error("unexpected error, continuing", { err: e instanceof Error ? e.stack : String(e) }));
+  process.on("unhandledRejection", (e) => log.error("unexpected rejection, continuing", { err: e instanceof Error ? e.stack : String(e) }));
+  const onSignal = (sig: string) => {
+    log.info(`received ${sig}, stopping`);
+    void sup.stop();
+  };
+  process.once("SIGTERM", () => onSignal("SIGTERM"));
+  process.once("SIGINT", () => onSignal("SIGINT"));
+  await sup.finished;
+  await log.close();
+  return 0;
+}
+
+const invokedDirectly = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (invokedDirectly || process.env.FOYER_MAIN === "foyerd") {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}

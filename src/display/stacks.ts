@@ -1,0 +1,185 @@
+// Display stacks: how the greeter reaches a screen, per profile.
+//   wayland           cage (on DRM, optionally with seatd) running the kiosk browser
+//   headless-wayland  the same cage with wlroots' headless backend: a real compositor, no screen
+//   x11               an X server (Xorg or Xvfb, readiness from -displayfd) and chromium on it
+//   headless          nothing: the UI is only served (greeter-url), for tests and remote use
+// With cage the compositor and the browser are one unit: cage exits when its client does, so the
+// greeter unit is "cage -- browser" and a restart restarts both (cage starts in ~0.1 s).
+import { mkdirSync, chownSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { spawn } from "node:child_process";
+import type { Profile } from "../profile/schema.js";
+import type { LaunchSpec, Launched, Launcher } from "../launch/direct.js";
+import { FoyerError } from "../base/errors.js";
+import type { Logger } from "../base/log.js";
+import { xkbEnv, type Keyboard } from "./keyboard.js";
+import type { SystemUser } from "./users.js";
+
+export interface StackContext {
+  profile: Profile;
+  runtimeDir: string;
+  user: SystemUser;
+  keyboard: Keyboard;
+  launcher: Launcher;
+  log: Logger;
+  /** the greeter URL (with token); only known once the server listens */
+  url: () => string;
+  /** origin the browser may load, e.g. http://127.0.0.1:4242 */
+  origin: () => string;
+}
+
+export interface DisplayHandle {
+  launched: Launched;
+  ready: Promise<void>;
+}
+
+const BASE_ENV = { PATH: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", LANG: "C.UTF-8" };
+
+export class DisplayStack {
+  #c: StackContext;
+  #xDisplay?: string;
+  readonly greeterHome: string;
+  readonly xdgRuntime: string;
+
+  constructor(c: StackContext) {
+    this.#c = c;
+    this.greeterHome = join(c.runtimeDir, "greeter", "home");
+    this.xdgRuntime = join(c.runtimeDir, "greeter", "xdg");
+  }
+
+  get hasDisplay(): boolean {
+    return this.#c.profile.display.stack === "x11";
+  }
+  get hasGreeter(): boolean {
+    return this.#c.profile.display.stack !== "headless";
+  }
+
+  /** Directories the greeter user writes to: its HOME and XDG_RUNTIME_DIR, mode 0700. */
+  prepare(): void {
+    const { uid, gid } = this.#c.user;
+    for (const d of [join(this.#c.runtimeDir, "greeter"), this.greeterHome, this.xdgRuntime, join(this.greeterHome, ".cache"), join(this.greeterHome, ".config"), join(this.greeterHome, ".local/share")]) {
+      mkdirSync(d, { recursive: true, mode: 0o700 });
+      chownSync(d, uid, gid);
+    }
+  }
+
+  #env(extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      ...BASE_ENV,
+      HOME: this.greeterHome,
+      USER: this.#c.user.name,
+      XDG_RUNTIME_DIR: this.xdgRuntime,
+      XDG_CACHE_HOME: join(this.greeterHome, ".cache"),
+      XDG_CONFIG_HOME: join(this.greeterHome, ".config"),
+      XDG_DATA_HOME: join(this.greeterHome, ".local/share"),
+      ...extra,
+    };
+  }
+
+  #spec(name: string, argv: string[], env: Record<string, string>, extraPipes = 0): LaunchSpec {
+    return { name, argv, uid: this.#c.user.uid, gid: this.#c.user.gid, env, logFile: join(this.#c.runtimeDir, "log", `${name}.log`), extraPipes, cwd: this.greeterHome };
+  }
+
+  /** The kiosk browser's argv for this stack. */
+  browserArgv(wayland: boolean): string[] {
+    const d = this.#c.profile.display;
+    const g = this.#c.profile.greeter;
+    if (d.browser === "cog") {
+      // WebKit content rules: block every load but the greeter's own origin (http and ws)
+      const filter = join(this.#c.runtimeDir, "greeter", "content-filter.json");
+      const host = this.#c.origin().replace(/^http:\/\//, "").replace(/\./g, "\\.");
+      writeFileSync(filter, JSON.stringify([
+        { trigger: { "url-filter": ".*" }, action: { type: "block" } },
+        { trigger: { "url-filter": `^(http|ws)://${host}/` }, action: { type: "ignore-previous-rules" } },
+      ]), { mode: 0o644 });
+      return ["cog", `--platform=${wayland ? "wl" : "x11"}`, "--webprocess-failure=exit", `--content-filter=${filter}`, this.#c.url()];
+    }
+    const argv = [
+      "chromium",
+      "--kiosk",
+      "--no-first-run",
+      "--no-default-browser-check",
+      `--user-data-dir=${join(this.greeterHome, "chromium")}`,
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--disable-breakpad",
+      "--disable-features=Translate,MediaRouter,DialMediaRouteProvider",
+      "--noerrdialogs",
+      "--disable-session-crashed-bubble",
+      "--disable-infobars",
+      "--password-store=basic",
+      "--disable-gpu",
+      `--window-size=${d.width},${d.height}`,
+      "--window-position=0,0",
+    ];
+    if (wayland) argv.push("--ozone-platform=wayland");
+    if (g.debugPort !== null) argv.push(`--remote-debugging-port=${g.debugPort}`, "--remote-debugging-address=127.0.0.1");
+    argv.push(this.#c.url());
+    return argv;
+  }
+
+  /** x11 only: starts the X server; `ready` resolves when it wrote its display number. */
+  startDisplay(): DisplayHandle {
+    const d = this.#c.profile.display;
+    const argv =
+      d.xserver === "Xvfb"
+        ? ["Xvfb", "-displayfd", "3", "-screen", "0", `${d.width}x${d.height}x24`, "-nolisten", "tcp", "-noreset"]
+        : ["Xorg", "-displayfd", "3", "-nolisten", "tcp", "-noreset", "-novtswitch", "-keeptty"];
+    const launched = this.#c.launcher.start(this.#spec("display", argv, this.#env(), 1));
+    const ready = new Promise<void>((resolve, reject) => {
+      let text = "";
+      const pipe = launched.pipes[0];
+      if (!pipe) return reject(new FoyerError("display-failed", "X server has no -displayfd pipe"));
+      pipe.on("data", (chunk: Buffer) => {
+        text += chunk.toString("latin1");
+        const m = /^(\d+)\n/.exec(text);
+        if (m) {
+          this.#xDisplay = `:${m[1]}`;
+          this.#c.log.info("X server ready", { display: this.#xDisplay });
+          this.#applyXkb();
+          resolve();
+        }
+      });
+      pipe.on("error", () => {});
+      void launched.exited.then(() => reject(new FoyerError("display-failed", "X server exited before it was ready")));
+    });
+    ready.catch(() => {});
+    return { launched, ready };
+  }
+
+  #applyXkb(): void {
+    const k = this.#c.keyboard;
+    const args = ["-display", this.#xDisplay!, "-layout", k.layout];
+    if (k.variant) args.push("-variant", k.variant);
+    if (k.model) args.push("-model", k.model);
+    const p = spawn("setxkbmap", args, { uid: this.#c.user.uid, gid: this.#c.user.gid, env: this.#env(), stdio: "ignore" });
+    p.on("error", () => this.#c.log.warning("setxkbmap not found, keeping the X server's layout"));
+    p.on("exit", (code) => code && this.#c.log.warning(`setxkbmap exited ${code}, keeping the X server's layout`));
+  }
+
+  startGreeter(): Launched {
+    const d = this.#c.profile.display;
+    switch (d.stack) {
+      case "x11":
+        if (!this.#xDisplay) throw new FoyerError("display-failed", "no X display to start the greeter on");
+        return this.#c.launcher.start(this.#spec("greeter", this.browserArgv(false), this.#env({ DISPLAY: this.#xDisplay })));
+      case "wayland":
+      case "headless-wayland": {
+        const env = this.#env({ ...xkbEnv(this.#c.keyboard), WLR_RENDERER: d.renderer === "auto" ? "" : d.renderer });
+        if (!env.WLR_RENDERER) delete env.WLR_RENDERER;
+        if (d.stack === "headless-wayland") Object.assign(env, { WLR_BACKENDS: "headless", WLR_LIBINPUT_NO_DEVICES: "1", WLR_HEADLESS_OUTPUTS: "1" });
+        if (d.seatd) env.LIBSEAT_BACKEND = "seatd";
+        return this.#c.launcher.start(this.#spec("greeter", ["cage", "-d", "--", ...this.browserArgv(true)], env));
+      }
+      case "headless":
+        throw new FoyerError("unsupported", "the headless stack has no greeter process");
+    }
+  }
+
+  /** seatd for the wayland stack on DRM without logind; runs as root, hands the seat to the greeter's group. */
+  seatdSpec(): LaunchSpec | undefined {
+    if (!this.#c.profile.display.seatd) return undefined;
+    return { name: "seatd", argv: ["seatd", "-g", this.#c.user.name], env: { ...BASE_ENV }, logFile: join(this.#c.runtimeDir, "log", "seatd.log") };
+  }
+}

@@ -1,0 +1,196 @@
+// The greeter's local server: static UI files (sirv) and one WebSocket endpoint (ws), on
+// 127.0.0.1 only. Every WebSocket upgrade must carry the per-boot token and come from the
+// greeter's own origin (so no other local page or process can drive the prompts), and every
+// frame is validated (src/protocol). The page URL carries the token in its fragment, which
+// browsers never send in a request or a Referer.
+import { createServer, type IncomingMessage, type ServerResponse, type Server } from "node:http";
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import type { Duplex } from "node:stream";
+import { WebSocketServer, type WebSocket, type RawData } from "ws";
+import sirv from "sirv";
+import {
+  ClientMessage,
+  MAX_FRAME_BYTES,
+  decodeFrame,
+  type ServerMessage,
+  type StateMessage,
+} from "../protocol/greeter.js";
+import { Secret, wipeAll } from "../base/secret.js";
+import { describe, FoyerError } from "../base/errors.js";
+import type { Logger } from "../base/log.js";
+
+export interface GreeterServerOptions {
+  assetsDir: string;
+  uiDir: string;
+  port: number;
+  log: Logger;
+  /** the current full state, sent to every client on connect */
+  snapshot: () => StateMessage;
+  onReady: () => void;
+  onAnswer: (key: number, secret: Secret) => void;
+  onCancel: (key: number) => void;
+  onClients: (count: number) => void;
+}
+
+const MAX_BAD_FRAMES = 64; // a client that keeps sending garbage is disconnected
+
+export class GreeterServer {
+  #o: GreeterServerOptions;
+  #token = randomBytes(32).toString("base64url");
+  #http?: Server;
+  #wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: true });
+  #port = 0;
+
+  constructor(o: GreeterServerOptions) {
+    this.#o = o;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+  get origin(): string {
+    return `http://127.0.0.1:${this.#port}`;
+  }
+  /** The full greeter URL, token included. Never log it. */
+  get url(): string {
+    return `${this.origin}/#token=${this.#token}`;
+  }
+  get clients(): number {
+    return this.#wss.clients.size;
+  }
+
+  async start(): Promise<void> {
+    const ui = sirv(this.#o.uiDir, { dev: false, etag: true });
+    const assets = sirv(this.#o.assetsDir, { dev: false, etag: true });
+    this.#http = createServer((req, res) => this.#serve(req, res, ui, assets));
+    this.#http.on("upgrade", (req, sock, head) => this.#upgrade(req, sock, head));
+    this.#http.on("clientError", (_e, sock) => sock.destroy());
+    await new Promise<void>((resolve, reject) => {
+      this.#http!.once("error", reject);
+      this.#http!.listen(this.#o.port, "127.0.0.1", () => resolve());
+    });
+    const addr = this.#http.address();
+    if (!addr || typeof addr === "string") throw new FoyerError("internal", "greeter server has no TCP address");
+    this.#port = addr.port;
+    this.#o.log.info("greeter server listening", { address: `127.0.0.1:${this.#port}` });
+  }
+
+  #hostOk(req: IncomingMessage): boolean {
+    // DNS rebinding: a page from elsewhere that resolves to 127.0.0.1 still sends its own Host
+    return req.headers.host === `127.0.0.1:${this.#port}` || req.headers.host === `localhost:${this.#port}`;
+  }
+
+  #serve(req: IncomingMessage, res: ServerResponse, ui: ReturnType<typeof sirv>, assets: ReturnType<typeof sirv>): void {
+    if (!this.#hostOk(req) || (req.method !== "GET" && req.method !== "HEAD")) {
+      res.writeHead(403).end();
+      return;
+    }
+    res.setHeader("Content-Security-Policy", `default-src 'self'; connect-src ws://127.0.0.1:${this.#port} ws://localhost:${this.#port}; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`);
+    res.setHeader("X-Content-Type-Options", "nosniff");
+    res.setHeader("Referrer-Policy", "no-referrer");
+    res.setHeader("Cache-Control", "no-store");
+    if (req.url?.startsWith("/ui/")) {
+      req.url = req.url.slice(3);
+      ui(req, res, () => void res.writeHead(404).end());
+      return;
+    }
+    assets(req, res, () => void res.writeHead(404).end());
+  }
+
+  #tokenOk(req: IncomingMessage): boolean {
+    const u = new URL(req.url ?? "/", "http://x");
+    if (u.pathname !== "/ws") return false;
+    const given = Buffer.from(u.searchParams.get("token") ?? "");
+    const want = Buffer.from(this.#token);
+    return given.length === want.length && timingSafeEqual(given, want);
+  }
+
+  #upgrade(req: IncomingMessage, sock: Duplex, head: Buffer): void {
+    sock.on("error", () => sock.destroy());
+    const origin = req.headers.origin;
+    const originOk = origin === this.origin || origin === `http://localhost:${this.#port}`;
+    if (!this.#hostOk(req) || !originOk || !this.#tokenOk(req)) {
+      this.#o.log.warning("refusing greeter connection: bad token, origin or host", { tokenPresent: (req.url ?? "").includes("token="), originPresent: origin !== undefined });
+      sock.end("HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      return;
+    }
+    this.#wss.handleUpgrade(req, sock, head, (ws) => this.#connected(ws));
+  }
+
+  #connected(ws: WebSocket): void {
+    const log = this.#o.log;
+    let bad = 0;
+    log.info("greeter connected", { clients: this.#wss.clients.size });
+    this.#o.onClients(this.#wss.clients.size);
+    ws.on("error", (e) => log.warning("greeter connection error, closing", { err: describe(e) }));
+    ws.on("close", () => {
+      log.info("greeter disconnected", { clients: this.#wss.clients.size });
+      this.#o.onClients(this.#wss.clients.size);
+    });
+    const reject = (code: string, message: string) => {
+      bad++;
+      log.warning(`ignoring greeter frame: ${message}`);
+      this.#send(ws, { type: "error", code, message });
+      if (bad >= MAX_BAD_FRAMES) ws.close(1008, "too many bad frames");
+    };
+    ws.on("message", (data: RawData, isBinary: boolean) => {
+      const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data as ArrayBuffer);
+      try {
+        if (isBinary) {
+          const f = decodeFrame(buf);
+          if (!f.ok) return reject("protocol-error", f.reason);
+          const secret = Secret.copyOf(buf, f.start);
+          try {
+            this.#o.onAnswer(f.key, secret);
+          } finally {
+            secret.wipe();
+          }
+          return;
+        }
+        let raw: unknown;
+        try {
+          raw = JSON.parse(buf.toString("utf8"));
+        } catch {
+          return reject("protocol-error", "not valid JSON");
+        }
+        const m = ClientMessage.safeParse(raw);
+        if (!m.success) return reject("protocol-error", `not a valid message (${m.error.issues[0]?.path.join(".") || "<root>"}: ${m.error.issues[0]?.message ?? "invalid"})`);
+        switch (m.data.type) {
+          case "hello":
+            this.#send(ws, this.#o.snapshot());
+            return;
+          case "ready":
+            this.#o.onReady();
+            return;
+          case "cancel":
+            this.#o.onCancel(m.data.key);
+            return;
+        }
+      } catch (e) {
+        const code = e instanceof FoyerError ? e.code : "internal";
+        if (code === "internal") log.error("greeter message failed", { err: e instanceof Error ? e.stack : String(e) });
+        this.#send(ws, { type: "error", code, message: e instanceof FoyerError ? e.message : "internal error" });
+      } finally {
+        if (isBinary) wipeAll(buf); // the frame held passphrase bytes
+      }
+    });
+    this.#send(ws, this.#o.snapshot());
+  }
+
+  #send(ws: WebSocket, m: ServerMessage): void {
+    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
+  }
+
+  broadcast(m: ServerMessage): void {
+    const text = JSON.stringify(m);
+    for (const ws of this.#wss.clients) if (ws.readyState === ws.OPEN) ws.send(text);
+  }
+
+  /** Closes every connection and the listener; nothing listens afterwards. */
+  async stop(): Promise<void> {
+    for (const ws of this.#wss.clients) ws.terminate();
+    this.#wss.close();
+    await new Promise<void>((resolve) => (this.#http ? this.#http.close(() => resolve()) : resolve()));
+    this.#http?.closeAllConnections();
+  }
+}

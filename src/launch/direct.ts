@@ -1,0 +1,118 @@
+// The direct launch backend: each unit is a child process in its own process group (so a
+// compositor and the browser it started die together), with a numeric uid/gid, an explicit
+// environment (never the daemon's own), stdout+stderr appended to a log file, and cores off.
+// Stopping is SIGTERM to the group, then SIGKILL at the deadline: cage aborts on SIGTERM and
+// leaves its client orphaned, so the whole group is always signalled.
+import { spawn, type ChildProcess } from "node:child_process";
+import { openSync, closeSync, mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { FoyerError, describe } from "../base/errors.js";
+import type { Logger } from "../base/log.js";
+
+export interface LaunchSpec {
+  /** short unit name for logs: "greeter", "display", "seatd" */
+  name: string;
+  argv: string[];
+  uid?: number;
+  gid?: number;
+  /** supplementary groups are dropped to the primary gid when uid is set */
+  env: Record<string, string>;
+  cwd?: string;
+  /** stdout and stderr are appended here */
+  logFile: string;
+  /** extra pipes the child gets as fds 3.. (e.g. X's -displayfd) */
+  extraPipes?: number;
+}
+
+export interface Exit {
+  code: number | null;
+  signal: string | null;
+}
+
+export interface Launched {
+  readonly pid: number;
+  readonly exited: Promise<Exit>;
+  /** readable ends of the extra pipes, fd 3 first */
+  readonly pipes: NodeJS.ReadableStream[];
+  /** SIGTERM to the group, SIGKILL after timeoutMs; resolves when the leader exited */
+  stop(timeoutMs: number): Promise<Exit>;
+}
+
+export interface Launcher {
+  start(spec: LaunchSpec): Launched;
+}
+
+function signalGroup(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      /* gone already */
+    }
+  }
+}
+
+export class DirectLauncher implements Launcher {
+  constructor(private log: Logger) {}
+
+  start(spec: LaunchSpec): Launched {
+    mkdirSync(dirname(spec.logFile), { recursive: true, mode: 0o700 });
+    const out = openSync(spec.logFile, "a", 0o600);
+    let child: ChildProcess;
+    // RLIMIT_CORE=0 for the child and everything it starts: a crashing browser must not leave a
+    // core file holding the prompt's memory. Node cannot setrlimit; /bin/sh is in every initramfs.
+    const argv = ["/bin/sh", "-c", 'ulimit -c 0 && exec "$@"', spec.name, ...spec.argv];
+    try {
+      child = spawn(argv[0]!, argv.slice(1), {
+        detached: true, // its own process group
+        uid: spec.uid,
+        gid: spec.gid,
+        env: spec.env,
+        cwd: spec.cwd ?? "/",
+        stdio: ["ignore", out, out, ...Array.from({ length: spec.extraPipes ?? 0 }, () => "pipe" as const)],
+      });
+    } finally {
+      closeSync(out);
+    }
+    const pid = child.pid;
+    if (pid === undefined) {
+      throw new FoyerError("spawn-failed", `cannot start ${spec.name} '${spec.argv[0]}'`);
+    }
+    const exited = new Promise<Exit>((resolve) => {
+      child.once("error", (e) => {
+        this.log.error(`${spec.name} failed to start`, { err: describe(e) });
+        resolve({ code: 127, signal: null });
+      });
+      child.once("exit", (code, signal) => {
+        // the leader is gone; take the rest of its group with it (an orphaned cog spins forever)
+        signalGroup(pid, "SIGKILL");
+        resolve({ code, signal });
+      });
+    });
+    this.log.debug(`started ${spec.name}`, { pid, argv0: spec.argv[0] });
+    const pipes = (child.stdio.slice(3) as (NodeJS.ReadableStream | null)[]).filter((s): s is NodeJS.ReadableStream => s !== null);
+    let stopping: Promise<Exit> | undefined;
+    return {
+      pid,
+      exited,
+      pipes,
+      stop: (timeoutMs: number) => {
+        stopping ??= (async () => {
+          signalGroup(pid, "SIGTERM");
+          const timer = setTimeout(() => {
+            this.log.warning(`${spec.name} did not stop within ${timeoutMs} ms, killing`, { pid });
+            signalGroup(pid, "SIGKILL");
+          }, timeoutMs);
+          try {
+            return await exited;
+          } finally {
+            clearTimeout(timer);
+          }
+        })();
+        return stopping;
+      },
+    };
+  }
+}

@@ -1,0 +1,82 @@
+// The profile: one JSON file that says which display stack shows the greeter, who runs it, how
+// the greeter is restarted and where the text fallback asks. Every key has a default here, so
+// `{"schema": 1}` is a complete profile. docs/profiles.md documents each key.
+import { z } from "zod";
+
+const Name = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a system user name");
+
+export const DisplaySchema = z.strictObject({
+  /** wayland: cage on DRM; x11: an X server + chromium; headless-*: no screen, for tests; headless: UI only served */
+  stack: z.enum(["wayland", "x11", "headless-wayland", "headless"]).default("wayland"),
+  browser: z.enum(["cog", "chromium"]).default("cog"),
+  /** X server binary for the x11 stack */
+  xserver: z.enum(["Xorg", "Xvfb"]).default("Xorg"),
+  /** output size for headless stacks (cage's headless backend, Xvfb) */
+  width: z.number().int().min(320).max(7680).default(1280),
+  height: z.number().int().min(240).max(4320).default(800),
+  /** wlroots renderer: pixman renders in software (VMs, no GPU driver in the initramfs) */
+  renderer: z.enum(["auto", "pixman", "gles2"]).default("pixman"),
+  /** start seatd for the compositor (an initramfs has no logind) */
+  seatd: z.boolean().default(false),
+});
+
+export const GreeterSchema = z.strictObject({
+  /** unprivileged system user that runs the display stack and the browser; cage refuses root */
+  user: Name.default("foyer-greeter"),
+  /** TCP port on 127.0.0.1 for the greeter's HTTP+WebSocket server; 0 picks a free one */
+  port: z.number().int().min(0).max(65535).default(0),
+  /**
+   * Chromium's remote-debugging port, for tests that drive the real greeter. Never set in a
+   * shipped profile: it opens devtools. null = off.
+   */
+  debugPort: z.number().int().min(1024).max(65535).nullable().default(null),
+  /** the greeter must connect within this time after its process started, or it is restarted */
+  readyTimeoutMs: z.number().int().min(1000).max(600_000).default(60_000),
+});
+
+export const RestartSchema = z.strictObject({
+  /** more than `burst` greeter exits within `windowMs` trips the breaker: text fallback */
+  burst: z.number().int().min(1).max(1000).default(5),
+  windowMs: z.number().int().min(100).max(3_600_000).default(10_000),
+  /** backoff before a restart: initialMs, doubled per exit inside the window, capped at maxMs */
+  initialMs: z.number().int().min(0).max(60_000).default(100),
+  maxMs: z.number().int().min(0).max(60_000).default(2_000),
+  /** SIGTERM, then SIGKILL after this */
+  stopTimeoutMs: z.number().int().min(100).max(60_000).default(5_000),
+});
+
+export const FallbackSchema = z.strictObject({
+  /** builtin: foyer asks on the console itself; tty-agent: hand over to systemd-tty-ask-password-agent */
+  mode: z.enum(["builtin", "tty-agent"]).default("builtin"),
+  console: z.string().startsWith("/dev/").default("/dev/console"),
+});
+
+export const LogSchema = z.strictObject({
+  level: z.enum(["error", "warning", "notice", "info", "debug"]).default("info"),
+  kmsg: z.union([z.boolean(), z.literal("auto")]).default("auto"),
+});
+
+export const KeyboardSchema = z.strictObject({
+  /** XKBLAYOUT/XKBVARIANT are read from here (systemd's vconsole.conf) */
+  vconsole: z.string().startsWith("/").default("/etc/vconsole.conf"),
+});
+
+export const ProfileSchema = z.strictObject({
+  schema: z.literal(1),
+  description: z.string().max(200).optional(),
+  flow: z.enum(["unlock"]).default("unlock"),
+  display: DisplaySchema.prefault({}),
+  greeter: GreeterSchema.prefault({}),
+  restart: RestartSchema.prefault({}),
+  fallback: FallbackSchema.prefault({}),
+  log: LogSchema.prefault({}),
+  keyboard: KeyboardSchema.prefault({}),
+});
+
+export type Profile = z.infer<typeof ProfileSchema>;
+export type DisplayConfig = Profile["display"];
+export type RestartPolicy = Profile["restart"];
+
+export function profileJsonSchema(): unknown {
+  return z.toJSONSchema(ProfileSchema, { io: "input" });
+}

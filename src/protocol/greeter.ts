@@ -1,0 +1,82 @@
+// The greeter wire protocol, shared by the daemon (src/greeter) and the browser UI (src/ui).
+// JSON text frames, each validated by these schemas on both sides; binary frames carry only
+// passphrase bytes (and, later, terminal data), so a passphrase is never a JSON string.
+// No Node imports here: this file is bundled into the browser.
+import { z } from "zod";
+
+export const PROTOCOL_VERSION = 1;
+/** ws maxPayload on the server; the UI never sends more */
+export const MAX_FRAME_BYTES = 64 * 1024;
+/** cryptsetup's interactive passphrase limit is 512 characters; 8 KiB of UTF-8 is ample */
+export const MAX_PASSPHRASE_BYTES = 8 * 1024;
+
+export const PromptView = z.strictObject({
+  key: z.number().int().positive(),
+  message: z.string().max(4096),
+  echo: z.boolean(),
+  silent: z.boolean(),
+  /** > 0: the same Id= asks again after an answer, i.e. the last passphrase was wrong */
+  retries: z.number().int().nonnegative(),
+  id: z.string().max(512).optional(),
+  icon: z.string().max(256).optional(),
+});
+export type PromptView = z.infer<typeof PromptView>;
+
+export const KeyboardView = z.strictObject({
+  layout: z.string().max(64),
+  variant: z.string().max(64),
+});
+
+export const StateMessage = z.strictObject({
+  type: z.literal("state"),
+  flow: z.enum(["unlock"]),
+  /** the supervisor's phase, for display only */
+  phase: z.string().max(32),
+  prompts: z.array(PromptView).max(256),
+  keyboard: KeyboardView,
+  /** a one-line notice (e.g. "answer sent"); empty when none */
+  notice: z.string().max(512),
+});
+export type StateMessage = z.infer<typeof StateMessage>;
+
+export const ErrorMessage = z.strictObject({
+  type: z.literal("error"),
+  code: z.string().max(64),
+  message: z.string().max(512),
+});
+
+export const ServerMessage = z.discriminatedUnion("type", [StateMessage, ErrorMessage]);
+export type ServerMessage = z.infer<typeof ServerMessage>;
+
+export const ClientMessage = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("hello"), version: z.number().int() }),
+  /** the UI has rendered the state it was sent: the greeter is interactive */
+  z.strictObject({ type: z.literal("ready") }),
+  z.strictObject({ type: z.literal("cancel"), key: z.number().int().positive() }),
+]);
+export type ClientMessage = z.infer<typeof ClientMessage>;
+
+/** Binary frame kinds (first byte). */
+export const FRAME_ANSWER = 0x01;
+
+/** [0x01][u32 BE prompt key][passphrase bytes] */
+export function encodeAnswer(key: number, passphrase: Uint8Array): Uint8Array {
+  const out = new Uint8Array(5 + passphrase.length);
+  out[0] = FRAME_ANSWER;
+  new DataView(out.buffer).setUint32(1, key, false);
+  out.set(passphrase, 5);
+  return out;
+}
+
+export type DecodedFrame = { ok: true; kind: "answer"; key: number; start: number } | { ok: false; reason: string };
+
+/** Reads a binary frame's header; the passphrase is `frame.subarray(start)`, never copied here. */
+export function decodeFrame(frame: Uint8Array): DecodedFrame {
+  if (frame.length < 1) return { ok: false, reason: "empty binary frame" };
+  if (frame[0] !== FRAME_ANSWER) return { ok: false, reason: "unknown binary frame kind" };
+  if (frame.length < 5) return { ok: false, reason: "short answer frame" };
+  if (frame.length - 5 > MAX_PASSPHRASE_BYTES) return { ok: false, reason: "passphrase too long" };
+  const key = new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint32(1, false);
+  if (key === 0) return { ok: false, reason: "answer frame for prompt 0" };
+  return { ok: true, kind: "answer", key, start: 5 };
+}

@@ -1,0 +1,273 @@
+// The composition root of the daemon's parts: the password agent, the greeter server, the display
+// stack and the text fallback, wired to the pure state machine (machine.ts) by one effect runner.
+// Everything that happens goes through dispatch(event): the machine decides, run() acts.
+import { writeFileSync, mkdirSync, renameSync } from "node:fs";
+import { join } from "node:path";
+import { EventEmitter } from "node:events";
+import { step, initialState, type State, type Event, type Effect, type Policy } from "./machine.js";
+import { startFallback, type Fallback } from "./fallback.js";
+import { PasswordAgent, type PendingPrompt } from "../agents/password-agent.js";
+import { GreeterServer } from "../greeter/server.js";
+import { DisplayStack } from "../display/stacks.js";
+import { readKeyboard, type Keyboard } from "../display/keyboard.js";
+import { lookupUser } from "../display/users.js";
+import { DirectLauncher, type Launched } from "../launch/direct.js";
+import { describe, FoyerError } from "../base/errors.js";
+import { monotonicMs } from "../base/timeout.js";
+import type { Logger } from "../base/log.js";
+import type { Profile } from "../profile/schema.js";
+import type { StateMessage } from "../protocol/greeter.js";
+import type { Secret } from "../base/secret.js";
+
+export interface SupervisorOptions {
+  profile: Profile;
+  runtimeDir: string;
+  askDir: string;
+  assetsDir: string;
+  uiDir: string;
+  log: Logger;
+}
+
+export interface Milestone {
+  name: string;
+  /** ms since the supervisor started, on the monotonic clock */
+  at: number;
+}
+
+/** Events for the outside (D-Bus, tests): "phase", "greeter-exited", "prompts", "milestone". */
+export class Supervisor extends EventEmitter {
+  #o: SupervisorOptions;
+  #log: Logger;
+  #state: State = initialState;
+  #policy: Policy;
+  #agent: PasswordAgent;
+  #server: GreeterServer;
+  #stack: DisplayStack;
+  #keyboard: Keyboard;
+  #display?: Launched;
+  #greeter?: Launched;
+  #seatd?: Launched;
+  #fallback?: Fallback;
+  #timer?: NodeJS.Timeout;
+  #t0 = monotonicMs();
+  #greeterStartedAt = 0;
+  #notice = "";
+  #done?: () => void;
+  readonly finished: Promise<void>;
+  readonly milestones: Milestone[] = [];
+
+  constructor(o: SupervisorOptions) {
+    super();
+    this.#o = o;
+    this.#log = o.log.child("supervisor");
+    const p = o.profile;
+    this.#keyboard = readKeyboard(p.keyboard.vconsole);
+    this.#agent = new PasswordAgent({ askDir: o.askDir, log: o.log.child("agent"), onChange: (list) => this.#promptsChanged(list) });
+    this.#server = new GreeterServer({
+      assetsDir: o.assetsDir,
+      uiDir: o.uiDir,
+      port: p.greeter.port,
+      log: o.log.child("greeter"),
+      snapshot: () => this.snapshot(),
+      onReady: () => this.dispatch({ type: "greeter_connected" }),
+      onAnswer: (key, secret) => this.answer(key, secret),
+      onCancel: (key) => this.#agent.cancel(key),
+      onClients: () => {},
+    });
+    const hasGreeter = p.display.stack !== "headless";
+    this.#stack = new DisplayStack({
+      profile: p,
+      runtimeDir: o.runtimeDir,
+      user: hasGreeter ? lookupUser(p.greeter.user) : { name: "root", uid: 0, gid: 0 },
+      keyboard: this.#keyboard,
+      launcher: new DirectLauncher(o.log.child("launch")),
+      log: o.log.child("display"),
+      url: () => this.#server.url,
+      origin: () => this.#server.origin,
+    });
+    this.#policy = {
+      hasDisplay: this.#stack.hasDisplay,
+      hasGreeter: this.#stack.hasGreeter,
+      burst: p.restart.burst,
+      windowMs: p.restart.windowMs,
+      initialMs: p.restart.initialMs,
+      maxMs: p.restart.maxMs,
+      readyTimeoutMs: p.greeter.readyTimeoutMs,
+    };
+    this.finished = new Promise((resolve) => (this.#done = resolve));
+  }
+
+  get state(): State {
+    return this.#state;
+  }
+  get url(): string {
+    return this.#server.url;
+  }
+  get pending(): PendingPrompt[] {
+    return this.#agent.pending();
+  }
+  get keyboard(): Keyboard {
+    return this.#keyboard;
+  }
+
+  #mark(name: string): void {
+    const m = { name, at: monotonicMs() - this.#t0 };
+    this.milestones.push(m);
+    this.#log.info(name, { ms: m.at });
+    this.emit("milestone", m);
+  }
+
+  async start(): Promise<void> {
+    this.#mark("start");
+    mkdirSync(this.#o.runtimeDir, { recursive: true, mode: 0o755 });
+    await this.#server.start();
+    const urlFile = join(this.#o.runtimeDir, "greeter-url");
+    writeFileSync(`${urlFile}.tmp`, this.#server.url + "\n", { mode: 0o600 });
+    renameSync(`${urlFile}.tmp`, urlFile);
+    this.#mark("greeter server listening");
+    this.#agent.start();
+    if (this.#stack.hasGreeter) this.#stack.prepare();
+    const seatd = this.#stack.seatdSpec();
+    if (seatd) this.#seatd = new DirectLauncher(this.#log).start(seatd);
+    this.dispatch({ type: "start" });
+  }
+
+  snapshot(): StateMessage {
+    return {
+      type: "state",
+      flow: this.#o.profile.flow,
+      phase: this.#state.phase,
+      prompts: this.#agent.pending().map((p) => ({
+        key: p.key,
+        message: p.request.message,
+        echo: p.request.echo,
+        silent: p.request.silent,
+        retries: p.retries,
+        ...(p.request.id ? { id: p.request.id } : {}),
+        ...(p.request.icon ? { icon: p.request.icon } : {}),
+      })),
+      keyboard: { layout: this.#keyboard.layout, variant: this.#keyboard.variant },
+      notice: this.#notice,
+    };
+  }
+
+  #promptsChanged(list: PendingPrompt[]): void {
+    this.#server.broadcast(this.snapshot());
+    this.#fallback?.update(list);
+    this.emit("prompts", list);
+  }
+
+  /** Answers a pending request; the caller wipes the secret. */
+  answer(key: number, secret: Secret): void {
+    this.#agent.answer(key, secret);
+    this.#mark("prompt answered");
+  }
+
+  restartGreeter(): void {
+    if (!this.#policy.hasGreeter) throw new FoyerError("unsupported", "this profile has no greeter process");
+    this.dispatch({ type: "restart_greeter" });
+  }
+
+  async stop(): Promise<void> {
+    this.dispatch({ type: "stop" });
+    await this.finished;
+  }
+
+  dispatch(e: Event): void {
+    const before = this.#state;
+    const [next, effects] = step(before, e, this.#policy, monotonicMs());
+    this.#state = next;
+    if (before.phase !== next.phase) {
+      this.#log.info(`phase ${next.phase}`);
+      this.emit("phase", next.phase);
+      this.#server.broadcast(this.snapshot());
+    }
+    if (e.type === "greeter_connected" && before.greeter.kind === "starting" && next.greeter.kind === "running") {
+      this.#mark(next.restarts === 0 ? "greeter interactive" : "greeter interactive again");
+      this.#log.info("greeter respawn time", { ms: monotonicMs() - this.#greeterStartedAt, restarts: next.restarts });
+    }
+    for (const fx of effects) {
+      try {
+        this.#run(fx);
+      } catch (err) {
+        this.#log.error(`effect ${fx.do} failed`, { err: describe(err) });
+        // a failed start is an exit: the machine decides whether to retry or fall back
+        if (fx.do === "start_greeter") queueMicrotask(() => this.dispatch({ type: "greeter_exited", code: 127, signal: null }));
+        if (fx.do === "start_display") queueMicrotask(() => this.dispatch({ type: "display_exited", code: 127, signal: null }));
+      }
+    }
+  }
+
+  #run(fx: Effect): void {
+    const stopMs = this.#o.profile.restart.stopTimeoutMs;
+    switch (fx.do) {
+      case "start_display": {
+        const h = this.#stack.startDisplay();
+        this.#display = h.launched;
+        h.ready.then(() => this.#display === h.launched && this.dispatch({ type: "display_ready" }), () => {});
+        void h.launched.exited.then((x) => {
+          if (this.#display === h.launched) this.#display = undefined;
+          this.#log.warning("display server exited", { code: x.code, signal: x.signal });
+          this.dispatch({ type: "display_exited", code: x.code, signal: x.signal });
+        });
+        return;
+      }
+      case "start_greeter": {
+        this.#greeterStartedAt = monotonicMs();
+        const g = this.#stack.startGreeter();
+        this.#greeter = g;
+        void g.exited.then((x) => {
+          if (this.#greeter === g) this.#greeter = undefined;
+          this.#log.warning("greeter exited", { code: x.code, signal: x.signal });
+          this.dispatch({ type: "greeter_exited", code: x.code, signal: x.signal });
+        });
+        return;
+      }
+      case "stop_greeter":
+        void this.#greeter?.stop(stopMs);
+        return;
+      case "stop_display":
+        void this.#display?.stop(stopMs);
+        return;
+      case "arm": {
+        clearTimeout(this.#timer);
+        const delay = Math.max(0, fx.at - monotonicMs());
+        this.#timer = setTimeout(() => this.dispatch({ type: "timer" }), delay);
+        return;
+      }
+      case "fallback_start":
+        this.#log.error(`crash-loop breaker tripped: ${fx.reason}; falling back to the console`);
+        this.#fallback = startFallback(this.#o.profile.fallback.mode, this.#o.profile.fallback.console, this.#agent, this.#o.log.child("fallback"));
+        return;
+      case "fallback_stop":
+        this.#fallback?.stop();
+        this.#fallback = undefined;
+        return;
+      case "notify_exit":
+        this.emit("greeter-exited", fx.code, fx.signal);
+        return;
+      case "done":
+        void this.#shutdown();
+        return;
+    }
+  }
+
+  async #shutdown(): Promise<void> {
+    clearTimeout(this.#timer);
+    // each part in its own try: one failing must not keep the others running
+    for (const [name, f] of [
+      ["agent", () => this.#agent.stop()],
+      ["fallback", () => this.#fallback?.stop()],
+      ["seatd", () => this.#seatd?.stop(1000)],
+      ["server", () => this.#server.stop()],
+    ] as const) {
+      try {
+        await f();
+      } catch (e) {
+        this.#log.warning(`stopping ${name} failed, ignoring`, { err: describe(e) });
+      }
+    }
+    this.#mark("exit");
+    this.#done?.();
+  }
+}
