@@ -170,7 +170,8 @@ export class DisplayStack {
         if (!env.WLR_RENDERER) delete env.WLR_RENDERER;
         if (d.stack === "headless-wayland") Object.assign(env, { WLR_BACKENDS: "headless", WLR_LIBINPUT_NO_DEVICES: "1", WLR_HEADLESS_OUTPUTS: "1" });
         if (d.seatd) env.LIBSEAT_BACKEND = "seatd";
-        return this.#c.launcher.start(this.#spec("greeter", ["cage", "-d", "--", ...this.browserArgv(true)], env));
+        const rotate = Array.from({ length: d.rotate }, () => "-r");
+        return this.#c.launcher.start(this.#spec("greeter", ["cage", "-d", ...rotate, "--", ...this.browserArgv(true)], env));
       }
       case "headless":
         throw new FoyerError("unsupported", "the headless stack has no greeter process");

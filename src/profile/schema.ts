@@ -16,6 +16,12 @@ export const DisplaySchema = z.strictObject({
   height: z.number().int().min(240).max(4320).default(800),
   /** wlroots renderer: pixman renders in software (VMs, no GPU driver in the initramfs) */
   renderer: z.enum(["auto", "pixman", "gles2"]).default("pixman"),
+  /**
+   * cage's -r: rotate the output this many quarter turns. Headless test profiles use 2 because
+   * cage's headless output only re-renders for screencopy (grim) when it is transformed; grim
+   * turns the picture back upright.
+   */
+  rotate: z.number().int().min(0).max(3).default(0),
   /** start seatd for the compositor (an initramfs has no logind) */
   seatd: z.boolean().default(false),
 });

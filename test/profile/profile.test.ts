@@ -1,0 +1,81 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { readdirSync, readFileSync, mkdtempSync, writeFileSync, symlinkSync } from "node:fs";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { parseProfile, loadProfile, shippedProfileDir, BUILTIN_DEFAULT } from "../../src/profile/load.js";
+import { profileJsonSchema } from "../../src/profile/schema.js";
+
+test("every shipped profile is valid", () => {
+  const dir = shippedProfileDir();
+  const files = readdirSync(dir).filter((f) => f.endsWith(".json"));
+  assert.ok(files.length >= 5, `expected the shipped profiles in ${dir}`);
+  for (const f of files) {
+    const r = parseProfile(readFileSync(join(dir, f), "utf8"));
+    assert.ok(r.ok, `${f}: ${r.ok ? "" : r.problems.join("; ")}`);
+  }
+});
+
+test("{schema:1} is a complete profile with defaults", () => {
+  const r = parseProfile('{"schema":1}');
+  assert.ok(r.ok);
+  if (r.ok) {
+    assert.is(r.profile.restart.burst, 5);
+    assert.is(r.profile.restart.windowMs, 10_000);
+    assert.is(r.profile.greeter.user, "foyer-greeter");
+  }
+});
+
+test("unknown keys, wrong types and a wrong schema are reported as path: reason", () => {
+  const r = parseProfile('{"schema":1,"display":{"stack":"wayland","colour":"red"},"restart":{"burst":"five"}}');
+  assert.is(r.ok, false);
+  if (r.ok) return;
+  assert.ok(r.problems.some((p) => p.startsWith("display: ") && p.includes("colour")), r.problems.join("|"));
+  assert.ok(r.problems.some((p) => p.startsWith("restart.burst: ")), r.problems.join("|"));
+  assert.equal(parseProfile('{"schema":2}').ok, false);
+});
+
+test("problems never echo values", () => {
+  const r = parseProfile('{"schema":1,"greeter":{"user":"hunter2-secret-value!"}}');
+  assert.is(r.ok, false);
+  if (!r.ok) assert.not.ok(r.problems.join("\n").includes("hunter2"));
+});
+
+test("broken JSON names the line and column, not the content", () => {
+  const r = parseProfile('{\n  "schema": 1,\n  oops\n}');
+  assert.is(r.ok, false);
+  if (!r.ok) {
+    assert.match(r.problems[0]!, /not valid JSON \(line 3 column \d+\)/);
+    assert.not.ok(r.problems[0]!.includes("oops"));
+  }
+});
+
+test("loadProfile falls back to the built-in default and names the file", () => {
+  const d = mkdtempSync(join(tmpdir(), "foyer-prof-"));
+  writeFileSync(join(d, "bad.json"), '{"schema":1,"nope":true}');
+  const r = loadProfile("bad", { dirs: [d] });
+  assert.is(r.ok, false);
+  assert.equal(r.profile, BUILTIN_DEFAULT);
+  if (!r.ok) assert.match(r.problems[0]!, new RegExp(`^${join(d, "bad.json")}: <root>: `));
+});
+
+test("a later directory overrides an earlier one; symlinks and missing names are refused", () => {
+  const a = mkdtempSync(join(tmpdir(), "foyer-prof-"));
+  const b = mkdtempSync(join(tmpdir(), "foyer-prof-"));
+  writeFileSync(join(a, "p.json"), '{"schema":1,"description":"a"}');
+  writeFileSync(join(b, "p.json"), '{"schema":1,"description":"b"}');
+  const r = loadProfile("p", { dirs: [a, b] });
+  assert.ok(r.ok && r.profile.description === "b");
+  symlinkSync(join(a, "p.json"), join(b, "link.json"));
+  assert.is(loadProfile("link", { dirs: [b] }).ok, false);
+  assert.is(loadProfile("missing", { dirs: [a] }).ok, false);
+  assert.is(loadProfile("../etc/passwd", { dirs: [a] }).ok, false);
+});
+
+test("the JSON Schema describes the profile", () => {
+  const s = profileJsonSchema() as { properties: Record<string, unknown>; required: string[] };
+  assert.ok("display" in s.properties && "restart" in s.properties);
+  assert.ok(s.required.includes("schema"));
+});
+
+test.run();

@@ -1,0 +1,125 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { step, initialState, type State, type Event, type Policy, type Effect } from "../../src/supervisor/machine.js";
+
+const policy: Policy = { hasDisplay: false, hasGreeter: true, burst: 5, windowMs: 10_000, initialMs: 100, maxMs: 2_000, readyTimeoutMs: 30_000 };
+
+function run(events: [Event, number][], p = policy, s0: State = initialState): { s: State; fx: Effect[][] } {
+  let s = s0;
+  const fx: Effect[][] = [];
+  for (const [e, now] of events) {
+    const [n, f] = step(s, e, p, now);
+    s = n;
+    fx.push(f);
+  }
+  return { s, fx };
+}
+const exited: Event = { type: "greeter_exited", code: 0, signal: null };
+
+test("start launches the greeter and arms the ready deadline", () => {
+  const { s, fx } = run([[{ type: "start" }, 0]]);
+  assert.is(s.phase, "starting");
+  assert.equal(fx[0], [{ do: "start_greeter" }, { do: "arm", at: 30_000 }]);
+});
+
+test("the greeter connecting makes the phase running", () => {
+  const { s } = run([[{ type: "start" }, 0], [{ type: "greeter_connected" }, 500]]);
+  assert.is(s.phase, "running");
+  assert.equal(s.greeter, { kind: "running", since: 500 });
+});
+
+test("the first exit restarts at once; the second backs off initialMs", () => {
+  const { s, fx } = run([[{ type: "start" }, 0], [{ type: "greeter_connected" }, 10], [exited, 1000], [{ type: "greeter_connected" }, 1100], [exited, 2000]]);
+  assert.equal(fx[2], [{ do: "notify_exit", code: 0, signal: null }, { do: "start_greeter" }, { do: "arm", at: 31_000 }]);
+  assert.equal(s.greeter, { kind: "backoff", until: 2100 });
+  assert.equal(fx[4], [{ do: "notify_exit", code: 0, signal: null }, { do: "arm", at: 2100 }]);
+  const [n, f] = step(s, { type: "timer" }, policy, 2100);
+  assert.is(n.greeter.kind, "starting");
+  assert.equal(f[0], { do: "start_greeter" });
+  assert.is(n.restarts, 2);
+});
+
+test("backoff doubles and is capped at maxMs", () => {
+  let s: State = run([[{ type: "start" }, 0]]).s;
+  const delays: number[] = [];
+  const p = { ...policy, burst: 100, windowMs: 1e9 };
+  let now = 0;
+  for (let i = 0; i < 8; i++) {
+    now += 10;
+    const [n, f] = step(s, exited, p, now);
+    const arm = f.find((x) => x.do === "arm" && n.greeter.kind === "backoff");
+    delays.push(n.greeter.kind === "backoff" ? n.greeter.until - now : 0);
+    s = n.greeter.kind === "backoff" ? step(n, { type: "timer" }, p, n.greeter.until)[0] : n;
+    if (n.greeter.kind === "backoff") now = n.greeter.until;
+    void arm;
+  }
+  assert.equal(delays, [0, 100, 200, 400, 800, 1600, 2000, 2000]);
+});
+
+test("more than `burst` exits in the window trips the breaker into the text fallback", () => {
+  let s = run([[{ type: "start" }, 0]]).s;
+  let last: Effect[] = [];
+  for (let i = 1; i <= 6; i++) {
+    [s, last] = step(s, exited, policy, i * 10);
+    if (s.greeter.kind === "backoff") [s] = step(s, { type: "timer" }, policy, s.greeter.until);
+  }
+  assert.is(s.phase, "fallback");
+  assert.is(s.greeter.kind, "tripped");
+  assert.ok(last.some((f) => f.do === "fallback_start"));
+  assert.not.ok(last.some((f) => f.do === "start_greeter"));
+});
+
+test("exits spread wider than the window never trip", () => {
+  let s = run([[{ type: "start" }, 0]]).s;
+  for (let i = 1; i <= 20; i++) {
+    [s] = step(s, exited, policy, i * 3_000);
+    if (s.greeter.kind === "backoff") [s] = step(s, { type: "timer" }, policy, s.greeter.until);
+  }
+  assert.is.not(s.phase, "fallback");
+});
+
+test("a manual restart in fallback resets the breaker and starts the greeter", () => {
+  let s = run([[{ type: "start" }, 0]]).s;
+  for (let i = 1; i <= 6; i++) {
+    [s] = step(s, exited, policy, i);
+    if (s.greeter.kind === "backoff") [s] = step(s, { type: "timer" }, policy, s.greeter.until);
+  }
+  assert.is(s.phase, "fallback");
+  const [n, fx] = step(s, { type: "restart_greeter" }, policy, 100);
+  assert.equal(fx.slice(0, 2), [{ do: "fallback_stop" }, { do: "start_greeter" }]);
+  assert.equal(n.exits, []);
+});
+
+test("a greeter that never connects is stopped at the deadline", () => {
+  const { s } = run([[{ type: "start" }, 0]]);
+  const [n, fx] = step(s, { type: "timer" }, policy, 30_000);
+  assert.equal(fx, [{ do: "stop_greeter" }]);
+  assert.is(n.greeter.kind, "stopping");
+});
+
+test("x11: display first, greeter after display_ready; a display exit stops the greeter", () => {
+  const p = { ...policy, hasDisplay: true };
+  const { s, fx } = run([[{ type: "start" }, 0], [{ type: "display_ready" }, 30]], p);
+  assert.equal(fx[0]![0], { do: "start_display" });
+  assert.equal(fx[1]![0], { do: "start_greeter" });
+  const [n, f] = step(s, { type: "display_exited", code: 1, signal: null }, p, 100);
+  assert.equal(f[0], { do: "stop_greeter" });
+  assert.is(n.display.kind, "backoff");
+});
+
+test("stop stops what runs and finishes when it exited", () => {
+  const { s } = run([[{ type: "start" }, 0], [{ type: "greeter_connected" }, 1]]);
+  const [n, fx] = step(s, { type: "stop" }, policy, 5);
+  assert.equal(fx, [{ do: "stop_greeter" }]);
+  const [m, fx2] = step(n, exited, policy, 6);
+  assert.is(m.phase, "stopped");
+  assert.ok(fx2.some((f) => f.do === "done"));
+});
+
+test("headless: nothing to start, running at once", () => {
+  const { s, fx } = run([[{ type: "start" }, 0]], { ...policy, hasGreeter: false });
+  assert.is(s.phase, "running");
+  assert.equal(fx[0], []);
+});
+
+test.run();

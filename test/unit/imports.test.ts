@@ -1,0 +1,35 @@
+// The dependency rule (STYLE.md): cli → supervisor → (launch, display, greeter, agents, state,
+// dbus) → (profile, protocol, base). Nothing imports upward; src/ui imports only src/protocol.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, dirname, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const src = join(dirname(fileURLToPath(import.meta.url)), "../../src");
+const LAYER: Record<string, number> = { cli: 0, supervisor: 1, launch: 2, display: 2, greeter: 2, agents: 2, state: 2, dbus: 2, systemd: 2, profile: 3, protocol: 3, base: 4 };
+
+function files(d: string): string[] {
+  return readdirSync(d).flatMap((e) => (statSync(join(d, e)).isDirectory() ? files(join(d, e)) : e.endsWith(".ts") ? [join(d, e)] : []));
+}
+
+test("no module imports from a higher layer; ui imports only protocol", () => {
+  const bad: string[] = [];
+  for (const f of files(src)) {
+    const from = relative(src, f).split("/")[0]!;
+    for (const m of readFileSync(f, "utf8").matchAll(/^import[^"']*["'](\.[^"']+)["']/gm)) {
+      const to = relative(src, resolve(dirname(f), m[1]!)).split("/")[0]!;
+      if (to === from) continue;
+      if (from === "ui") {
+        if (to !== "protocol") bad.push(`${relative(src, f)} → ${to}`);
+        continue;
+      }
+      const a = LAYER[from], b = LAYER[to];
+      if (a === undefined || b === undefined) bad.push(`${relative(src, f)} → ${to} (unknown part)`);
+      else if (b <= a && !(a === 2 && b === 2 && to === "launch")) bad.push(`${relative(src, f)} → ${to}`);
+    }
+  }
+  assert.equal(bad, []);
+});
+
+test.run();
