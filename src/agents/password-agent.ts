@@ -193,8 +193,8 @@ export class PasswordAgent {
       const errno = (e as NodeJS.ErrnoException).code;
       if (errno === "ENOENT") return undefined; // vanished between readdir and open: fine
       if (errno === "ELOOP") {
+        if (this.#seen.get(name)?.stamp !== "symlink") log.warning(`ignoring ask file '${name}': a symbolic link`);
         this.#seen.set(name, { stamp: "symlink" });
-        log.warning(`ignoring ask file '${name}': a symbolic link`);
         return undefined;
       }
       log.warning(`ignoring ask file '${name}': cannot read`, { err: describe(e) });

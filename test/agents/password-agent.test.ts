@@ -1,0 +1,150 @@
+// The password agent against the real systemd-ask-password, in a private ask directory.
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { writeFileSync, symlinkSync, mkdirSync, rmSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { PasswordAgent, type PendingPrompt } from "../../src/agents/password-agent.js";
+import { Secret } from "../../src/base/secret.js";
+import type { Logger } from "../../src/base/log.js";
+import { askPassword, killAskers, requirePrivateAskDir, requireTool, withTimeout, ASK_DIR } from "../helpers/index.js";
+
+requireTool("systemd-ask-password", "systemd");
+requirePrivateAskDir();
+
+interface Ctx {
+  agent?: PasswordAgent;
+  lines: string[];
+  changes: ((p: PendingPrompt[]) => void)[];
+}
+const A = suite<Ctx>("agents/password-agent", { lines: [], changes: [] });
+
+function collector(ctx: Ctx): Logger {
+  const l: Logger = {
+    error: (m) => ctx.lines.push(`error ${m}`),
+    warning: (m) => ctx.lines.push(`warning ${m}`),
+    notice: (m) => ctx.lines.push(`notice ${m}`),
+    info: (m) => ctx.lines.push(`info ${m}`),
+    debug: (m) => ctx.lines.push(`debug ${m}`),
+    child: () => l,
+  };
+  return l;
+}
+
+function start(ctx: Ctx): PasswordAgent {
+  ctx.agent = new PasswordAgent({ askDir: ASK_DIR, log: collector(ctx), onChange: (p) => ctx.changes.forEach((f) => f(p)), livenessMs: 200 });
+  ctx.agent.start();
+  return ctx.agent;
+}
+
+function until(ctx: Ctx, pred: (p: PendingPrompt[]) => boolean, what: string): Promise<PendingPrompt[]> {
+  return withTimeout(
+    new Promise<PendingPrompt[]>((resolve) => {
+      const now = ctx.agent!.pending();
+      if (pred(now)) return resolve(now);
+      const f = (p: PendingPrompt[]) => pred(p) && resolve(p);
+      ctx.changes.push(f);
+    }),
+    10_000,
+    what,
+  );
+}
+
+A.before.each((ctx) => {
+  ctx.lines = [];
+  ctx.changes = [];
+  for (const f of readdirSync(ASK_DIR)) rmSync(join(ASK_DIR, f), { force: true, recursive: true });
+});
+A.after.each((ctx) => {
+  killAskers();
+  ctx.agent?.stop();
+  ctx.agent = undefined;
+});
+
+const answer = (agent: PasswordAgent, key: number, bytes: Buffer) => {
+  const s = Secret.copyOf(bytes);
+  try {
+    agent.answer(key, s);
+  } finally {
+    s.wipe();
+  }
+};
+
+A("answers a real request byte-exactly (multi-byte UTF-8, spaces, 2 KiB)", async (ctx) => {
+  const agent = start(ctx);
+  for (const pass of ["pässwörd with spaces 🙂 ", "x".repeat(2048), " leading and trailing "]) {
+    const ask = askPassword("Disk:", { id: "cryptsetup:/dev/test" });
+    const [p] = await until(ctx, (l) => l.length === 1, "request visible");
+    assert.is(p!.request.message, "Disk:");
+    assert.is(p!.request.id, "cryptsetup:/dev/test");
+    answer(agent, p!.key, Buffer.from(pass));
+    const r = await withTimeout(ask.result, 10_000, "asker exit");
+    assert.is(r.code, 0);
+    assert.is(r.out.toString("utf8"), pass + "\n");
+    await until(ctx, (l) => l.length === 0, "request gone");
+  }
+});
+
+A("several requests at once, Echo= passed through, a retry after an answer is marked", async (ctx) => {
+  const agent = start(ctx);
+  const a = askPassword("First:", { id: "x:1" });
+  const b = askPassword("Second:", { id: "x:2", echo: true });
+  const list = await until(ctx, (l) => l.length === 2, "two requests");
+  const second = list.find((p) => p.request.message === "Second:")!;
+  assert.is(second.request.echo, true);
+  answer(agent, list.find((p) => p.request.message === "First:")!.key, Buffer.from("one"));
+  assert.is((await withTimeout(a.result, 10_000)).out.toString(), "one\n");
+  const again = askPassword("First:", { id: "x:1" });
+  const l2 = await until(ctx, (l) => l.some((p) => p.request.id === "x:1"), "second ask with the same Id");
+  assert.is(l2.find((p) => p.request.id === "x:1")!.retries, 1);
+  agent.cancel(second.key);
+  assert.is.not((await withTimeout(b.result, 10_000)).code, 0);
+  again.proc.kill();
+});
+
+A("a request whose asker dies vanishes from the list", async (ctx) => {
+  start(ctx);
+  const a = askPassword("Gone soon:");
+  await until(ctx, (l) => l.length === 1, "request visible");
+  a.proc.kill("SIGKILL"); // the ask file stays behind; the dead PID removes it from the screen
+  await until(ctx, (l) => l.length === 0, "dead asker's request removed");
+});
+
+A("malformed, symlinked, FIFO and foreign-socket ask files are skipped with one log line each", async (ctx) => {
+  mkdirSync(join(ASK_DIR, "ask.dir"));
+  writeFileSync(join(ASK_DIR, "ask.nosocket"), "[Ask]\nMessage=x\n");
+  writeFileSync(join(ASK_DIR, "ask.badutf8"), Buffer.from([0x5b, 0x41, 0x73, 0x6b, 0x5d, 0x0a, 0xff]));
+  writeFileSync(join(ASK_DIR, "ask.outside"), "[Ask]\nSocket=/tmp/elsewhere.sock\nMessage=x\n");
+  writeFileSync(join(ASK_DIR, "ask.huge"), Buffer.alloc(200 * 1024, 0x41));
+  symlinkSync("/etc/passwd", join(ASK_DIR, "ask.link"));
+  spawnSync("mkfifo", [join(ASK_DIR, "ask.fifo")]);
+  writeFileSync(join(ASK_DIR, "notask.txt"), "ignored entirely");
+  const agent = start(ctx);
+  const ask = askPassword("Real one:");
+  const list = await until(ctx, (l) => l.length === 1, "the real request still shows");
+  const warnings = ctx.lines.filter((l) => l.startsWith("warning ignoring ask file"));
+  for (const n of ["ask.dir", "ask.nosocket", "ask.badutf8", "ask.outside", "ask.huge", "ask.link", "ask.fifo"]) {
+    assert.is(warnings.filter((w) => w.includes(`'${n}'`)).length, 1, `${n}: ${warnings.join(" | ")}`);
+  }
+  assert.not.ok(warnings.some((w) => w.includes("notask")));
+  agent.scan();
+  agent.scan(); // re-scans do not log the same bad file again
+  assert.is(ctx.lines.filter((l) => l.startsWith("warning ignoring ask file")).length, warnings.length);
+  answer(agent, list[0]!.key, Buffer.from("ok"));
+  assert.is((await withTimeout(ask.result, 10_000)).out.toString(), "ok\n");
+});
+
+A("an expired NotAfter is ignored", async (ctx) => {
+  // a socket of root in the ask dir, but a deadline in the past (1 µs after boot)
+  const ask = askPassword("Live:");
+  const agent = start(ctx);
+  await until(ctx, (l) => l.length === 1, "live request");
+  const sck = agent.pending()[0]!.request.socket;
+  writeFileSync(join(ASK_DIR, "ask.expired"), `[Ask]\nSocket=${sck}\nNotAfter=1\nMessage=old\n`);
+  agent.scan();
+  assert.is(agent.pending().length, 1);
+  assert.is(agent.pending()[0]!.request.message, "Live:");
+  ask.proc.kill();
+});
+
+A.run();
