@@ -47,6 +47,10 @@ export class DisplayStack {
     this.xdgRuntime = join(c.runtimeDir, "greeter", "xdg");
   }
 
+  get user(): SystemUser {
+    return this.#c.user;
+  }
+
   get hasDisplay(): boolean {
     return this.#c.profile.display.stack === "x11";
   }

@@ -4,7 +4,7 @@
 // Stopping is SIGTERM to the group, then SIGKILL at the deadline: cage aborts on SIGTERM and
 // leaves its client orphaned, so the whole group is always signalled.
 import { spawn, type ChildProcess } from "node:child_process";
-import { openSync, closeSync, mkdirSync } from "node:fs";
+import { openSync, closeSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { FoyerError, describe } from "../base/errors.js";
 import type { Logger } from "../base/log.js";
@@ -52,6 +52,32 @@ function signalGroup(pid: number, sig: NodeJS.Signals): void {
       /* gone already */
     }
   }
+}
+
+/**
+ * SIGKILLs every process whose real uid is `uid`, and returns how many it signalled. Process
+ * groups do not hold everything: chromium's crashpad handler starts its own session. The greeter
+ * user owns nothing else, so at shutdown its processes are swept as logind's KillUserProcesses
+ * would.
+ */
+export function sweepUser(uid: number): number {
+  if (uid === 0) return 0; // never
+  let n = 0;
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const status = readFileSync(`/proc/${e}/status`, "utf8");
+      const m = /^Uid:\s+(\d+)/m.exec(status);
+      const state = /^State:\s+(\S)/m.exec(status)?.[1];
+      if (m && Number(m[1]) === uid && state !== "Z") {
+        process.kill(Number(e), "SIGKILL");
+        n++;
+      }
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return n;
 }
 
 export class DirectLauncher implements Launcher {

@@ -1,7 +1,7 @@
 // The composition root of the daemon's parts: the password agent, the greeter server, the display
 // stack and the text fallback, wired to the pure state machine (machine.ts) by one effect runner.
 // Everything that happens goes through dispatch(event): the machine decides, run() acts.
-import { writeFileSync, mkdirSync, renameSync } from "node:fs";
+import { writeFileSync, mkdirSync, renameSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { EventEmitter } from "node:events";
 import { step, initialState, type State, type Event, type Effect, type Policy } from "./machine.js";
@@ -11,7 +11,7 @@ import { GreeterServer } from "../greeter/server.js";
 import { DisplayStack } from "../display/stacks.js";
 import { readKeyboard, type Keyboard } from "../display/keyboard.js";
 import { lookupUser } from "../display/users.js";
-import { DirectLauncher, type Launched } from "../launch/direct.js";
+import { DirectLauncher, sweepUser, type Launched } from "../launch/direct.js";
 import { describe, FoyerError } from "../base/errors.js";
 import { monotonicMs } from "../base/timeout.js";
 import type { Logger } from "../base/log.js";
@@ -120,6 +120,9 @@ export class Supervisor extends EventEmitter {
   async start(): Promise<void> {
     this.#mark("start");
     mkdirSync(this.#o.runtimeDir, { recursive: true, mode: 0o755 });
+    // the greeter user must traverse it to reach its own HOME and XDG_RUNTIME_DIR inside; what
+    // is private in it (logs, greeter-url) has its own 0700/0600 modes
+    chmodSync(this.#o.runtimeDir, 0o755);
     await this.#server.start();
     const urlFile = join(this.#o.runtimeDir, "greeter-url");
     writeFileSync(`${urlFile}.tmp`, this.#server.url + "\n", { mode: 0o600 });
@@ -260,6 +263,7 @@ export class Supervisor extends EventEmitter {
       ["fallback", () => this.#fallback?.stop()],
       ["seatd", () => this.#seatd?.stop(1000)],
       ["server", () => this.#server.stop()],
+      ["greeter user's processes", () => this.#policy.hasGreeter && sweepUser(this.#stack.user.uid) && this.#log.info("swept the greeter user's leftover processes")],
     ] as const) {
       try {
         await f();

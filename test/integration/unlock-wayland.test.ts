@@ -1,0 +1,133 @@
+// Unlock under a real compositor: cage (wlroots headless backend) running chromium as the
+// unprivileged greeter user, driven over CDP. The greeter is killed again and again: each new one
+// shows the same pending prompt, and the request is still answered. Then the breaker trips and
+// the text fallback answers on a terminal (a real pty).
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { chromium, type Page } from "playwright-core";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync, mkdirSync, readFileSync} from "node:fs";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import * as pty from "node-pty";
+import { Foyerd, askPassword, killAskers, requirePrivateAskDir, requireTool, withTimeout, top } from "../helpers/index.js";
+
+requireTool("cage", "cage");
+requireTool("chromium", "chromium");
+requireTool("grim", "grim");
+requireTool("systemd-ask-password", "systemd");
+requirePrivateAskDir();
+
+interface Ctx {
+  foyerd?: Foyerd;
+  term?: pty.IPty;
+}
+const W = suite<Ctx>("integration/unlock-wayland", {});
+W.after.each(async (ctx) => {
+  killAskers();
+  ctx.term?.kill();
+  await ctx.foyerd?.stop();
+  ctx.foyerd?.cleanup();
+  // foyerd's stop takes the whole greeter (cage, chromium and its helpers) down with it
+  // (zombies are PID 1's to reap, not ours: count only live processes)
+  const left = spawnSync("pgrep", ["-u", "foyer-greeter", "--runstates", "R,S,D,T,t"], { encoding: "utf8" }).stdout.trim();
+  spawnSync("pkill", ["-KILL", "-u", "foyer-greeter"]); // so one failure cannot spoil the next test
+  assert.is(left, "", "greeter processes left after foyerd stopped");
+});
+
+/** The greeter page inside cage, over chromium's debug port (the profile opens it for tests). */
+async function greeterPage(port: number): Promise<{ page: Page; close: () => Promise<void> }> {
+  const b = await withTimeout(
+    (async () => {
+      for (;;) {
+        try {
+          return await chromium.connectOverCDP(`http://127.0.0.1:${port}`, { timeout: 2000 });
+        } catch {
+          await new Promise((r) => setTimeout(r, 100)); // the debug port opens with the browser; no event to wait for
+        }
+      }
+    })(),
+    30_000,
+    "connect to the greeter's chromium",
+  );
+  const page = b.contexts()[0]!.pages()[0]!;
+  return { page, close: () => b.close() };
+}
+
+function greeterPid(): number {
+  const r = spawnSync("pgrep", ["-u", "foyer-greeter", "-x", "cage"], { encoding: "utf8" });
+  const pid = Number(r.stdout.trim().split("\n")[0]);
+  if (!pid) throw new Error("no cage process of foyer-greeter");
+  return pid;
+}
+
+W("types into the greeter under cage; screenshot of the unlock screen", async (ctx) => {
+  const f = (ctx.foyerd = new Foyerd("headless-wayland"));
+  await f.until((l) => l.includes("greeter interactive"), 60_000, "greeter interactive");
+  const ask = askPassword("Please enter passphrase for disk luks-root (cryptroot):", { id: "cryptsetup:/dev/vda2" });
+  const { page, close } = await greeterPage(9333);
+  const input = page.getByLabel("Please enter passphrase for disk luks-root (cryptroot):");
+  await withTimeout(input.waitFor(), 15_000, "prompt in the greeter");
+  await page.waitForFunction(() => document.activeElement instanceof HTMLInputElement);
+  // the compositor's view of it: grim over wlr-screencopy, as the greeter user
+  const shot = spawnSync("runuser", ["-u", "foyer-greeter", "--", "env", `XDG_RUNTIME_DIR=${join(f.runtimeDir, "greeter/xdg")}`, "WAYLAND_DISPLAY=wayland-0", "grim", "-"], { maxBuffer: 64 << 20 });
+  assert.is(shot.status, 0, String(shot.stderr));
+  assert.ok(shot.stdout.length > 10_000, "grim returned an empty picture");
+  mkdirSync(join(top, "docs"), { recursive: true });
+  writeFileSync(join(tmpdir(), "foyer-unlock-cage.png"), shot.stdout);
+  if (process.env.FOYER_UPDATE_DOCS) writeFileSync(join(top, "docs/unlock-cage.png"), shot.stdout);
+  await input.fill("tröt 123");
+  await input.press("Enter");
+  assert.is((await withTimeout(ask.result, 10_000)).out.toString(), "tröt 123\n");
+  await close();
+});
+
+W("a killed greeter comes back with the same prompt, and the request is still answered", async (ctx) => {
+  const f = (ctx.foyerd = new Foyerd("headless-wayland"));
+  await f.until((l) => l.includes("greeter interactive"), 60_000, "greeter interactive");
+  const ask = askPassword("Survive kills:", { id: "cryptsetup:/dev/kills" });
+  for (let i = 1; i <= 3; i++) {
+    const { page, close } = await greeterPage(9333);
+    await withTimeout(page.getByLabel("Survive kills:").waitFor(), 15_000, `prompt shown (round ${i})`);
+    await close();
+    process.kill(greeterPid(), "SIGKILL");
+    await f.untilCount(/greeter interactive again/, i, 60_000);
+  }
+  const { page, close } = await greeterPage(9333);
+  await withTimeout(page.getByLabel("Survive kills:").waitFor(), 15_000, "prompt after the kills");
+  await page.getByLabel("Survive kills:").fill("still here");
+  await page.getByLabel("Survive kills:").press("Enter");
+  assert.is((await withTimeout(ask.result, 10_000)).out.toString(), "still here\n");
+  assert.not.ok(f.log.includes("breaker tripped"));
+  await close();
+});
+
+W("the breaker trips after repeated crashes and the text fallback answers on the console", async (ctx) => {
+  // a terminal for the fallback: a real pty whose slave path foyerd opens as its console
+  const term = (ctx.term = pty.spawn("/bin/sh", ["-c", "tty; exec sleep 600"], { cols: 80, rows: 24 }));
+  let screen = "";
+  term.onData((d) => (screen += d));
+  await withTimeout((async () => { while (!/\/dev\/pts\/\d+/.test(screen)) await new Promise((r) => setTimeout(r, 20)); })(), 5_000, "pty path");
+  const ttyPath = /\/dev\/pts\/\d+/.exec(screen)![0];
+  const dir = mkdtempSync(join(tmpdir(), "foyer-prof-"));
+  const prof = JSON.parse(readFileSync(join(top, "profiles/headless-wayland.json"), "utf8"));
+  prof.restart = { burst: 2, windowMs: 120_000 };
+  prof.fallback = { mode: "builtin", console: ttyPath };
+  writeFileSync(join(dir, "breaker.json"), JSON.stringify(prof));
+  const f = (ctx.foyerd = new Foyerd(join(dir, "breaker.json")));
+  await f.until((l) => l.includes("greeter interactive"), 60_000, "greeter interactive");
+  const ask = askPassword("Breaker:", { id: "cryptsetup:/dev/breaker" });
+  for (let i = 1; i <= 3; i++) {
+    await f.untilCount(/greeter connected/, i, 60_000);
+    process.kill(greeterPid(), "SIGKILL");
+    await f.untilCount(/greeter exited/, i, 10_000);
+  }
+  await f.until((l) => l.includes("breaker tripped"), 10_000, "breaker tripped");
+  await withTimeout((async () => { while (!screen.includes("Breaker:")) await new Promise((r) => setTimeout(r, 20)); })(), 5_000, "console prompt");
+  assert.is(spawnSync("pgrep", ["-u", "foyer-greeter", "-x", "cage"]).status, 1, "no greeter after the breaker tripped");
+  term.write("typed on the console\r");
+  assert.is((await withTimeout(ask.result, 10_000)).out.toString(), "typed on the console\n");
+  assert.not.ok(screen.includes("typed on the console"), "the console echoed the passphrase");
+});
+
+W.run();
