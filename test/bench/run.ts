@@ -1,0 +1,121 @@
+// npm run bench: figures for the greeter, measured with the real stack (cage headless + chromium).
+//   (a) foyerd start → greeter interactive, vs the bare stack (cage + chromium on a static page
+//       that reports its load), alternated, median of N each
+//   (b) greeter killed (SIGKILL to cage) → interactive again, p50/p99
+//   (d) supervisor RSS and whole-stack RSS at the prompt
+// Prints a table, or one JSON object with --json. Timings are printed, never asserted.
+import { spawn, spawnSync } from "node:child_process";
+import { createServer } from "node:http";
+import { mkdtempSync, mkdirSync, chownSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { Foyerd } from "../helpers/index.js";
+
+const json = process.argv.includes("--json");
+const N = Number(process.env.FOYER_BENCH_N ?? 5);
+const KILLS = Number(process.env.FOYER_BENCH_KILLS ?? 20);
+const log = (s: string) => !json && process.stderr.write(s + "\n");
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
+const now = () => performance.now();
+
+function rssKb(pid: number): number {
+  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) : 0;
+}
+function userRssKb(user: string): number {
+  const uid = Number(spawnSync("id", ["-u", user], { encoding: "utf8" }).stdout.trim());
+  let sum = 0;
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const s = readFileSync(`/proc/${e}/status`, "utf8");
+      if (Number(/^Uid:\s+(\d+)/m.exec(s)?.[1]) === uid) sum += Number(/VmRSS:\s+(\d+)/.exec(s)?.[1] ?? 0);
+    } catch {
+      /* gone */
+    }
+  }
+  return sum;
+}
+
+// the shipped test profile, with backoff and breaker out of the way: this measures what one
+// respawn costs mechanically (the first exit in a window restarts at once anyway)
+const profDir = mkdtempSync(join(tmpdir(), "foyer-bench-"));
+const prof = JSON.parse(readFileSync(new URL("../../profiles/headless-wayland.json", import.meta.url), "utf8"));
+prof.restart = { burst: 1000, initialMs: 0, maxMs: 0 };
+writeFileSync(join(profDir, "bench.json"), JSON.stringify(prof));
+
+async function foyerStart(): Promise<{ ms: number; f: Foyerd }> {
+  const t0 = now();
+  const f = new Foyerd(join(profDir, "bench.json"));
+  await f.until((l) => l.includes("greeter interactive"), 60_000);
+  return { ms: now() - t0, f };
+}
+
+/** The same compositor + browser showing a static page; ready when the page's load handler calls back. */
+async function bareStart(): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), "foyer-bare-"));
+  const xdg = join(dir, "xdg");
+  mkdirSync(xdg, { mode: 0o700 });
+  chownSync(dir, 0, 0);
+  spawnSync("chmod", ["755", dir]);
+  spawnSync("chown", ["-R", "foyer-greeter:foyer-greeter", xdg]);
+  let ready!: () => void;
+  const loaded = new Promise<void>((r) => (ready = r));
+  const srv = createServer((req, res) => {
+    if (req.url === "/ready") ready();
+    res.end('<!doctype html><html><body><h1>static</h1><script>addEventListener("load",()=>requestAnimationFrame(()=>fetch("/ready")))</script></body></html>');
+  });
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  const port = (srv.address() as { port: number }).port;
+  const t0 = now();
+  const p = spawn("runuser", ["-u", "foyer-greeter", "--", "env", `XDG_RUNTIME_DIR=${xdg}`, `HOME=${dir}`, "WLR_BACKENDS=headless", "WLR_LIBINPUT_NO_DEVICES=1", "WLR_RENDERER=pixman", "cage", "-d", "--", "chromium", "--ozone-platform=wayland", "--kiosk", "--no-first-run", `--user-data-dir=${join(xdg, "ch")}`, "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", `http://127.0.0.1:${port}/`], { stdio: "ignore", detached: true });
+  await loaded;
+  const ms = now() - t0;
+  process.kill(-p.pid!, "SIGKILL");
+  spawnSync("pkill", ["-KILL", "-u", "foyer-greeter"]);
+  srv.close();
+  rmSync(dir, { recursive: true, force: true });
+  return ms;
+}
+
+const foyer: number[] = [], bare: number[] = [];
+let supRss = 0, stackRss = 0;
+const respawn: number[] = [];
+for (let i = 0; i < N; i++) {
+  bare.push(await bareStart());
+  const { ms, f } = await foyerStart();
+  foyer.push(ms);
+  log(`run ${i + 1}: bare ${bare[i]!.toFixed(0)} ms, foyer ${ms.toFixed(0)} ms`);
+  if (i === N - 1) {
+    await new Promise((r) => setTimeout(r, 1000)); // let the page settle before reading RSS
+    supRss = rssKb(f.proc.pid!);
+    stackRss = userRssKb("foyer-greeter") + supRss;
+    for (let k = 1; k <= KILLS; k++) {
+      const cage = Number(spawnSync("pgrep", ["-u", "foyer-greeter", "-x", "cage"], { encoding: "utf8" }).stdout.trim().split("\n")[0]);
+      const t0 = now();
+      process.kill(cage, "SIGKILL");
+      await f.untilCount(/greeter interactive again/, k, 60_000);
+      respawn.push(now() - t0);
+    }
+  }
+  await f.stop();
+  f.cleanup();
+}
+const result = {
+  greeterReadyMs: Math.round(median(foyer)),
+  bareStartMs: Math.round(median(bare)),
+  greeterReadyRatio: Number((median(foyer) / median(bare)).toFixed(3)),
+  respawnP50Ms: Math.round(pct(respawn, 50)),
+  respawnP99Ms: Math.round(pct(respawn, 99)),
+  supervisorRssMb: Number((supRss / 1024).toFixed(1)),
+  stackRssMb: Number((stackRss / 1024).toFixed(1)),
+  runs: N,
+  kills: respawn.length,
+};
+if (json) process.stdout.write(JSON.stringify(result) + "\n");
+else {
+  for (const [k, v] of Object.entries(result)) process.stdout.write(`${k.padEnd(20)} ${v}\n`);
+}
+process.exit(0);
