@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 const top = join(dirname(fileURLToPath(import.meta.url)), "..");
 const SUITE_TIMEOUT_MS = Number(process.env.FOYER_SUITE_TIMEOUT_MS ?? 20 * 60_000);
 // cheap suites first, so a broken parser fails in seconds; the VM last
-const ORDER = ["unit", "base", "profile", "protocol", "agents", "supervisor", "integration", "dbus", "vm"];
+const ORDER = ["unit", "base", "profile", "protocol", "display", "agents", "supervisor", "integration", "dbus", "vm"];
 
 function find(dir) {
   const out = [];

@@ -48,7 +48,7 @@ writeFileSync(join(profDir, "bench.json"), JSON.stringify(prof));
 
 async function foyerStart(): Promise<{ ms: number; f: Foyerd }> {
   const t0 = now();
-  const f = new Foyerd(join(profDir, "bench.json"));
+  const f = new Foyerd(join(profDir, "bench.json"), { bundle: true });
   await f.until((l) => l.includes("greeter interactive"), 60_000);
   return { ms: now() - t0, f };
 }

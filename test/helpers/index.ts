@@ -49,10 +49,12 @@ export class Foyerd {
   runtimeDir: string;
   #waiters: { pred: (log: string) => boolean; resolve: () => void }[] = [];
 
-  constructor(profile: string, opts: { runtimeDir?: string; extraArgs?: string[]; env?: Record<string, string> } = {}) {
+  /** `bundle`: run dist/foyerd.mjs (what ships) instead of the sources through tsx */
+  constructor(profile: string, opts: { runtimeDir?: string; extraArgs?: string[]; env?: Record<string, string>; bundle?: boolean } = {}) {
     this.runtimeDir = opts.runtimeDir ?? mkdtempSync(join(tmpdir(), "foyer-test-"));
-    this.proc = spawn(process.execPath, ["--import", "tsx", join(top, "src/cli/foyerd.ts"), "--profile", profile, "--runtime-dir", this.runtimeDir, "--cmdline", "/dev/null", ...(opts.extraArgs ?? [])], {
-      env: { ...process.env, ...opts.env },
+    const entry = opts.bundle ? [join(top, "dist/foyerd.mjs")] : ["--import", "tsx", join(top, "src/cli/foyerd.ts")];
+    this.proc = spawn(process.execPath, [...entry, "--profile", profile, "--runtime-dir", this.runtimeDir, "--cmdline", "/dev/null", ...(opts.extraArgs ?? [])], {
+      env: { ...process.env, FOYER_MAIN: "foyerd", ...opts.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     const onData = (d: Buffer) => {
