@@ -22,7 +22,7 @@ export interface StackContext {
   keyboard: Keyboard;
   launcher: Launcher;
   log: Logger;
-  /** the greeter URL (with token); only known once the server listens */
+  /** a greeter URL with a token for one launch; only known once the server listens */
   url: () => string;
   /** origin the browser may load, e.g. http://127.0.0.1:4242 */
   origin: () => string;

@@ -37,6 +37,8 @@ const MAX_BAD_FRAMES = 64; // a client that keeps sending garbage is disconnecte
 export class GreeterServer {
   #o: GreeterServerOptions;
   #token = randomBytes(32).toString("base64url");
+  /** tokens handed to one greeter process each: browsers log their URL, so a token must die with its greeter */
+  #launchTokens = new Set<string>();
   #http?: Server;
   #wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: true });
   #port = 0;
@@ -55,6 +57,16 @@ export class GreeterServer {
   get url(): string {
     return `${this.origin}/#token=${this.#token}`;
   }
+  /**
+   * A URL for one greeter launch, with a token of its own. Revoke it when that greeter exits:
+   * a browser writes its URL to its log, and a logged token must not outlive its process.
+   */
+  launchUrl(): { url: string; revoke: () => void } {
+    const t = randomBytes(32).toString("base64url");
+    this.#launchTokens.add(t);
+    return { url: `${this.origin}/#token=${t}`, revoke: () => this.#launchTokens.delete(t) };
+  }
+
   get clients(): number {
     return this.#wss.clients.size;
   }
@@ -101,8 +113,13 @@ export class GreeterServer {
     const u = new URL(req.url ?? "/", "http://x");
     if (u.pathname !== "/ws") return false;
     const given = Buffer.from(u.searchParams.get("token") ?? "");
-    const want = Buffer.from(this.#token);
-    return given.length === want.length && timingSafeEqual(given, want);
+    const same = (t: string) => {
+      const want = Buffer.from(t);
+      return given.length === want.length && timingSafeEqual(given, want);
+    };
+    if (same(this.#token)) return true;
+    for (const t of this.#launchTokens) if (same(t)) return true;
+    return false;
   }
 
   #upgrade(req: IncomingMessage, sock: Duplex, head: Buffer): void {

@@ -51,6 +51,7 @@ export class Supervisor extends EventEmitter {
   #timer?: NodeJS.Timeout;
   #t0 = monotonicMs();
   #greeterStartedAt = 0;
+  #revokeLaunch?: () => void;
   #notice = "";
   #done?: () => void;
   readonly finished: Promise<void>;
@@ -82,7 +83,7 @@ export class Supervisor extends EventEmitter {
       keyboard: this.#keyboard,
       launcher: new DirectLauncher(o.log.child("launch")),
       log: o.log.child("display"),
-      url: () => this.#server.url,
+      url: () => this.#launchUrl(),
       origin: () => this.#server.origin,
     });
     this.#policy = {
@@ -95,6 +96,14 @@ export class Supervisor extends EventEmitter {
       readyTimeoutMs: p.greeter.readyTimeoutMs,
     };
     this.finished = new Promise((resolve) => (this.#done = resolve));
+  }
+
+  /** A fresh per-launch URL; the previous launch's token is revoked. */
+  #launchUrl(): string {
+    this.#revokeLaunch?.();
+    const l = this.#server.launchUrl();
+    this.#revokeLaunch = l.revoke;
+    return l.url;
   }
 
   get state(): State {
@@ -219,7 +228,9 @@ export class Supervisor extends EventEmitter {
         this.#greeterStartedAt = monotonicMs();
         const g = this.#stack.startGreeter();
         this.#greeter = g;
+        const revoke = this.#revokeLaunch;
         void g.exited.then((x) => {
+          revoke?.(); // its token dies with it
           if (this.#greeter === g) this.#greeter = undefined;
           this.#log.warning("greeter exited", { code: x.code, signal: x.signal });
           this.dispatch({ type: "greeter_exited", code: x.code, signal: x.signal });

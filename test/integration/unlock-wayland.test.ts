@@ -10,6 +10,7 @@ import { mkdtempSync, writeFileSync, mkdirSync, readFileSync} from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import * as pty from "node-pty";
+import WebSocket from "ws";
 import { Foyerd, askPassword, killAskers, requirePrivateAskDir, requireTool, withTimeout, top } from "../helpers/index.js";
 
 requireTool("cage", "cage");
@@ -86,6 +87,8 @@ W("a killed greeter comes back with the same prompt, and the request is still an
   const f = (ctx.foyerd = new Foyerd("headless-wayland"));
   await f.until((l) => l.includes("greeter interactive"), 60_000, "greeter interactive");
   const ask = askPassword("Survive kills:", { id: "cryptsetup:/dev/kills" });
+  // the first launch's URL, as a browser would log it (its token is only for that launch)
+  const firstUrl = new URL(/http:\/\/127\.0\.0\.1:\d+\/#token=[\w-]+/.exec(readFileSync(`/proc/${greeterPid()}/cmdline`, "latin1"))![0]);
   for (let i = 1; i <= 3; i++) {
     const { page, close } = await greeterPage(9333);
     await withTimeout(page.getByLabel("Survive kills:").waitFor(), 15_000, `prompt shown (round ${i})`);
@@ -93,6 +96,13 @@ W("a killed greeter comes back with the same prompt, and the request is still an
     process.kill(greeterPid(), "SIGKILL");
     await f.untilCount(/greeter interactive again/, i, 60_000);
   }
+  const stale = await new Promise<number | "open">((resolve) => {
+    const ws = new WebSocket(`ws://${firstUrl.host}/ws?${firstUrl.hash.slice(1)}`, { headers: { Origin: firstUrl.origin } });
+    ws.on("open", () => (ws.close(), resolve("open")));
+    ws.on("unexpected-response", (_q, r) => resolve(r.statusCode ?? 0));
+    ws.on("error", () => resolve(0));
+  });
+  assert.is(stale, 403, "a dead greeter's token still opens the WebSocket");
   const { page, close } = await greeterPage(9333);
   await withTimeout(page.getByLabel("Survive kills:").waitFor(), 15_000, "prompt after the kills");
   await page.getByLabel("Survive kills:").fill("still here");
