@@ -10,6 +10,7 @@ import { WebSocketServer, type WebSocket, type RawData } from "ws";
 import sirv from "sirv";
 import {
   ClientMessage,
+  FRAME_TERMINAL,
   MAX_FRAME_BYTES,
   decodeFrame,
   type ServerMessage,
@@ -30,7 +31,15 @@ export interface GreeterServerOptions {
   onAnswer: (key: number, secret: Secret) => void;
   onCancel: (key: number) => void;
   onClients: (count: number) => void;
+  /** flow messages other than the unlock ones (recovery actions, terminal control) */
+  onMessage?: (client: GreeterClient, m: ClientMessage) => void;
+  /** terminal keystrokes from a client (binary frame 0x02) */
+  onTerminalInput?: (client: GreeterClient, bytes: Buffer) => void;
+  onDisconnect?: (client: GreeterClient) => void;
 }
+
+/** One connected greeter. */
+export type GreeterClient = WebSocket;
 
 const MAX_BAD_FRAMES = 64; // a client that keeps sending garbage is disconnected
 
@@ -141,6 +150,7 @@ export class GreeterServer {
     this.#o.onClients(this.#wss.clients.size);
     ws.on("error", (e) => log.warning("greeter connection error, closing", { err: describe(e) }));
     ws.on("close", () => {
+      this.#o.onDisconnect?.(ws);
       log.info("greeter disconnected", { clients: this.#wss.clients.size });
       this.#o.onClients(this.#wss.clients.size);
     });
@@ -156,6 +166,10 @@ export class GreeterServer {
         if (isBinary) {
           const f = decodeFrame(buf);
           if (!f.ok) return reject("protocol-error", f.reason);
+          if (f.kind === "terminal") {
+            this.#o.onTerminalInput?.(ws, buf.subarray(f.start));
+            return;
+          }
           const secret = Secret.copyOf(buf, f.start);
           try {
             this.#o.onAnswer(f.key, secret);
@@ -182,6 +196,10 @@ export class GreeterServer {
           case "cancel":
             this.#o.onCancel(m.data.key);
             return;
+          default:
+            if (!this.#o.onMessage) return reject("unsupported", `'${m.data.type}' is not available`);
+            this.#o.onMessage(ws, m.data);
+            return;
         }
       } catch (e) {
         const code = e instanceof FoyerError ? e.code : "internal";
@@ -196,6 +214,19 @@ export class GreeterServer {
 
   #send(ws: WebSocket, m: ServerMessage): void {
     if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
+  }
+
+  /** Terminal output to one client; `done` runs when the frame left for the socket (flow control). */
+  sendTerminal(ws: GreeterClient, bytes: Buffer, done: () => void): void {
+    if (ws.readyState !== ws.OPEN) return done();
+    const frame = Buffer.allocUnsafe(bytes.length + 1);
+    frame[0] = FRAME_TERMINAL;
+    bytes.copy(frame, 1);
+    ws.send(frame, { binary: true }, () => done());
+  }
+
+  send(ws: GreeterClient, m: ServerMessage): void {
+    this.#send(ws, m);
   }
 
   broadcast(m: ServerMessage): void {

@@ -27,15 +27,43 @@ export const KeyboardView = z.strictObject({
   variant: z.string().max(64),
 });
 
+export const Flow = z.enum(["unlock", "recovery", "firstboot"]);
+export type Flow = z.infer<typeof Flow>;
+
+export const FsckView = z.strictObject({
+  device: z.string().max(512),
+  /** null while running */
+  exitCode: z.number().int().nullable(),
+  running: z.boolean(),
+  /** 0..100 while running and fsck reports progress; null when unknown */
+  percent: z.number().min(0).max(100).nullable(),
+  /** the tail of fsck's output */
+  output: z.string().max(64 * 1024),
+});
+
+export const RecoveryView = z.strictObject({
+  reason: z.string().max(1024),
+  fsck: FsckView.nullable(),
+  /** the tail of the boot journal (or foyer's own log) */
+  journal: z.array(z.string().max(1024)).max(500),
+  /** an action the person chose that is in progress, e.g. "reboot" */
+  busy: z.string().max(64),
+  terminal: z.strictObject({ open: z.boolean() }),
+});
+export type RecoveryView = z.infer<typeof RecoveryView>;
+
 export const StateMessage = z.strictObject({
   type: z.literal("state"),
-  flow: z.enum(["unlock"]),
+  flow: Flow,
   /** the supervisor's phase, for display only */
   phase: z.string().max(32),
   prompts: z.array(PromptView).max(256),
   keyboard: KeyboardView,
   /** a one-line notice (e.g. "answer sent"); empty when none */
   notice: z.string().max(512),
+  /** messages from other boot components (Plymouth display-message, fsckd), newest last */
+  messages: z.array(z.string().max(1024)).max(32).default([]),
+  recovery: RecoveryView.optional(),
 });
 export type StateMessage = z.infer<typeof StateMessage>;
 
@@ -53,11 +81,17 @@ export const ClientMessage = z.discriminatedUnion("type", [
   /** the UI has rendered the state it was sent: the greeter is interactive */
   z.strictObject({ type: z.literal("ready") }),
   z.strictObject({ type: z.literal("cancel"), key: z.number().int().positive() }),
+  z.strictObject({ type: z.literal("recovery_action"), action: z.enum(["fsck", "continue", "reboot", "poweroff"]) }),
+  z.strictObject({ type: z.literal("terminal_open"), cols: z.number().int().min(2).max(1000), rows: z.number().int().min(2).max(1000) }),
+  z.strictObject({ type: z.literal("terminal_resize"), cols: z.number().int().min(2).max(1000), rows: z.number().int().min(2).max(1000) }),
+  z.strictObject({ type: z.literal("terminal_close") }),
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
 /** Binary frame kinds (first byte). */
 export const FRAME_ANSWER = 0x01;
+/** [0x02][bytes]: terminal data, both directions (keystrokes in, pty output out) */
+export const FRAME_TERMINAL = 0x02;
 
 /** [0x01][u32 BE prompt key][passphrase bytes] */
 export function encodeAnswer(key: number, passphrase: Uint8Array): Uint8Array {
@@ -68,11 +102,12 @@ export function encodeAnswer(key: number, passphrase: Uint8Array): Uint8Array {
   return out;
 }
 
-export type DecodedFrame = { ok: true; kind: "answer"; key: number; start: number } | { ok: false; reason: string };
+export type DecodedFrame = { ok: true; kind: "answer"; key: number; start: number } | { ok: true; kind: "terminal"; start: number } | { ok: false; reason: string };
 
 /** Reads a binary frame's header; the passphrase is `frame.subarray(start)`, never copied here. */
 export function decodeFrame(frame: Uint8Array): DecodedFrame {
   if (frame.length < 1) return { ok: false, reason: "empty binary frame" };
+  if (frame[0] === FRAME_TERMINAL) return { ok: true, kind: "terminal", start: 1 };
   if (frame[0] !== FRAME_ANSWER) return { ok: false, reason: "unknown binary frame kind" };
   if (frame.length < 5) return { ok: false, reason: "short answer frame" };
   if (frame.length - 5 > MAX_PASSPHRASE_BYTES) return { ok: false, reason: "passphrase too long" };

@@ -160,6 +160,7 @@ export class Supervisor extends EventEmitter {
       })),
       keyboard: { layout: this.#keyboard.layout, variant: this.#keyboard.variant },
       notice: this.#notice,
+      messages: [],
     };
   }
 

@@ -6,8 +6,8 @@ test("answer frames round-trip the key and the exact bytes", () => {
   const pass = new TextEncoder().encode("pässwörd 🙂 with spaces ");
   const f = encodeAnswer(258, pass);
   const d = decodeFrame(f);
-  assert.ok(d.ok);
-  if (d.ok) {
+  assert.ok(d.ok && d.kind === "answer");
+  if (d.ok && d.kind === "answer") {
     assert.is(d.key, 258);
     assert.equal(Array.from(f.subarray(d.start)), Array.from(pass));
   }

@@ -1,0 +1,58 @@
+// The greeter's one WebSocket: (re)connects with backoff, validates every message, and hands the
+// state to the views. The token comes from the page URL's fragment (never sent in a request).
+import { ServerMessage, PROTOCOL_VERSION, FRAME_TERMINAL, type StateMessage, type ClientMessage } from "../protocol/greeter.js";
+
+export interface Connection {
+  send(m: ClientMessage): void;
+  sendBinary(frame: Uint8Array): boolean;
+  open(): boolean;
+}
+
+export function connect(handlers: { state: (s: StateMessage, c: Connection) => void; error: (msg: string) => void; terminal: (bytes: Uint8Array) => void; status: (s: string) => void }): Connection {
+  const token = new URLSearchParams(location.hash.slice(1)).get("token") ?? "";
+  let ws: WebSocket | undefined;
+  let retryMs = 250;
+  const c: Connection = {
+    send: (m) => ws?.readyState === WebSocket.OPEN && ws.send(JSON.stringify(m)),
+    sendBinary: (f) => {
+      if (ws?.readyState !== WebSocket.OPEN) return false;
+      ws.send(f);
+      return true;
+    },
+    open: () => ws?.readyState === WebSocket.OPEN,
+  };
+  const dial = () => {
+    const sock = new WebSocket(`ws://${location.host}/ws?token=${encodeURIComponent(token)}`);
+    sock.binaryType = "arraybuffer";
+    ws = sock;
+    sock.onopen = () => {
+      retryMs = 250;
+      sock.send(JSON.stringify({ type: "hello", version: PROTOCOL_VERSION }));
+    };
+    sock.onmessage = (ev) => {
+      if (typeof ev.data !== "string") {
+        const b = new Uint8Array(ev.data as ArrayBuffer);
+        if (b[0] === FRAME_TERMINAL) handlers.terminal(b.subarray(1));
+        return;
+      }
+      let raw: unknown;
+      try {
+        raw = JSON.parse(ev.data);
+      } catch {
+        return;
+      }
+      const m = ServerMessage.safeParse(raw);
+      if (!m.success) return;
+      if (m.data.type === "state") handlers.state(m.data, c);
+      else handlers.error(m.data.message);
+    };
+    sock.onclose = () => {
+      if (ws !== sock) return;
+      handlers.status("Reconnecting…");
+      setTimeout(dial, retryMs);
+      retryMs = Math.min(retryMs * 2, 2000);
+    };
+  };
+  dial();
+  return c;
+}

@@ -1,0 +1,90 @@
+// The recovery view: why boot stopped, fsck's output and exit code, the journal's tail, the
+// actions (re-run fsck with its progress, continue, reboot, power off) and a root terminal that
+// asks for the root password through sulogin. Terminal bytes travel as binary frames.
+import { Terminal } from "@xterm/xterm";
+import { FitAddon } from "@xterm/addon-fit";
+import "@xterm/xterm/css/xterm.css";
+import { FRAME_TERMINAL, type StateMessage } from "../protocol/greeter.js";
+import type { Connection } from "./connection.js";
+
+let conn: Connection | undefined;
+let term: Terminal | undefined;
+let fit: FitAddon | undefined;
+let wired = false;
+const $ = (id: string) => document.getElementById(id)!;
+
+function wire(): void {
+  if (wired) return;
+  wired = true;
+  for (const action of ["fsck", "continue", "reboot", "poweroff"] as const) {
+    $(`action-${action}`).addEventListener("click", () => conn?.send({ type: "recovery_action", action }));
+  }
+  $("action-terminal").addEventListener("click", () => (term ? closeTerminal() : openTerminal()));
+  window.addEventListener("resize", () => {
+    if (!term || !fit) return;
+    fit.fit();
+    conn?.send({ type: "terminal_resize", cols: term.cols, rows: term.rows });
+  });
+}
+
+function openTerminal(): void {
+  const host = $("terminal");
+  host.hidden = false;
+  term = new Terminal({ scrollback: 5000, fontFamily: "DejaVu Sans Mono, monospace", fontSize: 14, convertEol: false, theme: { background: "#10141d" } });
+  fit = new FitAddon();
+  term.loadAddon(fit);
+  term.open(host);
+  fit.fit();
+  const enc = new TextEncoder();
+  term.onData((d) => {
+    const bytes = enc.encode(d);
+    const frame = new Uint8Array(bytes.length + 1);
+    frame[0] = FRAME_TERMINAL;
+    frame.set(bytes, 1);
+    conn?.sendBinary(frame);
+    bytes.fill(0);
+    frame.fill(0);
+  });
+  conn?.send({ type: "terminal_open", cols: term.cols, rows: term.rows });
+  $("action-terminal").textContent = "Close terminal";
+  term.focus();
+}
+
+function closeTerminal(): void {
+  conn?.send({ type: "terminal_close" });
+  term?.dispose();
+  term = undefined;
+  $("terminal").hidden = true;
+  $("action-terminal").textContent = "Open root terminal";
+}
+
+export function terminalOutput(bytes: Uint8Array): void {
+  term?.write(bytes.slice());
+}
+
+export function renderRecovery(s: StateMessage, c: Connection): void {
+  conn = c;
+  wire();
+  const r = s.recovery;
+  if (!r) return;
+  $("recovery-reason").textContent = r.reason || "Boot did not finish.";
+  const f = r.fsck;
+  $("fsck").hidden = f === null;
+  if (f) {
+    $("fsck-device").textContent = f.device;
+    $("fsck-status").textContent = f.running ? "checking…" : f.exitCode === null ? "" : `exit code ${f.exitCode}${f.exitCode === 0 ? " (clean)" : f.exitCode === 1 ? " (errors corrected)" : f.exitCode >= 4 ? " (errors left uncorrected)" : ""}`;
+    const bar = $("fsck-progress") as HTMLProgressElement;
+    bar.hidden = !f.running;
+    if (f.percent === null) bar.removeAttribute("value");
+    else bar.value = f.percent;
+    const out = $("fsck-output");
+    out.textContent = f.output;
+    out.scrollTop = out.scrollHeight;
+  }
+  const j = $("journal");
+  j.textContent = r.journal.join("\n");
+  j.scrollTop = j.scrollHeight;
+  $("recovery-busy").textContent = r.busy ? `${r.busy}…` : "";
+  for (const b of document.querySelectorAll<HTMLButtonElement>("#recovery-actions button")) b.disabled = r.busy !== "" || (f?.running ?? false);
+  if (!r.terminal.open && term) closeTerminal();
+}
