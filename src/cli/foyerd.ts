@@ -17,6 +17,7 @@ import { describe } from "../base/errors.js";
 import { Supervisor } from "../supervisor/supervisor.js";
 
 const USAGE = `usage: foyerd [--profile NAME|PATH] [--runtime-dir DIR] [--ask-dir DIR] [--cmdline FILE]
+              [--recovery REASON [--fsck-device DEV]]
        foyerd schema | print-profile [--profile NAME|PATH]`;
 
 /** The package top: where assets/ and dist/ui live, from the source tree or the bundle. */
@@ -40,6 +41,8 @@ export async function main(argv: string[]): Promise<number> {
         "runtime-dir": { type: "string", default: "/run/foyer" },
         "ask-dir": { type: "string", default: "/run/systemd/ask-password" },
         cmdline: { type: "string", default: "/proc/cmdline" },
+        recovery: { type: "string" },
+        "fsck-device": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -99,6 +102,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     sup = new Supervisor({ profile, runtimeDir, askDir: resolve(o["ask-dir"]!), assetsDir: join(top, "assets"), uiDir: join(top, "dist", "ui"), log });
     await sup.start();
+    if (o.recovery !== undefined) sup.showRecovery(o.recovery.slice(0, 1024), o["fsck-device"]);
   } catch (e) {
     log.error("cannot start", { err: describe(e) });
     await log.close();

@@ -67,16 +67,38 @@ export const KeyboardSchema = z.strictObject({
   vconsole: z.string().startsWith("/").default("/etc/vconsole.conf"),
 });
 
+const Argv = z.array(z.string().min(1).max(4096)).min(1).max(64);
+
+export const RecoverySchema = z.strictObject({
+  /** block device (or image) to check when recovery starts; null = none known */
+  fsckDevice: z.string().startsWith("/").nullable().default(null),
+  /** what the actions run; systemd-sulogin-shell's "continue" is `systemctl default` */
+  continueCommand: Argv.default(["systemctl", "--job-mode=fail", "--no-block", "default"]),
+  rebootCommand: Argv.default(["systemctl", "reboot"]),
+  poweroffCommand: Argv.default(["systemctl", "poweroff"]),
+  /** the recovery terminal runs this on a pty: sulogin asks for the root password, as the emergency shell does */
+  terminal: Argv.default(["sulogin"]),
+  /**
+   * SYSTEMD_SULOGIN_FORCE=1 for sulogin: a shell even when root is locked. Only where the
+   * console is physically protected.
+   */
+  suloginForce: z.boolean().default(false),
+  /** how many lines of the journal (or of foyer's log) to show */
+  journalLines: z.number().int().min(0).max(500).default(200),
+});
+
 export const ProfileSchema = z.strictObject({
   schema: z.literal(1),
   description: z.string().max(200).optional(),
-  flow: z.enum(["unlock"]).default("unlock"),
+  /** the flow shown at start; recovery is also entered by D-Bus ShowRecovery or foyerd --recovery */
+  flow: z.enum(["unlock", "recovery"]).default("unlock"),
   display: DisplaySchema.prefault({}),
   greeter: GreeterSchema.prefault({}),
   restart: RestartSchema.prefault({}),
   fallback: FallbackSchema.prefault({}),
   log: LogSchema.prefault({}),
   keyboard: KeyboardSchema.prefault({}),
+  recovery: RecoverySchema.prefault({}),
 });
 
 export type Profile = z.infer<typeof ProfileSchema>;

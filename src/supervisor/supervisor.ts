@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { EventEmitter } from "node:events";
 import { step, initialState, type State, type Event, type Effect, type Policy } from "./machine.js";
 import { startFallback, type Fallback } from "./fallback.js";
+import { Recovery } from "./recovery.js";
 import { PasswordAgent, type PendingPrompt } from "../agents/password-agent.js";
 import { GreeterServer } from "../greeter/server.js";
 import { DisplayStack } from "../display/stacks.js";
@@ -48,6 +49,7 @@ export class Supervisor extends EventEmitter {
   #greeter?: Launched;
   #seatd?: Launched;
   #fallback?: Fallback;
+  #recovery: Recovery;
   #timer?: NodeJS.Timeout;
   #t0 = monotonicMs();
   #greeterStartedAt = 0;
@@ -74,7 +76,22 @@ export class Supervisor extends EventEmitter {
       onAnswer: (key, secret) => this.answer(key, secret),
       onCancel: (key) => this.#agent.cancel(key),
       onClients: () => {},
+      onMessage: (client, m) => {
+        switch (m.type) {
+          case "recovery_action":
+            return this.#recovery.action(m.action);
+          case "terminal_open":
+            return this.#recovery.openTerminal(client, m.cols, m.rows);
+          case "terminal_resize":
+            return this.#recovery.resize(client, m.cols, m.rows);
+          case "terminal_close":
+            return this.#recovery.closeTerminal(client);
+        }
+      },
+      onTerminalInput: (client, bytes) => this.#recovery.input(client, bytes),
+      onDisconnect: (client) => this.#recovery.closeTerminal(client),
     });
+    this.#recovery = new Recovery(p, join(o.runtimeDir, "log", "foyerd.log"), o.log.child("recovery"), () => this.#server.broadcast(this.snapshot()), (c, b, done) => this.#server.sendTerminal(c, b, done));
     const hasGreeter = p.display.stack !== "headless";
     this.#stack = new DisplayStack({
       profile: p,
@@ -142,12 +159,13 @@ export class Supervisor extends EventEmitter {
     const seatd = this.#stack.seatdSpec();
     if (seatd) this.#seatd = new DirectLauncher(this.#log).start(seatd);
     this.dispatch({ type: "start" });
+    if (this.#o.profile.flow === "recovery") this.showRecovery("recovery requested by the profile");
   }
 
   snapshot(): StateMessage {
     return {
       type: "state",
-      flow: this.#o.profile.flow,
+      flow: this.#recovery.active ? "recovery" : "unlock",
       phase: this.#state.phase,
       prompts: this.#agent.pending().map((p) => ({
         key: p.key,
@@ -161,6 +179,7 @@ export class Supervisor extends EventEmitter {
       keyboard: { layout: this.#keyboard.layout, variant: this.#keyboard.variant },
       notice: this.#notice,
       messages: [],
+      ...(this.#recovery.active ? { recovery: this.#recovery.view } : {}),
     };
   }
 
@@ -174,6 +193,11 @@ export class Supervisor extends EventEmitter {
   answer(key: number, secret: Secret): void {
     this.#agent.answer(key, secret);
     this.#mark("prompt answered");
+  }
+
+  /** Shows the recovery screen (D-Bus ShowRecovery, foyerd --recovery, the profile's flow). */
+  showRecovery(reason: string, fsckDevice?: string): void {
+    this.#recovery.start(reason, fsckDevice);
   }
 
   restartGreeter(): void {
@@ -272,6 +296,7 @@ export class Supervisor extends EventEmitter {
     // each part in its own try: one failing must not keep the others running
     for (const [name, f] of [
       ["agent", () => this.#agent.stop()],
+      ["terminal", () => this.#recovery.closeTerminal()],
       ["fallback", () => this.#fallback?.stop()],
       ["seatd", () => this.#seatd?.stop(1000)],
       ["server", () => this.#server.stop()],

@@ -98,6 +98,7 @@ for (let i = 0; i < N; i++) {
       process.kill(cage, "SIGKILL");
       await f.untilCount(/greeter interactive again/, k, 60_000);
       respawn.push(now() - t0);
+      log(`kill ${k}: interactive again after ${(now() - t0).toFixed(0)} ms`);
     }
   }
   await f.stop();

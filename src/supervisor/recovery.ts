@@ -1,0 +1,151 @@
+// The recovery flow: what the person sees when boot stopped (fsck failed, emergency mode): the
+// reason, fsck's output and exit code, the journal's tail, and what they can do about it. A
+// fsck re-run shows its progress; the terminal asks for the root password through sulogin.
+import { spawn, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { runFsck } from "../agents/fsck.js";
+import { TerminalBridge } from "../greeter/terminal.js";
+import type { GreeterClient } from "../greeter/server.js";
+import type { RecoveryView } from "../protocol/greeter.js";
+import type { Profile } from "../profile/schema.js";
+import type { Logger } from "../base/log.js";
+import { describe } from "../base/errors.js";
+
+const BASE_ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", TERM: "xterm-256color", LANG: "C.UTF-8", HOME: "/root" };
+
+export class Recovery {
+  #view: RecoveryView = { reason: "", fsck: null, journal: [], busy: "", terminal: { open: false } };
+  #active = false;
+  #terminal: TerminalBridge;
+  #changedTimer?: NodeJS.Timeout;
+
+  constructor(
+    private profile: Profile,
+    private logFile: string,
+    private log: Logger,
+    private changed: () => void,
+    sendTerminal: (c: GreeterClient, b: Buffer, done: () => void) => void,
+  ) {
+    this.#terminal = new TerminalBridge(log.child("terminal"), sendTerminal, () => {
+      this.#view.terminal.open = false;
+      this.changed();
+    });
+  }
+
+  get active(): boolean {
+    return this.#active;
+  }
+  get view(): RecoveryView {
+    return this.#view;
+  }
+
+  /** Enters recovery: reason shown, the journal read, and a read-only fsck of the device if one is known. */
+  start(reason: string, fsckDevice = this.profile.recovery.fsckDevice): void {
+    this.#active = true;
+    this.#view.reason = reason;
+    this.#view.journal = this.#journal();
+    this.log.notice(`recovery: ${reason}`);
+    this.changed();
+    if (fsckDevice) void this.#fsck(fsckDevice, "check");
+  }
+
+  /** fsck progress arrives many times a second: the greeter gets at most twenty updates per second. */
+  #throttledChange(): void {
+    if (this.#changedTimer) return;
+    this.#changedTimer = setTimeout(() => {
+      this.#changedTimer = undefined;
+      this.changed();
+    }, 50);
+  }
+
+  async #fsck(device: string, mode: "check" | "repair"): Promise<void> {
+    const f: NonNullable<RecoveryView["fsck"]> = { device, exitCode: null, running: true, percent: mode === "repair" ? 0 : null, output: "" };
+    this.#view.fsck = f;
+    this.changed();
+    const code = await runFsck({
+      device,
+      mode,
+      onProgress: (p) => {
+        f.percent = Math.round(p * 10) / 10;
+        this.#throttledChange();
+      },
+      onOutput: (tail) => {
+        f.output = tail;
+        this.#throttledChange();
+      },
+    });
+    clearTimeout(this.#changedTimer);
+    this.#changedTimer = undefined;
+    f.running = false;
+    f.exitCode = code;
+    f.percent = null;
+    this.log.info(`fsck ${mode} of '${device}' exited ${code}`);
+    this.#view.journal = this.#journal();
+    this.changed();
+  }
+
+  #journal(): string[] {
+    const n = this.profile.recovery.journalLines;
+    const j = spawnSync("journalctl", ["-b", "-n", String(n), "-o", "short-monotonic", "--no-pager", "-q"], { encoding: "utf8", timeout: 5000 });
+    if (j.status === 0 && j.stdout.trim()) return j.stdout.trimEnd().split("\n").slice(-n).map((l) => l.slice(0, 1000));
+    // no journal (no systemd, or before journald): foyer's own log
+    try {
+      return readFileSync(this.logFile, "utf8").trimEnd().split("\n").slice(-n).map((l) => l.slice(0, 1000));
+    } catch {
+      return [];
+    }
+  }
+
+  action(a: "fsck" | "continue" | "reboot" | "poweroff"): void {
+    if (!this.#active || this.#view.busy || this.#view.fsck?.running) return;
+    if (a === "fsck") {
+      const device = this.#view.fsck?.device ?? this.profile.recovery.fsckDevice;
+      if (!device) {
+        this.log.warning("no file system to repair is known, ignoring");
+        return;
+      }
+      void this.#fsck(device, "repair");
+      return;
+    }
+    const r = this.profile.recovery;
+    const argv = a === "continue" ? r.continueCommand : a === "reboot" ? r.rebootCommand : r.poweroffCommand;
+    this.#view.busy = a === "continue" ? "continuing boot" : a === "reboot" ? "rebooting" : "powering off";
+    this.changed();
+    const p = spawn(argv[0]!, argv.slice(1), { stdio: "ignore", env: BASE_ENV });
+    p.on("error", (e) => this.log.error(`cannot run '${argv[0]}'`, { err: describe(e) }));
+    p.on("exit", (code) => {
+      this.log.notice(`recovery action '${a}' ran`, { code });
+      if (code !== 0) {
+        this.#view.busy = "";
+        this.changed();
+      } else if (a === "continue") this.leave();
+    });
+  }
+
+  openTerminal(client: GreeterClient, cols: number, rows: number): void {
+    if (!this.#active) return;
+    const env: Record<string, string> = { ...BASE_ENV };
+    if (this.profile.recovery.suloginForce) env.SYSTEMD_SULOGIN_FORCE = "1";
+    this.#terminal.start(client, { argv: this.profile.recovery.terminal, env }, cols, rows);
+    this.#view.terminal.open = true;
+    this.changed();
+  }
+
+  input(client: GreeterClient, bytes: Buffer): void {
+    this.#terminal.input(client, bytes);
+  }
+  resize(client: GreeterClient, cols: number, rows: number): void {
+    this.#terminal.resize(client, cols, rows);
+  }
+  closeTerminal(client?: GreeterClient): void {
+    if (client) this.#terminal.closeFor(client);
+    else this.#terminal.close();
+  }
+
+  leave(): void {
+    this.#terminal.close();
+    this.#active = false;
+    this.#view = { reason: "", fsck: null, journal: [], busy: "", terminal: { open: false } };
+    this.changed();
+  }
+}

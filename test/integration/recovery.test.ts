@@ -1,0 +1,119 @@
+// Recovery with real components: an ext4 image corrupted on purpose (fsck.ext4 -n fails), shown
+// in the greeter with fsck's output and exit code; the repair re-run reports moving progress and
+// fixes it; the root terminal runs the real sulogin on a pty (through the broker) and refuses a
+// wrong root password; closing the greeter closes the pty.
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync, mkdirSync, readFileSync, existsSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { chromium, type Browser } from "playwright-core";
+import WebSocket from "ws";
+import { Foyerd, requireTool, requirePrivateAskDir, withTimeout, top, CHROMIUM_ARGS } from "../helpers/index.js";
+
+for (const [t, pkg] of [["mkfs.ext4", "e2fsprogs"], ["debugfs", "e2fsprogs"], ["fsck.ext4", "e2fsprogs"], ["sulogin", "util-linux"], ["openssl", "openssl"], ["chromium", "chromium"]]) requireTool(t!, pkg!);
+requirePrivateAskDir();
+
+const dir = mkdtempSync(join(tmpdir(), "foyer-recovery-"));
+const img = join(dir, "root.ext4");
+const R = suite<{ foyerd?: Foyerd; browser?: Browser }>("integration/recovery", {});
+
+function run(cmd: string, args: string[]): { status: number | null; out: string } {
+  const r = spawnSync(cmd, args, { encoding: "utf8" });
+  return { status: r.status, out: r.stdout + r.stderr };
+}
+
+R.before(async (ctx) => {
+  // a file system with enough in it for fsck to take a visible while
+  const tree = join(dir, "tree");
+  for (let d = 0; d < 40; d++) {
+    mkdirSync(join(tree, `d${d}`), { recursive: true });
+    for (let f = 0; f < 100; f++) writeFileSync(join(tree, `d${d}`, `f${f}`), `file ${d}/${f}\n`.repeat(20));
+  }
+  // a million inodes with their tables written out: e2fsck walks them all, which takes long
+  // enough (a second or two) for its progress to be seen moving
+  assert.is(run("mkfs.ext4", ["-q", "-F", "-O", "^metadata_csum,^uninit_bg", "-E", "lazy_itable_init=0", "-N", "2000000", "-d", tree, img, "2G"]).status, 0);
+  // corrupt it: an inode cleared under its directory entry, and blocks in use marked free
+  assert.is(run("debugfs", ["-w", "-R", "clri /d3/f7", img]).status, 0);
+  assert.is(run("debugfs", ["-w", "-R", "freeb 2000 64", img]).status, 0);
+  assert.is.not(run("fsck.ext4", ["-n", "-f", img]).status, 0, "the corrupted image must fail fsck -n");
+  // a known root password, in this suite's private mount namespace only
+  const hash = run("openssl", ["passwd", "-6", "-salt", "foyertest", "recovery-pw"]).out.trim();
+  writeFileSync(join(dir, "shadow"), readFileSync("/etc/shadow", "utf8").replace(/^root:[^:]*:/m, `root:${hash}:`), { mode: 0o600 });
+  assert.is(run("mount", ["--bind", join(dir, "shadow"), "/etc/shadow"]).status, 0);
+  const prof = { schema: 1, display: { stack: "headless" }, log: { kmsg: false }, recovery: { rebootCommand: ["touch", join(dir, "rebooted")] } };
+  writeFileSync(join(dir, "p.json"), JSON.stringify(prof));
+  ctx.foyerd = new Foyerd(join(dir, "p.json"), { extraArgs: ["--recovery", "fsck failed on /dev/vda2 (exit code 4)", "--fsck-device", img] });
+  ctx.browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+});
+R.after(async (ctx) => {
+  await ctx.browser?.close();
+  await ctx.foyerd?.stop();
+  ctx.foyerd?.cleanup();
+  spawnSync("umount", ["/etc/shadow"]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+R("the failure is shown with fsck's output and exit code; the repair shows progress and fixes it", async (ctx) => {
+  const url = new URL(await ctx.foyerd!.url());
+  const page = await ctx.browser!.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(url.href);
+  await withTimeout(page.locator("#recovery-reason", { hasText: "fsck failed on /dev/vda2" }).waitFor(), 15_000, "reason shown");
+  await withTimeout(page.locator("#fsck-status", { hasText: "exit code 4" }).waitFor(), 30_000, "read-only check finished");
+  const output = await page.locator("#fsck-output").textContent();
+  assert.match(output ?? "", /Fix\? no/);
+  assert.match(await page.locator("#journal").textContent() ?? "", /recovery: fsck failed/);
+  writeFileSync(join(tmpdir(), "foyer-recovery.png"), await page.screenshot());
+  if (process.env.FOYER_UPDATE_DOCS) writeFileSync(join(top, "docs/recovery.png"), await page.screenshot());
+
+  // a second client records the progress the daemon sends
+  const token = new URLSearchParams(url.hash.slice(1)).get("token")!;
+  const ws = new WebSocket(`ws://${url.host}/ws?token=${token}`, { headers: { Origin: url.origin } });
+  const percents: number[] = [];
+  ws.on("message", (d) => {
+    const m = JSON.parse(d.toString());
+    const p = m.recovery?.fsck?.percent;
+    if (typeof p === "number" && percents[percents.length - 1] !== p) percents.push(p);
+  });
+  await withTimeout(new Promise((r) => ws.on("open", r)), 5_000);
+  await page.getByRole("button", { name: "Repair file system" }).click();
+  await withTimeout(page.locator("#fsck-status", { hasText: /exit code 1 \(errors corrected\)/ }).waitFor(), 60_000, "repair finished");
+  ws.close();
+  assert.ok(percents.length >= 3, `progress moved: ${percents.join(", ")}`);
+  assert.ok(percents.every((p, i) => i === 0 || p >= percents[i - 1]!), `progress never goes back: ${percents.join(", ")}`);
+  assert.is(run("fsck.ext4", ["-n", "-f", img]).status, 0, "the image is clean after the repair");
+  await page.close();
+});
+
+R("the terminal runs sulogin: a wrong root password is refused, the right one gives a shell", async (ctx) => {
+  const page = await ctx.browser!.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(await ctx.foyerd!.url());
+  await page.getByRole("button", { name: "Open root terminal" }).click();
+  const rows = page.locator("#terminal .xterm-rows");
+  await withTimeout(rows.filter({ hasText: "Give root password for maintenance" }).waitFor(), 15_000, "sulogin's prompt");
+  await page.locator("#terminal .xterm-helper-textarea").focus();
+  await page.keyboard.type("not-the-password\n");
+  await withTimeout(rows.filter({ hasText: "Login incorrect" }).waitFor(), 15_000, "wrong password refused");
+  assert.not.match(await rows.textContent() ?? "", /not-the-password/);
+  await withTimeout(rows.filter({ hasText: /Give root password[\s\S]*Give root password/ }).waitFor(), 15_000, "asked again");
+  await page.keyboard.type("recovery-pw\n");
+  await page.keyboard.type("echo FOYER-$((6*7))\n");
+  await withTimeout(rows.filter({ hasText: "FOYER-42" }).waitFor(), 15_000, "a root shell");
+  assert.ok(spawnSync("pgrep", ["-f", "pty-broker|foyer-pty"]).status === 0, "the broker runs");
+  assert.not.ok(ctx.foyerd!.log.includes("recovery-pw"), "the root password reached a log");
+  await page.close(); // the greeter disconnects: the pty closes with it
+  await ctx.foyerd!.until((l) => l.includes("recovery terminal closed"), 10_000, "terminal closed on disconnect");
+  assert.is(spawnSync("pgrep", ["-x", "sulogin"]).status, 1, "sulogin still running");
+});
+
+R("actions run their commands", async (ctx) => {
+  const page = await ctx.browser!.newPage();
+  await page.goto(await ctx.foyerd!.url());
+  await page.getByRole("button", { name: "Reboot" }).click();
+  await ctx.foyerd!.until((l) => l.includes("recovery action 'reboot' ran"), 10_000);
+  assert.ok(existsSync(join(dir, "rebooted")));
+  await page.close();
+});
+
+R.run();
