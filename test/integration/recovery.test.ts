@@ -101,6 +101,24 @@ R("the terminal runs sulogin: a wrong root password is refused, the right one gi
   await page.keyboard.type("echo FOYER-$((6*7))\n");
   await withTimeout(rows.filter({ hasText: "FOYER-42" }).waitFor(), 15_000, "a root shell");
   assert.ok(spawnSync("pgrep", ["-f", "pty-broker|foyer-pty"]).status === 0, "the broker runs");
+  // the pty lives in the broker: foyerd itself holds no pty, so nothing it spawns can inherit one
+  const fds = spawnSync("ls", ["-l", `/proc/${ctx.foyerd!.proc.pid}/fd`], { encoding: "utf8" }).stdout;
+  assert.not.match(fds, /ptmx|\/dev\/pts\//, "foyerd holds a pty fd");
+  // a flood must neither freeze the greeter nor grow foyerd's memory without bound
+  const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${ctx.foyerd!.proc.pid}/status`, "utf8"))![1]);
+  const before = rss();
+  await page.keyboard.type("timeout 4 yes FLOODFLOODFLOOD; echo FLOOD-$((40+2))\n");
+  let peak = before;
+  const t0 = Date.now();
+  while (Date.now() - t0 < 4_000) {
+    peak = Math.max(peak, rss());
+    // the page still answers while the flood runs
+    assert.is(await withTimeout(page.evaluate(() => 1 + 1), 3_000, "greeter responsive during the flood"), 2);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await withTimeout(rows.filter({ hasText: "FLOOD-42" }).waitFor(), 60_000, "flood finished");
+  console.log(`foyerd RSS during a 4 s 'yes' flood: ${(before / 1024).toFixed(1)} MB → peak ${(peak / 1024).toFixed(1)} MB`);
+  assert.ok(peak - before < 64 * 1024, `foyerd grew by ${((peak - before) / 1024).toFixed(1)} MB during the flood`);
   assert.not.ok(ctx.foyerd!.log.includes("recovery-pw"), "the root password reached a log");
   await page.close(); // the greeter disconnects: the pty closes with it
   await ctx.foyerd!.until((l) => l.includes("recovery terminal closed"), 10_000, "terminal closed on disconnect");
