@@ -36,6 +36,8 @@ export interface GreeterServerOptions {
   /** terminal keystrokes from a client (binary frame 0x02) */
   onTerminalInput?: (client: GreeterClient, bytes: Buffer) => void;
   onDisconnect?: (client: GreeterClient) => void;
+  /** a first-boot password (binary frame 0x03; field 1 user, 2 root); the callee copies, the frame is zeroed after */
+  onFirstbootPassword?: (field: number, secret: Secret) => void;
 }
 
 /** One connected greeter. */
@@ -168,6 +170,16 @@ export class GreeterServer {
           if (!f.ok) return reject("protocol-error", f.reason);
           if (f.kind === "terminal") {
             this.#o.onTerminalInput?.(ws, buf.subarray(f.start));
+            return;
+          }
+          if (f.kind === "firstboot_password") {
+            if (!this.#o.onFirstbootPassword) return reject("unsupported", "first-boot passwords are not expected");
+            const pw = Secret.copyOf(buf, f.start);
+            try {
+              this.#o.onFirstbootPassword(f.field, pw);
+            } finally {
+              pw.wipe();
+            }
             return;
           }
           const secret = Secret.copyOf(buf, f.start);

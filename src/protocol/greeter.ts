@@ -3,6 +3,7 @@
 // passphrase bytes (and, later, terminal data), so a passphrase is never a JSON string.
 // No Node imports here: this file is bundled into the browser.
 import { z } from "zod";
+import { FirstbootView, FirstbootOptionsMessage, FirstbootClientMessages, FRAME_FIRSTBOOT_PASSWORD, MAX_PASSWORD_BYTES } from "./firstboot.js";
 
 export const PROTOCOL_VERSION = 1;
 /** ws maxPayload on the server; the UI never sends more */
@@ -64,6 +65,7 @@ export const StateMessage = z.strictObject({
   /** messages from other boot components (Plymouth display-message, fsckd), newest last */
   messages: z.array(z.string().max(1024)).max(32).default([]),
   recovery: RecoveryView.optional(),
+  firstboot: FirstbootView.optional(),
 });
 export type StateMessage = z.infer<typeof StateMessage>;
 
@@ -73,7 +75,7 @@ export const ErrorMessage = z.strictObject({
   message: z.string().max(512),
 });
 
-export const ServerMessage = z.discriminatedUnion("type", [StateMessage, ErrorMessage]);
+export const ServerMessage = z.discriminatedUnion("type", [StateMessage, ErrorMessage, FirstbootOptionsMessage]);
 export type ServerMessage = z.infer<typeof ServerMessage>;
 
 export const ClientMessage = z.discriminatedUnion("type", [
@@ -85,6 +87,7 @@ export const ClientMessage = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("terminal_open"), cols: z.number().int().min(2).max(1000), rows: z.number().int().min(2).max(1000) }),
   z.strictObject({ type: z.literal("terminal_resize"), cols: z.number().int().min(2).max(1000), rows: z.number().int().min(2).max(1000) }),
   z.strictObject({ type: z.literal("terminal_close") }),
+  ...FirstbootClientMessages,
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
@@ -102,12 +105,21 @@ export function encodeAnswer(key: number, passphrase: Uint8Array): Uint8Array {
   return out;
 }
 
-export type DecodedFrame = { ok: true; kind: "answer"; key: number; start: number } | { ok: true; kind: "terminal"; start: number } | { ok: false; reason: string };
+export type DecodedFrame =
+  | { ok: true; kind: "answer"; key: number; start: number }
+  | { ok: true; kind: "terminal"; start: number }
+  | { ok: true; kind: "firstboot_password"; field: number; start: number }
+  | { ok: false; reason: string };
 
 /** Reads a binary frame's header; the passphrase is `frame.subarray(start)`, never copied here. */
 export function decodeFrame(frame: Uint8Array): DecodedFrame {
   if (frame.length < 1) return { ok: false, reason: "empty binary frame" };
   if (frame[0] === FRAME_TERMINAL) return { ok: true, kind: "terminal", start: 1 };
+  if (frame[0] === FRAME_FIRSTBOOT_PASSWORD) {
+    if (frame.length < 2 || (frame[1] !== 1 && frame[1] !== 2)) return { ok: false, reason: "bad first-boot password field" };
+    if (frame.length - 2 > MAX_PASSWORD_BYTES) return { ok: false, reason: "password too long" };
+    return { ok: true, kind: "firstboot_password", field: frame[1], start: 2 };
+  }
   if (frame[0] !== FRAME_ANSWER) return { ok: false, reason: "unknown binary frame kind" };
   if (frame.length < 5) return { ok: false, reason: "short answer frame" };
   if (frame.length - 5 > MAX_PASSPHRASE_BYTES) return { ok: false, reason: "passphrase too long" };

@@ -1,6 +1,7 @@
 // The greeter's one WebSocket: (re)connects with backoff, validates every message, and hands the
 // state to the views. The token comes from the page URL's fragment (never sent in a request).
 import { ServerMessage, PROTOCOL_VERSION, FRAME_TERMINAL, type StateMessage, type ClientMessage } from "../protocol/greeter.js";
+import type { FirstbootOptionsMessage } from "../protocol/firstboot.js";
 
 export interface Connection {
   send(m: ClientMessage): void;
@@ -8,7 +9,7 @@ export interface Connection {
   open(): boolean;
 }
 
-export function connect(handlers: { state: (s: StateMessage, c: Connection) => void; error: (msg: string) => void; terminal: (bytes: Uint8Array) => void; status: (s: string) => void }): Connection {
+export function connect(handlers: { state: (s: StateMessage, c: Connection) => void; error: (msg: string) => void; terminal: (bytes: Uint8Array) => void; status: (s: string) => void; firstbootOptions?: (m: FirstbootOptionsMessage) => void }): Connection {
   const token = new URLSearchParams(location.hash.slice(1)).get("token") ?? "";
   let ws: WebSocket | undefined;
   let retryMs = 250;
@@ -44,6 +45,7 @@ export function connect(handlers: { state: (s: StateMessage, c: Connection) => v
       const m = ServerMessage.safeParse(raw);
       if (!m.success) return;
       if (m.data.type === "state") handlers.state(m.data, c);
+      else if (m.data.type === "firstboot_options") handlers.firstbootOptions?.(m.data);
       else handlers.error(m.data.message);
     };
     sock.onclose = () => {
