@@ -17,7 +17,7 @@ import { describe } from "../base/errors.js";
 import { Supervisor } from "../supervisor/supervisor.js";
 
 const USAGE = `usage: foyerd [--profile NAME|PATH] [--runtime-dir DIR] [--ask-dir DIR] [--cmdline FILE]
-              [--recovery REASON [--fsck-device DEV]]
+              [--recovery REASON [--fsck-device DEV]] [--firstboot-root DIR]
        foyerd schema | print-profile [--profile NAME|PATH]`;
 
 /** The package top: where assets/ and dist/ui live, from the source tree or the bundle. */
@@ -43,6 +43,7 @@ export async function main(argv: string[]): Promise<number> {
         cmdline: { type: "string", default: "/proc/cmdline" },
         recovery: { type: "string" },
         "fsck-device": { type: "string" },
+        "firstboot-root": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -75,7 +76,10 @@ export async function main(argv: string[]): Promise<number> {
   // the kernel command line wins over the unit's --profile: it is how a person at the boot
   // menu overrides what the image ships
   const loaded = loadProfile(kc.profile ?? o.profile);
-  const profile = loaded.profile;
+  // --firstboot-root: the first-boot flow on another root (a scratch tree in tests); the
+  // condition still decides unless the profile forces the flow
+  const fbRoot = o["firstboot-root"];
+  const profile = fbRoot === undefined ? loaded.profile : { ...loaded.profile, firstboot: { enabled: loaded.profile.firstboot.enabled === true ? (true as const) : ("auto" as const), root: resolve(fbRoot) } };
 
   if (cmd === "print-profile") {
     for (const p of loaded.ok ? [] : loaded.problems) process.stderr.write(`foyerd: ${p}\n`);

@@ -87,6 +87,17 @@ export const RecoverySchema = z.strictObject({
   journalLines: z.number().int().min(0).max(500).default(200),
 });
 
+export const FirstbootSchema = z.strictObject({
+  /**
+   * the first-boot form (keyboard, language, time zone, host name, first user, root password):
+   * true = run it, auto = when systemd's ConditionFirstBoot holds for `root` (its /etc/machine-id
+   * is missing or "uninitialized"); never again once `root`/var/lib/foyer/firstboot.done exists
+   */
+  enabled: z.union([z.boolean(), z.literal("auto")]).default(false),
+  /** the root file system the answers are applied to */
+  root: z.string().startsWith("/").default("/sysroot"),
+});
+
 export const ProfileSchema = z.strictObject({
   schema: z.literal(1),
   description: z.string().max(200).optional(),
@@ -99,6 +110,7 @@ export const ProfileSchema = z.strictObject({
   log: LogSchema.prefault({}),
   keyboard: KeyboardSchema.prefault({}),
   recovery: RecoverySchema.prefault({}),
+  firstboot: FirstbootSchema.prefault({}),
 });
 
 export type Profile = z.infer<typeof ProfileSchema>;

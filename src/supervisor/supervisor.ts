@@ -7,6 +7,7 @@ import { EventEmitter } from "node:events";
 import { step, initialState, type State, type Event, type Effect, type Policy } from "./machine.js";
 import { startFallback, type Fallback } from "./fallback.js";
 import { Recovery } from "./recovery.js";
+import { Firstboot } from "./firstboot.js";
 import { PasswordAgent, type PendingPrompt } from "../agents/password-agent.js";
 import { GreeterServer } from "../greeter/server.js";
 import { DisplayStack } from "../display/stacks.js";
@@ -50,6 +51,7 @@ export class Supervisor extends EventEmitter {
   #seatd?: Launched;
   #fallback?: Fallback;
   #recovery: Recovery;
+  #firstboot: Firstboot;
   #timer?: NodeJS.Timeout;
   #t0 = monotonicMs();
   #greeterStartedAt = 0;
@@ -86,10 +88,35 @@ export class Supervisor extends EventEmitter {
             return this.#recovery.resize(client, m.cols, m.rows);
           case "terminal_close":
             return this.#recovery.closeTerminal(client);
+          case "firstboot_options":
+            if (this.#firstboot.active) this.#server.send(client, this.#firstboot.options());
+            return;
+          case "firstboot_keyboard":
+            return this.#firstboot.chooseKeyboard(m.layout, m.variant);
+          case "firstboot_submit":
+            void this.#firstboot.submit(m.answers);
+            return;
         }
       },
       onTerminalInput: (client, bytes) => this.#recovery.input(client, bytes),
       onDisconnect: (client) => this.#recovery.closeTerminal(client),
+      onFirstbootPassword: (field, secret) => this.#firstboot.password(field, secret),
+    });
+    this.#firstboot = new Firstboot({
+      enabled: p.firstboot.enabled,
+      root: p.firstboot.root,
+      stateDir: join(o.runtimeDir, "state"),
+      log: o.log.child("firstboot"),
+      keyboard: this.#keyboard,
+      changed: () => this.#server.broadcast(this.snapshot()),
+      keyboardChosen: (k) => {
+        this.#keyboard = { ...this.#keyboard, ...k };
+        this.#server.broadcast(this.snapshot());
+      },
+      finished: () => {
+        this.#notice = "This computer is set up.";
+        this.#server.broadcast(this.snapshot());
+      },
     });
     this.#recovery = new Recovery(p, join(o.runtimeDir, "log", "foyerd.log"), o.log.child("recovery"), () => this.#server.broadcast(this.snapshot()), (c, b, done) => this.#server.sendTerminal(c, b, done));
     const hasGreeter = p.display.stack !== "headless";
@@ -149,6 +176,8 @@ export class Supervisor extends EventEmitter {
     // the greeter user must traverse it to reach its own HOME and XDG_RUNTIME_DIR inside; what
     // is private in it (logs, greeter-url) has its own 0700/0600 modes
     chmodSync(this.#o.runtimeDir, 0o755);
+    // decided before the greeter can connect, so its first state already shows the form
+    if (this.#o.profile.flow !== "recovery") this.#firstboot.start();
     await this.#server.start();
     const urlFile = join(this.#o.runtimeDir, "greeter-url");
     writeFileSync(`${urlFile}.tmp`, this.#server.url + "\n", { mode: 0o600 });
@@ -165,7 +194,7 @@ export class Supervisor extends EventEmitter {
   snapshot(): StateMessage {
     return {
       type: "state",
-      flow: this.#recovery.active ? "recovery" : "unlock",
+      flow: this.#recovery.active ? "recovery" : this.#firstboot.active ? "firstboot" : "unlock",
       phase: this.#state.phase,
       prompts: this.#agent.pending().map((p) => ({
         key: p.key,
@@ -180,6 +209,7 @@ export class Supervisor extends EventEmitter {
       notice: this.#notice,
       messages: [],
       ...(this.#recovery.active ? { recovery: this.#recovery.view } : {}),
+      ...(this.#firstboot.active ? { firstboot: this.#firstboot.view } : {}),
     };
   }
 
