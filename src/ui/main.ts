@@ -4,6 +4,7 @@
 import { connect, type Connection } from "./connection.js";
 import { renderUnlock } from "./unlock.js";
 import { renderRecovery, terminalOutput } from "./recovery.js";
+import { renderFirstboot, firstbootOptions, firstbootDisconnected, leaveFirstboot } from "./firstboot.js";
 import type { StateMessage } from "../protocol/greeter.js";
 
 const views = { unlock: "unlock-view", recovery: "recovery-view", firstboot: "firstboot-view" } as const;
@@ -19,7 +20,9 @@ function render(s: StateMessage, c: Connection): void {
   const msgs = document.getElementById("messages")!;
   msgs.replaceChildren(...s.messages.map((m) => Object.assign(document.createElement("p"), { textContent: m })));
   if (s.flow === "recovery") renderRecovery(s, c);
+  else if (s.flow === "firstboot") renderFirstboot(s, c);
   else renderUnlock(s, c, statusEl);
+  if (s.flow !== "firstboot") leaveFirstboot();
   if (!readySent && c.open()) {
     readySent = true;
     // after the browser painted this state: that is when a person can act
@@ -31,8 +34,10 @@ connect({
   state: render,
   error: (m) => (statusEl.textContent = m),
   terminal: terminalOutput,
+  firstbootOptions,
   status: (t) => {
     readySent = false;
+    firstbootDisconnected();
     statusEl.textContent = t;
   },
 });
