@@ -36,20 +36,34 @@ export function isFirstBoot(machineId: string | null): boolean {
   return machineId === null || machineId.trim() === "uninitialized";
 }
 
-/** Whether the flow runs: never after its stamp; `true` forces it, `auto` follows ConditionFirstBoot. */
-export function firstbootDue(enabled: FirstbootEnabled, machineId: string | null, stamped: boolean): boolean {
-  if (enabled === false || stamped) return false;
-  return enabled === true || isFirstBoot(machineId);
+export interface FirstbootCondition {
+  /** the root has an /etc/passwd: a root file system is mounted there */
+  hasRoot: boolean;
+  machineId: string | null;
+  stamped: boolean;
 }
 
-export function readFirstbootCondition(root: string): { machineId: string | null; stamped: boolean } {
+/**
+ * Whether the flow runs, and why (for the log): never after its stamp; `true` forces it, `auto`
+ * follows ConditionFirstBoot. Never on an empty mount point: in the initramfs /sysroot is an
+ * empty directory until the root is mounted, and its missing machine-id means nothing.
+ */
+export function firstbootDue(enabled: FirstbootEnabled, c: FirstbootCondition): { due: boolean; why: string } {
+  if (enabled === false) return { due: false, why: "not enabled by the profile" };
+  if (!c.hasRoot) return { due: false, why: "no root file system there (no etc/passwd)" };
+  if (c.stamped) return { due: false, why: "already done" };
+  if (enabled === true) return { due: true, why: "the profile asks for it" };
+  return isFirstBoot(c.machineId) ? { due: true, why: "first boot (machine-id missing or uninitialized)" } : { due: false, why: "not a first boot" };
+}
+
+export function readFirstbootCondition(root: string): FirstbootCondition {
   let machineId: string | null = null;
   try {
     machineId = readFileSync(join(root, "etc/machine-id"), "utf8");
   } catch {
     /* missing: a first boot */
   }
-  return { machineId, stamped: existsSync(join(root, STAMP)) };
+  return { hasRoot: existsSync(join(root, "etc/passwd")), machineId, stamped: existsSync(join(root, STAMP)) };
 }
 
 interface RunResult {

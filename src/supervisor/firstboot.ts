@@ -54,9 +54,10 @@ export class Firstboot {
   /** Enters the flow when it is due; returns whether it did. */
   start(): boolean {
     const { enabled, root, log } = this.#o;
-    const cond = readFirstbootCondition(root);
-    if (!firstbootDue(enabled, cond.machineId, cond.stamped)) {
-      log.info(cond.stamped ? "first-boot setup already done, skipping" : "first-boot setup not due, skipping", { root, enabled });
+    const { due, why } = firstbootDue(enabled, readFirstbootCondition(root));
+    if (!due) {
+      // a profile that asked for the flow and does not get it deserves more than an info line
+      (enabled === true && why !== "already done" ? log.warning : log.info)(`first-boot setup skipped: ${why}`, { root });
       return false;
     }
     this.#catalog = readCatalog(root);

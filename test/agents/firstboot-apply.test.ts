@@ -47,7 +47,7 @@ A("hashPassword: SHA-512 crypt of the exact bytes; the caller's secret is intact
 A("a full apply writes the /etc files, the account and the stamp", async ({ root }) => {
   const userHash = await hashPassword(Secret.copyOf(Buffer.from("user pw")));
   const rootHash = await hashPassword(Secret.copyOf(Buffer.from("root pw")));
-  assert.ok(readFirstbootCondition(root!).machineId === null && !readFirstbootCondition(root!).stamped);
+  assert.equal(readFirstbootCondition(root!), { hasRoot: true, machineId: null, stamped: false });
   const steps = await applyFirstboot(
     { root: root!, answers: { layout: "gb", variant: "", locale: "en_GB.UTF-8", timezone: "Europe/London", hostname: "box.example", fullName: "Ada Lovelace", username: "ada", rootLocked: false }, userHash, rootHash, consoleKeymap: "uk" },
     log,

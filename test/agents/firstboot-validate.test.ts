@@ -86,12 +86,18 @@ test("ConditionFirstBoot: missing or 'uninitialized' machine-id; the stamp alway
   assert.ok(isFirstBoot("uninitialized\n"));
   assert.not.ok(isFirstBoot(""), "an empty machine-id is not a first boot (machine-id(5))");
   assert.not.ok(isFirstBoot("0123456789abcdef0123456789abcdef\n"));
-  assert.ok(firstbootDue("auto", null, false));
-  assert.not.ok(firstbootDue("auto", "0123456789abcdef0123456789abcdef\n", false));
-  assert.ok(firstbootDue(true, "0123456789abcdef0123456789abcdef\n", false));
-  assert.not.ok(firstbootDue(true, null, true));
-  assert.not.ok(firstbootDue("auto", null, true));
-  assert.not.ok(firstbootDue(false, null, false));
+  const id = "0123456789abcdef0123456789abcdef\n";
+  const due = (e: boolean | "auto", machineId: string | null, stamped = false, hasRoot = true) => firstbootDue(e, { hasRoot, machineId, stamped }).due;
+  assert.ok(due("auto", null));
+  assert.ok(due("auto", "uninitialized\n"));
+  assert.not.ok(due("auto", id));
+  assert.ok(due(true, id));
+  assert.not.ok(due(true, null, true));
+  assert.not.ok(due("auto", null, true));
+  assert.not.ok(due(false, null));
+  // an empty /sysroot (root not mounted yet) has no machine-id either: not a first boot
+  assert.not.ok(due("auto", null, false, false));
+  assert.not.ok(due(true, null, false, false));
 });
 
 test("vconsole.conf merge keeps other keys and replaces ours", () => {

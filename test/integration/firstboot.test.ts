@@ -101,6 +101,13 @@ F("bad answers: inline errors, the first one focused, nothing written", async (c
   assert.is(await focusedId(page), "fb-username");
   assert.is(await page.locator("#fb-hostname").getAttribute("aria-invalid"), null);
   await page.close();
+  // a restarted greeter shows what the dead one showed: the answers and the daemon's errors
+  const again = await openForm(ctx);
+  await withTimeout(again.locator("#fb-username[aria-invalid='true']").waitFor(), 10_000, "errors after reconnect");
+  assert.is(await again.getByLabel("Login name").inputValue(), "daemon");
+  assert.is(await again.getByLabel("Computer name").inputValue(), "kiste");
+  assert.is(await again.getByLabel("Password", { exact: true }).inputValue(), "", "no password comes back");
+  await again.close();
 
   // a client that skips the browser's checks: the daemon names every bad field
   const url = new URL(await ctx.foyerd!.url());
@@ -218,7 +225,7 @@ F("the flow does not run a second time on the same root", async (ctx) => {
   await withTimeout(page.locator("#unlock-view").waitFor(), 10_000, "unlock view");
   await withTimeout(page.locator("#status", { hasText: "No password is needed right now." }).waitFor(), 10_000, "the unlock view's state rendered");
   assert.is(await page.locator("#firstboot-view").isHidden(), true);
-  assert.ok(ctx.foyerd.log.includes("first-boot setup already done, skipping"));
+  assert.ok(ctx.foyerd.log.includes("first-boot setup skipped: already done"));
   await page.close();
   assert.equal(treeDigest(ctx.root!), before);
 });
