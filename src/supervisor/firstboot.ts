@@ -111,7 +111,7 @@ export class Firstboot {
 
   /** A layout picked in the form: shown in the greeter at once, for the passwords typed next. */
   chooseKeyboard(layout: string, variant: string): void {
-    if (!this.#active) return;
+    this.#requireActive();
     const l = this.#catalog.layouts.find((x) => x.name === layout);
     if (!l || (variant !== "" && !l.variants.some((v) => v.name === variant))) throw new FoyerError("invalid-argument", "unknown keyboard layout");
     this.#view.values = { ...this.#view.values, layout, variant };
@@ -124,7 +124,7 @@ export class Firstboot {
    * hashed at once, and the copy zeroed; a new frame for a field replaces the old hash.
    */
   password(fieldNo: number, secret: Secret): void {
-    if (!this.#active || this.#submitting) return;
+    this.#requireActive();
     const field: Field = fieldNo === PASSWORD_FIELD.root ? "root" : "user";
     this.#hash[field] = null;
     this.#hashProblem[field] = null;
@@ -143,10 +143,20 @@ export class Firstboot {
     this.#o.log.info(`${field} password received`, { bytes: secret.length });
   }
 
+  /** Thrown errors become the client's {type:"error"} reply (the server converts them once). */
+  #requireActive(): void {
+    if (!this.#active) throw new FoyerError("unsupported", "no first-boot setup is running");
+    if (this.#submitting) throw new FoyerError("busy", "the first-boot answers are being applied");
+  }
+
   /** The form, sent after its password frames: hashes awaited, everything checked, then applied. */
-  async submit(answers: FirstbootAnswers): Promise<void> {
-    if (!this.#active || this.#submitting) return;
+  submit(answers: FirstbootAnswers): void {
+    this.#requireActive();
     this.#submitting = true;
+    this.#submit(answers).catch((e) => this.#o.log.error("first-boot submit failed", { err: describe(e) }));
+  }
+
+  async #submit(answers: FirstbootAnswers): Promise<void> {
     try {
       await Promise.all([this.#hashing.user, this.#hashing.root]);
       this.#view.values = answers;

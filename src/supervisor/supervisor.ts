@@ -94,8 +94,7 @@ export class Supervisor extends EventEmitter {
           case "firstboot_keyboard":
             return this.#firstboot.chooseKeyboard(m.layout, m.variant);
           case "firstboot_submit":
-            void this.#firstboot.submit(m.answers);
-            return;
+            return this.#firstboot.submit(m.answers);
         }
       },
       onTerminalInput: (client, bytes) => this.#recovery.input(client, bytes),

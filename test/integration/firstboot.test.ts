@@ -63,6 +63,32 @@ async function openForm(ctx: Ctx): Promise<Page> {
   return page;
 }
 
+type Msg = { type: string; code?: string; flow?: string; firstboot?: { phase: string; errors: { field: string }[] } };
+/** A WebSocket client without the browser: every message kept, and a wait on them that is an event, not a poll. */
+async function rawClient(foyerd: Foyerd): Promise<{ ws: WebSocket; msgs: Msg[]; until: (pred: () => boolean, what: string) => Promise<void> }> {
+  const url = new URL(await foyerd.url());
+  const token = new URLSearchParams(url.hash.slice(1)).get("token")!;
+  const ws = new WebSocket(`ws://${url.host}/ws?token=${token}`, { headers: { Origin: `http://${url.host}` } });
+  const msgs: Msg[] = [];
+  const waiters: (() => void)[] = [];
+  ws.on("message", (d) => {
+    msgs.push(JSON.parse(d.toString()));
+    for (const w of waiters.splice(0)) w();
+  });
+  const until = (pred: () => boolean, what: string) =>
+    withTimeout(
+      new Promise<void>((resolve) => {
+        const check = () => (pred() ? resolve() : waiters.push(check));
+        check();
+      }),
+      10_000,
+      what,
+    );
+  await withTimeout(new Promise((r) => ws.on("open", r)), 5_000, "ws open");
+  await until(() => msgs.some((m) => m.type === "state"), "first state");
+  return { ws, msgs, until };
+}
+
 const focusedId = (page: Page) => page.evaluate(() => document.activeElement?.id ?? "");
 const errorOf = (page: Page, id: string) => page.locator(`#${id}`).locator("xpath=..").locator(".field-error");
 
@@ -110,26 +136,7 @@ F("bad answers: inline errors, the first one focused, nothing written", async (c
   await again.close();
 
   // a client that skips the browser's checks: the daemon names every bad field
-  const url = new URL(await ctx.foyerd!.url());
-  const token = new URLSearchParams(url.hash.slice(1)).get("token")!;
-  const ws = new WebSocket(`ws://${url.host}/ws?token=${token}`, { headers: { Origin: `http://${url.host}` } });
-  const msgs: { type: string; code?: string; firstboot?: { phase: string; errors: { field: string }[] } }[] = [];
-  const waiters: (() => void)[] = [];
-  ws.on("message", (d) => {
-    msgs.push(JSON.parse(d.toString()));
-    for (const w of waiters.splice(0)) w();
-  });
-  const until = (pred: () => boolean, what: string) =>
-    withTimeout(
-      new Promise<void>((resolve) => {
-        const check = () => (pred() ? resolve() : waiters.push(check));
-        check();
-      }),
-      10_000,
-      what,
-    );
-  await withTimeout(new Promise((r) => ws.on("open", r)), 5_000, "ws open");
-  await until(() => msgs.some((m) => m.type === "state"), "first state");
+  const { ws, msgs, until } = await rawClient(ctx.foyerd!);
   const bad = { layout: "xx", variant: "", locale: "de_DE", timezone: "Europe/Atlantis", hostname: "ok", fullName: "A:B", username: "eve", rootLocked: false };
   ws.send(Buffer.from(encodePassword(1, Buffer.from("pw"))), { binary: true });
   ws.send(JSON.stringify({ type: "firstboot_submit", answers: bad }));
@@ -227,6 +234,13 @@ F("the flow does not run a second time on the same root", async (ctx) => {
   assert.is(await page.locator("#firstboot-view").isHidden(), true);
   assert.ok(ctx.foyerd.log.includes("first-boot setup skipped: already done"));
   await page.close();
+  // nor can a client push answers into a flow that is not running
+  const { ws, msgs, until } = await rawClient(ctx.foyerd);
+  assert.is(msgs.find((m) => m.type === "state")?.flow, "unlock");
+  ws.send(Buffer.from(encodePassword(1, Buffer.from("pw"))), { binary: true });
+  ws.send(JSON.stringify({ type: "firstboot_submit", answers: { layout: "us", variant: "", locale: "C.UTF-8", timezone: "UTC", hostname: "x", fullName: "", username: "mallory", rootLocked: true } }));
+  await until(() => msgs.filter((m) => m.type === "error" && m.code === "unsupported").length === 2, "both refused");
+  ws.close();
   assert.equal(treeDigest(ctx.root!), before);
 });
 
