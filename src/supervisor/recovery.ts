@@ -3,6 +3,7 @@
 // fsck re-run shows its progress; the terminal asks for the root password through sulogin.
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { basename } from "node:path";
 import { runFsck } from "../agents/fsck.js";
 import { TerminalBridge } from "../greeter/terminal.js";
 import type { GreeterClient } from "../greeter/server.js";
@@ -125,8 +126,14 @@ export class Recovery {
   openTerminal(client: GreeterClient, cols: number, rows: number): void {
     if (!this.#active) return;
     const env: Record<string, string> = { ...BASE_ENV };
-    if (this.profile.recovery.suloginForce) env.SYSTEMD_SULOGIN_FORCE = "1";
-    this.#terminal.start(client, { argv: this.profile.recovery.terminal, env }, cols, rows);
+    const argv = [...this.profile.recovery.terminal];
+    if (this.profile.recovery.suloginForce) {
+      // systemd-sulogin-shell's semantics: SYSTEMD_SULOGIN_FORCE=1 becomes sulogin --force,
+      // which opens a shell when root is locked (sulogin itself does not read the variable)
+      env.SYSTEMD_SULOGIN_FORCE = "1";
+      if (basename(argv[0]!) === "sulogin") argv.push("--force");
+    }
+    this.#terminal.start(client, { argv, env }, cols, rows);
     this.#view.terminal.open = true;
     this.changed();
   }

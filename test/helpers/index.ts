@@ -12,6 +12,19 @@ import { withTimeout } from "../../src/base/timeout.js";
 export const top = join(dirname(fileURLToPath(import.meta.url)), "../..");
 export const ASK_DIR = "/run/systemd/ask-password";
 
+/**
+ * Polls `pred` every 20 ms until it holds, for state no event reports (a terminal's screen, a
+ * child's output). Unlike a loop raced by withTimeout, it stops polling when it gives up, so a
+ * failed wait cannot keep the suite's process alive.
+ */
+export async function pollUntil(pred: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`${what} timed out after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** Fails (does not skip) when a tool the test needs is missing. */
 export function requireTool(name: string, pkg: string): void {
   const r = spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" });

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { tmpdir } from "node:os";
 import * as pty from "node-pty";
 import WebSocket from "ws";
-import { Foyerd, askPassword, killAskers, requirePrivateAskDir, requireTool, withTimeout, top } from "../helpers/index.js";
+import { Foyerd, askPassword, killAskers, requirePrivateAskDir, requireTool, withTimeout, pollUntil, top } from "../helpers/index.js";
 
 requireTool("cage", "cage");
 requireTool("chromium", "chromium");
@@ -117,7 +117,7 @@ W("the breaker trips after repeated crashes and the text fallback answers on the
   const term = (ctx.term = pty.spawn("/bin/sh", ["-c", "tty; exec sleep 600"], { cols: 80, rows: 24 }));
   let screen = "";
   term.onData((d) => (screen += d));
-  await withTimeout((async () => { while (!/\/dev\/pts\/\d+/.test(screen)) await new Promise((r) => setTimeout(r, 20)); })(), 5_000, "pty path");
+  await pollUntil(() => /\/dev\/pts\/\d+/.test(screen), 5_000, "pty path");
   const ttyPath = /\/dev\/pts\/\d+/.exec(screen)![0];
   const dir = mkdtempSync(join(tmpdir(), "foyer-prof-"));
   const prof = JSON.parse(readFileSync(join(top, "profiles/headless-wayland.json"), "utf8"));
@@ -133,7 +133,7 @@ W("the breaker trips after repeated crashes and the text fallback answers on the
     await f.untilCount(/greeter exited/, i, 10_000);
   }
   await f.until((l) => l.includes("breaker tripped"), 10_000, "breaker tripped");
-  await withTimeout((async () => { while (!screen.includes("Breaker:")) await new Promise((r) => setTimeout(r, 20)); })(), 5_000, "console prompt");
+  await pollUntil(() => screen.includes("Breaker:"), 5_000, "console prompt");
   assert.is(spawnSync("pgrep", ["-u", "foyer-greeter", "-x", "cage"]).status, 1, "no greeter after the breaker tripped");
   term.write("typed on the console\r");
   assert.is((await withTimeout(ask.result, 10_000)).out.toString(), "typed on the console\n");

@@ -11,7 +11,7 @@ import { spawnSync } from "node:child_process";
 import { randomInt } from "node:crypto";
 import { chromium } from "playwright-core";
 import * as pty from "node-pty";
-import { Foyerd, askPassword, killAskers, requirePrivateAskDir, requireTool, withTimeout } from "../helpers/index.js";
+import { Foyerd, askPassword, killAskers, pollUntil, requirePrivateAskDir, requireTool, withTimeout } from "../helpers/index.js";
 
 requireTool("cage", "cage");
 requireTool("chromium", "chromium");
@@ -155,7 +155,7 @@ test("byte-exact: foyer delivers what systemd-tty-ask-password-agent delivers", 
     const term = pty.spawn("systemd-tty-ask-password-agent", ["--query"], { cols: 200, rows: 50, env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
     let screen = "";
     term.onData((d) => (screen += d));
-    await withTimeout((async () => { while (!screen.includes("Exact:")) await new Promise((r) => setTimeout(r, 20)); })(), 10_000, "tty agent prompt");
+    await pollUntil(() => screen.includes("Exact:"), 10_000, "tty agent prompt");
     term.write(s + "\r");
     viaTty.push((await withTimeout(ask.result, 10_000)).out.toString("utf8"));
     term.kill();
