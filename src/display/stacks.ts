@@ -5,7 +5,7 @@
 //   headless          nothing: the UI is only served (greeter-url), for tests and remote use
 // With cage the compositor and the browser are one unit: cage exits when its client does, so the
 // greeter unit is "cage -- browser" and a restart restarts both (cage starts in ~0.1 s).
-import { mkdirSync, chownSync, writeFileSync } from "node:fs";
+import { mkdirSync, chownSync, writeFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 import type { Profile } from "../profile/schema.js";
@@ -65,6 +65,16 @@ export class DisplayStack {
       mkdirSync(d, { recursive: true, mode: 0o700 });
       chownSync(d, uid, gid);
     }
+    // chromium's crashpad writes minidumps (memory, so maybe a typed passphrase) to
+    // ~/.config/chromium/Crash Reports whatever the flags say (--disable-breakpad and
+    // --disable-crash-reporter do not stop it). A root-owned file in its place, in a root-owned
+    // directory, leaves it nowhere to write.
+    const crashParent = join(this.greeterHome, ".config", "chromium");
+    mkdirSync(crashParent, { recursive: true, mode: 0o755 });
+    chownSync(crashParent, 0, 0);
+    const crash = join(crashParent, "Crash Reports");
+    rmSync(crash, { recursive: true, force: true });
+    writeFileSync(crash, "", { mode: 0o444 });
   }
 
   #env(extra: Record<string, string> = {}): Record<string, string> {
