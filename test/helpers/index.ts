@@ -63,10 +63,12 @@ export class Foyerd {
   #waiters: { pred: (log: string) => boolean; resolve: () => void }[] = [];
 
   /** `bundle`: run dist/foyerd.mjs (what ships) instead of the sources through tsx */
-  constructor(profile: string, opts: { runtimeDir?: string; extraArgs?: string[]; env?: Record<string, string>; bundle?: boolean } = {}) {
+  /** `wrap`: a command that execs foyerd (e.g. prlimit …) */
+  constructor(profile: string, opts: { runtimeDir?: string; extraArgs?: string[]; env?: Record<string, string>; bundle?: boolean; wrap?: string[] } = {}) {
     this.runtimeDir = opts.runtimeDir ?? mkdtempSync(join(tmpdir(), "foyer-test-"));
     const entry = opts.bundle ? [join(top, "dist/foyerd.mjs")] : ["--import", "tsx", join(top, "src/cli/foyerd.ts")];
-    this.proc = spawn(process.execPath, [...entry, "--profile", profile, "--runtime-dir", this.runtimeDir, "--cmdline", "/dev/null", ...(opts.extraArgs ?? [])], {
+    const wrap = opts.wrap ?? [];
+    this.proc = spawn(wrap[0] ?? process.execPath, [...(wrap.length ? [...wrap.slice(1), process.execPath] : []), ...entry, "--profile", profile, "--runtime-dir", this.runtimeDir, "--cmdline", "/dev/null", ...(opts.extraArgs ?? [])], {
       env: { ...process.env, FOYER_MAIN: "foyerd", ...opts.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
