@@ -42,6 +42,7 @@ await build({
   format: "esm",
   external,
   sourcemap: "linked",
+  minify: true, // a smaller bundle parses faster: foyerd's start is on the way to the prompt
   logLevel: "warning",
   // CommonJS dependencies (winston, dbus-next) call require(): give the ESM bundle one
   banner: { js: "import { createRequire as __foyerRequire } from 'node:module'; const require = __foyerRequire(import.meta.url);" },
@@ -53,7 +54,12 @@ await build({
   bundle: true,
   platform: "browser",
   target: ["chrome110", "safari15"],
-  format: "iife",
+  // ESM with splitting: the terminal (xterm) loads only when the recovery screen needs it, so the
+  // unlock prompt paints sooner
+  format: "esm",
+  splitting: true,
+  minify: true,
+  chunkNames: "chunk-[hash]",
   sourcemap: "linked",
   logLevel: "warning",
 });

@@ -3,13 +3,16 @@
 // its view module; this file only routes.
 import { connect, type Connection } from "./connection.js";
 import { renderUnlock } from "./unlock.js";
-import { renderRecovery, terminalOutput } from "./recovery.js";
+// the terminal's styles are small and ship in app.css; its code (xterm) loads only for recovery
+import "@xterm/xterm/css/xterm.css";
 import { renderFirstboot, firstbootOptions, firstbootDisconnected, leaveFirstboot } from "./firstboot.js";
 import type { StateMessage } from "../protocol/greeter.js";
 
 const views = { unlock: "unlock-view", recovery: "recovery-view", firstboot: "firstboot-view" } as const;
 const statusEl = document.getElementById("status")!;
 let readySent = false;
+let recovery: Promise<typeof import("./recovery.js")> | undefined;
+const loadRecovery = () => (recovery ??= import("./recovery.js"));
 
 function render(s: StateMessage, c: Connection): void {
   for (const [flow, id] of Object.entries(views)) {
@@ -19,7 +22,7 @@ function render(s: StateMessage, c: Connection): void {
   document.getElementById("keyboard")!.textContent = s.keyboard.variant ? `${s.keyboard.layout} (${s.keyboard.variant})` : s.keyboard.layout;
   const msgs = document.getElementById("messages")!;
   msgs.replaceChildren(...s.messages.map((m) => Object.assign(document.createElement("p"), { textContent: m })));
-  if (s.flow === "recovery") renderRecovery(s, c);
+  if (s.flow === "recovery") void loadRecovery().then((m) => m.renderRecovery(s, c));
   else if (s.flow === "firstboot") renderFirstboot(s, c);
   else renderUnlock(s, c, statusEl);
   if (s.flow !== "firstboot") leaveFirstboot();
@@ -33,7 +36,7 @@ function render(s: StateMessage, c: Connection): void {
 connect({
   state: render,
   error: (m) => (statusEl.textContent = m),
-  terminal: terminalOutput,
+  terminal: (bytes) => void recovery?.then((m) => m.terminalOutput(bytes)),
   firstbootOptions,
   status: (t) => {
     readySent = false;

@@ -3,7 +3,6 @@
 // asks for the root password through sulogin. Terminal bytes travel as binary frames.
 import { Terminal } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
-import "@xterm/xterm/css/xterm.css";
 import { FRAME_TERMINAL, type StateMessage } from "../protocol/greeter.js";
 import type { Connection } from "./connection.js";
 
