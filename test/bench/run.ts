@@ -2,6 +2,7 @@
 //   (a) foyerd start → greeter interactive, vs the bare stack (cage + chromium on a static page
 //       that reports its load), alternated, median of N each
 //   (b) greeter killed (SIGKILL to cage) → interactive again, p50/p99
+//   (c) Enter in the greeter → the asker has the passphrase (reply datagram sent and read), p50/p99
 //   (d) supervisor RSS and whole-stack RSS at the prompt
 // Prints a table, or one JSON object with --json. Timings are printed, never asserted.
 import { spawn, spawnSync } from "node:child_process";
@@ -9,7 +10,8 @@ import { createServer } from "node:http";
 import { mkdtempSync, mkdirSync, chownSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { Foyerd } from "../helpers/index.js";
+import { chromium } from "playwright-core";
+import { Foyerd, askPassword, CHROMIUM_ARGS } from "../helpers/index.js";
 
 const json = process.argv.includes("--json");
 const N = Number(process.env.FOYER_BENCH_N ?? 5);
@@ -104,12 +106,39 @@ for (let i = 0; i < N; i++) {
   await f.stop();
   f.cleanup();
 }
+// (c): the headless stack and a playwright chromium; t0 just before Enter, t1 when
+// systemd-ask-password writes the passphrase to its stdout (it got the datagram)
+const reply: number[] = [];
+{
+  const f = new Foyerd("headless", { bundle: true });
+  const b = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  const page = await b.newPage();
+  await page.goto(await f.url());
+  for (let i = 0; i < Number(process.env.FOYER_BENCH_REPLIES ?? 50); i++) {
+    const ask = askPassword(`Reply ${i}:`);
+    const got = new Promise<number>((r) => ask.proc.stdout!.once("data", () => r(now())));
+    const field = page.getByLabel(`Reply ${i}:`);
+    await field.waitFor();
+    await field.fill("benchmark passphrase");
+    const t0 = now();
+    await page.keyboard.press("Enter");
+    reply.push((await got) - t0);
+    await ask.result;
+  }
+  log(`reply: ${reply.length} answers`);
+  await b.close();
+  await f.stop();
+  f.cleanup();
+}
+
 const result = {
   greeterReadyMs: Math.round(median(foyer)),
   bareStartMs: Math.round(median(bare)),
   greeterReadyRatio: Number((median(foyer) / median(bare)).toFixed(3)),
   respawnP50Ms: Math.round(pct(respawn, 50)),
   respawnP99Ms: Math.round(pct(respawn, 99)),
+  replyP50Ms: Number(pct(reply, 50).toFixed(1)),
+  replyP99Ms: Number(pct(reply, 99).toFixed(1)),
   supervisorRssMb: Number((supRss / 1024).toFixed(1)),
   stackRssMb: Number((stackRss / 1024).toFixed(1)),
   runs: N,
