@@ -1,0 +1,482 @@
+// foyer in Plymouth's place: a server for Plymouth's boot protocol (plymouth-protocol.ts), so the
+// tools that talk to plymouthd — the `plymouth` client in GDM's handoff, dracut's scripts and
+// systemd's units, fsck progress, "touch your key" messages — work with foyer unchanged.
+// Served only when no real plymouthd listens (serve "auto"), decided from /proc/net/unix: it
+// lists the abstract sockets bound in our network namespace, so the check needs no connection.
+//
+// What each command does here:
+//   ping, update, change-mode, system-update, sysinit, show/hide-splash, pause/unpause-progress,
+//   error: recorded (and logged), ACK;  newroot: recorded, "newroot" event, ACK
+//   ask-for-password: a prompt in the greeter; the passphrase goes back as ANSWER
+//   ask-question: a prompt that echoes; the text goes back as ANSWER
+//   cached passwords: the passphrases answered through this server this boot when the profile
+//     enables caching, else NO_ANSWER (the client then asks with ask-for-password)
+//   display-message / hide-message: the greeter's message list
+//   deactivate / reactivate: "deactivate"/"reactivate" events, ACK
+//   quit [--retain-splash]: a "quit" event; the ACK ("quit complete") is sent by stop(), after
+//     the supervisor has stopped the display, so the asker knows the display is free
+//   has-active-vt: NAK — foyer holds no VT of its own, which is what plymouthd answers without one
+//   watch-keystroke: kept open, answered NO_ANSWER by ignore-keystroke or at stop (keys typed in
+//     the greeter are not forwarded); the client must get an answer byte, never a NAK, or it
+//     aborts (its reply matching expects ANSWER/NO_ANSWER for this request)
+//   anything else: NAK
+//
+// Not done: plymouthd NAKs requests from non-root peers (SO_PEERCRED). Node cannot read peer
+// credentials without a native addon, so any process in foyer's network namespace can talk to
+// this server. In the initramfs the only non-root processes are the greeter's own (which already
+// sees everything typed into it); this is also why cached passwords default to off.
+import { createServer, type Server, type Socket } from "node:net";
+import { readFileSync, lstatSync, unlinkSync } from "node:fs";
+import { EventEmitter } from "node:events";
+import {
+  parseRequests,
+  parsePercent,
+  encodeByte,
+  encodeAnswer,
+  encodeMultipleAnswers,
+  ACK,
+  NAK,
+  NO_ANSWER,
+  type Request,
+} from "./plymouth-protocol.js";
+import { describe, FoyerError } from "../base/errors.js";
+import { Secret } from "../base/secret.js";
+import type { Logger } from "../base/log.js";
+
+/** The name plymouthd (≥ 0.9.5) listens on, in systemd's notation ('@' = abstract). */
+export const PLYMOUTH_SOCKET = "@/org/freedesktop/plymouthd";
+/**
+ * The name older plymouthd used, bound with the whole sun_path (the trailing NULs are part of
+ * the name). The plymouth client falls back to it. Node 20's libuv (1.46) binds every abstract
+ * name that way, so on Node 20 this fallback is the name the real client reaches foyer on;
+ * libuv ≥ 1.48 binds the exact length and PLYMOUTH_SOCKET works for every client.
+ */
+export const PLYMOUTH_LEGACY_SOCKET = "@/ply-boot-protocol";
+
+/**
+ * Keys of Plymouth prompts start here, far above the password agent's (which count from 1), so
+ * the supervisor can route a greeter's answer by its key alone. Still a u32 on the greeter wire.
+ */
+export const PLYMOUTH_KEY_BASE = 0x4000_0000;
+
+const MAX_CONNECTIONS = 64;
+const MAX_PROMPTS = 16;
+const MAX_KEYSTROKE_WATCHES = 16;
+const MAX_MESSAGES = 32;
+/** replies a client does not read pile up in its socket: beyond this, it is cut off */
+const MAX_WRITE_BACKLOG = 64 * 1024;
+
+export interface PlymouthPrompt {
+  key: number;
+  message: string;
+  /** true for ask-question: the answer is shown as typed */
+  echo: boolean;
+  /** the same client asked the same prompt again after an answer: the last one was wrong */
+  retries: number;
+  /** monotonic ms at which foyer got the request */
+  seenAt: number;
+}
+
+export interface PlymouthRecord {
+  status: string;
+  mode: string;
+  /** system-update's percentage; null until one arrives */
+  progress: number | null;
+  newRoot: string | null;
+  systemInitialized: boolean;
+  deactivated: boolean;
+  splashShown: boolean;
+  progressPaused: boolean;
+  errors: number;
+}
+
+export interface PlymouthServerOptions {
+  /** '@name' for an abstract socket, else a file system path */
+  socket: string;
+  /** also listen on PLYMOUTH_LEGACY_SOCKET (for the default socket; see there) */
+  legacy: boolean;
+  /** "auto": only when no real plymouthd listens; true: always; false: never */
+  serve: boolean | "auto";
+  /** keep answered passphrases for the cached-passwords command */
+  cachePasswords: boolean;
+  log: Logger;
+  /** a request that stays incomplete this long closes its connection */
+  partialTimeoutMs?: number;
+}
+
+interface Conn {
+  id: number;
+  sock: Socket;
+  rest: Buffer;
+  partialTimer?: NodeJS.Timeout;
+  /** prompt text → how many times this connection's prompt with that text was answered */
+  answered: Map<string, number>;
+}
+
+interface Pending extends PlymouthPrompt {
+  conn: Conn;
+}
+
+interface Watch {
+  conn: Conn;
+  keys: string;
+}
+
+/** Events: "prompts" (PlymouthPrompt[]), "messages" (string[]), "deactivate", "reactivate",
+ * "quit" ({ retainSplash }), "newroot" (path). */
+export class PlymouthServer extends EventEmitter {
+  #o: PlymouthServerOptions;
+  #log: Logger;
+  #servers: Server[] = [];
+  #conns = new Set<Conn>();
+  #nextConn = 1;
+  #nextKey = PLYMOUTH_KEY_BASE;
+  #prompts = new Map<number, Pending>();
+  #watches: Watch[] = [];
+  #messages: string[] = [];
+  #cache: Secret[] = [];
+  #quitWaiters: Conn[] = [];
+  #stopped = false;
+  readonly record: PlymouthRecord = { status: "", mode: "", progress: null, newRoot: null, systemInitialized: false, deactivated: false, splashShown: false, progressPaused: false, errors: 0 };
+
+  constructor(o: PlymouthServerOptions) {
+    super();
+    this.#o = o;
+    this.#log = o.log;
+  }
+
+  /** true when this server listens on at least one name */
+  get serving(): boolean {
+    return this.#servers.length > 0;
+  }
+
+  get messages(): string[] {
+    return [...this.#messages];
+  }
+
+  pending(): PlymouthPrompt[] {
+    return [...this.#prompts.values()].map(({ key, message, echo, retries, seenAt }) => ({ key, message, echo, retries, seenAt }));
+  }
+
+  /** watch-keystroke requests held open */
+  get keystrokeWatches(): number {
+    return this.#watches.length;
+  }
+
+  owns(key: number): boolean {
+    return key >= PLYMOUTH_KEY_BASE;
+  }
+
+  /** Decides whether to serve and listens. Never throws: a Plymouth server foyer cannot run is logged. */
+  async start(): Promise<void> {
+    const o = this.#o;
+    if (o.serve === false) {
+      this.#log.info("plymouth protocol server off (profile)");
+      return;
+    }
+    const names = o.legacy ? [o.socket, PLYMOUTH_LEGACY_SOCKET] : [o.socket];
+    if (o.serve === "auto") {
+      const taken = names.filter(listening);
+      if (taken.length > 0) {
+        this.#log.notice(`a plymouthd listens on '${taken[0]}': not serving Plymouth's protocol`);
+        return;
+      }
+    }
+    for (const name of names) {
+      try {
+        this.#servers.push(await this.#listen(name));
+        this.#log.info(`serving plymouth's protocol on '${name}'`);
+      } catch (e) {
+        this.#log.error(`cannot serve plymouth's protocol on '${name}', ignoring`, { err: describe(e) });
+      }
+    }
+    if (this.#servers.length > 0 && names.includes(PLYMOUTH_SOCKET) && listeningPadded(PLYMOUTH_SOCKET)) {
+      // what /proc/net/unix shows: the name carries libuv's padding, so only clients that fall
+      // back to the legacy name (the plymouth binary does; systemd's own senders do not) reach us
+      this.#log.notice(`this Node's libuv pads abstract names: '${PLYMOUTH_SOCKET}' reaches only padded connects; clients reach foyer through '${PLYMOUTH_LEGACY_SOCKET}'`);
+    }
+  }
+
+  #listen(name: string): Promise<Server> {
+    const path = name.startsWith("@") ? "\0" + name.slice(1) : name;
+    if (!name.startsWith("@")) removeStaleSocket(path);
+    const server = createServer({ allowHalfOpen: false }, (sock) => this.#accept(sock));
+    server.maxConnections = MAX_CONNECTIONS;
+    server.on("drop", () => this.#log.warning(`more than ${MAX_CONNECTIONS} plymouth clients, refusing one`));
+    return new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(path, () => {
+        server.off("error", reject);
+        server.on("error", (e) => this.#log.error("plymouth socket failed", { err: describe(e) }));
+        resolve(server);
+      });
+    });
+  }
+
+  #accept(sock: Socket): void {
+    if (this.#stopped) return void sock.destroy();
+    const conn: Conn = { id: this.#nextConn++, sock, rest: Buffer.alloc(0), answered: new Map() };
+    this.#conns.add(conn);
+    sock.on("data", (d: Buffer) => this.#onData(conn, d));
+    sock.on("error", (e) => this.#log.debug(`plymouth client ${conn.id}: ${describe(e)}`));
+    sock.on("close", () => this.#onClose(conn));
+  }
+
+  #onData(conn: Conn, d: Buffer): void {
+    const buf = conn.rest.length ? Buffer.concat([conn.rest, d]) : d;
+    const parsed = parseRequests(buf);
+    buf.fill(0); // may hold a password prompt's text or a keystroke list; nothing else keeps it
+    if (!parsed.ok) {
+      this.#log.warning(`plymouth client ${conn.id}: ${parsed.reason}, closing the connection`);
+      return void conn.sock.destroy();
+    }
+    conn.rest = parsed.rest; // shorter than one request (258 bytes) by construction
+    clearTimeout(conn.partialTimer);
+    conn.partialTimer = undefined;
+    if (conn.rest.length > 0) {
+      // a request that never completes must not hold a connection (and its buffer) forever
+      conn.partialTimer = setTimeout(() => {
+        this.#log.warning(`plymouth client ${conn.id}: incomplete request for ${this.#o.partialTimeoutMs ?? 5000} ms, closing the connection`);
+        conn.sock.destroy();
+      }, this.#o.partialTimeoutMs ?? 5000);
+      conn.partialTimer.unref();
+    }
+    for (const r of parsed.requests) {
+      if (conn.sock.destroyed) return;
+      try {
+        this.#handle(conn, r);
+      } catch (e) {
+        // one bad request must not take the daemon down: this client loses its connection
+        this.#log.error(`plymouth client ${conn.id}: request failed, closing the connection`, { err: describe(e) });
+        conn.sock.destroy();
+      }
+    }
+  }
+
+  #reply(conn: Conn, b: Buffer, wipe = false): void {
+    if (conn.sock.destroyed || !conn.sock.writable) {
+      if (wipe) b.fill(0);
+      return;
+    }
+    if (conn.sock.writableLength > MAX_WRITE_BACKLOG) {
+      this.#log.warning(`plymouth client ${conn.id} does not read its replies, closing the connection`);
+      if (wipe) b.fill(0);
+      return void conn.sock.destroy();
+    }
+    // the bytes may still be queued when write() returns: zero them once they are written
+    conn.sock.write(b, () => wipe && b.fill(0));
+  }
+
+  #text(r: Request): string {
+    return r.argument?.toString("utf8") ?? "";
+  }
+
+  #handle(conn: Conn, r: Request): void {
+    const log = this.#log;
+    const ack = () => this.#reply(conn, encodeByte(ACK));
+    switch (r.name) {
+      case "ping":
+        return ack();
+      case "update":
+        this.record.status = this.#text(r);
+        log.info(`plymouth status '${this.record.status}'`);
+        return ack();
+      case "changeMode":
+        this.record.mode = this.#text(r);
+        log.info(`plymouth mode '${this.record.mode}'`);
+        return ack();
+      case "systemUpdate":
+        this.record.progress = parsePercent(this.#text(r));
+        log.info(`plymouth progress ${this.record.progress}%`);
+        return ack();
+      case "systemInitialized":
+        this.record.systemInitialized = true;
+        log.info("plymouth: system initialized");
+        return ack();
+      case "error":
+        this.record.errors += 1;
+        log.info("plymouth: a boot error was reported");
+        return ack();
+      case "showSplash":
+      case "hideSplash":
+        this.record.splashShown = r.name === "showSplash";
+        log.info(`plymouth: ${r.name === "showSplash" ? "show" : "hide"} splash`);
+        return ack();
+      case "progressPause":
+      case "progressUnpause":
+        this.record.progressPaused = r.name === "progressPause";
+        return ack();
+      case "newRoot":
+        this.record.newRoot = this.#text(r);
+        log.info(`plymouth: new root '${this.record.newRoot}'`);
+        this.emit("newroot", this.record.newRoot);
+        return ack();
+      case "deactivate":
+        this.record.deactivated = true;
+        log.info("plymouth: deactivate");
+        this.emit("deactivate");
+        return ack();
+      case "reactivate":
+        this.record.deactivated = false;
+        log.info("plymouth: reactivate");
+        this.emit("reactivate");
+        return ack();
+      case "quit": {
+        const retainSplash = (r.argument?.[0] ?? 0) !== 0;
+        log.info(`plymouth: quit${retainSplash ? " --retain-splash" : ""}`);
+        if (this.listenerCount("quit") === 0) return ack();
+        this.#quitWaiters.push(conn);
+        this.emit("quit", { retainSplash });
+        return;
+      }
+      case "hasActiveVt":
+        return this.#reply(conn, encodeByte(NAK));
+      case "showMessage": {
+        const m = this.#text(r);
+        this.#messages = [...this.#messages.filter((x) => x !== m), m].slice(-MAX_MESSAGES);
+        log.info(`plymouth message '${m}'`);
+        this.emit("messages", this.messages);
+        return ack();
+      }
+      case "hideMessage": {
+        const m = this.#text(r);
+        const before = this.#messages.length;
+        this.#messages = this.#messages.filter((x) => x !== m);
+        if (this.#messages.length !== before) this.emit("messages", this.messages);
+        return ack();
+      }
+      case "password":
+      case "question":
+        return this.#ask(conn, this.#text(r), r.name === "question");
+      case "cachedPassword": {
+        if (!this.#o.cachePasswords || this.#cache.length === 0) return this.#reply(conn, encodeByte(NO_ANSWER));
+        const views = this.#cache.map((s) => s.reveal());
+        log.info(`plymouth: cached passwords handed out`, { count: views.length });
+        return this.#reply(conn, encodeMultipleAnswers(views), true);
+      }
+      case "keystroke":
+        if (this.#watches.length >= MAX_KEYSTROKE_WATCHES) return this.#reply(conn, encodeByte(NO_ANSWER));
+        this.#watches.push({ conn, keys: this.#text(r) });
+        return;
+      case "keystrokeRemove": {
+        const keys = this.#text(r);
+        for (const w of this.#watches.filter((x) => x.keys === keys)) this.#reply(w.conn, encodeByte(NO_ANSWER));
+        this.#watches = this.#watches.filter((x) => x.keys !== keys);
+        return ack();
+      }
+      case undefined:
+        log.warning(`plymouth client ${conn.id}: unknown command 0x${r.byte.toString(16).padStart(2, "0")}, answering NAK`);
+        return this.#reply(conn, encodeByte(NAK));
+    }
+  }
+
+  #ask(conn: Conn, message: string, echo: boolean): void {
+    if (this.#prompts.size >= MAX_PROMPTS) {
+      this.#log.warning(`more than ${MAX_PROMPTS} plymouth prompts pending, answering NO_ANSWER`);
+      return this.#reply(conn, encodeByte(NO_ANSWER));
+    }
+    const key = this.#nextKey++;
+    this.#prompts.set(key, { key, message, echo, retries: conn.answered.get(message) ?? 0, seenAt: Number(process.hrtime.bigint() / 1_000_000n), conn });
+    this.#log.info(`plymouth ${echo ? "question" : "password request"} pending`, { key, client: conn.id });
+    this.emit("prompts", this.pending());
+  }
+
+  /** Answers prompt `key`. The caller wipes `secret`. */
+  answer(key: number, secret: Secret): void {
+    const p = this.#prompts.get(key);
+    if (!p) throw new FoyerError("not-found", `no pending plymouth request ${key}`);
+    this.#prompts.delete(key);
+    p.conn.answered.set(p.message, (p.conn.answered.get(p.message) ?? 0) + 1);
+    const bytes = secret.reveal();
+    this.#reply(p.conn, encodeAnswer(bytes), true);
+    // only passphrases are cached, as plymouthd does, and only when the profile asks for it
+    if (!p.echo && this.#o.cachePasswords) this.#cache.push(Secret.copyOf(bytes));
+    this.#log.info(`plymouth ${p.echo ? "question" : "password request"} answered`, { key, bytes: secret.length });
+    this.emit("prompts", this.pending());
+  }
+
+  /** The greeter declined: NO_ANSWER, which makes the client fall back to asking on its terminal. */
+  cancel(key: number): void {
+    const p = this.#prompts.get(key);
+    if (!p) throw new FoyerError("not-found", `no pending plymouth request ${key}`);
+    this.#prompts.delete(key);
+    this.#reply(p.conn, encodeByte(NO_ANSWER));
+    this.#log.info("plymouth prompt cancelled", { key });
+    this.emit("prompts", this.pending());
+  }
+
+  #onClose(conn: Conn): void {
+    clearTimeout(conn.partialTimer);
+    conn.rest.fill(0);
+    this.#conns.delete(conn);
+    this.#watches = this.#watches.filter((w) => w.conn !== conn);
+    let dropped = false;
+    for (const [key, p] of this.#prompts) {
+      if (p.conn === conn) {
+        this.#prompts.delete(key);
+        dropped = true;
+      }
+    }
+    if (dropped) {
+      this.#log.info(`plymouth client ${conn.id} went away with a prompt pending`);
+      if (!this.#stopped) this.emit("prompts", this.pending());
+    }
+  }
+
+  /** Acknowledges pending quits, answers what is pending with NO_ANSWER, closes everything. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const c of this.#quitWaiters) this.#reply(c, encodeByte(ACK));
+    for (const p of this.#prompts.values()) this.#reply(p.conn, encodeByte(NO_ANSWER));
+    for (const w of this.#watches) this.#reply(w.conn, encodeByte(NO_ANSWER));
+    this.#prompts.clear();
+    this.#watches = [];
+    for (const s of this.#cache) s.wipe();
+    this.#cache = [];
+    const closing = this.#servers.map((s) => new Promise<void>((r) => s.close(() => r())));
+    // end(): the replies above are flushed before the close; destroy whatever lingers after 1 s
+    for (const c of this.#conns) c.sock.end();
+    const linger = setTimeout(() => this.#conns.forEach((c) => c.sock.destroy()), 1000);
+    linger.unref();
+    await Promise.all(closing);
+    clearTimeout(linger);
+    this.#servers = [];
+  }
+}
+
+/** The lines of /proc/net/unix for listening sockets: their paths ('@' for abstract; NULs shown as '@'). */
+function listeners(): string[] {
+  let text: string;
+  try {
+    text = readFileSync("/proc/net/unix", "latin1");
+  } catch {
+    return []; // no /proc: nothing known to listen
+  }
+  const out: string[] = [];
+  for (const line of text.split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    // Num RefCount Protocol Flags Type St Inode Path; __SO_ACCEPTCON (0x10000) marks a listener
+    if (f.length < 8 || (parseInt(f[3]!, 16) & 0x10000) === 0) continue;
+    out.push(f.slice(7).join(" "));
+  }
+  return out;
+}
+
+/** Does anything listen on `name`, with its exact length or padded with NULs (old plymouthd, libuv 1.46)? */
+export function listening(name: string): boolean {
+  return listeners().some((p) => p === name || (name.startsWith("@") && p.startsWith(name) && /^@*$/.test(p.slice(name.length))));
+}
+
+function listeningPadded(name: string): boolean {
+  return listeners().some((p) => p.startsWith(name) && p.length > name.length && /^@+$/.test(p.slice(name.length)));
+}
+
+function removeStaleSocket(path: string): void {
+  try {
+    if (lstatSync(path).isSocket()) unlinkSync(path);
+  } catch {
+    /* absent: fine */
+  }
+}
+
