@@ -98,6 +98,22 @@ export const FirstbootSchema = z.strictObject({
   root: z.string().startsWith("/").default("/sysroot"),
 });
 
+export const PlymouthSchema = z.strictObject({
+  /**
+   * answer Plymouth's socket protocol (plymouth --ping, ask-for-password, display-message,
+   * deactivate, quit…): auto = only when no real plymouthd listens; true = always; false = never
+   */
+  serve: z.union([z.boolean(), z.literal("auto")]).default("auto"),
+  /** the socket: '@name' is an abstract socket (the plymouth client only knows the default) */
+  socket: z.string().regex(/^[@/][^\0]{1,100}$/, "must be '@name' or an absolute path").default("@/org/freedesktop/plymouthd"),
+  /**
+   * answer Plymouth's cached-passwords command with the passphrases typed this boot. Off: any
+   * process that reaches the socket could read them, and systemd-cryptsetup reuses passphrases
+   * through the kernel keyring instead
+   */
+  cachePasswords: z.boolean().default(false),
+});
+
 export const ProfileSchema = z.strictObject({
   schema: z.literal(1),
   description: z.string().max(200).optional(),
@@ -111,6 +127,7 @@ export const ProfileSchema = z.strictObject({
   keyboard: KeyboardSchema.prefault({}),
   recovery: RecoverySchema.prefault({}),
   firstboot: FirstbootSchema.prefault({}),
+  plymouth: PlymouthSchema.prefault({}),
 });
 
 export type Profile = z.infer<typeof ProfileSchema>;

@@ -9,6 +9,7 @@ import { startFallback, type Fallback } from "./fallback.js";
 import { Recovery } from "./recovery.js";
 import { Firstboot } from "./firstboot.js";
 import { PasswordAgent, type PendingPrompt } from "../agents/password-agent.js";
+import { PlymouthServer, PLYMOUTH_SOCKET } from "../agents/plymouth.js";
 import { GreeterServer } from "../greeter/server.js";
 import { DisplayStack } from "../display/stacks.js";
 import { readKeyboard, type Keyboard } from "../display/keyboard.js";
@@ -43,6 +44,7 @@ export class Supervisor extends EventEmitter {
   #state: State = initialState;
   #policy: Policy;
   #agent: PasswordAgent;
+  #plymouth: PlymouthServer;
   #server: GreeterServer;
   #stack: DisplayStack;
   #keyboard: Keyboard;
@@ -68,6 +70,13 @@ export class Supervisor extends EventEmitter {
     const p = o.profile;
     this.#keyboard = readKeyboard(p.keyboard.vconsole);
     this.#agent = new PasswordAgent({ askDir: o.askDir, log: o.log.child("agent"), onChange: (list) => this.#promptsChanged(list) });
+    // the legacy name only beside the default one: it is where the plymouth client falls back to
+    this.#plymouth = new PlymouthServer({ ...p.plymouth, legacy: p.plymouth.socket === PLYMOUTH_SOCKET, log: o.log.child("plymouth") });
+    this.#plymouth.on("prompts", () => this.#promptsChanged(this.#agent.pending()));
+    this.#plymouth.on("messages", () => this.#server.broadcast(this.snapshot()));
+    // `plymouth quit` (GDM's handoff, or plymouth-quit.service): foyer's job is done; the ACK
+    // goes out from stop(), once the display is released
+    this.#plymouth.on("quit", () => void this.stop());
     this.#server = new GreeterServer({
       assetsDir: o.assetsDir,
       uiDir: o.uiDir,
@@ -76,7 +85,7 @@ export class Supervisor extends EventEmitter {
       snapshot: () => this.snapshot(),
       onReady: () => this.dispatch({ type: "greeter_connected" }),
       onAnswer: (key, secret) => this.answer(key, secret),
-      onCancel: (key) => this.#agent.cancel(key),
+      onCancel: (key) => (this.#plymouth.owns(key) ? this.#plymouth.cancel(key) : this.#agent.cancel(key)),
       onClients: () => {},
       onMessage: (client, m) => {
         switch (m.type) {
@@ -183,6 +192,7 @@ export class Supervisor extends EventEmitter {
     renameSync(`${urlFile}.tmp`, urlFile);
     this.#mark("greeter server listening");
     this.#agent.start();
+    await this.#plymouth.start();
     if (this.#stack.hasGreeter) this.#stack.prepare();
     const seatd = this.#stack.seatdSpec();
     if (seatd) this.#seatd = new DirectLauncher(this.#log).start(seatd);
@@ -195,18 +205,21 @@ export class Supervisor extends EventEmitter {
       type: "state",
       flow: this.#recovery.active ? "recovery" : this.#firstboot.active ? "firstboot" : "unlock",
       phase: this.#state.phase,
-      prompts: this.#agent.pending().map((p) => ({
-        key: p.key,
-        message: p.request.message,
-        echo: p.request.echo,
-        silent: p.request.silent,
-        retries: p.retries,
-        ...(p.request.id ? { id: p.request.id } : {}),
-        ...(p.request.icon ? { icon: p.request.icon } : {}),
-      })),
+      prompts: [
+        ...this.#agent.pending().map((p) => ({
+          key: p.key,
+          message: p.request.message,
+          echo: p.request.echo,
+          silent: p.request.silent,
+          retries: p.retries,
+          ...(p.request.id ? { id: p.request.id } : {}),
+          ...(p.request.icon ? { icon: p.request.icon } : {}),
+        })),
+        ...this.#plymouth.pending().map((p) => ({ key: p.key, message: p.message, echo: p.echo, silent: false, retries: p.retries })),
+      ],
       keyboard: { layout: this.#keyboard.layout, variant: this.#keyboard.variant },
       notice: this.#notice,
-      messages: [],
+      messages: this.#plymouth.messages,
       ...(this.#recovery.active ? { recovery: this.#recovery.view } : {}),
       ...(this.#firstboot.active ? { firstboot: this.#firstboot.view } : {}),
     };
@@ -220,7 +233,8 @@ export class Supervisor extends EventEmitter {
 
   /** Answers a pending request; the caller wipes the secret. */
   answer(key: number, secret: Secret): void {
-    this.#agent.answer(key, secret);
+    if (this.#plymouth.owns(key)) this.#plymouth.answer(key, secret);
+    else this.#agent.answer(key, secret);
     this.#mark("prompt answered");
   }
 
@@ -330,6 +344,8 @@ export class Supervisor extends EventEmitter {
       ["seatd", () => this.#seatd?.stop(1000)],
       ["server", () => this.#server.stop()],
       ["greeter user's processes", () => this.#policy.hasGreeter && sweepUser(this.#stack.user.uid) && this.#log.info("swept the greeter user's leftover processes")],
+      // last: its quit ACK tells `plymouth quit` that the display is free
+      ["plymouth", () => this.#plymouth.stop()],
     ] as const) {
       try {
         await f();
