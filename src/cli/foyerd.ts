@@ -104,7 +104,7 @@ export async function main(argv: string[]): Promise<number> {
   const top = packageTop();
   let sup: Supervisor;
   try {
-    sup = new Supervisor({ profile, runtimeDir, askDir: resolve(o["ask-dir"]!), assetsDir: join(top, "assets"), uiDir: join(top, "dist", "ui"), log });
+    sup = new Supervisor({ profile, runtimeDir, askDir: resolve(o["ask-dir"]!), assetsDir: join(top, "assets"), uiDir: join(top, "dist", "ui"), log, ...(kc.lang ? { cmdlineLang: kc.lang } : {}) });
     await sup.start();
     if (o.recovery !== undefined) sup.showRecovery(o.recovery.slice(0, 1024), o["fsck-device"]);
   } catch (e) {

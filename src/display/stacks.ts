@@ -13,6 +13,7 @@ import type { LaunchSpec, Launched, Launcher } from "../launch/direct.js";
 import { FoyerError } from "../base/errors.js";
 import type { Logger } from "../base/log.js";
 import { xkbEnv, type Keyboard } from "./keyboard.js";
+import { deviceScale } from "./scale.js";
 import type { SystemUser } from "./users.js";
 
 export interface StackContext {
@@ -98,6 +99,7 @@ export class DisplayStack {
   browserArgv(wayland: boolean): string[] {
     const d = this.#c.profile.display;
     const g = this.#c.profile.greeter;
+    const scale = this.scale;
     if (d.browser === "cog") {
       // WebKit content rules: block every load but the greeter's own origin (http and ws)
       const filter = join(this.#c.runtimeDir, "greeter", "content-filter.json");
@@ -106,7 +108,7 @@ export class DisplayStack {
         { trigger: { "url-filter": ".*" }, action: { type: "block" } },
         { trigger: { "url-filter": `^(http|ws)://${host}/` }, action: { type: "ignore-previous-rules" } },
       ]), { mode: 0o644 });
-      return ["cog", `--platform=${wayland ? "wl" : "x11"}`, "--webprocess-failure=exit", `--content-filter=${filter}`, this.#c.url()];
+      return ["cog", `--platform=${wayland ? "wl" : "x11"}`, "--webprocess-failure=exit", `--content-filter=${filter}`, ...(scale !== 1 ? [`--device-scale=${scale}`] : []), this.#c.url()];
     }
     const argv = [
       "chromium",
@@ -126,11 +128,37 @@ export class DisplayStack {
       "--disable-gpu",
       `--window-size=${d.width},${d.height}`,
       "--window-position=0,0",
+      // chromium's own guess comes from the X server's or compositor's DPI, which Xvfb, cage's
+      // headless output and many panels in an initramfs report as 96: say it
+      `--force-device-scale-factor=${scale}`,
     ];
     if (wayland) argv.push("--ozone-platform=wayland");
     if (g.debugPort !== null) argv.push(`--remote-debugging-port=${g.debugPort}`, "--remote-debugging-address=127.0.0.1");
     argv.push(this.#c.url());
     return argv;
+  }
+
+  /** the greeter's device scale factor (profile display.scale, or Plymouth's HiDPI rule) */
+  get scale(): number {
+    const d = this.#c.profile.display;
+    const real = d.stack === "wayland" || (d.stack === "x11" && d.xserver === "Xorg");
+    return deviceScale(d.scale, real, d);
+  }
+
+  /**
+   * A new layout for the greeter. The X server takes it at once (setxkbmap on the running
+   * display; resolves when setxkbmap succeeded). cage reads XKB_DEFAULT_* only at start and has no
+   * IPC to change its keymap, so for cage this returns "restart": the caller restarts the greeter
+   * unit (cage starts in ~0.1 s, then the browser), which then starts with the new env.
+   */
+  async setKeyboard(k: Keyboard): Promise<"applied" | "restart" | "recorded"> {
+    this.#c.keyboard = k;
+    const stack = this.#c.profile.display.stack;
+    if (stack === "x11") {
+      if (this.#xDisplay) await this.#applyXkb();
+      return "applied";
+    }
+    return stack === "headless" ? "recorded" : "restart";
   }
 
   /** x11 only: starts the X server; `ready` resolves when it wrote its display number. */
@@ -151,7 +179,7 @@ export class DisplayStack {
         if (m) {
           this.#xDisplay = `:${m[1]}`;
           this.#c.log.info("X server ready", { display: this.#xDisplay });
-          this.#applyXkb();
+          void this.#applyXkb().catch(() => {});
           resolve();
         }
       });
@@ -162,14 +190,24 @@ export class DisplayStack {
     return { launched, ready };
   }
 
-  #applyXkb(): void {
+  #applyXkb(): Promise<void> {
     const k = this.#c.keyboard;
     const args = ["-display", this.#xDisplay!, "-layout", k.layout];
-    if (k.variant) args.push("-variant", k.variant);
+    // an empty -variant resets a variant set before (de(neo) → us must not stay neo)
+    args.push("-variant", k.variant);
     if (k.model) args.push("-model", k.model);
-    const p = spawn("setxkbmap", args, { uid: this.#c.user.uid, gid: this.#c.user.gid, env: this.#env(), stdio: "ignore" });
-    p.on("error", () => this.#c.log.warning("setxkbmap not found, keeping the X server's layout"));
-    p.on("exit", (code) => code && this.#c.log.warning(`setxkbmap exited ${code}, keeping the X server's layout`));
+    return new Promise((resolve, reject) => {
+      const p = spawn("setxkbmap", args, { uid: this.#c.user.uid, gid: this.#c.user.gid, env: this.#env(), stdio: "ignore" });
+      p.on("error", () => {
+        this.#c.log.warning("setxkbmap not found, keeping the X server's layout");
+        reject(new FoyerError("display-failed", "setxkbmap not found"));
+      });
+      p.on("exit", (code) => {
+        if (code === 0) return resolve();
+        this.#c.log.warning(`setxkbmap exited ${code}, keeping the X server's layout`);
+        reject(new FoyerError("display-failed", `setxkbmap exited ${code}`));
+      });
+    });
   }
 
   startGreeter(): Launched {

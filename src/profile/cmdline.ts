@@ -1,10 +1,14 @@
 // The kernel command line: rd.foyer=0 turns foyer off, rd.foyer.profile=NAME picks a profile,
 // rd.foyer.debug raises the log level. The "foyer." spelling (without "rd.") is accepted too, as
 // systemd accepts both for its own switches. Anything malformed is a warning and is ignored.
+// rd.foyer.lang=de_DE.UTF-8 sets the greeter's language; systemd's own locale.LANG= is honoured
+// too (rd.foyer.lang wins), so a machine booted with a language override gets a greeter in it.
 export interface CmdlineSettings {
   enabled: boolean;
   profile?: string;
   debug: boolean;
+  /** the greeter's language, a POSIX locale name */
+  lang?: string;
   warnings: string[];
 }
 
@@ -39,14 +43,20 @@ function parseBool(v: string): boolean | undefined {
   return undefined;
 }
 
+const LOCALE = /^[A-Za-z0-9_.@-]{1,64}$/;
 const SAFE = (s: string) => s.replace(/[^\x20-\x7e]/g, "?").slice(0, 64);
 
 export function parseCmdline(text: string): CmdlineSettings {
   const out: CmdlineSettings = { enabled: true, debug: false, warnings: [] };
+  let systemdLang: string | undefined;
   for (const word of splitCmdline(text)) {
     const eq = word.indexOf("=");
     const key = eq < 0 ? word : word.slice(0, eq);
     const value = eq < 0 ? undefined : word.slice(eq + 1);
+    if (key === "locale.LANG") {
+      if (value && LOCALE.test(value)) systemdLang = value;
+      continue; // systemd's switch: a bad value is systemd's to report
+    }
     const k = key.startsWith("rd.foyer") ? key.slice(3) : key;
     if (k !== "foyer" && !k.startsWith("foyer.")) continue;
     switch (k) {
@@ -66,9 +76,14 @@ export function parseCmdline(text: string): CmdlineSettings {
         else out.debug = b;
         break;
       }
+      case "foyer.lang":
+        if (value && LOCALE.test(value)) out.lang = value;
+        else out.warnings.push(`ignoring '${SAFE(word)}': expected a locale name like de_DE.UTF-8`);
+        break;
       default:
         out.warnings.push(`ignoring unknown switch '${SAFE(key)}'`);
     }
   }
+  if (out.lang === undefined && systemdLang !== undefined) out.lang = systemdLang;
   return out;
 }

@@ -24,6 +24,12 @@ export const DisplaySchema = z.strictObject({
   rotate: z.number().int().min(0).max(3).default(0),
   /** start seatd for the compositor (an initramfs has no logind) */
   seatd: z.boolean().default(false),
+  /**
+   * the greeter's device scale factor: auto = 2 on outputs of at least 2880×1620 (Plymouth's
+   * HiDPI rule), else 1; the size comes from /sys/class/drm/<output>/modes on a real display and
+   * from width/height on Xvfb and headless outputs
+   */
+  scale: z.union([z.literal("auto"), z.number().int().min(1).max(4)]).default("auto"),
 });
 
 export const GreeterSchema = z.strictObject({
@@ -65,6 +71,28 @@ export const LogSchema = z.strictObject({
 export const KeyboardSchema = z.strictObject({
   /** XKBLAYOUT/XKBVARIANT are read from here (systemd's vconsole.conf) */
   vconsole: z.string().startsWith("/").default("/etc/vconsole.conf"),
+  /** xkeyboard-config's rules file: the layouts the greeter's switcher offers */
+  rules: z.string().startsWith("/").default("/usr/share/X11/xkb/rules/evdev.xml"),
+});
+
+export const LocaleSchema = z.strictObject({
+  /** the greeter's language as a POSIX locale ("de_DE.UTF-8"); null = LANG from `conf` */
+  lang: z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/, "must be a locale name like de_DE.UTF-8").nullable().default(null),
+  /** systemd's locale.conf in the initrd */
+  conf: z.string().startsWith("/").default("/etc/locale.conf"),
+});
+
+export const AppearanceSchema = z.strictObject({
+  /** a folder in assets/themes/ (theme.css with CSS variables, logo.svg, background) */
+  theme: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, "must be a theme folder name").default("default"),
+  /** the starting state of the greeter's toggles */
+  highContrast: z.boolean().default(false),
+  largeText: z.boolean().default(false),
+  reducedMotion: z.boolean().default(false),
+  /** on-screen keyboard: auto = shown when a touch screen and no keyboard is attached */
+  osk: z.enum(["auto", "on", "off"]).default("auto"),
+  /** where the input devices are listed (the kernel's capability bitmaps), for osk = auto */
+  inputDevices: z.string().startsWith("/").default("/proc/bus/input/devices"),
 });
 
 const Argv = z.array(z.string().min(1).max(4096)).min(1).max(64);
@@ -128,6 +156,8 @@ export const ProfileSchema = z.strictObject({
   recovery: RecoverySchema.prefault({}),
   firstboot: FirstbootSchema.prefault({}),
   plymouth: PlymouthSchema.prefault({}),
+  locale: LocaleSchema.prefault({}),
+  appearance: AppearanceSchema.prefault({}),
 });
 
 export type Profile = z.infer<typeof ProfileSchema>;

@@ -3,7 +3,7 @@
 // passphrase bytes (and, later, terminal data), so a passphrase is never a JSON string.
 // No Node imports here: this file is bundled into the browser.
 import { z } from "zod";
-import { FirstbootView, FirstbootOptionsMessage, FirstbootClientMessages, FRAME_FIRSTBOOT_PASSWORD, MAX_PASSWORD_BYTES } from "./firstboot.js";
+import { FirstbootView, FirstbootOptionsMessage, FirstbootClientMessages, FRAME_FIRSTBOOT_PASSWORD, MAX_PASSWORD_BYTES, KeyboardLayout } from "./firstboot.js";
 
 export const PROTOCOL_VERSION = 1;
 /** ws maxPayload on the server; the UI never sends more */
@@ -27,6 +27,25 @@ export const KeyboardView = z.strictObject({
   layout: z.string().max(64),
   variant: z.string().max(64),
 });
+
+/** a POSIX locale name as in LANG= ("de_DE.UTF-8", "C.UTF-8"); the UI picks its catalogue from it */
+export const LocaleName = z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/);
+
+/**
+ * How the greeter looks, held by the daemon (profile defaults, then the person's toggles) so a
+ * restarted browser comes back the same: high contrast stays high contrast.
+ */
+export const AppearanceView = z.strictObject({
+  /** a folder in assets/themes/ */
+  theme: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/),
+  highContrast: z.boolean(),
+  largeText: z.boolean(),
+  /** on top of the browser's prefers-reduced-motion, which a kiosk cannot be told */
+  reducedMotion: z.boolean(),
+  /** the on-screen keyboard is shown */
+  osk: z.boolean(),
+});
+export type AppearanceView = z.infer<typeof AppearanceView>;
 
 export const Flow = z.enum(["unlock", "recovery", "firstboot"]);
 export type Flow = z.infer<typeof Flow>;
@@ -66,6 +85,9 @@ export const StateMessage = z.strictObject({
   messages: z.array(z.string().max(1024)).max(32).default([]),
   recovery: RecoveryView.optional(),
   firstboot: FirstbootView.optional(),
+  /** the greeter's language (profile, kernel command line, or LANG in locale.conf) */
+  locale: LocaleName.default("C.UTF-8"),
+  appearance: AppearanceView.optional(),
 });
 export type StateMessage = z.infer<typeof StateMessage>;
 
@@ -75,7 +97,14 @@ export const ErrorMessage = z.strictObject({
   message: z.string().max(512),
 });
 
-export const ServerMessage = z.discriminatedUnion("type", [StateMessage, ErrorMessage, FirstbootOptionsMessage]);
+/** xkeyboard-config's layouts, sent on request (the greeter's layout switcher) */
+export const KeyboardLayoutsMessage = z.strictObject({
+  type: z.literal("keyboard_layouts"),
+  layouts: z.array(KeyboardLayout).max(1024),
+});
+export type KeyboardLayoutsMessage = z.infer<typeof KeyboardLayoutsMessage>;
+
+export const ServerMessage = z.discriminatedUnion("type", [StateMessage, ErrorMessage, FirstbootOptionsMessage, KeyboardLayoutsMessage]);
 export type ServerMessage = z.infer<typeof ServerMessage>;
 
 export const ClientMessage = z.discriminatedUnion("type", [
@@ -88,6 +117,11 @@ export const ClientMessage = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("terminal_resize"), cols: z.number().int().min(2).max(1000), rows: z.number().int().min(2).max(1000) }),
   z.strictObject({ type: z.literal("terminal_close") }),
   ...FirstbootClientMessages,
+  z.strictObject({ type: z.literal("keyboard_layouts") }),
+  /** switch the layout: applied to the X server at once, or by restarting cage with it */
+  z.strictObject({ type: z.literal("keyboard_set"), layout: z.string().max(64), variant: z.string().max(64) }),
+  /** the person's accessibility and language toggles; absent keys stay as they are */
+  z.strictObject({ type: z.literal("appearance_set"), highContrast: z.boolean().optional(), largeText: z.boolean().optional(), reducedMotion: z.boolean().optional(), osk: z.boolean().optional(), locale: LocaleName.optional() }),
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 

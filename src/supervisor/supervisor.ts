@@ -8,6 +8,7 @@ import { step, initialState, type State, type Event, type Effect, type Policy } 
 import { startFallback, type Fallback } from "./fallback.js";
 import { Recovery } from "./recovery.js";
 import { Firstboot } from "./firstboot.js";
+import { GreeterSettings } from "./greeter-settings.js";
 import { PasswordAgent, type PendingPrompt } from "../agents/password-agent.js";
 import { PlymouthServer, PLYMOUTH_SOCKET } from "../agents/plymouth.js";
 import { GreeterServer } from "../greeter/server.js";
@@ -29,6 +30,8 @@ export interface SupervisorOptions {
   assetsDir: string;
   uiDir: string;
   log: Logger;
+  /** the greeter's language from the kernel command line (rd.foyer.lang=, locale.LANG=) */
+  cmdlineLang?: string;
 }
 
 export interface Milestone {
@@ -54,6 +57,7 @@ export class Supervisor extends EventEmitter {
   #fallback?: Fallback;
   #recovery: Recovery;
   #firstboot: Firstboot;
+  #settings: GreeterSettings;
   #timer?: NodeJS.Timeout;
   #t0 = monotonicMs();
   #greeterStartedAt = 0;
@@ -104,6 +108,18 @@ export class Supervisor extends EventEmitter {
             return this.#firstboot.chooseKeyboard(m.layout, m.variant);
           case "firstboot_submit":
             return this.#firstboot.submit(m.answers);
+          case "keyboard_layouts":
+            return this.#server.send(client, { type: "keyboard_layouts", layouts: this.#settings.layouts() });
+          case "keyboard_set":
+            this.#settings.check(m.layout, m.variant);
+            this.#keyboard = { ...this.#keyboard, layout: m.layout, variant: m.variant };
+            this.#server.broadcast(this.snapshot()); // the footer shows it while it is applied
+            void this.#settings.applyKeyboard(this.#stack, this.#keyboard, () => this.dispatch({ type: "restart_greeter" })).catch((e) => this.#log.warning("keyboard layout not applied", { err: describe(e) }));
+            return;
+          case "appearance_set": {
+            const { type: _, ...change } = m;
+            return this.#settings.set(change);
+          }
         }
       },
       onTerminalInput: (client, bytes) => this.#recovery.input(client, bytes),
@@ -119,6 +135,8 @@ export class Supervisor extends EventEmitter {
       changed: () => this.#server.broadcast(this.snapshot()),
       keyboardChosen: (k) => {
         this.#keyboard = { ...this.#keyboard, ...k };
+        // X takes it at once; cage is not restarted under a half-filled form, it gets the layout at its next start
+        void this.#stack.setKeyboard(this.#keyboard).catch((e) => this.#log.warning("keyboard layout not applied", { err: describe(e) }));
         this.#server.broadcast(this.snapshot());
       },
       finished: () => {
@@ -127,6 +145,7 @@ export class Supervisor extends EventEmitter {
       },
     });
     this.#recovery = new Recovery(p, join(o.runtimeDir, "log", "foyerd.log"), o.log.child("recovery"), () => this.#server.broadcast(this.snapshot()), (c, b, done) => this.#server.sendTerminal(c, b, done));
+    this.#settings = new GreeterSettings({ profile: p, ...(o.cmdlineLang ? { cmdlineLang: o.cmdlineLang } : {}), log: o.log.child("settings"), changed: () => this.#server.broadcast(this.snapshot()) });
     const hasGreeter = p.display.stack !== "headless";
     this.#stack = new DisplayStack({
       profile: p,
@@ -222,6 +241,8 @@ export class Supervisor extends EventEmitter {
       messages: this.#plymouth.messages,
       ...(this.#recovery.active ? { recovery: this.#recovery.view } : {}),
       ...(this.#firstboot.active ? { firstboot: this.#firstboot.view } : {}),
+      locale: this.#settings.locale,
+      appearance: this.#settings.appearance,
     };
   }
 
