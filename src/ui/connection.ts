@@ -2,6 +2,8 @@
 // state to the views. The token comes from the page URL's fragment (never sent in a request).
 import { ServerMessage, PROTOCOL_VERSION, FRAME_TERMINAL, type StateMessage, type ClientMessage } from "../protocol/greeter.js";
 import type { FirstbootOptionsMessage } from "../protocol/firstboot.js";
+import type { KeyboardLayoutsMessage } from "../protocol/greeter.js";
+import { t } from "./i18n.js";
 
 export interface Connection {
   send(m: ClientMessage): void;
@@ -9,7 +11,7 @@ export interface Connection {
   open(): boolean;
 }
 
-export function connect(handlers: { state: (s: StateMessage, c: Connection) => void; error: (msg: string) => void; terminal: (bytes: Uint8Array) => void; status: (s: string) => void; firstbootOptions?: (m: FirstbootOptionsMessage) => void }): Connection {
+export function connect(handlers: { state: (s: StateMessage, c: Connection) => void; error: (msg: string) => void; terminal: (bytes: Uint8Array) => void; status: (s: string) => void; firstbootOptions?: (m: FirstbootOptionsMessage) => void; keyboardLayouts?: (m: KeyboardLayoutsMessage) => void }): Connection {
   const token = new URLSearchParams(location.hash.slice(1)).get("token") ?? "";
   let ws: WebSocket | undefined;
   let retryMs = 250;
@@ -46,11 +48,12 @@ export function connect(handlers: { state: (s: StateMessage, c: Connection) => v
       if (!m.success) return;
       if (m.data.type === "state") handlers.state(m.data, c);
       else if (m.data.type === "firstboot_options") handlers.firstbootOptions?.(m.data);
+      else if (m.data.type === "keyboard_layouts") handlers.keyboardLayouts?.(m.data);
       else handlers.error(m.data.message);
     };
     sock.onclose = () => {
       if (ws !== sock) return;
-      handlers.status("Reconnecting…");
+      handlers.status(t("status.reconnecting"));
       setTimeout(dial, retryMs);
       retryMs = Math.min(retryMs * 2, 2000);
     };

@@ -7,6 +7,9 @@ import { renderUnlock } from "./unlock.js";
 import "@xterm/xterm/css/xterm.css";
 import { renderFirstboot, firstbootOptions, firstbootDisconnected, leaveFirstboot } from "./firstboot.js";
 import type { StateMessage } from "../protocol/greeter.js";
+import { applyLocale } from "./i18n.js";
+import { renderSettings, keyboardLayouts, settingsDisconnected } from "./settings.js";
+import { renderOsk } from "./osk.js";
 
 const views = { unlock: "unlock-view", recovery: "recovery-view", firstboot: "firstboot-view" } as const;
 const statusEl = document.getElementById("status")!;
@@ -15,17 +18,20 @@ let recovery: Promise<typeof import("./recovery.js")> | undefined;
 const loadRecovery = () => (recovery ??= import("./recovery.js"));
 
 function render(s: StateMessage, c: Connection): void {
+  // the language first: the views below write their text through t()
+  applyLocale(s.locale);
+  renderSettings(s, c);
   for (const [flow, id] of Object.entries(views)) {
     const el = document.getElementById(id);
     if (el) el.hidden = flow !== s.flow;
   }
-  document.getElementById("keyboard")!.textContent = s.keyboard.variant ? `${s.keyboard.layout} (${s.keyboard.variant})` : s.keyboard.layout;
   const msgs = document.getElementById("messages")!;
   msgs.replaceChildren(...s.messages.map((m) => Object.assign(document.createElement("p"), { textContent: m })));
   if (s.flow === "recovery") void loadRecovery().then((m) => m.renderRecovery(s, c));
   else if (s.flow === "firstboot") renderFirstboot(s, c);
   else renderUnlock(s, c, statusEl);
   if (s.flow !== "firstboot") leaveFirstboot();
+  renderOsk(s);
   if (!readySent && c.open()) {
     readySent = true;
     // after the browser painted this state: that is when a person can act
@@ -38,9 +44,11 @@ connect({
   error: (m) => (statusEl.textContent = m),
   terminal: (bytes) => void recovery?.then((m) => m.terminalOutput(bytes)),
   firstbootOptions,
-  status: (t) => {
+  keyboardLayouts,
+  status: (text) => {
     readySent = false;
     firstbootDisconnected();
-    statusEl.textContent = t;
+    settingsDisconnected();
+    statusEl.textContent = text;
   },
 });

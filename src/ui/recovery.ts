@@ -5,6 +5,7 @@ import { Terminal } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
 import { FRAME_TERMINAL, type StateMessage } from "../protocol/greeter.js";
 import type { Connection } from "./connection.js";
+import { t } from "./i18n.js";
 
 let conn: Connection | undefined;
 let term: Terminal | undefined;
@@ -45,7 +46,8 @@ function openTerminal(): void {
     frame.fill(0);
   });
   conn?.send({ type: "terminal_open", cols: term.cols, rows: term.rows });
-  $("action-terminal").textContent = "Close terminal";
+  $("action-terminal").dataset.i18n = "recovery.closeTerminal";
+  $("action-terminal").textContent = t("recovery.closeTerminal");
   term.focus();
 }
 
@@ -54,7 +56,8 @@ function closeTerminal(): void {
   term?.dispose();
   term = undefined;
   $("terminal").hidden = true;
-  $("action-terminal").textContent = "Open root terminal";
+  $("action-terminal").dataset.i18n = "recovery.openTerminal";
+  $("action-terminal").textContent = t("recovery.openTerminal");
 }
 
 export function terminalOutput(bytes: Uint8Array): void {
@@ -66,12 +69,13 @@ export function renderRecovery(s: StateMessage, c: Connection): void {
   wire();
   const r = s.recovery;
   if (!r) return;
-  $("recovery-reason").textContent = r.reason || "Boot did not finish.";
+  $("recovery-reason").textContent = r.reason || t("recovery.reason"); // the daemon's reason is systemd's/fsck's words, as sent
   const f = r.fsck;
   $("fsck").hidden = f === null;
   if (f) {
     $("fsck-device").textContent = f.device;
-    $("fsck-status").textContent = f.running ? "checking…" : f.exitCode === null ? "" : `exit code ${f.exitCode}${f.exitCode === 0 ? " (clean)" : f.exitCode === 1 ? " (errors corrected)" : f.exitCode >= 4 ? " (errors left uncorrected)" : ""}`;
+    const verdict = f.exitCode === 0 ? t("recovery.clean") : f.exitCode === 1 ? t("recovery.corrected") : (f.exitCode ?? 0) >= 4 ? t("recovery.uncorrected") : "";
+    $("fsck-status").textContent = f.running ? t("recovery.checking") : f.exitCode === null ? "" : `${t("recovery.exitCode", { code: f.exitCode })}${verdict ? " " + verdict : ""}`;
     const bar = $("fsck-progress") as HTMLProgressElement;
     bar.hidden = !f.running;
     if (f.percent === null) bar.removeAttribute("value");
@@ -83,7 +87,7 @@ export function renderRecovery(s: StateMessage, c: Connection): void {
   const j = $("journal");
   j.textContent = r.journal.join("\n");
   j.scrollTop = j.scrollHeight;
-  $("recovery-busy").textContent = r.busy ? `${r.busy}…` : "";
+  $("recovery-busy").textContent = r.busy ? t("recovery.busy", { action: r.busy }) : "";
   for (const b of document.querySelectorAll<HTMLButtonElement>("#recovery-actions button")) b.disabled = r.busy !== "" || (f?.running ?? false);
   if (!r.terminal.open && term) closeTerminal();
 }

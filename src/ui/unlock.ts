@@ -3,6 +3,7 @@
 // byte copies are cleared at once.
 import { encodeAnswer, type StateMessage, type PromptView } from "../protocol/greeter.js";
 import type { Connection } from "./connection.js";
+import { t } from "./i18n.js";
 
 const forms = new Map<number, HTMLFormElement>();
 let conn: Connection | undefined;
@@ -29,14 +30,14 @@ export function renderUnlock(s: StateMessage, c: Connection, status: HTMLElement
       promptsEl.append(f);
     }
   }
-  statusEl.textContent = s.notice || (s.prompts.length === 0 ? "No password is needed right now." : "");
+  statusEl.textContent = s.notice || (s.prompts.length === 0 ? t("status.none") : "");
   const active = document.activeElement;
   if (!(active instanceof HTMLInputElement)) forms.values().next().value?.querySelector("input")?.focus();
 }
 
 function update(form: HTMLFormElement, p: PromptView): void {
   const label = form.querySelector(".message") as HTMLLabelElement;
-  label.textContent = p.message || "Password:";
+  label.textContent = p.message || t("prompt.default"); // systemd's Message= as sent, in its language
   (form.querySelector(".wrong") as HTMLElement).hidden = p.retries === 0;
   form.dataset.retries = String(p.retries);
 }
@@ -60,7 +61,8 @@ function build(p: PromptView): HTMLFormElement {
   reveal.addEventListener("click", () => {
     const show = input.type === "password";
     input.type = show ? "text" : "password";
-    reveal.textContent = show ? "Hide" : "Show";
+    reveal.dataset.i18n = show ? "prompt.hide" : "prompt.show"; // so a language switch keeps the state
+    reveal.textContent = t(show ? "prompt.hide" : "prompt.show");
     reveal.setAttribute("aria-pressed", String(show));
     input.focus();
   });
@@ -77,7 +79,7 @@ function build(p: PromptView): HTMLFormElement {
 
 function submit(key: number, input: HTMLInputElement): void {
   if (!conn?.open()) {
-    statusEl.textContent = "Not connected; try again in a moment.";
+    statusEl.textContent = t("status.notConnected");
     return;
   }
   const bytes = new TextEncoder().encode(input.value);
@@ -86,7 +88,7 @@ function submit(key: number, input: HTMLInputElement): void {
   conn.sendBinary(frame);
   bytes.fill(0);
   frame.fill(0);
-  statusEl.textContent = "Checking…";
+  statusEl.textContent = t("status.checking");
 }
 
 function clearField(form: HTMLFormElement): void {

@@ -1,0 +1,126 @@
+// The greeter's own controls, under every flow: the keyboard layout (always shown, switchable from
+// xkeyboard-config's list), the on-screen keyboard, high contrast, large text and the language.
+// Each change goes to the daemon, which holds it and sends it back in the state: the page only
+// mirrors that state, so a restarted browser (and every other greeter) looks the same.
+import type { StateMessage, KeyboardLayoutsMessage } from "../protocol/greeter.js";
+import type { Connection } from "./connection.js";
+import { t, catalogues, language, LOCALE_OF } from "./i18n.js";
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+let conn: Connection | undefined;
+let state: StateMessage | undefined;
+let layouts: KeyboardLayoutsMessage["layouts"] | undefined;
+let layoutsAsked = false;
+let wired = false;
+
+function option(value: string, label: string): HTMLOptionElement {
+  const o = document.createElement("option");
+  o.value = value;
+  o.textContent = label;
+  return o;
+}
+
+function wire(): void {
+  wired = true;
+  const toggle = (id: string, key: "highContrast" | "largeText" | "osk") =>
+    $(id).addEventListener("click", () => state?.appearance && conn?.send({ type: "appearance_set", [key]: !state.appearance[key] }));
+  toggle("toggle-contrast", "highContrast");
+  toggle("toggle-large", "largeText");
+  toggle("toggle-osk", "osk");
+  $<HTMLSelectElement>("language").addEventListener("change", (e) => {
+    const lang = (e.target as HTMLSelectElement).value;
+    conn?.send({ type: "appearance_set", locale: LOCALE_OF[lang] ?? "C.UTF-8" });
+  });
+  $("kb-button").addEventListener("click", () => (panelOpen() ? closePanel(true) : openPanel()));
+  $("kb-cancel").addEventListener("click", () => closePanel(true));
+  $("kb-layout").addEventListener("change", () => fillVariants($<HTMLSelectElement>("kb-layout").value, ""));
+  // applied on the button, not on change: arrowing through a select fires change per option, and
+  // under cage each change restarts the greeter
+  $("kb-apply").addEventListener("click", () => {
+    const layout = $<HTMLSelectElement>("kb-layout").value;
+    if (!layout) return;
+    conn?.send({ type: "keyboard_set", layout, variant: $<HTMLSelectElement>("kb-variant").value });
+    closePanel(true);
+  });
+  $("kb-panel").addEventListener("keydown", (e) => {
+    if (e.key === "Escape") closePanel(true);
+  });
+}
+
+const panelOpen = () => !$("kb-panel").hidden;
+
+function openPanel(): void {
+  $("kb-panel").hidden = false;
+  $("kb-button").setAttribute("aria-expanded", "true");
+  if (!layoutsAsked && conn?.open()) {
+    layoutsAsked = true;
+    conn.send({ type: "keyboard_layouts" });
+  }
+  fillLayouts();
+  $("kb-layout").focus();
+}
+
+function closePanel(refocus: boolean): void {
+  $("kb-panel").hidden = true;
+  $("kb-button").setAttribute("aria-expanded", "false");
+  if (refocus) $("kb-button").focus();
+}
+
+function fillLayouts(): void {
+  const sel = $<HTMLSelectElement>("kb-layout");
+  if (!layouts) {
+    sel.replaceChildren(option("", t("keyboard.loading")));
+    return;
+  }
+  // "English (US) — us": the description is what people recognise, the code what the footer shows
+  sel.replaceChildren(...layouts.map((l) => option(l.name, `${l.description} — ${l.name}`)));
+  const k = state?.keyboard;
+  sel.value = k?.layout ?? "us";
+  fillVariants(sel.value, k?.variant ?? "");
+}
+
+function fillVariants(layout: string, variant: string): void {
+  const l = layouts?.find((x) => x.name === layout);
+  const sel = $<HTMLSelectElement>("kb-variant");
+  sel.replaceChildren(option("", t("keyboard.default")), ...(l?.variants ?? []).map((v) => option(v.name, v.description)));
+  sel.value = variant;
+  if (sel.value !== variant) sel.value = "";
+  sel.disabled = (l?.variants.length ?? 0) === 0;
+}
+
+export function keyboardLayouts(m: KeyboardLayoutsMessage): void {
+  layouts = m.layouts;
+  if (panelOpen()) fillLayouts();
+}
+
+/** A fresh connection: ask for the layouts again when the panel opens. */
+export function settingsDisconnected(): void {
+  layoutsAsked = false;
+}
+
+export function layoutName(s: StateMessage): string {
+  return s.keyboard.variant ? `${s.keyboard.layout} (${s.keyboard.variant})` : s.keyboard.layout;
+}
+
+export function renderSettings(s: StateMessage, c: Connection): void {
+  conn = c;
+  state = s;
+  if (!wired) wire();
+  const a = s.appearance;
+  const html = document.documentElement;
+  html.classList.toggle("high-contrast", a?.highContrast ?? false);
+  html.classList.toggle("large-text", a?.largeText ?? false);
+  html.classList.toggle("reduced-motion", a?.reducedMotion ?? false);
+  const theme = $<HTMLLinkElement>("theme-css");
+  const href = `/themes/${a?.theme ?? "default"}/theme.css`;
+  if (theme.getAttribute("href") !== href) theme.setAttribute("href", href);
+  $("toggle-contrast").setAttribute("aria-pressed", String(a?.highContrast ?? false));
+  $("toggle-large").setAttribute("aria-pressed", String(a?.largeText ?? false));
+  $("toggle-osk").setAttribute("aria-pressed", String(a?.osk ?? false));
+  const name = layoutName(s);
+  $("keyboard").textContent = name;
+  $("kb-button").setAttribute("aria-label", t("keyboard.button", { layout: name }));
+  const lang = $<HTMLSelectElement>("language");
+  if (lang.options.length === 0) lang.replaceChildren(...Object.entries(catalogues).map(([code, c]) => Object.assign(option(code, c["lang.name"]), { lang: code })));
+  lang.value = language();
+}
