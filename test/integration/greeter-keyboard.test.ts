@@ -1,0 +1,128 @@
+// The layout switcher against real display servers. On X (Xvfb), switching to German from the
+// greeter's own control makes a real key event — xdotool pressing the physical Y key (keycode 29)
+// — type 'z' into the password field, and the asker receives it. Under cage (headless wlroots
+// backend) the switch restarts the greeter with XKB_DEFAULT_LAYOUT=de and the prompt survives.
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { chromium, type Page } from "playwright-core";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { Foyerd, askPassword, killAskers, requirePrivateAskDir, requireTool, withTimeout, top } from "../helpers/index.js";
+
+requireTool("Xvfb", "xvfb");
+requireTool("setxkbmap", "x11-xkb-utils");
+requireTool("xdotool", "xdotool");
+requireTool("cage", "cage");
+requireTool("chromium", "chromium");
+requireTool("systemd-ask-password", "systemd");
+requirePrivateAskDir();
+
+const dir = mkdtempSync(join(tmpdir(), "foyer-kbd-"));
+// ports of their own: other suites' greeters (9333, 9334) may be running at the same time
+const X_PORT = 9344;
+const W_PORT = 9343;
+
+function foyerd(name: string, base: string, port: number): Foyerd {
+  writeFileSync(join(dir, "vconsole.conf"), "KEYMAP=us\nXKBLAYOUT=us\n");
+  const p = JSON.parse(readFileSync(join(top, "profiles", base), "utf8"));
+  p.greeter = { ...p.greeter, debugPort: port };
+  p.keyboard = { vconsole: join(dir, "vconsole.conf") };
+  p.locale = { conf: "/nonexistent" };
+  p.appearance = { inputDevices: join(top, "test/fixtures/input/laptop.txt") };
+  writeFileSync(join(dir, `${name}.json`), JSON.stringify(p));
+  return new Foyerd(join(dir, `${name}.json`));
+}
+
+async function greeterPage(port: number): Promise<{ page: Page; close: () => Promise<void> }> {
+  const b = await withTimeout(
+    (async () => {
+      for (;;) {
+        try {
+          return await chromium.connectOverCDP(`http://127.0.0.1:${port}`, { timeout: 2000 });
+        } catch {
+          await new Promise((r) => setTimeout(r, 100)); // the debug port opens with the browser; no event says when
+        }
+      }
+    })(),
+    30_000,
+    "connect to the greeter's chromium",
+  );
+  return { page: b.contexts()[0]!.pages()[0]!, close: () => b.close() };
+}
+
+/** Picks a layout in the greeter's panel, as a person would. */
+async function switchLayout(page: Page, layout: string): Promise<void> {
+  await page.getByRole("button", { name: /^Keyboard layout/ }).click();
+  await withTimeout(page.locator(`#kb-layout option[value="${layout}"]`).waitFor({ state: "attached" }), 10_000, "layouts listed");
+  await page.locator("#kb-layout").selectOption(layout);
+  await page.getByRole("button", { name: "Use this layout" }).click();
+}
+
+const K = suite<{ foyerd?: Foyerd }>("integration/greeter-keyboard", {});
+K.after.each(async (ctx) => {
+  killAskers();
+  await ctx.foyerd?.stop();
+  ctx.foyerd?.cleanup();
+  ctx.foyerd = undefined;
+  spawnSync("pkill", ["-KILL", "-u", "foyer-greeter"]);
+});
+
+K("X: switching to de from the greeter makes the physical Y key type 'z' (xdotool, keycode 29)", async (ctx) => {
+  const f = (ctx.foyerd = foyerd("x11", "xvfb.json", X_PORT));
+  await f.until((l) => l.includes("greeter interactive"), 60_000, "greeter interactive");
+  const display = /X server ready display=(:\d+)/.exec(f.log)![1]!;
+  const xdo = (...args: string[]) => {
+    const r = spawnSync("xdotool", args, { env: { ...process.env, DISPLAY: display }, encoding: "utf8" });
+    assert.is(r.status, 0, `xdotool ${args.join(" ")}: ${r.stderr}`);
+  };
+  const ask = askPassword("Disk:");
+  const g = await greeterPage(X_PORT);
+  const input = g.page.getByLabel("Disk:");
+  await withTimeout(input.waitFor(), 15_000, "prompt");
+  // X delivers keys to the window under the pointer (no window manager: focus is PointerRoot)
+  xdo("mousemove", "640", "300");
+  await input.focus();
+  // keycodes are physical positions (evdev + 8): 29 is the key labelled Y on a US board, Z on a German one
+  xdo("key", "29", "52");
+  await withTimeout(g.page.waitForFunction(() => (document.querySelector(".secret") as HTMLInputElement).value.length === 2), 5_000, "two keys typed");
+  assert.is(await input.inputValue(), "yz", "us layout: keycodes 29, 52 are y, z");
+  await input.fill("");
+  await switchLayout(g.page, "de");
+  await f.until((l) => l.includes("keyboard layout 'de' applied"), 10_000, "setxkbmap done");
+  assert.is(await g.page.locator("#keyboard").textContent(), "de");
+  assert.match(spawnSync("setxkbmap", ["-display", display, "-query"], { encoding: "utf8" }).stdout, /layout:\s+de\n/);
+  await input.focus();
+  xdo("key", "29", "52", "Return");
+  // the asker gets what the German layout made of the two keys: swapped
+  assert.is((await withTimeout(ask.result, 10_000)).out.toString(), "zy\n");
+  assert.not.match(f.log, /display server exited|greeter exited/); // X took it live: nothing restarted
+  await g.close();
+});
+
+K("cage: switching restarts the greeter with XKB_DEFAULT_LAYOUT=de; the prompt is still there and answered", async (ctx) => {
+  const f = (ctx.foyerd = foyerd("wl", "headless-wayland.json", W_PORT));
+  await f.until((l) => l.includes("greeter interactive"), 60_000, "greeter interactive");
+  const ask = askPassword("Disk:");
+  let g = await greeterPage(W_PORT);
+  await withTimeout(g.page.getByLabel("Disk:").waitFor(), 15_000, "prompt");
+  const cageBefore = spawnSync("pgrep", ["-u", "foyer-greeter", "-x", "cage"], { encoding: "utf8" }).stdout.trim();
+  await switchLayout(g.page, "de");
+  await f.until((l) => l.includes("greeter interactive again"), 60_000, "greeter restarted");
+  await g.close().catch(() => {});
+  const cage = spawnSync("pgrep", ["-u", "foyer-greeter", "-x", "cage"], { encoding: "utf8" }).stdout.trim();
+  assert.ok(cage && cage !== cageBefore, "a new cage");
+  const env = readFileSync(`/proc/${cage}/environ`, "utf8").split("\0");
+  assert.ok(env.includes("XKB_DEFAULT_LAYOUT=de"), env.filter((e) => e.startsWith("XKB")).join(" "));
+  assert.not.match(f.log, /crash-loop breaker/);
+  g = await greeterPage(W_PORT);
+  await withTimeout(g.page.getByLabel("Disk:").waitFor(), 15_000, "prompt after the restart");
+  assert.is(await g.page.locator("#keyboard").textContent(), "de");
+  await g.page.getByLabel("Disk:").fill("nach dem Neustart");
+  await g.page.getByLabel("Disk:").press("Enter");
+  assert.is((await withTimeout(ask.result, 10_000)).out.toString(), "nach dem Neustart\n");
+  await g.close();
+});
+
+K.run();
