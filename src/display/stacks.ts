@@ -126,7 +126,8 @@ export class DisplayStack {
       "--disable-infobars",
       "--password-store=basic",
       "--disable-gpu",
-      `--window-size=${d.width},${d.height}`,
+      // in device-independent pixels: at scale 2 a 2880-pixel screen is 1440 wide
+      `--window-size=${Math.round(d.width / scale)},${Math.round(d.height / scale)}`,
       "--window-position=0,0",
       // chromium's own guess comes from the X server's or compositor's DPI, which Xvfb, cage's
       // headless output and many panels in an initramfs report as 96: say it
