@@ -4,7 +4,7 @@
 // mirrors that state, so a restarted browser (and every other greeter) looks the same.
 import type { StateMessage, KeyboardLayoutsMessage } from "../protocol/greeter.js";
 import type { Connection } from "./connection.js";
-import { t, catalogues, language, LOCALE_OF } from "./i18n.js";
+import { t, catalogues, language, LOCALE_OF, type MessageKey } from "./i18n.js";
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 let conn: Connection | undefined;
@@ -27,29 +27,70 @@ function wire(): void {
   toggle("toggle-contrast", "highContrast");
   toggle("toggle-large", "largeText");
   toggle("toggle-osk", "osk");
-  $<HTMLSelectElement>("language").addEventListener("change", (e) => {
-    const lang = (e.target as HTMLSelectElement).value;
-    conn?.send({ type: "appearance_set", locale: LOCALE_OF[lang] ?? "C.UTF-8" });
-  });
   $("kb-button").addEventListener("click", () => (panelOpen() ? closePanel(true) : openPanel()));
-  $("kb-cancel").addEventListener("click", () => closePanel(true));
-  $("kb-layout").addEventListener("change", () => fillVariants($<HTMLSelectElement>("kb-layout").value, ""));
-  // applied on the button, not on change: arrowing through a select fires change per option, and
-  // under cage each change restarts the greeter
-  $("kb-apply").addEventListener("click", () => {
-    const layout = $<HTMLSelectElement>("kb-layout").value;
-    if (!layout) return;
-    conn?.send({ type: "keyboard_set", layout, variant: $<HTMLSelectElement>("kb-variant").value });
-    closePanel(true);
-  });
   $("kb-panel").addEventListener("keydown", (e) => {
     if (e.key === "Escape") closePanel(true);
   });
 }
 
+/** An element with translated text that follows later language switches (data-i18n). */
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, key?: MessageKey): HTMLElementTagNameMap[K] {
+  const e = Object.assign(document.createElement(tag), props);
+  if (key) {
+    (e as HTMLElement).dataset.i18n = key;
+    e.textContent = t(key);
+  }
+  return e;
+}
+
+/**
+ * The layout panel is built on first use, not shipped in the page: until a person opens it there
+ * is nothing for a screen reader to list twice next to the first-boot form's own layout fields.
+ */
+function buildPanel(): void {
+  const panel = $("kb-panel");
+  if (panel.childElementCount > 0) return;
+  panel.setAttribute("role", "group");
+  panel.setAttribute("aria-labelledby", "kb-panel-title");
+  const fields = el("div", { className: "kb-fields" });
+  fields.append(el("label", { htmlFor: "kb-layout" }, "keyboard.layout"), el("select", { id: "kb-layout" }), el("label", { htmlFor: "kb-variant" }, "keyboard.variant"), el("select", { id: "kb-variant" }));
+  const actions = el("div", { className: "actions kb-actions" });
+  const cancel = el("button", { id: "kb-cancel", type: "button" }, "keyboard.cancel");
+  const apply = el("button", { id: "kb-apply", type: "button", className: "submit" }, "keyboard.apply");
+  actions.append(cancel, apply);
+  panel.append(el("h2", { id: "kb-panel-title" }, "keyboard.title"), fields, actions);
+  cancel.addEventListener("click", () => closePanel(true));
+  $("kb-layout").addEventListener("change", () => fillVariants($<HTMLSelectElement>("kb-layout").value, ""));
+  // applied on the button, not on change: arrowing through a select fires change per option, and
+  // under cage each change restarts the greeter
+  apply.addEventListener("click", () => {
+    const layout = $<HTMLSelectElement>("kb-layout").value;
+    if (!layout) return;
+    conn?.send({ type: "keyboard_set", layout, variant: $<HTMLSelectElement>("kb-variant").value });
+    closePanel(true);
+  });
+}
+
+/**
+ * The greeter's language picker, outside the first-boot flow only: there the form's own Language
+ * field is the one that matters, and two controls named Language would be one too many.
+ */
+function languagePicker(show: boolean): void {
+  const existing = document.querySelector(".lang-pick");
+  if (!show) return existing?.remove();
+  if (existing) return;
+  const select = el("select", { id: "language" });
+  select.replaceChildren(...Object.entries(catalogues).map(([code, c]) => Object.assign(option(code, c["lang.name"]), { lang: code })));
+  select.addEventListener("change", () => conn?.send({ type: "appearance_set", locale: LOCALE_OF[select.value] ?? "C.UTF-8" }));
+  const wrap = el("span", { className: "lang-pick" });
+  wrap.append(el("label", { htmlFor: "language" }, "settings.language"), " ", select);
+  $("settings").append(wrap);
+}
+
 const panelOpen = () => !$("kb-panel").hidden;
 
 function openPanel(): void {
+  buildPanel();
   $("kb-panel").hidden = false;
   $("kb-button").setAttribute("aria-expanded", "true");
   if (!layoutsAsked && conn?.open()) {
@@ -120,7 +161,7 @@ export function renderSettings(s: StateMessage, c: Connection): void {
   const name = layoutName(s);
   $("keyboard").textContent = name;
   $("kb-button").setAttribute("aria-label", t("keyboard.button", { layout: name }));
-  const lang = $<HTMLSelectElement>("language");
-  if (lang.options.length === 0) lang.replaceChildren(...Object.entries(catalogues).map(([code, c]) => Object.assign(option(code, c["lang.name"]), { lang: code })));
-  lang.value = language();
+  languagePicker(s.flow !== "firstboot");
+  const lang = document.getElementById("language") as HTMLSelectElement | null;
+  if (lang) lang.value = language();
 }

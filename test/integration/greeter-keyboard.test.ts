@@ -54,7 +54,7 @@ async function greeterPage(port: number): Promise<{ page: Page; close: () => Pro
 
 /** Picks a layout in the greeter's panel, as a person would. */
 async function switchLayout(page: Page, layout: string): Promise<void> {
-  await page.getByRole("button", { name: /^Keyboard layout/ }).click();
+  await page.getByRole("button", { name: /^Keyboard:/ }).click();
   await withTimeout(page.locator(`#kb-layout option[value="${layout}"]`).waitFor({ state: "attached" }), 10_000, "layouts listed");
   await page.locator("#kb-layout").selectOption(layout);
   await page.getByRole("button", { name: "Use this layout" }).click();

@@ -123,7 +123,7 @@ O("the OSK follows a layout switch (us → fr), and the toggle hides it; a profi
   await withTimeout(page.getByLabel("Disk:").waitFor(), 10_000, "prompt");
   assert.ok(await page.locator("#osk").isVisible(), "profile osk=on shows it despite the keyboard");
   assert.is((await page.locator("#osk .osk-row").nth(1).innerText()).replace(/\s+/g, ""), "qwertyuiop[]\\");
-  await page.getByRole("button", { name: /^Keyboard layout/ }).click();
+  await page.getByRole("button", { name: /^Keyboard:/ }).click();
   await withTimeout(page.locator('#kb-layout option[value="fr"]').waitFor({ state: "attached" }), 10_000);
   await page.locator("#kb-layout").selectOption("fr");
   await page.getByRole("button", { name: "Use this layout" }).click();

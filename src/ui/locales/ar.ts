@@ -38,7 +38,7 @@ export const ar: Catalogue = {
   "settings.language": "اللغة",
   "settings.highContrast": "تباين عالٍ",
   "settings.largeText": "نص كبير",
-  "keyboard.button": "تخطيط لوحة المفاتيح: {layout}",
+  "keyboard.button": "لوحة المفاتيح: {layout}",
   "keyboard.title": "تخطيط لوحة المفاتيح",
   "keyboard.layout": "التخطيط",
   "keyboard.variant": "الصيغة",

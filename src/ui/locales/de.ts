@@ -38,7 +38,7 @@ export const de: Catalogue = {
   "settings.language": "Sprache",
   "settings.highContrast": "Hoher Kontrast",
   "settings.largeText": "Große Schrift",
-  "keyboard.button": "Tastaturbelegung: {layout}",
+  "keyboard.button": "Tastatur: {layout}",
   "keyboard.title": "Tastaturbelegung",
   "keyboard.layout": "Belegung",
   "keyboard.variant": "Variante",

@@ -38,7 +38,7 @@ export const en = {
   "settings.language": "Language",
   "settings.highContrast": "High contrast",
   "settings.largeText": "Large text",
-  "keyboard.button": "Keyboard layout: {layout}",
+  "keyboard.button": "Keyboard: {layout}",
   "keyboard.title": "Keyboard layout",
   "keyboard.layout": "Layout",
   "keyboard.variant": "Variant",

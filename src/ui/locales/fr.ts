@@ -38,7 +38,7 @@ export const fr: Catalogue = {
   "settings.language": "Langue",
   "settings.highContrast": "Contraste élevé",
   "settings.largeText": "Grand texte",
-  "keyboard.button": "Disposition du clavier : {layout}",
+  "keyboard.button": "Clavier : {layout}",
   "keyboard.title": "Disposition du clavier",
   "keyboard.layout": "Disposition",
   "keyboard.variant": "Variante",
