@@ -8,6 +8,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { Foyerd, askPassword, killAskers, requirePrivateAskDir, requireTool, withTimeout, CHROMIUM_ARGS, top } from "../helpers/index.js";
+import { makeScratchRoot, removeScratchRoot } from "../helpers/scratch-root.js";
 
 requireTool("systemd-ask-password", "systemd");
 requireTool("chromium", "chromium");
@@ -16,7 +17,7 @@ requirePrivateAskDir();
 const dir = mkdtempSync(join(tmpdir(), "foyer-osk-"));
 const docs = process.env.FOYER_UPDATE_DOCS ? join(top, "docs") : dir;
 
-function foyerd(name: string, devices: string, layout = "us", appearance: Record<string, unknown> = {}): Foyerd {
+function foyerd(name: string, devices: string, layout = "us", appearance: Record<string, unknown> = {}, args: string[] = []): Foyerd {
   writeFileSync(join(dir, `${name}.vconsole.conf`), `XKBLAYOUT=${layout}\n`);
   const p = {
     schema: 1,
@@ -27,7 +28,7 @@ function foyerd(name: string, devices: string, layout = "us", appearance: Record
     appearance: { inputDevices: join(top, "test/fixtures/input", devices), ...appearance },
   };
   writeFileSync(join(dir, `${name}.json`), JSON.stringify(p));
-  return new Foyerd(join(dir, `${name}.json`));
+  return new Foyerd(join(dir, `${name}.json`), { extraArgs: args });
 }
 
 const O = suite<{ browser?: Browser; foyerd?: Foyerd }>("integration/greeter-osk", {});
@@ -136,6 +137,25 @@ O("the OSK follows a layout switch (us → fr), and the toggle hides it; a profi
   await page.getByRole("button", { name: "On-screen keyboard" }).click();
   await withTimeout(page.locator("#osk").waitFor({ state: "hidden" }), 10_000, "OSK hidden by the toggle");
   await page.close();
+});
+
+O("the first-boot form: OSK keys type into the field that has the focus, text and password alike", async (ctx) => {
+  const root = makeScratchRoot();
+  try {
+    ctx.foyerd = foyerd("fb", "tablet.txt", "us", {}, ["--firstboot-root", root]);
+    const page = await open(ctx);
+    await withTimeout(page.locator("#firstboot-view").waitFor(), 10_000, "first-boot form");
+    assert.ok(await page.locator("#osk").isVisible());
+    await page.getByLabel("Login name").focus();
+    await typeOnOsk(page, "ada");
+    await page.getByLabel("Password", { exact: true }).focus();
+    await typeOnOsk(page, "Pferd 1!");
+    assert.is(await page.getByLabel("Login name").inputValue(), "ada");
+    assert.is(await page.getByLabel("Password", { exact: true }).inputValue(), "Pferd 1!");
+    await page.close();
+  } finally {
+    removeScratchRoot(root);
+  }
 });
 
 O.run();
