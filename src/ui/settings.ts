@@ -149,7 +149,8 @@ export function renderSettings(s: StateMessage, c: Connection): void {
   if (!wired) wire();
   const a = s.appearance;
   const html = document.documentElement;
-  html.classList.toggle("high-contrast", a?.highContrast ?? false);
+  // the system's own wish counts too (a kiosk rarely has one, a browser on another machine may)
+  html.classList.toggle("high-contrast", (a?.highContrast ?? false) || matchMedia("(prefers-contrast: more)").matches);
   html.classList.toggle("large-text", a?.largeText ?? false);
   html.classList.toggle("reduced-motion", a?.reducedMotion ?? false);
   const theme = $<HTMLLinkElement>("theme-css");

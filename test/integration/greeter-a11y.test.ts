@@ -65,8 +65,8 @@ A.after(async (ctx) => {
   await ctx.browser?.close();
 });
 
-async function open(ctx: { browser?: Browser; foyerd?: Foyerd }, opts: { reducedMotion?: "reduce" | "no-preference" } = {}): Promise<Page> {
-  const c = await ctx.browser!.newContext({ bypassCSP: true, viewport: { width: 1024, height: 760 }, ...(opts.reducedMotion ? { reducedMotion: opts.reducedMotion } : {}) });
+async function open(ctx: { browser?: Browser; foyerd?: Foyerd }, opts: { reducedMotion?: "reduce" | "no-preference"; contrast?: "more" | "no-preference" } = {}): Promise<Page> {
+  const c = await ctx.browser!.newContext({ bypassCSP: true, viewport: { width: 1024, height: 760 }, ...(opts.reducedMotion ? { reducedMotion: opts.reducedMotion } : {}), ...(opts.contrast ? { contrast: opts.contrast } : {}) });
   const page = await c.newPage();
   await page.goto(await ctx.foyerd!.url());
   return page;
@@ -200,6 +200,18 @@ A("the system's prefers-reduced-motion stops transitions without any profile set
   assert.is(await still.evaluate(() => getComputedStyle(document.querySelector(".prompt")!).transitionDuration), "0s");
   await moving.close();
   await still.close();
+});
+
+A("a browser that prefers more contrast gets the high-contrast mode without the toggle", async (ctx) => {
+  ctx.foyerd = foyerd("prefers");
+  const plain = await open(ctx, { contrast: "no-preference" });
+  await withTimeout(plain.locator("#status", { hasText: "No password" }).waitFor(), 10_000);
+  assert.is(await plain.locator("html.high-contrast").count(), 0);
+  const more = await open(ctx, { contrast: "more" });
+  await withTimeout(more.locator("#status", { hasText: "No password" }).waitFor(), 10_000);
+  assert.is(await more.locator("html.high-contrast").count(), 1);
+  await plain.close();
+  await more.close();
 });
 
 A.run();
