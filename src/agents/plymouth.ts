@@ -158,6 +158,11 @@ export class PlymouthServer extends EventEmitter {
     return [...this.#prompts.values()].map(({ key, message, echo, retries, seenAt }) => ({ key, message, echo, retries, seenAt }));
   }
 
+  /** open client connections */
+  get connections(): number {
+    return this.#conns.size;
+  }
+
   /** watch-keystroke requests held open */
   get keystrokeWatches(): number {
     return this.#watches.length;

@@ -225,6 +225,18 @@ S("quit --retain-splash: the event carries the flag; the client waits for stop()
   assert.equal(quits, [true, false]);
 });
 
+S("--wait (plymouth-quit-wait.service) blocks while foyer serves and returns 0 once it stops", async (ctx) => {
+  const s = await start(ctx);
+  const w = ply(["--wait"]);
+  // the client holds a connection and waits for the hang-up; a ping answered after it was
+  // started shows the server has seen it, and it is still waiting
+  await pollUntil(() => s.connections === 1, 10_000, "the waiting client connected");
+  assert.is((await withTimeout(ply(["--ping"]).result, 10_000)).code, 0);
+  assert.is(w.proc.exitCode, null);
+  await s.stop();
+  assert.is((await withTimeout(w.result, 10_000)).code, 0);
+});
+
 S("watch-keystroke is held open; ignore-keystroke answers it with NO_ANSWER", async (ctx) => {
   const s = await start(ctx);
   const w = ply(["watch-keystroke", "--keys=cC"]);
