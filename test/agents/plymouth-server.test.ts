@@ -275,6 +275,40 @@ S("unknown commands get NAK; bad framing, stalled requests and floods close that
   assert.ok(s.serving);
 });
 
+S("a half-open client (shuts its write side with a prompt pending) is closed; its prompt goes", async (ctx) => {
+  const s = await start(ctx);
+  const c = await rawClient();
+  c.sock.write(encodeRequest("*", "half-open"));
+  await nextPrompts(s, (l) => l.length === 1);
+  c.sock.end(); // FIN: it can no longer send, and foyer does not keep a half connection
+  await withTimeout(c.closed, 5_000, "closed");
+  await nextPrompts(s, (l) => l.length === 0);
+  assert.is(s.connections, 0);
+});
+
+S("500 connections of random bytes: the server answers the real client afterwards and holds nothing", async (ctx) => {
+  const s = await start(ctx);
+  let seed = 0x2545f491;
+  const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) & 0xff;
+  for (let round = 0; round < 50; round++) {
+    const conns = await Promise.all(Array.from({ length: 10 }, () => rawClient()));
+    for (const c of conns) {
+      const n = 1 + (rnd() % 300);
+      // half the time start with a real command byte, so the parser goes past the first byte
+      const b = Buffer.from(Array.from({ length: n }, rnd));
+      if (rnd() & 1) b[0] = "P*McKQVDrUuRS".charCodeAt(rnd() % 13);
+      c.sock.write(b);
+      c.sock.destroy();
+    }
+    await Promise.all(conns.map((c) => withTimeout(c.closed, 5_000)));
+  }
+  await pollUntil(() => s.connections === 0, 10_000, "every connection gone");
+  assert.equal(s.pending(), []);
+  assert.is(s.keystrokeWatches, 0);
+  assert.is((await withTimeout(ply(["--ping"]).result, 10_000)).code, 0);
+  assert.not.ok(ctx.lines.some((l) => l.startsWith("error")), ctx.lines.filter((l) => l.startsWith("error")).join("\n"));
+});
+
 S("at most 16 prompts: more get NO_ANSWER at once", async (ctx) => {
   const s = await start(ctx);
   const conns = await Promise.all(Array.from({ length: 17 }, () => rawClient()));
