@@ -2,7 +2,7 @@
 // profile (falling back to the built-in default on any problem), sets up logging, and runs the
 // supervisor until SIGTERM. The only place that calls process.exit.
 //
-//   foyerd [--profile NAME|PATH] [--runtime-dir DIR] [--ask-dir DIR] [--cmdline FILE]
+//   foyerd [--profile NAME|PATH] [--runtime-dir DIR] [--ask-dir DIR] [--cmdline FILE] [--bus ADDRESS|system|none]
 //   foyerd schema            print the profile JSON Schema
 //   foyerd print-profile     print the effective profile (after the same resolution) as JSON
 import { readFileSync, existsSync } from "node:fs";
@@ -15,9 +15,48 @@ import { profileJsonSchema } from "../profile/schema.js";
 import { createLogger } from "../base/log.js";
 import { describe } from "../base/errors.js";
 import { Supervisor } from "../supervisor/supervisor.js";
+import { greeterStateName } from "../supervisor/machine.js";
+import { SupervisorService } from "../dbus/service.js";
+import type { SupervisorPort } from "../dbus/supervisor1.js";
+
+/** The Supervisor as the D-Bus service sees it (dbus/ may not import supervisor/). */
+export function supervisorPort(sup: Supervisor): SupervisorPort {
+  return {
+    view: () => {
+      const s = sup.snapshot();
+      return {
+        phase: s.phase,
+        flow: s.flow,
+        greeterState: greeterStateName(sup.state),
+        greeterRestarts: sup.state.restarts,
+        prompts: s.prompts.map((p) => ({ key: p.key, message: p.message })),
+        recoveryReason: s.recovery?.reason ?? "",
+      };
+    },
+    restartGreeter: () => sup.restartGreeter(),
+    showRecovery: (reason) => sup.showRecovery(reason),
+    handoff: () => sup.handoff(),
+    reload: () => sup.reload(),
+    subscribe: (h) => {
+      const changed = () => h.changed();
+      const exited = (code: number | null, signal: string | null) => h.greeterExited(code, signal);
+      sup.on("state", changed);
+      sup.on("prompts", changed);
+      sup.on("phase", h.phase);
+      sup.on("greeter-exited", exited);
+      return () => {
+        sup.off("state", changed);
+        sup.off("prompts", changed);
+        sup.off("phase", h.phase);
+        sup.off("greeter-exited", exited);
+      };
+    },
+  };
+}
 
 const USAGE = `usage: foyerd [--profile NAME|PATH] [--runtime-dir DIR] [--ask-dir DIR] [--cmdline FILE]
               [--recovery REASON [--fsck-device DEV]] [--firstboot-root DIR]
+              [--bus ADDRESS|system|none]
        foyerd schema | print-profile [--profile NAME|PATH]`;
 
 /** The package top: where assets/ and dist/ui live, from the source tree or the bundle. */
@@ -44,6 +83,8 @@ export async function main(argv: string[]): Promise<number> {
         recovery: { type: "string" },
         "fsck-device": { type: "string" },
         "firstboot-root": { type: "string" },
+        // the bus for org.foyer.Supervisor1: "system", a D-Bus address, or "none"
+        bus: { type: "string", default: "system" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -121,7 +162,15 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.once("SIGTERM", () => onSignal("SIGTERM"));
   process.once("SIGINT", () => onSignal("SIGINT"));
+  // after start: the bus is optional, supervising never waits for it (it is retried in the background)
+  const service = o.bus === "none" ? undefined : new SupervisorService({ bus: o.bus!, port: supervisorPort(sup), log: log.child("dbus") });
+  service?.start();
   await sup.finished;
+  try {
+    await service?.stop();
+  } catch (e) {
+    log.warning("stopping the D-Bus service failed, ignoring", { err: describe(e) });
+  }
   await log.close();
   return 0;
 }

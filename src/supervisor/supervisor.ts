@@ -10,7 +10,7 @@ import { Recovery } from "./recovery.js";
 import { Firstboot } from "./firstboot.js";
 import { GreeterSettings } from "./greeter-settings.js";
 import { PasswordAgent, type PendingPrompt } from "../agents/password-agent.js";
-import { PlymouthServer, PLYMOUTH_SOCKET } from "../agents/plymouth.js";
+import { PlymouthServer, PLYMOUTH_SOCKET, activatedFd } from "../agents/plymouth.js";
 import { GreeterServer } from "../greeter/server.js";
 import { DisplayStack } from "../display/stacks.js";
 import { readKeyboard, type Keyboard } from "../display/keyboard.js";
@@ -40,7 +40,7 @@ export interface Milestone {
   at: number;
 }
 
-/** Events for the outside (D-Bus, tests): "phase", "greeter-exited", "prompts", "milestone". */
+/** Events for the outside (D-Bus, tests): "phase", "greeter-exited", "prompts", "milestone", "state" (any change of state or flow). */
 export class Supervisor extends EventEmitter {
   #o: SupervisorOptions;
   #log: Logger;
@@ -75,7 +75,8 @@ export class Supervisor extends EventEmitter {
     this.#keyboard = readKeyboard(p.keyboard.vconsole);
     this.#agent = new PasswordAgent({ askDir: o.askDir, log: o.log.child("agent"), onChange: (list) => this.#promptsChanged(list) });
     // the legacy name only beside the default one: it is where the plymouth client falls back to
-    this.#plymouth = new PlymouthServer({ ...p.plymouth, legacy: p.plymouth.socket === PLYMOUTH_SOCKET, log: o.log.child("plymouth") });
+    const plymouthFd = activatedFd(process.env, process.pid, "plymouth"); // FileDescriptorName=plymouth
+    this.#plymouth = new PlymouthServer({ ...p.plymouth, legacy: p.plymouth.socket === PLYMOUTH_SOCKET, log: o.log.child("plymouth"), ...(plymouthFd === undefined ? {} : { activatedFd: plymouthFd }) });
     this.#plymouth.on("prompts", () => this.#promptsChanged(this.#agent.pending()));
     this.#plymouth.on("messages", () => this.#server.broadcast(this.snapshot()));
     // `plymouth quit` (GDM's handoff, or plymouth-quit.service): foyer's job is done; the ACK
@@ -262,6 +263,20 @@ export class Supervisor extends EventEmitter {
   /** Shows the recovery screen (D-Bus ShowRecovery, foyerd --recovery, the profile's flow). */
   showRecovery(reason: string, fsckDevice?: string): void {
     this.#recovery.start(reason, fsckDevice);
+    this.emit("state", this.#state); // the flow changed
+  }
+
+  /** Handoff (D-Bus Handoff, foyerctl handoff): the display manager takes the screen; foyer stops as for `plymouth quit`. */
+  handoff(): void {
+    this.#log.notice("handoff requested, stopping");
+    void this.stop();
+  }
+
+  /** Reload (D-Bus Reload): re-reads the ask directory and sends the greeter its full state again. */
+  reload(): void {
+    this.#agent.scan();
+    this.#server.broadcast(this.snapshot());
+    this.emit("state", this.#state);
   }
 
   restartGreeter(): void {
@@ -278,6 +293,7 @@ export class Supervisor extends EventEmitter {
     const before = this.#state;
     const [next, effects] = step(before, e, this.#policy, monotonicMs());
     this.#state = next;
+    if (next !== before) this.emit("state", next);
     if (before.phase !== next.phase) {
       this.#log.info(`phase ${next.phase}`);
       this.emit("phase", next.phase);
