@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 const top = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const out = join(top, "dist");
 const entries = {
-  node: { foyerd: "src/cli/foyerd.ts", "foyer-demo": "src/cli/demo.ts", "foyer-pty": "src/greeter/pty-broker.ts" },
+  node: { foyerd: "src/cli/foyerd.ts", foyerctl: "src/cli/foyerctl.ts", "foyer-demo": "src/cli/demo.ts", "foyer-pty": "src/greeter/pty-broker.ts" },
   ui: { app: "src/ui/main.ts" },
 };
 
