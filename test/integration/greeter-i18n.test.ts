@@ -110,6 +110,19 @@ I("the profile's locale.lang beats locale.conf; the language picker switches eve
   await other.close();
 });
 
+I("recovery in Arabic: headings and actions translated; machine output (boot log) stays left to right", async (ctx) => {
+  const cmdline = join(dir, "cmdline-recovery");
+  writeFileSync(cmdline, "rd.foyer.lang=ar_EG.UTF-8\n");
+  ctx.foyerd = foyerd("ar-recovery", null, {}, ["--cmdline", cmdline, "--recovery", "fsck failed on /dev/vda2 (exit code 4)"]);
+  const page = await open(ctx);
+  await withTimeout(page.locator("#recovery-reason", { hasText: "fsck failed" }).waitFor(), 15_000, "recovery shown");
+  assert.is(await page.locator("#recovery-view h1").textContent(), "الاسترداد");
+  assert.is(await page.getByRole("button", { name: "إعادة التشغيل" }).count(), 1);
+  assert.is(await page.locator("#journal").evaluate((el) => getComputedStyle(el).direction), "ltr");
+  assert.is(await page.locator("#recovery-view h2#journal-title").evaluate((el) => getComputedStyle(el).direction), "rtl");
+  await page.close();
+});
+
 I("a locale without a catalogue (ja_JP.UTF-8) shows English, still marked lang=en", async (ctx) => {
   ctx.foyerd = foyerd("ja", "ja_JP.UTF-8");
   const page = await open(ctx);
