@@ -102,6 +102,22 @@ export interface PlymouthServerOptions {
   log: Logger;
   /** a request that stays incomplete this long closes its connection */
   partialTimeoutMs?: number;
+  /** a listening socket handed over by systemd's socket activation (see activatedFd) */
+  activatedFd?: number;
+}
+
+/**
+ * The fd systemd's socket activation passed under FileDescriptorName=`name` (LISTEN_PID,
+ * LISTEN_FDS, LISTEN_FDNAMES; fds from 3), or undefined. systemd binds abstract names with their
+ * exact length, which Node 20 cannot: a foyer-plymouth.socket with
+ * ListenStream=@/org/freedesktop/plymouthd makes the name reachable by every client.
+ */
+export function activatedFd(env: NodeJS.ProcessEnv, pid: number, name: string): number | undefined {
+  if (env.LISTEN_PID !== String(pid)) return undefined;
+  const n = Number(env.LISTEN_FDS);
+  if (!Number.isInteger(n) || n < 1 || n > 64) return undefined;
+  const i = (env.LISTEN_FDNAMES ?? "").split(":").indexOf(name);
+  return i >= 0 && i < n ? 3 + i : undefined;
 }
 
 interface Conn {
@@ -179,6 +195,16 @@ export class PlymouthServer extends EventEmitter {
       this.#log.info("plymouth protocol server off (profile)");
       return;
     }
+    if (o.activatedFd !== undefined) {
+      // systemd holds the name for us: nothing to decide, nothing else to bind
+      try {
+        this.#servers.push(await this.#listen({ fd: o.activatedFd }));
+        this.#log.info(`serving plymouth's protocol on fd ${o.activatedFd} (socket activation)`);
+      } catch (e) {
+        this.#log.error(`cannot serve plymouth's protocol on fd ${o.activatedFd}, ignoring`, { err: describe(e) });
+      }
+      return;
+    }
     const names = o.legacy ? [o.socket, PLYMOUTH_LEGACY_SOCKET] : [o.socket];
     if (o.serve === "auto") {
       const taken = names.filter(listening);
@@ -189,7 +215,8 @@ export class PlymouthServer extends EventEmitter {
     }
     for (const name of names) {
       try {
-        this.#servers.push(await this.#listen(name));
+        if (!name.startsWith("@")) removeStaleSocket(name);
+        this.#servers.push(await this.#listen(name.startsWith("@") ? "\0" + name.slice(1) : name));
         this.#log.info(`serving plymouth's protocol on '${name}'`);
       } catch (e) {
         this.#log.error(`cannot serve plymouth's protocol on '${name}', ignoring`, { err: describe(e) });
@@ -202,15 +229,13 @@ export class PlymouthServer extends EventEmitter {
     }
   }
 
-  #listen(name: string): Promise<Server> {
-    const path = name.startsWith("@") ? "\0" + name.slice(1) : name;
-    if (!name.startsWith("@")) removeStaleSocket(path);
+  #listen(where: string | { fd: number }): Promise<Server> {
     const server = createServer({ allowHalfOpen: false }, (sock) => this.#accept(sock));
     server.maxConnections = MAX_CONNECTIONS;
     server.on("drop", () => this.#log.warning(`more than ${MAX_CONNECTIONS} plymouth clients, refusing one`));
     return new Promise((resolve, reject) => {
       server.once("error", reject);
-      server.listen(path, () => {
+      server.listen(where, () => {
         server.off("error", reject);
         server.on("error", (e) => this.#log.error("plymouth socket failed", { err: describe(e) }));
         resolve(server);

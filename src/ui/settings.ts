@@ -27,7 +27,13 @@ function wire(): void {
   toggle("toggle-contrast", "highContrast");
   toggle("toggle-large", "largeText");
   toggle("toggle-osk", "osk");
-  $("kb-button").addEventListener("click", () => (panelOpen() ? closePanel(true) : openPanel()));
+  $("kb-button").addEventListener("click", () => {
+    // during first boot the form's own layout field is the switcher: it applies live without
+    // restarting cage, which would lose what the person has typed into the form
+    if (state?.flow === "firstboot") return document.getElementById("fb-layout")?.focus();
+    if (panelOpen()) closePanel(true);
+    else openPanel();
+  });
   $("kb-panel").addEventListener("keydown", (e) => {
     if (e.key === "Escape") closePanel(true);
   });
@@ -163,6 +169,7 @@ export function renderSettings(s: StateMessage, c: Connection): void {
   $("keyboard").textContent = name;
   $("kb-button").setAttribute("aria-label", t("keyboard.button", { layout: name }));
   languagePicker(s.flow !== "firstboot");
+  if (s.flow === "firstboot" && panelOpen()) closePanel(false);
   const lang = document.getElementById("language") as HTMLSelectElement | null;
   if (lang) lang.value = language();
 }

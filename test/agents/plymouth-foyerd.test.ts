@@ -125,4 +125,23 @@ F("plain quit ends foyerd too", async (ctx) => {
   assert.match(f.log, /plymouth: quit\b(?! --retain)/);
 });
 
+F("socket activation: systemd binds the exact-length name; clients that know only it (systemd's own senders) reach foyerd", async (ctx) => {
+  await ctx.foyerd!.stop();
+  ctx.foyerd!.cleanup();
+  // what a foyer-plymouth.socket unit (ListenStream=@/org/freedesktop/plymouthd,
+  // FileDescriptorName=plymouth) does, without systemd as PID 1
+  const f = (ctx.foyerd = new Foyerd("headless", { wrap: ["systemd-socket-activate", "-l", "@/org/freedesktop/plymouthd", "--fdname=plymouth"] }));
+  await f.until((l) => l.includes("Listening on @/org/freedesktop/plymouthd as 3."), 10_000, "socket bound");
+  // systemd-socket-activate starts foyerd at the first connection: this ping is that one
+  assert.is((await withTimeout(ply(["--ping"]).result, 30_000, "ping through activation")).code, 0);
+  await f.until((l) => l.includes("serving plymouth's protocol on fd 3 (socket activation)"), 10_000, "activated");
+  // systemd's plymouth_send_raw connects with the exact length and sends one request; python's
+  // socket module connects the same way (Node 20 could not)
+  const py = spawnSync("python3", ["-c", "import socket\ns=socket.socket(socket.AF_UNIX)\ns.connect('\\0/org/freedesktop/plymouthd')\ns.sendall(b'M\\x02\\x18Touch your security key\\x00')\nprint(s.recv(1).hex())"], { encoding: "utf8", timeout: 10_000 });
+  assert.is(py.stdout.trim(), "06", py.stderr);
+  await f.until((l) => l.includes("plymouth message 'Touch your security key'"), 5_000, "message logged");
+  const unix = spawnSync("cat", ["/proc/net/unix"], { encoding: "utf8" }).stdout;
+  assert.not.ok(unix.includes("@/ply-boot-protocol"), "with a socket handed over, foyerd binds no name itself");
+});
+
 F.run();

@@ -11,7 +11,7 @@ import { once } from "node:events";
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { PlymouthServer, PLYMOUTH_SOCKET, PLYMOUTH_KEY_BASE, type PlymouthPrompt } from "../../src/agents/plymouth.js";
+import { PlymouthServer, PLYMOUTH_SOCKET, PLYMOUTH_KEY_BASE, activatedFd, type PlymouthPrompt } from "../../src/agents/plymouth.js";
 import { encodeRequest } from "../../src/agents/plymouth-protocol.js";
 import { Secret } from "../../src/base/secret.js";
 import type { Logger } from "../../src/base/log.js";
@@ -336,6 +336,15 @@ S("serve auto: a real plymouthd's socket (exact-length abstract name) means foye
   const off = new PlymouthServer({ socket: PLYMOUTH_SOCKET, legacy: true, serve: false, cachePasswords: false, log: collector(ctx) });
   await off.start();
   assert.not.ok(off.serving);
+});
+
+S("activatedFd: only our PID's fds, by FileDescriptorName", () => {
+  assert.is(activatedFd({ LISTEN_PID: "42", LISTEN_FDS: "1", LISTEN_FDNAMES: "plymouth" }, 42, "plymouth"), 3);
+  assert.is(activatedFd({ LISTEN_PID: "42", LISTEN_FDS: "2", LISTEN_FDNAMES: "dbus:plymouth" }, 42, "plymouth"), 4);
+  assert.is(activatedFd({ LISTEN_PID: "41", LISTEN_FDS: "1", LISTEN_FDNAMES: "plymouth" }, 42, "plymouth"), undefined);
+  assert.is(activatedFd({ LISTEN_PID: "42", LISTEN_FDS: "1" }, 42, "plymouth"), undefined);
+  assert.is(activatedFd({ LISTEN_PID: "42", LISTEN_FDS: "1", LISTEN_FDNAMES: "other:plymouth" }, 42, "plymouth"), undefined);
+  assert.is(activatedFd({}, 42, "plymouth"), undefined);
 });
 
 S.run();

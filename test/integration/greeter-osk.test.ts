@@ -139,7 +139,7 @@ O("the OSK follows a layout switch (us → fr), and the toggle hides it; a profi
   await page.close();
 });
 
-O("the first-boot form: OSK keys type into the field that has the focus, text and password alike", async (ctx) => {
+O("the first-boot form: OSK keys type into the focused field (text and password); the layout button leads to the form's own field", async (ctx) => {
   const root = makeScratchRoot();
   try {
     ctx.foyerd = foyerd("fb", "tablet.txt", "us", {}, ["--firstboot-root", root]);
@@ -152,6 +152,10 @@ O("the first-boot form: OSK keys type into the field that has the focus, text an
     await typeOnOsk(page, "Pferd 1!");
     assert.is(await page.getByLabel("Login name").inputValue(), "ada");
     assert.is(await page.getByLabel("Password", { exact: true }).inputValue(), "Pferd 1!");
+    // the footer's layout button leads to the form's own layout field (no cage restart mid-form)
+    await page.getByRole("button", { name: /^Keyboard:/ }).click();
+    assert.ok(await page.locator("#fb-layout").evaluate((el) => el === document.activeElement));
+    assert.ok(await page.locator("#kb-panel").isHidden());
     await page.close();
   } finally {
     removeScratchRoot(root);
