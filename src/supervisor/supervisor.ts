@@ -40,7 +40,7 @@ export interface Milestone {
   at: number;
 }
 
-/** Events for the outside (D-Bus, tests): "phase", "greeter-exited", "prompts", "milestone". */
+/** Events for the outside (D-Bus, tests): "phase", "greeter-exited", "prompts", "milestone", "state" (any change of state or flow). */
 export class Supervisor extends EventEmitter {
   #o: SupervisorOptions;
   #log: Logger;
@@ -263,6 +263,20 @@ export class Supervisor extends EventEmitter {
   /** Shows the recovery screen (D-Bus ShowRecovery, foyerd --recovery, the profile's flow). */
   showRecovery(reason: string, fsckDevice?: string): void {
     this.#recovery.start(reason, fsckDevice);
+    this.emit("state", this.#state); // the flow changed
+  }
+
+  /** Handoff (D-Bus Handoff, foyerctl handoff): the display manager takes the screen; foyer stops as for `plymouth quit`. */
+  handoff(): void {
+    this.#log.notice("handoff requested, stopping");
+    void this.stop();
+  }
+
+  /** Reload (D-Bus Reload): re-reads the ask directory and sends the greeter its full state again. */
+  reload(): void {
+    this.#agent.scan();
+    this.#server.broadcast(this.snapshot());
+    this.emit("state", this.#state);
   }
 
   restartGreeter(): void {
@@ -279,6 +293,7 @@ export class Supervisor extends EventEmitter {
     const before = this.#state;
     const [next, effects] = step(before, e, this.#policy, monotonicMs());
     this.#state = next;
+    if (next !== before) this.emit("state", next);
     if (before.phase !== next.phase) {
       this.#log.info(`phase ${next.phase}`);
       this.emit("phase", next.phase);
