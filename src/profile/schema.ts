@@ -53,6 +53,8 @@ export const RestartSchema = z.strictObject({
   /** backoff before a restart: initialMs, doubled per exit inside the window, capped at maxMs */
   initialMs: z.number().int().min(0).max(60_000).default(100),
   maxMs: z.number().int().min(0).max(60_000).default(2_000),
+  /** this many exits in a row of a greeter that never became interactive also trip the breaker */
+  maxFailedStarts: z.number().int().min(1).max(100).default(3),
   /** SIGTERM, then SIGKILL after this */
   stopTimeoutMs: z.number().int().min(100).max(60_000).default(5_000),
 });

@@ -8,6 +8,9 @@
 //  - more than `burst` exits within `windowMs` trips the breaker: the greeter is not started
 //    again and the text fallback asks on the console, so a pending request stays answerable;
 //  - a greeter that does not connect within readyTimeoutMs is stopped (and counts as an exit);
+//  - `maxFailedStarts` exits in a row of a greeter that never became interactive also trip the
+//    breaker: with backoff, a greeter that fails slowly (seconds per try under emulation) never
+//    gets more than `burst` exits into the window, and would keep a person waiting forever;
 //  - a manual restart (D-Bus RestartGreeter, foyerctl) resets the breaker.
 import { assertNever } from "../base/errors.js";
 
@@ -19,6 +22,7 @@ export interface Policy {
   initialMs: number;
   maxMs: number;
   readyTimeoutMs: number;
+  maxFailedStarts: number;
 }
 
 export type Part =
@@ -39,6 +43,8 @@ export interface State {
   /** monotonic ms of the greeter's (or display's) recent exits, inside the window */
   exits: number[];
   restarts: number;
+  /** exits in a row of a greeter that never connected */
+  failedStarts: number;
 }
 
 export type Event =
@@ -62,7 +68,7 @@ export type Effect =
   | { do: "notify_exit"; code: number | null; signal: string | null }
   | { do: "done" };
 
-export const initialState: State = { phase: "init", display: { kind: "none" }, greeter: { kind: "none" }, exits: [], restarts: 0 };
+export const initialState: State = { phase: "init", display: { kind: "none" }, greeter: { kind: "none" }, exits: [], restarts: 0, failedStarts: 0 };
 
 function startStack(s: State, p: Policy, now: number): [State, Effect[]] {
   if (p.hasDisplay) return [{ ...s, phase: "starting", display: { kind: "starting", deadline: now + p.readyTimeoutMs }, greeter: { kind: "waiting" } }, [{ do: "start_display" }, { do: "arm", at: now + p.readyTimeoutMs }]];
@@ -85,8 +91,11 @@ function onExit(s: State, p: Policy, now: number, code: number | null, signal: s
     return [next, fx];
   }
   const exits = [...s.exits.filter((t) => t > now - p.windowMs), now];
-  if (exits.length > p.burst) {
-    const reason = `${what} exited ${exits.length} times in ${p.windowMs} ms`;
+  const neverUp = what === "greeter" ? s.greeter.kind === "starting" : s.display.kind === "starting";
+  const failedStarts = neverUp ? s.failedStarts + 1 : 0;
+  s = { ...s, failedStarts };
+  if (exits.length > p.burst || failedStarts >= p.maxFailedStarts) {
+    const reason = exits.length > p.burst ? `${what} exited ${exits.length} times in ${p.windowMs} ms` : `${what} failed to start ${failedStarts} times in a row`;
     const stopOther: Effect[] = what === "greeter" && isAlive(s.display) ? [{ do: "stop_display" }] : what === "display" && isAlive(s.greeter) ? [{ do: "stop_greeter" }] : [];
     return [
       { ...s, phase: "fallback", exits, greeter: { kind: "tripped" }, display: p.hasDisplay ? { kind: "tripped" } : { kind: "none" } },
@@ -124,7 +133,7 @@ export function step(s: State, e: Event, p: Policy, now: number): [State, Effect
 
     case "greeter_connected":
       if (s.greeter.kind !== "starting") return [s, []];
-      return [{ ...s, phase: s.phase === "starting" ? "running" : s.phase, greeter: { kind: "running", since: now } }, []];
+      return [{ ...s, failedStarts: 0, phase: s.phase === "starting" ? "running" : s.phase, greeter: { kind: "running", since: now } }, []];
 
     case "greeter_exited":
       if (!isAlive(s.greeter)) return [s, []];
@@ -149,7 +158,7 @@ export function step(s: State, e: Event, p: Policy, now: number): [State, Effect
     case "restart_greeter": {
       if (!p.hasGreeter || s.phase === "stopping" || s.phase === "stopped" || s.phase === "init") return [s, []];
       if (s.phase === "fallback") {
-        const [n, fx] = startStack({ ...s, exits: [], restarts: s.restarts + 1, display: { kind: "none" }, greeter: { kind: "none" } }, p, now);
+        const [n, fx] = startStack({ ...s, exits: [], failedStarts: 0, restarts: s.restarts + 1, display: { kind: "none" }, greeter: { kind: "none" } }, p, now);
         return [n, [{ do: "fallback_stop" }, ...fx]];
       }
       if (s.greeter.kind === "running" || s.greeter.kind === "starting") {

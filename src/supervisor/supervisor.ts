@@ -1,7 +1,7 @@
 // The composition root of the daemon's parts: the password agent, the greeter server, the display
 // stack and the text fallback, wired to the pure state machine (machine.ts) by one effect runner.
 // Everything that happens goes through dispatch(event): the machine decides, run() acts.
-import { writeFileSync, mkdirSync, renameSync, chmodSync } from "node:fs";
+import { writeFileSync, mkdirSync, renameSync, chmodSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { EventEmitter } from "node:events";
 import { step, initialState, type State, type Event, type Effect, type Policy } from "./machine.js";
@@ -166,6 +166,7 @@ export class Supervisor extends EventEmitter {
       initialMs: p.restart.initialMs,
       maxMs: p.restart.maxMs,
       readyTimeoutMs: p.greeter.readyTimeoutMs,
+      maxFailedStarts: p.restart.maxFailedStarts,
     };
     this.finished = new Promise((resolve) => (this.#done = resolve));
   }
@@ -245,6 +246,20 @@ export class Supervisor extends EventEmitter {
       locale: this.#settings.locale,
       appearance: this.#settings.appearance,
     };
+  }
+
+  /**
+   * The last lines a unit wrote (its log file), when it failed before it was up: the reason is
+   * there (a missing library, no DRM device) and in the initramfs nobody can go and read the file.
+   * Browsers print their URL: tokens are cut out.
+   */
+  #logTail(unit: string): void {
+    try {
+      const text = readFileSync(join(this.#o.runtimeDir, "log", `${unit}.log`), "utf8");
+      for (const line of text.trimEnd().split("\n").slice(-6)) this.#log.warning(`${unit} said: ${line.replace(/token=[\w-]+/g, "token=…").slice(0, 300)}`);
+    } catch {
+      /* no log yet */
+    }
   }
 
   #promptsChanged(list: PendingPrompt[]): void {
@@ -338,6 +353,7 @@ export class Supervisor extends EventEmitter {
           revoke?.(); // its token dies with it
           if (this.#greeter === g) this.#greeter = undefined;
           this.#log.warning("greeter exited", { code: x.code, signal: x.signal });
+          if (this.#state.greeter.kind === "starting") this.#logTail("greeter");
           this.dispatch({ type: "greeter_exited", code: x.code, signal: x.signal });
         });
         return;

@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { step, initialState, type State, type Event, type Policy, type Effect } from "../../src/supervisor/machine.js";
 
-const policy: Policy = { hasDisplay: false, hasGreeter: true, burst: 5, windowMs: 10_000, initialMs: 100, maxMs: 2_000, readyTimeoutMs: 30_000 };
+const policy: Policy = { hasDisplay: false, hasGreeter: true, burst: 5, windowMs: 10_000, initialMs: 100, maxMs: 2_000, readyTimeoutMs: 30_000, maxFailedStarts: 1000 };
 
 function run(events: [Event, number][], p = policy, s0: State = initialState): { s: State; fx: Effect[][] } {
   let s = s0;
@@ -67,6 +67,29 @@ test("more than `burst` exits in the window trips the breaker into the text fall
   assert.is(s.greeter.kind, "tripped");
   assert.ok(last.some((f) => f.do === "fallback_start"));
   assert.not.ok(last.some((f) => f.do === "start_greeter"));
+});
+
+test("a greeter that never comes up trips the breaker after maxFailedStarts, however slowly it fails", () => {
+  const p = { ...policy, maxFailedStarts: 3 };
+  let s = run([[{ type: "start" }, 0]], p).s;
+  let fx: Effect[] = [];
+  for (let i = 1; i <= 3; i++) {
+    [s, fx] = step(s, exited, p, i * 60_000); // far apart: the window alone would never trip
+    if (s.greeter.kind === "backoff") [s] = step(s, { type: "timer" }, p, s.greeter.until);
+  }
+  assert.is(s.phase, "fallback");
+  assert.ok(fx.some((f) => f.do === "fallback_start" && f.reason === "greeter failed to start 3 times in a row"));
+});
+
+test("one successful connection resets the failed-start count", () => {
+  const p = { ...policy, maxFailedStarts: 3 };
+  let s = run([[{ type: "start" }, 0]], p).s;
+  for (let i = 1; i <= 6; i++) {
+    [s] = step(s, exited, p, i * 60_000);
+    if (s.greeter.kind === "backoff") [s] = step(s, { type: "timer" }, p, s.greeter.until);
+    if (i % 2 === 0) [s] = step(s, { type: "greeter_connected" }, p, i * 60_000 + 1);
+  }
+  assert.is.not(s.phase, "fallback");
 });
 
 test("exits spread wider than the window never trip", () => {
