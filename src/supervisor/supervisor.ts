@@ -308,7 +308,6 @@ export class Supervisor extends EventEmitter {
     const before = this.#state;
     const [next, effects] = step(before, e, this.#policy, monotonicMs());
     this.#state = next;
-    if (next !== before) this.emit("state", next);
     if (before.phase !== next.phase) {
       this.#log.info(`phase ${next.phase}`);
       this.emit("phase", next.phase);
@@ -328,6 +327,8 @@ export class Supervisor extends EventEmitter {
         if (fx.do === "start_display") queueMicrotask(() => this.dispatch({ type: "display_exited", code: 127, signal: null }));
       }
     }
+    // after the effects: a D-Bus client sees GreeterExited before the restart it caused
+    if (next !== before) this.emit("state", next);
   }
 
   #run(fx: Effect): void {

@@ -1,0 +1,120 @@
+// With a real greeter (cage's headless backend + chromium, the headless-wayland profile): a
+// killed greeter is reported as GreeterExited and GreeterRestarts/GreeterState follow through
+// PropertiesChanged; RestartGreeter over the bus restarts it. The kill → signal latency is printed.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { readdirSync, readFileSync } from "node:fs";
+import dbus from "dbus-next";
+import { Foyerd, withTimeout, requireTool } from "../helpers/index.js";
+import { PrivateBus, busctl, PRIVATE_ASK_DIR } from "./bus.js";
+import { connectBus, closeQuietly } from "../../src/dbus/service.js";
+
+const NAME = "org.foyer.Supervisor1", PATH = "/org/foyer/Supervisor1", IFACE = "org.foyer.Supervisor1";
+const bus = new PrivateBus();
+let foyerd: Foyerd;
+let client: dbus.MessageBus;
+const signals: { m: dbus.Message; at: number }[] = [];
+let waiters: (() => void)[] = [];
+
+function signal(from: number, pred: (m: dbus.Message) => boolean, what: string, ms = 30_000): Promise<{ m: dbus.Message; at: number }> {
+  return withTimeout(
+    new Promise((resolve) => {
+      const check = () => {
+        const s = signals.slice(from).find((x) => pred(x.m));
+        if (s) resolve(s);
+        return s !== undefined;
+      };
+      if (!check()) waiters.push(() => void check());
+    }),
+    ms,
+    what,
+  );
+}
+
+/** cage under this test's foyerd (not another suite's): found by walking foyerd's descendants. */
+function cagePid(): number {
+  const parent = new Map<number, number>();
+  const comm = new Map<number, string>();
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const st = readFileSync(`/proc/${e}/stat`, "utf8");
+      const close = st.lastIndexOf(")");
+      comm.set(Number(e), st.slice(st.indexOf("(") + 1, close));
+      parent.set(Number(e), Number(st.slice(close + 2).split(" ")[1]));
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  const root = foyerd.proc.pid!;
+  const isOurs = (p: number): boolean => {
+    for (let q = parent.get(p); q !== undefined && q > 1; q = parent.get(q)) if (q === root) return true;
+    return false;
+  };
+  const found = [...comm].filter(([p, c]) => c === "cage" && isOurs(p)).map(([p]) => p);
+  if (found.length !== 1) throw new Error(`expected one cage under foyerd, found ${found.length}`);
+  return found[0]!;
+}
+
+const restarts = () => Number(busctl(bus, ["get-property", NAME, PATH, IFACE, "GreeterRestarts"]).stdout.trim().split(" ")[1]);
+
+test.before(async () => {
+  requireTool("cage", "cage");
+  requireTool("chromium", "chromium");
+  await bus.start();
+  client = await withTimeout(connectBus(bus.address), 5000, "client connect");
+  client.on("message", (m: dbus.Message) => {
+    if (m.type !== dbus.MessageType.SIGNAL || m.path !== PATH) return;
+    signals.push({ m, at: performance.now() });
+    for (const w of waiters) w();
+  });
+  await withTimeout(client.call(new dbus.Message({ destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus", member: "AddMatch", signature: "s", body: [`type='signal',path='${PATH}'`] })), 5000, "AddMatch");
+  foyerd = new Foyerd("headless-wayland", { wrap: PRIVATE_ASK_DIR, extraArgs: ["--bus", bus.address] });
+  await foyerd.until((l) => l.includes(`owning ${NAME}`), 15_000, "foyerd owning its name");
+  await foyerd.until((l) => l.includes("greeter interactive"), 90_000, "the greeter connecting");
+});
+
+test.after(async () => {
+  if (client) closeQuietly(client);
+  if (foyerd) {
+    await withTimeout(foyerd.stop(), 20_000, "foyerd stop").catch(() => foyerd.proc.kill("SIGKILL"));
+    foyerd.cleanup();
+  }
+  await withTimeout(bus.cleanup(), 10_000, "bus cleanup");
+});
+
+test("a killed greeter: GreeterExited(-1, SIGKILL), then GreeterRestarts and GreeterState through PropertiesChanged", async () => {
+  assert.is(busctl(bus, ["get-property", NAME, PATH, IFACE, "GreeterState"]).stdout.trim(), 's "running"');
+  const figures: string[] = [];
+  for (let i = 1; i <= 3; i++) {
+    const before = restarts();
+    const from = signals.length;
+    const pid = cagePid();
+    const t0 = performance.now();
+    process.kill(pid, "SIGKILL");
+    const ex = await signal(from, (m) => m.member === "GreeterExited", "GreeterExited");
+    figures.push(`${(ex.at - t0).toFixed(1)} ms`);
+    assert.equal(ex.m.body, [-1, "SIGKILL"]);
+    const pc = await signal(from, (m) => m.member === "PropertiesChanged" && (m.body[1] as Record<string, { value: unknown }>).GreeterRestarts?.value === before + 1, "GreeterRestarts +1");
+    assert.ok(pc.at >= ex.at);
+    await signal(from, (m) => m.member === "PropertiesChanged" && (m.body[1] as Record<string, { value: unknown }>).GreeterState?.value === "running", "GreeterState running again", 90_000);
+    assert.is.not(cagePid(), pid);
+  }
+  console.log(`greeter SIGKILL → GreeterExited at a bus client: ${figures.join(", ")}`);
+});
+
+test("RestartGreeter through busctl stops the greeter and a new one comes up", async () => {
+  const before = restarts();
+  const from = signals.length;
+  const pid = cagePid();
+  const t0 = performance.now();
+  const r = busctl(bus, ["call", NAME, PATH, IFACE, "RestartGreeter"]);
+  assert.is(r.code, 0, r.stderr);
+  const ex = await signal(from, (m) => m.member === "GreeterExited", "GreeterExited after RestartGreeter");
+  await signal(from, (m) => m.member === "PropertiesChanged" && (m.body[1] as Record<string, { value: unknown }>).GreeterState?.value === "running", "GreeterState running again", 90_000);
+  console.log(`RestartGreeter → GreeterExited ${(ex.at - t0).toFixed(0)} ms (exit ${JSON.stringify(ex.m.body)}); → running again ${(performance.now() - t0).toFixed(0)} ms`);
+  assert.is(restarts(), before + 1);
+  assert.is.not(cagePid(), pid);
+});
+
+test.run();
