@@ -51,6 +51,14 @@ export function closeQuietly(bus: dbus.MessageBus): void {
   } catch {
     /* already closed */
   }
+  // disconnect() only half-closes (end()): a peer that never answers would keep the socket, and
+  // each retry against a hung bus would leak one. destroy() releases the fd now.
+  const stream = (bus as unknown as { _connection?: { stream?: { destroy?: () => void } } })._connection?.stream;
+  try {
+    stream?.destroy?.();
+  } catch {
+    /* already destroyed */
+  }
 }
 
 /** The connection's end, which dbus-next does not forward from its stream to the MessageBus. */
