@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import dbus from "dbus-next";
-import { connectBus, closeQuietly, resolveBusAddress } from "../dbus/service.js";
+import { connectBus, closeQuietly, resolveBusAddress, checkBusOption } from "../dbus/service.js";
 import { BUS_NAME, OBJECT_PATH, INTERFACE } from "../dbus/supervisor1.js";
 import { withTimeout } from "../base/timeout.js";
 import { describe } from "../base/errors.js";
@@ -99,6 +99,11 @@ export async function main(argv: string[], out = process.stdout, err = process.s
   const cmd = command(args.positionals);
   if (typeof cmd === "string") {
     err.write(`foyerctl: ${cmd}\n${USAGE}\n`);
+    return EXIT.usage;
+  }
+  const badBus = checkBusOption(args.values.bus!, false);
+  if (badBus) {
+    err.write(`foyerctl: ${badBus}\n`);
     return EXIT.usage;
   }
   const json = args.values.json!;

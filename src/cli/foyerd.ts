@@ -16,7 +16,7 @@ import { createLogger } from "../base/log.js";
 import { describe } from "../base/errors.js";
 import { Supervisor } from "../supervisor/supervisor.js";
 import { greeterStateName } from "../supervisor/machine.js";
-import { SupervisorService } from "../dbus/service.js";
+import { SupervisorService, checkBusOption } from "../dbus/service.js";
 import type { SupervisorPort } from "../dbus/supervisor1.js";
 
 /** The Supervisor as the D-Bus service sees it (dbus/ may not import supervisor/). */
@@ -100,6 +100,11 @@ export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = args.positionals;
   if (rest.length > 0 || (cmd !== undefined && cmd !== "schema" && cmd !== "print-profile")) {
     process.stderr.write(`foyerd: unknown command '${args.positionals.join(" ")}'\n${USAGE}\n`);
+    return 2;
+  }
+  const badBus = checkBusOption(o.bus!, true);
+  if (badBus) {
+    process.stderr.write(`foyerd: ${badBus}\n${USAGE}\n`);
     return 2;
   }
   if (cmd === "schema") {

@@ -24,6 +24,18 @@ export function resolveBusAddress(bus: string): string {
   return bus === "system" ? process.env.DBUS_SYSTEM_BUS_ADDRESS || SYSTEM_BUS_DEFAULT : bus;
 }
 
+/**
+ * A problem with a --bus value, or undefined when usable: "system", "none" (foyerd only) or a
+ * D-Bus address dbus-next can open (unix:path=, unix:abstract=, tcp:). Caught at argument
+ * parsing: dbus-next would otherwise fail inside with a TypeError on every retry.
+ */
+export function checkBusOption(bus: string, allowNone: boolean): string | undefined {
+  if (bus === "system" || (allowNone && bus === "none")) return undefined;
+  // extra keys (",guid=…", as dbus-daemon --print-address writes) are allowed and ignored
+  if (/^unix:(path|abstract|socket)=[^,;]+(,[a-z]+=[^,;]*)*$/.test(bus) || /^tcp:(host=[^,;]+,)?port=\d+(,[a-z]+=[^,;]*)*$/.test(bus)) return undefined;
+  return `--bus '${bus}' is not ${allowNone ? "'system', 'none'" : "'system'"} or a D-Bus address like unix:path=/run/dbus/system_bus_socket`;
+}
+
 /** A MessageBus that is connected (Hello answered), or a timeout/connection error. */
 export async function connectBus(address: string, ms = CALL_TIMEOUT_MS): Promise<dbus.MessageBus> {
   const bus = dbus.sessionBus({ busAddress: address });

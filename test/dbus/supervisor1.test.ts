@@ -3,10 +3,11 @@
 // as root and as the unprivileged user nobody.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { readFileSync } from "node:fs";
+import { readFileSync, existsSync } from "node:fs";
+import { join } from "node:path";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import dbus from "dbus-next";
-import { Foyerd, withTimeout, requireTool } from "../helpers/index.js";
+import { Foyerd, withTimeout, requireTool, top } from "../helpers/index.js";
 import { PrivateBus, busctl, gdbusCall, foyerctl, members, PRIVATE_ASK_DIR, XML } from "./bus.js";
 import { connectBus, closeQuietly } from "../../src/dbus/service.js";
 
@@ -199,6 +200,7 @@ test("foyerctl: usage errors exit 2, failed calls 1, an unreachable bus 3; --jso
   assert.is(foyerctl(bus, ["frobnicate"]).code, 2);
   assert.is(foyerctl(bus, ["recovery"]).code, 2);
   assert.is(foyerctl(bus, ["status", "extra"]).code, 2);
+  assert.is(foyerctl("no-such-transport:x=1", ["status"]).code, 2);
   const failed = foyerctl(bus, ["--json", "restart-greeter"]);
   assert.is(failed.code, 1);
   assert.equal(JSON.parse(failed.stdout), { ok: false, error: "org.foyer.Supervisor1.Error.Unsupported", message: "this profile has no greeter process" });
@@ -213,6 +215,16 @@ test("foyerctl: usage errors exit 2, failed calls 1, an unreachable bus 3; --jso
   const gone = foyerctl(`unix:path=${bus.dir}/no-such-socket`, ["status"]);
   assert.is(gone.code, 3);
   assert.match(gone.stderr, "cannot reach the bus");
+});
+
+test("the shipped foyerctl (bin/foyerctl.mjs → dist/foyerctl.mjs) works the same", () => {
+  const bin = join(top, "bin/foyerctl.mjs");
+  assert.ok(existsSync(join(top, "dist/foyerctl.mjs")), "dist/foyerctl.mjs is missing: run npm run build");
+  const r = spawnSync(process.execPath, [bin, "--bus", `${bus.address},guid=0123456789abcdef0123456789abcdef`, "--json", "status"], { encoding: "utf8", timeout: 20_000 });
+  assert.is(r.status, 0, r.stderr);
+  assert.is(JSON.parse(r.stdout).Phase, "running");
+  const denied = spawnSync("setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", process.execPath, bin, "--bus", bus.address, "reload"], { encoding: "utf8", timeout: 20_000 });
+  assert.is(denied.status, 4, denied.stderr);
 });
 
 test("call latency: Status round trips from a plain client", async () => {
