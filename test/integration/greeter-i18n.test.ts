@@ -48,7 +48,7 @@ async function open(ctx: { browser?: Browser; foyerd?: Foyerd }): Promise<Page> 
 I("LANG=de_DE.UTF-8 in locale.conf: German screen, html lang=de; the prompt stays as systemd sent it", async (ctx) => {
   ctx.foyerd = foyerd("de", "de_DE.UTF-8");
   const page = await open(ctx);
-  const ask = askPassword("Please enter passphrase for disk root:");
+  const ask = askPassword("Please enter passphrase for disk root:", { id: "cryptsetup:/dev/vda2" });
   const input = page.getByLabel("Please enter passphrase for disk root:");
   await withTimeout(input.waitFor(), 10_000, "prompt shown");
   assert.is(await page.locator("html").getAttribute("lang"), "de");
@@ -65,6 +65,11 @@ I("LANG=de_DE.UTF-8 in locale.conf: German screen, html lang=de; the prompt stay
   await input.fill("geheim");
   await input.press("Enter");
   assert.is((await withTimeout(ask.result, 10_000)).out.toString(), "geheim\n");
+  // the same Id asking again: the wrong-passphrase feedback, in German too
+  const again = askPassword("Please enter passphrase for disk root:", { id: "cryptsetup:/dev/vda2" });
+  await withTimeout(page.locator(".wrong:not([hidden])").waitFor(), 10_000, "wrong-passphrase feedback");
+  assert.is(await page.locator(".wrong").textContent(), "Diese Passphrase hat nicht funktioniert. Bitte erneut versuchen.");
+  again.proc.kill();
   await page.close();
 });
 
