@@ -5,7 +5,7 @@
 //   headless          nothing: the UI is only served (greeter-url), for tests and remote use
 // With cage the compositor and the browser are one unit: cage exits when its client does, so the
 // greeter unit is "cage -- browser" and a restart restarts both (cage starts in ~0.1 s).
-import { mkdirSync, chownSync, writeFileSync, rmSync } from "node:fs";
+import { mkdirSync, chownSync, writeFileSync, rmSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 import type { Profile } from "../profile/schema.js";
@@ -66,6 +66,14 @@ export class DisplayStack {
       mkdirSync(d, { recursive: true, mode: 0o700 });
       chownSync(d, uid, gid);
     }
+    // cage starts Xwayland, which needs /tmp/.X11-unix (sticky, world-writable); an initramfs's
+    // /tmp is often bare
+    if (this.#c.profile.display.stack !== "x11") {
+      for (const d of ["/tmp", "/tmp/.X11-unix"]) {
+        mkdirSync(d, { recursive: true });
+        chmodSync(d, 0o1777);
+      }
+    }
     // chromium's crashpad writes minidumps (memory, so maybe a typed passphrase) to
     // ~/.config/chromium/Crash Reports whatever the flags say (--disable-breakpad and
     // --disable-crash-reporter do not stop it). A root-owned file in its place, in a root-owned
@@ -106,7 +114,9 @@ export class DisplayStack {
       const host = this.#c.origin().replace(/^http:\/\//, "").replace(/\./g, "\\.");
       writeFileSync(filter, JSON.stringify([
         { trigger: { "url-filter": ".*" }, action: { type: "block" } },
-        { trigger: { "url-filter": `^(http|ws)://${host}/` }, action: { type: "ignore-previous-rules" } },
+        // WebKit's rule regexes have no disjunction: one rule per scheme
+        { trigger: { "url-filter": `^http://${host}/` }, action: { type: "ignore-previous-rules" } },
+        { trigger: { "url-filter": `^ws://${host}/` }, action: { type: "ignore-previous-rules" } },
       ]), { mode: 0o644 });
       return ["cog", `--platform=${wayland ? "wl" : "x11"}`, "--webprocess-failure=exit", `--content-filter=${filter}`, ...(scale !== 1 ? [`--device-scale=${scale}`] : []), this.#c.url()];
     }
@@ -221,6 +231,9 @@ export class DisplayStack {
       case "headless-wayland": {
         const env = this.#env({ ...xkbEnv(this.#c.keyboard), WLR_RENDERER: d.renderer === "auto" ? "" : d.renderer });
         if (!env.WLR_RENDERER) delete env.WLR_RENDERER;
+        // with a software compositor the browser renders in software too: Mesa's llvmpipe, without
+        // opening a DRM device the greeter user cannot (and need not) open
+        if (d.renderer === "pixman") env.LIBGL_ALWAYS_SOFTWARE = "1";
         if (d.stack === "headless-wayland") Object.assign(env, { WLR_BACKENDS: "headless", WLR_LIBINPUT_NO_DEVICES: "1", WLR_HEADLESS_OUTPUTS: "1" });
         if (d.seatd) env.LIBSEAT_BACKEND = "seatd";
         const rotate = Array.from({ length: d.rotate }, () => "-r");

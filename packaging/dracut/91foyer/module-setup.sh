@@ -1,0 +1,83 @@
+#!/bin/bash
+# dracut module for foyer: node, foyer's bundles, its two native addons, the display stack
+# (cage + cog/WPE + seatd), fonts, XKB data and the initrd unit. Installing it into an image:
+#   dracut --add foyer …   (with this directory as /usr/lib/dracut/modules.d/91foyer)
+# FOYER_SRC (default /usr/lib/foyer) is where the built tree is taken from.
+
+check() {
+    require_binaries node cage cog seatd || return 1
+    return 255 # only when asked for
+}
+
+depends() {
+    echo systemd systemd-ask-password systemd-modules-load crypt
+}
+
+installkernel() {
+    # keyboards and pointers for the compositor: evdev binds to every input device and is not
+    # loaded by modalias, so it is listed in modules-load.d below
+    instmods evdev atkbd i8042 psmouse serio_raw virtio_input hid_generic usbhid drm virtio_gpu
+}
+
+install() {
+    local src="${FOYER_SRC:-/usr/lib/foyer}"
+    local lib=/usr/lib/x86_64-linux-gnu
+
+    inst_binary /usr/bin/node
+    inst_multiple cage cog seatd sh prlimit fsck e2fsck fsck.ext4 sulogin setxkbmap \
+        systemd-tty-ask-password-agent
+    inst_multiple -o Xwayland /lib/systemd/systemd-reply-password
+
+    # foyer itself: the bundles, the UI, the profiles
+    inst_dir /usr/lib/foyer
+    local f
+    for f in "$src"/dist/*.mjs; do inst_simple "$f" "/usr/lib/foyer/$(basename "$f")"; done
+    for f in "$src"/dist/ui/*.js "$src"/dist/ui/*.css; do inst_simple "$f" "/usr/lib/foyer/dist/ui/$(basename "$f")"; done
+    for f in "$src"/assets/*; do [ -f "$f" ] && inst_simple "$f" "/usr/lib/foyer/assets/$(basename "$f")"; done
+    for f in "$src"/profiles/*.json; do inst_simple "$f" "/usr/lib/foyer/profiles/$(basename "$f")"; done
+    # the native addons the bundle leaves external, with what they require at run time
+    local m
+    for m in unix-dgram bindings file-uri-to-path node-pty; do
+        [ -d "$src/node_modules/$m" ] || continue
+        (cd "$src" && find "node_modules/$m" \( -name '*.js' -o -name '*.json' -o -name '*.node' \) \
+            -not -path '*/test/*' -not -path '*/src/*' -not -path '*/deps/*' -not -path '*/obj.target/*' -print) |
+        while read -r f; do inst_simple "$src/$f" "/usr/lib/foyer/$f"; done
+    done
+
+    # cog loads its platform and WPE's backend with dlopen: ldd does not see them
+    inst_libdir_file "cog/modules/libcogplatform-wl.so" "cog/modules/libcogplatform-drm.so" \
+        "libWPEBackend-fdo-1.0.so.1" "libWPEBackend-fdo-1.0.so"
+    inst_multiple "$lib"/wpe-webkit-1.1/WPEWebProcess "$lib"/wpe-webkit-1.1/WPENetworkProcess
+    inst_libdir_file "wpe-webkit-1.1/injected-bundle/libWPEInjectedBundle.so"
+    inst_libdir_file "gio/modules/*" 2>/dev/null
+    # WPE renders through EGL even when cage composes with pixman: Mesa's software and virtio
+    # drivers, found by libglvnd through its vendor file
+    inst_libdir_file "libEGL_mesa.so.0" "libgbm.so.1" "libglapi.so.0" "dri/swrast_dri.so" "dri/kms_swrast_dri.so" "dri/virtio_gpu_dri.so"
+    inst_multiple -o /usr/share/glvnd/egl_vendor.d/50_mesa.json
+
+    # libinput finds devices through udev's input_id properties, and reads its quirks
+    inst_rules 60-input-id.rules 60-persistent-input.rules 60-drm.rules 70-uaccess.rules
+    inst_dir /usr/share/libinput
+    cp -a /usr/share/libinput/. "$initdir/usr/share/libinput/" 2>/dev/null
+    mkdir -p "$initdir/etc/modules-load.d"
+    echo evdev > "$initdir/etc/modules-load.d/foyer.conf"
+
+    # fonts and XKB data: what the greeter draws text with and types with
+    inst_multiple -o /etc/fonts/fonts.conf
+    inst_dir /etc/fonts/conf.d
+    for f in /etc/fonts/conf.d/*; do inst_simple "$(readlink -f "$f")" "$f" 2>/dev/null; done
+    inst_multiple /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf \
+        /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf
+    inst_dir /usr/share/X11/xkb
+    cp -a /usr/share/X11/xkb/. "$initdir/usr/share/X11/xkb/"
+
+    # the unprivileged greeter user (cage refuses root), numeric ids as on the build host
+    local pw gr
+    pw=$(getent passwd foyer-greeter) && gr=$(getent group foyer-greeter) || { derror "foyer: no foyer-greeter user on the build host"; return 1; }
+    grep -q '^foyer-greeter:' "$initdir/etc/passwd" 2>/dev/null || echo "$pw" >> "$initdir/etc/passwd"
+    grep -q '^foyer-greeter:' "$initdir/etc/group" 2>/dev/null || echo "$gr" >> "$initdir/etc/group"
+
+    # the unit sits beside this file in an installed module (packaging/systemd/initrd/ in the source)
+    inst_simple "$moddir/foyer.service" "$systemdsystemunitdir/foyer.service"
+    $SYSTEMCTL -q --root "$initdir" add-wants sysinit.target foyer.service
+}

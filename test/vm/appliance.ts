@@ -1,0 +1,139 @@
+// The VM appliance: the host's own kernel (Debian's linux-image), a dracut initramfs with foyer,
+// and a LUKS2-encrypted root disk, built from Debian packages only and cached outside the repo
+// (${FOYER_VM_CACHE:-/var/cache/foyer-vm}). Each part is rebuilt only when its inputs changed.
+//   node --import tsx test/vm/appliance.ts build     builds (or reuses) and prints the paths
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, rmSync, cpSync, copyFileSync, chmodSync, symlinkSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const top = join(dirname(fileURLToPath(import.meta.url)), "../..");
+export const cacheDir = process.env.FOYER_VM_CACHE ?? "/var/cache/foyer-vm";
+/** The passphrase of the appliance's root disk: a test fixture, typed through QMP. */
+export const VM_PASSPHRASE = "foyer-vm";
+
+export interface Appliance {
+  kernel: string;
+  initrd: string;
+  initrdPlain: string;
+  rootImage: string;
+  luksUuid: string;
+}
+
+function sh(cmd: string, args: string[], opts: { input?: Buffer; env?: NodeJS.ProcessEnv } = {}): string {
+  const r = spawnSync(cmd, args, { input: opts.input, env: opts.env ?? process.env, encoding: "utf8", maxBuffer: 64 << 20 });
+  if (r.error) throw new Error(`'${cmd}' is missing (${(r.error as NodeJS.ErrnoException).code}): run packaging/dev/setup.sh`);
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}):\n${r.stderr.slice(-3000)}`);
+  return r.stdout;
+}
+
+function hashTree(paths: string[]): string {
+  const h = createHash("sha256");
+  const walk = (p: string) => {
+    if (!existsSync(p)) return;
+    const st = statSync(p);
+    if (st.isDirectory()) for (const e of readdirSync(p).sort()) walk(join(p, e));
+    else h.update(p).update(readFileSync(p));
+  };
+  paths.forEach(walk);
+  return h.digest("hex").slice(0, 16);
+}
+
+export function hostKernel(): { version: string; vmlinuz: string } {
+  const k = readdirSync("/boot").filter((f) => f.startsWith("vmlinuz-")).sort().pop();
+  if (!k) throw new Error("no kernel in /boot: install linux-image-amd64 (packaging/dev/setup.sh does)");
+  return { version: k.slice("vmlinuz-".length), vmlinuz: join("/boot", k) };
+}
+
+/** A private dracut tree with foyer's module in it: the host's /usr/lib/dracut stays untouched. */
+function dracutBase(): string {
+  const base = join(cacheDir, "dracut");
+  rmSync(base, { recursive: true, force: true });
+  cpSync("/usr/lib/dracut", base, { recursive: true, verbatimSymlinks: true });
+  const mod = join(base, "modules.d", "91foyer");
+  mkdirSync(mod, { recursive: true });
+  copyFileSync(join(top, "packaging/dracut/91foyer/module-setup.sh"), join(mod, "module-setup.sh"));
+  chmodSync(join(mod, "module-setup.sh"), 0o755);
+  copyFileSync(join(top, "packaging/systemd/initrd/foyer.service"), join(mod, "foyer.service"));
+  return base;
+}
+
+function buildInitrd(kver: string, withFoyer: boolean, out: string): void {
+  const base = dracutBase();
+  const args = ["--force", "--quiet", "--no-hostonly", "--no-hostonly-cmdline", "--no-early-microcode", "--compress", "zstd", "--kver", kver,
+    "--add", withFoyer ? "systemd crypt foyer" : "systemd crypt", "--omit", "plymouth",
+    "--add-drivers", "virtio_blk virtio_pci virtio_gpu virtio_rng virtio_input virtio_console dm_crypt", out];
+  sh("dracut", args, { env: { ...process.env, dracutbasedir: base, FOYER_SRC: top } });
+}
+
+/** A minimal real root: busybox, an init that prints a marker on the console and powers off. */
+function buildRootImage(out: string): string {
+  const work = join(cacheDir, "root-tree");
+  rmSync(work, { recursive: true, force: true });
+  for (const d of ["bin", "sbin", "etc", "dev", "proc", "sys", "run", "tmp", "lib64", "lib/x86_64-linux-gnu", "var/log"]) mkdirSync(join(work, d), { recursive: true });
+  copyFileSync("/bin/busybox", join(work, "bin/busybox"));
+  chmodSync(join(work, "bin/busybox"), 0o755);
+  for (const line of sh("ldd", ["/bin/busybox"]).split("\n")) {
+    const m = /(\/\S+\.so[^\s]*)/.exec(line);
+    if (m) copyFileSync(m[1]!, join(work, m[1]!.replace(/^\//, "")));
+  }
+  symlinkSync("busybox", join(work, "bin/sh"));
+  writeFileSync(join(work, "etc/os-release"), 'NAME="foyer appliance"\nID=foyer-appliance\n');
+  writeFileSync(join(work, "sbin/init"), [
+    "#!/bin/sh",
+    "# the real root: proves that the disk was unlocked and switch-root happened, then powers off",
+    "/bin/busybox mount -t proc proc /proc 2>/dev/null",
+    'echo "FOYER-ROOT-OK $(/bin/busybox cat /proc/uptime)" > /dev/console',
+    'echo "FOYER-PS $(/bin/busybox ps -o comm | /bin/busybox tr "\\n" " ")" > /dev/console',
+    "/bin/busybox sync",
+    "/bin/busybox poweroff -f",
+    "",
+  ].join("\n"));
+  chmodSync(join(work, "sbin/init"), 0o755);
+  rmSync(out, { force: true });
+  sh("truncate", ["-s", "64M", out]);
+  sh("mkfs.ext4", ["-q", "-F", "-d", work, out]);
+  sh("truncate", ["-s", "96M", out]);
+  // offline encryption of the finished filesystem; the passphrase goes in on stdin only
+  sh("cryptsetup", ["reencrypt", "--batch-mode", "--encrypt", "--type", "luks2", "--reduce-device-size", "32M", "--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", "--key-file=-", out], { input: Buffer.from(VM_PASSPHRASE) });
+  return sh("cryptsetup", ["luksUUID", out]).trim();
+}
+
+export function buildAppliance(log: (s: string) => void = () => {}): Appliance {
+  mkdirSync(cacheDir, { recursive: true });
+  const k = hostKernel();
+  const foyerInputs = hashTree([join(top, "packaging/dracut"), join(top, "packaging/systemd/initrd"), join(top, "dist"), join(top, "assets"), join(top, "profiles"), join(top, "package-lock.json")]);
+  const stamp = (name: string) => join(cacheDir, `${name}.stamp`);
+  const fresh = (name: string, key: string, file: string) => existsSync(file) && existsSync(stamp(name)) && readFileSync(stamp(name), "utf8") === key;
+
+  const initrd = join(cacheDir, "initrd-foyer.img");
+  const keyFoyer = `${k.version}:${foyerInputs}`;
+  if (!fresh("initrd-foyer", keyFoyer, initrd)) {
+    log("building the initramfs with foyer (dracut)…");
+    buildInitrd(k.version, true, initrd);
+    writeFileSync(stamp("initrd-foyer"), keyFoyer);
+  }
+  const initrdPlain = join(cacheDir, "initrd-plain.img");
+  if (!fresh("initrd-plain", k.version, initrdPlain)) {
+    log("building the initramfs without foyer (dracut)…");
+    buildInitrd(k.version, false, initrdPlain);
+    writeFileSync(stamp("initrd-plain"), k.version);
+  }
+  const rootImage = join(cacheDir, "root.img");
+  const rootKey = hashTree([fileURLToPath(import.meta.url)]);
+  let luksUuid = existsSync(join(cacheDir, "root.uuid")) ? readFileSync(join(cacheDir, "root.uuid"), "utf8").trim() : "";
+  if (!fresh("root", rootKey, rootImage) || !luksUuid) {
+    log("building the LUKS2 root disk…");
+    luksUuid = buildRootImage(rootImage);
+    writeFileSync(join(cacheDir, "root.uuid"), luksUuid);
+    writeFileSync(stamp("root"), rootKey);
+  }
+  return { kernel: k.vmlinuz, initrd, initrdPlain, rootImage, luksUuid };
+}
+
+if (process.argv[2] === "build") {
+  const a = buildAppliance((s) => process.stderr.write(s + "\n"));
+  const size = (p: string) => `${(statSync(p).size / 1048576).toFixed(1)} MiB`;
+  process.stdout.write(`kernel   ${a.kernel}\ninitrd   ${a.initrd} (${size(a.initrd)}; without foyer ${size(a.initrdPlain)})\nroot     ${a.rootImage} (LUKS2 ${a.luksUuid})\n`);
+}

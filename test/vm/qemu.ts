@@ -1,0 +1,141 @@
+// Booting the appliance under QEMU (TCG: KVM does not work on these machines): a virtio GPU for
+// the greeter, a QMP socket to take screendumps and type, and the serial console on a socket the
+// test reads (and types into, for systemd's own console agent).
+import { spawn, type ChildProcess } from "node:child_process";
+import { connect, type Socket } from "node:net";
+import { mkdtempSync, readFileSync, existsSync, writeFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { pollUntil } from "../helpers/index.js";
+import type { Appliance } from "./appliance.js";
+
+export class Vm {
+  proc: ChildProcess;
+  serial = "";
+  dir = mkdtempSync(join(tmpdir(), "foyer-vm-"));
+  #serialSock?: Socket;
+  #qmp?: Socket;
+  #qmpBuf = "";
+  #replies: ((v: { return?: unknown; error?: { desc: string } }) => void)[] = [];
+  started = performance.now();
+
+  constructor(a: Appliance, opts: { initrd?: string; append?: string; memMb?: number } = {}) {
+    const append = [
+      "console=ttyS0",
+      `rd.luks.uuid=${a.luksUuid}`,
+      `root=/dev/mapper/luks-${a.luksUuid}`,
+      "rootfstype=ext4",
+      "rw",
+      "loglevel=4",
+      "rd.udev.log_level=3",
+      "systemd.show_status=0",
+      "rd.systemd.show_status=0",
+      "panic=-1",
+      opts.append ?? "",
+    ].join(" ");
+    this.proc = spawn("qemu-system-x86_64", [
+      "-accel", "tcg", "-smp", "2", "-m", String(opts.memMb ?? 2048), "-nic", "none", "-no-reboot",
+      "-vga", "none", "-device", "virtio-gpu-pci", "-display", "none",
+      "-device", "virtio-rng-pci",
+      "-qmp", `unix:${join(this.dir, "qmp.sock")},server=on,wait=off`,
+      "-chardev", `socket,id=s0,path=${join(this.dir, "serial.sock")},server=on,wait=off`, "-serial", "chardev:s0",
+      "-drive", `file=${a.rootImage},if=virtio,format=raw,snapshot=on`,
+      "-kernel", a.kernel, "-initrd", opts.initrd ?? a.initrd, "-append", append,
+    ], { stdio: ["ignore", "pipe", "pipe"] });
+    this.proc.stderr!.on("data", (d) => (this.serial += `\n[qemu] ${d}`));
+  }
+
+  async attach(): Promise<void> {
+    await pollUntil(() => existsSync(join(this.dir, "qmp.sock")) && existsSync(join(this.dir, "serial.sock")), 20_000, "qemu sockets");
+    this.#serialSock = connect(join(this.dir, "serial.sock"));
+    this.#serialSock.on("data", (d) => (this.serial += d.toString("utf8")));
+    this.#serialSock.on("error", () => {});
+    this.#qmp = connect(join(this.dir, "qmp.sock"));
+    this.#qmp.on("error", () => {});
+    this.#qmp.on("data", (d) => {
+      this.#qmpBuf += d.toString();
+      let nl: number;
+      while ((nl = this.#qmpBuf.indexOf("\n")) >= 0) {
+        const line = this.#qmpBuf.slice(0, nl).trim();
+        this.#qmpBuf = this.#qmpBuf.slice(nl + 1);
+        if (!line) continue;
+        const m = JSON.parse(line);
+        if ("return" in m || "error" in m) this.#replies.shift()?.(m);
+      }
+    });
+    await this.qmp("qmp_capabilities");
+  }
+
+  /** One QMP command; resolves with its return value, rejects with its error. */
+  qmp(execute: string, args?: unknown): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.#replies.push((m) => (m.error ? reject(new Error(`${execute}: ${m.error.desc}`)) : resolve(m.return)));
+      this.#qmp!.write(JSON.stringify(args === undefined ? { execute } : { execute, arguments: args }) + "\n");
+    });
+  }
+
+  async waitSerial(re: RegExp, ms: number, what: string): Promise<RegExpExecArray> {
+    await pollUntil(() => re.test(this.serial), ms, `${what} on the serial console`);
+    return re.exec(this.serial)!;
+  }
+
+  writeSerial(s: string): void {
+    this.#serialSock!.write(s);
+  }
+
+  /** The screen as raw RGB (from a PPM screendump) and, with `png`, saved as PNG too. */
+  async screen(png?: string): Promise<{ width: number; height: number; rgb: Buffer }> {
+    const ppm = join(this.dir, "screen.ppm");
+    rmSync(ppm, { force: true });
+    await this.qmp("screendump", { filename: ppm });
+    if (png) await this.qmp("screendump", { filename: png, format: "png" });
+    const b = readFileSync(ppm);
+    // P6\n<w> <h>\n255\n<rgb…>
+    const head = /^P6\s+(\d+)\s+(\d+)\s+255\s/.exec(b.subarray(0, 64).toString("latin1"));
+    if (!head) throw new Error("screendump is not a P6 PPM");
+    return { width: Number(head[1]), height: Number(head[2]), rgb: b.subarray(head[0].length) };
+  }
+
+  /** Types text with QMP send-key (qcodes), one key at a time, then Enter. */
+  async type(text: string): Promise<void> {
+    for (const ch of text) {
+      const keys: { type: "qcode"; data: string }[] = [];
+      const named: Record<string, string> = { "-": "minus", " ": "spc", ".": "dot", "/": "slash", "=": "equal" };
+      if (/[a-z0-9]/.test(ch)) keys.push({ type: "qcode", data: ch });
+      else if (/[A-Z]/.test(ch)) keys.push({ type: "qcode", data: "shift" }, { type: "qcode", data: ch.toLowerCase() });
+      else if (named[ch]) keys.push({ type: "qcode", data: named[ch]! });
+      else throw new Error(`no qcode for '${ch}'`);
+      await this.qmp("send-key", { keys, "hold-time": 50 });
+      await new Promise((r) => setTimeout(r, 60)); // a key's press and release must reach the guest before the next
+    }
+    await this.qmp("send-key", { keys: [{ type: "qcode", data: "ret" }] });
+  }
+
+  get seconds(): number {
+    return (performance.now() - this.started) / 1000;
+  }
+
+  async stop(): Promise<void> {
+    if (this.proc.exitCode === null) {
+      try {
+        await Promise.race([this.qmp("quit"), new Promise((r) => setTimeout(r, 2000))]);
+      } catch {
+        /* already gone */
+      }
+      this.proc.kill("SIGKILL");
+    }
+    this.#qmp?.destroy();
+    this.#serialSock?.destroy();
+    writeFileSync(join(tmpdir(), "foyer-vm-serial.log"), this.serial);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Pixels within `tol` of an RGB colour: a cheap "is this drawn" check on a screendump. */
+export function countColour(s: { rgb: Buffer }, [r, g, b]: [number, number, number], tol = 12): number {
+  let n = 0;
+  for (let i = 0; i + 2 < s.rgb.length; i += 3) {
+    if (Math.abs(s.rgb[i]! - r) <= tol && Math.abs(s.rgb[i + 1]! - g) <= tol && Math.abs(s.rgb[i + 2]! - b) <= tol) n++;
+  }
+  return n;
+}
