@@ -32,8 +32,9 @@ install() {
     inst_dir /usr/lib/foyer
     local f
     for f in "$src"/dist/*.mjs; do inst_simple "$f" "/usr/lib/foyer/$(basename "$f")"; done
-    for f in "$src"/dist/ui/*.js "$src"/dist/ui/*.css; do inst_simple "$f" "/usr/lib/foyer/dist/ui/$(basename "$f")"; done
-    for f in "$src"/assets/*; do [ -f "$f" ] && inst_simple "$f" "/usr/lib/foyer/assets/$(basename "$f")"; done
+    for f in "$src"/dist/ui/*.js "$src"/dist/ui/*.css; do # app + chunks inst_simple "$f" "/usr/lib/foyer/dist/ui/$(basename "$f")"; done
+    mkdir -p "$initdir/usr/lib/foyer/assets"
+    cp -a "$src/assets/." "$initdir/usr/lib/foyer/assets/" # with themes/ and locales
     for f in "$src"/profiles/*.json; do inst_simple "$f" "/usr/lib/foyer/profiles/$(basename "$f")"; done
     # the native addons the bundle leaves external, with what they require at run time
     local m
