@@ -6,8 +6,7 @@ import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { PasswordAgent, type PendingPrompt } from "../../src/agents/password-agent.js";
 import { Secret } from "../../src/base/secret.js";
-import type { Logger } from "../../src/base/log.js";
-import { askPassword, killAskers, requirePrivateAskDir, requireTool, withTimeout, ASK_DIR } from "../helpers/index.js";
+import { askPassword, killAskers, requirePrivateAskDir, requireTool, withTimeout, ASK_DIR, collectingLogger } from "../helpers/index.js";
 
 requireTool("systemd-ask-password", "systemd");
 requirePrivateAskDir();
@@ -19,20 +18,10 @@ interface Ctx {
 }
 const A = suite<Ctx>("agents/password-agent", { lines: [], changes: [] });
 
-function collector(ctx: Ctx): Logger {
-  const l: Logger = {
-    error: (m) => ctx.lines.push(`error ${m}`),
-    warning: (m) => ctx.lines.push(`warning ${m}`),
-    notice: (m) => ctx.lines.push(`notice ${m}`),
-    info: (m) => ctx.lines.push(`info ${m}`),
-    debug: (m) => ctx.lines.push(`debug ${m}`),
-    child: () => l,
-  };
-  return l;
-}
+
 
 function start(ctx: Ctx): PasswordAgent {
-  ctx.agent = new PasswordAgent({ askDir: ASK_DIR, log: collector(ctx), onChange: (p) => ctx.changes.forEach((f) => f(p)), livenessMs: 200 });
+  ctx.agent = new PasswordAgent({ askDir: ASK_DIR, log: collectingLogger(ctx.lines), onChange: (p) => ctx.changes.forEach((f) => f(p)), livenessMs: 200 });
   ctx.agent.start();
   return ctx.agent;
 }

@@ -14,8 +14,7 @@ import { tmpdir } from "node:os";
 import { PlymouthServer, PLYMOUTH_SOCKET, PLYMOUTH_KEY_BASE, activatedFd, type PlymouthPrompt } from "../../src/agents/plymouth.js";
 import { encodeRequest } from "../../src/agents/plymouth-protocol.js";
 import { Secret } from "../../src/base/secret.js";
-import type { Logger } from "../../src/base/log.js";
-import { requireTool, withTimeout, pollUntil } from "../helpers/index.js";
+import { requireTool, withTimeout, pollUntil, collectingLogger } from "../helpers/index.js";
 import { ply, killClients, rawClient } from "../helpers/plymouth.js";
 
 requireTool("plymouth", "plymouth");
@@ -28,20 +27,10 @@ interface Ctx {
 }
 const S = suite<Ctx>("agents/plymouth-server", { lines: [], others: [] });
 
-function collector(ctx: Ctx): Logger {
-  const l: Logger = {
-    error: (m) => ctx.lines.push(`error ${m}`),
-    warning: (m) => ctx.lines.push(`warning ${m}`),
-    notice: (m) => ctx.lines.push(`notice ${m}`),
-    info: (m) => ctx.lines.push(`info ${m}`),
-    debug: (m) => ctx.lines.push(`debug ${m}`),
-    child: () => l,
-  };
-  return l;
-}
+
 
 async function start(ctx: Ctx, o: Partial<ConstructorParameters<typeof PlymouthServer>[0]> = {}): Promise<PlymouthServer> {
-  ctx.server = new PlymouthServer({ socket: PLYMOUTH_SOCKET, legacy: true, serve: true, cachePasswords: false, log: collector(ctx), partialTimeoutMs: 300, ...o });
+  ctx.server = new PlymouthServer({ socket: PLYMOUTH_SOCKET, legacy: true, serve: true, cachePasswords: false, log: collectingLogger(ctx.lines), partialTimeoutMs: 300, ...o });
   await withTimeout(ctx.server.start(), 5_000, "server start");
   return ctx.server;
 }
@@ -333,7 +322,7 @@ S("serve auto: a real plymouthd's socket (exact-length abstract name) means foye
   await once(py, "exit");
   const t = await start(ctx, { serve: "auto" });
   assert.ok(t.serving);
-  const off = new PlymouthServer({ socket: PLYMOUTH_SOCKET, legacy: true, serve: false, cachePasswords: false, log: collector(ctx) });
+  const off = new PlymouthServer({ socket: PLYMOUTH_SOCKET, legacy: true, serve: false, cachePasswords: false, log: collectingLogger(ctx.lines) });
   await off.start();
   assert.not.ok(off.serving);
 });

@@ -2,8 +2,8 @@
 // default) plus foyer's shipped policy file, run as a child so a test can kill it and start a new
 // one on the same socket path (a bus restart, as at switch-root).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, writeFileSync, rmSync, chmodSync } from "node:fs";
-import { join } from "node:path";
+import { mkdtempSync, writeFileSync, rmSync, chmodSync, mkdirSync, copyFileSync } from "node:fs";
+import { join, dirname } from "node:path";
 import { tmpdir } from "node:os";
 import { top, withTimeout, requireTool } from "../helpers/index.js";
 
@@ -110,11 +110,31 @@ export function gdbusCall(bus: PrivateBus, member: string, args: string[] = [], 
 }
 
 /** foyerctl from the sources, as root or as nobody. */
+let readableBin: string | undefined;
+/**
+ * nobody cannot read a checkout that sits under a 0700 directory (a CI clone may), so the
+ * unprivileged runs use a world-readable copy of the shipped foyerctl (bin/ + its dist/ bundle).
+ */
+export function nobodyFoyerctl(): string {
+  if (!readableBin) {
+    const d = mkdtempSync(join(tmpdir(), "foyerctl-"));
+    chmodSync(d, 0o755);
+    for (const f of ["bin/foyerctl.mjs", "dist/foyerctl.mjs"]) {
+      mkdirSync(dirname(join(d, f)), { recursive: true, mode: 0o755 });
+      copyFileSync(join(top, f), join(d, f));
+      chmodSync(join(d, f), 0o644);
+    }
+    readableBin = join(d, "bin/foyerctl.mjs");
+  }
+  return readableBin;
+}
+
 export function foyerctl(bus: PrivateBus | string, args: string[], opts: { asNobody?: boolean } = {}): Run {
   const address = typeof bus === "string" ? bus : bus.address;
-  const argv = [process.execPath, "--import", "tsx", join(top, "src/cli/foyerctl.ts"), "--bus", address, ...args];
-  const cmd = opts.asNobody ? ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", ...argv] : argv;
-  const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: "utf8", timeout: 20_000, cwd: top });
+  const argv = opts.asNobody
+    ? ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", process.execPath, nobodyFoyerctl(), "--bus", address, ...args]
+    : [process.execPath, "--import", "tsx", join(top, "src/cli/foyerctl.ts"), "--bus", address, ...args];
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", timeout: 20_000, cwd: opts.asNobody ? "/" : top });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

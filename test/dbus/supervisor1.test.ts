@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import dbus from "dbus-next";
 import { Foyerd, withTimeout, requireTool, top } from "../helpers/index.js";
-import { PrivateBus, busctl, gdbusCall, foyerctl, members, PRIVATE_ASK_DIR, XML } from "./bus.js";
+import { PrivateBus, busctl, gdbusCall, foyerctl, nobodyFoyerctl, members, PRIVATE_ASK_DIR, XML } from "./bus.js";
 import { connectBus, closeQuietly } from "../../src/dbus/service.js";
 
 const NAME = "org.foyer.Supervisor1", PATH = "/org/foyer/Supervisor1", IFACE = "org.foyer.Supervisor1";
@@ -223,7 +223,7 @@ test("the shipped foyerctl (bin/foyerctl.mjs → dist/foyerctl.mjs) works the sa
   const r = spawnSync(process.execPath, [bin, "--bus", `${bus.address},guid=0123456789abcdef0123456789abcdef`, "--json", "status"], { encoding: "utf8", timeout: 20_000 });
   assert.is(r.status, 0, r.stderr);
   assert.is(JSON.parse(r.stdout).Phase, "running");
-  const denied = spawnSync("setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", process.execPath, bin, "--bus", bus.address, "reload"], { encoding: "utf8", timeout: 20_000 });
+  const denied = spawnSync("setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", process.execPath, nobodyFoyerctl(), "--bus", bus.address, "reload"], { encoding: "utf8", timeout: 20_000, cwd: "/" });
   assert.is(denied.status, 4, denied.stderr);
 });
 

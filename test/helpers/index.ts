@@ -7,6 +7,8 @@ import { join, dirname } from "node:path";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 export { withTimeout } from "../../src/base/timeout.js";
+import { chromium, type Page } from "playwright-core";
+import type { Logger } from "../../src/base/log.js";
 import { withTimeout } from "../../src/base/timeout.js";
 
 export const top = join(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -149,6 +151,39 @@ export function askPassword(message: string, opts: { id?: string; echo?: boolean
 
 export function askFiles(): string[] {
   return spawnSync("ls", [ASK_DIR], { encoding: "utf8" }).stdout.split("\n").filter((n) => n.startsWith("ask."));
+}
+
+/** A Logger that appends "level message" lines to `lines`, for asserting what a part logged. */
+export function collectingLogger(lines: string[]): Logger {
+  const l: Logger = {
+    error: (m) => lines.push(`error ${m}`),
+    warning: (m) => lines.push(`warning ${m}`),
+    notice: (m) => lines.push(`notice ${m}`),
+    info: (m) => lines.push(`info ${m}`),
+    debug: (m) => lines.push(`debug ${m}`),
+    child: () => l,
+  };
+  return l;
+}
+
+/**
+ * The greeter page inside a chromium that foyer started with a debug port (test profiles only).
+ * The port opens with the browser and nothing reports when: it is retried until `ms`.
+ */
+export async function connectGreeter(port: number, ms = 30_000): Promise<{ page: Page; close: () => Promise<void> }> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      const b = await chromium.connectOverCDP(`http://127.0.0.1:${port}`, { timeout: 2000 });
+      const page = b.contexts()[0]?.pages()[0];
+      if (page) return { page, close: () => b.close() };
+      await b.close();
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > end) throw new Error(`connect to the greeter's chromium on port ${port} timed out after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 export const CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-gpu"];

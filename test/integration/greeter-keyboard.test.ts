@@ -4,12 +4,12 @@
 // backend) the switch restarts the greeter with XKB_DEFAULT_LAYOUT=de and the prompt survives.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { Foyerd, askPassword, killAskers, requirePrivateAskDir, requireTool, withTimeout, top } from "../helpers/index.js";
+import { Foyerd, askPassword, killAskers, requirePrivateAskDir, requireTool, withTimeout, top, connectGreeter } from "../helpers/index.js";
 
 requireTool("Xvfb", "xvfb");
 requireTool("setxkbmap", "x11-xkb-utils");
@@ -35,22 +35,6 @@ function foyerd(name: string, base: string, port: number): Foyerd {
   return new Foyerd(join(dir, `${name}.json`));
 }
 
-async function greeterPage(port: number): Promise<{ page: Page; close: () => Promise<void> }> {
-  const b = await withTimeout(
-    (async () => {
-      for (;;) {
-        try {
-          return await chromium.connectOverCDP(`http://127.0.0.1:${port}`, { timeout: 2000 });
-        } catch {
-          await new Promise((r) => setTimeout(r, 100)); // the debug port opens with the browser; no event says when
-        }
-      }
-    })(),
-    30_000,
-    "connect to the greeter's chromium",
-  );
-  return { page: b.contexts()[0]!.pages()[0]!, close: () => b.close() };
-}
 
 /**
  * Picks a layout in the greeter's panel, as a person would. Under cage the click kills the very
@@ -87,7 +71,7 @@ K("X: switching to de from the greeter makes the physical Y key type 'z' (xdotoo
     assert.is(r.status, 0, `xdotool ${args.join(" ")}: ${r.stderr}`);
   };
   const ask = askPassword("Disk:");
-  const g = await greeterPage(X_PORT);
+  const g = await connectGreeter(X_PORT);
   const input = g.page.getByLabel("Disk:");
   await withTimeout(input.waitFor(), 15_000, "prompt");
   // X delivers keys to the window under the pointer (no window manager: focus is PointerRoot)
@@ -114,7 +98,7 @@ K("cage: switching restarts the greeter with XKB_DEFAULT_LAYOUT=de; the prompt i
   const f = (ctx.foyerd = foyerd("wl", "headless-wayland.json", W_PORT));
   await f.until((l) => l.includes("greeter interactive"), 60_000, "greeter interactive");
   const ask = askPassword("Disk:");
-  let g = await greeterPage(W_PORT);
+  let g = await connectGreeter(W_PORT);
   await withTimeout(g.page.getByLabel("Disk:").waitFor(), 15_000, "prompt");
   const cageBefore = spawnSync("pgrep", ["-u", "foyer-greeter", "-x", "cage"], { encoding: "utf8" }).stdout.trim();
   await switchLayout(g.page, "de", true);
@@ -125,7 +109,7 @@ K("cage: switching restarts the greeter with XKB_DEFAULT_LAYOUT=de; the prompt i
   const env = readFileSync(`/proc/${cage}/environ`, "utf8").split("\0");
   assert.ok(env.includes("XKB_DEFAULT_LAYOUT=de"), env.filter((e) => e.startsWith("XKB")).join(" "));
   assert.not.match(f.log, /crash-loop breaker/);
-  g = await greeterPage(W_PORT);
+  g = await connectGreeter(W_PORT);
   await withTimeout(g.page.getByLabel("Disk:").waitFor(), 15_000, "prompt after the restart");
   assert.is(await g.page.locator("#keyboard").textContent(), "de");
   await g.page.getByLabel("Disk:").fill("nach dem Neustart");

@@ -4,14 +4,13 @@
 // the text fallback answers on a terminal (a real pty).
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { chromium, type Page } from "playwright-core";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, mkdirSync, readFileSync} from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import * as pty from "node-pty";
 import WebSocket from "ws";
-import { Foyerd, askPassword, killAskers, requirePrivateAskDir, requireTool, withTimeout, pollUntil, top } from "../helpers/index.js";
+import { Foyerd, askPassword, killAskers, requirePrivateAskDir, requireTool, withTimeout, pollUntil, top, connectGreeter } from "../helpers/index.js";
 
 requireTool("cage", "cage");
 requireTool("chromium", "chromium");
@@ -36,24 +35,6 @@ W.after.each(async (ctx) => {
   assert.is(left, "", "greeter processes left after foyerd stopped");
 });
 
-/** The greeter page inside cage, over chromium's debug port (the profile opens it for tests). */
-async function greeterPage(port: number): Promise<{ page: Page; close: () => Promise<void> }> {
-  const b = await withTimeout(
-    (async () => {
-      for (;;) {
-        try {
-          return await chromium.connectOverCDP(`http://127.0.0.1:${port}`, { timeout: 2000 });
-        } catch {
-          await new Promise((r) => setTimeout(r, 100)); // the debug port opens with the browser; no event to wait for
-        }
-      }
-    })(),
-    30_000,
-    "connect to the greeter's chromium",
-  );
-  const page = b.contexts()[0]!.pages()[0]!;
-  return { page, close: () => b.close() };
-}
 
 function greeterPid(): number {
   const r = spawnSync("pgrep", ["-u", "foyer-greeter", "-x", "cage"], { encoding: "utf8" });
@@ -66,7 +47,7 @@ W("types into the greeter under cage; screenshot of the unlock screen", async (c
   const f = (ctx.foyerd = new Foyerd("headless-wayland"));
   await f.until((l) => l.includes("greeter interactive"), 60_000, "greeter interactive");
   const ask = askPassword("Please enter passphrase for disk luks-root (cryptroot):", { id: "cryptsetup:/dev/vda2" });
-  const { page, close } = await greeterPage(9333);
+  const { page, close } = await connectGreeter(9333);
   const input = page.getByLabel("Please enter passphrase for disk luks-root (cryptroot):");
   await withTimeout(input.waitFor(), 15_000, "prompt in the greeter");
   await page.waitForFunction(() => document.activeElement instanceof HTMLInputElement);
@@ -90,7 +71,7 @@ W("a killed greeter comes back with the same prompt, and the request is still an
   // the first launch's URL, as a browser would log it (its token is only for that launch)
   const firstUrl = new URL(/http:\/\/127\.0\.0\.1:\d+\/#token=[\w-]+/.exec(readFileSync(`/proc/${greeterPid()}/cmdline`, "latin1"))![0]);
   for (let i = 1; i <= 3; i++) {
-    const { page, close } = await greeterPage(9333);
+    const { page, close } = await connectGreeter(9333);
     await withTimeout(page.getByLabel("Survive kills:").waitFor(), 15_000, `prompt shown (round ${i})`);
     await close();
     process.kill(greeterPid(), "SIGKILL");
@@ -103,7 +84,7 @@ W("a killed greeter comes back with the same prompt, and the request is still an
     ws.on("error", () => resolve(0));
   });
   assert.is(stale, 403, "a dead greeter's token still opens the WebSocket");
-  const { page, close } = await greeterPage(9333);
+  const { page, close } = await connectGreeter(9333);
   await withTimeout(page.getByLabel("Survive kills:").waitFor(), 15_000, "prompt after the kills");
   await page.getByLabel("Survive kills:").fill("still here");
   await page.getByLabel("Survive kills:").press("Enter");

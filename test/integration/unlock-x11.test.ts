@@ -2,12 +2,11 @@
 // greeter killed comes back on the same X server; typed through CDP.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { chromium } from "playwright-core";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { Foyerd, askPassword, killAskers, requirePrivateAskDir, requireTool, withTimeout, top } from "../helpers/index.js";
+import { Foyerd, askPassword, killAskers, requirePrivateAskDir, requireTool, withTimeout, top, connectGreeter } from "../helpers/index.js";
 
 requireTool("Xvfb", "xvfb");
 requireTool("setxkbmap", "x11-xkb-utils");
@@ -23,17 +22,7 @@ X.after.each(async (ctx) => {
   spawnSync("pkill", ["-KILL", "-u", "foyer-greeter"]);
 });
 
-async function page(port: number) {
-  for (let i = 0; ; i++) {
-    try {
-      const b = await chromium.connectOverCDP(`http://127.0.0.1:${port}`, { timeout: 2000 });
-      return { page: b.contexts()[0]!.pages()[0]!, close: () => b.close() };
-    } catch (e) {
-      if (i > 200) throw e;
-      await new Promise((r) => setTimeout(r, 100)); // the debug port opens with the browser
-    }
-  }
-}
+
 
 X("Xvfb + chromium: prompt answered, browser restarted on the same display", async (ctx) => {
   // a machine configured for German (Neo variant): shown in the greeter and applied to the X server
@@ -49,7 +38,7 @@ X("Xvfb + chromium: prompt answered, browser restarted on the same display", asy
   assert.match(q.stdout, /layout:\s+de/);
   assert.match(q.stdout, /variant:\s+neo/);
   const ask = askPassword("X11 disk:");
-  let g = await page(9334);
+  let g = await connectGreeter(9334);
   await withTimeout(g.page.getByLabel("X11 disk:").waitFor(), 15_000, "prompt");
   assert.is(await g.page.locator("#keyboard").textContent(), "de (neo)");
   await g.close();
@@ -57,7 +46,7 @@ X("Xvfb + chromium: prompt answered, browser restarted on the same display", asy
   process.kill(Number(browser), "SIGKILL");
   await f.until((l) => l.includes("greeter interactive again"), 60_000, "greeter back");
   assert.not.match(f.log, /display server exited/);
-  g = await page(9334);
+  g = await connectGreeter(9334);
   await g.page.getByLabel("X11 disk:").fill("on x");
   await g.page.getByLabel("X11 disk:").press("Enter");
   assert.is((await withTimeout(ask.result, 10_000)).out.toString(), "on x\n");
