@@ -32,7 +32,8 @@ install() {
     inst_dir /usr/lib/foyer
     local f
     for f in "$src"/dist/*.mjs; do inst_simple "$f" "/usr/lib/foyer/$(basename "$f")"; done
-    for f in "$src"/dist/ui/*.js "$src"/dist/ui/*.css; do # app + chunks inst_simple "$f" "/usr/lib/foyer/dist/ui/$(basename "$f")"; done
+    # the UI: app.js, app.css and the lazily loaded chunks
+    for f in "$src"/dist/ui/*.js "$src"/dist/ui/*.css; do inst_simple "$f" "/usr/lib/foyer/dist/ui/$(basename "$f")"; done
     mkdir -p "$initdir/usr/lib/foyer/assets"
     cp -a "$src/assets/." "$initdir/usr/lib/foyer/assets/" # with themes/ and locales
     for f in "$src"/profiles/*.json; do inst_simple "$f" "/usr/lib/foyer/profiles/$(basename "$f")"; done
@@ -45,15 +46,21 @@ install() {
         while read -r f; do inst_simple "$src/$f" "/usr/lib/foyer/$f"; done
     done
 
-    # cog loads its platform and WPE's backend with dlopen: ldd does not see them
-    inst_libdir_file "cog/modules/libcogplatform-wl.so" "cog/modules/libcogplatform-drm.so" \
-        "libWPEBackend-fdo-1.0.so.1" "libWPEBackend-fdo-1.0.so"
+    # cog loads its platform and WPE's backend with dlopen: ldd does not see them. inst_binary
+    # (not inst_libdir_file, which copies the file alone) brings each one's own libraries too.
+    local so
+    for so in cog/modules/libcogplatform-wl.so cog/modules/libcogplatform-drm.so libWPEBackend-fdo-1.0.so.1 \
+        wpe-webkit-1.1/injected-bundle/libWPEInjectedBundle.so; do
+        inst_binary "$lib/$so"
+    done
+    inst_simple "$lib/libWPEBackend-fdo-1.0.so"
     inst_multiple "$lib"/wpe-webkit-1.1/WPEWebProcess "$lib"/wpe-webkit-1.1/WPENetworkProcess
-    inst_libdir_file "wpe-webkit-1.1/injected-bundle/libWPEInjectedBundle.so"
     inst_libdir_file "gio/modules/*" 2>/dev/null
     # WPE renders through EGL even when cage composes with pixman: Mesa's software and virtio
     # drivers, found by libglvnd through its vendor file
-    inst_libdir_file "libEGL_mesa.so.0" "libgbm.so.1" "libglapi.so.0" "dri/swrast_dri.so" "dri/kms_swrast_dri.so" "dri/virtio_gpu_dri.so"
+    for so in libEGL_mesa.so.0 libgbm.so.1 libglapi.so.0 dri/swrast_dri.so dri/kms_swrast_dri.so dri/virtio_gpu_dri.so; do
+        inst_binary "$lib/$so"
+    done
     inst_multiple -o /usr/share/glvnd/egl_vendor.d/50_mesa.json
 
     # libinput finds devices through udev's input_id properties, and reads its quirks
