@@ -19,6 +19,16 @@ installkernel() {
     instmods evdev atkbd i8042 psmouse serio_raw virtio_input hid_generic usbhid drm virtio_gpu
 }
 
+# a library loaded with dlopen, with every library it needs: ldd on the build host, since
+# dracut follows the dependencies of executables only
+inst_with_deps() {
+    local f=$1 d
+    inst_library "$f"
+    for d in $(ldd "$f" 2>/dev/null | awk '/=> \// {print $3}'); do
+        inst_library "$d"
+    done
+}
+
 install() {
     local src="${FOYER_SRC:-/usr/lib/foyer}"
     local lib=/usr/lib/x86_64-linux-gnu
@@ -46,12 +56,12 @@ install() {
         while read -r f; do inst_simple "$src/$f" "/usr/lib/foyer/$f"; done
     done
 
-    # cog loads its platform and WPE's backend with dlopen: ldd does not see them. inst_binary
-    # (not inst_libdir_file, which copies the file alone) brings each one's own libraries too.
+    # cog loads its platform and WPE's backend with dlopen: ldd does not see them, and
+    # inst_libdir_file copies the file alone, so each comes with its own libraries.
     local so
     for so in cog/modules/libcogplatform-wl.so cog/modules/libcogplatform-drm.so libWPEBackend-fdo-1.0.so.1 \
         wpe-webkit-1.1/injected-bundle/libWPEInjectedBundle.so; do
-        inst_binary "$lib/$so"
+        inst_with_deps "$lib/$so"
     done
     inst_simple "$lib/libWPEBackend-fdo-1.0.so"
     inst_multiple "$lib"/wpe-webkit-1.1/WPEWebProcess "$lib"/wpe-webkit-1.1/WPENetworkProcess
@@ -59,7 +69,7 @@ install() {
     # WPE renders through EGL even when cage composes with pixman: Mesa's software and virtio
     # drivers, found by libglvnd through its vendor file
     for so in libEGL_mesa.so.0 libgbm.so.1 libglapi.so.0 dri/swrast_dri.so dri/kms_swrast_dri.so dri/virtio_gpu_dri.so; do
-        inst_binary "$lib/$so"
+        inst_with_deps "$lib/$so"
     done
     inst_multiple -o /usr/share/glvnd/egl_vendor.d/50_mesa.json
 
