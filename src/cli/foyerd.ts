@@ -5,6 +5,7 @@
 //   foyerd [--profile NAME|PATH] [--runtime-dir DIR] [--ask-dir DIR] [--cmdline FILE] [--bus ADDRESS|system|none]
 //   foyerd schema            print the profile JSON Schema
 //   foyerd print-profile     print the effective profile (after the same resolution) as JSON
+//   foyerd flush --from DIR --to DIR [--unmount]   crash-safe copy of tmpfs state to disk
 import { readFileSync, existsSync } from "node:fs";
 import { join, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,6 +19,7 @@ import { Supervisor } from "../supervisor/supervisor.js";
 import { greeterStateName } from "../supervisor/machine.js";
 import { SupervisorService, checkBusOption } from "../dbus/service.js";
 import type { SupervisorPort } from "../dbus/supervisor1.js";
+import { flushMain } from "../state/flush-cli.js";
 
 /** The Supervisor as the D-Bus service sees it (dbus/ may not import supervisor/). */
 export function supervisorPort(sup: Supervisor): SupervisorPort {
@@ -70,6 +72,8 @@ function packageTop(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // flush has its own options and runs in the real root, without a profile or a logger
+  if (argv[0] === "flush") return flushMain(argv.slice(1));
   let args;
   try {
     args = parseArgs({
