@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // The test command: runs every uvu suite (test/**/*.test.ts) as its own process, each in a private
 // mount namespace with its own tmpfs on /run/systemd/ask-password (the real systemd-ask-password
-// always writes there, and the host's agents must not see our requests). Prints each suite's
+// always writes there, and the host's agents must not see our requests) and its own PID namespace
+// (a suite's process sweeps and pkills see only its own processes, and whatever a crashed suite
+// left running dies with it). Prints each suite's
 // result and one closing line `N passed, N failed, N skipped` summed over all suites; exits
 // non-zero on any failure or on a suite that ended without uvu's summary (a crash).
 //   node test/run.mjs [FILTER…]   runs only suites whose path contains a FILTER
@@ -34,11 +36,11 @@ const suites = find(join(top, "test"))
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
   .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 
-const NS = 'mkdir -p /run/systemd/ask-password && mount -t tmpfs -o mode=0755,size=4m foyer-test /run/systemd/ask-password && exec "$@"';
+const NS = 'mkdir -p /run/systemd/ask-password && mount -t tmpfs -o mode=0755,size=4m foyer-test /run/systemd/ask-password && "$@"';
 
 function runSuite(file) {
   return new Promise((resolve) => {
-    const args = ["--mount", "--propagation", "private", "--", "sh", "-c", NS, "sh", process.execPath, "--import", "tsx", file];
+    const args = ["--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc", "--kill-child", "--", "sh", "-c", NS, "sh", process.execPath, "--import", "tsx", file];
     const p = spawn("unshare", args, { cwd: top, env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     p.stdout.on("data", (d) => {

@@ -235,7 +235,7 @@ export class DisplayStack {
         // opening a DRM device the greeter user cannot (and need not) open
         if (d.renderer === "pixman") env.LIBGL_ALWAYS_SOFTWARE = "1";
         if (d.stack === "headless-wayland") Object.assign(env, { WLR_BACKENDS: "headless", WLR_LIBINPUT_NO_DEVICES: "1", WLR_HEADLESS_OUTPUTS: "1" });
-        if (d.seatd) env.LIBSEAT_BACKEND = "seatd";
+        if (d.seatd && d.stack === "wayland") env.LIBSEAT_BACKEND = "seatd";
         const rotate = Array.from({ length: d.rotate }, () => "-r");
         return this.#c.launcher.start(this.#spec("greeter", ["cage", "-d", ...rotate, "--", ...this.browserArgv(true)], env));
       }
@@ -246,7 +246,7 @@ export class DisplayStack {
 
   /** seatd for the wayland stack on DRM without logind; runs as root, hands the seat to the greeter's group. */
   seatdSpec(): LaunchSpec | undefined {
-    if (!this.#c.profile.display.seatd) return undefined;
+    if (!this.#c.profile.display.seatd || this.#c.profile.display.stack !== "wayland") return undefined;
     return { name: "seatd", argv: ["seatd", "-g", this.#c.user.name], env: { ...BASE_ENV }, logFile: join(this.#c.runtimeDir, "log", "seatd.log") };
   }
 }

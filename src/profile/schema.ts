@@ -22,8 +22,8 @@ export const DisplaySchema = z.strictObject({
    * turns the picture back upright.
    */
   rotate: z.number().int().min(0).max(3).default(0),
-  /** start seatd for the compositor (an initramfs has no logind) */
-  seatd: z.boolean().default(false),
+  /** start seatd for the compositor on DRM (stack "wayland"; an initramfs has no logind) */
+  seatd: z.boolean().default(true),
   /**
    * the greeter's device scale factor: auto = 2 on outputs of at least 2880×1620 (Plymouth's
    * HiDPI rule), else 1; the size comes from /sys/class/drm/<output>/modes on a real display and

@@ -61,6 +61,7 @@ export class Supervisor extends EventEmitter {
   #timer?: NodeJS.Timeout;
   #t0 = monotonicMs();
   #greeterStartedAt = 0;
+  #lastConnectedAt = -1;
   #revokeLaunch?: () => void;
   #notice = "";
   #done?: () => void;
@@ -314,6 +315,7 @@ export class Supervisor extends EventEmitter {
       this.#server.broadcast(this.snapshot());
     }
     if (e.type === "greeter_connected" && before.greeter.kind === "starting" && next.greeter.kind === "running") {
+      this.#lastConnectedAt = monotonicMs();
       this.#mark(next.restarts === 0 ? "greeter interactive" : "greeter interactive again");
       this.#log.info("greeter respawn time", { ms: monotonicMs() - this.#greeterStartedAt, restarts: next.restarts });
     }
@@ -350,11 +352,13 @@ export class Supervisor extends EventEmitter {
         const g = this.#stack.startGreeter();
         this.#greeter = g;
         const revoke = this.#revokeLaunch;
+        const startedAt = this.#greeterStartedAt;
         void g.exited.then((x) => {
           revoke?.(); // its token dies with it
           if (this.#greeter === g) this.#greeter = undefined;
           this.#log.warning("greeter exited", { code: x.code, signal: x.signal });
-          if (this.#state.greeter.kind === "starting") this.#logTail("greeter");
+          // one that never connected (it crashed, or was stopped at the ready deadline) says why
+          if (this.#lastConnectedAt < startedAt) this.#logTail("greeter");
           this.dispatch({ type: "greeter_exited", code: x.code, signal: x.signal });
         });
         return;

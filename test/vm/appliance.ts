@@ -59,11 +59,27 @@ function dracutBase(): string {
   return base;
 }
 
+/**
+ * The appliance's own profile, installed as /etc/foyer/profiles/vm.json and chosen with
+ * rd.foyer.profile=vm: the shipped wayland profile with deadlines sized for TCG, where cog
+ * takes minutes, not seconds, to draw its first page.
+ */
+export const VM_PROFILE = {
+  schema: 1,
+  description: "the VM appliance: cage + cog on virtio-gpu, deadlines for an emulated CPU",
+  display: { stack: "wayland", browser: "cog", renderer: "pixman", seatd: true },
+  greeter: { readyTimeoutMs: 480_000 },
+};
+
 function buildInitrd(kver: string, withFoyer: boolean, out: string): void {
   const base = dracutBase();
+  const profDir = join(cacheDir, "vm-profiles");
+  mkdirSync(profDir, { recursive: true });
+  writeFileSync(join(profDir, "vm.json"), JSON.stringify(VM_PROFILE, null, 2) + "\n");
   const args = ["--force", "--quiet", "--no-hostonly", "--no-hostonly-cmdline", "--no-early-microcode", "--compress", "zstd", "--kver", kver,
     "--add", withFoyer ? "systemd crypt foyer" : "systemd crypt", "--omit", "plymouth",
-    "--add-drivers", "virtio_blk virtio_pci virtio_gpu virtio_rng virtio_input virtio_console dm_crypt", out];
+    "--add-drivers", "virtio_blk virtio_pci virtio_gpu virtio_rng virtio_input virtio_console dm_crypt",
+    ...(withFoyer ? ["--include", profDir, "/etc/foyer/profiles"] : []), out];
   sh("dracut", args, { env: { ...process.env, dracutbasedir: base, FOYER_SRC: top } });
 }
 
@@ -103,7 +119,7 @@ function buildRootImage(out: string): string {
 export function buildAppliance(log: (s: string) => void = () => {}): Appliance {
   mkdirSync(cacheDir, { recursive: true });
   const k = hostKernel();
-  const foyerInputs = hashTree([join(top, "packaging/dracut"), join(top, "packaging/systemd/initrd"), join(top, "dist"), join(top, "assets"), join(top, "profiles"), join(top, "package-lock.json")]);
+  const foyerInputs = createHash("sha256").update(JSON.stringify(VM_PROFILE)).digest("hex").slice(0, 8) + hashTree([join(top, "packaging/dracut"), join(top, "packaging/systemd/initrd"), join(top, "dist"), join(top, "assets"), join(top, "profiles"), join(top, "package-lock.json")]);
   const stamp = (name: string) => join(cacheDir, `${name}.stamp`);
   const fresh = (name: string, key: string, file: string) => existsSync(file) && existsSync(stamp(name)) && readFileSync(stamp(name), "utf8") === key;
 
@@ -136,4 +152,29 @@ if (process.argv[2] === "build") {
   const a = buildAppliance((s) => process.stderr.write(s + "\n"));
   const size = (p: string) => `${(statSync(p).size / 1048576).toFixed(1)} MiB`;
   process.stdout.write(`kernel   ${a.kernel}\ninitrd   ${a.initrd} (${size(a.initrd)}; without foyer ${size(a.initrdPlain)})\nroot     ${a.rootImage} (LUKS2 ${a.luksUuid})\n`);
+}
+
+// `boot [SECONDS] [-- APPEND…]`: boots the appliance and takes a screendump every 20 s into
+// $FOYER_VM_SHOTS (default /tmp/foyer-vm-shots), printing the serial console: for looking at it.
+if (process.argv[2] === "boot") {
+  const { Vm } = await import("./qemu.js");
+  const secs = Number(process.argv[3] ?? 240);
+  const dd = process.argv.indexOf("--");
+  const append = dd > 0 ? process.argv.slice(dd + 1).join(" ") : "rd.foyer.profile=vm";
+  const shots = process.env.FOYER_VM_SHOTS ?? "/tmp/foyer-vm-shots";
+  mkdirSync(shots, { recursive: true });
+  const vm = new Vm(buildAppliance((s) => process.stderr.write(s + "\n")), { append });
+  await vm.attach();
+  let printed = 0;
+  const timer = setInterval(() => {
+    process.stdout.write(vm.serial.slice(printed));
+    printed = vm.serial.length;
+  }, 1000);
+  for (let t = 20; t <= secs && vm.proc.exitCode === null; t += 20) {
+    await new Promise((r) => setTimeout(r, 20_000));
+    await vm.screen(join(shots, `t${String(t).padStart(3, "0")}.png`)).catch((e) => process.stderr.write(`screendump: ${e}\n`));
+  }
+  clearInterval(timer);
+  process.stdout.write(vm.serial.slice(printed));
+  await vm.stop();
 }
