@@ -253,7 +253,7 @@ export class PasswordAgent {
     sendPassphrases(p.request.socket, [secret]);
     this.#done.add(name);
     if (p.request.id) this.#answered.set(p.request.id, (this.#answered.get(p.request.id) ?? 0) + 1);
-    this.#o.log.info("password request answered", { file: name, bytes: secret.length });
+    this.#o.log.info("password request answered", { file: name });
     this.#emit();
   }
 

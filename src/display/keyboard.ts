@@ -13,8 +13,26 @@ export interface Keyboard {
 export const US: Keyboard = { layout: "us", variant: "", model: "", options: "" };
 const SAFE = /^[A-Za-z0-9_,:()+-]{0,64}$/;
 
-/** Parses vconsole.conf (shell-style KEY=value, optional quotes). Unsafe values are ignored. */
-export function parseVconsole(text: string): Keyboard {
+/** systemd's console-keymap → X layout table (what localectl uses to convert). */
+export const KBD_MODEL_MAP = "/usr/share/systemd/kbd-model-map";
+
+/** The X layout and variant for a console keymap, from kbd-model-map's lines. */
+export function keymapToXkb(keymap: string, modelMap: string): { layout: string; variant: string } | undefined {
+  for (const line of modelMap.split("\n")) {
+    if (line.startsWith("#")) continue;
+    const [console, layout, , variant] = line.trim().split(/\s+/);
+    if (console === keymap && layout && SAFE.test(layout)) return { layout, variant: variant && variant !== "-" && SAFE.test(variant) ? variant : "" };
+  }
+  // not in the table: console keymaps are mostly named after the layout ("de-latin1-nodeadkeys")
+  const m = /^([a-z]{2,3})(?:[-_]|$)/.exec(keymap);
+  return m ? { layout: m[1]!, variant: "" } : undefined;
+}
+
+/**
+ * Parses vconsole.conf (shell-style KEY=value, optional quotes). Unsafe values are ignored. Without
+ * XKBLAYOUT, the console's KEYMAP is converted as localectl does (`modelMap`: kbd-model-map's text).
+ */
+export function parseVconsole(text: string, modelMap = ""): Keyboard {
   const kv = new Map<string, string>();
   for (const raw of text.split("\n")) {
     const line = raw.trim();
@@ -29,12 +47,22 @@ export function parseVconsole(text: string): Keyboard {
     const v = kv.get(k) ?? "";
     return SAFE.test(v) ? v : "";
   };
+  if (!pick("XKBLAYOUT") && pick("KEYMAP")) {
+    const x = keymapToXkb(pick("KEYMAP"), modelMap);
+    if (x) return { layout: x.layout, variant: x.variant, model: "", options: "" };
+  }
   return { layout: pick("XKBLAYOUT") || "us", variant: pick("XKBVARIANT"), model: pick("XKBMODEL"), options: pick("XKBOPTIONS") };
 }
 
-export function readKeyboard(path: string): Keyboard {
+export function readKeyboard(path: string, modelMapPath = KBD_MODEL_MAP): Keyboard {
+  let modelMap = "";
   try {
-    return parseVconsole(readFileSync(path, "utf8"));
+    modelMap = readFileSync(modelMapPath, "utf8");
+  } catch {
+    /* no table: only XKBLAYOUT and keymaps named after their layout */
+  }
+  try {
+    return parseVconsole(readFileSync(path, "utf8"), modelMap);
   } catch {
     return US;
   }

@@ -95,6 +95,10 @@ export class DisplayStack {
       XDG_CACHE_HOME: join(this.greeterHome, ".cache"),
       XDG_CONFIG_HOME: join(this.greeterHome, ".config"),
       XDG_DATA_HOME: join(this.greeterHome, ".local/share"),
+      // WebKit's network process must not consult a desktop's proxy settings: GNOME's GIO proxy
+      // module aborts it where GSettings has no schemas (an initramfs), and the greeter is loopback
+      GIO_USE_PROXY_RESOLVER: "dummy",
+      GSETTINGS_BACKEND: "memory",
       ...extra,
     };
   }

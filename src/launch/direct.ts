@@ -54,6 +54,21 @@ function signalGroup(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
+/** The resident memory (KiB) of every process whose real uid is `uid`: the greeter's whole stack. */
+export function userRssKb(uid: number): number {
+  let kb = 0;
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const status = readFileSync(`/proc/${e}/status`, "utf8");
+      if (Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]) === uid) kb += Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return kb;
+}
+
 /**
  * SIGKILLs every process whose real uid is `uid`, and returns how many it signalled. Process
  * groups do not hold everything: chromium's crashpad handler starts its own session. The greeter

@@ -15,7 +15,7 @@ import { GreeterServer } from "../greeter/server.js";
 import { DisplayStack } from "../display/stacks.js";
 import { readKeyboard, type Keyboard } from "../display/keyboard.js";
 import { lookupUser } from "../display/users.js";
-import { DirectLauncher, sweepUser, type Launched } from "../launch/direct.js";
+import { DirectLauncher, sweepUser, userRssKb, type Launched } from "../launch/direct.js";
 import { describe, FoyerError } from "../base/errors.js";
 import { monotonicMs } from "../base/timeout.js";
 import type { Logger } from "../base/log.js";
@@ -193,6 +193,22 @@ export class Supervisor extends EventEmitter {
     return this.#keyboard;
   }
 
+  /** What the prompt costs, once, when it first shows: foyerd, the greeter's stack, the machine. */
+  #logMemory(): void {
+    try {
+      const mem = readFileSync("/proc/meminfo", "utf8");
+      const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(mem)?.[1] ?? 0);
+      const mb = (k: number) => Math.round(k / 102.4) / 10;
+      this.#log.info("memory at the prompt", {
+        supervisorMb: mb(process.memoryUsage().rss / 1024),
+        greeterMb: this.#policy.hasGreeter ? mb(userRssKb(this.#stack.user.uid)) : 0,
+        systemUsedMb: mb(kb("MemTotal") - kb("MemAvailable")),
+      });
+    } catch {
+      /* no /proc: nothing to say */
+    }
+  }
+
   #mark(name: string): void {
     const m = { name, at: monotonicMs() - this.#t0 };
     this.milestones.push(m);
@@ -202,6 +218,8 @@ export class Supervisor extends EventEmitter {
 
   async start(): Promise<void> {
     this.#mark("start");
+    const k = this.#keyboard;
+    this.#log.info("keyboard layout", { layout: k.layout, variant: k.variant, from: this.#o.profile.keyboard.vconsole });
     mkdirSync(this.#o.runtimeDir, { recursive: true, mode: 0o755 });
     // the greeter user must traverse it to reach its own HOME and XDG_RUNTIME_DIR inside; what
     // is private in it (logs, greeter-url) has its own 0700/0600 modes
@@ -257,7 +275,13 @@ export class Supervisor extends EventEmitter {
   #logTail(unit: string): void {
     try {
       const text = readFileSync(join(this.#o.runtimeDir, "log", `${unit}.log`), "utf8");
-      for (const line of text.trimEnd().split("\n").slice(-6)) this.#log.warning(`${unit} said: ${line.replace(/token=[\w-]+/g, "token=…").slice(0, 300)}`);
+      // the last lines as warnings; with rd.foyer.debug, more of what came before
+      const lines = text.trimEnd().split("\n").slice(-40);
+      lines.forEach((line, i) => {
+        const said = `${unit} said: ${line.replace(/token=[\w-]+/g, "token=…").slice(0, 300)}`;
+        if (i >= lines.length - 6) this.#log.warning(said);
+        else this.#log.debug(said);
+      });
     } catch {
       /* no log yet */
     }
@@ -318,6 +342,7 @@ export class Supervisor extends EventEmitter {
       this.#lastConnectedAt = monotonicMs();
       this.#mark(next.restarts === 0 ? "greeter interactive" : "greeter interactive again");
       this.#log.info("greeter respawn time", { ms: monotonicMs() - this.#greeterStartedAt, restarts: next.restarts });
+      if (next.restarts === 0) this.#logMemory();
     }
     for (const fx of effects) {
       try {

@@ -5,6 +5,7 @@
 //   (c) Enter in the greeter → the asker has the passphrase (reply datagram sent and read), p50/p99
 //   (d) supervisor RSS and whole-stack RSS at the prompt
 // Prints a table, or one JSON object with --json. Timings are printed, never asserted.
+import { applianceBuilt, vmFigures } from "./vm.js";
 import { spawn, spawnSync } from "node:child_process";
 import { createServer } from "node:http";
 import { mkdtempSync, mkdirSync, chownSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -131,6 +132,9 @@ const reply: number[] = [];
   f.cleanup();
 }
 
+// (f): with the VM appliance built (npm run vm), boots to the prompt with and without foyer
+const vm = applianceBuilt() && !process.argv.includes("--no-vm") ? await vmFigures(Number(process.env.FOYER_BENCH_VM_RUNS ?? 1), log) : {};
+
 const result = {
   greeterReadyMs: Math.round(median(foyer)),
   bareStartMs: Math.round(median(bare)),
@@ -143,6 +147,7 @@ const result = {
   stackRssMb: Number((stackRss / 1024).toFixed(1)),
   runs: N,
   kills: respawn.length,
+  ...vm,
 };
 if (json) process.stdout.write(JSON.stringify(result) + "\n");
 else {

@@ -1,5 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { readFileSync } from "node:fs";
 import { parseVconsole, xkbEnv } from "../../src/display/keyboard.js";
 
 test("reads XKB settings from vconsole.conf, quoted or not", () => {
@@ -12,6 +13,16 @@ test("missing or unsafe values fall back to us", () => {
   assert.is(parseVconsole("").layout, "us");
   assert.is(parseVconsole("XKBLAYOUT=$(reboot)\n").layout, "us");
   assert.is(parseVconsole("XKBLAYOUT=de\nXKBVARIANT=a b\n").variant, "");
+});
+
+test("without XKBLAYOUT, the console KEYMAP is converted as localectl does (kbd-model-map)", () => {
+  const map = readFileSync("/usr/share/systemd/kbd-model-map", "utf8");
+  assert.equal(parseVconsole("KEYMAP=uk\n", map), { layout: "gb", variant: "", model: "", options: "" });
+  assert.equal(parseVconsole("KEYMAP=sg\n", map).variant, "de_nodeadkeys");
+  assert.is(parseVconsole("KEYMAP=fr-latin9\n", map).layout, "fr");
+  assert.is(parseVconsole("KEYMAP=de-latin1\n", "").layout, "de"); // no table: named after the layout
+  assert.is(parseVconsole("KEYMAP=uk\nXKBLAYOUT=us\n", map).layout, "us"); // XKBLAYOUT wins
+  assert.is(parseVconsole("KEYMAP=$(reboot)\n", map).layout, "us");
 });
 
 test.run();

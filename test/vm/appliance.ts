@@ -12,6 +12,11 @@ export const top = join(dirname(fileURLToPath(import.meta.url)), "../..");
 export const cacheDir = process.env.FOYER_VM_CACHE ?? "/var/cache/foyer-vm";
 /** The passphrase of the appliance's root disk: a test fixture, typed through QMP. */
 export const VM_PASSPHRASE = "foyer-vm";
+/**
+ * The appliance's machine is set up German, as a console keymap only (no XKBLAYOUT): foyer must
+ * turn it into an X layout and apply it, and the test types on the German key positions.
+ */
+export const VM_VCONSOLE = "KEYMAP=de-latin1\n";
 
 export interface Appliance {
   kernel: string;
@@ -76,10 +81,13 @@ function buildInitrd(kver: string, withFoyer: boolean, out: string): void {
   const profDir = join(cacheDir, "vm-profiles");
   mkdirSync(profDir, { recursive: true });
   writeFileSync(join(profDir, "vm.json"), JSON.stringify(VM_PROFILE, null, 2) + "\n");
+  // the same with a short deadline: a greeter that does not come up says why on the console soon
+  writeFileSync(join(profDir, "vm-debug.json"), JSON.stringify({ ...VM_PROFILE, greeter: { readyTimeoutMs: 100_000 } }, null, 2) + "\n");
+  writeFileSync(join(cacheDir, "vm-vconsole.conf"), VM_VCONSOLE);
   const args = ["--force", "--quiet", "--no-hostonly", "--no-hostonly-cmdline", "--no-early-microcode", "--compress", "zstd", "--kver", kver,
     "--add", withFoyer ? "systemd crypt foyer" : "systemd crypt", "--omit", "plymouth",
     "--add-drivers", "virtio_blk virtio_pci virtio_gpu virtio_rng virtio_input virtio_console dm_crypt",
-    ...(withFoyer ? ["--include", profDir, "/etc/foyer/profiles"] : []), out];
+    ...(withFoyer ? ["--include", profDir, "/etc/foyer/profiles"] : []), "--include", join(cacheDir, "vm-vconsole.conf"), "/etc/vconsole.conf", out];
   sh("dracut", args, { env: { ...process.env, dracutbasedir: base, FOYER_SRC: top } });
 }
 
@@ -119,7 +127,7 @@ function buildRootImage(out: string): string {
 export function buildAppliance(log: (s: string) => void = () => {}): Appliance {
   mkdirSync(cacheDir, { recursive: true });
   const k = hostKernel();
-  const foyerInputs = createHash("sha256").update(JSON.stringify(VM_PROFILE)).digest("hex").slice(0, 8) + hashTree([join(top, "packaging/dracut"), join(top, "packaging/systemd/initrd"), join(top, "dist"), join(top, "assets"), join(top, "profiles"), join(top, "package-lock.json")]);
+  const foyerInputs = createHash("sha256").update(JSON.stringify(VM_PROFILE) + "debug100" + VM_VCONSOLE).digest("hex").slice(0, 8) + hashTree([join(top, "packaging/dracut"), join(top, "packaging/systemd/initrd"), join(top, "dist"), join(top, "assets"), join(top, "profiles"), join(top, "package-lock.json")]);
   const stamp = (name: string) => join(cacheDir, `${name}.stamp`);
   const fresh = (name: string, key: string, file: string) => existsSync(file) && existsSync(stamp(name)) && readFileSync(stamp(name), "utf8") === key;
 
@@ -131,13 +139,14 @@ export function buildAppliance(log: (s: string) => void = () => {}): Appliance {
     writeFileSync(stamp("initrd-foyer"), keyFoyer);
   }
   const initrdPlain = join(cacheDir, "initrd-plain.img");
-  if (!fresh("initrd-plain", k.version, initrdPlain)) {
+  const keyPlain = `${k.version}:${VM_VCONSOLE.trim()}`;
+  if (!fresh("initrd-plain", keyPlain, initrdPlain)) {
     log("building the initramfs without foyer (dracut)…");
     buildInitrd(k.version, false, initrdPlain);
-    writeFileSync(stamp("initrd-plain"), k.version);
+    writeFileSync(stamp("initrd-plain"), keyPlain);
   }
   const rootImage = join(cacheDir, "root.img");
-  const rootKey = hashTree([fileURLToPath(import.meta.url)]);
+  const rootKey = createHash("sha256").update(buildRootImage.toString()).digest("hex").slice(0, 16);
   let luksUuid = existsSync(join(cacheDir, "root.uuid")) ? readFileSync(join(cacheDir, "root.uuid"), "utf8").trim() : "";
   if (!fresh("root", rootKey, rootImage) || !luksUuid) {
     log("building the LUKS2 root disk…");

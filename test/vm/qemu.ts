@@ -75,8 +75,20 @@ export class Vm {
   }
 
   async waitSerial(re: RegExp, ms: number, what: string): Promise<RegExpExecArray> {
-    await pollUntil(() => re.test(this.serial), ms, `${what} on the serial console`);
-    return re.exec(this.serial)!;
+    try {
+      await pollUntil(() => re.test(this.serial) || this.proc.exitCode !== null, ms, `${what} on the serial console`);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}; the console's last lines:\n${this.tail()}`);
+    }
+    const m = re.exec(this.serial);
+    if (!m) throw new Error(`qemu exited (${this.proc.exitCode}) before ${what}; the console's last lines:\n${this.tail()}`);
+    return m;
+  }
+
+  /** The console's last lines, without colour escapes: for failure messages. */
+  tail(n = 40): string {
+    // eslint-disable-next-line no-control-regex
+    return this.serial.replace(/\x1b\[[0-9;]*m/g, "").split(/\r?\n/).filter((l) => l.trim()).slice(-n).join("\n");
   }
 
   writeSerial(s: string): void {
@@ -96,9 +108,14 @@ export class Vm {
     return { width: Number(head[1]), height: Number(head[2]), rgb: b.subarray(head[0].length) };
   }
 
-  /** Types text with QMP send-key (qcodes), one key at a time, then Enter. */
-  async type(text: string): Promise<void> {
-    for (const ch of text) {
+  /**
+   * Types text with QMP send-key, one key at a time, then Enter. qcodes name physical keys (US
+   * positions): with `layout: "de"` the keys are those a person presses on a German keyboard.
+   */
+  async type(text: string, layout: "us" | "de" = "us"): Promise<void> {
+    const de: Record<string, string> = { y: "z", z: "y", Y: "Z", Z: "Y", "-": "/" };
+    for (const c of text) {
+      const ch = layout === "de" ? (de[c] ?? c) : c;
       const keys: { type: "qcode"; data: string }[] = [];
       const named: Record<string, string> = { "-": "minus", " ": "spc", ".": "dot", "/": "slash", "=": "equal" };
       if (/[a-z0-9]/.test(ch)) keys.push({ type: "qcode", data: ch });
@@ -115,7 +132,8 @@ export class Vm {
     return (performance.now() - this.started) / 1000;
   }
 
-  async stop(): Promise<void> {
+  /** Stops qemu; the serial console is kept in $TMPDIR/foyer-vm-<name>.log for a post-mortem. */
+  async stop(name = "serial"): Promise<void> {
     if (this.proc.exitCode === null) {
       try {
         await Promise.race([this.qmp("quit"), new Promise((r) => setTimeout(r, 2000))]);
@@ -126,7 +144,7 @@ export class Vm {
     }
     this.#qmp?.destroy();
     this.#serialSock?.destroy();
-    writeFileSync(join(tmpdir(), "foyer-vm-serial.log"), this.serial);
+    writeFileSync(join(tmpdir(), `foyer-vm-${name}.log`), this.serial);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

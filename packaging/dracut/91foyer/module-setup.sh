@@ -65,7 +65,8 @@ install() {
     done
     inst_simple "$lib/libWPEBackend-fdo-1.0.so"
     inst_multiple "$lib"/wpe-webkit-1.1/WPEWebProcess "$lib"/wpe-webkit-1.1/WPENetworkProcess
-    inst_libdir_file "gio/modules/*" 2>/dev/null
+    # no GIO modules: the greeter is plain http on loopback (no TLS, no proxy), and GNOME's proxy
+    # module aborts WebKit's network process when the initramfs has no GSettings schemas
     # WPE renders through EGL even when cage composes with pixman: Mesa's software and virtio
     # drivers, found by libglvnd through its vendor file
     for so in libEGL_mesa.so.0 libgbm.so.1 libglapi.so.0 dri/swrast_dri.so dri/kms_swrast_dri.so dri/virtio_gpu_dri.so; do
@@ -88,6 +89,10 @@ install() {
         /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf
     inst_dir /usr/share/X11/xkb
     cp -a /usr/share/X11/xkb/. "$initdir/usr/share/X11/xkb/"
+    # the layout and language this machine was set up with, so what the person types at the
+    # prompt is what they set (dracut's i18n module copies these only in host-only mode);
+    # kbd-model-map turns a console KEYMAP into an X layout, as localectl does
+    inst_multiple -o /etc/vconsole.conf /etc/locale.conf /usr/share/systemd/kbd-model-map
 
     # the unprivileged greeter user (cage refuses root), numeric ids as on the build host
     local pw gr

@@ -1,0 +1,112 @@
+// The unlock journey in a real boot: the appliance (Debian's kernel, a dracut initramfs with
+// foyer, a LUKS2 root) under QEMU/TCG. foyer's greeter must be on the virtual screen, a wrong
+// passphrase typed on the virtual keyboard must be asked again, the right one must unlock the
+// disk, and the real root's init must report on the serial console after switch-root. With
+// rd.foyer=0 the same image falls back to systemd's own console agent.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { requireTool } from "../helpers/index.js";
+import { buildAppliance, VM_PASSPHRASE, type Appliance } from "./appliance.js";
+import { Vm, countColour } from "./qemu.js";
+
+const say = (s: string) => process.stdout.write(`• ${s}\n`);
+let appliance: Appliance;
+
+test.before(() => {
+  const tools: [string, string][] = [["qemu-system-x86_64", "qemu-system-x86"], ["dracut", "dracut"], ["cryptsetup", "cryptsetup-bin"], ["mkfs.ext4", "e2fsprogs"], ["busybox", "busybox"], ["zstd", "zstd"]];
+  for (const [tool, pkg] of tools) requireTool(tool, pkg);
+  const t0 = performance.now();
+  appliance = buildAppliance(say);
+  say(`appliance ready in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+});
+
+/** The default theme's prompt: its dark background over most of the screen and the accent button. */
+function promptDrawn(s: { width: number; height: number; rgb: Buffer }): { dark: number; accent: number } {
+  let dark = 0;
+  for (let i = 0; i + 2 < s.rgb.length; i += 3) {
+    const [r, g, b] = [s.rgb[i]!, s.rgb[i + 1]!, s.rgb[i + 2]!];
+    if (r < 60 && g < 70 && b < 90 && b > r) dark++;
+  }
+  return { dark: dark / (s.width * s.height), accent: countColour(s, [0x6e, 0xa8, 0xfe], 20) };
+}
+
+async function waitForPrompt(vm: Vm, ms: number, png?: string): Promise<number> {
+  const deadline = performance.now() + ms;
+  for (;;) {
+    const s = await vm.screen(png);
+    const p = promptDrawn(s);
+    if (p.dark > 0.5 && p.accent > 1000) return vm.seconds;
+    if (performance.now() > deadline) assert.unreachable(`the prompt never showed (dark ${(p.dark * 100).toFixed(0)} %, ${p.accent} accent pixels); serial: ${vm.serial.slice(-3000)}`);
+    if (vm.proc.exitCode !== null) assert.unreachable(`qemu exited (${vm.proc.exitCode}); serial: ${vm.serial.slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 3000));
+  }
+}
+
+test("boot → foyer's greeter on screen → a wrong passphrase is asked again → the right one reaches the real root", async () => {
+  const vm = new Vm(appliance, { append: "rd.foyer.profile=vm" });
+  try {
+    await vm.attach();
+    const [, ms] = await vm.waitSerial(/greeter interactive ms=(\d+)/, 480_000, "foyer's greeter interactive");
+    const shown = await waitForPrompt(vm, 240_000, join(tmpdir(), "foyer-vm-prompt.png"));
+    say(`greeter interactive ${(Number(ms) / 1000).toFixed(1)} s after foyerd started; prompt drawn ${shown.toFixed(0)} s after qemu started (TCG)`);
+    assert.match(vm.serial, /keyboard layout layout=de /, "the image's vconsole.conf (KEYMAP=de-latin1) did not become the X layout");
+    const mem = /memory at the prompt supervisorMb=([\d.]+) greeterMb=([\d.]+) systemUsedMb=([\d.]+)/.exec(vm.serial);
+    if (mem) say(`memory at the prompt: foyerd ${mem[1]} MB, greeter stack ${mem[2]} MB, whole VM ${mem[3]} MB used`);
+
+    const asks = () => (vm.serial.match(/password request pending/g) ?? []).length;
+    const before = asks();
+    await vm.type("not-the-passphrase", "de");
+    await vm.waitSerial(/password request answered/, 120_000, "foyer's answer");
+    // systemd-cryptsetup tries the wrong one and asks again: a new request reaches foyer
+    const t = performance.now();
+    while (asks() <= before) {
+      if (performance.now() - t > 180_000) assert.unreachable(`no second request after a wrong passphrase; serial: ${vm.serial.slice(-3000)}`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    assert.not.match(vm.serial, /FOYER-ROOT-OK/, "a wrong passphrase must not unlock");
+    // the re-prompt on screen: the prompt again, with "That passphrase did not work" in the
+    // theme's danger colour; typing before it is drawn would lose keys, as it would for a person
+    const t1 = performance.now();
+    for (;;) {
+      const s = await vm.screen(join(tmpdir(), "foyer-vm-wrong.png"));
+      const p = promptDrawn(s);
+      const danger = countColour(s, [0xff, 0x8c, 0x8c], 30);
+      if (p.dark > 0.5 && p.accent > 1000 && danger > 40) break;
+      if (performance.now() - t1 > 120_000) assert.unreachable(`the re-prompt was never drawn (${danger} danger-coloured pixels); serial: ${vm.tail()}`);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    // typed on a German keyboard: the wrong layout would turn "foyer-vm" into "fozer/vm"
+    await vm.type(VM_PASSPHRASE, "de");
+    const [root] = await vm.waitSerial(/FOYER-ROOT-OK [\d.]+/, 300_000, "the real root's marker");
+    say(`${root} — whole journey ${vm.seconds.toFixed(0)} s`);
+    // the real root runs nothing of the initramfs's foyer: it ended before switch-root
+    const [ps] = await vm.waitSerial(/FOYER-PS [^\n]*/, 30_000, "the real root's process list");
+    assert.not.match(ps, /\b(node|cage|cog|seatd)\b/, `foyer's processes survived switch-root: ${ps}`);
+    // the passphrase never reached the console
+    assert.not.ok(vm.serial.includes(VM_PASSPHRASE), "the passphrase appeared on the serial console");
+  } catch (e) {
+    await vm.screen(join(tmpdir(), "foyer-vm-failed.png")).catch(() => {});
+    throw e;
+  } finally {
+    await vm.stop("unlock");
+  }
+});
+
+test("rd.foyer=0: foyer stays out and systemd's console agent unlocks the same image", async () => {
+  const vm = new Vm(appliance, { append: "rd.foyer=0 console=ttyS0" });
+  try {
+    await vm.attach();
+    await vm.waitSerial(/Please enter passphrase for disk/, 300_000, "systemd's console prompt");
+    assert.not.match(vm.serial, /greeter server listening/, "foyer started despite rd.foyer=0");
+    await new Promise((r) => setTimeout(r, 2000));
+    vm.writeSerial(`${VM_PASSPHRASE}\r`);
+    await vm.waitSerial(/FOYER-ROOT-OK/, 300_000, "the real root's marker");
+    say(`unlocked on the serial console without foyer in ${vm.seconds.toFixed(0)} s`);
+  } finally {
+    await vm.stop("no-foyer");
+  }
+});
+
+test.run();
