@@ -6,7 +6,10 @@ import { existsSync, statSync } from "node:fs";
 import { buildAppliance, cacheDir } from "../vm/appliance.js";
 import { Vm } from "../vm/qemu.js";
 
-const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
+const median = (a: number[]) => {
+  const s = [...a].sort((x, y) => x - y);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
 
 /** The prompt is drawn: the default theme's dark background over half the screen and its accent button. */
 async function promptDrawn(vm: Vm): Promise<boolean> {
