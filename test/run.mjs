@@ -3,7 +3,7 @@
 // mount namespace with its own tmpfs on /run/systemd/ask-password (the real systemd-ask-password
 // always writes there, and the host's agents must not see our requests) and its own PID namespace
 // (a suite's process sweeps and pkills see only its own processes, and whatever a crashed suite
-// left running dies with it). Prints each suite's
+// left running dies with it), and a private /etc/chromium (foyerd writes chromium's policy). Prints each suite's
 // result and one closing line `N passed, N failed, N skipped` summed over all suites; exits
 // non-zero on any failure or on a suite that ended without uvu's summary (a crash).
 //   node test/run.mjs [FILTER…]   runs only suites whose path contains a FILTER
@@ -36,7 +36,11 @@ const suites = find(join(top, "test"))
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
   .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 
-const NS = 'mkdir -p /run/systemd/ask-password && mount -t tmpfs -o mode=0755,size=4m foyer-test /run/systemd/ask-password && "$@"';
+// /etc/chromium gets a tmpfs too (with the host's files copied in): foyerd writes chromium's
+// machine-wide kiosk policy there (profile greeter.chromiumPolicyDir), which must never reach the
+// host's own chromium
+const CHROMIUM_ETC = 'if [ -d /etc/chromium ]; then k=$(tar -C /etc/chromium -cf - . | base64 -w0) && mount -t tmpfs -o mode=0755,size=4m foyer-test /etc/chromium && printf %s "$k" | base64 -d | tar -C /etc/chromium -xf -; fi';
+const NS = `mkdir -p /run/systemd/ask-password && mount -t tmpfs -o mode=0755,size=4m foyer-test /run/systemd/ask-password && ${CHROMIUM_ETC} && "$@"`;
 
 function runSuite(file) {
   return new Promise((resolve) => {

@@ -11,10 +11,14 @@ import { spawn } from "node:child_process";
 import type { Profile } from "../profile/schema.js";
 import type { LaunchSpec, Launched, Launcher } from "../launch/direct.js";
 import { FoyerError } from "../base/errors.js";
+import { withTimeout } from "../base/timeout.js";
 import type { Logger } from "../base/log.js";
 import { xkbEnv, type Keyboard } from "./keyboard.js";
 import { deviceScale } from "./scale.js";
 import type { SystemUser } from "./users.js";
+import { writeChromiumKioskPolicy } from "./kiosk-policy.js";
+import { grabBrowserKeys, type KeyGrab } from "./x11-keygrab.js";
+import { describe } from "../base/errors.js";
 
 export interface StackContext {
   profile: Profile;
@@ -39,6 +43,7 @@ const BASE_ENV = { PATH: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", LANG: "
 export class DisplayStack {
   #c: StackContext;
   #xDisplay?: string;
+  #keyGrab?: KeyGrab;
   readonly greeterHome: string;
   readonly xdgRuntime: string;
 
@@ -186,20 +191,30 @@ export class DisplayStack {
     const launched = this.#c.launcher.start(this.#spec("display", argv, this.#env(), 1));
     const ready = new Promise<void>((resolve, reject) => {
       let text = "";
+      let seen = false;
       const pipe = launched.pipes[0];
       if (!pipe) return reject(new FoyerError("display-failed", "X server has no -displayfd pipe"));
       pipe.on("data", (chunk: Buffer) => {
         text += chunk.toString("latin1");
         const m = /^(\d+)\n/.exec(text);
-        if (m) {
+        if (m && !seen) {
+          seen = true;
           this.#xDisplay = `:${m[1]}`;
           this.#c.log.info("X server ready", { display: this.#xDisplay });
           void this.#applyXkb().catch(() => {});
-          resolve();
+          // the browser starts once its reserved accelerators are taken (x11-keygrab.ts); a
+          // grab that fails is logged there, and the greeter starts anyway
+          this.#keyGrab?.close();
+          const grab = (this.#keyGrab = grabBrowserKeys(this.#xDisplay, this.#c.log));
+          void withTimeout(grab.ready, 5_000, "key grab").catch(() => {}).finally(resolve);
         }
       });
       pipe.on("error", () => {});
-      void launched.exited.then(() => reject(new FoyerError("display-failed", "X server exited before it was ready")));
+      void launched.exited.then(() => {
+        this.#keyGrab?.close();
+        this.#keyGrab = undefined;
+        reject(new FoyerError("display-failed", "X server exited before it was ready"));
+      });
     });
     ready.catch(() => {});
     return { launched, ready };
@@ -225,8 +240,32 @@ export class DisplayStack {
     });
   }
 
+  /**
+   * chromium's managed policy, with the greeter's origin (known now: the server listens). Written
+   * before every launch, so a policy directory on a fresh tmpfs is filled again. A failure is
+   * logged and the greeter starts anyway: a prompt with a weaker kiosk beats no prompt.
+   */
+  #writeChromiumPolicy(): void {
+    const g = this.#c.profile.greeter;
+    if (this.#c.profile.display.browser !== "chromium") return;
+    if (g.chromiumPolicyDir === null) {
+      if (!this.#policyWarned) this.#c.log.warning("no greeter.chromiumPolicyDir: chromium's kiosk is locked by its flags only, ignoring");
+      this.#policyWarned = true;
+      return;
+    }
+    try {
+      const path = writeChromiumKioskPolicy(g.chromiumPolicyDir, this.#c.origin(), { remoteDebugging: g.debugPort !== null });
+      if (!this.#policyWarned) this.#c.log.info("chromium kiosk policy written", { path });
+      this.#policyWarned = true;
+    } catch (e) {
+      this.#c.log.warning(`cannot write chromium's kiosk policy into '${g.chromiumPolicyDir}': ${describe(e)}, ignoring`);
+    }
+  }
+  #policyWarned = false;
+
   startGreeter(): Launched {
     const d = this.#c.profile.display;
+    this.#writeChromiumPolicy();
     switch (d.stack) {
       case "x11":
         if (!this.#xDisplay) throw new FoyerError("display-failed", "no X display to start the greeter on");

@@ -108,7 +108,10 @@ export class GreeterServer {
       res.writeHead(403).end();
       return;
     }
-    res.setHeader("Content-Security-Policy", `default-src 'self'; connect-src ws://127.0.0.1:${this.#port} ws://localhost:${this.#port}; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`);
+    // sandbox without allow-popups, allow-modals or allow-downloads: even a script of the page
+    // (with a person's keystroke as its user gesture) opens no window, print dialog or download
+    // in the kiosk; its own origin stays (allow-same-origin), as the WebSocket's Origin check needs
+    res.setHeader("Content-Security-Policy", `default-src 'self'; connect-src ws://127.0.0.1:${this.#port} ws://localhost:${this.#port}; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; sandbox allow-scripts allow-same-origin allow-forms`);
     res.setHeader("X-Content-Type-Options", "nosniff");
     res.setHeader("Referrer-Policy", "no-referrer");
     res.setHeader("Cache-Control", "no-store");

@@ -42,8 +42,19 @@ export const GreeterSchema = z.strictObject({
    * shipped profile: it opens devtools. null = off.
    */
   debugPort: z.number().int().min(1024).max(65535).nullable().default(null),
+  /**
+   * where foyer writes chromium's managed kiosk policy (URLs locked to the greeter's origin, no
+   * devtools, downloads, printing …) before chromium starts. Machine-wide: set in the shipped
+   * chromium profiles for the initramfs; null = not written (the kiosk then rests on its flags).
+   */
+  chromiumPolicyDir: z.string().startsWith("/").nullable().default(null),
   /** the greeter must connect within this time after its process started, or it is restarted */
   readyTimeoutMs: z.number().int().min(1000).max(600_000).default(60_000),
+  /**
+   * a running greeter whose page lost its connection (it navigated away, or its renderer hung)
+   * and has not connected again within this time is restarted
+   */
+  lostTimeoutMs: z.number().int().min(500).max(600_000).default(5_000),
 });
 
 export const RestartSchema = z.strictObject({

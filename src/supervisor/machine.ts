@@ -8,6 +8,9 @@
 //  - more than `burst` exits within `windowMs` trips the breaker: the greeter is not started
 //    again and the text fallback asks on the console, so a pending request stays answerable;
 //  - a greeter that does not connect within readyTimeoutMs is stopped (and counts as an exit);
+//  - a running greeter whose page disconnected (it navigated away — chromium's "blocked" page
+//    replaces it — or its renderer died under a live browser) and does not connect again within
+//    lostTimeoutMs is stopped too: a browser process alive is not a prompt on the screen;
 //  - `maxFailedStarts` exits in a row of a greeter that never became interactive also trip the
 //    breaker: with backoff, a greeter that fails slowly (seconds per try under emulation) never
 //    gets more than `burst` exits into the window, and would keep a person waiting forever;
@@ -22,6 +25,7 @@ export interface Policy {
   initialMs: number;
   maxMs: number;
   readyTimeoutMs: number;
+  lostTimeoutMs: number;
   maxFailedStarts: number;
 }
 
@@ -29,7 +33,8 @@ export type Part =
   | { kind: "none" }
   | { kind: "waiting" } // for what it needs (the display) to be ready
   | { kind: "starting"; deadline: number }
-  | { kind: "running"; since: number }
+  /** `lostUntil`: its page disconnected; stopped at that time unless it connects again */
+  | { kind: "running"; since: number; lostUntil?: number }
   | { kind: "stopping" }
   | { kind: "backoff"; until: number }
   | { kind: "tripped" };
@@ -52,6 +57,7 @@ export type Event =
   | { type: "display_ready" }
   | { type: "display_exited"; code: number | null; signal: string | null }
   | { type: "greeter_connected" }
+  | { type: "greeter_lost" } // the last page connection closed
   | { type: "greeter_exited"; code: number | null; signal: string | null }
   | { type: "timer" }
   | { type: "restart_greeter" }
@@ -132,8 +138,15 @@ export function step(s: State, e: Event, p: Policy, now: number): [State, Effect
       return startGreeter({ ...s, display: { kind: "running", since: now } }, p, now);
 
     case "greeter_connected":
+      if (s.greeter.kind === "running" && s.greeter.lostUntil !== undefined) return [{ ...s, greeter: { kind: "running", since: s.greeter.since } }, []];
       if (s.greeter.kind !== "starting") return [s, []];
       return [{ ...s, failedStarts: 0, phase: s.phase === "starting" ? "running" : s.phase, greeter: { kind: "running", since: now } }, []];
+
+    case "greeter_lost": {
+      if (s.greeter.kind !== "running" || s.greeter.lostUntil !== undefined || s.phase !== "running") return [s, []];
+      const lostUntil = now + p.lostTimeoutMs;
+      return [{ ...s, greeter: { ...s.greeter, lostUntil } }, [{ do: "arm", at: lostUntil }]];
+    }
 
     case "greeter_exited":
       if (!isAlive(s.greeter)) return [s, []];
@@ -152,6 +165,7 @@ export function step(s: State, e: Event, p: Policy, now: number): [State, Effect
       if (s.display.kind === "starting" && now >= s.display.deadline) return [{ ...s, display: { kind: "stopping" } }, [{ do: "stop_display" }]];
       if (s.greeter.kind === "backoff" && now >= s.greeter.until) return startGreeter({ ...s, restarts: s.restarts + 1 }, p, now);
       if (s.greeter.kind === "starting" && now >= s.greeter.deadline) return [{ ...s, greeter: { kind: "stopping" } }, [{ do: "stop_greeter" }]];
+      if (s.greeter.kind === "running" && s.greeter.lostUntil !== undefined && now >= s.greeter.lostUntil) return [{ ...s, greeter: { kind: "stopping" } }, [{ do: "stop_greeter" }]];
       return [s, []];
     }
 

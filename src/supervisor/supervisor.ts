@@ -92,7 +92,8 @@ export class Supervisor extends EventEmitter {
       onReady: () => this.dispatch({ type: "greeter_connected" }),
       onAnswer: (key, secret) => this.answer(key, secret),
       onCancel: (key) => (this.#plymouth.owns(key) ? this.#plymouth.cancel(key) : this.#agent.cancel(key)),
-      onClients: () => {},
+      // the last page gone while its browser lives: the machine gives it lostTimeoutMs to come back
+      onClients: (count) => count === 0 && this.dispatch({ type: "greeter_lost" }),
       onMessage: (client, m) => {
         switch (m.type) {
           case "recovery_action":
@@ -167,6 +168,7 @@ export class Supervisor extends EventEmitter {
       initialMs: p.restart.initialMs,
       maxMs: p.restart.maxMs,
       readyTimeoutMs: p.greeter.readyTimeoutMs,
+      lostTimeoutMs: p.greeter.lostTimeoutMs,
       maxFailedStarts: p.restart.maxFailedStarts,
     };
     this.finished = new Promise((resolve) => (this.#done = resolve));
@@ -338,6 +340,8 @@ export class Supervisor extends EventEmitter {
       this.emit("phase", next.phase);
       this.#server.broadcast(this.snapshot());
     }
+    if (e.type === "greeter_lost" && next !== before) this.#log.warning("greeter page disconnected, restarting the greeter unless it connects again", { ms: this.#policy.lostTimeoutMs });
+    if (e.type === "timer" && before.greeter.kind === "running" && next.greeter.kind === "stopping") this.#log.warning("greeter page did not come back, restarting the greeter");
     if (e.type === "greeter_connected" && before.greeter.kind === "starting" && next.greeter.kind === "running") {
       this.#lastConnectedAt = monotonicMs();
       this.#mark(next.restarts === 0 ? "greeter interactive" : "greeter interactive again");

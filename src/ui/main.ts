@@ -10,6 +10,7 @@ import type { StateMessage } from "../protocol/greeter.js";
 import { applyLocale } from "./i18n.js";
 import { renderSettings, keyboardLayouts, settingsDisconnected } from "./settings.js";
 import { renderOsk } from "./osk.js";
+import { lockBrowserKeys } from "./kiosk-keys.js";
 
 const views = { unlock: "unlock-view", recovery: "recovery-view", firstboot: "firstboot-view" } as const;
 const statusEl = document.getElementById("status")!;
@@ -39,6 +40,7 @@ function render(s: StateMessage, c: Connection): void {
   }
 }
 
+lockBrowserKeys();
 connect({
   state: render,
   error: (m) => (statusEl.textContent = m),

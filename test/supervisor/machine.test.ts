@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { step, initialState, type State, type Event, type Policy, type Effect } from "../../src/supervisor/machine.js";
 
-const policy: Policy = { hasDisplay: false, hasGreeter: true, burst: 5, windowMs: 10_000, initialMs: 100, maxMs: 2_000, readyTimeoutMs: 30_000, maxFailedStarts: 1000 };
+const policy: Policy = { hasDisplay: false, hasGreeter: true, burst: 5, windowMs: 10_000, initialMs: 100, maxMs: 2_000, readyTimeoutMs: 30_000, lostTimeoutMs: 5_000, maxFailedStarts: 1000 };
 
 function run(events: [Event, number][], p = policy, s0: State = initialState): { s: State; fx: Effect[][] } {
   let s = s0;
@@ -143,6 +143,36 @@ test("headless: nothing to start, running at once", () => {
   const { s, fx } = run([[{ type: "start" }, 0]], { ...policy, hasGreeter: false });
   assert.is(s.phase, "running");
   assert.equal(fx[0], []);
+});
+
+test("a page that disconnects under a live browser is given lostTimeoutMs, then restarted", () => {
+  const lost: Event = { type: "greeter_lost" };
+  const { s, fx } = run([[{ type: "start" }, 0], [{ type: "greeter_connected" }, 10], [lost, 1000]]);
+  assert.equal(s.greeter, { kind: "running", since: 10, lostUntil: 6000 });
+  assert.equal(fx[2], [{ do: "arm", at: 6000 }]);
+  // not yet
+  assert.equal(step(s, { type: "timer" }, policy, 5999), [s, []]);
+  const [n, f] = step(s, { type: "timer" }, policy, 6000);
+  assert.is(n.greeter.kind, "stopping");
+  assert.equal(f, [{ do: "stop_greeter" }]);
+  // its exit restarts it as any exit does, not as a failed start
+  const [r, g] = step(n, exited, policy, 6100);
+  assert.is(r.greeter.kind, "starting");
+  assert.is(r.failedStarts, 0);
+  assert.equal(g[1], { do: "start_greeter" });
+});
+
+test("a page that connects again in time keeps its greeter", () => {
+  const { s } = run([[{ type: "start" }, 0], [{ type: "greeter_connected" }, 10], [{ type: "greeter_lost" }, 1000], [{ type: "greeter_connected" }, 1500]]);
+  assert.equal(s.greeter, { kind: "running", since: 10 });
+  assert.equal(step(s, { type: "timer" }, policy, 6000), [s, []]);
+});
+
+test("a lost page is ignored while starting, stopping or in the fallback", () => {
+  const { s } = run([[{ type: "start" }, 0], [{ type: "greeter_lost" }, 5]]);
+  assert.is(s.greeter.kind, "starting");
+  const { s: t } = run([[{ type: "start" }, 0], [{ type: "greeter_connected" }, 10], [{ type: "stop" }, 20], [{ type: "greeter_lost" }, 30]]);
+  assert.is(t.greeter.kind, "stopping");
 });
 
 test.run();

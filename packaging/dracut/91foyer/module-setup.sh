@@ -94,6 +94,11 @@ install() {
     # kbd-model-map turns a console KEYMAP into an X layout, as localectl does
     inst_multiple -o /etc/vconsole.conf /etc/locale.conf /usr/share/systemd/kbd-model-map
 
+    # chromium's kiosk policy is not installed here: foyerd writes it at start (profile key
+    # greeter.chromiumPolicyDir, set in the x11 profile), as root into the image's writable /etc,
+    # because it names the greeter's port, known only once the server listens. cog, the image's
+    # browser, is locked by the content filter foyerd writes beside it.
+
     # the unprivileged greeter user (cage refuses root), numeric ids as on the build host
     local pw gr
     pw=$(getent passwd foyer-greeter) && gr=$(getent group foyer-greeter) || { derror "foyer: no foyer-greeter user on the build host"; return 1; }

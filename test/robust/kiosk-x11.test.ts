@@ -1,0 +1,118 @@
+// Reliability check 8 on the x11 stack, with real key events: Xvfb + chromium as foyer runs them,
+// chromium's managed policy written by foyerd (into this suite's private /etc/chromium, see
+// test/run.mjs), and xdotool pressing each escape key through the X server (XTEST), so chromium's
+// accelerators see them as they would a keyboard's — CDP-synthesised keys go to the page and
+// bypass them. After each key: still one window, titled by the greeter, the same browser process,
+// and a passphrase typed with xdotool still unlocks (a new tab, window or dialog would have taken
+// the keyboard). The production configuration has no debug port; a second test uses the test
+// profile's port to play a hostile page script (window.open, file:, chrome:, javascript:, data:,
+// another origin) and shows the page stays on — or comes back to — the greeter.
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { spawnSync } from "node:child_process";
+import { readFileSync, existsSync } from "node:fs";
+import type { Server } from "node:http";
+import { join } from "node:path";
+import { Foyerd, askPassword, killAskers, requirePrivateAskDir, requireTool, withTimeout } from "../helpers/index.js";
+import { POLICY_DIR, hostileScript, kioskProfile, pages, requirePrivateChromiumEtc } from "../helpers/kiosk.js";
+
+requireTool("Xvfb", "xvfb");
+requireTool("xdotool", "xdotool");
+requireTool("chromium", "chromium");
+requireTool("systemd-ask-password", "systemd");
+requirePrivateAskDir();
+requirePrivateChromiumEtc();
+
+interface Ctx {
+  foyerd?: Foyerd;
+  server?: Server;
+}
+const K = suite<Ctx>("robust/kiosk-x11", {});
+K.after.each(async (ctx) => {
+  killAskers();
+  await ctx.foyerd?.stop();
+  ctx.foyerd?.cleanup();
+  ctx.server?.close();
+  spawnSync("pkill", ["-KILL", "-u", "foyer-greeter"]); // our own PID namespace (test/run.mjs)
+});
+
+const profile = (greeter: Record<string, unknown>, restart: Record<string, unknown> = {}) => kioskProfile("xvfb", greeter, restart);
+
+const x = (display: string, ...args: string[]) => spawnSync("xdotool", args, { encoding: "utf8", env: { ...process.env, DISPLAY: display } });
+function visibleWindows(display: string): string[] {
+  const ids = x(display, "search", "--onlyvisible", "--name", "").stdout.split("\n").filter(Boolean);
+  return ids.map((id) => x(display, "getwindowname", id).stdout.trim());
+}
+function browserPid(): number {
+  const pid = Number(spawnSync("pgrep", ["-u", "foyer-greeter", "-o", "-x", "chromium"], { encoding: "utf8" }).stdout.trim());
+  if (!pid) throw new Error("no chromium of foyer-greeter");
+  return pid;
+}
+
+// the brief's list and chromium's other accelerators that open or leave something (xdotool names)
+const KEYS = [
+  "ctrl+l", "ctrl+t", "ctrl+n", "ctrl+shift+n", "ctrl+o", "ctrl+p", "ctrl+s", "F12", "ctrl+shift+i", "ctrl+shift+j",
+  "ctrl+shift+c", "ctrl+u", "alt+F4", "ctrl+w", "ctrl+q", "alt+Left", "F11", "ctrl+shift+Delete", "shift+Escape",
+  "ctrl+h", "ctrl+j", "ctrl+d", "ctrl+shift+o", "ctrl+shift+t", "ctrl+shift+w", "ctrl+shift+q", "F1", "alt+Home", "alt+f", "ctrl+Tab", "shift+F10",
+];
+
+K("production lock-down, real keys: every escape key leaves one greeter window that still unlocks", async (ctx) => {
+  // no debug port (as shipped); the browser is restarted before each key so that the prompt of
+  // the round is on the screen when the key is pressed ("greeter interactive" is sent after paint)
+  const f = (ctx.foyerd = new Foyerd(profile({ debugPort: null }, { burst: 1000, windowMs: 100, initialMs: 0, maxMs: 0 })));
+  await f.until((l) => l.includes("greeter interactive"), 60_000, "greeter interactive");
+  const display = /X server ready display=(:\d+)/.exec(f.log)![1]!;
+  assert.match(f.log, /browser accelerators grabbed on the X root window/);
+  assert.ok(existsSync(join(POLICY_DIR, "foyer-kiosk.json")), "foyerd wrote the policy");
+  const policy = JSON.parse(readFileSync(join(POLICY_DIR, "foyer-kiosk.json"), "utf8"));
+  assert.is(policy.DeveloperToolsAvailability, 2);
+  assert.is(policy.RemoteDebuggingAllowed, false);
+  assert.not.match(readFileSync(`/proc/${browserPid()}/cmdline`, "latin1"), /remote-debugging/);
+  // chromium maps a nameless helper window beside its browser window
+  const baseline = visibleWindows(display);
+  assert.ok(baseline.includes("foyer - Chromium"), `windows ${JSON.stringify(baseline)}`);
+  const failures: string[] = [];
+  for (const [i, key] of KEYS.entries()) {
+    const round = i + 1;
+    const ask = askPassword(`Round ${round}:`, { id: `kiosk:${round}` });
+    try {
+      await f.untilCount(/password request pending/, round, 10_000);
+      process.kill(browserPid(), "SIGKILL");
+      await f.untilCount(/greeter interactive again/, round, 60_000);
+      const pid = browserPid();
+      x(display, "key", "--clearmodifiers", key);
+      x(display, "type", "--delay", "15", `pass ${round}`);
+      x(display, "key", "--clearmodifiers", "Return");
+      const got = await withTimeout(ask.result, 12_000, `unlock after ${key}`).catch(() => null);
+      const windows = visibleWindows(display);
+      const alive = existsSync(`/proc/${pid}`) && browserPid() === pid;
+      const problems = [
+        got?.out.toString() === `pass ${round}\n` ? "" : "the typed passphrase did not reach the greeter",
+        JSON.stringify(windows) === JSON.stringify(baseline) ? "" : `windows ${JSON.stringify(windows)}`,
+        alive ? "" : "the browser exited",
+      ].filter(Boolean);
+      if (problems.length) failures.push(`${key}: ${problems.join("; ")}`);
+    } catch (e) {
+      failures.push(`${key}: ${(e as Error).message}`);
+    } finally {
+      ask.proc.kill("SIGKILL");
+    }
+  }
+  assert.equal(failures, [], failures.join("\n"));
+  // no devtools anywhere: nothing of chromium listens on TCP
+  const ss = spawnSync("ss", ["-Hltnp"], { encoding: "utf8" }).stdout.split("\n").filter((l) => l.includes('"chromium"'));
+  assert.equal(ss, [], "chromium listens");
+});
+
+K("a hostile page script cannot leave the greeter: blocked, or the greeter comes back", async (ctx) => {
+  const port = 9334;
+  const f = (ctx.foyerd = new Foyerd(profile({ debugPort: port, lostTimeoutMs: 1000 })));
+  await f.until((l) => l.includes("greeter interactive"), 60_000, "greeter interactive");
+  const display = /X server ready display=(:\d+)/.exec(f.log)![1]!;
+  const baseline = visibleWindows(display);
+  assert.equal((await pages(port)).length, 1);
+  // besides the debug port's pages, what the X server shows: no window came or went
+  ctx.server = await hostileScript(f, port, (what) => assert.equal(visibleWindows(display), baseline, `${what}: windows`));
+});
+
+K.run();
