@@ -9,7 +9,7 @@ export const TEMP_PREFIX = ".foyer-flush.";
 
 export interface FlushResult { copied: number; skipped: number; problems: string[] }
 
-async function fsyncDir(dir: string): Promise<void> {
+export async function fsyncDir(dir: string): Promise<void> {
   const h = await fs.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   try { await h.sync(); } finally { await h.close(); }
 }
@@ -23,11 +23,16 @@ async function sameContent(a: string, b: string): Promise<boolean> {
 
 async function copyFileSafe(src: string, dstDir: string, name: string): Promise<void> {
   const mode = (await fs.stat(src)).mode & 0o7777;
+  await writeFileSafe(dstDir, name, await fs.readFile(src), mode);
+}
+
+/** The crash-safe recipe for one file: `dstDir/name` is its old content or `data`, never a mix. */
+export async function writeFileSafe(dstDir: string, name: string, data: Buffer, mode: number): Promise<void> {
   const tmp = path.join(dstDir, `${TEMP_PREFIX}${process.pid}.${name}`);
   // O_EXCL|O_NOFOLLOW: never write through a symlink someone planted at the temp name.
   const h = await fs.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
-    await h.writeFile(await fs.readFile(src));
+    await h.writeFile(data);
     await h.sync();
     await h.chmod(mode);
   } catch (e) {
