@@ -17,6 +17,10 @@ const USAGE = `usage: foyerd flush --state DIR [--root DIR] [--boot-id ID] [--un
        foyerd flush --from DIR --to DIR [--unmount]`;
 
 export async function flushMain(argv: string[]): Promise<number> {
+  // fsync runs on libuv's thread pool, 4 threads by default: the flush writes 16 files at a time
+  // (flush.ts). Read when the pool starts, at the first asynchronous file operation: nothing has
+  // used it yet.
+  process.env.UV_THREADPOOL_SIZE ??= "16";
   let o;
   try {
     o = parseArgs({ args: argv, options: { from: { type: "string" }, to: { type: "string" }, state: { type: "string" }, root: { type: "string" }, "boot-id": { type: "string" }, unmount: { type: "boolean" } } }).values;
