@@ -2,6 +2,7 @@
 // the manner of `systemd-analyze plot` (foyerctl timeline --svg FILE). Pure: data in, text out.
 import type { TimelineData, TimelineEntry } from "./timeline.js";
 
+const fmtGrid = (ms: number) => (ms >= 1000 ? `${ms / 1000} s` : `${ms} ms`);
 const fmt = (ms: number) => (ms >= 10_000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`);
 
 function sorted(d: TimelineData): TimelineEntry[] {
@@ -52,10 +53,11 @@ export function renderSvg(d: TimelineData): string {
   out.push(`<rect width="100%" height="100%" fill="#ffffff"/>`);
   out.push(`<text x="${left}" y="24" font-size="16" font-weight="bold">foyer boot timeline</text>`);
   out.push(`<text x="${left}" y="44" fill="#555">boot ${esc(d.bootId || "unknown")} · foyerd pid ${d.pid} · ${fmt(t0)} → ${fmt(tEnd)} after the kernel started (${fmt(span)})</text>`);
-  for (let t = Math.ceil(t0 / step) * step; t <= tEnd; t += step) {
-    const gx = x(t).toFixed(1);
+  // the grid counts from foyerd's start, as the rows' labels do; the header gives the absolute times
+  for (let k = 0; t0 + k * step <= tEnd; k++) {
+    const gx = x(t0 + k * step).toFixed(1);
     out.push(`<line x1="${gx}" y1="${top - 8}" x2="${gx}" y2="${top + es.length * rowH}" stroke="#ddd"/>`);
-    out.push(`<text x="${gx}" y="${top - 12}" fill="#777" font-size="10" text-anchor="middle">${esc(fmt(t))}</text>`);
+    out.push(`<text x="${gx}" y="${top - 12}" fill="#777" font-size="10" text-anchor="middle">+${esc(fmtGrid(k * step))}</text>`);
   }
   es.forEach((e, i) => {
     const y = top + i * rowH;
