@@ -112,6 +112,16 @@ async function markFlush(stateDir: string): Promise<void> {
   await fs.rename(`${f}.tmp`, f);
 }
 
+async function symlinkOnTheWay(base: string, rel: string): Promise<string | null> {
+  let p = base;
+  for (const part of rel.split("/").slice(0, -1)) {
+    p = path.join(p, part);
+    const st = await fs.lstat(p).catch(() => null);
+    if (st?.isSymbolicLink()) return p;
+  }
+  return null;
+}
+
 export async function flushState(o: { stateDir: string; root: string; bootId: string; say: (m: string) => void }): Promise<PersistResult> {
   const r: PersistResult = { copied: 0, skipped: 0, problems: [], alreadyDone: false, logFile: null };
   const { stateDir, root, bootId, say } = o;
@@ -146,6 +156,15 @@ export async function flushState(o: { stateDir: string; root: string; bootId: st
 
   for (const rel of plan.persist) {
     const src = path.join(stateDir, rel);
+    // the greeter owns folders in the state: a symlink it planted on the way must not make the
+    // flush copy what lies behind it
+    const via = await symlinkOnTheWay(stateDir, rel);
+    if (via) {
+      const m = `flush: ${via} is a symlink; '${rel}' not kept`;
+      r.problems.push(m);
+      say(m);
+      continue;
+    }
     const st = await fs.lstat(src).catch(() => null);
     if (st === null) continue; // nothing of that kind this boot
     const dst = path.join(manifestDir, rel);

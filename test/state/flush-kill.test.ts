@@ -4,7 +4,7 @@
 // killed again) so later kills also land in a flush that skips what an earlier run already copied.
 // It runs the bundle (what ships; no tsx start-up per kill) and checks the target every few kills
 // and at the end of every chain. The suite does 30 kills (under a minute); the acceptance run is 200:
-//   FOYER_FLUSH_KILLS=200 node test/run.mjs state/flush-kill
+//   FOYER_FLUSH_KILLS=200 FOYER_FLUSH_VERIFY_EVERY=1 node test/run.mjs test/state/flush-kill
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { promises as fs } from "node:fs";
@@ -17,7 +17,7 @@ import { withTimeout } from "../../src/base/timeout.js";
 import { TEMP_PREFIX } from "../../src/state/flush.js";
 
 const top = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const KILLS = Number(process.env.FOYER_FLUSH_KILLS ?? 30), FILES = 2000, CHAIN = 5, VERIFY_EVERY = 4;
+const KILLS = Number(process.env.FOYER_FLUSH_KILLS ?? 30), FILES = 2000, CHAIN = 5, VERIFY_EVERY = Number(process.env.FOYER_FLUSH_VERIFY_EVERY ?? 4);
 const bundle = path.join(top, "dist/foyerd.mjs");
 let root = "";
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");

@@ -174,7 +174,7 @@ T("without the privilege to mount: a plain folder, said once, foyerd runs; flush
   assert.not.ok(existsSync(stateDir(rt)));
 });
 
-T("bad input: a malformed plan, a symlinked target, a full disk: clear lines, exit 1, the state kept", (ctx) => {
+T("bad input: a malformed plan, a symlinked target, a full disk, a symlink in the state: clear lines, exit 1, the state kept", (ctx) => {
   const rt = tmp(ctx, "rt"), root = tmp(ctx, "root"), outside = tmp(ctx, "outside");
   const s = mountState(rt, StateSchema.parse({}));
   writeFileSync(join(s.dir, "log/foyerd.log"), "a line\n");
@@ -201,6 +201,20 @@ T("bad input: a malformed plan, a symlinked target, a full disk: clear lines, ex
   assert.match(r.stderr, /no space left on the target\); the source is kept/);
   assert.ok(readMounts().some((m) => m.mountPoint === s.dir), "still mounted");
   assert.equal(readdirSync(join(full, "var/log/foyer")), [], "no temp file left behind");
+
+  // a symlink the greeter planted inside the state: what lies behind it is not copied
+  execFileSync("umount", [full]);
+  rmSync(join(root, "var/log/foyer"));
+  writeFileSync(join(s.dir, "log/foyerd.log"), "a line\n");
+  writeFileSync(join(outside, "secret"), "not for /var/lib\n");
+  mkdirSync(join(s.dir, "greeter"));
+  execFileSync("ln", ["-s", outside, join(s.dir, "greeter/home")]);
+  writeFileSync(join(s.dir, "persist.json"), JSON.stringify({ logs: "/var/log/foyer", persist: ["greeter/home/secret"], persistTo: "/var/lib/foyer" }));
+  r = flush("--state", s.dir, "--root", root, "--boot-id", BOOT, "--unmount");
+  assert.is(r.status, 1);
+  assert.match(r.stderr, /greeter\/home is a symlink; 'greeter\/home\/secret' not kept/);
+  assert.not.ok(existsSync(join(root, "var/lib/foyer/greeter/home/secret")));
+  assert.ok(readMounts().some((m) => m.mountPoint === s.dir), "still mounted");
 
   r = flush("--state", s.dir, "--root", root, "--boot-id", "not-hex");
   assert.is(r.status, 2);
