@@ -5,6 +5,7 @@
 // namespace with its own /run/systemd/ask-password, so the host's agents neither see nor answer.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, rmSync, existsSync, readFileSync, watch } from "node:fs";
+import { unmountState, stateDir } from "../state/overlay.js";
 import { join, dirname } from "node:path";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
@@ -85,7 +86,15 @@ async function main(): Promise<number> {
   const work = mkdtempSync(join(tmpdir(), "foyer-demo-"));
   const runtimeDir = o["runtime-dir"] ?? join(work, "run");
   const luks = join(work, "demo.luks");
-  const cleanup = () => rmSync(work, { recursive: true, force: true });
+  const cleanup = () => {
+    // foyerd's state tmpfs (and its overlays) first, or the folder cannot go
+    try {
+      unmountState(stateDir(runtimeDir));
+    } catch {
+      /* not mounted, or already gone */
+    }
+    rmSync(work, { recursive: true, force: true });
+  };
   process.on("exit", cleanup);
 
   // a small LUKS2 container with a cheap KDF, so checking a passphrase takes milliseconds

@@ -1,6 +1,10 @@
 // foyerctl: asks a running foyerd over D-Bus (org.foyer.Supervisor1), as loginctl asks logind.
 //
 //   foyerctl [--bus ADDRESS|system] [--json] status | restart-greeter | recovery REASON | handoff | reload
+//   foyerctl timeline [--json | --svg FILE] [--runtime-dir DIR | --timeline FILE]
+//
+// `timeline` reads the file foyerd rewrites at every milestone (in its state tmpfs, or the copy
+// foyer-flush kept in /var/lib/foyer), so it works whether foyerd runs or not and needs no bus.
 //
 // Exit codes, so scripts can tell what went wrong without parsing text:
 //   0 done · 1 foyerd refused or the call failed · 2 usage · 3 foyerd not running or the bus
@@ -12,6 +16,11 @@ import dbus from "dbus-next";
 import { connectBus, closeQuietly, resolveBusAddress, checkBusOption } from "../dbus/service.js";
 import { BUS_NAME, OBJECT_PATH, INTERFACE } from "../dbus/supervisor1.js";
 import { withTimeout } from "../base/timeout.js";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseTimeline } from "../state/timeline.js";
+import { renderText, renderSvg } from "../state/timeline-render.js";
+import { stateDir, TIMELINE_FILE } from "../state/overlay.js";
 import { describe } from "../base/errors.js";
 
 const USAGE = `usage: foyerctl [--bus ADDRESS|system] [--json] COMMAND
@@ -19,7 +28,10 @@ const USAGE = `usage: foyerctl [--bus ADDRESS|system] [--json] COMMAND
   restart-greeter    stop the greeter; foyerd starts it again
   recovery REASON    show the recovery screen with REASON
   handoff            the display manager takes over: foyerd releases the display and exits
-  reload             foyerd re-reads the ask directory and resends the greeter its state`;
+  reload             foyerd re-reads the ask directory and resends the greeter its state
+  timeline [--json | --svg FILE] [--runtime-dir DIR | --timeline FILE]
+                     the boot's milestones: a table, JSON, or an SVG chart (read from
+                     DIR/state/timeline.json, default /run/foyer, else /var/lib/foyer/timeline.json)`;
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3, denied: 4 } as const;
 const CALL_TIMEOUT_MS = 5000;
@@ -50,6 +62,8 @@ function command(positionals: string[]): Command | string {
       return none("Handoff");
     case "reload":
       return none("Reload");
+    case "timeline":
+      return rest.length ? "'timeline' takes no arguments" : { member: "timeline", signature: "", body: [] };
     case "recovery":
       if (rest.length !== 1) return "'recovery' takes one REASON (quote it)";
       return { member: "ShowRecovery", signature: "s", body: [rest[0]] };
@@ -87,7 +101,11 @@ function human(s: Status): string {
 export async function main(argv: string[], out = process.stdout, err = process.stderr): Promise<number> {
   let args;
   try {
-    args = parseArgs({ args: argv, allowPositionals: true, options: { bus: { type: "string", default: "system" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } } });
+    args = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { bus: { type: "string", default: "system" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" }, svg: { type: "string" }, "runtime-dir": { type: "string" }, timeline: { type: "string" } },
+    });
   } catch (e) {
     err.write(`foyerctl: ${(e as Error).message}\n${USAGE}\n`);
     return EXIT.usage;
@@ -101,6 +119,12 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     err.write(`foyerctl: ${cmd}\n${USAGE}\n`);
     return EXIT.usage;
   }
+  const v = args.values;
+  if (cmd.member !== "timeline" && (v.svg !== undefined || v["runtime-dir"] !== undefined || v.timeline !== undefined)) {
+    err.write(`foyerctl: --svg, --runtime-dir and --timeline go with 'timeline'\n${USAGE}\n`);
+    return EXIT.usage;
+  }
+  if (cmd.member === "timeline") return timeline({ json: v.json!, svg: v.svg, runtimeDir: v["runtime-dir"], file: v.timeline }, out, err);
   const badBus = checkBusOption(args.values.bus!, false);
   if (badBus) {
     err.write(`foyerctl: ${badBus}\n`);
@@ -137,6 +161,50 @@ export async function main(argv: string[], out = process.stdout, err = process.s
   } finally {
     closeQuietly(bus);
   }
+}
+
+export const PERSISTED_TIMELINE = "/var/lib/foyer/timeline.json";
+
+function timeline(o: { json: boolean; svg: string | undefined; runtimeDir: string | undefined; file: string | undefined }, out: NodeJS.WritableStream, err: NodeJS.WritableStream): number {
+  if (o.json && o.svg !== undefined) {
+    err.write(`foyerctl: --json and --svg do not go together\n${USAGE}\n`);
+    return EXIT.usage;
+  }
+  if (o.file !== undefined && o.runtimeDir !== undefined) {
+    err.write(`foyerctl: --runtime-dir and --timeline do not go together\n${USAGE}\n`);
+    return EXIT.usage;
+  }
+  // the live file first; once foyer-flush removed the tmpfs, the copy it kept
+  const candidates = o.file !== undefined ? [o.file] : o.runtimeDir !== undefined ? [join(stateDir(o.runtimeDir), TIMELINE_FILE)] : [join(stateDir("/run/foyer"), TIMELINE_FILE), PERSISTED_TIMELINE];
+  let text: string | undefined, from = "";
+  for (const c of candidates) {
+    try {
+      text = readFileSync(c, "utf8");
+      from = c;
+      break;
+    } catch {
+      /* next */
+    }
+  }
+  if (text === undefined) {
+    err.write(`foyerctl: no timeline at ${candidates.map((c) => `'${c}'`).join(" or ")}: foyerd has not run this boot\n`);
+    return EXIT.unreachable;
+  }
+  const r = parseTimeline(text);
+  if (!r.ok) {
+    err.write(`foyerctl: '${from}' is not a foyer timeline: ${r.problem}\n`);
+    return EXIT.failed;
+  }
+  if (o.json) out.write(JSON.stringify(r.data) + "\n");
+  else if (o.svg !== undefined) {
+    try {
+      writeFileSync(o.svg, renderSvg(r.data));
+    } catch (e) {
+      err.write(`foyerctl: cannot write '${o.svg}': ${describe(e)}\n`);
+      return EXIT.failed;
+    }
+  } else out.write(renderText(r.data));
+  return EXIT.ok;
 }
 
 const invokedDirectly = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url);

@@ -5,8 +5,9 @@
 //   foyerd [--profile NAME|PATH] [--runtime-dir DIR] [--ask-dir DIR] [--cmdline FILE] [--bus ADDRESS|system|none]
 //   foyerd schema            print the profile JSON Schema
 //   foyerd print-profile     print the effective profile (after the same resolution) as JSON
-//   foyerd flush --from DIR --to DIR [--unmount]   crash-safe copy of tmpfs state to disk
-import { readFileSync, existsSync } from "node:fs";
+//   foyerd flush --state DIR [--root DIR] [--boot-id ID] [--unmount]   keep what the profile marks persistent
+//   foyerd flush --from DIR --to DIR [--unmount]   crash-safe mirror of one tree
+import { readFileSync, existsSync, mkdirSync } from "node:fs";
 import { join, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -20,6 +21,8 @@ import { greeterStateName } from "../supervisor/machine.js";
 import { SupervisorService, checkBusOption } from "../dbus/service.js";
 import type { SupervisorPort } from "../dbus/supervisor1.js";
 import { flushMain } from "../state/flush-cli.js";
+import { mountState, writePersistPlan, logDir, TIMELINE_FILE } from "../state/overlay.js";
+import { Timeline, processStartMs, monotonicNowMs } from "../state/timeline.js";
 
 /** The Supervisor as the D-Bus service sees it (dbus/ may not import supervisor/). */
 export function supervisorPort(sup: Supervisor): SupervisorPort {
@@ -59,7 +62,9 @@ export function supervisorPort(sup: Supervisor): SupervisorPort {
 const USAGE = `usage: foyerd [--profile NAME|PATH] [--runtime-dir DIR] [--ask-dir DIR] [--cmdline FILE]
               [--recovery REASON [--fsck-device DEV]] [--firstboot-root DIR]
               [--bus ADDRESS|system|none]
-       foyerd schema | print-profile [--profile NAME|PATH]`;
+       foyerd schema | print-profile [--profile NAME|PATH]
+       foyerd flush --state DIR [--root DIR] [--boot-id ID] [--unmount]
+       foyerd flush --from DIR --to DIR [--unmount]`;
 
 /** The package top: where assets/ and dist/ui live, from the source tree or the bundle. */
 function packageTop(): string {
@@ -138,13 +143,41 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const runtimeDir = resolve(o["runtime-dir"]!);
-  const log = createLogger({ level: kc.debug ? "debug" : profile.log.level, file: join(runtimeDir, "log", "foyerd.log"), kmsg: profile.log.kmsg });
-  for (const w of kc.warnings) log.warning(`kernel command line: ${w}`);
+  const level = kc.debug ? "debug" : profile.log.level;
   if (!kc.enabled) {
+    // nothing mounted, nothing written: only the journal/console hear of it
+    const log = createLogger({ level, kmsg: profile.log.kmsg });
+    for (const w of kc.warnings) log.warning(`kernel command line: ${w}`);
     log.notice("disabled on the kernel command line (rd.foyer=0), exiting");
     await log.close();
     return 0;
   }
+  const profileAt = monotonicNowMs();
+  // the state tmpfs first: foyer's own log lives in it from its first line
+  let state;
+  try {
+    mkdirSync(runtimeDir, { recursive: true, mode: 0o755 });
+    state = mountState(runtimeDir, profile.state);
+  } catch (e) {
+    process.stderr.write(`foyerd: cannot create the state directory under '${runtimeDir}': ${describe(e)}\n`);
+    return 1;
+  }
+  const log = createLogger({ level, file: join(logDir(runtimeDir), "foyerd.log"), kmsg: profile.log.kmsg });
+  const timeline = new Timeline(join(state.dir, TIMELINE_FILE));
+  timeline.mark("foyerd start", processStartMs());
+  timeline.mark("profile loaded", profileAt);
+  if (state.tmpfs) {
+    timeline.mark("state mounted");
+    log.info(`state on tmpfs at ${state.dir}`, { sizeMb: profile.state.sizeMb, inodes: profile.state.inodes });
+  } else log.warning(`cannot mount the state tmpfs at ${state.dir} (${state.problem}); writing to a plain directory, no size limit`);
+  for (const p of state.overlayProblems) log.warning(`overlay ${p}, ignoring`);
+  if (state.overlays.length) log.info("overlays on the state tmpfs", { paths: state.overlays.join(" ") });
+  try {
+    writePersistPlan(state.dir, profile.state);
+  } catch (e) {
+    log.warning("cannot write the persist plan; foyer-flush will use the defaults", { err: describe(e) });
+  }
+  for (const w of kc.warnings) log.warning(`kernel command line: ${w}`);
   if (!loaded.ok) {
     for (const p of loaded.problems) log.error(`bad profile, using the built-in default: ${p}`);
   } else {
@@ -154,7 +187,7 @@ export async function main(argv: string[]): Promise<number> {
   const top = packageTop();
   let sup: Supervisor;
   try {
-    sup = new Supervisor({ profile, runtimeDir, askDir: resolve(o["ask-dir"]!), assetsDir: join(top, "assets"), uiDir: join(top, "dist", "ui"), log, ...(kc.lang ? { cmdlineLang: kc.lang } : {}) });
+    sup = new Supervisor({ profile, runtimeDir, timeline, askDir: resolve(o["ask-dir"]!), assetsDir: join(top, "assets"), uiDir: join(top, "dist", "ui"), log, ...(kc.lang ? { cmdlineLang: kc.lang } : {}) });
     await sup.start();
     if (o.recovery !== undefined) sup.showRecovery(o.recovery.slice(0, 1024), o["fsck-device"]);
   } catch (e) {

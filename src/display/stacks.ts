@@ -23,6 +23,10 @@ import { describe } from "../base/errors.js";
 export interface StackContext {
   profile: Profile;
   runtimeDir: string;
+  /** the state tmpfs (src/state/overlay.ts): HOME, the XDG folders and the browser profile live there */
+  stateDir: string;
+  /** where each unit's stdout+stderr file goes (in the state tmpfs) */
+  logDir: string;
   user: SystemUser;
   keyboard: Keyboard;
   launcher: Launcher;
@@ -49,7 +53,8 @@ export class DisplayStack {
 
   constructor(c: StackContext) {
     this.#c = c;
-    this.greeterHome = join(c.runtimeDir, "greeter", "home");
+    // what the greeter writes goes to the state tmpfs; its runtime folder (sockets) stays in /run
+    this.greeterHome = join(c.stateDir, "greeter", "home");
     this.xdgRuntime = join(c.runtimeDir, "greeter", "xdg");
   }
 
@@ -64,10 +69,10 @@ export class DisplayStack {
     return this.#c.profile.display.stack !== "headless";
   }
 
-  /** Directories the greeter user writes to: its HOME and XDG_RUNTIME_DIR, mode 0700. */
+  /** Directories the greeter user writes to: its HOME, the XDG folders and XDG_RUNTIME_DIR, mode 0700. */
   prepare(): void {
     const { uid, gid } = this.#c.user;
-    for (const d of [join(this.#c.runtimeDir, "greeter"), this.greeterHome, this.xdgRuntime, join(this.greeterHome, ".cache"), join(this.greeterHome, ".config"), join(this.greeterHome, ".local/share")]) {
+    for (const d of [join(this.#c.runtimeDir, "greeter"), join(this.#c.stateDir, "greeter"), this.greeterHome, this.xdgRuntime, join(this.greeterHome, ".cache"), join(this.greeterHome, ".config"), join(this.greeterHome, ".local"), join(this.greeterHome, ".local/share"), join(this.greeterHome, ".local/state")]) {
       mkdirSync(d, { recursive: true, mode: 0o700 });
       chownSync(d, uid, gid);
     }
@@ -100,6 +105,7 @@ export class DisplayStack {
       XDG_CACHE_HOME: join(this.greeterHome, ".cache"),
       XDG_CONFIG_HOME: join(this.greeterHome, ".config"),
       XDG_DATA_HOME: join(this.greeterHome, ".local/share"),
+      XDG_STATE_HOME: join(this.greeterHome, ".local/state"),
       // WebKit's network process must not consult a desktop's proxy settings: GNOME's GIO proxy
       // module aborts it where GSettings has no schemas (an initramfs), and the greeter is loopback
       GIO_USE_PROXY_RESOLVER: "dummy",
@@ -109,7 +115,7 @@ export class DisplayStack {
   }
 
   #spec(name: string, argv: string[], env: Record<string, string>, extraPipes = 0): LaunchSpec {
-    return { name, argv, uid: this.#c.user.uid, gid: this.#c.user.gid, env, logFile: join(this.#c.runtimeDir, "log", `${name}.log`), extraPipes, cwd: this.greeterHome };
+    return { name, argv, uid: this.#c.user.uid, gid: this.#c.user.gid, env, logFile: join(this.#c.logDir, `${name}.log`), extraPipes, cwd: this.greeterHome };
   }
 
   /** The kiosk browser's argv for this stack. */
@@ -290,6 +296,6 @@ export class DisplayStack {
   /** seatd for the wayland stack on DRM without logind; runs as root, hands the seat to the greeter's group. */
   seatdSpec(): LaunchSpec | undefined {
     if (!this.#c.profile.display.seatd || this.#c.profile.display.stack !== "wayland") return undefined;
-    return { name: "seatd", argv: ["seatd", "-g", this.#c.user.name], env: { ...BASE_ENV }, logFile: join(this.#c.runtimeDir, "log", "seatd.log") };
+    return { name: "seatd", argv: ["seatd", "-g", this.#c.user.name], env: { ...BASE_ENV }, logFile: join(this.#c.logDir, "seatd.log") };
   }
 }

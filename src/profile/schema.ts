@@ -155,6 +155,33 @@ export const PlymouthSchema = z.strictObject({
   cachePasswords: z.boolean().default(false),
 });
 
+/** a path inside the state tmpfs: relative, no '..', no empty or dot segments */
+const StatePath = z
+  .string()
+  .max(255)
+  .regex(/^(?!\/)(?!.*(^|\/)\.{1,2}(\/|$))(?!.*\/\/)[^\0]+(?<!\/)$/, "must be a relative path inside the state directory, without '.' or '..' segments");
+const AbsDir = z.string().max(255).regex(/^\/(?!.*(^|\/)\.{1,2}(\/|$))[^\0]*$/, "must be an absolute path without '.' or '..' segments");
+
+export const StateSchema = z.strictObject({
+  /**
+   * the tmpfs at <runtime-dir>/state that holds everything foyer and its greeter write until the
+   * real root is up: limits, so a runaway greeter fills its tmpfs and not the initramfs's memory
+   */
+  sizeMb: z.number().int().min(4).max(4096).default(64),
+  inodes: z.number().int().min(256).max(1_000_000).default(16_384),
+  /** where foyer-flush appends this boot's logs (boot-<boot-id>.log); null = logs are not kept */
+  logs: AbsDir.nullable().default("/var/log/foyer"),
+  /** what else in the state is kept (files or folders, mirrored under persistTo) */
+  persist: z.array(StatePath).max(64).default(["timeline.json"]),
+  persistTo: AbsDir.default("/var/lib/foyer"),
+  /**
+   * paths that must look like the real ones (a home from /etc/passwd, a tool's fixed folder):
+   * overlay-mounted with the real folder as the lower and the tmpfs as the upper layer, so
+   * writes land in memory and the disk below is never touched
+   */
+  overlay: z.array(AbsDir.refine((p) => p !== "/", "must not be /")).max(16).default([]),
+});
+
 export const ProfileSchema = z.strictObject({
   schema: z.literal(1),
   description: z.string().max(200).optional(),
@@ -171,11 +198,13 @@ export const ProfileSchema = z.strictObject({
   plymouth: PlymouthSchema.prefault({}),
   locale: LocaleSchema.prefault({}),
   appearance: AppearanceSchema.prefault({}),
+  state: StateSchema.prefault({}),
 });
 
 export type Profile = z.infer<typeof ProfileSchema>;
 export type DisplayConfig = Profile["display"];
 export type RestartPolicy = Profile["restart"];
+export type StateConfig = Profile["state"];
 
 export function profileJsonSchema(): unknown {
   return z.toJSONSchema(ProfileSchema, { io: "input" });

@@ -22,10 +22,14 @@ import type { Logger } from "../base/log.js";
 import type { Profile } from "../profile/schema.js";
 import type { StateMessage } from "../protocol/greeter.js";
 import type { Secret } from "../base/secret.js";
+import { Timeline } from "../state/timeline.js";
+import { stateDir, logDir } from "../state/overlay.js";
 
 export interface SupervisorOptions {
   profile: Profile;
   runtimeDir: string;
+  /** the boot timeline in the state tmpfs; an in-memory one when not given */
+  timeline?: Timeline;
   askDir: string;
   assetsDir: string;
   uiDir: string;
@@ -64,6 +68,8 @@ export class Supervisor extends EventEmitter {
   #lastConnectedAt = -1;
   #revokeLaunch?: () => void;
   #notice = "";
+  #timeline: Timeline;
+  #shownPrompts = new Set<number>();
   #done?: () => void;
   readonly finished: Promise<void>;
   readonly milestones: Milestone[] = [];
@@ -72,6 +78,7 @@ export class Supervisor extends EventEmitter {
     super();
     this.#o = o;
     this.#log = o.log.child("supervisor");
+    this.#timeline = o.timeline ?? new Timeline(undefined);
     const p = o.profile;
     this.#keyboard = readKeyboard(p.keyboard.vconsole);
     this.#agent = new PasswordAgent({ askDir: o.askDir, log: o.log.child("agent"), onChange: (list) => this.#promptsChanged(list) });
@@ -132,7 +139,7 @@ export class Supervisor extends EventEmitter {
     this.#firstboot = new Firstboot({
       enabled: p.firstboot.enabled,
       root: p.firstboot.root,
-      stateDir: join(o.runtimeDir, "state"),
+      stateDir: stateDir(o.runtimeDir),
       log: o.log.child("firstboot"),
       keyboard: this.#keyboard,
       changed: () => this.#server.broadcast(this.snapshot()),
@@ -147,12 +154,14 @@ export class Supervisor extends EventEmitter {
         this.#server.broadcast(this.snapshot());
       },
     });
-    this.#recovery = new Recovery(p, join(o.runtimeDir, "log", "foyerd.log"), o.log.child("recovery"), () => this.#server.broadcast(this.snapshot()), (c, b, done) => this.#server.sendTerminal(c, b, done));
+    this.#recovery = new Recovery(p, join(logDir(o.runtimeDir), "foyerd.log"), o.log.child("recovery"), () => this.#server.broadcast(this.snapshot()), (c, b, done) => this.#server.sendTerminal(c, b, done));
     this.#settings = new GreeterSettings({ profile: p, ...(o.cmdlineLang ? { cmdlineLang: o.cmdlineLang } : {}), log: o.log.child("settings"), changed: () => this.#server.broadcast(this.snapshot()) });
     const hasGreeter = p.display.stack !== "headless";
     this.#stack = new DisplayStack({
       profile: p,
       runtimeDir: o.runtimeDir,
+      stateDir: stateDir(o.runtimeDir),
+      logDir: logDir(o.runtimeDir),
       user: hasGreeter ? lookupUser(p.greeter.user) : { name: "root", uid: 0, gid: 0 },
       keyboard: this.#keyboard,
       launcher: new DirectLauncher(o.log.child("launch")),
@@ -214,6 +223,7 @@ export class Supervisor extends EventEmitter {
   #mark(name: string): void {
     const m = { name, at: monotonicMs() - this.#t0 };
     this.milestones.push(m);
+    this.#timeline.mark(name);
     this.#log.info(name, { ms: m.at });
     this.emit("milestone", m);
   }
@@ -276,7 +286,7 @@ export class Supervisor extends EventEmitter {
    */
   #logTail(unit: string): void {
     try {
-      const text = readFileSync(join(this.#o.runtimeDir, "log", `${unit}.log`), "utf8");
+      const text = readFileSync(join(logDir(this.#o.runtimeDir), `${unit}.log`), "utf8");
       // the last lines as warnings; with rd.foyer.debug, more of what came before
       const lines = text.trimEnd().split("\n").slice(-40);
       lines.forEach((line, i) => {
@@ -290,6 +300,11 @@ export class Supervisor extends EventEmitter {
   }
 
   #promptsChanged(list: PendingPrompt[]): void {
+    // each request's life on the timeline: a span from shown to answered (or gone)
+    const now = new Set([...list.map((p) => p.key), ...this.#plymouth.pending().map((p) => p.key)]);
+    for (const k of now) if (!this.#shownPrompts.has(k)) this.#timeline.begin(`prompt ${k}`);
+    for (const k of this.#shownPrompts) if (!now.has(k)) this.#timeline.end(`prompt ${k}`);
+    this.#shownPrompts = now;
     this.#server.broadcast(this.snapshot());
     this.#fallback?.update(list);
     this.emit("prompts", list);
@@ -300,6 +315,7 @@ export class Supervisor extends EventEmitter {
     if (this.#plymouth.owns(key)) this.#plymouth.answer(key, secret);
     else this.#agent.answer(key, secret);
     this.#mark("prompt answered");
+    this.#timeline.end(`prompt ${key}`);
   }
 
   /** Shows the recovery screen (D-Bus ShowRecovery, foyerd --recovery, the profile's flow). */
@@ -311,6 +327,7 @@ export class Supervisor extends EventEmitter {
   /** Handoff (D-Bus Handoff, foyerctl handoff): the display manager takes the screen; foyer stops as for `plymouth quit`. */
   handoff(): void {
     this.#log.notice("handoff requested, stopping");
+    this.#timeline.mark("handoff");
     void this.stop();
   }
 
@@ -344,6 +361,7 @@ export class Supervisor extends EventEmitter {
     if (e.type === "timer" && before.greeter.kind === "running" && next.greeter.kind === "stopping") this.#log.warning("greeter page did not come back, restarting the greeter");
     if (e.type === "greeter_connected" && before.greeter.kind === "starting" && next.greeter.kind === "running") {
       this.#lastConnectedAt = monotonicMs();
+      this.#timeline.end("greeter start");
       this.#mark(next.restarts === 0 ? "greeter interactive" : "greeter interactive again");
       this.#log.info("greeter respawn time", { ms: monotonicMs() - this.#greeterStartedAt, restarts: next.restarts });
       if (next.restarts === 0) this.#logMemory();
@@ -368,7 +386,11 @@ export class Supervisor extends EventEmitter {
       case "start_display": {
         const h = this.#stack.startDisplay();
         this.#display = h.launched;
-        h.ready.then(() => this.#display === h.launched && this.dispatch({ type: "display_ready" }), () => {});
+        this.#timeline.begin("display server start");
+        h.ready.then(() => {
+          this.#timeline.end("display server start");
+          if (this.#display === h.launched) this.dispatch({ type: "display_ready" });
+        }, () => {});
         void h.launched.exited.then((x) => {
           if (this.#display === h.launched) this.#display = undefined;
           this.#log.warning("display server exited", { code: x.code, signal: x.signal });
@@ -378,6 +400,7 @@ export class Supervisor extends EventEmitter {
       }
       case "start_greeter": {
         this.#greeterStartedAt = monotonicMs();
+        this.#timeline.begin("greeter start");
         const g = this.#stack.startGreeter();
         this.#greeter = g;
         const revoke = this.#revokeLaunch;

@@ -17,6 +17,8 @@ function stack(display: Record<string, unknown>): DisplayStack {
   return new DisplayStack({
     profile: ProfileSchema.parse({ schema: 1, display }),
     runtimeDir,
+    stateDir: join(runtimeDir, "state"),
+    logDir: join(runtimeDir, "state", "log"),
     user: { name: "nobody", uid: 65534, gid: 65534 },
     keyboard: US,
     launcher: {} as Launcher, // browserArgv launches nothing

@@ -27,6 +27,18 @@ export async function pollUntil(pred: () => boolean, ms: number, what: string): 
   }
 }
 
+/**
+ * Unmounts everything mounted at or under `dir`, deepest first (foyerd's state tmpfs and its
+ * overlays), so the folder can be removed.
+ */
+export function unmountUnder(dir: string): void {
+  const mounts = readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .map((l) => (l.split(" ")[4] ?? "").replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((m) => m === dir || m.startsWith(dir + "/"));
+  for (const m of mounts.reverse()) spawnSync("umount", ["-l", m]);
+}
+
 /** Fails (does not skip) when a tool the test needs is missing. */
 export function requireTool(name: string, pkg: string): void {
   const r = spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" });
@@ -117,6 +129,7 @@ export class Foyerd {
   }
 
   cleanup(): void {
+    unmountUnder(this.runtimeDir);
     rmSync(this.runtimeDir, { recursive: true, force: true });
   }
 }

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { chromium } from "playwright-core";
-import { requireTool, requirePrivateAskDir, waitForFile, withTimeout, top, CHROMIUM_ARGS } from "../helpers/index.js";
+import { requireTool, requirePrivateAskDir, waitForFile, withTimeout, top, CHROMIUM_ARGS, unmountUnder } from "../helpers/index.js";
 import { DEMO_PASSPHRASE } from "../../src/cli/demo.js";
 
 requireTool("cryptsetup", "cryptsetup-bin");
@@ -40,6 +40,7 @@ test("the demo unlocks its LUKS2 file after a wrong try", async () => {
   } finally {
     demo.kill();
     await browser.close();
+    unmountUnder(rt);
     rmSync(rt, { recursive: true, force: true });
   }
 });

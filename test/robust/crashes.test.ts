@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, lstatSync, readFileSync, rmSync, writeFileSyn
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { chromium } from "playwright-core";
-import { Foyerd, askPassword, killAskers, requirePrivateAskDir, requireTool, withTimeout, top, waitForFile, CHROMIUM_ARGS } from "../helpers/index.js";
+import { Foyerd, askPassword, killAskers, requirePrivateAskDir, requireTool, withTimeout, top, waitForFile, CHROMIUM_ARGS, unmountUnder } from "../helpers/index.js";
 
 requireTool("cage", "cage");
 requireTool("chromium", "chromium");
@@ -84,6 +84,7 @@ test("held Enter spends exactly `tries` attempts and opens no shell", async () =
   } finally {
     demo.kill();
     await browser.close();
+    unmountUnder(rt);
     rmSync(rt, { recursive: true, force: true });
   }
   console.log(`${presses} Enter presses until the asker gave up`);

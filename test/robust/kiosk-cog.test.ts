@@ -94,6 +94,8 @@ function launch(allowed: number, filter: boolean): Launched {
   const stack = new DisplayStack({
     profile: ProfileSchema.parse({ schema: 1, display: { stack: "headless-wayland", browser: "cog", renderer: "pixman" } }),
     runtimeDir,
+    stateDir: join(runtimeDir, "state"),
+    logDir: join(runtimeDir, "state", "log"),
     user: lookupUser("foyer-greeter"),
     keyboard: US,
     launcher,

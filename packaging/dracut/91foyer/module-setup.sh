@@ -34,7 +34,7 @@ install() {
     local lib=/usr/lib/x86_64-linux-gnu
 
     inst_binary /usr/bin/node
-    inst_multiple cage cog seatd sh prlimit fsck e2fsck fsck.ext4 sulogin setxkbmap \
+    inst_multiple cage cog seatd sh prlimit fsck e2fsck fsck.ext4 sulogin setxkbmap mount umount \
         systemd-tty-ask-password-agent
     inst_multiple -o Xwayland /lib/systemd/systemd-reply-password
 

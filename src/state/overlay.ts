@@ -1,0 +1,173 @@
+// The state overlay (issue 4, part 1): a tmpfs at <runtime-dir>/state that holds everything foyer
+// and its greeter write until the real root is up — foyer's log, the children's stdout/stderr, the
+// greeter's HOME and XDG folders, the browser profile, first-boot answers, the boot timeline — so
+// the disks can be fsck'd underneath and nothing is written to them before foyer-flush.service
+// moves what the profile keeps. /run survives switch-root, so the tmpfs does too.
+//
+//   <runtime-dir>/state/            tmpfs, size= and nr_inodes= from the profile, root 0755
+//     log/                          foyerd.log, greeter.log, display.log, seatd.log (0700)
+//     greeter/home/                 the greeter's HOME: .config .cache .local/share .local/state,
+//                                   chromium's profile (0700, the greeter user's)
+//     overlay/<n>/{upper,work}/     upper layers of the profile's state.overlay paths
+//     timeline.json                 the boot timeline (timeline.ts)
+//     persist.json                  what foyer-flush keeps, written by foyerd from the profile
+//
+// Mounting needs CAP_SYS_ADMIN. Without it (a container, a test as non-root) foyer runs on a plain
+// directory at the same place and says so once: nothing else changes but the limits.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, chmodSync, statSync, writeFileSync, renameSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { StateConfig } from "../profile/schema.js";
+
+export const STATE_DIR = "state";
+export const LOG_DIR = "log";
+export const TIMELINE_FILE = "timeline.json";
+export const PERSIST_FILE = "persist.json";
+
+export function stateDir(runtimeDir: string): string {
+  return join(runtimeDir, STATE_DIR);
+}
+export function logDir(runtimeDir: string): string {
+  return join(stateDir(runtimeDir), LOG_DIR);
+}
+
+export interface MountInfo {
+  mountPoint: string;
+  fsType: string;
+  source: string;
+  superOptions: string;
+}
+
+/** /proc/self/mountinfo, with its octal escapes (\040 for a space) decoded. */
+export function readMounts(file = "/proc/self/mountinfo"): MountInfo[] {
+  const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  const out: MountInfo[] = [];
+  let text = "";
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return out;
+  }
+  for (const line of text.split("\n")) {
+    const [pre, post] = line.split(" - ");
+    if (!pre || !post) continue;
+    const f = pre.split(" "), g = post.split(" ");
+    out.push({ mountPoint: unescape(f[4] ?? ""), fsType: g[0] ?? "", source: unescape(g[1] ?? ""), superOptions: unescape(g[2] ?? "") });
+  }
+  return out;
+}
+
+export function isMountPoint(dir: string): boolean {
+  const d = resolve(dir);
+  return readMounts().some((m) => m.mountPoint === d);
+}
+
+export interface StateMount {
+  dir: string;
+  /** true: a tmpfs foyer mounted (or found mounted by an earlier foyerd); false: a plain directory */
+  tmpfs: boolean;
+  /** why it is a plain directory; once in the log */
+  problem?: string;
+  /** state.overlay paths now overlay-mounted, and the ones that could not be, with why */
+  overlays: string[];
+  overlayProblems: string[];
+}
+
+function mountCmd(args: string[]): string | undefined {
+  try {
+    execFileSync("mount", args, { stdio: ["ignore", "ignore", "pipe"] });
+    return undefined;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException & { stderr?: Buffer };
+    if (err.code === "ENOENT") return "'mount' not found (util-linux)";
+    return (err.stderr?.toString() ?? err.message).trim().split("\n")[0] ?? "mount failed";
+  }
+}
+
+/**
+ * Mounts the state tmpfs (once: a restarted foyerd finds its tmpfs mounted and keeps what is in
+ * it, logs included) and the overlays. Never throws for a refused mount: the caller logs
+ * `problem` and runs on a plain directory.
+ */
+export function mountState(runtimeDir: string, cfg: StateConfig): StateMount {
+  const dir = stateDir(runtimeDir);
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const r: StateMount = { dir, tmpfs: false, overlays: [], overlayProblems: [] };
+  const here = readMounts().find((m) => m.mountPoint === resolve(dir));
+  if (here?.fsType === "tmpfs") r.tmpfs = true;
+  else {
+    const problem = mountCmd(["-t", "tmpfs", "-o", `size=${cfg.sizeMb}m,nr_inodes=${cfg.inodes},mode=0755,nosuid,nodev`, "foyer-state", dir]);
+    if (problem) r.problem = problem;
+    else r.tmpfs = true;
+  }
+  // the greeter user traverses it to its HOME; what is private inside has its own mode
+  chmodSync(dir, 0o755);
+  mkdirSync(join(dir, LOG_DIR), { recursive: true, mode: 0o700 });
+  cfg.overlay.forEach((path, i) => {
+    const problem = mountOverlay(dir, path, i);
+    if (problem) r.overlayProblems.push(`'${path}': ${problem}`);
+    else r.overlays.push(path);
+  });
+  return r;
+}
+
+function mountOverlay(dir: string, path: string, i: number): string | undefined {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    return "does not exist";
+  }
+  if (!st.isDirectory()) return "is not a directory";
+  if (readMounts().some((m) => m.mountPoint === path && m.fsType === "overlay" && m.superOptions.includes(`upperdir=${dir}/`))) return undefined;
+  const upper = join(dir, "overlay", String(i), "upper"), work = join(dir, "overlay", String(i), "work");
+  mkdirSync(upper, { recursive: true, mode: 0o755 });
+  mkdirSync(work, { recursive: true, mode: 0o700 });
+  // the upper's root takes the lower's owner and mode, so the merged folder looks like the real one
+  chmodSync(upper, st.mode & 0o7777);
+  try {
+    execFileSync("chown", [`${st.uid}:${st.gid}`, upper]);
+  } catch {
+    /* root only; the merged folder keeps the upper's owner */
+  }
+  return mountCmd(["-t", "overlay", "foyer-overlay", "-o", `lowerdir=${path},upperdir=${upper},workdir=${work}`, path]);
+}
+
+/** The overlays whose upper layer lives in `dir`, innermost first: they go before the tmpfs. */
+export function overlaysOn(dir: string): string[] {
+  const d = resolve(dir);
+  return readMounts()
+    .filter((m) => m.fsType === "overlay" && m.superOptions.split(",").some((o) => o.startsWith(`upperdir=${d}/`)))
+    .map((m) => m.mountPoint)
+    .reverse();
+}
+
+/** The plan foyer-flush follows, written by foyerd from its profile (the real root may not have the initrd's profile). */
+export interface PersistPlan {
+  logs: string | null;
+  persist: string[];
+  persistTo: string;
+}
+
+export function writePersistPlan(dir: string, cfg: StateConfig): void {
+  const plan: PersistPlan = { logs: cfg.logs, persist: cfg.persist, persistTo: cfg.persistTo };
+  const f = join(dir, PERSIST_FILE);
+  writeFileSync(`${f}.tmp`, JSON.stringify(plan, null, 2) + "\n", { mode: 0o644 });
+  renameSync(`${f}.tmp`, f);
+}
+
+function umount(p: string): void {
+  try {
+    execFileSync("umount", [p], { stdio: ["ignore", "ignore", "pipe"] });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException & { stderr?: Buffer };
+    throw new Error(err.code === "ENOENT" ? "'umount' not found (util-linux)" : (err.stderr?.toString() ?? err.message).trim());
+  }
+}
+
+/** Overlays first (their upper layers live in the tmpfs), then the tmpfs; leaves the empty mount point. */
+export function unmountState(dir: string): void {
+  for (const o of overlaysOn(dir)) umount(o);
+  if (isMountPoint(dir)) umount(dir);
+  if (isMountPoint(dir)) throw new Error(`${dir} is still a mount point`);
+}

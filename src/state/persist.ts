@@ -1,0 +1,213 @@
+// What foyer-flush.service does after switch-root (issue 4, part 3): from the state tmpfs, keep
+// what the initrd's profile marked persistent (its plan, persist.json, written by foyerd):
+//   log/*                 → <logs>/boot-<boot-id>.log   one file per boot, the logs one after the other
+//   each `persist` path   → <persistTo>/<path>          mirrored with flushTree
+// Every file goes through the crash-safe recipe (flush.ts). A manifest in <persistTo> records, per
+// boot, what was written and its hash; it is derived only from the source, so a second run writes
+// the same bytes, and once the tmpfs is gone a rerun finds the boot in it and has nothing to do.
+import { promises as fs } from "node:fs";
+import { createHash } from "node:crypto";
+import * as path from "node:path";
+import { z } from "zod";
+import { StateSchema } from "../profile/schema.js";
+import { flushTree, writeFileSafe, type FlushResult } from "./flush.js";
+import { LOG_DIR, PERSIST_FILE, TIMELINE_FILE, type PersistPlan } from "./overlay.js";
+import { parseTimeline, monotonicNowMs } from "./timeline.js";
+
+export const MANIFEST = "flush-manifest.json";
+const KEEP_BOOTS = 32;
+
+const PlanSchema = StateSchema.pick({ logs: true, persist: true, persistTo: true });
+const ManifestSchema = z.strictObject({
+  schema: z.literal(1),
+  boots: z.record(z.string(), z.strictObject({ log: z.string().nullable(), files: z.record(z.string(), z.string()) })),
+});
+type Manifest = z.infer<typeof ManifestSchema>;
+
+export interface PersistResult extends FlushResult {
+  /** true: the state is gone and the manifest has this boot: an earlier run finished the job */
+  alreadyDone: boolean;
+  logFile: string | null;
+}
+
+const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+const under = (root: string, abs: string) => path.join(root, abs);
+
+/** The plan; a missing one is the defaults (a foyerd that could not write it), a bad one an error. */
+export async function readPlan(stateDir: string): Promise<PersistPlan> {
+  let text: string;
+  try {
+    text = await fs.readFile(path.join(stateDir, PERSIST_FILE), "utf8");
+  } catch {
+    return PlanSchema.parse({});
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new Error(`${PERSIST_FILE}: not valid JSON`);
+  }
+  const r = PlanSchema.safeParse(raw);
+  if (!r.success) throw new Error(`${PERSIST_FILE}: ${r.error.issues.map((i) => `${i.path.join(".") || "<root>"}: ${i.message}`).join("; ")}`);
+  return r.data;
+}
+
+async function readManifest(file: string): Promise<Manifest> {
+  try {
+    const r = ManifestSchema.safeParse(JSON.parse(await fs.readFile(file, "utf8")));
+    if (r.success) return r.data;
+  } catch {
+    /* none yet, or unreadable: start a new one (it is a record, the files themselves are the data) */
+  }
+  return { schema: 1, boots: {} };
+}
+
+/** mkdir -p of a target folder; a symlink or a file on the way is refused (nothing written through it). */
+async function targetDir(dir: string, problems: string[], say: (m: string) => void): Promise<boolean> {
+  const st = await fs.lstat(dir).catch(() => null);
+  if (st === null) {
+    await fs.mkdir(dir, { recursive: true, mode: 0o755 });
+    return true;
+  }
+  if (st.isDirectory()) return true;
+  const m = `flush: ${dir} is ${st.isSymbolicLink() ? "a symlink" : "not a directory"}; not writing under it`;
+  problems.push(m);
+  say(m);
+  return false;
+}
+
+/** The boot's logs as one text, foyerd's first, each under a `==> name <==` header (as tail prints several files). */
+async function bootLog(logDir: string): Promise<Buffer | null> {
+  const names = (await fs.readdir(logDir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isFile()).map((e) => e.name);
+  if (names.length === 0) return null;
+  names.sort((a, b) => (a === "foyerd.log" ? -1 : b === "foyerd.log" ? 1 : a.localeCompare(b)));
+  const parts: Buffer[] = [];
+  for (const n of names) {
+    // a browser prints its URL; the greeter's per-launch token is dead by now, but has no
+    // business on a disk either
+    const b = Buffer.from((await fs.readFile(path.join(logDir, n), "latin1")).replace(/token=[\w-]+/g, "token=[redacted]"), "latin1");
+    parts.push(Buffer.from(`==> ${n} <==\n`), b);
+    if (b.length && b[b.length - 1] !== 0x0a) parts.push(Buffer.from("\n"));
+  }
+  return Buffer.concat(parts);
+}
+
+/** Hashes of every regular file under `p` (a file or a folder), relative to `base`. */
+async function hashes(p: string, base: string, out: Record<string, string>): Promise<void> {
+  const st = await fs.lstat(p).catch(() => null);
+  if (!st) return;
+  if (st.isFile()) out[path.relative(base, p)] = sha(await fs.readFile(p));
+  else if (st.isDirectory()) for (const n of (await fs.readdir(p)).sort()) await hashes(path.join(p, n), base, out);
+}
+
+/** Marks "flush" once in the state's timeline, before it is copied (a rerun adds nothing). */
+async function markFlush(stateDir: string): Promise<void> {
+  const f = path.join(stateDir, TIMELINE_FILE);
+  const t = await fs.readFile(f, "utf8").catch(() => null);
+  if (t === null) return;
+  const r = parseTimeline(t);
+  if (!r.ok || r.data.entries.some((e) => e.name === "flush")) return;
+  r.data.entries.push({ name: "flush", at: Math.round(monotonicNowMs() * 10) / 10 });
+  await fs.writeFile(`${f}.tmp`, JSON.stringify(r.data) + "\n", { mode: 0o644 });
+  await fs.rename(`${f}.tmp`, f);
+}
+
+async function symlinkOnTheWay(base: string, rel: string): Promise<string | null> {
+  let p = base;
+  for (const part of rel.split("/").slice(0, -1)) {
+    p = path.join(p, part);
+    const st = await fs.lstat(p).catch(() => null);
+    if (st?.isSymbolicLink()) return p;
+  }
+  return null;
+}
+
+export async function flushState(o: { stateDir: string; root: string; bootId: string; say: (m: string) => void }): Promise<PersistResult> {
+  const r: PersistResult = { copied: 0, skipped: 0, problems: [], alreadyDone: false, logFile: null };
+  const { stateDir, root, bootId, say } = o;
+  const present = await fs.stat(stateDir).then((s) => s.isDirectory(), () => false);
+  const plan = present ? await readPlan(stateDir) : PlanSchema.parse({});
+  const manifestDir = under(root, plan.persistTo);
+  const manifestFile = path.join(manifestDir, MANIFEST);
+  const manifest = await readManifest(manifestFile);
+  if (!present) {
+    r.alreadyDone = manifest.boots[bootId] !== undefined;
+    return r;
+  }
+  await markFlush(stateDir);
+  const entry: Manifest["boots"][string] = { log: null, files: {} };
+
+  if (plan.logs !== null) {
+    const dir = under(root, plan.logs);
+    const text = await bootLog(path.join(stateDir, LOG_DIR));
+    if (text !== null && (await targetDir(dir, r.problems, say))) {
+      const name = `boot-${bootId}.log`;
+      const old = await fs.readFile(path.join(dir, name)).catch(() => null);
+      if (old?.equals(text)) r.skipped++;
+      else {
+        await writeFileSafe(dir, name, text, 0o640);
+        r.copied++;
+      }
+      r.logFile = path.join(dir, name);
+      entry.log = name;
+      entry.files[path.join(path.relative(plan.persistTo, plan.logs), name)] = sha(text);
+    }
+  }
+
+  for (const rel of plan.persist) {
+    const src = path.join(stateDir, rel);
+    // the greeter owns folders in the state: a symlink it planted on the way must not make the
+    // flush copy what lies behind it
+    const via = await symlinkOnTheWay(stateDir, rel);
+    if (via) {
+      const m = `flush: ${via} is a symlink; '${rel}' not kept`;
+      r.problems.push(m);
+      say(m);
+      continue;
+    }
+    const st = await fs.lstat(src).catch(() => null);
+    if (st === null) continue; // nothing of that kind this boot
+    const dst = path.join(manifestDir, rel);
+    if (!(await targetDir(path.dirname(dst), r.problems, say))) continue;
+    if (st.isDirectory()) {
+      if (!(await targetDir(dst, r.problems, say))) continue;
+      const t = await flushTree(src, dst, say);
+      r.copied += t.copied;
+      r.skipped += t.skipped;
+      r.problems.push(...t.problems);
+    } else if (st.isFile()) {
+      const d = await fs.lstat(dst).catch(() => null);
+      if (d && !d.isFile()) {
+        const m = `flush: ${dst} is ${d.isSymbolicLink() ? "a symlink" : "not a regular file"}; left alone`;
+        r.problems.push(m);
+        say(m);
+        continue;
+      }
+      const data = await fs.readFile(src);
+      if (d && (await fs.readFile(dst)).equals(data) && (d.mode & 0o7777) === (st.mode & 0o7777)) r.skipped++;
+      else {
+        await writeFileSafe(path.dirname(dst), path.basename(dst), data, st.mode & 0o7777);
+        r.copied++;
+      }
+    } else {
+      const m = `flush: ${src} is not a file or a folder; not kept`;
+      r.problems.push(m);
+      say(m);
+      continue;
+    }
+    await hashes(src, stateDir, entry.files);
+  }
+
+  // the manifest last: it says "this boot is on disk", so it must not be there before the files are
+  if (r.problems.length === 0) {
+    manifest.boots[bootId] = entry;
+    const ids = Object.keys(manifest.boots);
+    for (const id of ids.slice(0, Math.max(0, ids.length - KEEP_BOOTS))) delete manifest.boots[id];
+    const text = Buffer.from(JSON.stringify(manifest, null, 2) + "\n");
+    if (await targetDir(manifestDir, r.problems, say)) {
+      const old = await fs.readFile(manifestFile).catch(() => null);
+      if (!old?.equals(text)) await writeFileSafe(manifestDir, MANIFEST, text, 0o644);
+    }
+  }
+  return r;
+}
