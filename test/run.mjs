@@ -33,7 +33,7 @@ const rank = (f) => {
 };
 const filters = process.argv.slice(2);
 const suites = find(join(top, "test"))
-  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
+  .filter((f) => filters.length === 0 || filters.some((x) => relative(top, f).includes(x.replace(/^\.\//, ""))))
   .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 
 // /etc/chromium gets a tmpfs too (with the host's files copied in): foyerd writes chromium's

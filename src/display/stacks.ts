@@ -72,6 +72,9 @@ export class DisplayStack {
   /** Directories the greeter user writes to: its HOME, the XDG folders and XDG_RUNTIME_DIR, mode 0700. */
   prepare(): void {
     const { uid, gid } = this.#c.user;
+    // the state folder is the greeter's way to its HOME: foyerd mounts it 0755; a caller that did
+    // not must not leave a root-only folder in the way
+    mkdirSync(this.#c.stateDir, { recursive: true, mode: 0o755 });
     for (const d of [join(this.#c.runtimeDir, "greeter"), join(this.#c.stateDir, "greeter"), this.greeterHome, this.xdgRuntime, join(this.greeterHome, ".cache"), join(this.greeterHome, ".config"), join(this.greeterHome, ".local"), join(this.greeterHome, ".local/share"), join(this.greeterHome, ".local/state")]) {
       mkdirSync(d, { recursive: true, mode: 0o700 });
       chownSync(d, uid, gid);

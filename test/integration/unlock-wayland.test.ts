@@ -30,7 +30,10 @@ W.after.each(async (ctx) => {
   ctx.foyerd?.cleanup();
   // foyerd's stop takes the whole greeter (cage, chromium and its helpers) down with it
   // (zombies are PID 1's to reap, not ours: count only live processes)
-  const left = spawnSync("pgrep", ["-u", "foyer-greeter", "--runstates", "R,S,D,T,t"], { encoding: "utf8" }).stdout.trim();
+  // (SIGKILL is delivered, not awaited: a process may take a moment to finish dying)
+  const live = () => spawnSync("pgrep", ["-u", "foyer-greeter", "--runstates", "R,S,D,T,t"], { encoding: "utf8" }).stdout.trim();
+  for (let i = 0; i < 50 && live() !== ""; i++) await new Promise((r) => setTimeout(r, 100));
+  const left = live() && spawnSync("ps", ["-o", "pid,stat,comm", "-u", "foyer-greeter"], { encoding: "utf8" }).stdout.trim();
   spawnSync("pkill", ["-KILL", "-u", "foyer-greeter"]); // so one failure cannot spoil the next test
   assert.is(left, "", "greeter processes left after foyerd stopped");
 });
