@@ -102,6 +102,7 @@ K("production lock-down, real keys: every escape key leaves one greeter window t
       ask.proc.kill("SIGKILL");
     }
   }
+  if (failures.length) console.log(`foyerd's log:\n${f.log.split("\n").slice(-60).join("\n")}`);
   assert.equal(failures, [], failures.join("\n"));
   // no devtools anywhere: nothing of chromium listens on TCP
   const ss = spawnSync("ss", ["-Hltnp"], { encoding: "utf8" }).stdout.split("\n").filter((l) => l.includes('"chromium"'));
