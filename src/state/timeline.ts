@@ -87,6 +87,12 @@ export class Timeline {
     this.data.entries.push(e);
   }
 
+  /** A span whose times are known already (a systemd unit's); one write. */
+  span(name: string, at: number, end?: number): void {
+    this.#push(end === undefined ? { name, at: round(at) } : { name, at: round(at), end: round(Math.max(at, end)) });
+    this.#write();
+  }
+
   has(name: string): boolean {
     return this.data.entries.some((e) => e.name === name);
   }
