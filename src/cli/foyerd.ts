@@ -14,11 +14,13 @@ import { parseArgs } from "node:util";
 import { parseCmdline } from "../profile/cmdline.js";
 import { loadProfile } from "../profile/load.js";
 import { profileJsonSchema } from "../profile/schema.js";
-import { createLogger } from "../base/log.js";
+import { createLogger, type Logger } from "../base/log.js";
 import { describe } from "../base/errors.js";
 import { Supervisor } from "../supervisor/supervisor.js";
 import { greeterStateName } from "../supervisor/machine.js";
-import { SupervisorService, checkBusOption } from "../dbus/service.js";
+import { SupervisorService, checkBusOption, connectBus, closeQuietly, resolveBusAddress } from "../dbus/service.js";
+import { readUnitTimes } from "../dbus/systemd-units.js";
+import { withTimeout } from "../base/timeout.js";
 import type { SupervisorPort } from "../dbus/supervisor1.js";
 import { flushMain } from "../state/flush-cli.js";
 import { mountState, writePersistPlan, logDir, TIMELINE_FILE } from "../state/overlay.js";
@@ -57,6 +59,25 @@ export function supervisorPort(sup: Supervisor): SupervisorPort {
       };
     },
   };
+}
+
+/**
+ * When systemd runs, the units that started while foyer ran go on the timeline; the initrd's
+ * systemd forgets them at switch-root. Without systemd (or a bus) there is nothing to add.
+ */
+async function recordUnits(address: string, timeline: Timeline, since: number, log: Logger): Promise<void> {
+  let bus;
+  try {
+    bus = await connectBus(address, 1000);
+    // all of it within 2 s: foyer.service has 5 s to stop at switch-root, and a hung bus must not eat them
+    const units = await withTimeout(readUnitTimes(bus, since, 1000), 2000, "reading unit times");
+    for (const u of units) timeline.span(`unit ${u.unit}`, u.start, u.end);
+    if (units.length) log.info("unit activation times on the timeline", { units: units.length });
+  } catch (e) {
+    log.debug("no unit activation times from systemd", { err: describe(e) });
+  } finally {
+    if (bus) closeQuietly(bus);
+  }
 }
 
 const USAGE = `usage: foyerd [--profile NAME|PATH] [--runtime-dir DIR] [--ask-dir DIR] [--cmdline FILE]
@@ -208,6 +229,7 @@ export async function main(argv: string[]): Promise<number> {
   const service = o.bus === "none" ? undefined : new SupervisorService({ bus: o.bus!, port: supervisorPort(sup), log: log.child("dbus") });
   service?.start();
   await sup.finished;
+  if (o.bus !== "none") await recordUnits(resolveBusAddress(o.bus!), timeline, processStartMs(), log);
   try {
     await service?.stop();
   } catch (e) {

@@ -15,7 +15,7 @@ export const TimelineSchema = z.strictObject({
   schema: z.literal(1),
   bootId: z.string().max(64),
   pid: z.number().int(),
-  entries: z.array(TimelineEntrySchema).max(10_000),
+  entries: z.array(TimelineEntrySchema).max(10_000), // MAX_ENTRIES written; room for older or newer writers
 });
 export type TimelineEntry = z.infer<typeof TimelineEntrySchema>;
 export type TimelineData = z.infer<typeof TimelineSchema>;
@@ -39,6 +39,12 @@ export function readBootId(file = "/proc/sys/kernel/random/boot_id"): string {
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;
+/**
+ * A greeter in a crash loop or a stream of prompts adds entries for as long as foyerd runs: past
+ * this many, the oldest after the first KEEP_HEAD (the boot's own start) make room.
+ */
+export const MAX_ENTRIES = 2000;
+const KEEP_HEAD = 20;
 
 export class Timeline {
   readonly data: TimelineData;
@@ -55,7 +61,7 @@ export class Timeline {
   /** A point; returns its entry. */
   mark(name: string, at = monotonicNowMs()): TimelineEntry {
     const e = { name, at: round(at) };
-    this.data.entries.push(e);
+    this.#push(e);
     this.#write();
     return e;
   }
@@ -64,7 +70,7 @@ export class Timeline {
   begin(name: string, at = monotonicNowMs()): void {
     const e: TimelineEntry = { name, at: round(at) };
     this.#open.set(name, e);
-    this.data.entries.push(e);
+    this.#push(e);
     this.#write();
   }
 
@@ -73,6 +79,17 @@ export class Timeline {
     if (!e) return;
     this.#open.delete(name);
     e.end = round(Math.max(e.at, at));
+    this.#write();
+  }
+
+  #push(e: TimelineEntry): void {
+    if (this.data.entries.length >= MAX_ENTRIES) this.data.entries.splice(KEEP_HEAD, this.data.entries.length - MAX_ENTRIES + 1);
+    this.data.entries.push(e);
+  }
+
+  /** A span whose times are known already (a systemd unit's); one write. */
+  span(name: string, at: number, end?: number): void {
+    this.#push(end === undefined ? { name, at: round(at) } : { name, at: round(at), end: round(Math.max(at, end)) });
     this.#write();
   }
 

@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { Foyerd, askPassword, killAskers, requirePrivateAskDir, top, pollUntil } from "../helpers/index.js";
-import { Timeline, parseTimeline, type TimelineData } from "../../src/state/timeline.js";
+import { Timeline, parseTimeline, MAX_ENTRIES, type TimelineData } from "../../src/state/timeline.js";
 import { renderText, renderSvg } from "../../src/state/timeline-render.js";
 
 const T = suite<{ foyerd?: Foyerd; dir?: string }>("state/timeline", {});
@@ -37,6 +37,16 @@ T("points and spans, written at every change, read back as they were", (ctx) => 
   const r = parseTimeline(readFileSync(f, "utf8"));
   assert.ok(r.ok);
   assert.equal((r as { data: TimelineData }).data.entries, [{ name: "start", at: 1000 }, { name: "greeter start", at: 1010, end: 1500 }]);
+});
+
+T("bounded: a crash loop's entries make room by dropping the oldest after the boot's start", () => {
+  const t = new Timeline(undefined, "");
+  for (let i = 0; i < MAX_ENTRIES + 500; i++) t.mark(`m${i}`, i);
+  assert.is(t.data.entries.length, MAX_ENTRIES);
+  assert.is(t.data.entries[0]!.name, "m0");
+  assert.is(t.data.entries[19]!.name, "m19");
+  assert.is(t.data.entries.at(-1)!.name, `m${MAX_ENTRIES + 499}`);
+  assert.ok(parseTimeline(JSON.stringify(t.data)).ok);
 });
 
 T("the text table and the SVG say every milestone; names are escaped in the SVG", () => {
