@@ -13,11 +13,16 @@ import { connectBus, closeQuietly, resolveBusAddress, checkBusOption } from "../
 import { BUS_NAME, OBJECT_PATH, INTERFACE } from "../dbus/supervisor1.js";
 import { withTimeout } from "../base/timeout.js";
 import { describe } from "../base/errors.js";
+import { reasonForUnit } from "../launch/boot-failures.js";
 
 const USAGE = `usage: foyerctl [--bus ADDRESS|system] [--json] COMMAND
   status             phase, flow, greeter and pending requests
   restart-greeter    stop the greeter; foyerd starts it again
   recovery REASON    show the recovery screen with REASON
+  recovery --unit UNIT
+                     the same, the reason said from a systemd unit that failed (a
+                     systemd-fsck*.service) or was entered (emergency.service): what
+                     foyer-recovery@.service runs from OnFailure=
   handoff            the display manager takes over: foyerd releases the display and exits
   reload             foyerd re-reads the ask directory and resends the greeter its state`;
 
@@ -38,7 +43,13 @@ interface Command {
   body: unknown[];
 }
 
-function command(positionals: string[]): Command | string {
+function command(positionals: string[], unit: string | undefined): Command | string {
+  if (unit !== undefined) {
+    if (positionals[0] !== "recovery" || positionals.length !== 1) return "--unit goes with 'recovery' and no REASON";
+    const reason = reasonForUnit(unit);
+    if (!reason) return "--unit needs a systemd unit name (letters, digits and :_.\\@-, at most 255 bytes)";
+    return { member: "ShowRecovery", signature: "s", body: [reason] };
+  }
   const [cmd, ...rest] = positionals;
   const none = (member: string): Command | string => (rest.length ? `'${cmd}' takes no arguments` : { member, signature: "", body: [] });
   switch (cmd) {
@@ -87,7 +98,7 @@ function human(s: Status): string {
 export async function main(argv: string[], out = process.stdout, err = process.stderr): Promise<number> {
   let args;
   try {
-    args = parseArgs({ args: argv, allowPositionals: true, options: { bus: { type: "string", default: "system" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } } });
+    args = parseArgs({ args: argv, allowPositionals: true, options: { bus: { type: "string", default: "system" }, unit: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } } });
   } catch (e) {
     err.write(`foyerctl: ${(e as Error).message}\n${USAGE}\n`);
     return EXIT.usage;
@@ -96,7 +107,7 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     out.write(USAGE + "\n");
     return EXIT.ok;
   }
-  const cmd = command(args.positionals);
+  const cmd = command(args.positionals, args.values.unit);
   if (typeof cmd === "string") {
     err.write(`foyerctl: ${cmd}\n${USAGE}\n`);
     return EXIT.usage;

@@ -56,6 +56,8 @@ function dracutBase(): string {
   copyFileSync(join(top, "packaging/dracut/91foyer/module-setup.sh"), join(mod, "module-setup.sh"));
   chmodSync(join(mod, "module-setup.sh"), 0o755);
   copyFileSync(join(top, "packaging/systemd/initrd/foyer.service"), join(mod, "foyer.service"));
+  // foyer-recovery@.service and the OnFailure=/emergency drop-ins, under systemd/ in the module
+  cpSync(join(top, "packaging/systemd/initrd"), join(mod, "systemd"), { recursive: true });
   return base;
 }
 
