@@ -111,6 +111,24 @@ export class SystemdBus extends EventEmitter {
   }
 
   static async #connect(address: string, peer: boolean, ms: number): Promise<SystemdBus> {
+    if (!peer) return SystemdBus.#connectOnce(address, false, ms);
+    // Seen against systemd 252 with no bus daemon running: about one peer connection in three
+    // from dbus-next never gets an answer to its first call (systemctl on the same socket always
+    // does; the cause is not found). A fresh connection does answer, so a peer gets a few tries,
+    // each with a share of the time.
+    const tries = 5;
+    let last: unknown;
+    for (let i = 0; i < tries; i++) {
+      try {
+        return await SystemdBus.#connectOnce(address, true, Math.max(200, Math.floor(ms / tries)));
+      } catch (e) {
+        last = e;
+      }
+    }
+    throw last;
+  }
+
+  static async #connectOnce(address: string, peer: boolean, ms: number): Promise<SystemdBus> {
     const r = { address, peer };
     let bus: dbus.MessageBus;
     try {

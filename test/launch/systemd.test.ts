@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { SystemdContainer, nodeArgv } from "../helpers/nspawn.js";
 import { collectingLogger, pollUntil, withTimeout } from "../helpers/index.js";
 import { SystemdLink, SystemdLauncher, chooseBackend } from "../../src/launch/systemd.js";
+import { unitObjectPath } from "../../src/launch/systemd-bus.js";
 import type { LaunchSpec } from "../../src/launch/direct.js";
 
 const FIXTURE = "test/launch/fixtures/in-container.ts";
@@ -97,6 +98,9 @@ test("odd names and environment keys: escaped unit name, refused keys dropped an
   assert.match(readFileSync(join(c.dir, "log", "odd.log"), "utf8"), "GOOD=1");
   const unit = (run as unknown as { unit: string }).unit;
   assert.ok(/^foyer-[A-Za-z0-9:_.\\-]+\.service$/.test(unit), unit);
+  // the object path foyer watched is the one systemd uses for it
+  const r = c.exec(["busctl", "call", "org.freedesktop.systemd1", "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "LoadUnit", "s", unit]);
+  assert.is(r.stdout.trim(), `o "${unitObjectPath(unit)}"`, r.stderr);
   const warn = lines.find((l) => l.includes("environment entries systemd would refuse"));
   assert.ok(warn?.includes("'BAD KEY'"), lines.join("\n"));
   assert.not.ok(lines.some((l) => l.includes("secret-value")), "a value was logged");
