@@ -73,11 +73,18 @@ export const VM_PROFILE = {
   greeter: { readyTimeoutMs: 480_000 },
 };
 
+/**
+ * The same with the display stack as systemd units (launch: auto finds systemd as PID 1 in the
+ * initrd): rd.foyer.profile=vm-systemd. docs/launch.md says what to look for.
+ */
+export const VM_SYSTEMD_PROFILE = { ...VM_PROFILE, description: "the VM appliance, greeter as transient systemd units", launch: "auto" };
+
 function buildInitrd(kver: string, withFoyer: boolean, out: string): void {
   const base = dracutBase();
   const profDir = join(cacheDir, "vm-profiles");
   mkdirSync(profDir, { recursive: true });
   writeFileSync(join(profDir, "vm.json"), JSON.stringify(VM_PROFILE, null, 2) + "\n");
+  writeFileSync(join(profDir, "vm-systemd.json"), JSON.stringify(VM_SYSTEMD_PROFILE, null, 2) + "\n");
   const args = ["--force", "--quiet", "--no-hostonly", "--no-hostonly-cmdline", "--no-early-microcode", "--compress", "zstd", "--kver", kver,
     "--add", withFoyer ? "systemd crypt foyer" : "systemd crypt", "--omit", "plymouth",
     "--add-drivers", "virtio_blk virtio_pci virtio_gpu virtio_rng virtio_input virtio_console dm_crypt",
@@ -121,7 +128,7 @@ function buildRootImage(out: string): string {
 export function buildAppliance(log: (s: string) => void = () => {}): Appliance {
   mkdirSync(cacheDir, { recursive: true });
   const k = hostKernel();
-  const foyerInputs = createHash("sha256").update(JSON.stringify(VM_PROFILE)).digest("hex").slice(0, 8) + hashTree([join(top, "packaging/dracut"), join(top, "packaging/systemd/initrd"), join(top, "dist"), join(top, "assets"), join(top, "profiles"), join(top, "package-lock.json")]);
+  const foyerInputs = createHash("sha256").update(JSON.stringify([VM_PROFILE, VM_SYSTEMD_PROFILE])).digest("hex").slice(0, 8) + hashTree([join(top, "packaging/dracut"), join(top, "packaging/systemd/initrd"), join(top, "dist"), join(top, "assets"), join(top, "profiles"), join(top, "package-lock.json")]);
   const stamp = (name: string) => join(cacheDir, `${name}.stamp`);
   const fresh = (name: string, key: string, file: string) => existsSync(file) && existsSync(stamp(name)) && readFileSync(stamp(name), "utf8") === key;
 
