@@ -5,7 +5,7 @@
 // bus at /proc/PID/root/run/dbus/system_bus_socket as root; systemd's private socket only
 // answers peers in its own PID namespace, so what uses it runs inside through nsenter.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, chmodSync, rmSync, readFileSync, existsSync } from "node:fs";
+import { mkdtempSync, chmodSync, rmSync, readFileSync, existsSync, mkdirSync, copyFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { top, requireTool, pollUntil, withTimeout } from "./index.js";
@@ -24,7 +24,11 @@ export class SystemdContainer {
   pid = 0;
   #log = "";
 
-  constructor() {
+  #binds: string[];
+
+  /** `binds`: host paths bound read-only at the same place (the container's /etc is empty) */
+  constructor(o: { binds?: string[] } = {}) {
+    this.#binds = o.binds ?? [];
     requireTool("systemd-nspawn", "systemd-container");
     requireTool("nsenter", "util-linux");
     this.dir = mkdtempSync(join(tmpdir(), "foyer-nspawn-"));
@@ -42,7 +46,7 @@ export class SystemdContainer {
   /** Boots the container and waits until its systemd finished starting up. */
   async start(): Promise<void> {
     const machine = `foyer-test-${process.pid}`;
-    const args = ["-D", "/", "--volatile=yes", "--register=no", "--keep-unit", "--console=pipe", "-M", machine, `--bind-ro=${top}`, `--bind=${this.dir}`, "-b"];
+    const args = ["-D", "/", "--volatile=yes", "--register=no", "--keep-unit", "--console=pipe", "-M", machine, `--bind-ro=${top}`, `--bind=${this.dir}`, ...this.#binds.map((b) => `--bind-ro=${b}`), "-b"];
     const p = spawn("systemd-nspawn", args, { stdio: ["ignore", "pipe", "pipe"] });
     this.proc = p;
     p.stdout!.on("data", (d) => (this.#log += d));
@@ -69,6 +73,29 @@ export class SystemdContainer {
     // the event: systemctl returns when start-up is over (running or degraded)
     const r = await this.execAsync(["systemctl", "is-system-running", "--wait"], 90_000);
     if (!/running|degraded/.test(r.stdout)) throw new Error(`the container did not boot: ${r.stdout.trim()} ${r.stderr.trim()}`);
+  }
+
+  /** foyer's bus policy (only root owns org.foyer.Supervisor1 and calls it), as packaged. */
+  installPolicy(policy: string): void {
+    mkdirSync(join(this.root, "etc/dbus-1/system.d"), { recursive: true });
+    copyFileSync(policy, join(this.root, "etc/dbus-1/system.d/org.foyer.Supervisor1.conf"));
+    const r = this.exec(["busctl", "call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "ReloadConfig"]);
+    if (r.code !== 0) throw new Error(`dbus-daemon did not reload its configuration: ${r.stderr}`);
+  }
+
+  /**
+   * foyerd from the checkout as foyer.service in the container, without default dependencies as
+   * in the initrd; the profile path comes from an environment file so one unit serves every start.
+   */
+  installFoyerUnit(runtimeDir: string): void {
+    mkdirSync(join(this.root, "run/systemd/system"), { recursive: true });
+    writeFileSync(
+      join(this.root, "run/systemd/system/foyer.service"),
+      `[Unit]\nDescription=foyerd under test\nDefaultDependencies=no\n\n[Service]\nEnvironment=FOYER_MAIN=foyerd NODE_EXTRA_CA_CERTS=\nEnvironmentFile=${join(this.dir, "foyerd.env")}\n` +
+        `ExecStart=/bin/sh -c 'cd "$$0" && exec "$$@" --profile "$$FOYER_PROFILE"' ${top} ${process.execPath} --import tsx src/cli/foyerd.ts --runtime-dir ${runtimeDir} --cmdline /dev/null --bus system\n`,
+    );
+    const r = this.exec(["systemctl", "daemon-reload"]);
+    if (r.code !== 0) throw new Error(`daemon-reload failed: ${r.stderr}`);
   }
 
   /** A command inside the container (all its namespaces). */

@@ -39,20 +39,7 @@ function profile(name: string, watch: boolean, plymouth: boolean): string {
 const rt = () => join(c.dir, "rt");
 const foyerdLog = () => (existsSync(join(rt(), "log", "foyerd.log")) ? readFileSync(join(rt(), "log", "foyerd.log"), "utf8") : "");
 
-/**
- * foyerd inside the container as foyer.service (the name the emergency drop-in asks for), a unit
- * like the initrd's: no default dependencies, since emergency mode stops sysinit.target and
- * everything ordered after it, the system bus included. The profile comes from an environment
- * file, so one unit file serves every test.
- */
-function installFoyerUnit(): void {
-  writeFileSync(
-    join(c.root, "run/systemd/system/foyer.service"),
-    `[Unit]\nDescription=foyerd under test\nDefaultDependencies=no\n\n[Service]\nEnvironment=FOYER_MAIN=foyerd NODE_EXTRA_CA_CERTS=\nEnvironmentFile=${join(c.dir, "foyerd.env")}\n` +
-      `ExecStart=/bin/sh -c 'cd "$$0" && exec "$$@" --profile "$$FOYER_PROFILE"' ${top} ${process.execPath} --import tsx src/cli/foyerd.ts --runtime-dir ${rt()} --cmdline /dev/null --bus system\n`,
-  );
-}
-
+/** foyerd as foyer.service in the container (the name the emergency drop-in asks for), with this profile. */
 async function startFoyerd(profilePath: string): Promise<void> {
   writeFileSync(join(c.dir, "foyerd.env"), `FOYER_PROFILE=${profilePath}\n`);
   const before = foyerdLog().split("owning org.foyer.Supervisor1").length;
@@ -90,12 +77,9 @@ function failFsck(): void {
 test.before(async () => {
   await c.start();
   // the bus policy as shipped (only root owns the name and calls methods); dbus-daemon reloads it
-  mkdirSync(join(c.root, "etc/dbus-1/system.d"), { recursive: true });
-  copyFileSync(POLICY, join(c.root, "etc/dbus-1/system.d/org.foyer.Supervisor1.conf"));
-  assert.equal(c.exec(["busctl", "call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "ReloadConfig"]).code, 0);
-  mkdirSync(join(c.root, "run/systemd/system"), { recursive: true });
+  c.installPolicy(POLICY);
+  c.installFoyerUnit(rt()); // without default dependencies, as in the initrd: emergency mode stops sysinit.target and all after it, the bus too
   writeFileSync(join(c.root, "run/systemd/system/systemd-fsck@.service"), STAND_IN);
-  installFoyerUnit();
   assert.equal(c.exec(["systemctl", "daemon-reload"]).code, 0);
 });
 
