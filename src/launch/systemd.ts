@@ -239,6 +239,7 @@ export async function chooseBackend(mode: "direct" | "systemd" | "auto", log: Lo
 /** Starts each LaunchSpec as a transient unit of the systemd behind `link`. */
 export class SystemdLauncher implements Launcher {
   #n = 0;
+  #swept = new Map<string, Promise<void>>();
 
   constructor(
     private link: SystemdLink,
@@ -254,7 +255,40 @@ export class SystemdLauncher implements Launcher {
       this.log.info(`${spec.name} needs a pipe from foyerd: started directly, not as a unit`);
       return this.o.fallback.start(spec);
     }
-    return new UnitRun(this.link, this.log, spec, unitName(spec.name, process.pid, ++this.#n), this.o.stopTimeoutMs);
+    return new UnitRun(this.link, this.log, spec, unitName(spec.name, process.pid, ++this.#n), this.o.stopTimeoutMs, () => this.sweep(spec.name));
+  }
+
+  /**
+   * Once per name: stops units of that name left by an earlier foyerd (one that crashed or was
+   * killed leaves its greeter running under systemd, holding the display). Units of this
+   * process are never touched. Failures are logged, never thrown: a start goes on regardless.
+   */
+  sweep(name: string): Promise<void> {
+    const part = escapeUnitPart(name);
+    let p = this.#swept.get(part);
+    if (!p) {
+      p = (async () => {
+        try {
+          const bus = await this.link.subscribed();
+          // fnmatch would read the escapes' '\\' as its own: any one character stands for it
+          const [units] = await bus.manager("ListUnitsByPatterns", "asas", [[], [`foyer-${part.replace(/[\\*?[\]]/g, "?")}-*.service`]]);
+          if (!Array.isArray(units)) throw new FoyerError("protocol-error", "ListUnitsByPatterns did not return a list");
+          for (const u of units) {
+            const unit = Array.isArray(u) ? u[0] : undefined;
+            if (typeof unit !== "string" || !unit.startsWith(`foyer-${part}-`)) continue;
+            const m = /^(\d+)-\d+\.service$/.exec(unit.slice(`foyer-${part}-`.length));
+            if (!m || Number(m[1]) === process.pid) continue; // another name's unit, or ours
+            this.log.warning(`stopping '${unit}', left by an earlier foyerd`);
+            await bus.manager("StopUnit", "ss", [unit, "replace"]).catch((e) => this.log.warning(`StopUnit '${unit}' failed, ignoring`, { err: describe(e) }));
+            await bus.manager("ResetFailedUnit", "s", [unit]).catch(() => {});
+          }
+        } catch (e) {
+          this.log.warning(`cannot look for '${part}' units left by an earlier foyerd, ignoring`, { err: describe(e) });
+        }
+      })();
+      this.#swept.set(part, p);
+    }
+    return p;
   }
 }
 
@@ -284,6 +318,7 @@ class UnitRun implements Launched {
     private spec: LaunchSpec,
     readonly unit: string,
     private stopTimeoutMs: number,
+    private sweep: () => Promise<void> = async () => {},
   ) {
     this.exited = new Promise((r) => (this.#resolve = r));
     this.#path = unitObjectPath(unit);
@@ -308,6 +343,7 @@ class UnitRun implements Launched {
     closeSync(openSync(this.spec.logFile, "a", 0o600)); // systemd would create it 0644
     const { props, dropped } = transientProperties(this.spec, exec, this.stopTimeoutMs);
     if (dropped.length) this.log.warning(`${this.spec.name}: environment entries systemd would refuse, ignoring: ${dropped.map((k) => `'${k}'`).join(", ")}`);
+    await this.sweep();
     const bus = await this.link.subscribed();
     await bus.addMatch(this.#match);
     const [job] = await bus.manager("StartTransientUnit", "ssa(sv)a(sa(sv))", [this.unit, "fail", props, []]);

@@ -106,6 +106,21 @@ test("odd names and environment keys: escaped unit name, refused keys dropped an
   assert.not.ok(lines.some((l) => l.includes("secret-value")), "a value was logged");
 });
 
+test("a unit of the same name left by an earlier foyerd is stopped before the first start; other names and our own are kept", async () => {
+  for (const u of ["foyer-sweepme-1-1.service", "foyer-sweepme-x-1-1.service"]) assert.equal(c.exec(["systemd-run", `--unit=${u}`, "sleep", "1000"]).code, 0, u);
+  lines.length = 0;
+  const run = launcher.start(spec("sweepme", "exec sleep 1000"));
+  await pollUntil(() => run.pid > 0, 20_000, "MainPID");
+  assert.is.not(c.exec(["systemctl", "is-active", "foyer-sweepme-1-1.service"]).stdout.trim(), "active");
+  assert.is(c.exec(["systemctl", "is-active", "foyer-sweepme-x-1-1.service"]).stdout.trim(), "active");
+  assert.ok(lines.some((l) => l.includes("stopping 'foyer-sweepme-1-1.service', left by an earlier foyerd")), lines.join("\n"));
+  const second = launcher.start(spec("sweepme", "exec sleep 1000"));
+  await pollUntil(() => second.pid > 0, 20_000, "the second MainPID");
+  assert.is(c.exec(["systemctl", "is-active", (run as unknown as { unit: string }).unit]).stdout.trim(), "active", "our own unit was stopped");
+  await Promise.all([run.stop(5000), second.stop(5000)]);
+  c.exec(["systemctl", "stop", "foyer-sweepme-x-1-1.service"]);
+});
+
 test("the system bus dies while a unit runs: the link reconnects and the unit's exit still arrives", async () => {
   const run = launcher.start(spec("survivor", "exec sleep 1000"));
   await pollUntil(() => run.pid > 0, 20_000, "MainPID");
