@@ -151,4 +151,16 @@ test("bad signals: garbage PropertiesChanged and ExecMainCode of the wrong type 
   assert.is(lines.filter((x) => x.includes("unreadable signal from systemd")).length, 2, lines.join("\n"));
 });
 
+test("foyerctl recovery --unit: odd unit names are usage errors (2), a good one goes to the bus (3: none here)", async () => {
+  const { main } = await import("../../src/cli/foyerctl.js");
+  const sink = () => Object.assign(new EventEmitter(), { text: "", write(s: string) { this.text += s; return true; } });
+  for (const argv of [["recovery", "--unit", "a b"], ["recovery", "--unit", "a\nb.service"], ["recovery", "--unit", "x.service", "extra"], ["status", "--unit", "x.service"], ["recovery", "--unit", "x".repeat(300)]]) {
+    const err = sink();
+    assert.is(await main(argv, sink() as unknown as typeof process.stdout, err as unknown as typeof process.stderr), 2, argv.join(" "));
+    assert.match(err.text, "foyerctl: ");
+  }
+  const err = sink();
+  assert.is(await main(["--bus", "unix:path=/nonexistent/foyer-test", "recovery", "--unit", "systemd-fsck-root.service"], sink() as unknown as typeof process.stdout, err as unknown as typeof process.stderr), 3, err.text);
+});
+
 test.run();
