@@ -25,6 +25,8 @@ import { SystemdBus, unitObjectPath, str, num, dbusErrorName, SYSTEMD_NAME, SYST
 const CLD_EXITED = 1, CLD_KILLED = 2, CLD_DUMPED = 3;
 const SIGKILL = 9;
 const BACKOFF_INITIAL_MS = 100, BACKOFF_MAX_MS = 2000;
+/** after the SIGKILL at the stop deadline, how long systemd gets to say the unit ended */
+const GIVE_UP_AFTER_KILL_MS = 5000;
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /** a unit name is at most 255 bytes; the name part is kept short so the whole always fits */
 const MAX_NAME_BYTES = 64;
@@ -461,6 +463,13 @@ class UnitRun implements Launched {
         this.log.warning(`${this.spec.name} did not stop within ${timeoutMs} ms, killing`, { unit: this.unit });
         this.link.bus?.manager("KillUnit", "ssi", [this.unit, "all", SIGKILL]).catch((e) => this.log.warning(`KillUnit '${this.unit}' failed`, { err: describe(e) }));
       }, timeoutMs);
+      // stop() must end even when systemd cannot be asked (its bus gone for good): the supervisor
+      // waits for this exit before it exits itself
+      const giveUp = setTimeout(() => {
+        if (this.#phase === "done") return;
+        this.log.error(`${this.spec.name}: no word from systemd that '${this.unit}' ended; taking it as gone`);
+        this.#finish({ code: null, signal: null });
+      }, timeoutMs + GIVE_UP_AFTER_KILL_MS);
       try {
         const bus = this.link.bus;
         if (!bus) this.log.warning(`${this.spec.name}: systemd's bus is away; '${this.unit}' is stopped when it is back`);
@@ -473,6 +482,7 @@ class UnitRun implements Launched {
         return await this.exited;
       } finally {
         clearTimeout(timer);
+        clearTimeout(giveUp);
       }
     })();
     return this.#stopping;

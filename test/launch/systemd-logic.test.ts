@@ -151,6 +151,19 @@ test("bad signals: garbage PropertiesChanged and ExecMainCode of the wrong type 
   assert.is(lines.filter((x) => x.includes("unreadable signal from systemd")).length, 2, lines.join("\n"));
 });
 
+test("stop() ends even when systemd's bus is gone for good: the unit is taken as gone, with an error line", async () => {
+  const lines: string[] = [];
+  let job = "";
+  const link = fakeLink(async (member) => (member === "StartTransientUnit" ? [(job = "/org/freedesktop/systemd1/job/9")] : []), async (prop) => (prop === "ActiveState" ? "active" : 77));
+  const run = new SystemdLauncher(link, collectingLogger(lines), { stopTimeoutMs: 100 }).start(spec);
+  const unit = (run as unknown as { unit: string }).unit;
+  while (!job) await new Promise((r) => setImmediate(r));
+  link.emit("signal", { path: "/org/freedesktop/systemd1", interface: "org.freedesktop.systemd1.Manager", member: "JobRemoved", body: [9, job, unit, "done"] } as unknown as dbus.Message);
+  (link as unknown as { bus: unknown }).bus = undefined; // the bus went away and never came back
+  assert.equal(await withTimeout(run.stop(50), 15_000, "stop without a bus"), { code: null, signal: null });
+  assert.ok(lines.some((l) => l.startsWith("error greeter: no word from systemd")), lines.join("\n"));
+});
+
 test("foyerctl recovery --unit: odd unit names are usage errors (2), a good one goes to the bus (3: none here)", async () => {
   const { main } = await import("../../src/cli/foyerctl.js");
   const sink = () => Object.assign(new EventEmitter(), { text: "", write(s: string) { this.text += s; return true; } });
