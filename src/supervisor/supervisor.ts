@@ -243,22 +243,31 @@ export class Supervisor extends EventEmitter {
       if (p.launch === "systemd") log.error("launch is 'systemd' but systemd does not answer on its bus; starting units directly", { err: choice.problem });
       else log.info("systemd does not answer on its bus; starting units directly", { err: choice.problem });
     }
-    let link = choice.link;
+    const link = choice.link;
     if (link) this.#launcher.target = new SystemdLauncher(link, this.#o.log.child("launch"), { stopTimeoutMs: p.restart.stopTimeoutMs, fallback: this.#launcher.target });
     this.#log.info(`launch backend ${choice.kind}`, link ? { bus: link.address } : {});
-    if (p.recovery.watchSystemd && systemdIsPid1()) {
-      if (!link) {
-        const w = await chooseBackend("systemd", log);
-        link = w.link;
-        if (!link) log.warning("cannot watch systemd for failed boot units, ignoring", { err: w.problem });
-      }
-      if (link) {
-        this.#bootWatch = new BootFailureWatch(link, log);
-        this.#bootWatch.on("failure", (reason: string) => this.showRecovery(reason));
-        await this.#bootWatch.start();
-      }
-    }
     this.#systemd = link;
+    if (p.recovery.watchSystemd && systemdIsPid1()) {
+      // in the background when the greeter does not need systemd: a bus that is slow to answer
+      // must not hold back the first prompt
+      const watching = this.#watchSystemd(link, log);
+      if (link) await watching;
+      else void watching;
+    }
+  }
+
+  async #watchSystemd(have: SystemdLink | undefined, log: Logger): Promise<void> {
+    let link = have;
+    if (!link) {
+      const w = await chooseBackend("systemd", log);
+      link = w.link;
+      if (!link) return log.warning("cannot watch systemd for failed boot units, ignoring", { err: w.problem });
+      if (this.#state.phase === "stopping" || this.#state.phase === "stopped") return link.close();
+      this.#systemd = link;
+    }
+    this.#bootWatch = new BootFailureWatch(link, log);
+    this.#bootWatch.on("failure", (reason: string) => this.showRecovery(reason));
+    await this.#bootWatch.start();
   }
 
   snapshot(): StateMessage {

@@ -70,7 +70,9 @@ test("cage killed from outside: the unit's end is GreeterExited(SIGKILL), a new 
 
 test("stopping foyerd stops its greeter unit: nothing is left", async () => {
   assert.equal(c.exec(["systemctl", "stop", "foyer.service"]).code, 0);
-  await pollUntil(() => greeterUnits().length === 0, 30_000, "no greeter unit left");
+  await pollUntil(() => greeterUnits().length === 0, 30_000, "no greeter unit left").catch((e) => {
+    throw new Error(`${e.message}: ${JSON.stringify(greeterUnits())}\n${log().split("\n").filter((l) => !l.includes("said:")).slice(-15).join("\n")}`);
+  });
 });
 
 test.run();

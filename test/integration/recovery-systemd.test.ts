@@ -30,9 +30,9 @@ ExecStart=/bin/sh -c 'echo "%f: UNEXPECTED INCONSISTENCY; RUN fsck MANUALLY." >&
 `;
 
 /** `plymouth`: serve Plymouth's protocol (emergency.service's own `plymouth quit` would stop foyerd) */
-function profile(name: string, watch: boolean, plymouth: boolean): string {
+function profile(name: string, watch: boolean, plymouth: boolean, launch = "auto"): string {
   const p = join(c.dir, `${name}.json`);
-  writeFileSync(p, JSON.stringify({ schema: 1, display: { stack: "headless" }, log: { kmsg: false }, launch: "auto", recovery: { watchSystemd: watch }, plymouth: { serve: plymouth ? "auto" : false } }));
+  writeFileSync(p, JSON.stringify({ schema: 1, display: { stack: "headless" }, log: { kmsg: false }, launch, recovery: { watchSystemd: watch }, plymouth: { serve: plymouth ? "auto" : false } }));
   return p;
 }
 
@@ -98,7 +98,8 @@ test("subscription: a failed systemd-fsck@ unit puts foyerd into recovery, the r
 
 test("subscription: a fsck unit that failed before foyerd started is found at start", async () => {
   failFsck(); // no foyerd running now
-  await startFoyerd(profile("watch", true, false));
+  // launch direct: the watch connects to systemd by itself, in the background
+  await startFoyerd(profile("watch-direct", true, false, "direct"));
   const reason = await untilRecovery((r) => r.includes(FSCK_UNIT), "recovery for an earlier failure");
   assert.is(reason, `file system check failed: '${FSCK_UNIT}'`);
   await stopFoyerd();
