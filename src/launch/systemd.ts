@@ -429,8 +429,9 @@ class UnitRun implements Launched {
     }
     const x = exitFrom(this.#exec.code ?? 0, this.#exec.status ?? 0);
     this.log.debug(`${this.spec.name} unit ended`, { unit: this.unit, state, code: x.code, signal: x.signal });
-    // a failed unit stays loaded until reset; reset lets systemd collect it
-    if (bus && state === "failed") bus.manager("ResetFailedUnit", "s", [this.unit]).catch(() => {});
+    // a failed unit stays loaded until reset; reset lets systemd collect it. Awaited: when this
+    // exit is the last thing foyerd waits for, it closes the connection right after
+    if (bus && state === "failed") await bus.manager("ResetFailedUnit", "s", [this.unit]).catch((e) => this.log.debug(`ResetFailedUnit '${this.unit}' failed, ignoring`, { err: describe(e) }));
     this.#finish(x);
   }
 
