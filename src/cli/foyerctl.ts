@@ -22,11 +22,16 @@ import { parseTimeline } from "../state/timeline.js";
 import { renderText, renderSvg } from "../state/timeline-render.js";
 import { stateDir, TIMELINE_FILE } from "../state/overlay.js";
 import { describe } from "../base/errors.js";
+import { reasonForUnit } from "../launch/boot-failures.js";
 
 const USAGE = `usage: foyerctl [--bus ADDRESS|system] [--json] COMMAND
   status             phase, flow, greeter and pending requests
   restart-greeter    stop the greeter; foyerd starts it again
   recovery REASON    show the recovery screen with REASON
+  recovery --unit UNIT
+                     the same, the reason said from a systemd unit that failed (a
+                     systemd-fsck*.service) or was entered (emergency.service): what
+                     foyer-recovery@.service runs from OnFailure=
   handoff            the display manager takes over: foyerd releases the display and exits
   reload             foyerd re-reads the ask directory and resends the greeter its state
   timeline [--json | --svg FILE] [--runtime-dir DIR | --timeline FILE]
@@ -50,7 +55,13 @@ interface Command {
   body: unknown[];
 }
 
-function command(positionals: string[]): Command | string {
+function command(positionals: string[], unit: string | undefined): Command | string {
+  if (unit !== undefined) {
+    if (positionals[0] !== "recovery" || positionals.length !== 1) return "--unit goes with 'recovery' and no REASON";
+    const reason = reasonForUnit(unit);
+    if (!reason) return "--unit needs a systemd unit name (letters, digits and :_.\\@-, at most 255 bytes)";
+    return { member: "ShowRecovery", signature: "s", body: [reason] };
+  }
   const [cmd, ...rest] = positionals;
   const none = (member: string): Command | string => (rest.length ? `'${cmd}' takes no arguments` : { member, signature: "", body: [] });
   switch (cmd) {
@@ -104,7 +115,7 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     args = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { bus: { type: "string", default: "system" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" }, svg: { type: "string" }, "runtime-dir": { type: "string" }, timeline: { type: "string" } },
+      options: { bus: { type: "string", default: "system" }, unit: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" }, svg: { type: "string" }, "runtime-dir": { type: "string" }, timeline: { type: "string" } },
     });
   } catch (e) {
     err.write(`foyerctl: ${(e as Error).message}\n${USAGE}\n`);
@@ -114,7 +125,7 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     out.write(USAGE + "\n");
     return EXIT.ok;
   }
-  const cmd = command(args.positionals);
+  const cmd = command(args.positionals, args.values.unit);
   if (typeof cmd === "string") {
     err.write(`foyerctl: ${cmd}\n${USAGE}\n`);
     return EXIT.usage;

@@ -126,6 +126,11 @@ export const RecoverySchema = z.strictObject({
   suloginForce: z.boolean().default(false),
   /** how many lines of the journal (or of foyer's log) to show */
   journalLines: z.number().int().min(0).max(500).default(200),
+  /**
+   * where systemd is PID 1: enter recovery by itself when a systemd-fsck*.service fails or
+   * emergency.target / rescue.target is started (systemd's JobRemoved / JobNew signals)
+   */
+  watchSystemd: z.boolean().default(true),
 });
 
 export const FirstbootSchema = z.strictObject({
@@ -187,6 +192,12 @@ export const ProfileSchema = z.strictObject({
   description: z.string().max(200).optional(),
   /** the flow shown at start; recovery is also entered by D-Bus ShowRecovery or foyerd --recovery */
   flow: z.enum(["unlock", "recovery"]).default("unlock"),
+  /**
+   * how the display server and the greeter are started: direct = child processes of foyerd;
+   * systemd = transient units (StartTransientUnit) of the systemd that is PID 1; auto = systemd
+   * when /run/systemd/system exists and its bus answers, else direct
+   */
+  launch: z.enum(["direct", "systemd", "auto"]).default("direct"),
   display: DisplaySchema.prefault({}),
   greeter: GreeterSchema.prefault({}),
   restart: RestartSchema.prefault({}),

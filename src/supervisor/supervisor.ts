@@ -15,7 +15,9 @@ import { GreeterServer } from "../greeter/server.js";
 import { DisplayStack } from "../display/stacks.js";
 import { readKeyboard, type Keyboard } from "../display/keyboard.js";
 import { lookupUser } from "../display/users.js";
-import { DirectLauncher, sweepUser, userRssKb, type Launched } from "../launch/direct.js";
+import { DirectLauncher, sweepUser, userRssKb, type Launched, type Launcher, type LaunchSpec } from "../launch/direct.js";
+import { SystemdLauncher, chooseBackend, systemdIsPid1, type SystemdLink } from "../launch/systemd.js";
+import { BootFailureWatch } from "../launch/boot-failures.js";
 import { describe, FoyerError } from "../base/errors.js";
 import { monotonicMs } from "../base/timeout.js";
 import type { Logger } from "../base/log.js";
@@ -59,6 +61,10 @@ export class Supervisor extends EventEmitter {
   #greeter?: Launched;
   #seatd?: Launched;
   #fallback?: Fallback;
+  /** the backend the display stack starts through: direct until start() found systemd */
+  #launcher: { target: Launcher } & Launcher;
+  #systemd?: SystemdLink;
+  #bootWatch?: BootFailureWatch;
   #recovery: Recovery;
   #firstboot: Firstboot;
   #settings: GreeterSettings;
@@ -157,6 +163,8 @@ export class Supervisor extends EventEmitter {
     this.#recovery = new Recovery(p, join(logDir(o.runtimeDir), "foyerd.log"), o.log.child("recovery"), () => this.#server.broadcast(this.snapshot()), (c, b, done) => this.#server.sendTerminal(c, b, done));
     this.#settings = new GreeterSettings({ profile: p, ...(o.cmdlineLang ? { cmdlineLang: o.cmdlineLang } : {}), log: o.log.child("settings"), changed: () => this.#server.broadcast(this.snapshot()) });
     const hasGreeter = p.display.stack !== "headless";
+    const direct = new DirectLauncher(o.log.child("launch"));
+    this.#launcher = { target: direct, start(spec: LaunchSpec) { return this.target.start(spec); } };
     this.#stack = new DisplayStack({
       profile: p,
       runtimeDir: o.runtimeDir,
@@ -164,7 +172,7 @@ export class Supervisor extends EventEmitter {
       logDir: logDir(o.runtimeDir),
       user: hasGreeter ? lookupUser(p.greeter.user) : { name: "root", uid: 0, gid: 0 },
       keyboard: this.#keyboard,
-      launcher: new DirectLauncher(o.log.child("launch")),
+      launcher: this.#launcher,
       log: o.log.child("display"),
       url: () => this.#launchUrl(),
       origin: () => this.#server.origin,
@@ -246,10 +254,50 @@ export class Supervisor extends EventEmitter {
     this.#agent.start();
     await this.#plymouth.start();
     if (this.#stack.hasGreeter) this.#stack.prepare();
+    await this.#useSystemd();
     const seatd = this.#stack.seatdSpec();
     if (seatd) this.#seatd = new DirectLauncher(this.#log).start(seatd);
     this.dispatch({ type: "start" });
     if (this.#o.profile.flow === "recovery") this.showRecovery("recovery requested by the profile");
+  }
+
+  /**
+   * Connects to systemd when the profile's launch backend or recovery.watchSystemd needs it.
+   * Never throws: without systemd, units start directly and recovery is entered by hand only.
+   */
+  async #useSystemd(): Promise<void> {
+    const p = this.#o.profile;
+    const log = this.#o.log.child("systemd");
+    const choice = await chooseBackend(p.launch, log);
+    if (choice.problem) {
+      if (p.launch === "systemd") log.error("launch is 'systemd' but systemd does not answer on its bus; starting units directly", { err: choice.problem });
+      else log.info("systemd does not answer on its bus; starting units directly", { err: choice.problem });
+    }
+    const link = choice.link;
+    if (link) this.#launcher.target = new SystemdLauncher(link, this.#o.log.child("launch"), { stopTimeoutMs: p.restart.stopTimeoutMs, fallback: this.#launcher.target });
+    this.#log.info(`launch backend ${choice.kind}`, link ? { bus: link.address } : {});
+    this.#systemd = link;
+    if (p.recovery.watchSystemd && systemdIsPid1()) {
+      // in the background when the greeter does not need systemd: a bus that is slow to answer
+      // must not hold back the first prompt
+      const watching = this.#watchSystemd(link, log);
+      if (link) await watching;
+      else void watching;
+    }
+  }
+
+  async #watchSystemd(have: SystemdLink | undefined, log: Logger): Promise<void> {
+    let link = have;
+    if (!link) {
+      const w = await chooseBackend("systemd", log);
+      link = w.link;
+      if (!link) return log.warning("cannot watch systemd for failed boot units, ignoring", { err: w.problem });
+      if (this.#state.phase === "stopping" || this.#state.phase === "stopped") return link.close();
+      this.#systemd = link;
+    }
+    this.#bootWatch = new BootFailureWatch(link, log);
+    this.#bootWatch.on("failure", (reason: string) => this.showRecovery(reason));
+    await this.#bootWatch.start();
   }
 
   snapshot(): StateMessage {
@@ -453,6 +501,7 @@ export class Supervisor extends EventEmitter {
       ["fallback", () => this.#fallback?.stop()],
       ["seatd", () => this.#seatd?.stop(1000)],
       ["server", () => this.#server.stop()],
+      ["systemd", () => (this.#bootWatch?.stop(), this.#systemd?.close())],
       ["greeter user's processes", () => this.#policy.hasGreeter && sweepUser(this.#stack.user.uid) && this.#log.info("swept the greeter user's leftover processes")],
       // last: its quit ACK tells `plymouth quit` that the display is free
       ["plymouth", () => this.#plymouth.stop()],

@@ -61,6 +61,8 @@ function dracutBase(): string {
   copyFileSync(join(top, "packaging/dracut/91foyer/module-setup.sh"), join(mod, "module-setup.sh"));
   chmodSync(join(mod, "module-setup.sh"), 0o755);
   copyFileSync(join(top, "packaging/systemd/initrd/foyer.service"), join(mod, "foyer.service"));
+  // foyer-recovery@.service and the OnFailure=/emergency drop-ins, under systemd/ in the module
+  cpSync(join(top, "packaging/systemd/initrd"), join(mod, "systemd"), { recursive: true });
   return base;
 }
 
@@ -76,6 +78,12 @@ export const VM_PROFILE = {
   greeter: { readyTimeoutMs: 480_000 },
 };
 
+/**
+ * The same with the display stack as systemd units (launch: auto finds systemd as PID 1 in the
+ * initrd): rd.foyer.profile=vm-systemd. docs/launch.md says what to look for.
+ */
+export const VM_SYSTEMD_PROFILE = { ...VM_PROFILE, description: "the VM appliance, greeter as transient systemd units", launch: "auto" };
+
 function buildInitrd(kver: string, withFoyer: boolean, out: string): void {
   const base = dracutBase();
   const profDir = join(cacheDir, "vm-profiles");
@@ -83,6 +91,7 @@ function buildInitrd(kver: string, withFoyer: boolean, out: string): void {
   writeFileSync(join(profDir, "vm.json"), JSON.stringify(VM_PROFILE, null, 2) + "\n");
   // the same with a short deadline: a greeter that does not come up says why on the console soon
   writeFileSync(join(profDir, "vm-debug.json"), JSON.stringify({ ...VM_PROFILE, greeter: { readyTimeoutMs: 100_000 } }, null, 2) + "\n");
+  writeFileSync(join(profDir, "vm-systemd.json"), JSON.stringify(VM_SYSTEMD_PROFILE, null, 2) + "\n");
   writeFileSync(join(cacheDir, "vm-vconsole.conf"), VM_VCONSOLE);
   const args = ["--force", "--quiet", "--no-hostonly", "--no-hostonly-cmdline", "--no-early-microcode", "--compress", "zstd", "--kver", kver,
     "--add", withFoyer ? "systemd crypt foyer" : "systemd crypt", "--omit", "plymouth",
@@ -127,7 +136,7 @@ function buildRootImage(out: string): string {
 export function buildAppliance(log: (s: string) => void = () => {}): Appliance {
   mkdirSync(cacheDir, { recursive: true });
   const k = hostKernel();
-  const foyerInputs = createHash("sha256").update(JSON.stringify(VM_PROFILE) + "debug100" + VM_VCONSOLE).digest("hex").slice(0, 8) + hashTree([join(top, "packaging/dracut"), join(top, "packaging/systemd/initrd"), join(top, "dist"), join(top, "assets"), join(top, "profiles"), join(top, "package-lock.json")]);
+  const foyerInputs = createHash("sha256").update(JSON.stringify([VM_PROFILE, VM_SYSTEMD_PROFILE]) + "debug100" + VM_VCONSOLE).digest("hex").slice(0, 8) + hashTree([join(top, "packaging/dracut"), join(top, "packaging/systemd/initrd"), join(top, "dist"), join(top, "assets"), join(top, "profiles"), join(top, "package-lock.json")]);
   const stamp = (name: string) => join(cacheDir, `${name}.stamp`);
   const fresh = (name: string, key: string, file: string) => existsSync(file) && existsSync(stamp(name)) && readFileSync(stamp(name), "utf8") === key;
 

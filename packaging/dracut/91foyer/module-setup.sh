@@ -108,4 +108,13 @@ install() {
     # the unit sits beside this file in an installed module (packaging/systemd/initrd/ in the source)
     inst_simple "$moddir/foyer.service" "$systemdsystemunitdir/foyer.service"
     $SYSTEMCTL -q --root "$initdir" add-wants sysinit.target foyer.service
+    # automatic recovery: a failed fsck (OnFailure=) or emergency mode calls foyerctl through
+    # foyer-recovery@.service (packaging/systemd/initrd/ in the source, systemd/ here)
+    if [ -d "$moddir/systemd" ]; then
+        inst_simple "$moddir/systemd/foyer-recovery@.service" "$systemdsystemunitdir/foyer-recovery@.service"
+        local d
+        for d in systemd-fsck@.service.d systemd-fsck-root.service.d emergency.service.d; do
+            inst_simple "$moddir/systemd/$d/foyer-recovery.conf" "$systemdsystemunitdir/$d/foyer-recovery.conf"
+        done
+    fi
 }

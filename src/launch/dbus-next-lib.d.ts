@@ -1,0 +1,10 @@
+// dbus-next's internals that systemd-bus.ts builds a peer-to-peer connection from (its index
+// only offers bus connections, which always send Hello()). CommonJS modules: module.exports is
+// the default export.
+declare module "dbus-next/lib/bus.js" {
+  const MessageBus: unknown;
+  export default MessageBus;
+}
+declare module "dbus-next/lib/connection.js" {
+  export default function createConnection(opts: { busAddress: string; negotiateUnixFd?: boolean }): unknown;
+}
