@@ -88,7 +88,7 @@ export class BootFailureWatch extends EventEmitter {
   }
 
   #report(reason: string, unit: string): void {
-    this.log.notice(`systemd: ${reason}`);
+    this.log.notice(reason);
     this.emit("failure", reason, unit);
   }
 

@@ -45,7 +45,7 @@ export class Recovery {
     this.#active = true;
     this.#view.reason = reason;
     this.#view.journal = this.#journal();
-    this.log.notice(`recovery: ${reason}`);
+    this.log.notice(reason);
     this.changed();
     if (fsckDevice) void this.#fsck(fsckDevice, "check");
   }

@@ -17,7 +17,8 @@ requireTool("chromium", "chromium");
 // the container's /etc is empty: the greeter user, chromium's wrapper config and fonts come from the host
 const c = new SystemdContainer({ binds: ["/etc/passwd", "/etc/group", "/etc/chromium.d", "/etc/fonts"] });
 const rt = () => join(c.dir, "rt");
-const log = () => (existsSync(join(rt(), "log", "foyerd.log")) ? readFileSync(join(rt(), "log", "foyerd.log"), "utf8") : "");
+// foyerd's log is in its state tmpfs, mounted inside the container: read it there
+const log = () => c.exec(["cat", join(rt(), "state", "log", "foyerd.log")]).stdout;
 const count = (re: RegExp) => (log().match(new RegExp(re.source, "g")) ?? []).length;
 const greeterUnits = () =>
   c

@@ -37,7 +37,8 @@ function profile(name: string, watch: boolean, plymouth: boolean, launch = "auto
 }
 
 const rt = () => join(c.dir, "rt");
-const foyerdLog = () => (existsSync(join(rt(), "log", "foyerd.log")) ? readFileSync(join(rt(), "log", "foyerd.log"), "utf8") : "");
+// foyerd's log is in its state tmpfs, mounted inside the container: read it there
+const foyerdLog = () => c.exec(["cat", join(rt(), "state", "log", "foyerd.log")]).stdout;
 
 /** foyerd as foyer.service in the container (the name the emergency drop-in asks for), with this profile. */
 async function startFoyerd(profilePath: string): Promise<void> {

@@ -100,8 +100,13 @@ function buildInitrd(kver: string, withFoyer: boolean, out: string): void {
   sh("dracut", args, { env: { ...process.env, dracutbasedir: base, FOYER_SRC: top } });
 }
 
-/** A minimal real root: busybox, an init that prints a marker on the console and powers off. */
-function buildRootImage(out: string): string {
+/**
+ * A minimal real root: busybox, an init that prints a marker on the console and powers off. With
+ * `fsckFails`, one file's directory entry is removed behind its inode and the file system marked
+ * unclean: `fsck -a` stops at the unattached inode ("UNEXPECTED INCONSISTENCY", exit 4), as a
+ * disk after a crash would make systemd-fsck-root.service fail.
+ */
+function buildRootImage(out: string, fsckFails = false): string {
   const work = join(cacheDir, "root-tree");
   rmSync(work, { recursive: true, force: true });
   for (const d of ["bin", "sbin", "etc", "dev", "proc", "sys", "run", "tmp", "lib64", "lib/x86_64-linux-gnu", "var/log"]) mkdirSync(join(work, d), { recursive: true });
@@ -127,6 +132,10 @@ function buildRootImage(out: string): string {
   rmSync(out, { force: true });
   sh("truncate", ["-s", "64M", out]);
   sh("mkfs.ext4", ["-q", "-F", "-d", work, out]);
+  if (fsckFails) {
+    sh("debugfs", ["-w", "-R", "unlink /etc/os-release", out]);
+    sh("debugfs", ["-w", "-R", "ssv state 0", out]);
+  }
   sh("truncate", ["-s", "96M", out]);
   // offline encryption of the finished filesystem; the passphrase goes in on stdin only
   sh("cryptsetup", ["reencrypt", "--batch-mode", "--encrypt", "--type", "luks2", "--reduce-device-size", "32M", "--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", "--key-file=-", out], { input: Buffer.from(VM_PASSPHRASE) });
@@ -164,6 +173,19 @@ export function buildAppliance(log: (s: string) => void = () => {}): Appliance {
     writeFileSync(stamp("root"), rootKey);
   }
   return { kernel: k.vmlinuz, initrd, initrdPlain, rootImage, luksUuid };
+}
+
+/** The appliance's root disk with a file system fsck cannot preen (see buildRootImage). */
+export function buildBrokenRoot(log: (s: string) => void = () => {}): { rootImage: string; luksUuid: string } {
+  const rootImage = join(cacheDir, "root-fsck-fails.img");
+  const key = createHash("sha256").update(buildRootImage.toString() + "fsck-fails").digest("hex").slice(0, 16);
+  const uuidFile = join(cacheDir, "root-fsck-fails.uuid");
+  if (!(existsSync(rootImage) && existsSync(uuidFile) && existsSync(join(cacheDir, "root-fsck-fails.stamp")) && readFileSync(join(cacheDir, "root-fsck-fails.stamp"), "utf8") === key)) {
+    log("building the LUKS2 root disk whose fsck fails…");
+    writeFileSync(uuidFile, buildRootImage(rootImage, true));
+    writeFileSync(join(cacheDir, "root-fsck-fails.stamp"), key);
+  }
+  return { rootImage, luksUuid: readFileSync(uuidFile, "utf8").trim() };
 }
 
 if (process.argv[2] === "build") {

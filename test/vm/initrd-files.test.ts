@@ -75,7 +75,9 @@ test("foyerd from the image: cog connects, and the image's systemd-ask-password 
     await withTimeout(input.waitFor(), 30_000, "the prompt in the greeter");
     await input.fill("from the image");
     await input.press("Enter");
-    const code = await withTimeout(new Promise<number | null>((r) => ask.on("exit", r)), 30_000, "systemd-ask-password's exit");
+    const code = await withTimeout(new Promise<number | null>((r) => ask.on("exit", r)), 30_000, "systemd-ask-password's exit").catch((e: Error) => {
+      throw new Error(`${e.message}; foyerd said:\n${out.split("\n").slice(-25).join("\n")}`);
+    });
     assert.is(code, 0);
     assert.is(answer, "from the image\n");
   } finally {

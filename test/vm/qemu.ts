@@ -128,6 +128,12 @@ export class Vm {
     await this.qmp("send-key", { keys: [{ type: "qcode", data: "ret" }] });
   }
 
+  /** Presses one key combination, e.g. ["ctrl", "w"] (QMP qcodes, held together). */
+  async chord(qcodes: string[]): Promise<void> {
+    await this.qmp("send-key", { keys: qcodes.map((data) => ({ type: "qcode", data })), "hold-time": 80 });
+    await new Promise((r) => setTimeout(r, 150));
+  }
+
   get seconds(): number {
     return (performance.now() - this.started) / 1000;
   }
@@ -146,6 +152,29 @@ export class Vm {
     this.#serialSock?.destroy();
     writeFileSync(join(tmpdir(), `foyer-vm-${name}.log`), this.serial);
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** foyer's default theme on screen: the share of its dark background and its accent-coloured pixels. */
+export function themeDrawn(s: { width: number; height: number; rgb: Buffer }): { dark: number; accent: number } {
+  let dark = 0;
+  for (let i = 0; i + 2 < s.rgb.length; i += 3) {
+    const [r, g, b] = [s.rgb[i]!, s.rgb[i + 1]!, s.rgb[i + 2]!];
+    if (r < 60 && g < 70 && b < 90 && b > r) dark++;
+  }
+  return { dark: dark / (s.width * s.height), accent: countColour(s, [0x6e, 0xa8, 0xfe], 20) };
+}
+
+/** Polls screendumps until foyer's prompt is drawn (the theme's background and its accent button); returns the VM's age then. */
+export async function waitForPrompt(vm: Vm, ms: number, png?: string, extra: (s: { width: number; height: number; rgb: Buffer }) => boolean = () => true): Promise<number> {
+  const deadline = performance.now() + ms;
+  for (;;) {
+    const s = await vm.screen(png);
+    const p = themeDrawn(s);
+    if (p.dark > 0.5 && p.accent > 1000 && extra(s)) return vm.seconds;
+    if (performance.now() > deadline) throw new Error(`the prompt was never drawn (dark ${(p.dark * 100).toFixed(0)} %, ${p.accent} accent pixels); the console's last lines:\n${vm.tail()}`);
+    if (vm.proc.exitCode !== null) throw new Error(`qemu exited (${vm.proc.exitCode}); the console's last lines:\n${vm.tail()}`);
+    await new Promise((r) => setTimeout(r, 2000));
   }
 }
 
