@@ -4,25 +4,12 @@
 // absolute times are an emulated CPU's; the ratio is the figure that carries over.
 import { existsSync, statSync } from "node:fs";
 import { buildAppliance, cacheDir } from "../vm/appliance.js";
-import { Vm } from "../vm/qemu.js";
+import { Vm, waitForPrompt } from "../vm/qemu.js";
 
 const median = (a: number[]) => {
   const s = [...a].sort((x, y) => x - y);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
-
-/** The prompt is drawn: the default theme's dark background over half the screen and its accent button. */
-async function promptDrawn(vm: Vm): Promise<boolean> {
-  const s = await vm.screen();
-  let dark = 0;
-  let accent = 0;
-  for (let i = 0; i + 2 < s.rgb.length; i += 3) {
-    const [r, g, b] = [s.rgb[i]!, s.rgb[i + 1]!, s.rgb[i + 2]!];
-    if (r < 60 && g < 70 && b < 90 && b > r) dark++;
-    if (Math.abs(r - 0x6e) < 20 && Math.abs(g - 0xa8) < 20 && Math.abs(b - 0xfe) < 20) accent++;
-  }
-  return dark / (s.width * s.height) > 0.5 && accent > 1000;
-}
 
 async function bootToPrompt(withFoyer: boolean): Promise<number> {
   const a = buildAppliance();
@@ -34,11 +21,7 @@ async function bootToPrompt(withFoyer: boolean): Promise<number> {
       return vm.seconds;
     }
     await vm.waitSerial(/greeter server listening/, 600_000, "foyerd");
-    for (;;) {
-      if (await promptDrawn(vm)) return vm.seconds;
-      if (vm.seconds > 900) throw new Error(`the prompt was not drawn in 900 s:\n${vm.tail()}`);
-      await new Promise((r) => setTimeout(r, 1000));
-    }
+    return await waitForPrompt(vm, 900_000);
   } finally {
     await vm.stop("bench");
   }
