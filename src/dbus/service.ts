@@ -7,12 +7,15 @@
 // answers again; then it exports the object, re-owns the name and re-subscribes to the
 // supervisor. Every call it makes has a timeout, so a bus that accepts but never answers is a
 // failed attempt, not a hang.
+import { closeQuietly } from "../base/bus-close.js";
 import dbus from "dbus-next";
 import { EventEmitter } from "node:events";
 import { FoyerError, describe } from "../base/errors.js";
 import { withTimeout, monotonicMs } from "../base/timeout.js";
 import type { Logger } from "../base/log.js";
 import { Supervisor1, BUS_NAME, OBJECT_PATH, INTERFACE, INVALID_ARGS, METHOD_SIGNATURES, propertyValues, type SupervisorPort, type SupervisorView } from "./supervisor1.js";
+
+export { closeQuietly }; // callers of the bus service close their connections with it too
 
 export const SYSTEM_BUS_DEFAULT = "unix:path=/run/dbus/system_bus_socket";
 const CALL_TIMEOUT_MS = 2000;
@@ -55,23 +58,6 @@ export async function connectBus(address: string, ms = CALL_TIMEOUT_MS): Promise
   return bus;
 }
 
-export function closeQuietly(bus: dbus.MessageBus): void {
-  // keep an 'error' listener: a write to the closed stream emits one, unhandled it would throw
-  bus.on("error", () => {});
-  try {
-    bus.disconnect();
-  } catch {
-    /* already closed */
-  }
-  // disconnect() only half-closes (end()): a peer that never answers would keep the socket, and
-  // each retry against a hung bus would leak one. destroy() releases the fd now.
-  const stream = (bus as unknown as { _connection?: { stream?: { destroy?: () => void } } })._connection?.stream;
-  try {
-    stream?.destroy?.();
-  } catch {
-    /* already destroyed */
-  }
-}
 
 /** The connection's end, which dbus-next does not forward from its stream to the MessageBus. */
 function onEnd(bus: dbus.MessageBus, f: () => void): void {

@@ -13,6 +13,7 @@
 // Every call has a timeout (a bus that accepts and never answers is an error, not a hang), and
 // every reply is checked before it is used: a malformed reply is a "protocol-error", never a
 // TypeError deep inside the launcher.
+import { closeQuietly } from "../base/bus-close.js";
 import dbus from "dbus-next";
 import MessageBusImpl from "dbus-next/lib/bus.js";
 import createConnection from "dbus-next/lib/connection.js";
@@ -198,19 +199,7 @@ export class SystemdBus extends EventEmitter {
 
   close(): void {
     this.#closed = true;
-    const bus = this.#bus;
-    bus.on("error", () => {});
-    try {
-      bus.disconnect();
-    } catch {
-      /* already closed */
-    }
-    const stream = (bus as unknown as { _connection?: { stream?: { destroy?: () => void } } })._connection?.stream;
-    try {
-      stream?.destroy?.();
-    } catch {
-      /* already destroyed */
-    }
+    closeQuietly(this.#bus);
   }
 }
 
