@@ -39,6 +39,13 @@ export type Part =
   | { kind: "backoff"; until: number }
   | { kind: "tripped" };
 
+/** The earliest time something in the state is due (a deadline, a backoff's end, a lost page's grace). */
+export function nextDeadline(s: State): number | undefined {
+  const at = (x: Part) => (x.kind === "starting" ? x.deadline : x.kind === "backoff" ? x.until : x.kind === "running" ? x.lostUntil : undefined);
+  const all = [at(s.display), at(s.greeter)].filter((t): t is number => t !== undefined);
+  return all.length ? Math.min(...all) : undefined;
+}
+
 export type Phase = "init" | "starting" | "running" | "fallback" | "stopping" | "stopped";
 
 export interface State {
@@ -166,7 +173,10 @@ export function step(s: State, e: Event, p: Policy, now: number): [State, Effect
       if (s.greeter.kind === "backoff" && now >= s.greeter.until) return startGreeter({ ...s, restarts: s.restarts + 1 }, p, now);
       if (s.greeter.kind === "starting" && now >= s.greeter.deadline) return [{ ...s, greeter: { kind: "stopping" } }, [{ do: "stop_greeter" }]];
       if (s.greeter.kind === "running" && s.greeter.lostUntil !== undefined && now >= s.greeter.lostUntil) return [{ ...s, greeter: { kind: "stopping" } }, [{ do: "stop_greeter" }]];
-      return [s, []];
+      // nothing due yet: a timer can fire a little early (libuv counts from its cached loop time)
+      // or an arm for one deadline may have replaced another's: wait for the nearest one again
+      const next = nextDeadline(s);
+      return [s, next === undefined ? [] : [{ do: "arm", at: next }]];
     }
 
     case "restart_greeter": {

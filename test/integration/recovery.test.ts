@@ -91,7 +91,11 @@ R("the terminal runs sulogin: a wrong root password is refused, the right one gi
   await page.goto(await ctx.foyerd!.url());
   await page.getByRole("button", { name: "Open root terminal" }).click();
   const rows = page.locator("#terminal .xterm-rows");
-  await withTimeout(rows.filter({ hasText: "Give root password for maintenance" }).waitFor(), 15_000, "sulogin's prompt");
+  await withTimeout(rows.filter({ hasText: "Give root password for maintenance" }).waitFor(), 30_000, "sulogin's prompt").catch(async (e: Error) => {
+    // say what the terminal and the daemon showed instead: a timeout alone tells nothing
+    const shown = await rows.textContent().catch(() => "(no terminal)");
+    throw new Error(`${e.message}; the terminal showed: ${JSON.stringify(shown)}; foyerd said:\n${ctx.foyerd!.log.split("\n").slice(-15).join("\n")}`);
+  });
   await page.locator("#terminal .xterm-helper-textarea").focus();
   await page.keyboard.type("not-the-password\n");
   await withTimeout(rows.filter({ hasText: "Login incorrect" }).waitFor(), 15_000, "wrong password refused");
