@@ -50,6 +50,8 @@ export class GreeterServer {
   #token = randomBytes(32).toString("base64url");
   /** tokens handed to one greeter process each: browsers log their URL, so a token must die with its greeter */
   #launchTokens = new Set<string>();
+  /** the connections made with each launch token: they end with it */
+  #byToken = new Map<string, Set<WebSocket>>();
   #http?: Server;
   #wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: true });
   #port = 0;
@@ -75,7 +77,14 @@ export class GreeterServer {
   launchUrl(): { url: string; revoke: () => void } {
     const t = randomBytes(32).toString("base64url");
     this.#launchTokens.add(t);
-    return { url: `${this.origin}/#token=${t}`, revoke: () => this.#launchTokens.delete(t) };
+    // a page of a greeter that has exited may still run for a moment (its browser dies after its
+    // compositor): what it sends must not count for the next launch, so its socket closes too
+    const revoke = () => {
+      this.#launchTokens.delete(t);
+      for (const ws of this.#byToken.get(t) ?? []) ws.close(4001, "greeter launch ended");
+      this.#byToken.delete(t);
+    };
+    return { url: `${this.origin}/#token=${t}`, revoke };
   }
 
   get clients(): number {
@@ -123,29 +132,41 @@ export class GreeterServer {
     assets(req, res, () => void res.writeHead(404).end());
   }
 
-  #tokenOk(req: IncomingMessage): boolean {
+  /** The token a WebSocket upgrade carries, if it is the boot's or a live launch's; undefined otherwise. */
+  #tokenOf(req: IncomingMessage): string | undefined {
     const u = new URL(req.url ?? "/", "http://x");
-    if (u.pathname !== "/ws") return false;
+    if (u.pathname !== "/ws") return undefined;
     const given = Buffer.from(u.searchParams.get("token") ?? "");
     const same = (t: string) => {
       const want = Buffer.from(t);
       return given.length === want.length && timingSafeEqual(given, want);
     };
-    if (same(this.#token)) return true;
-    for (const t of this.#launchTokens) if (same(t)) return true;
-    return false;
+    if (same(this.#token)) return this.#token;
+    for (const t of this.#launchTokens) if (same(t)) return t;
+    return undefined;
   }
 
   #upgrade(req: IncomingMessage, sock: Duplex, head: Buffer): void {
     sock.on("error", () => sock.destroy());
     const origin = req.headers.origin;
     const originOk = origin === this.origin || origin === `http://localhost:${this.#port}`;
-    if (!this.#hostOk(req) || !originOk || !this.#tokenOk(req)) {
+    const token = this.#tokenOf(req);
+    if (!this.#hostOk(req) || !originOk || token === undefined) {
       this.#o.log.warning("refusing greeter connection: bad token, origin or host", { tokenPresent: (req.url ?? "").includes("token="), originPresent: origin !== undefined });
       sock.end("HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
       return;
     }
-    this.#wss.handleUpgrade(req, sock, head, (ws) => this.#connected(ws));
+    this.#wss.handleUpgrade(req, sock, head, (ws) => {
+      if (token !== this.#token) {
+        // revoked while the upgrade was under way: too late to join
+        if (!this.#launchTokens.has(token)) return ws.close(4001, "greeter launch ended");
+        const set = this.#byToken.get(token) ?? new Set<WebSocket>();
+        set.add(ws);
+        this.#byToken.set(token, set);
+        ws.on("close", () => set.delete(ws));
+      }
+      this.#connected(ws);
+    });
   }
 
   #connected(ws: WebSocket): void {

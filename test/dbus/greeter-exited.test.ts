@@ -51,8 +51,10 @@ function cagePid(): number {
     for (let q = parent.get(p); q !== undefined && q > 1; q = parent.get(q)) if (q === root) return true;
     return false;
   };
-  const found = [...comm].filter(([p, c]) => c === "cage" && isOurs(p)).map(([p]) => p);
-  if (found.length !== 1) throw new Error(`expected one cage under foyerd, found ${found.length}`);
+  // cage forks before it execs its client (and wlroots before Xwayland): a child still named cage
+  // under a cage is not a second compositor
+  const found = [...comm].filter(([p, c]) => c === "cage" && isOurs(p) && comm.get(parent.get(p)!) !== "cage").map(([p]) => p);
+  if (found.length !== 1) throw new Error(`expected one cage under foyerd, found ${found.length}; foyerd said:\n${foyerd.log.split("\n").slice(-30).join("\n")}\n${[...comm].filter(([p]) => isOurs(p)).map(([p, c]) => `${p}(${c}) ← ${parent.get(p)}(${comm.get(parent.get(p)!)})`).join(", ")}`);
   return found[0]!;
 }
 
