@@ -132,6 +132,14 @@ function flushBench(): { flushMs: number; cpSyncMs: number; mb: number; files: n
   return { flushMs: median(flushMs), cpSyncMs: median(cpMs), mb: bytes / (1 << 20), files };
 }
 
+if (process.argv.includes("--vm-only")) {
+  // the appliance's boots alone (whole image, split image, text prompt): `npm run bench -- --vm-only`
+  const figures = await vmFigures(Number(process.env.FOYER_BENCH_VM_RUNS ?? 1), log);
+  if (json) process.stdout.write(JSON.stringify(figures) + "\n");
+  else for (const [k, v] of Object.entries(figures)) process.stdout.write(`${k.padEnd(24)} ${v}\n`);
+  process.exit(0);
+}
+
 const fl = flushBench();
 const flushFigures = {
   flushMs: Math.round(fl.flushMs),

@@ -61,6 +61,7 @@ function dracutBase(): string {
   copyFileSync(join(top, "packaging/dracut/91foyer/module-setup.sh"), join(mod, "module-setup.sh"));
   chmodSync(join(mod, "module-setup.sh"), 0o755);
   copyFileSync(join(top, "packaging/systemd/initrd/foyer.service"), join(mod, "foyer.service"));
+  copyFileSync(join(top, "packaging/dracut/91foyer/foyer-payload-mount.sh"), join(mod, "foyer-payload-mount.sh"));
   // foyer-recovery@.service and the OnFailure=/emergency drop-ins, under systemd/ in the module
   cpSync(join(top, "packaging/systemd/initrd"), join(mod, "systemd"), { recursive: true });
   return base;
@@ -173,6 +174,24 @@ export function buildAppliance(log: (s: string) => void = () => {}): Appliance {
     writeFileSync(stamp("root"), rootKey);
   }
   return { kernel: k.vmlinuz, initrd, initrdPlain, rootImage, luksUuid };
+}
+
+/**
+ * The appliance's initramfs split by packaging/erofs/foyer-split-initrd: a small zstd cpio part and
+ * foyer's heavy part as an lz4hc erofs image, booted with the image as a read-only disk.
+ */
+export function buildSplit(a: Appliance, log: (s: string) => void = () => {}): { initrd: string; payload: string; moved: string } {
+  const dir = join(cacheDir, "split");
+  const key = [readFileSync(join(cacheDir, "initrd-foyer.stamp"), "utf8"), readFileSync(join(cacheDir, "initrd-plain.stamp"), "utf8"), hashTree([join(top, "packaging/erofs")])].join(":");
+  const initrd = join(dir, "initrd.img");
+  const payload = join(dir, "foyer-payload.erofs");
+  const stampFile = join(cacheDir, "split.stamp");
+  if (!(existsSync(initrd) && existsSync(payload) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === key)) {
+    log("splitting the initramfs into a cpio part and an erofs payload…");
+    writeFileSync(join(cacheDir, "split.out"), sh(join(top, "packaging/erofs/foyer-split-initrd"), [a.initrd, a.initrdPlain, dir]));
+    writeFileSync(stampFile, key);
+  }
+  return { initrd, payload, moved: readFileSync(join(cacheDir, "split.out"), "utf8").trim() };
 }
 
 /** The appliance's root disk with a file system fsck cannot preen (see buildRootImage). */

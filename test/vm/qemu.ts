@@ -19,7 +19,8 @@ export class Vm {
   #replies: ((v: { return?: unknown; error?: { desc: string } }) => void)[] = [];
   started = performance.now();
 
-  constructor(a: Appliance, opts: { initrd?: string; append?: string; memMb?: number } = {}) {
+  /** `payload`: an erofs image of a split initramfs, as a read-only disk named foyer-payload. */
+  constructor(a: Appliance, opts: { initrd?: string; append?: string; memMb?: number; payload?: string } = {}) {
     const append = [
       "console=ttyS0",
       `rd.luks.uuid=${a.luksUuid}`,
@@ -31,6 +32,7 @@ export class Vm {
       "systemd.show_status=0",
       "rd.systemd.show_status=0",
       "panic=-1",
+      opts.payload ? "rd.foyer.payload=/dev/disk/by-id/virtio-foyer-payload" : "",
       opts.append ?? "",
     ].join(" ");
     this.proc = spawn("qemu-system-x86_64", [
@@ -40,9 +42,14 @@ export class Vm {
       "-qmp", `unix:${join(this.dir, "qmp.sock")},server=on,wait=off`,
       "-chardev", `socket,id=s0,path=${join(this.dir, "serial.sock")},server=on,wait=off`, "-serial", "chardev:s0",
       "-drive", `file=${a.rootImage},if=virtio,format=raw,snapshot=on`,
+      ...(opts.payload ? ["-drive", `file=${opts.payload},if=none,id=payload,format=raw,readonly=on`, "-device", "virtio-blk-pci,drive=payload,serial=foyer-payload"] : []),
       "-kernel", a.kernel, "-initrd", opts.initrd ?? a.initrd, "-append", append,
     ], { stdio: ["ignore", "pipe", "pipe"] });
     this.proc.stderr!.on("data", (d) => (this.serial += `\n[qemu] ${d}`));
+    // a QMP command must not wait for a QEMU that is gone (a bad option ends it at once)
+    this.proc.on("exit", (code) => {
+      for (const reply of this.#replies.splice(0)) reply({ error: { desc: `qemu exited (${code}):${this.serial.slice(-1500)}` } });
+    });
   }
 
   async attach(): Promise<void> {
@@ -69,6 +76,7 @@ export class Vm {
   /** One QMP command; resolves with its return value, rejects with its error. */
   qmp(execute: string, args?: unknown): Promise<unknown> {
     return new Promise((resolve, reject) => {
+      if (this.proc.exitCode !== null) return reject(new Error(`${execute}: qemu exited (${this.proc.exitCode}):${this.serial.slice(-1500)}`));
       this.#replies.push((m) => (m.error ? reject(new Error(`${execute}: ${m.error.desc}`)) : resolve(m.return)));
       this.#qmp!.write(JSON.stringify(args === undefined ? { execute } : { execute, arguments: args }) + "\n");
     });

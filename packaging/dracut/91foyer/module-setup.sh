@@ -17,6 +17,8 @@ installkernel() {
     # keyboards and pointers for the compositor: evdev binds to every input device and is not
     # loaded by modalias, so it is listed in modules-load.d below
     instmods evdev atkbd i8042 psmouse serio_raw virtio_input hid_generic usbhid drm virtio_gpu
+    # a split image's payload (packaging/erofs): erofs under an overlay, from a disk or a file
+    instmods erofs overlay loop
 }
 
 # a library loaded with dlopen, with every library it needs: ldd on the build host, since
@@ -34,7 +36,9 @@ install() {
     local lib=/usr/lib/x86_64-linux-gnu
 
     inst_binary /usr/bin/node
-    inst_multiple cage cog seatd sh prlimit fsck e2fsck fsck.ext4 sulogin setxkbmap mount umount \
+    # no sh here: dracut's base module sets /bin/sh (bash), and installing the host's (dash) over it
+    # would change the shell every dracut script runs under
+    inst_multiple cage cog seatd prlimit fsck e2fsck fsck.ext4 sulogin setxkbmap mount umount \
         systemd-tty-ask-password-agent
     inst_multiple -o Xwayland /lib/systemd/systemd-reply-password
 
@@ -104,6 +108,13 @@ install() {
     pw=$(getent passwd foyer-greeter) && gr=$(getent group foyer-greeter) || { derror "foyer: no foyer-greeter user on the build host"; return 1; }
     grep -q '^foyer-greeter:' "$initdir/etc/passwd" 2>/dev/null || echo "$pw" >> "$initdir/etc/passwd"
     grep -q '^foyer-greeter:' "$initdir/etc/group" 2>/dev/null || echo "$gr" >> "$initdir/etc/group"
+
+    # the payload of a split image (packaging/erofs/foyer-split-initrd keeps these in the small part)
+    inst_multiple blockdev head sha256sum
+    inst_simple "$moddir/foyer-payload-mount.sh" /usr/lib/foyer/payload-mount
+    [ -f "$moddir/foyer-payload.service" ] && inst_simple "$moddir/foyer-payload.service" "$systemdsystemunitdir/foyer-payload.service"
+    [ -f "$moddir/systemd/foyer-payload.service" ] && inst_simple "$moddir/systemd/foyer-payload.service" "$systemdsystemunitdir/foyer-payload.service"
+    $SYSTEMCTL -q --root "$initdir" add-wants sysinit.target foyer-payload.service
 
     # the unit sits beside this file in an installed module (packaging/systemd/initrd/ in the source)
     inst_simple "$moddir/foyer.service" "$systemdsystemunitdir/foyer.service"
