@@ -421,7 +421,7 @@ export class PlymouthServer extends EventEmitter {
     this.#reply(p.conn, encodeAnswer(bytes), true);
     // only passphrases are cached, as plymouthd does, and only when the profile asks for it
     if (!p.echo && this.#o.cachePasswords) this.#cache.push(Secret.copyOf(bytes));
-    this.#log.info(`plymouth ${p.echo ? "question" : "password request"} answered`, { key, bytes: secret.length });
+    this.#log.info(`plymouth ${p.echo ? "question" : "password request"} answered`, { key });
     this.emit("prompts", this.pending());
   }
 

@@ -11,6 +11,7 @@ import { Firstboot } from "./firstboot.js";
 import { GreeterSettings } from "./greeter-settings.js";
 import { PasswordAgent, type PendingPrompt } from "../agents/password-agent.js";
 import { PlymouthServer, PLYMOUTH_SOCKET, activatedFd } from "../agents/plymouth.js";
+import { ensureLoopback } from "../greeter/loopback.js";
 import { GreeterServer } from "../greeter/server.js";
 import { DisplayStack } from "../display/stacks.js";
 import { readKeyboard, type Keyboard } from "../display/keyboard.js";
@@ -247,6 +248,7 @@ export class Supervisor extends EventEmitter {
     // decided before the greeter can connect, so its first state already shows the form
     if (this.#o.profile.flow !== "recovery") this.#firstboot.start();
     await this.#server.start();
+    await ensureLoopback(this.#server.port, this.#log);
     const urlFile = join(this.#o.runtimeDir, "greeter-url");
     writeFileSync(`${urlFile}.tmp`, this.#server.url + "\n", { mode: 0o600 });
     renameSync(`${urlFile}.tmp`, urlFile);
