@@ -62,6 +62,7 @@ function dracutBase(): string {
   chmodSync(join(mod, "module-setup.sh"), 0o755);
   copyFileSync(join(top, "packaging/systemd/initrd/foyer.service"), join(mod, "foyer.service"));
   copyFileSync(join(top, "packaging/dracut/91foyer/foyer-payload-mount.sh"), join(mod, "foyer-payload-mount.sh"));
+  copyFileSync(join(top, "packaging/foyer-image.sh"), join(mod, "foyer-image.sh"));
   // foyer-recovery@.service and the OnFailure=/emergency drop-ins, under systemd/ in the module
   cpSync(join(top, "packaging/systemd/initrd"), join(mod, "systemd"), { recursive: true });
   return base;
@@ -146,7 +147,7 @@ function buildRootImage(out: string, fsckFails = false): string {
 export function buildAppliance(log: (s: string) => void = () => {}): Appliance {
   mkdirSync(cacheDir, { recursive: true });
   const k = hostKernel();
-  const foyerInputs = createHash("sha256").update(JSON.stringify([VM_PROFILE, VM_SYSTEMD_PROFILE]) + "debug100" + VM_VCONSOLE).digest("hex").slice(0, 8) + hashTree([join(top, "packaging/dracut"), join(top, "packaging/systemd/initrd"), join(top, "dist"), join(top, "assets"), join(top, "profiles"), join(top, "package-lock.json")]);
+  const foyerInputs = createHash("sha256").update(JSON.stringify([VM_PROFILE, VM_SYSTEMD_PROFILE]) + "debug100" + VM_VCONSOLE).digest("hex").slice(0, 8) + hashTree([join(top, "packaging/dracut"), join(top, "packaging/foyer-image.sh"), join(top, "packaging/systemd/initrd"), join(top, "dist"), join(top, "assets"), join(top, "profiles"), join(top, "package-lock.json")]);
   const stamp = (name: string) => join(cacheDir, `${name}.stamp`);
   const fresh = (name: string, key: string, file: string) => existsSync(file) && existsSync(stamp(name)) && readFileSync(stamp(name), "utf8") === key;
 
@@ -192,6 +193,43 @@ export function buildSplit(a: Appliance, log: (s: string) => void = () => {}): {
     writeFileSync(stampFile, key);
   }
   return { initrd, payload, moved: readFileSync(join(cacheDir, "split.out"), "utf8").trim() };
+}
+
+/**
+ * The same appliance made by initramfs-tools (mkinitramfs) instead of dracut, with foyer's hook and
+ * scripts (packaging/initramfs-tools) and Debian's cryptsetup-initramfs: no systemd in the image,
+ * cryptsetup's askpass reaches foyer through Plymouth's protocol. The crypttab entry for the root
+ * disk and foyer's VM profiles come from a hook of the appliance's own.
+ */
+export function buildInitramfsTools(a: Appliance, log: (s: string) => void = () => {}): string {
+  const out = join(cacheDir, "initrd-itools.img");
+  const conf = join(cacheDir, "initramfs-tools");
+  const key = [a.luksUuid, hostKernel().version, readFileSync(join(cacheDir, "initrd-foyer.stamp"), "utf8"), hashTree([join(top, "packaging/initramfs-tools"), join(top, "packaging/foyer-image.sh")]), createHash("sha256").update(buildInitramfsTools.toString()).digest("hex").slice(0, 8)].join(":");
+  const stampFile = join(cacheDir, "initrd-itools.stamp");
+  if (existsSync(out) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === key) return out;
+  log("building the initramfs with foyer (initramfs-tools)…");
+  rmSync(conf, { recursive: true, force: true });
+  mkdirSync(join(conf, "conf.d"), { recursive: true });
+  cpSync(join(top, "packaging/initramfs-tools/scripts"), join(conf, "scripts"), { recursive: true });
+  cpSync(join(top, "packaging/initramfs-tools/hooks"), join(conf, "hooks"), { recursive: true });
+  writeFileSync(join(conf, "initramfs.conf"), "MODULES=list\nBUSYBOX=y\nKEYMAP=n\nCOMPRESS=zstd\nCOMPRESSLEVEL=9\nRUNSIZE=10%\nFSTYPE=auto\n");
+  writeFileSync(join(conf, "modules"), ["virtio_pci", "virtio_blk", "virtio_gpu", "virtio_input", "virtio_rng", "ext4", "dm_crypt"].join("\n") + "\n");
+  const profDir = join(cacheDir, "vm-profiles");
+  const hook = join(conf, "hooks", "zz-appliance");
+  writeFileSync(hook, [
+    "#!/bin/sh",
+    'case $1 in prereqs) echo ""; exit 0 ;; esac',
+    "# the appliance's root disk for cryptsetup-initramfs, its profiles and its console keymap",
+    'mkdir -p "$DESTDIR/cryptroot" "$DESTDIR/etc/foyer/profiles"',
+    `echo "luks-${a.luksUuid} UUID=${a.luksUuid} none luks" >> "$DESTDIR/cryptroot/crypttab"`,
+    `cp '${profDir}'/*.json "$DESTDIR/etc/foyer/profiles/"`,
+    `printf '%s' '${VM_VCONSOLE.trim()}' > "$DESTDIR/etc/vconsole.conf"`,
+    "",
+  ].join("\n"));
+  chmodSync(hook, 0o755);
+  sh("mkinitramfs", ["-d", conf, "-o", out, hostKernel().version], { env: { ...process.env, FOYER_SRC: top } });
+  writeFileSync(stampFile, key);
+  return out;
 }
 
 /** The appliance's root disk with a file system fsck cannot preen (see buildRootImage). */
