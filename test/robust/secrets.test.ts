@@ -11,7 +11,7 @@ import { spawnSync } from "node:child_process";
 import { randomInt } from "node:crypto";
 import { chromium } from "playwright-core";
 import * as pty from "node-pty";
-import { Foyerd, askPassword, killAskers, pollUntil, requirePrivateAskDir, requireTool, withTimeout } from "../helpers/index.js";
+import { ASK_DIR, Foyerd, askPassword, killAskers, pollUntil, requirePrivateAskDir, requireTool, withTimeout } from "../helpers/index.js";
 
 requireTool("cage", "cage");
 requireTool("chromium", "chromium");
@@ -152,10 +152,15 @@ test("byte-exact: foyer delivers what systemd-tty-ask-password-agent delivers", 
   }
   for (const s of samples) {
     const ask = askPassword("Exact:");
+    // --query answers the requests present when it starts: wait for the asker's file first (under
+    // load the agent could otherwise look before systemd-ask-password has written it, and exit)
+    await pollUntil(() => readdirSync(ASK_DIR).some((n) => n.startsWith("ask.")), 10_000, "systemd-ask-password's ask file");
     const term = pty.spawn("systemd-tty-ask-password-agent", ["--query"], { cols: 200, rows: 50, env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
     let screen = "";
     term.onData((d) => (screen += d));
-    await pollUntil(() => screen.includes("Exact:"), 10_000, "tty agent prompt");
+    await pollUntil(() => screen.includes("Exact:"), 20_000, "tty agent prompt").catch((e: Error) => {
+      throw new Error(`${e.message}; the agent's terminal showed: ${JSON.stringify(screen.slice(-500))}`);
+    });
     term.write(s + "\r");
     viaTty.push((await withTimeout(ask.result, 10_000)).out.toString("utf8"));
     term.kill();

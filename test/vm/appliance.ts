@@ -232,6 +232,82 @@ export function buildInitramfsTools(a: Appliance, log: (s: string) => void = () 
   return out;
 }
 
+/**
+ * A real root that runs systemd, as a distribution's would: the foyer image's own tree (systemd 252,
+ * node, foyer) without what makes it an initrd, with foyer-flush.service enabled as shipped
+ * (packaging/systemd/root) and a report unit that prints on the console what the flush left in /var
+ * and whether the state tmpfs is gone, then powers off. Encrypted like the other root disks.
+ */
+export function buildSystemdRoot(a: Appliance, log: (s: string) => void = () => {}): { rootImage: string; luksUuid: string } {
+  const rootImage = join(cacheDir, "root-systemd.img");
+  const uuidFile = join(cacheDir, "root-systemd.uuid");
+  const stampFile = join(cacheDir, "root-systemd.stamp");
+  const key = [readFileSync(join(cacheDir, "initrd-foyer.stamp"), "utf8"), hashTree([join(top, "packaging/systemd/root")]), createHash("sha256").update(buildSystemdRoot.toString()).digest("hex").slice(0, 8)].join(":");
+  if (existsSync(rootImage) && existsSync(uuidFile) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === key) {
+    return { rootImage, luksUuid: readFileSync(uuidFile, "utf8").trim() };
+  }
+  log("building the LUKS2 root disk that runs systemd…");
+  const tree = join(cacheDir, "root-systemd-tree");
+  rmSync(tree, { recursive: true, force: true });
+  mkdirSync(tree);
+  sh("sh", ["-c", `/usr/lib/dracut/skipcpio '${a.initrd}' | zstd -dc | (cd '${tree}' && cpio -id --quiet)`]);
+  // no longer an initrd: systemd runs the main system's boot, and the image's initrd units skip
+  for (const f of ["etc/initrd-release", "usr/lib/initrd-release", "init", "etc/os-release"]) rmSync(join(tree, f), { force: true });
+  writeFileSync(join(tree, "etc/os-release"), 'NAME="foyer appliance (systemd root)"\nID=foyer-appliance\n');
+  rmSync(join(tree, "usr/sbin/init"), { force: true });
+  symlinkSync("../lib/systemd/systemd", join(tree, "usr/sbin/init"));
+  const units = join(tree, "usr/lib/systemd/system");
+  copyFileSync(join(top, "packaging/systemd/root/foyer-flush.service"), join(units, "foyer-flush.service"));
+  mkdirSync(join(units, "sysinit.target.wants"), { recursive: true });
+  symlinkSync("../foyer-flush.service", join(units, "sysinit.target.wants/foyer-flush.service"));
+  const report = [
+    "#!/bin/sh",
+    "# what the flush left: one line per fact, for the test reading the serial console",
+    'echo "FOYER-SYSTEMD-ROOT flush=$(systemctl is-active foyer-flush.service) uptime=$(cat /proc/uptime)"',
+    "state=gone",
+    'while read -r _ mp _; do [ "$mp" = /run/foyer/state ] && state=mounted; done < /proc/self/mounts',
+    '[ -d /run/foyer/state ] && [ "$state" = gone ] && state=folder-left',
+    'echo "FOYER-STATE $state"',
+    "for f in /var/log/foyer/boot-*.log; do",
+    '  [ -f "$f" ] || { echo "FOYER-FLUSH-LOG none"; continue; }',
+    "  n=0 answered=no secret=absent",
+    '  while IFS= read -r l; do n=$((n + 1)); case $l in *"password request answered"*) answered=yes ;; esac; case $l in *' + VM_PASSPHRASE + '*) secret=present ;; esac; done < "$f"',
+    '  echo "FOYER-FLUSH-LOG ${f##*/} lines=$n answered=$answered secret=$secret"',
+    "done",
+    'for f in /var/lib/foyer/flush-manifest.json /var/lib/foyer/timeline.json; do [ -s "$f" ] && echo "FOYER-KEPT $f"; done',
+    'echo "FOYER-FLUSH-TIME $(systemctl show -P ExecMainStartTimestampMonotonic foyer-flush.service) $(systemctl show -P ExecMainExitTimestampMonotonic foyer-flush.service)"',
+    "echo FOYER-REPORT-END",
+    "",
+  ].join("\n");
+  writeFileSync(join(tree, "usr/lib/foyer/appliance-report.sh"), report, { mode: 0o755 });
+  writeFileSync(join(units, "foyer-appliance-report.service"), [
+    "[Unit]",
+    "Description=the appliance: report what foyer-flush.service left, then power off",
+    "DefaultDependencies=no",
+    "After=foyer-flush.service sysinit.target",
+    "SuccessAction=poweroff-force",
+    "FailureAction=poweroff-force",
+    "[Service]",
+    "Type=oneshot",
+    "ExecStart=/bin/sh -c '/usr/lib/foyer/appliance-report.sh > /dev/console 2>&1'",
+    "",
+  ].join("\n"));
+  writeFileSync(join(units, "foyer-appliance.target"), "[Unit]\nDescription=the appliance's real root (sysinit.target, as a distribution's default target pulls it in through basic.target)\nRequires=sysinit.target\nAfter=sysinit.target\nWants=foyer-appliance-report.service\nAfter=foyer-appliance-report.service\n");
+  rmSync(join(units, "default.target"), { force: true });
+  symlinkSync("foyer-appliance.target", join(units, "default.target"));
+  rmSync(join(tree, "etc/systemd/system/default.target"), { force: true });
+  const mb = Math.ceil(Number(sh("du", ["-sm", tree]).split("\t")[0]) * 1.3) + 64;
+  rmSync(rootImage, { force: true });
+  sh("truncate", ["-s", `${mb}M`, rootImage]);
+  sh("mkfs.ext4", ["-q", "-F", "-d", tree, rootImage]);
+  sh("truncate", ["-s", `${mb + 32}M`, rootImage]);
+  sh("cryptsetup", ["reencrypt", "--batch-mode", "--encrypt", "--type", "luks2", "--reduce-device-size", "32M", "--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", "--key-file=-", rootImage], { input: Buffer.from(VM_PASSPHRASE) });
+  rmSync(tree, { recursive: true, force: true });
+  writeFileSync(uuidFile, sh("cryptsetup", ["luksUUID", rootImage]).trim());
+  writeFileSync(stampFile, key);
+  return { rootImage, luksUuid: readFileSync(uuidFile, "utf8").trim() };
+}
+
 /** The appliance's root disk with a file system fsck cannot preen (see buildRootImage). */
 export function buildBrokenRoot(log: (s: string) => void = () => {}): { rootImage: string; luksUuid: string } {
   const rootImage = join(cacheDir, "root-fsck-fails.img");
