@@ -6,11 +6,10 @@
 // /var/lib/foyer, and the tmpfs gone.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { join } from "node:path";
-import { tmpdir } from "node:os";
 import { requireTool } from "../helpers/index.js";
 import { buildAppliance, buildSystemdRoot, VM_PASSPHRASE, type Appliance } from "./appliance.js";
-import { Vm, waitForPrompt } from "./qemu.js";
+import { waitForPrompt } from "./qemu.js";
+import { inVm } from "./journey.js";
 
 const say = (s: string) => process.stdout.write(`• ${s}\n`);
 let appliance: Appliance;
@@ -22,9 +21,7 @@ test.before(() => {
 });
 
 test("unlock, switch-root into a systemd root: foyer-flush.service keeps the boot's log and state in /var and frees the tmpfs", async () => {
-  const vm = new Vm(appliance, { append: "rd.foyer.profile=vm" });
-  try {
-    await vm.attach();
+  await inVm(appliance, { append: "rd.foyer.profile=vm" }, "flush", async (vm) => {
     await vm.waitSerial(/greeter interactive ms=\d+/, 480_000, "foyer's greeter interactive");
     await waitForPrompt(vm, 240_000);
     await vm.type(VM_PASSPHRASE, "de");
@@ -44,12 +41,7 @@ test("unlock, switch-root into a systemd root: foyer-flush.service keeps the boo
     assert.match(rest, /FOYER-KEPT \/var\/lib\/foyer\/timeline\.json/);
     const [, t0, t1] = /FOYER-FLUSH-TIME (\d+) (\d+)/.exec(rest) ?? [];
     if (t0 && t1) say(`foyer-flush.service ran ${((Number(t1) - Number(t0)) / 1000).toFixed(0)} ms under systemd (TCG), ${(Number(t0) / 1e6).toFixed(1)} s after the kernel started`);
-  } catch (e) {
-    await vm.screen(join(tmpdir(), "foyer-vm-flush-failed.png")).catch(() => {});
-    throw e;
-  } finally {
-    await vm.stop("flush");
-  }
+  });
 });
 
 test.run();

@@ -9,8 +9,9 @@ import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { statSync } from "node:fs";
 import { requireTool } from "../helpers/index.js";
-import { buildAppliance, buildInitramfsTools, VM_PASSPHRASE, type Appliance } from "./appliance.js";
-import { Vm, waitForPrompt } from "./qemu.js";
+import { buildAppliance, buildInitramfsTools, type Appliance } from "./appliance.js";
+import { waitForPrompt } from "./qemu.js";
+import { inVm, unlockToRoot } from "./journey.js";
 
 const say = (s: string) => process.stdout.write(`• ${s}\n`);
 let appliance: Appliance;
@@ -26,9 +27,7 @@ test.before(() => {
 });
 
 test("initramfs-tools: cryptsetup's askpass asks through foyer's Plymouth socket; wrong, then right, then the real root", async () => {
-  const vm = new Vm(appliance, { initrd, append: "rd.foyer.profile=vm" });
-  try {
-    await vm.attach();
+  await inVm(appliance, { initrd, append: "rd.foyer.profile=vm" }, "itools", async (vm) => {
     await vm.waitSerial(/plymouth password request pending/, 480_000, "askpass's request reaching foyer through Plymouth's protocol");
     const [, ms] = await vm.waitSerial(/greeter interactive ms=(\d+)/, 480_000, "foyer's greeter interactive");
     const shown = await waitForPrompt(vm, 240_000, join(tmpdir(), "foyer-vm-itools-prompt.png"));
@@ -53,18 +52,8 @@ test("initramfs-tools: cryptsetup's askpass asks through foyer's Plymouth socket
     // cryptroot says why through `plymouth message`: the greeter shows it under the prompt
     assert.match(vm.serial, /plymouth message 'cryptsetup: ERROR: luks-[0-9a-f-]+: cryptsetup failed, bad password or options\?'/);
     await waitForPrompt(vm, 120_000, join(tmpdir(), "foyer-vm-itools-again.png"));
-    await vm.type(VM_PASSPHRASE, "de");
-    const [root] = await vm.waitSerial(/FOYER-ROOT-OK [\d.]+/, 300_000, "the real root's marker");
-    say(`${root} — whole journey ${vm.seconds.toFixed(0)} s`);
-    const [ps] = await vm.waitSerial(/FOYER-PS [^\n]*/, 30_000, "the real root's process list");
-    assert.not.match(ps, /\b(node|cage|cog|seatd)\b/, `foyer's processes survived into the real root: ${ps}`);
-    assert.not.ok(vm.serial.includes(VM_PASSPHRASE), "the passphrase appeared on the serial console");
-  } catch (e) {
-    await vm.screen(join(tmpdir(), "foyer-vm-itools-failed.png")).catch(() => {});
-    throw e;
-  } finally {
-    await vm.stop("itools");
-  }
+    say(await unlockToRoot(vm));
+  });
 });
 
 test.run();

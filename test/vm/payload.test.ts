@@ -10,8 +10,9 @@ import { mkdtempSync, mkdirSync, writeFileSync, existsSync, rmSync, statSync, co
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { requireTool } from "../helpers/index.js";
-import { buildAppliance, buildSplit, VM_PASSPHRASE, top, type Appliance } from "./appliance.js";
-import { Vm, waitForPrompt } from "./qemu.js";
+import { buildAppliance, buildSplit, top, type Appliance } from "./appliance.js";
+import { waitForPrompt } from "./qemu.js";
+import { inVm, unlockToRoot } from "./journey.js";
 
 const say = (s: string) => process.stdout.write(`• ${s}\n`);
 const script = join(top, "packaging/dracut/91foyer/foyer-payload-mount.sh");
@@ -125,9 +126,7 @@ test("the right payload mounts over /usr: node runs from it, writes land on tmpf
 });
 
 test("a real boot from the split image: the payload disk is checked and mounted, the greeter comes from it, the disk unlocks", async () => {
-  const vm = new Vm(appliance, { initrd: split.initrd, payload: split.payload, append: "rd.foyer.profile=vm" });
-  try {
-    await vm.attach();
+  await inVm(appliance, { initrd: split.initrd, payload: split.payload, append: "rd.foyer.profile=vm" }, "split", async (vm) => {
     const [mounted] = await vm.waitSerial(/foyer-payload: mounted [^\n]*/, 300_000, "the payload mounted");
     const mountedAt = vm.seconds;
     const [, ms] = await vm.waitSerial(/greeter interactive ms=(\d+)/, 480_000, "foyer's greeter interactive");
@@ -135,18 +134,8 @@ test("a real boot from the split image: the payload disk is checked and mounted,
     say(`${mounted.trim()} at ${mountedAt.toFixed(0)} s; greeter interactive ${(Number(ms) / 1000).toFixed(1)} s after foyerd started; prompt drawn ${shown.toFixed(0)} s after qemu started (TCG)`);
     const mem = /memory at the prompt supervisorMb=([\d.]+) greeterMb=([\d.]+) systemUsedMb=([\d.]+)/.exec(vm.serial);
     if (mem) say(`memory at the prompt: foyerd ${mem[1]} MB, greeter stack ${mem[2]} MB, whole VM ${mem[3]} MB used`);
-    await vm.type(VM_PASSPHRASE, "de");
-    const [rootOk] = await vm.waitSerial(/FOYER-ROOT-OK [\d.]+/, 300_000, "the real root's marker");
-    say(`${rootOk} — whole journey ${vm.seconds.toFixed(0)} s`);
-    const [ps] = await vm.waitSerial(/FOYER-PS [^\n]*/, 30_000, "the real root's process list");
-    assert.not.match(ps, /\b(node|cage|cog|seatd)\b/, `foyer's processes survived switch-root: ${ps}`);
-    assert.not.ok(vm.serial.includes(VM_PASSPHRASE), "the passphrase appeared on the serial console");
-  } catch (e) {
-    await vm.screen(join(tmpdir(), "foyer-vm-split-failed.png")).catch(() => {});
-    throw e;
-  } finally {
-    await vm.stop("split");
-  }
+    say(await unlockToRoot(vm));
+  });
 });
 
 test.run();

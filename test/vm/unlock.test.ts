@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { requireTool, pollUntil } from "../helpers/index.js";
 import { buildAppliance, VM_PASSPHRASE, type Appliance } from "./appliance.js";
 import { Vm, countColour, waitForPrompt } from "./qemu.js";
+import { inVm, unlockToRoot } from "./journey.js";
 
 const say = (s: string) => process.stdout.write(`• ${s}\n`);
 let appliance: Appliance;
@@ -23,9 +24,7 @@ test.before(() => {
 });
 
 test("boot → foyer's greeter on screen → a wrong passphrase is asked again → the right one reaches the real root", async () => {
-  const vm = new Vm(appliance, { append: "rd.foyer.profile=vm" });
-  try {
-    await vm.attach();
+  await inVm(appliance, { append: "rd.foyer.profile=vm" }, "unlock", async (vm) => {
     const [, ms] = await vm.waitSerial(/greeter interactive ms=(\d+)/, 480_000, "foyer's greeter interactive");
     const shown = await waitForPrompt(vm, 240_000, join(tmpdir(), "foyer-vm-prompt.png"));
     say(`greeter interactive ${(Number(ms) / 1000).toFixed(1)} s after foyerd started; prompt drawn ${shown.toFixed(0)} s after qemu started (TCG)`);
@@ -64,20 +63,8 @@ test("boot → foyer's greeter on screen → a wrong passphrase is asked again �
     const restarted = /greeter interactive again/.test(vm.serial.slice(mark));
     say(`${escapes.length} escape chords on the virtual keyboard: ${restarted ? "cog quit or reloaded, the supervisor brought the greeter back" : "the greeter stayed"}; the prompt was there ${((performance.now() - t2) / 1000).toFixed(1)} s later (TCG)`);
     // typed on a German keyboard: the wrong layout would turn "foyer-vm" into "fozer/vm"
-    await vm.type(VM_PASSPHRASE, "de");
-    const [root] = await vm.waitSerial(/FOYER-ROOT-OK [\d.]+/, 300_000, "the real root's marker");
-    say(`${root} — whole journey ${vm.seconds.toFixed(0)} s`);
-    // the real root runs nothing of the initramfs's foyer: it ended before switch-root
-    const [ps] = await vm.waitSerial(/FOYER-PS [^\n]*/, 30_000, "the real root's process list");
-    assert.not.match(ps, /\b(node|cage|cog|seatd)\b/, `foyer's processes survived switch-root: ${ps}`);
-    // the passphrase never reached the console
-    assert.not.ok(vm.serial.includes(VM_PASSPHRASE), "the passphrase appeared on the serial console");
-  } catch (e) {
-    await vm.screen(join(tmpdir(), "foyer-vm-failed.png")).catch(() => {});
-    throw e;
-  } finally {
-    await vm.stop("unlock");
-  }
+    say(await unlockToRoot(vm));
+  });
 });
 
 test("rd.foyer=0: foyer stays out and systemd's console agent unlocks the same image", async () => {
