@@ -95,7 +95,11 @@ test("held Enter spends exactly `tries` attempts and opens no shell", async () =
   assert.not.match(out, /unlocked demo\.luks/);
 });
 
-test("100 greeter kills: the request is never lost and is answered at the end", async () => {
+// 100 in every run; the reliability list's 1,000 is the longer target:
+//   FOYER_GREETER_KILLS=1000 node test/run.mjs test/robust/crashes
+const KILLS = Number(process.env.FOYER_GREETER_KILLS ?? 100);
+
+test(`${KILLS} greeter kills: the request is never lost and is answered at the end`, async () => {
   const dir = mkdtempSync(join(tmpdir(), "foyer-kills-"));
   const prof = JSON.parse(readFileSync(join(top, "profiles/headless-wayland.json"), "utf8"));
   // backoff off: this measures what a respawn costs, and keeps the breaker out of the way
@@ -107,7 +111,7 @@ test("100 greeter kills: the request is never lost and is answered at the end", 
     await f.until((l) => l.includes("greeter interactive"), 60_000, "greeter interactive");
     const ask = askPassword("Kill me softly:", { timeout: 0 });
     await f.until((l) => l.includes("password request pending"), 10_000);
-    for (let k = 1; k <= 100; k++) {
+    for (let k = 1; k <= KILLS; k++) {
       const cage = Number(spawnSync("pgrep", ["-o", "-u", "foyer-greeter", "-x", "cage"], { encoding: "utf8" }).stdout.trim());
       const t0 = performance.now();
       process.kill(cage, "SIGKILL");
@@ -117,7 +121,7 @@ test("100 greeter kills: the request is never lost and is answered at the end", 
     }
     const b = await chromium.connectOverCDP("http://127.0.0.1:9333");
     const page = b.contexts()[0]!.pages()[0]!;
-    await withTimeout(page.getByLabel("Kill me softly:").waitFor(), 15_000, "prompt after 100 kills");
+    await withTimeout(page.getByLabel("Kill me softly:").waitFor(), 15_000, `prompt after ${KILLS} kills`);
     await page.getByLabel("Kill me softly:").fill("survived");
     await page.getByLabel("Kill me softly:").press("Enter");
     assert.is((await withTimeout(ask.result, 10_000)).out.toString(), "survived\n");
@@ -129,7 +133,8 @@ test("100 greeter kills: the request is never lost and is answered at the end", 
     rmSync(dir, { recursive: true, force: true });
   }
   const sorted = [...times].sort((a, b) => a - b);
-  console.log(`100 kills: respawn to interactive p50 ${sorted[49]!.toFixed(0)} ms, p99 ${sorted[98]!.toFixed(0)} ms`);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+  console.log(`${KILLS} kills: respawn to interactive p50 ${at(0.5).toFixed(0)} ms, p99 ${at(0.99).toFixed(0)} ms, max ${sorted.at(-1)!.toFixed(0)} ms`);
 });
 
 test.run();
