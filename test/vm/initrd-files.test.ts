@@ -67,6 +67,8 @@ test("foyerd from the image: cog connects, and the image's systemd-ask-password 
     const ask = spawn("chroot", [root, "/usr/bin/systemd-ask-password", "--no-tty", "--timeout=120", "--id=cryptsetup:/dev/vda2", "Please enter passphrase for disk root:"], { stdio: ["ignore", "pipe", "pipe"] });
     let answer = "";
     ask.stdout.on("data", (d) => (answer += d));
+    // listened for from the start: the asker may exit while the Enter press is still being acknowledged
+    const exited = new Promise<number | null>((r) => ask.on("exit", r));
     const urlFile = join(root, "run/foyer/greeter-url");
     await pollUntil(() => existsSync(urlFile), 10_000, "greeter-url");
     const page = await browser.newPage();
@@ -75,7 +77,7 @@ test("foyerd from the image: cog connects, and the image's systemd-ask-password 
     await withTimeout(input.waitFor(), 30_000, "the prompt in the greeter");
     await input.fill("from the image");
     await input.press("Enter");
-    const code = await withTimeout(new Promise<number | null>((r) => ask.on("exit", r)), 30_000, "systemd-ask-password's exit").catch((e: Error) => {
+    const code = await withTimeout(exited, 30_000, "systemd-ask-password's exit").catch((e: Error) => {
       throw new Error(`${e.message}; foyerd said:\n${out.split("\n").slice(-25).join("\n")}`);
     });
     assert.is(code, 0);
