@@ -86,7 +86,7 @@ export const VM_PROFILE = {
  */
 export const VM_SYSTEMD_PROFILE = { ...VM_PROFILE, description: "the VM appliance, greeter as transient systemd units", launch: "auto" };
 
-function buildInitrd(kver: string, withFoyer: boolean, out: string): void {
+function buildInitrd(kver: string, withFoyer: boolean, out: string, plymouthTheme?: string): void {
   const base = dracutBase();
   const profDir = join(cacheDir, "vm-profiles");
   mkdirSync(profDir, { recursive: true });
@@ -96,10 +96,24 @@ function buildInitrd(kver: string, withFoyer: boolean, out: string): void {
   writeFileSync(join(profDir, "vm-systemd.json"), JSON.stringify(VM_SYSTEMD_PROFILE, null, 2) + "\n");
   writeFileSync(join(cacheDir, "vm-vconsole.conf"), VM_VCONSOLE);
   const args = ["--force", "--quiet", "--no-hostonly", "--no-hostonly-cmdline", "--no-early-microcode", "--compress", "zstd", "--kver", kver,
-    "--add", withFoyer ? "systemd crypt foyer" : "systemd crypt", "--omit", "plymouth",
+    ...(plymouthTheme ? ["--add", "systemd crypt plymouth"] : ["--add", withFoyer ? "systemd crypt foyer" : "systemd crypt", "--omit", "plymouth"]),
     "--add-drivers", "virtio_blk virtio_pci virtio_gpu virtio_rng virtio_input virtio_console dm_crypt",
     ...(withFoyer ? ["--include", profDir, "/etc/foyer/profiles"] : []), "--include", join(cacheDir, "vm-vconsole.conf"), "/etc/vconsole.conf", out];
-  sh("dracut", args, { env: { ...process.env, dracutbasedir: base, FOYER_SRC: top } });
+  sh("dracut", args, { env: { ...process.env, dracutbasedir: base, FOYER_SRC: top, ...(plymouthTheme && { PLYMOUTH_THEME_NAME: plymouthTheme }) } });
+}
+
+/** The graphical splash foyer is measured against: the same image with Plymouth (no foyer), `theme`. */
+export const PLYMOUTH_THEME = "spinner";
+export function buildPlymouthInitrd(log: (s: string) => void = () => {}): string {
+  const out = join(cacheDir, "initrd-plymouth.img");
+  const key = `${hostKernel().version}:${PLYMOUTH_THEME}:${VM_VCONSOLE.trim()}`;
+  const stampFile = join(cacheDir, "initrd-plymouth.stamp");
+  if (existsSync(out) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === key) return out;
+  if (!existsSync(`/usr/share/plymouth/themes/${PLYMOUTH_THEME}`)) throw new Error(`Plymouth's '${PLYMOUTH_THEME}' theme is missing: install plymouth-themes (packaging/dev/setup.sh does)`);
+  log(`building the initramfs with Plymouth (${PLYMOUTH_THEME}) and without foyer (dracut)…`);
+  buildInitrd(hostKernel().version, false, out, PLYMOUTH_THEME);
+  writeFileSync(stampFile, key);
+  return out;
 }
 
 /**
