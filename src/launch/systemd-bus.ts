@@ -80,13 +80,14 @@ export class SystemdBus extends EventEmitter {
     bus.on("message", (m: dbus.Message) => {
       if (m.type === dbus.MessageType.SIGNAL) this.emit("signal", m);
     });
-    const lost = (why: string) => {
-      if (this.#closed) return;
-      this.#closed = true;
-      this.emit("lost", why);
-    };
-    bus.on("error", (e: unknown) => lost(describe(e)));
-    (bus as unknown as { _connection?: EventEmitter })._connection?.once("end", () => lost("systemd's bus closed the connection"));
+    bus.on("error", (e: unknown) => this.#lose(describe(e)));
+    (bus as unknown as { _connection?: EventEmitter })._connection?.once("end", () => this.#lose("systemd's bus closed the connection"));
+  }
+
+  #lose(why: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.emit("lost", why);
   }
 
   get closed(): boolean {
@@ -153,7 +154,19 @@ export class SystemdBus extends EventEmitter {
   async call(path: string, iface: string, member: string, signature = "", body: unknown[] = []): Promise<unknown[]> {
     if (this.#closed) throw new FoyerError("unsupported", "systemd's bus connection is closed");
     const msg = new dbus.Message({ destination: SYSTEMD_NAME, path, interface: iface, member, signature, body });
-    const reply = await withTimeout(this.#bus.call(msg), this.#timeoutMs, `systemd ${member}`);
+    let reply: unknown;
+    try {
+      reply = await withTimeout(this.#bus.call(msg), this.#timeoutMs, `systemd ${member}`);
+    } catch (e) {
+      // a connection that stops answering is as good as gone (seen: a bus killed under a
+      // connection whose end never arrived, and first calls on peer connections that never
+      // return): say so, so that the link makes a new one, and free this one
+      if (e instanceof FoyerError && e.code === "timeout") {
+        this.#lose(`systemd did not answer ${member} within ${this.#timeoutMs} ms`);
+        closeQuietly(this.#bus);
+      }
+      throw e;
+    }
     const b = (reply as { body?: unknown } | null)?.body;
     if (!Array.isArray(b)) throw new FoyerError("protocol-error", `systemd's reply to ${member} has no body`);
     return b;

@@ -169,11 +169,12 @@ export function askFiles(): string[] {
 /** A Logger that appends "level message" lines to `lines`, for asserting what a part logged. */
 export function collectingLogger(lines: string[]): Logger {
   const l: Logger = {
-    error: (m) => lines.push(`error ${m}`),
-    warning: (m) => lines.push(`warning ${m}`),
-    notice: (m) => lines.push(`notice ${m}`),
-    info: (m) => lines.push(`info ${m}`),
-    debug: (m) => lines.push(`debug ${m}`),
+    // the fields too: a failure message that quotes these lines must say why
+    error: (m, f) => lines.push(`error ${m}${f ? ` ${JSON.stringify(f)}` : ""}`),
+    warning: (m, f) => lines.push(`warning ${m}${f ? ` ${JSON.stringify(f)}` : ""}`),
+    notice: (m, f) => lines.push(`notice ${m}${f ? ` ${JSON.stringify(f)}` : ""}`),
+    info: (m, f) => lines.push(`info ${m}${f ? ` ${JSON.stringify(f)}` : ""}`),
+    debug: (m, f) => lines.push(`debug ${m}${f ? ` ${JSON.stringify(f)}` : ""}`),
     child: () => l,
   };
   return l;

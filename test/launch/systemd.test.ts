@@ -126,7 +126,9 @@ test("the system bus dies while a unit runs: the link reconnects and the unit's 
   await pollUntil(() => run.pid > 0, 20_000, "MainPID");
   lines.length = 0;
   assert.equal(c.exec(["systemctl", "kill", "-s", "KILL", "dbus.service"]).code, 0);
-  await pollUntil(() => lines.some((l) => l.includes("lost systemd's bus")), 20_000, "the loss noticed");
+  await pollUntil(() => lines.some((l) => l.includes("lost systemd's bus")), 20_000, "the loss noticed").catch((e: Error) => {
+    throw new Error(`${e.message}; the link logged:\n${lines.join("\n")}\nsystemctl status dbus.service:\n${c.exec(["systemctl", "status", "--no-pager", "dbus.service", "dbus.socket"]).stdout}\nlink address ${link.address}, bus closed ${link.bus === undefined}`);
+  });
   await pollUntil(() => lines.some((l) => l.includes("systemd's bus is back")), 30_000, "the bus back (socket activation)");
   assert.equal(c.exec(["kill", "-KILL", String(run.pid)]).code, 0);
   assert.equal(await withTimeout(run.exited, 30_000, "exited after the reconnect"), { code: null, signal: "SIGKILL" });
