@@ -48,10 +48,11 @@ const MAX_BAD_FRAMES = 64; // a client that keeps sending garbage is disconnecte
 export class GreeterServer {
   #o: GreeterServerOptions;
   #token = randomBytes(32).toString("base64url");
-  /** tokens handed to one greeter process each: browsers log their URL, so a token must die with its greeter */
-  #launchTokens = new Set<string>();
-  /** the connections made with each launch token: they end with it */
-  #byToken = new Map<string, Set<WebSocket>>();
+  /**
+   * tokens handed to one greeter process each (browsers log their URL, so a token must die with its
+   * greeter), with the connections made with each: they end with it
+   */
+  #launches = new Map<string, Set<WebSocket>>();
   #http?: Server;
   #wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: true });
   #port = 0;
@@ -76,13 +77,12 @@ export class GreeterServer {
    */
   launchUrl(): { url: string; revoke: () => void } {
     const t = randomBytes(32).toString("base64url");
-    this.#launchTokens.add(t);
+    this.#launches.set(t, new Set());
     // a page of a greeter that has exited may still run for a moment (its browser dies after its
     // compositor): what it sends must not count for the next launch, so its socket closes too
     const revoke = () => {
-      this.#launchTokens.delete(t);
-      for (const ws of this.#byToken.get(t) ?? []) ws.close(4001, "greeter launch ended");
-      this.#byToken.delete(t);
+      for (const ws of this.#launches.get(t) ?? []) ws.close(4001, "greeter launch ended");
+      this.#launches.delete(t);
     };
     return { url: `${this.origin}/#token=${t}`, revoke };
   }
@@ -142,7 +142,7 @@ export class GreeterServer {
       return given.length === want.length && timingSafeEqual(given, want);
     };
     if (same(this.#token)) return this.#token;
-    for (const t of this.#launchTokens) if (same(t)) return t;
+    for (const t of this.#launches.keys()) if (same(t)) return t;
     return undefined;
   }
 
@@ -159,11 +159,10 @@ export class GreeterServer {
     this.#wss.handleUpgrade(req, sock, head, (ws) => {
       if (token !== this.#token) {
         // revoked while the upgrade was under way: too late to join
-        if (!this.#launchTokens.has(token)) return ws.close(4001, "greeter launch ended");
-        const set = this.#byToken.get(token) ?? new Set<WebSocket>();
-        set.add(ws);
-        this.#byToken.set(token, set);
-        ws.on("close", () => set.delete(ws));
+        const pages = this.#launches.get(token);
+        if (!pages) return ws.close(4001, "greeter launch ended");
+        pages.add(ws);
+        ws.on("close", () => pages.delete(ws));
       }
       this.#connected(ws);
     });

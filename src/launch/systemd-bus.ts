@@ -163,7 +163,7 @@ export class SystemdBus extends EventEmitter {
       // return): say so, so that the link makes a new one, and free this one
       if (e instanceof FoyerError && e.code === "timeout") {
         this.#lose(`systemd did not answer ${member} within ${this.#timeoutMs} ms`);
-        closeQuietly(this.#bus);
+        this.close();
       }
       throw e;
     }
