@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { GreeterServer } from "../../src/greeter/server.js";
 import { silentLogger } from "../../src/base/log.js";
 import { withTimeout } from "../../src/base/timeout.js";
+import { pollUntil } from "../helpers/index.js";
 
 const top = join(import.meta.dirname, "../..");
 let ready = 0;
@@ -48,7 +49,7 @@ test("revoking a launch closes its pages, keeps the boot token's, and refuses th
   const page = await open(launch.url);
   const boot = await open(server.url);
   page.ws.send(JSON.stringify({ type: "ready" }));
-  await withTimeout((async () => { while (ready < 1) await new Promise((r) => setTimeout(r, 10)); })(), 5_000, "the first ready");
+  await pollUntil(() => ready >= 1, 5_000, "the first ready");
   launch.revoke();
   assert.is(await withTimeout(page.closed, 5_000, "the launch's page closed"), 4001);
   assert.is(boot.ws.readyState, WebSocket.OPEN, "the boot token's page was closed too");
@@ -58,7 +59,7 @@ test("revoking a launch closes its pages, keeps the boot token's, and refuses th
   const next = server.launchUrl();
   const again = await open(next.url);
   again.ws.send(JSON.stringify({ type: "ready" }));
-  await withTimeout((async () => { while (ready < 2) await new Promise((r) => setTimeout(r, 10)); })(), 5_000, "the next launch's ready");
+  await pollUntil(() => ready >= 2, 5_000, "the next launch's ready");
   again.ws.close();
   boot.ws.close();
 });
