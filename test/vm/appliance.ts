@@ -45,6 +45,30 @@ function hashTree(paths: string[]): string {
   return h.digest("hex").slice(0, 16);
 }
 
+const stampOf = (name: string) => join(cacheDir, `${name}.stamp`);
+/** Whether `file` was built from the inputs `key` stands for (its stamp, written after the build, says so). */
+function fresh(name: string, key: string, file: string): boolean {
+  return existsSync(file) && existsSync(stampOf(name)) && readFileSync(stampOf(name), "utf8") === key;
+}
+const stamp = (name: string, key: string) => writeFileSync(stampOf(name), key);
+/** The inputs key of an image that was built (and stamped) before. */
+const keyOf = (name: string) => readFileSync(stampOf(name), "utf8");
+
+/** Unpacks an initramfs made by dracut (an early cpio, maybe empty, then the zstd main part) into `dir`. */
+export function unpackInitrd(img: string, dir: string): void {
+  sh("sh", ["-c", `/usr/lib/dracut/skipcpio '${img}' | zstd -dc | (cd '${dir}' && cpio -id --quiet)`]);
+}
+
+/**
+ * Encrypts a finished file system image in place, offline (LUKS2, its header in 32 MiB added at the
+ * end), with the appliance's passphrase on stdin only; returns the LUKS UUID.
+ */
+function encryptOffline(img: string): string {
+  sh("truncate", ["-s", "+32M", img]);
+  sh("cryptsetup", ["reencrypt", "--batch-mode", "--encrypt", "--type", "luks2", "--reduce-device-size", "32M", "--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", "--key-file=-", img], { input: Buffer.from(VM_PASSPHRASE) });
+  return sh("cryptsetup", ["luksUUID", img]).trim();
+}
+
 export function hostKernel(): { version: string; vmlinuz: string } {
   const k = readdirSync("/boot").filter((f) => f.startsWith("vmlinuz-")).sort().pop();
   if (!k) throw new Error("no kernel in /boot: install linux-image-amd64 (packaging/dev/setup.sh does)");
@@ -107,12 +131,11 @@ export const PLYMOUTH_THEME = "spinner";
 export function buildPlymouthInitrd(log: (s: string) => void = () => {}): string {
   const out = join(cacheDir, "initrd-plymouth.img");
   const key = `${hostKernel().version}:${PLYMOUTH_THEME}:${VM_VCONSOLE.trim()}`;
-  const stampFile = join(cacheDir, "initrd-plymouth.stamp");
-  if (existsSync(out) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === key) return out;
+  if (fresh("initrd-plymouth", key, out)) return out;
   if (!existsSync(`/usr/share/plymouth/themes/${PLYMOUTH_THEME}`)) throw new Error(`Plymouth's '${PLYMOUTH_THEME}' theme is missing: install plymouth-themes (packaging/dev/setup.sh does)`);
   log(`building the initramfs with Plymouth (${PLYMOUTH_THEME}) and without foyer (dracut)…`);
   buildInitrd(hostKernel().version, false, out, PLYMOUTH_THEME);
-  writeFileSync(stampFile, key);
+  stamp("initrd-plymouth", key);
   return out;
 }
 
@@ -152,32 +175,27 @@ function buildRootImage(out: string, fsckFails = false): string {
     sh("debugfs", ["-w", "-R", "unlink /etc/os-release", out]);
     sh("debugfs", ["-w", "-R", "ssv state 0", out]);
   }
-  sh("truncate", ["-s", "96M", out]);
-  // offline encryption of the finished filesystem; the passphrase goes in on stdin only
-  sh("cryptsetup", ["reencrypt", "--batch-mode", "--encrypt", "--type", "luks2", "--reduce-device-size", "32M", "--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", "--key-file=-", out], { input: Buffer.from(VM_PASSPHRASE) });
-  return sh("cryptsetup", ["luksUUID", out]).trim();
+  return encryptOffline(out);
 }
 
 export function buildAppliance(log: (s: string) => void = () => {}): Appliance {
   mkdirSync(cacheDir, { recursive: true });
   const k = hostKernel();
   const foyerInputs = createHash("sha256").update(JSON.stringify([VM_PROFILE, VM_SYSTEMD_PROFILE]) + "debug100" + VM_VCONSOLE).digest("hex").slice(0, 8) + hashTree([join(top, "packaging/dracut"), join(top, "packaging/foyer-image.sh"), join(top, "packaging/systemd/initrd"), join(top, "dist"), join(top, "assets"), join(top, "profiles"), join(top, "package-lock.json")]);
-  const stamp = (name: string) => join(cacheDir, `${name}.stamp`);
-  const fresh = (name: string, key: string, file: string) => existsSync(file) && existsSync(stamp(name)) && readFileSync(stamp(name), "utf8") === key;
 
   const initrd = join(cacheDir, "initrd-foyer.img");
   const keyFoyer = `${k.version}:${foyerInputs}`;
   if (!fresh("initrd-foyer", keyFoyer, initrd)) {
     log("building the initramfs with foyer (dracut)…");
     buildInitrd(k.version, true, initrd);
-    writeFileSync(stamp("initrd-foyer"), keyFoyer);
+    stamp("initrd-foyer", keyFoyer);
   }
   const initrdPlain = join(cacheDir, "initrd-plain.img");
   const keyPlain = `${k.version}:${VM_VCONSOLE.trim()}`;
   if (!fresh("initrd-plain", keyPlain, initrdPlain)) {
     log("building the initramfs without foyer (dracut)…");
     buildInitrd(k.version, false, initrdPlain);
-    writeFileSync(stamp("initrd-plain"), keyPlain);
+    stamp("initrd-plain", keyPlain);
   }
   const rootImage = join(cacheDir, "root.img");
   const rootKey = createHash("sha256").update(buildRootImage.toString()).digest("hex").slice(0, 16);
@@ -186,7 +204,7 @@ export function buildAppliance(log: (s: string) => void = () => {}): Appliance {
     log("building the LUKS2 root disk…");
     luksUuid = buildRootImage(rootImage);
     writeFileSync(join(cacheDir, "root.uuid"), luksUuid);
-    writeFileSync(stamp("root"), rootKey);
+    stamp("root", rootKey);
   }
   return { kernel: k.vmlinuz, initrd, initrdPlain, rootImage, luksUuid };
 }
@@ -197,14 +215,13 @@ export function buildAppliance(log: (s: string) => void = () => {}): Appliance {
  */
 export function buildSplit(a: Appliance, log: (s: string) => void = () => {}): { initrd: string; payload: string; moved: string } {
   const dir = join(cacheDir, "split");
-  const key = [readFileSync(join(cacheDir, "initrd-foyer.stamp"), "utf8"), readFileSync(join(cacheDir, "initrd-plain.stamp"), "utf8"), hashTree([join(top, "packaging/erofs")])].join(":");
+  const key = [keyOf("initrd-foyer"), keyOf("initrd-plain"), hashTree([join(top, "packaging/erofs")])].join(":");
   const initrd = join(dir, "initrd.img");
   const payload = join(dir, "foyer-payload.erofs");
-  const stampFile = join(cacheDir, "split.stamp");
-  if (!(existsSync(initrd) && existsSync(payload) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === key)) {
+  if (!(fresh("split", key, initrd) && existsSync(payload))) {
     log("splitting the initramfs into a cpio part and an erofs payload…");
     writeFileSync(join(cacheDir, "split.out"), sh(join(top, "packaging/erofs/foyer-split-initrd"), [a.initrd, a.initrdPlain, dir]));
-    writeFileSync(stampFile, key);
+    stamp("split", key);
   }
   return { initrd, payload, moved: readFileSync(join(cacheDir, "split.out"), "utf8").trim() };
 }
@@ -218,9 +235,8 @@ export function buildSplit(a: Appliance, log: (s: string) => void = () => {}): {
 export function buildInitramfsTools(a: Appliance, log: (s: string) => void = () => {}): string {
   const out = join(cacheDir, "initrd-itools.img");
   const conf = join(cacheDir, "initramfs-tools");
-  const key = [a.luksUuid, hostKernel().version, readFileSync(join(cacheDir, "initrd-foyer.stamp"), "utf8"), hashTree([join(top, "packaging/initramfs-tools"), join(top, "packaging/foyer-image.sh")]), createHash("sha256").update(buildInitramfsTools.toString()).digest("hex").slice(0, 8)].join(":");
-  const stampFile = join(cacheDir, "initrd-itools.stamp");
-  if (existsSync(out) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === key) return out;
+  const key = [a.luksUuid, hostKernel().version, keyOf("initrd-foyer"), hashTree([join(top, "packaging/initramfs-tools"), join(top, "packaging/foyer-image.sh")]), createHash("sha256").update(buildInitramfsTools.toString()).digest("hex").slice(0, 8)].join(":");
+  if (fresh("initrd-itools", key, out)) return out;
   log("building the initramfs with foyer (initramfs-tools)…");
   rmSync(conf, { recursive: true, force: true });
   mkdirSync(join(conf, "conf.d"), { recursive: true });
@@ -242,7 +258,7 @@ export function buildInitramfsTools(a: Appliance, log: (s: string) => void = () 
   ].join("\n"));
   chmodSync(hook, 0o755);
   sh("mkinitramfs", ["-d", conf, "-o", out, hostKernel().version], { env: { ...process.env, FOYER_SRC: top } });
-  writeFileSync(stampFile, key);
+  stamp("initrd-itools", key);
   return out;
 }
 
@@ -255,16 +271,15 @@ export function buildInitramfsTools(a: Appliance, log: (s: string) => void = () 
 export function buildSystemdRoot(a: Appliance, log: (s: string) => void = () => {}): { rootImage: string; luksUuid: string } {
   const rootImage = join(cacheDir, "root-systemd.img");
   const uuidFile = join(cacheDir, "root-systemd.uuid");
-  const stampFile = join(cacheDir, "root-systemd.stamp");
-  const key = [readFileSync(join(cacheDir, "initrd-foyer.stamp"), "utf8"), hashTree([join(top, "packaging/systemd/root")]), createHash("sha256").update(buildSystemdRoot.toString()).digest("hex").slice(0, 8)].join(":");
-  if (existsSync(rootImage) && existsSync(uuidFile) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === key) {
+  const key = [keyOf("initrd-foyer"), hashTree([join(top, "packaging/systemd/root")]), createHash("sha256").update(buildSystemdRoot.toString()).digest("hex").slice(0, 8)].join(":");
+  if (fresh("root-systemd", key, rootImage) && existsSync(uuidFile)) {
     return { rootImage, luksUuid: readFileSync(uuidFile, "utf8").trim() };
   }
   log("building the LUKS2 root disk that runs systemd…");
   const tree = join(cacheDir, "root-systemd-tree");
   rmSync(tree, { recursive: true, force: true });
   mkdirSync(tree);
-  sh("sh", ["-c", `/usr/lib/dracut/skipcpio '${a.initrd}' | zstd -dc | (cd '${tree}' && cpio -id --quiet)`]);
+  unpackInitrd(a.initrd, tree);
   // no longer an initrd: systemd runs the main system's boot, and the image's initrd units skip
   for (const f of ["etc/initrd-release", "usr/lib/initrd-release", "init", "etc/os-release"]) rmSync(join(tree, f), { force: true });
   writeFileSync(join(tree, "etc/os-release"), 'NAME="foyer appliance (systemd root)"\nID=foyer-appliance\n');
@@ -314,11 +329,9 @@ export function buildSystemdRoot(a: Appliance, log: (s: string) => void = () => 
   rmSync(rootImage, { force: true });
   sh("truncate", ["-s", `${mb}M`, rootImage]);
   sh("mkfs.ext4", ["-q", "-F", "-d", tree, rootImage]);
-  sh("truncate", ["-s", `${mb + 32}M`, rootImage]);
-  sh("cryptsetup", ["reencrypt", "--batch-mode", "--encrypt", "--type", "luks2", "--reduce-device-size", "32M", "--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", "--key-file=-", rootImage], { input: Buffer.from(VM_PASSPHRASE) });
   rmSync(tree, { recursive: true, force: true });
-  writeFileSync(uuidFile, sh("cryptsetup", ["luksUUID", rootImage]).trim());
-  writeFileSync(stampFile, key);
+  writeFileSync(uuidFile, encryptOffline(rootImage));
+  stamp("root-systemd", key);
   return { rootImage, luksUuid: readFileSync(uuidFile, "utf8").trim() };
 }
 
@@ -327,10 +340,10 @@ export function buildBrokenRoot(log: (s: string) => void = () => {}): { rootImag
   const rootImage = join(cacheDir, "root-fsck-fails.img");
   const key = createHash("sha256").update(buildRootImage.toString() + "fsck-fails").digest("hex").slice(0, 16);
   const uuidFile = join(cacheDir, "root-fsck-fails.uuid");
-  if (!(existsSync(rootImage) && existsSync(uuidFile) && existsSync(join(cacheDir, "root-fsck-fails.stamp")) && readFileSync(join(cacheDir, "root-fsck-fails.stamp"), "utf8") === key)) {
+  if (!(fresh("root-fsck-fails", key, rootImage) && existsSync(uuidFile))) {
     log("building the LUKS2 root disk whose fsck fails…");
     writeFileSync(uuidFile, buildRootImage(rootImage, true));
-    writeFileSync(join(cacheDir, "root-fsck-fails.stamp"), key);
+    stamp("root-fsck-fails", key);
   }
   return { rootImage, luksUuid: readFileSync(uuidFile, "utf8").trim() };
 }

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { chromium } from "playwright-core";
 import { requireTool, pollUntil, withTimeout, CHROMIUM_ARGS } from "../helpers/index.js";
-import { buildAppliance } from "./appliance.js";
+import { buildAppliance, unpackInitrd } from "./appliance.js";
 
 const say = (s: string) => process.stdout.write(`• ${s}\n`);
 const root = mkdtempSync(join(tmpdir(), "foyer-initrd-"));
@@ -25,8 +25,7 @@ function sh(cmd: string): void {
 test.before(() => {
   for (const [t, p] of [["dracut", "dracut"], ["zstd", "zstd"], ["cpio", "cpio"], ["chromium", "chromium"]] as const) requireTool(t, p);
   const a = buildAppliance(say);
-  // dracut's image: an uncompressed early cpio (maybe empty), then the zstd main part
-  sh(`/usr/lib/dracut/skipcpio '${a.initrd}' | zstd -dc | (cd '${root}' && cpio -id --quiet)`);
+  unpackInitrd(a.initrd, root);
   // the suite runs in its own mount namespace (test/run.mjs): these mounts die with it
   // a /dev of its own (never a bind of the host's: removing the tree must not reach real nodes)
   sh(`mount -t proc proc '${root}/proc' && mount -t sysfs sys '${root}/sys' && mount -t tmpfs -o mode=0755 dev '${root}/dev' && mount -t tmpfs run '${root}/run'`);

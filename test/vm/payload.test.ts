@@ -10,7 +10,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, existsSync, rmSync, statSync, co
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { requireTool } from "../helpers/index.js";
-import { buildAppliance, buildSplit, top, type Appliance } from "./appliance.js";
+import { buildAppliance, buildSplit, top, unpackInitrd, type Appliance } from "./appliance.js";
 import { waitForPrompt } from "./qemu.js";
 import { inVm, unlockToRoot } from "./journey.js";
 
@@ -30,11 +30,11 @@ const mounts = () => readFileSync("/proc/self/mounts", "utf8").split("\n").filte
 const mib = (p: string) => (statSync(p).size / 1048576).toFixed(1);
 
 /** Runs the payload script against the scratch root with a command line of its own. */
-function mountPayload(cmdline: string, env: NodeJS.ProcessEnv = {}): { status: number | null; err: string } {
+function mountPayload(cmdline: string, args: string[] = []): { status: number | null; err: string } {
   writeFileSync(join(dir, "cmdline"), cmdline + "\n");
-  const r = spawnSync("sh", [script, ...(env.ARG ? [env.ARG] : [])], {
+  const r = spawnSync("sh", [script, ...args], {
     encoding: "utf8",
-    env: { PATH: process.env.PATH, FOYER_PAYLOAD_ROOT: root, FOYER_CMDLINE: join(dir, "cmdline"), FOYER_PAYLOAD_WAIT: "2", ...env },
+    env: { PATH: process.env.PATH, FOYER_PAYLOAD_ROOT: root, FOYER_CMDLINE: join(dir, "cmdline"), FOYER_PAYLOAD_WAIT: "2" },
   });
   return { status: r.status, err: r.stderr };
 }
@@ -47,7 +47,7 @@ test.before(() => {
   say(`initramfs: with foyer ${mib(appliance.initrd)} MiB; split: cpio part ${mib(split.initrd)} MiB + erofs payload ${mib(split.payload)} MiB (lz4hc, read on demand); without foyer ${mib(appliance.initrdPlain)} MiB`);
   mkdirSync(root);
   chmodSync(root, 0o755);
-  sh(`/usr/lib/dracut/skipcpio '${split.initrd}' | zstd -dc | (cd '${root}' && cpio -id --quiet)`);
+  unpackInitrd(split.initrd, root);
 });
 
 test.after(() => {
@@ -68,7 +68,7 @@ test("the cpio part carries no node, cage or cog, only the payload's checksum; t
 });
 
 test("a payload that does not match is refused with a reason, and nothing is mounted", () => {
-  const cases: [string, string, NodeJS.ProcessEnv, RegExp][] = [];
+  const cases: [string, string, RegExp][] = [];
   const flipped = join(dir, "flipped.erofs");
   copyFileSync(split.payload, flipped);
   const fd = openSync(flipped, "r+");
@@ -77,12 +77,12 @@ test("a payload that does not match is refused with a reason, and nothing is mou
   const short = join(dir, "short.erofs");
   copyFileSync(split.payload, short);
   truncateSync(short, 4096 * 10);
-  cases.push(["one byte changed", `quiet rd.foyer.payload=${flipped}`, {}, /does not match this initramfs \(sha256 [0-9a-f]{64}, expected [0-9a-f]{64}\): not mounted/]);
-  cases.push(["a truncated image", `rd.foyer.payload=${short}`, {}, /holds 40960 bytes, the payload is \d+: truncated/]);
-  cases.push(["no rd.foyer.payload=", "quiet splash", {}, /no rd\.foyer\.payload= on the kernel command line/]);
-  cases.push(["a device that never appears", "rd.foyer.payload=/dev/disk/by-id/virtio-nothing-here", {}, /virtio-nothing-here did not appear within 2 s/]);
-  for (const [what, cmdline, env, reason] of cases) {
-    const r = mountPayload(cmdline, env);
+  cases.push(["one byte changed", `quiet rd.foyer.payload=${flipped}`, /does not match this initramfs \(sha256 [0-9a-f]{64}, expected [0-9a-f]{64}\): not mounted/]);
+  cases.push(["a truncated image", `rd.foyer.payload=${short}`, /holds 40960 bytes, the payload is \d+: truncated/]);
+  cases.push(["no rd.foyer.payload=", "quiet splash", /no rd\.foyer\.payload= on the kernel command line/]);
+  cases.push(["a device that never appears", "rd.foyer.payload=/dev/disk/by-id/virtio-nothing-here", /virtio-nothing-here did not appear within 2 s/]);
+  for (const [what, cmdline, reason] of cases) {
+    const r = mountPayload(cmdline);
     assert.is.not(r.status, 0, `${what}: accepted`);
     assert.match(r.err, reason, `${what}: ${r.err}`);
     assert.equal(mounts(), [], `${what}: something was mounted`);
@@ -119,7 +119,7 @@ test("the right payload mounts over /usr: node runs from it, writes land on tmpf
   assert.is.not(again.status, 0);
   assert.match(again.err, /is a mount point already/);
   assert.is(mounts().length, m.length, "the refused second start left a mount behind");
-  const u = mountPayload("", { ARG: "--unmount" });
+  const u = mountPayload("", ["--unmount"]);
   assert.is(u.status, 0, u.err);
   assert.equal(mounts(), []);
   assert.not.ok(existsSync(join(root, "usr/bin/node")), "node still visible after --unmount");

@@ -80,25 +80,27 @@ install() {
     # browser, is locked by the content filter foyerd writes beside it.
 
     # the unprivileged greeter user (cage refuses root), numeric ids as on the build host
-    local pw gr
-    pw=$(foyer_greeter_entries | sed -n 1p) && gr=$(foyer_greeter_entries | sed -n 2p) && [ -n "$gr" ] || { derror "foyer: no foyer-greeter user on the build host"; return 1; }
+    local entries pw gr
+    entries=$(foyer_greeter_entries) || { derror "foyer: no foyer-greeter user on the build host"; return 1; }
+    pw=$(echo "$entries" | sed -n 1p)
+    gr=$(echo "$entries" | sed -n 2p)
     grep -q '^foyer-greeter:' "$initdir/etc/passwd" 2>/dev/null || echo "$pw" >> "$initdir/etc/passwd"
     grep -q '^foyer-greeter:' "$initdir/etc/group" 2>/dev/null || echo "$gr" >> "$initdir/etc/group"
 
     # the payload of a split image (packaging/erofs/foyer-split-initrd keeps these in the small part)
     inst_multiple blockdev head sha256sum
     inst_simple "$moddir/foyer-payload-mount.sh" /usr/lib/foyer/payload-mount
-    [ -f "$moddir/foyer-payload.service" ] && inst_simple "$moddir/foyer-payload.service" "$systemdsystemunitdir/foyer-payload.service"
-    [ -f "$moddir/systemd/foyer-payload.service" ] && inst_simple "$moddir/systemd/foyer-payload.service" "$systemdsystemunitdir/foyer-payload.service"
-    $SYSTEMCTL -q --root "$initdir" add-wants sysinit.target foyer-payload.service
 
     # the unit sits beside this file in an installed module (packaging/systemd/initrd/ in the source)
     inst_simple "$moddir/foyer.service" "$systemdsystemunitdir/foyer.service"
     $SYSTEMCTL -q --root "$initdir" add-wants sysinit.target foyer.service
     # automatic recovery: a failed fsck (OnFailure=) or emergency mode calls foyerctl through
-    # foyer-recovery@.service (packaging/systemd/initrd/ in the source, systemd/ here)
+    # foyer-recovery@.service; and the split image's payload unit (packaging/systemd/initrd/ in the
+    # source, systemd/ here)
     if [ -d "$moddir/systemd" ]; then
         inst_simple "$moddir/systemd/foyer-recovery@.service" "$systemdsystemunitdir/foyer-recovery@.service"
+        inst_simple "$moddir/systemd/foyer-payload.service" "$systemdsystemunitdir/foyer-payload.service"
+        $SYSTEMCTL -q --root "$initdir" add-wants sysinit.target foyer-payload.service
         local d
         for d in systemd-fsck@.service.d systemd-fsck-root.service.d emergency.service.d; do
             inst_simple "$moddir/systemd/$d/foyer-recovery.conf" "$systemdsystemunitdir/$d/foyer-recovery.conf"
