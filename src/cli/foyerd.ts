@@ -7,6 +7,7 @@
 //   foyerd print-profile     print the effective profile (after the same resolution) as JSON
 //   foyerd flush --state DIR [--root DIR] [--boot-id ID] [--unmount]   keep what the profile marks persistent
 //   foyerd flush --from DIR --to DIR [--unmount]   crash-safe mirror of one tree
+//   foyerd console-restore [--runtime-dir DIR]     real root: bind the text console again after a kept frame
 import { readFileSync, existsSync, mkdirSync } from "node:fs";
 import { join, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,6 +17,7 @@ import { loadProfile } from "../profile/load.js";
 import { profileJsonSchema } from "../profile/schema.js";
 import { createLogger, type Logger } from "../base/log.js";
 import { describe } from "../base/errors.js";
+import { spawnSync } from "node:child_process";
 import { Supervisor } from "../supervisor/supervisor.js";
 import { greeterStateName } from "../supervisor/machine.js";
 import { SupervisorService, checkBusOption, connectBus, closeQuietly, resolveBusAddress } from "../dbus/service.js";
@@ -23,6 +25,7 @@ import { readUnitTimes } from "../dbus/systemd-units.js";
 import { withTimeout } from "../base/timeout.js";
 import type { SupervisorPort } from "../dbus/supervisor1.js";
 import { flushMain } from "../state/flush-cli.js";
+import { restoreConsole, activeVt, type DmState } from "../display/handoff.js";
 import { mountState, writePersistPlan, logDir, TIMELINE_FILE } from "../state/overlay.js";
 import { Timeline, processStartMs, monotonicNowMs } from "../state/timeline.js";
 
@@ -85,7 +88,8 @@ const USAGE = `usage: foyerd [--profile NAME|PATH] [--runtime-dir DIR] [--ask-di
               [--bus ADDRESS|system|none]
        foyerd schema | print-profile [--profile NAME|PATH]
        foyerd flush --state DIR [--root DIR] [--boot-id ID] [--unmount]
-       foyerd flush --from DIR --to DIR [--unmount]`;
+       foyerd flush --from DIR --to DIR [--unmount]
+       foyerd console-restore [--runtime-dir DIR] [--timeout-ms N]`;
 
 /** The package top: where assets/ and dist/ui live, from the source tree or the bundle. */
 function packageTop(): string {
@@ -97,9 +101,38 @@ function packageTop(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 }
 
+/** foyer-console.service: the text console back once the display manager holds the display (src/display/handoff.ts). */
+async function consoleRestoreMain(argv: string[]): Promise<number> {
+  let v;
+  try {
+    ({ values: v } = parseArgs({ args: argv, options: { "runtime-dir": { type: "string", default: "/run/foyer" }, "timeout-ms": { type: "string", default: "90000" } } }));
+  } catch (e) {
+    process.stderr.write(`foyerd console-restore: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const timeoutMs = Number(v["timeout-ms"]);
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 0) {
+    process.stderr.write(`foyerd console-restore: --timeout-ms '${v["timeout-ms"]}' is not a whole number of milliseconds\n`);
+    return 2;
+  }
+  const dmState = (): DmState => {
+    const r = spawnSync("systemctl", ["show", "-P", "LoadState,ActiveState", "display-manager.service"], { encoding: "utf8" });
+    const [load = "", active = ""] = (r.stdout ?? "").trim().split("\n");
+    return { load: r.status === 0 ? load : "unknown", active };
+  };
+  try {
+    await restoreConsole({ runtimeDir: v["runtime-dir"]!, dmState, activeVt: () => activeVt(), timeoutMs, settleMs: 2000, log: (l) => process.stdout.write(l + "\n") });
+    return 0;
+  } catch (e) {
+    process.stderr.write(`foyerd console-restore: ${describe(e)}\n`);
+    return 1;
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   // flush has its own options and runs in the real root, without a profile or a logger
   if (argv[0] === "flush") return flushMain(argv.slice(1));
+  if (argv[0] === "console-restore") return consoleRestoreMain(argv.slice(1));
   let args;
   try {
     args = parseArgs({
@@ -221,7 +254,8 @@ export async function main(argv: string[]): Promise<number> {
   process.on("unhandledRejection", (e) => log.error("unexpected rejection, continuing", { err: e instanceof Error ? e.stack : String(e) }));
   const onSignal = (sig: string) => {
     log.info(`received ${sig}, stopping`);
-    void sup.stop();
+    // SIGTERM in the initrd is switch-root (foyer.service conflicts with it): the display manager comes next
+    void sup.stop({ retainSplash: sig === "SIGTERM" });
   };
   process.once("SIGTERM", () => onSignal("SIGTERM"));
   process.once("SIGINT", () => onSignal("SIGINT"));

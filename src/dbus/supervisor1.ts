@@ -30,7 +30,8 @@ export interface SupervisorPort {
   view(): SupervisorView;
   restartGreeter(): void;
   showRecovery(reason: string): void;
-  handoff(): void;
+  /** resolves once the display is released */
+  handoff(): Promise<void>;
   reload(): void;
   /** `changed` after anything in view() may have changed; the service diffs. Returns an unsubscribe. */
   subscribe(h: { changed(): void; phase(p: string): void; greeterExited(code: number | null, signal: string | null): void }): () => void;
@@ -131,8 +132,9 @@ export class Supervisor1 extends dbus.interface.Interface {
       this.#port.showRecovery(reason);
     });
   }
-  Handoff(): void {
-    this.#call("Handoff", () => this.#port.handoff());
+  /** Returns once foyer has released the display (foyerctl handoff waits for it). */
+  async Handoff(): Promise<void> {
+    await this.#call("Handoff", () => this.#port.handoff());
   }
   Reload(): void {
     this.#call("Reload", () => this.#port.reload());

@@ -5,7 +5,7 @@
 //   headless          nothing: the UI is only served (greeter-url), for tests and remote use
 // With cage the compositor and the browser are one unit: cage exits when its client does, so the
 // greeter unit is "cage -- browser" and a restart restarts both (cage starts in ~0.1 s).
-import { mkdirSync, chownSync, writeFileSync, rmSync, chmodSync } from "node:fs";
+import { mkdirSync, chownSync, writeFileSync, rmSync, chmodSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 import type { Profile } from "../profile/schema.js";
@@ -227,6 +227,43 @@ export class DisplayStack {
     });
     ready.catch(() => {});
     return { launched, ready };
+  }
+
+  /** Whether the greeter draws on the machine's own display (DRM): only then is there a frame to hand over. */
+  get onScreen(): boolean {
+    return this.#c.profile.display.stack === "wayland";
+  }
+
+  /**
+   * The greeter's frame as a binary PPM, from its compositor (grim over wlr-screencopy, as the
+   * greeter user): what src/display/handoff.ts leaves on the screen. Rejects after `ms`.
+   */
+  grabFrame(ms: number): Promise<Buffer> {
+    let socket: string | undefined;
+    try {
+      socket = readdirSync(this.xdgRuntime).find((f) => /^wayland-\d+$/.test(f));
+    } catch {
+      /* no runtime folder: no compositor */
+    }
+    if (!socket) return Promise.reject(new FoyerError("display-failed", "no compositor socket to take the frame from"));
+    return new Promise((resolve, reject) => {
+      const p = spawn("grim", ["-t", "ppm", "-"], { uid: this.#c.user.uid, gid: this.#c.user.gid, env: this.#env({ WAYLAND_DISPLAY: socket! }), stdio: ["ignore", "pipe", "ignore"] });
+      const chunks: Buffer[] = [];
+      const timer = setTimeout(() => {
+        p.kill("SIGKILL");
+        reject(new FoyerError("timeout", `grim took over ${ms} ms`));
+      }, ms);
+      p.stdout.on("data", (d: Buffer) => chunks.push(d));
+      p.on("error", (e) => {
+        clearTimeout(timer);
+        reject(new FoyerError("spawn-failed", `grim: ${describe(e)}`));
+      });
+      p.on("close", (code) => {
+        clearTimeout(timer);
+        if (code === 0) resolve(Buffer.concat(chunks));
+        else reject(new FoyerError("display-failed", `grim exited ${code}`));
+      });
+    });
   }
 
   #applyXkb(): Promise<void> {

@@ -14,6 +14,7 @@ import { PlymouthServer, PLYMOUTH_SOCKET, activatedFd } from "../agents/plymouth
 import { ensureLoopback } from "../greeter/loopback.js";
 import { GreeterServer } from "../greeter/server.js";
 import { DisplayStack } from "../display/stacks.js";
+import { frameBuffer, ppmToFrame, writeFrame, boundFramebufferConsoles, bindConsoles, activeVt, rootRestoresConsole, HELD_FILE, CONSOLE_UNIT } from "../display/handoff.js";
 import { readKeyboard, type Keyboard } from "../display/keyboard.js";
 import { lookupUser } from "../display/users.js";
 import { DirectLauncher, sweepUser, userRssKb, type Launched, type Launcher, type LaunchSpec } from "../launch/direct.js";
@@ -39,6 +40,8 @@ export interface SupervisorOptions {
   log: Logger;
   /** the greeter's language from the kernel command line (rd.foyer.lang=, locale.LANG=) */
   cmdlineLang?: string;
+  /** where the real root is mounted before switch-root (Plymouth's update-root-fs says it too); /sysroot by default */
+  newRoot?: string;
 }
 
 export interface Milestone {
@@ -79,6 +82,9 @@ export class Supervisor extends EventEmitter {
   #shownPrompts = new Set<number>();
   #done?: () => void;
   readonly finished: Promise<void>;
+  /** resolved when the display is free: the greeter and display server exited, seatd stopped */
+  #released: Promise<void>;
+  #release?: () => void;
   readonly milestones: Milestone[] = [];
 
   constructor(o: SupervisorOptions) {
@@ -96,7 +102,7 @@ export class Supervisor extends EventEmitter {
     this.#plymouth.on("messages", () => this.#server.broadcast(this.snapshot()));
     // `plymouth quit` (GDM's handoff, or plymouth-quit.service): foyer's job is done; the ACK
     // goes out from stop(), once the display is released
-    this.#plymouth.on("quit", () => void this.stop());
+    this.#plymouth.on("quit", (q: { retainSplash: boolean }) => void this.stop({ retainSplash: q.retainSplash }));
     this.#server = new GreeterServer({
       assetsDir: o.assetsDir,
       uiDir: o.uiDir,
@@ -190,6 +196,7 @@ export class Supervisor extends EventEmitter {
       maxFailedStarts: p.restart.maxFailedStarts,
     };
     this.finished = new Promise((resolve) => (this.#done = resolve));
+    this.#released = new Promise((resolve) => (this.#release = resolve));
   }
 
   /** A fresh per-launch URL; the previous launch's token is revoked. */
@@ -374,11 +381,16 @@ export class Supervisor extends EventEmitter {
     this.emit("state", this.#state); // the flow changed
   }
 
-  /** Handoff (D-Bus Handoff, foyerctl handoff): the display manager takes the screen; foyer stops as for `plymouth quit`. */
-  handoff(): void {
+  /**
+   * Handoff (D-Bus Handoff, foyerctl handoff): the display manager takes the screen; foyer keeps the
+   * last frame and stops as for `plymouth quit --retain-splash`. Resolves once the display is
+   * released: the greeter, the display server and seatd are gone.
+   */
+  handoff(): Promise<void> {
     this.#log.notice("handoff requested, stopping");
     this.#timeline.mark("handoff");
-    void this.stop();
+    void this.stop({ retainSplash: true });
+    return this.#released;
   }
 
   /** Reload (D-Bus Reload): re-reads the ask directory and sends the greeter its full state again. */
@@ -393,9 +405,52 @@ export class Supervisor extends EventEmitter {
     this.dispatch({ type: "restart_greeter" });
   }
 
-  async stop(): Promise<void> {
-    this.dispatch({ type: "stop" });
+  /**
+   * Stops everything. With `retainSplash` (switch-root, a handoff, `plymouth quit --retain-splash`)
+   * the greeter's last frame stays on the screen for the display manager (src/display/handoff.ts).
+   */
+  async stop(opts: { retainSplash?: boolean } = {}): Promise<void> {
+    if (!this.#stopRequested) {
+      this.#stopRequested = true;
+      if (opts.retainSplash) await this.#freezeFrame();
+      this.dispatch({ type: "stop" });
+    }
     await this.finished;
+  }
+  #stopRequested = false;
+
+  /** Leaves the greeter's frame on the fbdev framebuffer with no console drawing over it; never throws. */
+  async #freezeFrame(): Promise<void> {
+    const log = this.#log;
+    if (!this.#stack.onScreen || !this.#greeter) return;
+    const root = this.#plymouth.record.newRoot ?? this.#o.newRoot ?? "/sysroot";
+    if (!rootRestoresConsole(root)) return log.info(`not keeping the last frame: '${root}' has no ${CONSOLE_UNIT} to give the text console back`);
+    const fb = frameBuffer();
+    if (!fb) return log.info("not keeping the last frame: no 24/32-bit framebuffer at /sys/class/graphics/fb0");
+    const t0 = monotonicMs();
+    let frame: Buffer;
+    try {
+      frame = ppmToFrame(await this.#stack.grabFrame(2000), fb);
+    } catch (e) {
+      log.warning("cannot take the greeter's last frame, leaving the screen black", { err: describe(e) });
+      frame = Buffer.alloc(fb.stride * fb.height);
+    }
+    let consoles: string[] = [];
+    try {
+      writeFrame(fb, frame);
+      consoles = boundFramebufferConsoles();
+      writeFileSync(join(this.#o.runtimeDir, HELD_FILE), JSON.stringify({ vt: activeVt() ?? null, consoles, root }) + "\n");
+      bindConsoles(consoles, false);
+      this.#timeline.mark("frame kept");
+      log.notice("last frame kept on the screen for the display manager", { ms: Math.round(monotonicMs() - t0), consoles: consoles.length, size: `${fb.width}x${fb.height}` });
+    } catch (e) {
+      log.warning("cannot keep the last frame, the console shows again", { err: describe(e) });
+      try {
+        bindConsoles(consoles, true);
+      } catch {
+        /* nothing more to do: the kernel keeps what it has */
+      }
+    }
   }
 
   dispatch(e: Event): void {
@@ -505,6 +560,7 @@ export class Supervisor extends EventEmitter {
       ["server", () => this.#server.stop()],
       ["systemd", () => (this.#bootWatch?.stop(), this.#systemd?.close())],
       ["greeter user's processes", () => this.#policy.hasGreeter && sweepUser(this.#stack.user.uid) && this.#log.info("swept the greeter user's leftover processes")],
+      ["display", () => this.#release?.()], // Handoff's reply: nothing of the greeter holds the display now
       // last: its quit ACK tells `plymouth quit` that the display is free
       ["plymouth", () => this.#plymouth.stop()],
     ] as const) {

@@ -119,4 +119,30 @@ test("RestartGreeter through busctl stops the greeter and a new one comes up", a
   assert.is.not(cagePid(), pid);
 });
 
+/** Alive and not a zombie. */
+const alive = (pid: number) => {
+  try {
+    return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+};
+
+test("Handoff (foyerctl handoff) returns once the display is released: the compositor and the browser are gone", async () => {
+  const cage = cagePid();
+  const browser = readdirSync("/proc").filter((e) => /^\d+$/.test(e)).map(Number).filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/stat`, "utf8").split(" ")[3] === String(cage);
+    } catch {
+      return false;
+    }
+  });
+  assert.ok(browser.length > 0, "no browser under cage");
+  const r = busctl(bus, ["--timeout=30", "call", NAME, PATH, IFACE, "Handoff"]);
+  assert.is(r.code, 0, r.stderr);
+  const left = [cage, ...browser].filter(alive);
+  assert.equal(left, [], `Handoff returned while the greeter still ran: ${left.join(", ")}`);
+  await foyerd.until((l) => /handoff requested/.test(l), 10_000, "foyerd logging the handoff");
+});
+
 test.run();

@@ -13,11 +13,13 @@ for (const f of ["packaging/dracut/91foyer/module-setup.sh", "packaging/dev/setu
   });
 }
 
-test("systemd-analyze verify packaging/systemd/root/foyer-flush.service", () => {
-  const r = spawnSync("systemd-analyze", ["verify", join(top, "packaging/systemd/root/foyer-flush.service")], { encoding: "utf8" });
-  if (r.error) throw new Error("'systemd-analyze' is missing: install the Debian package 'systemd'");
-  assert.is(r.status, 0, r.stderr);
-  assert.is(r.stderr.trim(), "", r.stderr);
-});
+for (const unit of ["foyer-flush.service", "foyer-console.service"]) {
+  test(`systemd-analyze verify packaging/systemd/root/${unit}`, () => {
+    const r = spawnSync("systemd-analyze", ["verify", join(top, "packaging/systemd/root", unit)], { encoding: "utf8" });
+    if (r.error) throw new Error("'systemd-analyze' is missing: install the Debian package 'systemd'");
+    assert.is(r.status, 0, r.stderr);
+    assert.is(r.stderr.trim(), "", r.stderr);
+  });
+}
 
 test.run();
