@@ -8,8 +8,8 @@ FOYER_LIBDIR=/usr/lib/x86_64-linux-gnu
 # executables, each with the libraries ldd names
 FOYER_BINARIES="/usr/bin/node /usr/bin/cage /usr/bin/cog /usr/sbin/seatd /usr/bin/prlimit /usr/bin/setxkbmap"
 # grim takes the greeter's last frame at switch-root (src/display/handoff.ts; without it the screen
-# is left black)
-FOYER_OPTIONAL_BINARIES="/usr/bin/Xwayland /usr/bin/grim"
+# is left black); keyctl puts an opened disk's passphrase in the keyring (keyring.enabled)
+FOYER_OPTIONAL_BINARIES="/usr/bin/Xwayland /usr/bin/grim /usr/bin/keyctl"
 
 # loaded with dlopen, so ldd does not see them: each with the libraries it needs itself.
 # cog's platforms and WPE's backend; WPE renders through EGL even when cage composes with pixman:

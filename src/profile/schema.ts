@@ -187,6 +187,17 @@ export const StateSchema = z.strictObject({
   overlay: z.array(AbsDir.refine((p) => p !== "/", "must not be /")).max(16).default([]),
 });
 
+export const KeyringSchema = z.strictObject({
+  /**
+   * single sign-on: once a disk opened with a passphrase typed into foyer, put it in root's user
+   * keyring as systemd-cryptsetup does (user key "cryptsetup"), for the display manager's PAM
+   * module (pam_gdm). Off by default: the passphrase then lives in the kernel for timeoutS
+   */
+  enabled: z.boolean().default(false),
+  /** seconds until the kernel drops the key; systemd-cryptsetup's own is 150 */
+  timeoutS: z.number().int().min(1).max(150).default(150),
+});
+
 export const ProfileSchema = z.strictObject({
   schema: z.literal(1),
   description: z.string().max(200).optional(),
@@ -210,6 +221,7 @@ export const ProfileSchema = z.strictObject({
   locale: LocaleSchema.prefault({}),
   appearance: AppearanceSchema.prefault({}),
   state: StateSchema.prefault({}),
+  keyring: KeyringSchema.prefault({}),
 });
 
 export type Profile = z.infer<typeof ProfileSchema>;

@@ -11,6 +11,7 @@ import { Firstboot } from "./firstboot.js";
 import { GreeterSettings } from "./greeter-settings.js";
 import { PasswordAgent, type PendingPrompt } from "../agents/password-agent.js";
 import { PlymouthServer, PLYMOUTH_SOCKET, activatedFd } from "../agents/plymouth.js";
+import { KeyringCache } from "../agents/keyring.js";
 import { ensureLoopback } from "../greeter/loopback.js";
 import { GreeterServer } from "../greeter/server.js";
 import { DisplayStack } from "../display/stacks.js";
@@ -57,6 +58,7 @@ export class Supervisor extends EventEmitter {
   #state: State = initialState;
   #policy: Policy;
   #agent: PasswordAgent;
+  #keyring: KeyringCache;
   #plymouth: PlymouthServer;
   #server: GreeterServer;
   #stack: DisplayStack;
@@ -94,6 +96,7 @@ export class Supervisor extends EventEmitter {
     this.#timeline = o.timeline ?? new Timeline(undefined);
     const p = o.profile;
     this.#keyboard = readKeyboard(p.keyboard.vconsole);
+    this.#keyring = new KeyringCache({ ...p.keyring, log: o.log.child("keyring") });
     this.#agent = new PasswordAgent({ askDir: o.askDir, log: o.log.child("agent"), onChange: (list) => this.#promptsChanged(list) });
     // the legacy name only beside the default one: it is where the plymouth client falls back to
     const plymouthFd = activatedFd(process.env, process.pid, "plymouth"); // FileDescriptorName=plymouth
@@ -357,6 +360,8 @@ export class Supervisor extends EventEmitter {
   }
 
   #promptsChanged(list: PendingPrompt[]): void {
+    // a request asked again: the passphrase that answered it before did not open the disk
+    for (const p of list) this.#keyring.asked(p.request.id);
     // each request's life on the timeline: a span from shown to answered (or gone)
     const now = new Set([...list.map((p) => p.key), ...this.#plymouth.pending().map((p) => p.key)]);
     for (const k of now) if (!this.#shownPrompts.has(k)) this.#timeline.begin(`prompt ${k}`);
@@ -370,7 +375,11 @@ export class Supervisor extends EventEmitter {
   /** Answers a pending request; the caller wipes the secret. */
   answer(key: number, secret: Secret): void {
     if (this.#plymouth.owns(key)) this.#plymouth.answer(key, secret);
-    else this.#agent.answer(key, secret);
+    else {
+      const id = this.#agent.pending().find((p) => p.key === key)?.request.id;
+      this.#agent.answer(key, secret);
+      this.#keyring.answered(id, secret);
+    }
     this.#mark("prompt answered");
     this.#timeline.end(`prompt ${key}`);
   }
@@ -554,6 +563,7 @@ export class Supervisor extends EventEmitter {
     // each part in its own try: one failing must not keep the others running
     for (const [name, f] of [
       ["agent", () => this.#agent.stop()],
+      ["keyring", () => this.#keyring.stop()],
       ["terminal", () => this.#recovery.closeTerminal()],
       ["fallback", () => this.#fallback?.stop()],
       ["seatd", () => this.#seatd?.stop(1000)],

@@ -1,0 +1,141 @@
+// Single sign-on into the session: after a disk was unlocked with a passphrase typed into foyer,
+// that passphrase is put in the kernel keyring as systemd-cryptsetup does — a "user" key named
+// "cryptsetup" in root's user keyring, the passphrase and a NUL, expiring after at most 150 s — so
+// that a display manager's PAM module (pam_gdm, as GDM's autologin does) can reuse it. Only when the
+// profile enables it (keyring.enabled), and only once the unlock is known to have worked: the
+// answered request named its block device (Id=cryptsetup:/dev/…), and the kernel shows a holder on
+// that device (the opened dm-crypt mapping). A request with the same Id asked again means the
+// passphrase was wrong: it is wiped, never stored. Unconfirmed in confirmMs: wiped.
+//
+// The key is added with keyctl(1): `keyctl padd` reads the payload on its standard input, so the
+// passphrase goes through a pipe, never a command line, and its Buffer is zeroed at once.
+import { spawn } from "node:child_process";
+import { readdirSync, realpathSync } from "node:fs";
+import { basename } from "node:path";
+import type { Logger } from "../base/log.js";
+import type { Secret } from "../base/secret.js";
+import { describe, FoyerError } from "../base/errors.js";
+
+export const KEY_NAME = "cryptsetup";
+
+export interface KeyringOptions {
+  enabled: boolean;
+  /** the key's lifetime in seconds (systemd-cryptsetup: 150) */
+  timeoutS: number;
+  log: Logger;
+  /** how long an answer may wait for its device to be opened */
+  confirmMs?: number;
+  pollMs?: number;
+  /** the mappings on a block device (/sys/class/block/NAME/holders); tests pass their own */
+  holders?: (dev: string) => string[];
+  /** adds the key; tests pass their own */
+  add?: (payload: Buffer, timeoutS: number) => Promise<string>;
+}
+
+interface Candidate {
+  bytes: Buffer;
+  dev: string;
+  timer: NodeJS.Timeout;
+  started: number;
+}
+
+/** The kernel's name of the block device a cryptsetup request names (Id=cryptsetup:/dev/disk/by-uuid/…), or undefined. */
+export function cryptsetupDevice(id: string | undefined): string | undefined {
+  const m = id && /^cryptsetup:(\/dev\/\S+)$/.exec(id);
+  if (!m) return undefined;
+  try {
+    return basename(realpathSync(m[1]!));
+  } catch {
+    return undefined;
+  }
+}
+
+function sysHolders(dev: string): string[] {
+  try {
+    return readdirSync(`/sys/class/block/${dev}/holders`);
+  } catch {
+    return [];
+  }
+}
+
+/** `keyctl padd user cryptsetup @u` with the payload on stdin, then `keyctl timeout`; resolves with the key's serial. */
+function keyctlAdd(payload: Buffer, timeoutS: number): Promise<string> {
+  const run = (args: string[], input?: Buffer) =>
+    new Promise<string>((resolve, reject) => {
+      const p = spawn("keyctl", args, { stdio: ["pipe", "pipe", "pipe"] });
+      let out = "";
+      let err = "";
+      p.stdout.on("data", (d) => (out += d));
+      p.stderr.on("data", (d) => (err += d));
+      p.on("error", (e) => reject(new FoyerError("spawn-failed", `keyctl: ${describe(e)}`)));
+      p.on("close", (code) => (code === 0 ? resolve(out.trim()) : reject(new FoyerError("internal", `keyctl ${args[0]} exited ${code}: ${err.trim()}`))));
+      p.stdin.end(input);
+    });
+  return run(["padd", "user", KEY_NAME, "@u"], payload).then(async (serial) => {
+    if (!/^\d+$/.test(serial)) throw new FoyerError("internal", `keyctl padd printed '${serial.slice(0, 40)}', not a key serial`);
+    await run(["timeout", serial, String(timeoutS)]);
+    return serial;
+  });
+}
+
+export class KeyringCache {
+  #o: KeyringOptions;
+  #pending = new Map<string, Candidate>(); // by request Id
+
+  constructor(o: KeyringOptions) {
+    this.#o = o;
+  }
+
+  /** A request was answered with `secret` (not kept: its bytes are copied only when this may store them). */
+  answered(id: string | undefined, secret: Secret): void {
+    if (!this.#o.enabled || !id) return;
+    const dev = cryptsetupDevice(id);
+    if (!dev) return;
+    this.#drop(id);
+    const bytes = Buffer.alloc(secret.length + 1); // the passphrase and a NUL, as systemd stores its list
+    secret.reveal().copy(bytes);
+    const c: Candidate = { bytes, dev, started: Date.now(), timer: setTimeout(() => this.#check(id), this.#o.pollMs ?? 250) };
+    this.#pending.set(id, c);
+  }
+
+  /** A request with `id` was asked (again): an answer waiting for its device was wrong. */
+  asked(id: string | undefined): void {
+    if (id && this.#pending.has(id)) {
+      this.#drop(id);
+      this.#o.log.info("keyring: the passphrase did not open the disk, not kept", { id });
+    }
+  }
+
+  #check(id: string): void {
+    const c = this.#pending.get(id);
+    if (!c) return;
+    const holders = (this.#o.holders ?? sysHolders)(c.dev);
+    if (holders.length === 0) {
+      if (Date.now() - c.started < (this.#o.confirmMs ?? 120_000)) {
+        c.timer = setTimeout(() => this.#check(id), this.#o.pollMs ?? 250);
+        return;
+      }
+      this.#drop(id);
+      this.#o.log.info("keyring: the disk was not opened in time, passphrase not kept", { id });
+      return;
+    }
+    this.#pending.delete(id);
+    (this.#o.add ?? keyctlAdd)(c.bytes, this.#o.timeoutS).then(
+      (serial) => this.#o.log.info("keyring: passphrase kept for the session's single sign-on", { key: KEY_NAME, serial, timeoutS: this.#o.timeoutS, device: c.dev, holder: holders[0] }),
+      (e) => this.#o.log.warning("keyring: cannot add the key, ignoring", { err: describe(e) }),
+    ).finally(() => c.bytes.fill(0));
+  }
+
+  #drop(id: string): void {
+    const c = this.#pending.get(id);
+    if (!c) return;
+    clearTimeout(c.timer);
+    c.bytes.fill(0);
+    this.#pending.delete(id);
+  }
+
+  /** Wipes what waits: foyer stops. */
+  stop(): void {
+    for (const id of [...this.#pending.keys()]) this.#drop(id);
+  }
+}
