@@ -7,8 +7,9 @@
 // that device (the opened dm-crypt mapping). A request with the same Id asked again means the
 // passphrase was wrong: it is wiped, never stored. Unconfirmed in confirmMs: wiped.
 //
-// The key is added with keyctl(1): `keyctl padd` reads the payload on its standard input, so the
-// passphrase goes through a pipe, never a command line, and its Buffer is zeroed at once.
+// The key is added with keyctl(1) (keyctlAdd below): `keyctl padd` reads the payload on its
+// standard input, so the passphrase goes through a pipe, never a command line, and foyer's copy is
+// zeroed once keyctl is done.
 import { spawn } from "node:child_process";
 import { readdirSync, realpathSync } from "node:fs";
 import { basename } from "node:path";
@@ -58,23 +59,38 @@ function sysHolders(dev: string): string[] {
   }
 }
 
-/** `keyctl padd user cryptsetup @u` with the payload on stdin, then `keyctl timeout`; resolves with the key's serial. */
+/**
+ * The key, with keyctl(1), in one new session keyring (`keyctl session -`) so that foyer possesses
+ * it between the steps whatever the unit's KeyringMode: added there (`padd … @s`, the payload on
+ * stdin), given its timeout and permissions (possessor all; root as its user may view, read and
+ * search, as pam_gdm must), and only then linked into root's user keyring, which displaces an older
+ * "cryptsetup" key there (one systemd-cryptsetup pushed, say). The session keyring dies with the
+ * script: a step that fails leaves no key anywhere, so the passphrase never sits in the user keyring
+ * without its timeout. Resolves with the key's serial.
+ */
+const KEY_PERM = "0x3f0b0000";
+const KEYCTL_SCRIPT = [
+  "set -e",
+  `s=$(keyctl padd user ${KEY_NAME} @s)`,
+  'keyctl timeout "$s" "$1"',
+  'keyctl setperm "$s" "$2"',
+  'keyctl link "$s" @u',
+  'echo "$s"',
+].join("\n");
 function keyctlAdd(payload: Buffer, timeoutS: number): Promise<string> {
-  const run = (args: string[], input?: Buffer) =>
-    new Promise<string>((resolve, reject) => {
-      const p = spawn("keyctl", args, { stdio: ["pipe", "pipe", "pipe"] });
-      let out = "";
-      let err = "";
-      p.stdout.on("data", (d) => (out += d));
-      p.stderr.on("data", (d) => (err += d));
-      p.on("error", (e) => reject(new FoyerError("spawn-failed", `keyctl: ${describe(e)}`)));
-      p.on("close", (code) => (code === 0 ? resolve(out.trim()) : reject(new FoyerError("internal", `keyctl ${args[0]} exited ${code}: ${err.trim()}`))));
-      p.stdin.end(input);
+  return new Promise<string>((resolve, reject) => {
+    const p = spawn("keyctl", ["session", "-", "sh", "-c", KEYCTL_SCRIPT, "sh", String(timeoutS), KEY_PERM], { stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    p.stdout.on("data", (d) => (out += d));
+    p.stderr.on("data", (d) => (err += d));
+    p.on("error", (e) => reject(new FoyerError("spawn-failed", `keyctl: ${describe(e)}`)));
+    p.on("close", (code) => {
+      const serial = out.trim();
+      if (code === 0 && /^\d+$/.test(serial)) return resolve(serial);
+      reject(new FoyerError("internal", `keyctl exited ${code}: ${err.replace(/^Joined session keyring: \d+\n?/m, "").trim() || serial.slice(0, 80)}`));
     });
-  return run(["padd", "user", KEY_NAME, "@u"], payload).then(async (serial) => {
-    if (!/^\d+$/.test(serial)) throw new FoyerError("internal", `keyctl padd printed '${serial.slice(0, 40)}', not a key serial`);
-    await run(["timeout", serial, String(timeoutS)]);
-    return serial;
+    p.stdin.end(payload);
   });
 }
 
@@ -102,7 +118,7 @@ export class KeyringCache {
   asked(id: string | undefined): void {
     if (id && this.#pending.has(id)) {
       this.#drop(id);
-      this.#o.log.info("keyring: the passphrase did not open the disk, not kept", { id });
+      this.#o.log.info("the passphrase did not open the disk, not kept", { id });
     }
   }
 
@@ -116,13 +132,13 @@ export class KeyringCache {
         return;
       }
       this.#drop(id);
-      this.#o.log.info("keyring: the disk was not opened in time, passphrase not kept", { id });
+      this.#o.log.info("the disk was not opened in time, passphrase not kept", { id });
       return;
     }
     this.#pending.delete(id);
     (this.#o.add ?? keyctlAdd)(c.bytes, this.#o.timeoutS).then(
-      (serial) => this.#o.log.info("keyring: passphrase kept for the session's single sign-on", { key: KEY_NAME, serial, timeoutS: this.#o.timeoutS, device: c.dev, holder: holders[0] }),
-      (e) => this.#o.log.warning("keyring: cannot add the key, ignoring", { err: describe(e) }),
+      (serial) => this.#o.log.info("passphrase kept for the session's single sign-on", { key: KEY_NAME, serial, timeoutS: this.#o.timeoutS, device: c.dev, holder: holders[0] }),
+      (e) => this.#o.log.warning("cannot add the key, ignoring", { err: describe(e) }),
     ).finally(() => c.bytes.fill(0));
   }
 
