@@ -26,14 +26,14 @@ export interface Appliance {
   luksUuid: string;
 }
 
-function sh(cmd: string, args: string[], opts: { input?: Buffer; env?: NodeJS.ProcessEnv } = {}): string {
+export function sh(cmd: string, args: string[], opts: { input?: Buffer; env?: NodeJS.ProcessEnv } = {}): string {
   const r = spawnSync(cmd, args, { input: opts.input, env: opts.env ?? process.env, encoding: "utf8", maxBuffer: 64 << 20 });
   if (r.error) throw new Error(`'${cmd}' is missing (${(r.error as NodeJS.ErrnoException).code}): run packaging/dev/setup.sh`);
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}):\n${r.stderr.slice(-3000)}`);
   return r.stdout;
 }
 
-function hashTree(paths: string[]): string {
+export function hashTree(paths: string[]): string {
   const h = createHash("sha256");
   const walk = (p: string) => {
     if (!existsSync(p)) return;
@@ -45,14 +45,14 @@ function hashTree(paths: string[]): string {
   return h.digest("hex").slice(0, 16);
 }
 
-const stampOf = (name: string) => join(cacheDir, `${name}.stamp`);
+export const stampOf = (name: string) => join(cacheDir, `${name}.stamp`);
 /** Whether `file` was built from the inputs `key` stands for (its stamp, written after the build, says so). */
-function fresh(name: string, key: string, file: string): boolean {
+export function fresh(name: string, key: string, file: string): boolean {
   return existsSync(file) && existsSync(stampOf(name)) && readFileSync(stampOf(name), "utf8") === key;
 }
-const stamp = (name: string, key: string) => writeFileSync(stampOf(name), key);
+export const stamp = (name: string, key: string) => writeFileSync(stampOf(name), key);
 /** The inputs key of an image that was built (and stamped) before. */
-const keyOf = (name: string) => readFileSync(stampOf(name), "utf8");
+export const keyOf = (name: string) => readFileSync(stampOf(name), "utf8");
 
 /** Unpacks an initramfs made by dracut (an early cpio, maybe empty, then the zstd main part) into `dir`. */
 export function unpackInitrd(img: string, dir: string): void {
@@ -63,7 +63,7 @@ export function unpackInitrd(img: string, dir: string): void {
  * Encrypts a finished file system image in place, offline (LUKS2, its header in 32 MiB added at the
  * end), with the appliance's passphrase on stdin only; returns the LUKS UUID.
  */
-function encryptOffline(img: string): string {
+export function encryptOffline(img: string): string {
   sh("truncate", ["-s", "+32M", img]);
   sh("cryptsetup", ["reencrypt", "--batch-mode", "--encrypt", "--type", "luks2", "--reduce-device-size", "32M", "--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", "--key-file=-", img], { input: Buffer.from(VM_PASSPHRASE) });
   return sh("cryptsetup", ["luksUUID", img]).trim();
@@ -102,6 +102,8 @@ export const VM_PROFILE = {
   description: "the VM appliance: cage + cog on virtio-gpu, deadlines for an emulated CPU",
   display: { stack: "wayland", browser: "cog", renderer: "pixman", seatd: true },
   greeter: { readyTimeoutMs: 480_000 },
+  // single sign-on on: the passphrase that opened the root is left in root's keyring (test/vm/handoff)
+  keyring: { enabled: true },
 };
 
 /**
@@ -325,14 +327,24 @@ export function buildSystemdRoot(a: Appliance, log: (s: string) => void = () => 
   rmSync(join(units, "default.target"), { force: true });
   symlinkSync("foyer-appliance.target", join(units, "default.target"));
   rmSync(join(tree, "etc/systemd/system/default.target"), { force: true });
+  return rootDisk(tree, "root-systemd", key);
+}
+
+/**
+ * A root tree made into the appliance's disk `<name>.img` (ext4 with room to spare, LUKS2 with the
+ * appliance's passphrase), stamped with `key`; the tree is removed.
+ */
+export function rootDisk(tree: string, name: string, key: string): { rootImage: string; luksUuid: string } {
+  const rootImage = join(cacheDir, `${name}.img`);
   const mb = Math.ceil(Number(sh("du", ["-sm", tree]).split("\t")[0]) * 1.3) + 64;
   rmSync(rootImage, { force: true });
   sh("truncate", ["-s", `${mb}M`, rootImage]);
   sh("mkfs.ext4", ["-q", "-F", "-d", tree, rootImage]);
   rmSync(tree, { recursive: true, force: true });
-  writeFileSync(uuidFile, encryptOffline(rootImage));
-  stamp("root-systemd", key);
-  return { rootImage, luksUuid: readFileSync(uuidFile, "utf8").trim() };
+  const luksUuid = encryptOffline(rootImage);
+  writeFileSync(join(cacheDir, `${name}.uuid`), luksUuid);
+  stamp(name, key);
+  return { rootImage, luksUuid };
 }
 
 /** The appliance's root disk with a file system fsck cannot preen (see buildRootImage). */

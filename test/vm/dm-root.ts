@@ -1,0 +1,100 @@
+// A real root with a real display manager: Debian 12 (mmdebstrap from Debian's archive) with
+// systemd, LightDM and its GTK greeter on Xorg, as a distribution installs them, plus foyer's
+// real-root units as shipped (foyer-flush.service, foyer-console.service) and node with foyer's
+// bundles taken from the foyer initramfs. Its greeter's background is one flat colour
+// (DM_BACKGROUND) so a screendump tells it apart. A report unit prints on the console, once the
+// greeter runs, the processes, what the flush kept and the console's state; the machine stays up.
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, cpSync, symlinkSync, copyFileSync } from "node:fs";
+import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { cacheDir, fresh, hashTree, keyOf, rootDisk, sh, top, unpackInitrd, VM_PASSPHRASE, type Appliance } from "./appliance.js";
+
+/** The display manager's greeter background, set in lightdm-gtk-greeter.conf. */
+export const DM_BACKGROUND: [number, number, number] = [0x2e, 0x7d, 0x32];
+const PACKAGES = ["systemd-sysv", "dbus", "udev", "libpam-systemd", "lightdm", "lightdm-gtk-greeter", "xserver-xorg-core", "xserver-xorg-input-libinput", "procps", "kmod", "libstdc++6", "keyutils"];
+
+const REPORT = [
+  "#!/bin/sh",
+  "# the hand-over as the real root sees it, once LightDM's greeter runs: one line per fact",
+  "n=0",
+  "# (not when there is no display manager: a masked one, say)",
+  'until pgrep -x lightdm-gtk-gre >/dev/null || [ $n -ge 600 ] || [ "$(systemctl show -P LoadState display-manager.service)" != loaded ]; do sleep 0.5; n=$((n + 1)); done',
+  'echo "FOYER-DM greeter=$(pgrep -x lightdm-gtk-gre >/dev/null && echo running || echo missing) vt=$(cat /sys/class/tty/tty0/active) uptime=$(cut -d" " -f1 /proc/uptime)"',
+  'echo "FOYER-DM-PS $(ps -eo comm= | sort -u | tr "\\n" " ")"',
+  'for c in /sys/class/vtconsole/vtcon*; do echo "FOYER-DM-VTCON ${c##*/} bind=$(cat $c/bind) $(cat $c/name)"; done',
+  'echo "FOYER-DM-CONSOLE-UNIT $(systemctl show -P ActiveState,Result foyer-console.service | tr "\\n" " ") held=$([ -e /run/foyer/display-held ] && echo yes || echo no)"',
+  "journalctl -b -o cat -u foyer-console.service | sed 's/^/FOYER-DM-CONSOLE-LOG /'",
+  "for f in /var/log/foyer/boot-*.log; do",
+  '  [ -f "$f" ] || { echo "FOYER-DM-FLUSH-LOG none"; continue; }',
+  "  secret=absent",
+  `  grep -q '${VM_PASSPHRASE}' "$f" && secret=present`,
+  '  echo "FOYER-DM-FLUSH-LOG ${f##*/} lines=$(wc -l < "$f") kept=$(grep -c "last frame kept" "$f") secret=$secret"',
+  "done",
+  "# what X said of its start: whether it could start on the frame that was there (-background none)",
+  "grep -iE 'glamor|background|modeset\\(0\\): (Output|Using)' /var/log/Xorg.0.log 2>/dev/null | head -8 | sed 's/^/FOYER-DM-XORG /'",
+  "echo FOYER-DM-END",
+  "",
+].join("\n");
+
+const KEYRING_REPORT = [
+  "#!/bin/sh",
+  "# root's user key 'cryptsetup' (single sign-on): its timeout in /proc/keys, and whether it holds the passphrase and a NUL",
+  "s=$(keyctl search @u user cryptsetup 2>/dev/null) || { echo 'FOYER-DM-KEYRING none'; exit 0; }",
+  'hex=$(printf "%08x" "$s")',
+  'timeout=$(awk -v h="$hex" \'$1 == h { print $4 }\' /proc/keys)',
+  `want=$(printf '${VM_PASSPHRASE}\\000' | od -An -tx1 | tr -d ' \\n')`,
+  'got=$(keyctl pipe "$s" | od -An -tx1 | tr -d \' \\n\')',
+  '[ "$got" = "$want" ] && payload=match || payload="differ(${#got} hex digits)"',
+  'echo "FOYER-DM-KEYRING serial=$s timeout=$timeout payload=$payload"',
+  "",
+].join("\n");
+
+/** foyer-appliance-NAME.service running `script` once, its output on the serial console, wanted by `target`. */
+function reportUnit(tree: string, name: string, description: string, script: string, unitLines: string[], target: string): void {
+  writeFileSync(join(tree, `usr/lib/foyer/appliance-${name}.sh`), script, { mode: 0o755 });
+  const unit = `foyer-appliance-${name}.service`;
+  writeFileSync(join(tree, "lib/systemd/system", unit), ["[Unit]", `Description=the appliance: ${description}`, ...unitLines, "[Service]", "Type=oneshot", `ExecStart=/bin/sh -c '/usr/lib/foyer/appliance-${name}.sh > /dev/ttyS0 2>&1'`, ""].join("\n"));
+  mkdirSync(join(tree, `etc/systemd/system/${target}.wants`), { recursive: true });
+  symlinkSync(`/lib/systemd/system/${unit}`, join(tree, `etc/systemd/system/${target}.wants/${unit}`));
+}
+
+/** Builds (or reuses) the LightDM root disk, LUKS2-encrypted with the appliance's passphrase. */
+export function buildDmRoot(a: Appliance, log: (s: string) => void = () => {}): { rootImage: string; luksUuid: string } {
+  const rootImage = join(cacheDir, "root-lightdm.img");
+  const uuidFile = join(cacheDir, "root-lightdm.uuid");
+  const key = [keyOf("initrd-foyer"), hashTree([join(top, "packaging/systemd/root")]), createHash("sha256").update(buildDmRoot.toString() + reportUnit.toString() + REPORT + KEYRING_REPORT + PACKAGES.join()).digest("hex").slice(0, 8)].join(":");
+  if (fresh("root-lightdm", key, rootImage) && existsSync(uuidFile)) return { rootImage, luksUuid: readFileSync(uuidFile, "utf8").trim() };
+  if (!existsSync("/usr/bin/mmdebstrap")) throw new Error("mmdebstrap is missing: install it (packaging/dev/setup.sh does)");
+  const tree = join(cacheDir, "root-lightdm-tree");
+  rmSync(tree, { recursive: true, force: true });
+  log("building the LightDM root from Debian's archive (mmdebstrap)…");
+  sh("mmdebstrap", ["--quiet", "--variant=minbase", `--include=${PACKAGES.join(",")}`, "bookworm", tree]);
+  // foyer as a distribution package would put it in the real root: node, the bundles, the units
+  const initrdTree = join(cacheDir, "root-lightdm-initrd");
+  rmSync(initrdTree, { recursive: true, force: true });
+  mkdirSync(initrdTree);
+  unpackInitrd(a.initrd, initrdTree);
+  cpSync(join(initrdTree, "usr/lib/foyer"), join(tree, "usr/lib/foyer"), { recursive: true });
+  copyFileSync(join(initrdTree, "usr/bin/node"), join(tree, "usr/bin/node"));
+  sh("chmod", ["755", join(tree, "usr/bin/node")]);
+  rmSync(initrdTree, { recursive: true, force: true });
+  const units = join(tree, "lib/systemd/system");
+  for (const u of ["foyer-flush.service", "foyer-console.service"]) copyFileSync(join(top, "packaging/systemd/root", u), join(units, u));
+  symlinkSync("/lib/systemd/system/foyer-flush.service", join(tree, "etc/systemd/system/sysinit.target.wants/foyer-flush.service"));
+  symlinkSync("/lib/systemd/system/foyer-console.service", join(tree, "etc/systemd/system/multi-user.target.wants/foyer-console.service"));
+  // the reports, on the serial console (console=ttyS0)
+  reportUnit(tree, "dm-report", "report the hand-over to LightDM", REPORT, ["After=foyer-console.service foyer-flush.service display-manager.service"], "graphical.target");
+  rmSync(join(tree, "etc/systemd/system/default.target"), { force: true });
+  symlinkSync("/lib/systemd/system/graphical.target", join(tree, "etc/systemd/system/default.target"));
+  // the single sign-on key as the real root finds it, early (it expires 150 s after the unlock)
+  reportUnit(tree, "dm-keyring", "report root's cryptsetup key", KEYRING_REPORT, ["DefaultDependencies=no", "After=local-fs.target"], "sysinit.target");
+  // what the integrator sets for a seamless hand-over (packaging/systemd/README.md): X starts on
+  // what is on the screen (the frame foyer kept) instead of a black root window
+  mkdirSync(join(tree, "etc/lightdm/lightdm.conf.d"), { recursive: true });
+  writeFileSync(join(tree, "etc/lightdm/lightdm.conf.d/50-foyer.conf"), "[Seat:*]\nxserver-command=X -background none\n");
+  // the greeter's look: a flat colour a screendump can find
+  const hex = "#" + DM_BACKGROUND.map((c) => c.toString(16).padStart(2, "0")).join("");
+  writeFileSync(join(tree, "etc/lightdm/lightdm-gtk-greeter.conf"), `[greeter]\nbackground=${hex}\nuser-background=false\n`);
+  writeFileSync(join(tree, "etc/hostname"), "foyer-appliance\n");
+  return rootDisk(tree, "root-lightdm", key);
+}

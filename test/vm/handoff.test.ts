@@ -1,0 +1,154 @@
+// The hand-over to a real display manager, in a real boot: unlock in the initrd, switch-root into
+// Debian 12 with LightDM (test/vm/dm-root.ts), LightDM's greeter takes the display. Screendumps are
+// taken back to back across the transition (the largest gap is measured and must stay ≤ 200 ms)
+// and each is sorted: foyer's greeter, LightDM's greeter, black, a text console (fbcon's grey glyphs
+// or cursor on black), or something else. No frame may be a text console; the last is LightDM's.
+// The real root's report then says: no foyer process left, the console bound again by
+// foyer-console.service, foyer's log flushed to /var/log/foyer without the passphrase, and (single
+// sign-on, keyring.enabled in the appliance's profile) root's "cryptsetup" key holding the passphrase
+// that opened the disk — not the wrong one typed first.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { requireTool } from "../helpers/index.js";
+import { buildAppliance, VM_PASSPHRASE, type Appliance } from "./appliance.js";
+import { buildDmRoot, DM_BACKGROUND } from "./dm-root.js";
+import { waitForPrompt, countColour, type Vm } from "./qemu.js";
+import { inVm } from "./journey.js";
+
+const say = (s: string) => process.stdout.write(`• ${s}\n`);
+let appliance: Appliance;
+
+test.before(() => {
+  for (const [t, p] of [["qemu-system-x86_64", "qemu-system-x86"], ["cryptsetup", "cryptsetup-bin"], ["mkfs.ext4", "e2fsprogs"], ["mmdebstrap", "mmdebstrap"]] as const) requireTool(t, p);
+  const a = buildAppliance(say);
+  appliance = { ...a, ...buildDmRoot(a, say) };
+});
+
+type Kind = "foyer" | "dm" | "black" | "off" | "text" | "other";
+
+/** One pass over a screendump: which of the expected pictures it is. */
+function classify(s: { width: number; height: number; rgb: Buffer }): Kind {
+  let foyer = 0, dm = 0, black = 0, glyph = 0;
+  let x0 = s.width, x1 = -1, y0 = s.height, y1 = -1; // where anything not black is
+  const [dr, dg, db] = DM_BACKGROUND;
+  for (let i = 0; i + 2 < s.rgb.length; i += 3) {
+    const r = s.rgb[i]!, g = s.rgb[i + 1]!, b = s.rgb[i + 2]!;
+    if (r < 16 && g < 16 && b < 16) {
+      black++;
+      continue;
+    }
+    const p = i / 3, x = p % s.width, y = (p - x) / s.width;
+    if (x < x0) x0 = x;
+    if (x > x1) x1 = x;
+    if (y < y0) y0 = y;
+    if (y > y1) y1 = y;
+    if (Math.abs(r - dr) <= 8 && Math.abs(g - dg) <= 8 && Math.abs(b - db) <= 8) dm++;
+    else if (r < 60 && g < 70 && b < 90 && b > r) foyer++; // the theme's dark background (qemu.ts themeDrawn)
+    // a console's text and cursor: grey or white (fbcon draws VGA grey 0xaaaaaa, bold white)
+    else if (Math.abs(r - g) < 10 && Math.abs(g - b) < 10 && r >= 100) glyph++;
+  }
+  const px = s.width * s.height;
+  if (foyer / px > 0.5) return "foyer";
+  if (dm / px > 0.5) return "dm";
+  if (black === px) return "black";
+  // no scanout at all: QEMU draws one line, "Display output is not active.", in the middle (a
+  // monitor shows no signal); a console's text and cursor start at the top left
+  if (black / px > 0.99 && x0 > s.width * 0.3 && x1 < s.width * 0.7 && y0 > s.height * 0.4 && y1 < s.height * 0.6) return "off";
+  if (black / px > 0.9) return glyph > 0 ? "text" : "black";
+  return "other";
+}
+
+interface Run { kind: Kind; from: number; to: number; frames: number }
+
+/** Screendumps back to back until `until` has been on screen for `holdS`; the runs of each kind and the largest gap. */
+async function watch(vm: Vm, name: string, t0: number, limitS: number, holdS: number, until: Kind = "dm"): Promise<{ runs: Run[]; frames: number; maxGapMs: number }> {
+  const runs: Run[] = [];
+  let frames = 0, maxGapMs = 0, last = performance.now();
+  while (vm.seconds - t0 < limitS) {
+    const s = await vm.screen();
+    const now = performance.now();
+    maxGapMs = Math.max(maxGapMs, now - last);
+    last = now;
+    frames++;
+    const kind = classify(s);
+    const at = vm.seconds - t0;
+    const cur = runs.at(-1);
+    if (cur?.kind === kind) {
+      cur.to = at;
+      cur.frames++;
+    } else {
+      runs.push({ kind, from: at, to: at, frames: 1 });
+      if (runs.length > 1) await vm.screen(join(tmpdir(), `foyer-vm-${name}-${runs.length}-${kind}.png`)).catch(() => {});
+      last = performance.now(); // the PNG is not a gap in the watch
+    }
+    if (kind === until && runs.at(-1)!.to - runs.at(-1)!.from >= holdS) break;
+  }
+  return { runs, frames, maxGapMs };
+}
+
+test("unlock, switch-root, LightDM takes the display: no text-console frame, no foyer process left, the log kept", async () => {
+  await inVm(appliance, { append: "rd.foyer.profile=vm" }, "handoff", async (vm) => {
+    await vm.waitSerial(/greeter interactive ms=\d+/, 480_000, "foyer's greeter interactive");
+    await waitForPrompt(vm, 240_000);
+    // a wrong passphrase first: systemd-cryptsetup asks again, and single sign-on must not keep it
+    await vm.type("falsch", "de");
+    await vm.waitSerial(/password request answered[\s\S]*password request pending/, 180_000, "systemd-cryptsetup asking again");
+    // the re-prompt drawn ("That passphrase did not work" in the danger colour) before typing, as a person would
+    await waitForPrompt(vm, 120_000, undefined, (s) => countColour(s, [0xff, 0x8c, 0x8c], 30) > 40);
+    await vm.type(VM_PASSPHRASE, "de");
+    const t0 = vm.seconds;
+    const w = await watch(vm, "handoff", t0, 420, 5);
+    for (const r of w.runs) say(`${r.kind.padEnd(5)} ${r.from.toFixed(2)}–${r.to.toFixed(2)} s after Enter (${r.frames} frames)`);
+    say(`${w.frames} screendumps, largest gap ${w.maxGapMs.toFixed(0)} ms`);
+    await vm.screen(join(tmpdir(), "foyer-vm-handoff-end.png"));
+    const [dmLine] = await vm.waitSerial(/FOYER-DM greeter=\S+ vt=\S+ uptime=[\d.]+/, 300_000, "the LightDM root's report");
+    await vm.waitSerial(/FOYER-DM-END/, 60_000, "the end of the report");
+    const rest = vm.serial.slice(vm.serial.indexOf(dmLine));
+    const [keyLine] = /FOYER-DM-KEYRING [^\n]*/.exec(vm.serial) ?? ["FOYER-DM-KEYRING (no report)"];
+    say(keyLine.trim());
+    for (const l of rest.split("\n").filter((x) => /^FOYER-DM/.test(x.trim()) && !/FOYER-DM-PS|FOYER-DM-CONSOLE-LOG (Starting|Finished|foyer-console)/.test(x))) say(l.trim());
+    say(`whole journey ${vm.seconds.toFixed(0)} s`);
+
+    assert.ok(w.maxGapMs <= 200, `screendumps were ${w.maxGapMs.toFixed(0)} ms apart at most; the transition must be watched every ≤ 200 ms`);
+    const text = w.runs.filter((r) => r.kind === "text");
+    assert.is(text.length, 0, `a text console was on screen: ${text.map((r) => `${r.from.toFixed(2)}–${r.to.toFixed(2)} s (${r.frames} frames)`).join(", ")}; see ${tmpdir()}/foyer-vm-handoff-*-text.png`);
+    assert.is(w.runs.at(-1)?.kind, "dm", `LightDM's greeter is not on screen at the end: ${w.runs.map((r) => r.kind).join(" → ")}`);
+    assert.match(dmLine, /greeter=running/);
+    const [ps] = /FOYER-DM-PS [^\n]*/.exec(rest) ?? [""];
+    assert.not.match(ps, /\b(node|cage|cog|seatd|grim|foyerd)\b/, `a foyer process is left in the real root: ${ps}`);
+    assert.match(ps, /\bXorg\b/, `no X server in the real root: ${ps}`);
+    assert.not.match(rest, /FOYER-DM-VTCON \S+ bind=0 \(?.*frame buffer/i, "a framebuffer console is still unbound");
+    assert.match(rest, /FOYER-DM-CONSOLE-LOG text console bound again \(\d+\): the display manager took tty\d+/);
+    const [, , kept, secret] = /FOYER-DM-FLUSH-LOG boot-[0-9a-f]{32}\.log lines=(\d+) kept=(\d+) secret=(\w+)/.exec(rest) ?? assert.unreachable(`no boot log in /var/log/foyer:\n${rest}`) as never;
+    assert.is(kept, "1", "foyerd's log does not say the last frame was kept");
+    assert.is(secret, "absent", "the passphrase is in the kept log");
+    assert.not.ok(vm.serial.includes(VM_PASSPHRASE), "the passphrase appeared on the serial console");
+    // single sign-on: foyer dropped the wrong one, kept the one that opened the root, and the real root finds it
+    assert.match(vm.serial, /keyring: the passphrase did not open the disk, not kept/);
+    assert.match(vm.serial, /keyring: passphrase kept for the session's single sign-on/);
+    assert.match(keyLine, /FOYER-DM-KEYRING serial=\d+ timeout=(\d+s|[12]m) payload=match/, "root's 'cryptsetup' key is missing, does not expire within 150 s, or holds something else");
+  });
+});
+
+test("no display manager (LightDM masked): foyer-console.service gives the console back at once, and tty1's login prompt shows", async () => {
+  await inVm(appliance, { append: "rd.foyer.profile=vm systemd.mask=lightdm.service" }, "handoff-no-dm", async (vm) => {
+    await vm.waitSerial(/greeter interactive ms=\d+/, 480_000, "foyer's greeter interactive");
+    await waitForPrompt(vm, 240_000);
+    await vm.type(VM_PASSPHRASE, "de");
+    const t0 = vm.seconds;
+    const w = await watch(vm, "handoff-no-dm", t0, 300, 3, "text");
+    for (const r of w.runs) say(`${r.kind.padEnd(5)} ${r.from.toFixed(2)}–${r.to.toFixed(2)} s after Enter (${r.frames} frames)`);
+    await vm.screen(join(tmpdir(), "foyer-vm-handoff-no-dm-end.png"));
+    await vm.waitSerial(/FOYER-DM-END/, 120_000, "the root's report");
+    const rest = vm.serial.slice(vm.serial.indexOf("FOYER-DM greeter="));
+    for (const l of rest.split("\n").filter((x) => /^FOYER-DM-(CONSOLE|VTCON)/.test(x.trim()))) say(l.trim());
+    assert.is(w.runs.at(-1)?.kind, "text", `no text console at the end: ${w.runs.map((r) => r.kind).join(" → ")}`);
+    assert.ok(w.runs.some((r, i) => i > 0 && r.kind === "foyer"), "the greeter's last frame was not kept after foyer stopped");
+    assert.match(rest, /FOYER-DM-CONSOLE-LOG text console bound again \(\d+\): no display manager/);
+    assert.not.match(rest, /FOYER-DM-VTCON \S+ bind=0 \(M\) frame buffer/, "the framebuffer console is still unbound");
+  });
+});
+
+test.run();
