@@ -1,12 +1,14 @@
 // Crash-safe mirror of a tmpfs tree onto the real disk (issue 4, part 3).
-// Each file goes through temp-in-target-dir → write → fsync → fchmod → rename → fsync(dir), so a
-// kill at any point leaves every target either its old or its new version; stale temps from an
-// earlier killed run are removed first, so a rerun completes the job.
+// A file's new content is only ever put in place by a rename of a temp file whose data is already
+// on disk, so a kill or a power cut at any point leaves every target either its old or its new
+// version; stale temps from an earlier killed run are removed first, so a rerun completes the job.
 // fsync latency is the whole cost (a per-file fsync made the flush 10× slower than cp -a + sync),
-// so the files of one folder are written PARALLEL at a time — the file system commits concurrent
-// fsyncs together — and the folder is fsync'd once after its renames. Neither changes what a kill
-// can leave: each rename still comes after its own file's fsync.
-import { promises as fs, constants } from "node:fs";
+// so the tree goes in phases: every temp file is written (none synced), then one syncfs(2) of the
+// target's file system (`sync --file-system`, coreutils) makes all of them durable at once, then
+// the renames, then each folder that got one is fsync'd. Where `sync -f` cannot run, each temp is
+// fsync'd instead (PARALLEL at a time: the file system commits concurrent fsyncs together).
+import { promises as fs, constants, lstatSync, statSync, mkdirSync, readdirSync, rmSync, readFileSync, openSync, writeSync, fchmodSync, closeSync, renameSync, fsyncSync, type Stats } from "node:fs";
+import { execFile } from "node:child_process";
 import * as path from "node:path";
 
 export const TEMP_PREFIX = ".foyer-flush.";
@@ -18,19 +20,7 @@ export async function fsyncDir(dir: string): Promise<void> {
   try { await h.sync(); } finally { await h.close(); }
 }
 
-async function sameContent(a: string, b: string): Promise<boolean> {
-  const [sa, sb] = await Promise.all([fs.stat(a), fs.lstat(b).catch(() => null)]);
-  if (!sb || !sb.isFile() || sa.size !== sb.size || (sa.mode & 0o7777) !== (sb.mode & 0o7777)) return false;
-  const [x, y] = await Promise.all([fs.readFile(a), fs.readFile(b)]);
-  return x.equals(y);
-}
-
 const PARALLEL = 16;
-
-async function copyFileSafe(src: string, dstDir: string, name: string, syncDir: boolean): Promise<void> {
-  const mode = (await fs.stat(src)).mode & 0o7777;
-  await writeFileSafe(dstDir, name, await fs.readFile(src), mode, syncDir);
-}
 
 /** Runs f over items, n at a time; on a failure takes no new item, waits for the running ones, then throws the first. */
 async function pool<T>(items: T[], n: number, f: (x: T) => Promise<void>): Promise<void> {
@@ -50,14 +40,12 @@ async function pool<T>(items: T[], n: number, f: (x: T) => Promise<void>): Promi
   if (failed) throw failed.e;
 }
 
-/** The crash-safe recipe for one file: `dstDir/name` is its old content or `data`, never a mix. */
-export async function writeFileSafe(dstDir: string, name: string, data: Buffer, mode: number, syncDir = true): Promise<void> {
-  const tmp = path.join(dstDir, `${TEMP_PREFIX}${process.pid}.${name}`);
-  // O_EXCL|O_NOFOLLOW: never write through a symlink someone planted at the temp name.
+/** Writes a temp file (O_EXCL|O_NOFOLLOW: never through a symlink planted at its name), synced when `sync`; removed if the write fails. */
+async function writeTemp(tmp: string, data: Buffer, mode: number, sync: boolean): Promise<void> {
   const h = await fs.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
     await h.writeFile(data);
-    await h.sync();
+    if (sync) await h.sync();
     await h.chmod(mode);
   } catch (e) {
     await h.close();
@@ -65,46 +53,113 @@ export async function writeFileSafe(dstDir: string, name: string, data: Buffer, 
     throw e;
   }
   await h.close();
-  await fs.rename(tmp, path.join(dstDir, name));
-  if (syncDir) await fsyncDir(dstDir);
 }
+
+/** The crash-safe recipe for one file: `dstDir/name` is its old content or `data`, never a mix. */
+export async function writeFileSafe(dstDir: string, name: string, data: Buffer, mode: number): Promise<void> {
+  const tmp = path.join(dstDir, `${TEMP_PREFIX}${process.pid}.${name}`);
+  await writeTemp(tmp, data, mode, true);
+  await fs.rename(tmp, path.join(dstDir, name));
+  await fsyncDir(dstDir);
+}
+
+/** syncfs(2) of the file system holding `dir` (coreutils' `sync --file-system`); false where it cannot run. */
+export function syncFileSystem(dir: string): Promise<boolean> {
+  return new Promise((resolve) => execFile("sync", ["--file-system", dir], { timeout: 120_000 }, (e) => resolve(!e)));
+}
+
+interface Pending { tmp: string; dst: string; dir: string }
 
 // Mirror `from` into `to`; a file present only in `to` is left alone. A target that is a symlink,
 // or a non-directory where a directory should be, is reported and skipped (nothing written there).
 export async function flushTree(from: string, to: string, log: (m: string) => void = () => {}): Promise<FlushResult> {
   const r: FlushResult = { copied: 0, skipped: 0, problems: [] };
-  const walk = async (s: string, d: string): Promise<void> => {
-    const st = await fs.lstat(d).catch(() => null);
+  const pending: Pending[] = [];
+  const lstatOrNull = (p: string): Stats | null => {
+    try { return lstatSync(p); } catch { return null; }
+  };
+  // synchronous: `foyerd flush` is a process of its own with nothing else to serve, and thousands
+  // of small files cost more in the thread pool's round trips than in the file system
+  const walk = (s: string, d: string): void => {
+    const st = lstatOrNull(d);
     if (st === null) {
-      await fs.mkdir(d, { mode: (await fs.stat(s)).mode & 0o7777 });
-      await fsyncDir(path.dirname(d));
+      mkdirSync(d, { mode: statSync(s).mode & 0o7777 });
+      fsyncDirSync(path.dirname(d));
     } else if (!st.isDirectory()) {
       const m = `flush: ${d} is ${st.isSymbolicLink() ? "a symlink" : "not a directory"}; not writing under it`;
       r.problems.push(m); log(m); return;
     }
-    for (const n of await fs.readdir(d)) {
-      if (n.startsWith(TEMP_PREFIX)) await fs.rm(path.join(d, n), { force: true });
+    for (const n of readdirSync(d)) {
+      if (n.startsWith(TEMP_PREFIX)) rmSync(path.join(d, n), { force: true });
     }
-    const entries = await fs.readdir(s, { withFileTypes: true });
-    let copied = 0;
-    try {
-      await pool(entries.filter((e) => e.isFile()), PARALLEL, async (e) => {
-        const sp = path.join(s, e.name), dp = path.join(d, e.name);
-        const t = await fs.lstat(dp).catch(() => null);
-        if (t && !t.isFile()) {
-          const m = `flush: ${dp} is ${t.isSymbolicLink() ? "a symlink" : "not a regular file"}; left alone`;
-          r.problems.push(m); log(m); return;
-        }
-        if (t && await sameContent(sp, dp)) { r.skipped++; return; }
-        await copyFileSafe(sp, d, e.name, false);
-        r.copied++; copied++;
-      });
-    } finally {
-      // the renames that were done are made durable even when another file failed
-      if (copied > 0) await fsyncDir(d);
+    const entries = readdirSync(s, { withFileTypes: true });
+    for (const e of entries) {
+      if (!e.isFile()) continue;
+      const sp = path.join(s, e.name), dp = path.join(d, e.name);
+      const t = lstatOrNull(dp);
+      if (t && !t.isFile()) {
+        const m = `flush: ${dp} is ${t.isSymbolicLink() ? "a symlink" : "not a regular file"}; left alone`;
+        r.problems.push(m); log(m); continue;
+      }
+      const ss = statSync(sp);
+      const data = readFileSync(sp);
+      if (t && t.size === ss.size && (t.mode & 0o7777) === (ss.mode & 0o7777) && readFileSync(dp).equals(data)) { r.skipped++; continue; }
+      const tmp = path.join(d, `${TEMP_PREFIX}${process.pid}.${e.name}`);
+      writeTempSync(tmp, data, ss.mode & 0o7777); // removes its temp if it fails
+      pending.push({ tmp, dst: dp, dir: d });
     }
-    for (const e of entries) if (e.isDirectory()) await walk(path.join(s, e.name), path.join(d, e.name));
+    for (const e of entries) if (e.isDirectory()) walk(path.join(s, e.name), path.join(d, e.name));
   };
-  await walk(from, to);
-  return r;
+  let failed: { e: unknown } | undefined;
+  try {
+    // a file that cannot be read or written stops the walk; what was written before it still goes in place
+    try {
+      walk(from, to);
+    } catch (e) {
+      failed = { e };
+    }
+    if (pending.length === 0) {
+      if (failed) throw failed.e;
+      return r;
+    }
+    // every temp durable before the first rename
+    if (!(await syncFileSystem(to))) await pool(pending, PARALLEL, async (p) => {
+      const h = await fs.open(p.tmp, constants.O_RDONLY | constants.O_NOFOLLOW);
+      try { await h.sync(); } finally { await h.close(); }
+    });
+    const dirs = new Set<string>();
+    try {
+      for (const p of pending) {
+        renameSync(p.tmp, p.dst);
+        r.copied++;
+        dirs.add(p.dir);
+      }
+    } finally {
+      // the renames that were done are made durable even when another one failed
+      for (const d of dirs) fsyncDirSync(d);
+    }
+    if (failed) throw failed.e;
+    return r;
+  } finally {
+    for (const p of pending) rmSync(p.tmp, { force: true }); // what was not renamed
+  }
+}
+
+function fsyncDirSync(dir: string): void {
+  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try { fsyncSync(fd); } finally { closeSync(fd); }
+}
+
+/** writeTemp's synchronous twin, without the fsync (flushTree makes all temps durable at once). */
+function writeTempSync(tmp: string, data: Buffer, mode: number): void {
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
+    for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
+    fchmodSync(fd, mode);
+  } catch (e) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  closeSync(fd);
 }
