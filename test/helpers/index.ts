@@ -70,6 +70,14 @@ export function waitForFile(path: string, ms: number): Promise<void> {
 }
 
 /** Resolves when `pred` holds, checked on every line foyerd logs. */
+/** node's flags in foyer.service's ExecStart (the heap sizes foyerd ships with): the bundle runs with them in tests and benchmarks. */
+export function shippedNodeFlags(): string[] {
+  const unit = readFileSync(join(top, "packaging/systemd/initrd/foyer.service"), "utf8");
+  const m = /^ExecStart=\S*node((?:\s+--\S+)*)\s+\S+foyerd\.mjs/m.exec(unit);
+  if (!m) throw new Error("foyer.service's ExecStart does not run node with foyerd.mjs");
+  return m[1]!.trim().split(/\s+/).filter(Boolean);
+}
+
 export class Foyerd {
   proc: ChildProcess;
   log = "";
@@ -80,7 +88,7 @@ export class Foyerd {
   /** `wrap`: a command that execs foyerd (e.g. prlimit …) */
   constructor(profile: string, opts: { runtimeDir?: string; extraArgs?: string[]; env?: Record<string, string>; bundle?: boolean; wrap?: string[] } = {}) {
     this.runtimeDir = opts.runtimeDir ?? mkdtempSync(join(tmpdir(), "foyer-test-"));
-    const entry = opts.bundle ? [join(top, "dist/foyerd.mjs")] : ["--import", "tsx", join(top, "src/cli/foyerd.ts")];
+    const entry = opts.bundle ? [...shippedNodeFlags(), join(top, "dist/foyerd.mjs")] : ["--import", "tsx", join(top, "src/cli/foyerd.ts")];
     const wrap = opts.wrap ?? [];
     this.proc = spawn(wrap[0] ?? process.execPath, [...(wrap.length ? [...wrap.slice(1), process.execPath] : []), ...entry, "--profile", profile, "--runtime-dir", this.runtimeDir, "--cmdline", "/dev/null", ...(opts.extraArgs ?? [])], {
       env: { ...process.env, FOYER_MAIN: "foyerd", ...opts.env },
