@@ -12,7 +12,7 @@
 // The units have DefaultDependencies=no: in the initrd the greeter starts long before
 // sysinit.target (the passphrase it asks for is what sysinit waits on), and a unit with default
 // dependencies would wait for basic.target forever.
-import { accessSync, constants as fsc, mkdirSync, openSync, closeSync, existsSync } from "node:fs";
+import { accessSync, constants as fsc, mkdirSync, openSync, closeSync, existsSync, readFileSync } from "node:fs";
 import { constants as osc } from "node:os";
 import { dirname, join } from "node:path";
 import { EventEmitter } from "node:events";
@@ -24,6 +24,7 @@ import { SystemdBus, unitObjectPath, str, num, dbusErrorName, SYSTEMD_NAME, SYST
 
 const CLD_EXITED = 1, CLD_KILLED = 2, CLD_DUMPED = 3;
 const SIGKILL = 9;
+const SIGTERM = 15;
 const BACKOFF_INITIAL_MS = 100, BACKOFF_MAX_MS = 2000;
 /** after the SIGKILL at the stop deadline, how long systemd gets to say the unit ended */
 const GIVE_UP_AFTER_KILL_MS = 5000;
@@ -82,13 +83,26 @@ const MANAGER_MATCH = `type='signal',sender='${SYSTEMD_NAME}',path='${SYSTEMD_PA
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 type Variant = InstanceType<typeof dbus.Variant>;
+
+/** The service foyerd runs in ("foyer.service"), from its cgroup; undefined outside a service. */
+export function ownUnitFrom(cgroup: string): string | undefined {
+  const m = /^0::\/(?:[^\n]*\/)?([^/\n]+\.service)\n?$/m.exec(cgroup);
+  return m?.[1];
+}
+const OWN_UNIT = (() => {
+  try {
+    return ownUnitFrom(readFileSync("/proc/self/cgroup", "utf8"));
+  } catch {
+    return undefined;
+  }
+})();
 type Property = [string, Variant];
 
 /**
  * The transient unit's properties. Environment entries systemd would refuse (a key that is not
  * a shell name, a NUL anywhere) are dropped and named in `dropped` (keys only, never values).
  */
-export function transientProperties(spec: LaunchSpec, exec: string, stopTimeoutMs: number): { props: Property[]; dropped: string[] } {
+export function transientProperties(spec: LaunchSpec, exec: string, stopTimeoutMs: number, ownUnit?: string): { props: Property[]; dropped: string[] } {
   const V = dbus.Variant;
   const dropped: string[] = [];
   const env: string[] = [];
@@ -113,7 +127,9 @@ export function transientProperties(spec: LaunchSpec, exec: string, stopTimeoutM
     ["TimeoutStopUSec", new V("t", BigInt(stopTimeoutMs) * 1000n)],
     ["DefaultDependencies", new V("b", false)],
     ["Conflicts", new V("as", ["shutdown.target"])],
-    ["Before", new V("as", ["shutdown.target"])],
+    // ordered before foyerd's own unit: when one transaction stops both (switch-root's isolate,
+    // shutdown), systemd stops foyerd first, and foyerd stops its greeter (after keeping its frame)
+    ["Before", new V("as", ["shutdown.target", ...(ownUnit ? [ownUnit] : [])])],
   ];
   if (spec.uid !== undefined) props.push(["User", new V("s", String(spec.uid))]);
   if (spec.gid !== undefined) props.push(["Group", new V("s", String(spec.gid))]);
@@ -343,7 +359,7 @@ class UnitRun implements Launched {
     if (!exec) throw new FoyerError("spawn-failed", `cannot find '${this.spec.argv[0]}' in the unit's PATH`);
     mkdirSync(dirname(this.spec.logFile), { recursive: true, mode: 0o700 });
     closeSync(openSync(this.spec.logFile, "a", 0o600)); // systemd would create it 0644
-    const { props, dropped } = transientProperties(this.spec, exec, this.stopTimeoutMs);
+    const { props, dropped } = transientProperties(this.spec, exec, this.stopTimeoutMs, OWN_UNIT);
     if (dropped.length) this.log.warning(`${this.spec.name}: environment entries systemd would refuse, ignoring: ${dropped.map((k) => `'${k}'`).join(", ")}`);
     await this.sweep();
     const bus = await this.link.subscribed();
@@ -456,6 +472,11 @@ class UnitRun implements Launched {
     await this.#check();
   }
 
+  /**
+   * SIGTERM to every process of the unit (KillUnit, as the direct launcher signals its group), then
+   * StopUnit: a stop job systemd already holds for the unit, ordered after foyerd's own (switch-root),
+   * would make StopUnit wait for foyerd, which waits for this.
+   */
   stop(timeoutMs: number): Promise<Exit> {
     this.#stopping ??= (async () => {
       await this.#started;
@@ -474,12 +495,14 @@ class UnitRun implements Launched {
       try {
         const bus = this.link.bus;
         if (!bus) this.log.warning(`${this.spec.name}: systemd's bus is away; '${this.unit}' is stopped when it is back`);
-        else
+        else {
+          await bus.manager("KillUnit", "ssi", [this.unit, "all", SIGTERM]).catch(() => {}); // NoSuchUnit: already gone
           await bus.manager("StopUnit", "ss", [this.unit, "replace"]).catch((e) => {
             // NoSuchUnit: it ended and was collected meanwhile; its signals tell the rest
             if (dbusErrorName(e) !== "org.freedesktop.systemd1.NoSuchUnit") this.log.warning(`StopUnit '${this.unit}' failed`, { err: describe(e) });
             void this.#check();
           });
+        }
         return await this.exited;
       } finally {
         clearTimeout(timer);

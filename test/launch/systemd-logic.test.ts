@@ -6,7 +6,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { EventEmitter } from "node:events";
 import dbus from "dbus-next";
-import { escapeUnitPart, unitName, exitFrom, resolveExecutable, transientProperties, SystemdLauncher, type SystemdLink } from "../../src/launch/systemd.js";
+import { escapeUnitPart, unitName, exitFrom, resolveExecutable, transientProperties, ownUnitFrom, SystemdLauncher, type SystemdLink } from "../../src/launch/systemd.js";
 import { unitObjectPath, resolveSystemdAddress } from "../../src/launch/systemd-bus.js";
 import { classify, reasonForUnit, isFsckUnit, printableUnit, bootEvent, fsckReason } from "../../src/launch/boot-failures.js";
 import { checkReason } from "../../src/dbus/supervisor1.js";
@@ -68,6 +68,19 @@ test("transient properties: what the unit gets; refused environment keys dropped
   assert.is(p.DefaultDependencies, false);
   assert.is(p.TimeoutStopUSec, 5_000_000n);
   assert.is(p.WorkingDirectory, "/");
+  assert.equal(p.Before, ["shutdown.target"], "outside a service there is no own unit to order against");
+  // inside foyer.service: ordered before it, so a transaction that stops both stops foyerd first
+  const inUnit = Object.fromEntries(transientProperties({ name: "greeter", argv: ["cage"], env: {}, logFile: "/l" }, "/usr/bin/cage", 5000, "foyer.service").props.map(([k, v]) => [k, v.value]));
+  assert.equal(inUnit.Before, ["shutdown.target", "foyer.service"]);
+});
+
+test("foyerd's own unit from its cgroup: a service's name, nothing for a scope, the root or a v1 hierarchy", () => {
+  assert.is(ownUnitFrom("0::/system.slice/foyer.service\n"), "foyer.service");
+  assert.is(ownUnitFrom("0::/foyer.service\n"), "foyer.service");
+  assert.is(ownUnitFrom("0::/system.slice/system-foyer\\x2drecovery.slice/foyer-recovery@x.service\n"), "foyer-recovery@x.service");
+  assert.is(ownUnitFrom("0::/user.slice/user-0.slice/session-3.scope\n"), undefined);
+  assert.is(ownUnitFrom("0::/\n"), undefined);
+  assert.is(ownUnitFrom("12:pids:/system.slice/foyer.service\n"), undefined);
 });
 
 test("bus choice: the system bus when it is there, else systemd's private socket (peer-to-peer)", () => {
