@@ -8,6 +8,8 @@ import { t } from "./i18n.js";
 const forms = new Map<number, HTMLFormElement>();
 let conn: Connection | undefined;
 let statusEl: HTMLElement;
+/** a passphrase went out from this page: with nothing left to ask, the boot goes on */
+let answered = false;
 
 export function renderUnlock(s: StateMessage, c: Connection, status: HTMLElement): void {
   conn = c;
@@ -30,7 +32,8 @@ export function renderUnlock(s: StateMessage, c: Connection, status: HTMLElement
       promptsEl.append(f);
     }
   }
-  statusEl.textContent = s.notice || (s.prompts.length === 0 ? t("status.none") : "");
+  // after an answer the screen says the boot goes on: at switch-root it is the frame foyer leaves up
+  statusEl.textContent = s.notice || (s.prompts.length === 0 ? t(answered ? "status.starting" : "status.none") : "");
   const active = document.activeElement;
   if (!(active instanceof HTMLInputElement)) forms.values().next().value?.querySelector("input")?.focus();
 }
@@ -86,6 +89,7 @@ function submit(key: number, input: HTMLInputElement): void {
   input.value = "";
   const frame = encodeAnswer(key, bytes);
   conn.sendBinary(frame);
+  answered = true;
   bytes.fill(0);
   frame.fill(0);
   statusEl.textContent = t("status.checking");

@@ -45,6 +45,8 @@ U("the prompt's Message labels a password field; Enter sends the exact bytes", a
   await page.getByLabel("Please enter passphrase for disk root:").fill("right one");
   await page.getByRole("button", { name: "Unlock" }).click();
   assert.is((await withTimeout(again.result, 10_000)).out.toString(), "right one\n");
+  // nothing left to ask after an answer: the boot goes on (what stays on screen at switch-root)
+  await withTimeout(page.locator("#status", { hasText: "Starting the system…" }).waitFor(), 10_000, "'Starting the system…' after the last answer");
   await page.close();
 });
 

@@ -7,6 +7,7 @@ export const ar: Catalogue = {
   "status.connecting": "جارٍ الاتصال…",
   "status.reconnecting": "جارٍ إعادة الاتصال…",
   "status.none": "لا حاجة إلى كلمة مرور الآن.",
+  "status.starting": "جارٍ تشغيل النظام…",
   "status.notConnected": "غير متصل؛ حاول مرة أخرى بعد لحظات.",
   "status.checking": "جارٍ التحقق…",
   "prompt.default": "كلمة المرور:",

@@ -7,6 +7,7 @@ export const de: Catalogue = {
   "status.connecting": "Verbindung wird hergestellt…",
   "status.reconnecting": "Verbindung wird wiederhergestellt…",
   "status.none": "Gerade wird kein Passwort benötigt.",
+  "status.starting": "Das System startet …",
   "status.notConnected": "Keine Verbindung; bitte gleich noch einmal versuchen.",
   "status.checking": "Wird geprüft…",
   "prompt.default": "Passwort:",

@@ -7,6 +7,7 @@ export const en = {
   "status.connecting": "Connecting…",
   "status.reconnecting": "Reconnecting…",
   "status.none": "No password is needed right now.",
+  "status.starting": "Starting the system…",
   "status.notConnected": "Not connected; try again in a moment.",
   "status.checking": "Checking…",
   "prompt.default": "Password:",

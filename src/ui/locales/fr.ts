@@ -7,6 +7,7 @@ export const fr: Catalogue = {
   "status.connecting": "Connexion…",
   "status.reconnecting": "Reconnexion…",
   "status.none": "Aucun mot de passe n’est demandé pour le moment.",
+  "status.starting": "Démarrage du système…",
   "status.notConnected": "Non connecté ; réessayez dans un instant.",
   "status.checking": "Vérification…",
   "prompt.default": "Mot de passe :",
