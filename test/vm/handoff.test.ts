@@ -30,7 +30,7 @@ type Kind = "foyer" | "dm" | "black" | "off" | "text" | "other";
 
 /** One pass over a screendump: which of the expected pictures it is. */
 function classify(s: { width: number; height: number; rgb: Buffer }): Kind {
-  let foyer = 0, dm = 0, black = 0, glyph = 0;
+  let foyer = 0, dm = 0, black = 0, glyph = 0, glyphX0 = s.width;
   let x0 = s.width, x1 = -1, y0 = s.height, y1 = -1; // where anything not black is
   const [dr, dg, db] = DM_BACKGROUND;
   for (let i = 0; i + 2 < s.rgb.length; i += 3) {
@@ -47,7 +47,10 @@ function classify(s: { width: number; height: number; rgb: Buffer }): Kind {
     if (Math.abs(r - dr) <= 8 && Math.abs(g - dg) <= 8 && Math.abs(b - db) <= 8) dm++;
     else if (r < 60 && g < 70 && b < 90 && b > r) foyer++; // the theme's dark background (qemu.ts themeDrawn)
     // a console's text and cursor: grey or white (fbcon draws VGA grey 0xaaaaaa, bold white)
-    else if (Math.abs(r - g) < 10 && Math.abs(g - b) < 10 && r >= 100) glyph++;
+    else if (Math.abs(r - g) < 10 && Math.abs(g - b) < 10 && r >= 100) {
+      glyph++;
+      if (x < glyphX0) glyphX0 = x;
+    }
   }
   const px = s.width * s.height;
   if (foyer / px > 0.5) return "foyer";
@@ -55,8 +58,10 @@ function classify(s: { width: number; height: number; rgb: Buffer }): Kind {
   if (black === px) return "black";
   // no scanout at all: QEMU draws one line, "Display output is not active.", in the middle (a
   // monitor shows no signal); a console's text and cursor start at the top left
-  if (black / px > 0.99 && x0 > s.width * 0.3 && x1 < s.width * 0.7 && y0 > s.height * 0.4 && y1 < s.height * 0.6) return "off";
-  if (black / px > 0.9) return glyph > 0 ? "text" : "black";
+  if (black / px > 0.99 && x1 - x0 > 100 && x0 > s.width * 0.3 && x1 < s.width * 0.7 && y0 > s.height * 0.4 && y1 < s.height * 0.6) return "off";
+  // a text console draws from its first column (its cursor sits there on an empty one); light
+  // pixels elsewhere on black (an X server's pointer in the middle) are not one
+  if (black / px > 0.9) return glyph > 0 && glyphX0 < 16 ? "text" : glyph > 0 ? "other" : "black";
   return "other";
 }
 
