@@ -17,18 +17,28 @@ const statusEl = document.getElementById("status")!;
 let readySent = false;
 let recovery: Promise<typeof import("./recovery.js")> | undefined;
 const loadRecovery = () => (recovery ??= import("./recovery.js"));
+let recoveryWired = false;
+let lastFlow: StateMessage["flow"] | undefined;
 
 function render(s: StateMessage, c: Connection): void {
   // the language first: the views below write their text through t()
   applyLocale(s.locale);
   renderSettings(s, c);
+  lastFlow = s.flow;
   for (const [flow, id] of Object.entries(views)) {
     const el = document.getElementById(id);
-    if (el) el.hidden = flow !== s.flow;
+    // the recovery view shows once its code has loaded and wired its buttons: before that, a
+    // click on "Open root terminal" would do nothing (seen under load in test/integration/recovery)
+    if (el) el.hidden = flow !== s.flow || (flow === "recovery" && !recoveryWired);
   }
   const msgs = document.getElementById("messages")!;
   msgs.replaceChildren(...s.messages.map((m) => Object.assign(document.createElement("p"), { textContent: m })));
-  if (s.flow === "recovery") void loadRecovery().then((m) => m.renderRecovery(s, c));
+  if (s.flow === "recovery")
+    void loadRecovery().then((m) => {
+      m.renderRecovery(s, c);
+      recoveryWired = true;
+      if (lastFlow === "recovery") document.getElementById(views.recovery)!.hidden = false;
+    });
   else if (s.flow === "firstboot") renderFirstboot(s, c);
   else renderUnlock(s, c, statusEl);
   if (s.flow !== "firstboot") leaveFirstboot();

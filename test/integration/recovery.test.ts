@@ -129,6 +129,22 @@ R("the terminal runs sulogin: a wrong root password is refused, the right one gi
   assert.is(spawnSync("pgrep", ["-x", "sulogin"]).status, 1, "sulogin still running");
 });
 
+R("the terminal button works on the first click, however slowly its code loads", async (ctx) => {
+  // the recovery view's code (xterm) is a lazily loaded chunk: it used to show its buttons before
+  // they were wired, and a click then did nothing (CI, under load: "sulogin's prompt timed out")
+  const page = await ctx.browser!.newPage();
+  await page.route("**/chunk-*.js", async (route) => {
+    await new Promise((r) => setTimeout(r, 3000));
+    await route.continue();
+  });
+  const closedBefore = (ctx.foyerd!.log.match(/recovery terminal closed/g) ?? []).length;
+  await page.goto(await ctx.foyerd!.url());
+  await page.getByRole("button", { name: "Open root terminal" }).click();
+  await withTimeout(page.locator("#terminal .xterm-rows").filter({ hasText: "Give root password for maintenance" }).waitFor(), 30_000, "sulogin's prompt after the first click");
+  await page.close();
+  await ctx.foyerd!.untilCount(/recovery terminal closed/, closedBefore + 1, 10_000);
+});
+
 R("actions run their commands", async (ctx) => {
   const page = await ctx.browser!.newPage();
   await page.goto(await ctx.foyerd!.url());
