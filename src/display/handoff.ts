@@ -88,8 +88,8 @@ export function writeFrame(fb: FrameBuffer, frame: Buffer): void {
   }
 }
 
-/** The text consoles drawn on framebuffers (fbcon) bound now: /sys/class/vtconsole/vtconN. */
-export function boundFramebufferConsoles(sys = "/sys/class/vtconsole"): string[] {
+/** The text consoles drawn on framebuffers (fbcon), /sys/class/vtconsole/vtconN; with `boundOnly`, those bound now. */
+export function framebufferConsoles(sys = "/sys/class/vtconsole", boundOnly = true): string[] {
   let entries: string[];
   try {
     entries = readdirSync(sys);
@@ -99,14 +99,14 @@ export function boundFramebufferConsoles(sys = "/sys/class/vtconsole"): string[]
   return entries.filter((e) => {
     try {
       const name = readFileSync(join(sys, e, "name"), "utf8");
-      return /frame buffer/i.test(name) && readFileSync(join(sys, e, "bind"), "utf8").trim() === "1";
+      return /frame buffer/i.test(name) && (!boundOnly || readFileSync(join(sys, e, "bind"), "utf8").trim() === "1");
     } catch {
       return false;
     }
   }).map((e) => join(sys, e));
 }
 
-/** Binds (true) or unbinds (false) text consoles listed by boundFramebufferConsoles. */
+/** Binds (true) or unbinds (false) text consoles listed by framebufferConsoles. */
 export function bindConsoles(consoles: string[], bind: boolean): void {
   for (const c of consoles) writeFileSync(join(c, "bind"), bind ? "1" : "0");
 }
@@ -178,7 +178,7 @@ export async function restoreConsole(o: RestoreOptions): Promise<string> {
     };
     check();
   });
-  const consoles = held.consoles.length ? held.consoles : readdirSync(dir).map((e) => join(dir, e)).filter((c) => /frame buffer/i.test(readFileSync(join(c, "name"), "utf8")));
+  const consoles = held.consoles.length ? held.consoles : framebufferConsoles(dir, false);
   bindConsoles(consoles, true);
   rmSync(file, { force: true });
   o.log(`text console bound again (${consoles.length}): ${why}`);

@@ -15,7 +15,7 @@ import { KeyringCache } from "../agents/keyring.js";
 import { ensureLoopback } from "../greeter/loopback.js";
 import { GreeterServer } from "../greeter/server.js";
 import { DisplayStack } from "../display/stacks.js";
-import { frameBuffer, ppmToFrame, writeFrame, boundFramebufferConsoles, bindConsoles, activeVt, rootRestoresConsole, HELD_FILE, CONSOLE_UNIT } from "../display/handoff.js";
+import { frameBuffer, ppmToFrame, writeFrame, framebufferConsoles, bindConsoles, activeVt, rootRestoresConsole, HELD_FILE, CONSOLE_UNIT } from "../display/handoff.js";
 import { readKeyboard, type Keyboard } from "../display/keyboard.js";
 import { lookupUser } from "../display/users.js";
 import { DirectLauncher, sweepUser, userRssKb, type Launched, type Launcher, type LaunchSpec } from "../launch/direct.js";
@@ -447,7 +447,7 @@ export class Supervisor extends EventEmitter {
     let consoles: string[] = [];
     try {
       writeFrame(fb, frame);
-      consoles = boundFramebufferConsoles();
+      consoles = framebufferConsoles();
       writeFileSync(join(this.#o.runtimeDir, HELD_FILE), JSON.stringify({ vt: activeVt() ?? null, consoles, root }) + "\n");
       bindConsoles(consoles, false);
       this.#timeline.mark("frame kept");

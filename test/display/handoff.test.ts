@@ -6,7 +6,7 @@ import * as assert from "uvu/assert";
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { ppmToFrame, boundFramebufferConsoles, bindConsoles, frameBuffer, restoreConsole, rootRestoresConsole, HELD_FILE, type DmState } from "../../src/display/handoff.js";
+import { ppmToFrame, framebufferConsoles, bindConsoles, frameBuffer, restoreConsole, rootRestoresConsole, HELD_FILE, type DmState } from "../../src/display/handoff.js";
 
 const ppm = (w: number, h: number, px: number[]) => Buffer.concat([Buffer.from(`P6\n${w} ${h}\n255\n`), Buffer.from(px)]);
 
@@ -55,11 +55,11 @@ test("the framebuffer is read from sysfs; odd depths and missing files give none
 
 test("only bound framebuffer consoles are unbound, and bound again", () => {
   const d = sysfs();
-  const c = boundFramebufferConsoles(d);
+  const c = framebufferConsoles(d);
   assert.equal(c, [join(d, "vtcon1")]);
   bindConsoles(c, false);
   assert.is(bindOf(d, "vtcon1"), "0");
-  assert.equal(boundFramebufferConsoles(d), [], "an unbound one is not listed again");
+  assert.equal(framebufferConsoles(d), [], "an unbound one is not listed again");
   bindConsoles(c, true);
   assert.is(bindOf(d, "vtcon1"), "1");
   assert.is(bindOf(d, "vtcon0"), "0", "the dummy console is left alone");
