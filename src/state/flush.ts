@@ -15,9 +15,10 @@ export const TEMP_PREFIX = ".foyer-flush.";
 
 export interface FlushResult { copied: number; skipped: number; problems: string[] }
 
-export async function fsyncDir(dir: string): Promise<void> {
-  const h = await fs.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try { await h.sync(); } finally { await h.close(); }
+/** fsync of a folder: the renames in it made durable. */
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try { fsyncSync(fd); } finally { closeSync(fd); }
 }
 
 const PARALLEL = 16;
@@ -40,27 +41,32 @@ async function pool<T>(items: T[], n: number, f: (x: T) => Promise<void>): Promi
   if (failed) throw failed.e;
 }
 
-/** Writes a temp file (O_EXCL|O_NOFOLLOW: never through a symlink planted at its name), synced when `sync`; removed if the write fails. */
-async function writeTemp(tmp: string, data: Buffer, mode: number, sync: boolean): Promise<void> {
-  const h = await fs.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+/**
+ * Writes a temp file (O_EXCL|O_NOFOLLOW: never through a symlink planted at its name), fsync'd when
+ * `sync`; removed if the write fails. Synchronous: the flush is a process of its own with nothing
+ * else to serve, and thousands of small files cost more in the thread pool's round trips than in the
+ * file system.
+ */
+function writeTemp(tmp: string, data: Buffer, mode: number, sync: boolean): void {
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
-    await h.writeFile(data);
-    if (sync) await h.sync();
-    await h.chmod(mode);
+    for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
+    if (sync) fsyncSync(fd);
+    fchmodSync(fd, mode);
   } catch (e) {
-    await h.close();
-    await fs.rm(tmp, { force: true });
+    closeSync(fd);
+    rmSync(tmp, { force: true });
     throw e;
   }
-  await h.close();
+  closeSync(fd);
 }
 
 /** The crash-safe recipe for one file: `dstDir/name` is its old content or `data`, never a mix. */
 export async function writeFileSafe(dstDir: string, name: string, data: Buffer, mode: number): Promise<void> {
   const tmp = path.join(dstDir, `${TEMP_PREFIX}${process.pid}.${name}`);
-  await writeTemp(tmp, data, mode, true);
-  await fs.rename(tmp, path.join(dstDir, name));
-  await fsyncDir(dstDir);
+  writeTemp(tmp, data, mode, true);
+  renameSync(tmp, path.join(dstDir, name));
+  fsyncDir(dstDir);
 }
 
 /** syncfs(2) of the file system holding `dir` (coreutils' `sync --file-system`); false where it cannot run. */
@@ -78,13 +84,12 @@ export async function flushTree(from: string, to: string, log: (m: string) => vo
   const lstatOrNull = (p: string): Stats | null => {
     try { return lstatSync(p); } catch { return null; }
   };
-  // synchronous: `foyerd flush` is a process of its own with nothing else to serve, and thousands
-  // of small files cost more in the thread pool's round trips than in the file system
+  // synchronous, as writeTemp
   const walk = (s: string, d: string): void => {
     const st = lstatOrNull(d);
     if (st === null) {
       mkdirSync(d, { mode: statSync(s).mode & 0o7777 });
-      fsyncDirSync(path.dirname(d));
+      fsyncDir(path.dirname(d));
     } else if (!st.isDirectory()) {
       const m = `flush: ${d} is ${st.isSymbolicLink() ? "a symlink" : "not a directory"}; not writing under it`;
       r.problems.push(m); log(m); return;
@@ -105,7 +110,7 @@ export async function flushTree(from: string, to: string, log: (m: string) => vo
       const data = readFileSync(sp);
       if (t && t.size === ss.size && (t.mode & 0o7777) === (ss.mode & 0o7777) && readFileSync(dp).equals(data)) { r.skipped++; continue; }
       const tmp = path.join(d, `${TEMP_PREFIX}${process.pid}.${e.name}`);
-      writeTempSync(tmp, data, ss.mode & 0o7777); // removes its temp if it fails
+      writeTemp(tmp, data, ss.mode & 0o7777, false); // removes its temp if it fails; made durable below, all at once
       pending.push({ tmp, dst: dp, dir: d });
     }
     for (const e of entries) if (e.isDirectory()) walk(path.join(s, e.name), path.join(d, e.name));
@@ -136,30 +141,11 @@ export async function flushTree(from: string, to: string, log: (m: string) => vo
       }
     } finally {
       // the renames that were done are made durable even when another one failed
-      for (const d of dirs) fsyncDirSync(d);
+      for (const d of dirs) fsyncDir(d);
     }
     if (failed) throw failed.e;
     return r;
   } finally {
     for (const p of pending) rmSync(p.tmp, { force: true }); // what was not renamed
   }
-}
-
-function fsyncDirSync(dir: string): void {
-  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try { fsyncSync(fd); } finally { closeSync(fd); }
-}
-
-/** writeTemp's synchronous twin, without the fsync (flushTree makes all temps durable at once). */
-function writeTempSync(tmp: string, data: Buffer, mode: number): void {
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-  try {
-    for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
-    fchmodSync(fd, mode);
-  } catch (e) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  closeSync(fd);
 }
