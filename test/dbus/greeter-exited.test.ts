@@ -31,8 +31,8 @@ function signal(from: number, pred: (m: dbus.Message) => boolean, what: string, 
   );
 }
 
-/** cage under this test's foyerd (not another suite's): found by walking foyerd's descendants. */
-function cagePid(): number {
+/** Every process's parent and name, from /proc/PID/stat. */
+function processes(): { parent: Map<number, number>; comm: Map<number, string> } {
   const parent = new Map<number, number>();
   const comm = new Map<number, string>();
   for (const e of readdirSync("/proc")) {
@@ -46,6 +46,12 @@ function cagePid(): number {
       /* exited meanwhile */
     }
   }
+  return { parent, comm };
+}
+
+/** cage under this test's foyerd (not another suite's): found by walking foyerd's descendants. */
+function cagePid(): number {
+  const { parent, comm } = processes();
   const root = foyerd.proc.pid!;
   const isOurs = (p: number): boolean => {
     for (let q = parent.get(p); q !== undefined && q > 1; q = parent.get(q)) if (q === root) return true;
@@ -130,13 +136,7 @@ const alive = (pid: number) => {
 
 test("Handoff (foyerctl handoff) returns once the display is released: the compositor and the browser are gone", async () => {
   const cage = cagePid();
-  const browser = readdirSync("/proc").filter((e) => /^\d+$/.test(e)).map(Number).filter((p) => {
-    try {
-      return readFileSync(`/proc/${p}/stat`, "utf8").split(" ")[3] === String(cage);
-    } catch {
-      return false;
-    }
-  });
+  const browser = [...processes().parent].filter(([, pp]) => pp === cage).map(([p]) => p);
   assert.ok(browser.length > 0, "no browser under cage");
   const r = busctl(bus, ["--timeout=30", "call", NAME, PATH, IFACE, "Handoff"]);
   assert.is(r.code, 0, r.stderr);

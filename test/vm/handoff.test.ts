@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { requireTool } from "../helpers/index.js";
 import { buildAppliance, VM_PASSPHRASE, type Appliance } from "./appliance.js";
 import { buildDmRoot, DM_BACKGROUND } from "./dm-root.js";
-import { waitForPrompt, countColour, type Vm } from "./qemu.js";
+import { waitForPrompt, countColour, themeDark, type Vm } from "./qemu.js";
 import { inVm } from "./journey.js";
 
 const say = (s: string) => process.stdout.write(`• ${s}\n`);
@@ -45,7 +45,7 @@ function classify(s: { width: number; height: number; rgb: Buffer }): Kind {
     if (y < y0) y0 = y;
     if (y > y1) y1 = y;
     if (Math.abs(r - dr) <= 8 && Math.abs(g - dg) <= 8 && Math.abs(b - db) <= 8) dm++;
-    else if (r < 60 && g < 70 && b < 90 && b > r) foyer++; // the theme's dark background (qemu.ts themeDrawn)
+    else if (themeDark(r, g, b)) foyer++;
     // a console's text and cursor: grey or white (fbcon draws VGA grey 0xaaaaaa, bold white)
     else if (Math.abs(r - g) < 10 && Math.abs(g - b) < 10 && r >= 100) {
       glyph++;

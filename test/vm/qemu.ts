@@ -163,13 +163,13 @@ export class Vm {
   }
 }
 
+/** A pixel of foyer's default theme's dark background. */
+export const themeDark = (r: number, g: number, b: number): boolean => r < 60 && g < 70 && b < 90 && b > r;
+
 /** foyer's default theme on screen: the share of its dark background and its accent-coloured pixels. */
 export function themeDrawn(s: { width: number; height: number; rgb: Buffer }): { dark: number; accent: number } {
   let dark = 0;
-  for (let i = 0; i + 2 < s.rgb.length; i += 3) {
-    const [r, g, b] = [s.rgb[i]!, s.rgb[i + 1]!, s.rgb[i + 2]!];
-    if (r < 60 && g < 70 && b < 90 && b > r) dark++;
-  }
+  for (let i = 0; i + 2 < s.rgb.length; i += 3) if (themeDark(s.rgb[i]!, s.rgb[i + 1]!, s.rgb[i + 2]!)) dark++;
   return { dark: dark / (s.width * s.height), accent: countColour(s, [0x6e, 0xa8, 0xfe], 20) };
 }
 
