@@ -59,15 +59,7 @@ function sysHolders(dev: string): string[] {
   }
 }
 
-/**
- * The key, with keyctl(1), in one new session keyring (`keyctl session -`) so that foyer possesses
- * it between the steps whatever the unit's KeyringMode: added there (`padd … @s`, the payload on
- * stdin), given its timeout and permissions (possessor all; root as its user may view, read and
- * search, as pam_gdm must), and only then linked into root's user keyring, which displaces an older
- * "cryptsetup" key there (one systemd-cryptsetup pushed, say). The session keyring dies with the
- * script: a step that fails leaves no key anywhere, so the passphrase never sits in the user keyring
- * without its timeout. Resolves with the key's serial.
- */
+/** possessor: all; user (root): view, read, search */
 const KEY_PERM = "0x3f0b0000";
 const KEYCTL_SCRIPT = [
   "set -e",
@@ -77,6 +69,15 @@ const KEYCTL_SCRIPT = [
   'keyctl link "$s" @u',
   'echo "$s"',
 ].join("\n");
+/**
+ * The key, with keyctl(1), in one new session keyring (`keyctl session -`) so that foyer possesses
+ * it between the steps whatever the unit's KeyringMode: added there (`padd … @s`, the payload on
+ * stdin), given its timeout and permissions (possessor all; root as its user may view, read and
+ * search, as pam_gdm must), and only then linked into root's user keyring, which displaces an older
+ * "cryptsetup" key there (one systemd-cryptsetup pushed, say). The session keyring dies with the
+ * script: a step that fails leaves no key anywhere, so the passphrase never sits in the user keyring
+ * without its timeout. Resolves with the key's serial.
+ */
 function keyctlAdd(payload: Buffer, timeoutS: number): Promise<string> {
   return new Promise<string>((resolve, reject) => {
     const p = spawn("keyctl", ["session", "-", "sh", "-c", KEYCTL_SCRIPT, "sh", String(timeoutS), KEY_PERM], { stdio: ["pipe", "pipe", "pipe"] });

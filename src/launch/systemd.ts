@@ -83,6 +83,7 @@ const MANAGER_MATCH = `type='signal',sender='${SYSTEMD_NAME}',path='${SYSTEMD_PA
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 type Variant = InstanceType<typeof dbus.Variant>;
+type Property = [string, Variant];
 
 /** The service foyerd runs in ("foyer.service"), from its cgroup; undefined outside a service. */
 export function ownUnitFrom(cgroup: string): string | undefined {
@@ -96,7 +97,6 @@ const OWN_UNIT = (() => {
     return undefined;
   }
 })();
-type Property = [string, Variant];
 
 /**
  * The transient unit's properties. Environment entries systemd would refuse (a key that is not

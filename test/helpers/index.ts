@@ -69,7 +69,6 @@ export function waitForFile(path: string, ms: number): Promise<void> {
   );
 }
 
-/** Resolves when `pred` holds, checked on every line foyerd logs. */
 /** node's flags in foyer.service's ExecStart (the heap sizes foyerd ships with): the bundle runs with them in tests and benchmarks. */
 export function shippedNodeFlags(): string[] {
   const unit = readFileSync(join(top, "packaging/systemd/initrd/foyer.service"), "utf8");
@@ -103,6 +102,7 @@ export class Foyerd {
     this.proc.stderr!.on("data", onData);
   }
 
+  /** Resolves when `pred` holds, checked on every line foyerd logs. */
   until(pred: (log: string) => boolean | RegExp, ms: number, what = "foyerd log line"): Promise<void> {
     const p = typeof pred === "function" ? pred : () => false;
     return withTimeout(
