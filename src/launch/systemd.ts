@@ -90,13 +90,18 @@ export function ownUnitFrom(cgroup: string): string | undefined {
   const m = /^0::\/(?:[^\n]*\/)?([^/\n]+\.service)\n?$/m.exec(cgroup);
   return m?.[1];
 }
-const OWN_UNIT = (() => {
-  try {
-    return ownUnitFrom(readFileSync("/proc/self/cgroup", "utf8"));
-  } catch {
-    return undefined;
+/** foyerd's own unit, read once, when the first transient unit is made (not at start-up). */
+let ownUnit: { name: string | undefined } | undefined;
+function ownUnitName(): string | undefined {
+  if (!ownUnit) {
+    try {
+      ownUnit = { name: ownUnitFrom(readFileSync("/proc/self/cgroup", "utf8")) };
+    } catch {
+      ownUnit = { name: undefined };
+    }
   }
-})();
+  return ownUnit.name;
+}
 
 /**
  * The transient unit's properties. Environment entries systemd would refuse (a key that is not
@@ -359,7 +364,7 @@ class UnitRun implements Launched {
     if (!exec) throw new FoyerError("spawn-failed", `cannot find '${this.spec.argv[0]}' in the unit's PATH`);
     mkdirSync(dirname(this.spec.logFile), { recursive: true, mode: 0o700 });
     closeSync(openSync(this.spec.logFile, "a", 0o600)); // systemd would create it 0644
-    const { props, dropped } = transientProperties(this.spec, exec, this.stopTimeoutMs, OWN_UNIT);
+    const { props, dropped } = transientProperties(this.spec, exec, this.stopTimeoutMs, ownUnitName());
     if (dropped.length) this.log.warning(`${this.spec.name}: environment entries systemd would refuse, ignoring: ${dropped.map((k) => `'${k}'`).join(", ")}`);
     await this.sweep();
     const bus = await this.link.subscribed();
