@@ -82,7 +82,9 @@ export function buildDmRoot(a: Appliance, log: (s: string) => void = () => {}): 
   for (const u of ["foyer-flush.service", "foyer-console.service"]) copyFileSync(join(top, "packaging/systemd/root", u), join(units, u));
   symlinkSync("/lib/systemd/system/foyer-flush.service", join(tree, "etc/systemd/system/sysinit.target.wants/foyer-flush.service"));
   symlinkSync("/lib/systemd/system/foyer-console.service", join(tree, "etc/systemd/system/multi-user.target.wants/foyer-console.service"));
-  // the reports, on the serial console (console=ttyS0)
+  // the reports, on the serial console (console=ttyS0); no login there: agetty's vhangup on ttyS0
+  // would cut off a report that opened it first (seen: the report lost when both started together)
+  symlinkSync("/dev/null", join(tree, "etc/systemd/system/serial-getty@ttyS0.service"));
   reportUnit(tree, "dm-report", "report the hand-over to LightDM", REPORT, ["After=foyer-console.service foyer-flush.service display-manager.service"], "graphical.target");
   rmSync(join(tree, "etc/systemd/system/default.target"), { force: true });
   symlinkSync("/lib/systemd/system/graphical.target", join(tree, "etc/systemd/system/default.target"));
