@@ -75,24 +75,45 @@ export function userRssKb(uid: number): number {
  * user owns nothing else, so at shutdown its processes are swept as logind's KillUserProcesses
  * would.
  */
-export function sweepUser(uid: number): number {
-  if (uid === 0) return 0; // never
-  let n = 0;
+/** The live (not zombie) processes of `uid`, from /proc. */
+function userPids(uid: number): number[] {
+  const pids: number[] = [];
   for (const e of readdirSync("/proc")) {
     if (!/^\d+$/.test(e)) continue;
     try {
       const status = readFileSync(`/proc/${e}/status`, "utf8");
       const m = /^Uid:\s+(\d+)/m.exec(status);
       const state = /^State:\s+(\S)/m.exec(status)?.[1];
-      if (m && Number(m[1]) === uid && state !== "Z") {
-        process.kill(Number(e), "SIGKILL");
-        n++;
-      }
+      if (m && Number(m[1]) === uid && state !== "Z") pids.push(Number(e));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return pids;
+}
+
+export function sweepUser(uid: number): number {
+  if (uid === 0) return 0; // never
+  let n = 0;
+  for (const pid of userPids(uid)) {
+    try {
+      process.kill(pid, "SIGKILL");
+      n++;
     } catch {
       /* gone meanwhile */
     }
   }
   return n;
+}
+
+/** Resolves once no live process of `uid` is left (a SIGKILL is delivered, not waited for), or after `ms`; whether none is left. */
+export async function userGone(uid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (userPids(uid).length > 0) {
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return true;
 }
 
 export class DirectLauncher implements Launcher {

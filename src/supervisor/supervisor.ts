@@ -18,7 +18,7 @@ import { DisplayStack } from "../display/stacks.js";
 import { frameBuffer, ppmToFrame, writeFrame, framebufferConsoles, bindConsoles, activeVt, rootRestoresConsole, HELD_FILE, CONSOLE_UNIT } from "../display/handoff.js";
 import { readKeyboard, type Keyboard } from "../display/keyboard.js";
 import { lookupUser } from "../display/users.js";
-import { DirectLauncher, sweepUser, userRssKb, type Launched, type Launcher, type LaunchSpec } from "../launch/direct.js";
+import { DirectLauncher, sweepUser, userGone, userRssKb, type Launched, type Launcher, type LaunchSpec } from "../launch/direct.js";
 import { SystemdLauncher, chooseBackend, systemdIsPid1, type SystemdLink } from "../launch/systemd.js";
 import { BootFailureWatch } from "../launch/boot-failures.js";
 import { describe, FoyerError } from "../base/errors.js";
@@ -570,7 +570,14 @@ export class Supervisor extends EventEmitter {
       ["server", () => this.#server.stop()],
       ["systemd", () => (this.#bootWatch?.stop(), this.#systemd?.close())],
       ["greeter user's processes", () => this.#policy.hasGreeter && sweepUser(this.#stack.user.uid) && this.#log.info("swept the greeter user's leftover processes")],
-      ["display", () => this.#release?.()], // Handoff's reply: nothing of the greeter holds the display now
+      // Handoff's reply once nothing of the greeter holds the display: the sweep's SIGKILLs are only sent
+      ["display", async () => {
+        try {
+          if (this.#policy.hasGreeter && !(await userGone(this.#stack.user.uid, 2000))) this.#log.warning("the greeter user's processes outlived their SIGKILL by 2 s");
+        } finally {
+          this.#release?.();
+        }
+      }],
       // last: its quit ACK tells `plymouth quit` that the display is free
       ["plymouth", () => this.#plymouth.stop()],
     ] as const) {
