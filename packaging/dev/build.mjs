@@ -2,7 +2,7 @@
 // Bundles the daemon, foyerctl and the demo for Node (one file each, for the initramfs) and the
 // greeter UI for the browser. `--if-stale` skips the work when no source is newer than the output.
 import { build } from "esbuild";
-import { readdirSync, statSync, existsSync } from "node:fs";
+import { readdirSync, statSync, existsSync, rmSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -47,6 +47,9 @@ await build({
   // CommonJS dependencies (winston, dbus-next) call require(): give the ESM bundle one
   banner: { js: "import { createRequire as __foyerRequire } from 'node:module'; const require = __foyerRequire(import.meta.url);" },
 });
+// the chunks' names carry their hash: a rebuild must not leave the old ones beside the new (the
+// image builders copy dist/ui whole)
+rmSync(join(out, "ui"), { recursive: true, force: true });
 await build({
   absWorkingDir: top,
   entryPoints: { app: entries.ui.app },
