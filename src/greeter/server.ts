@@ -16,6 +16,7 @@ import {
   type ServerMessage,
   type StateMessage,
 } from "../protocol/greeter.js";
+import "../base/schema-messages.js";
 import { Secret, wipeAll } from "../base/secret.js";
 import { describe, FoyerError } from "../base/errors.js";
 import type { Logger } from "../base/log.js";

@@ -3,7 +3,9 @@
 // checks that need the machine (src/agents/firstboot-validate.ts). Passwords never appear here:
 // they travel as binary frames [0x03][field][bytes] and only their hashes exist in the daemon.
 // No Node imports: this file is bundled into the browser.
-import { z } from "zod";
+// zod/mini, not zod: its checks are functions a bundler can drop, so the page loads what these
+// schemas use rather than all of zod before it can connect (the page's shared chunk: 42 KB, was 471 KB).
+import * as z from "zod/mini";
 
 /** [0x03][u8 field][password bytes] */
 export const FRAME_FIRSTBOOT_PASSWORD = 0x03;
@@ -19,19 +21,19 @@ export type FirstbootField = z.infer<typeof FirstbootField>;
 
 /** The answers that are not secret; the passwords come as frames. */
 export const FirstbootAnswers = z.strictObject({
-  layout: z.string().max(64),
-  variant: z.string().max(64),
-  locale: z.string().max(128),
-  timezone: z.string().max(128),
-  hostname: z.string().max(256),
-  fullName: z.string().max(256),
-  username: z.string().max(64),
+  layout: z.string().check(z.maxLength(64)),
+  variant: z.string().check(z.maxLength(64)),
+  locale: z.string().check(z.maxLength(128)),
+  timezone: z.string().check(z.maxLength(128)),
+  hostname: z.string().check(z.maxLength(256)),
+  fullName: z.string().check(z.maxLength(256)),
+  username: z.string().check(z.maxLength(64)),
   /** true: root gets no password (locked); the first user becomes the administrator */
   rootLocked: z.boolean(),
 });
 export type FirstbootAnswers = z.infer<typeof FirstbootAnswers>;
 
-export const FirstbootError = z.strictObject({ field: FirstbootField, message: z.string().max(256) });
+export const FirstbootError = z.strictObject({ field: FirstbootField, message: z.string().check(z.maxLength(256)) });
 export type FirstbootError = z.infer<typeof FirstbootError>;
 
 export const FirstbootView = z.strictObject({
@@ -39,33 +41,33 @@ export const FirstbootView = z.strictObject({
   phase: z.enum(["form", "applying", "failed"]),
   /** what the form shows: the defaults, then the last answers submitted */
   values: FirstbootAnswers,
-  errors: z.array(FirstbootError).max(16),
+  errors: z.array(FirstbootError).check(z.maxLength(16)),
   /** which passwords the daemon holds a hash for (never the hash) */
   hashed: z.strictObject({ user: z.boolean(), root: z.boolean() }),
-  message: z.string().max(512),
+  message: z.string().check(z.maxLength(512)),
 });
 export type FirstbootView = z.infer<typeof FirstbootView>;
 
 export const KeyboardLayout = z.strictObject({
-  name: z.string().max(64),
-  description: z.string().max(256),
-  variants: z.array(z.strictObject({ name: z.string().max(64), description: z.string().max(256) })).max(512),
+  name: z.string().check(z.maxLength(64)),
+  description: z.string().check(z.maxLength(256)),
+  variants: z.array(z.strictObject({ name: z.string().check(z.maxLength(64)), description: z.string().check(z.maxLength(256)) })).check(z.maxLength(512)),
 });
 export type KeyboardLayout = z.infer<typeof KeyboardLayout>;
 
 /** The choices, sent once per connection on request (they are large and never change). */
 export const FirstbootOptionsMessage = z.strictObject({
   type: z.literal("firstboot_options"),
-  layouts: z.array(KeyboardLayout).max(1024),
-  locales: z.array(z.string().max(128)).max(4096),
-  timezones: z.array(z.string().max(128)).max(4096),
+  layouts: z.array(KeyboardLayout).check(z.maxLength(1024)),
+  locales: z.array(z.string().check(z.maxLength(128))).check(z.maxLength(4096)),
+  timezones: z.array(z.string().check(z.maxLength(128))).check(z.maxLength(4096)),
 });
 export type FirstbootOptionsMessage = z.infer<typeof FirstbootOptionsMessage>;
 
 export const FirstbootClientMessages = [
   z.strictObject({ type: z.literal("firstboot_options") }),
   /** a layout chosen in the form: applied live so the person types the passwords with it */
-  z.strictObject({ type: z.literal("firstboot_keyboard"), layout: z.string().max(64), variant: z.string().max(64) }),
+  z.strictObject({ type: z.literal("firstboot_keyboard"), layout: z.string().check(z.maxLength(64)), variant: z.string().check(z.maxLength(64)) }),
   /** sent after the password frames: the daemon hashes in order, then validates everything */
   z.strictObject({ type: z.literal("firstboot_submit"), answers: FirstbootAnswers }),
 ] as const;

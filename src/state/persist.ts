@@ -8,7 +8,8 @@
 import { promises as fs } from "node:fs";
 import { createHash } from "node:crypto";
 import * as path from "node:path";
-import { z } from "zod";
+import * as z from "zod/mini";
+import "../base/schema-messages.js";
 import { StateSchema } from "../profile/schema.js";
 import { flushTree, writeFileSafe, type FlushResult } from "./flush.js";
 import { LOG_DIR, PERSIST_FILE, TIMELINE_FILE, type PersistPlan } from "./overlay.js";
@@ -17,10 +18,10 @@ import { parseTimeline, monotonicNowMs } from "./timeline.js";
 export const MANIFEST = "flush-manifest.json";
 const KEEP_BOOTS = 32;
 
-const PlanSchema = StateSchema.pick({ logs: true, persist: true, persistTo: true });
+const PlanSchema = z.pick(StateSchema, { logs: true, persist: true, persistTo: true });
 const ManifestSchema = z.strictObject({
   schema: z.literal(1),
-  boots: z.record(z.string(), z.strictObject({ log: z.string().nullable(), files: z.record(z.string(), z.string()) })),
+  boots: z.record(z.string(), z.strictObject({ log: z.nullable(z.string()), files: z.record(z.string(), z.string()) })),
 });
 type Manifest = z.infer<typeof ManifestSchema>;
 

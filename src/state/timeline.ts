@@ -4,18 +4,19 @@
 // and outlives it: `foyerctl timeline` reads it whether foyerd runs or not, and foyer-flush keeps it.
 // Points ("greeter interactive") have `at`; spans ("greeter start", "prompt 3") have `at` and `end`.
 import { writeFileSync, renameSync, readFileSync } from "node:fs";
-import { z } from "zod";
+import * as z from "zod/mini";
+import "../base/schema-messages.js";
 
 export const TimelineEntrySchema = z.strictObject({
-  name: z.string().min(1).max(200),
-  at: z.number().nonnegative(),
-  end: z.number().nonnegative().optional(),
+  name: z.string().check(z.minLength(1), z.maxLength(200)),
+  at: z.number().check(z.nonnegative()),
+  end: z.optional(z.number().check(z.nonnegative())),
 });
 export const TimelineSchema = z.strictObject({
   schema: z.literal(1),
-  bootId: z.string().max(64),
-  pid: z.number().int(),
-  entries: z.array(TimelineEntrySchema).max(10_000), // MAX_ENTRIES written; room for older or newer writers
+  bootId: z.string().check(z.maxLength(64)),
+  pid: z.int(),
+  entries: z.array(TimelineEntrySchema).check(z.maxLength(10_000)), // MAX_ENTRIES written; room for older or newer writers
 });
 export type TimelineEntry = z.infer<typeof TimelineEntrySchema>;
 export type TimelineData = z.infer<typeof TimelineSchema>;

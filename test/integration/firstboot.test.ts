@@ -63,7 +63,7 @@ async function openForm(ctx: Ctx): Promise<Page> {
   return page;
 }
 
-type Msg = { type: string; code?: string; flow?: string; firstboot?: { phase: string; errors: { field: string }[] } };
+type Msg = { type: string; code?: string; message?: string; flow?: string; firstboot?: { phase: string; errors: { field: string }[] } };
 /** A WebSocket client without the browser: every message kept, and a wait on them that is an event, not a poll. */
 async function rawClient(foyerd: Foyerd): Promise<{ ws: WebSocket; msgs: Msg[]; until: (pred: () => boolean, what: string) => Promise<void> }> {
   const url = new URL(await foyerd.url());
@@ -146,6 +146,8 @@ F("bad answers: inline errors, the first one focused, nothing written", async (c
   // a password as JSON is not a message at all
   ws.send(JSON.stringify({ type: "firstboot_submit", answers: { ...bad, password: "x" } }));
   await until(() => msgs.some((m) => m.type === "error" && m.code === "protocol-error"), "protocol error");
+  const refused = msgs.find((m) => m.type === "error" && m.code === "protocol-error");
+  assert.match(refused?.message ?? "", /answers: Unrecognized key: "password"/);
   ws.close();
 
   assert.equal(treeDigest(ctx.root!), before);
