@@ -55,9 +55,17 @@ const prof = JSON.parse(readFileSync(new URL("../../profiles/headless-wayland.js
 prof.restart = { burst: 1000, initialMs: 0, maxMs: 0 };
 writeFileSync(join(profDir, "bench.json"), JSON.stringify(prof));
 
+// a bench that throws must not leave a foyerd (and its greeter) behind to skew the next one
+const running = new Set<Foyerd>();
+process.on("exit", () => {
+  for (const f of running) f.proc.kill("SIGKILL");
+  spawnSync("pkill", ["-KILL", "-u", "foyer-greeter"]);
+});
+
 async function foyerStart(): Promise<{ ms: number; f: Foyerd }> {
   const t0 = now();
   const f = new Foyerd(join(profDir, "bench.json"), { bundle: true });
+  running.add(f);
   await f.until((l) => l.includes("greeter interactive"), 60_000);
   return { ms: now() - t0, f };
 }
@@ -168,7 +176,9 @@ for (let i = 0; i < N; i++) {
     supRss = rssKb(f.proc.pid!);
     stackRss = userRssKb("foyer-greeter") + supRss;
     for (let k = 1; k <= KILLS; k++) {
-      const cage = Number(spawnSync("pgrep", ["-u", "foyer-greeter", "-x", "cage"], { encoding: "utf8" }).stdout.trim().split("\n")[0]);
+      // foyerd's own child: by user alone, a bare run's cage that is still dying could be picked
+      const cage = Number(spawnSync("pgrep", ["-P", String(f.proc.pid), "-x", "cage"], { encoding: "utf8" }).stdout.trim().split("\n")[0]);
+      if (!cage) throw new Error(`no cage under foyerd ${f.proc.pid} before kill ${k}`);
       const t0 = now();
       process.kill(cage, "SIGKILL");
       await f.untilCount(/greeter interactive again/, k, 60_000);
@@ -184,6 +194,7 @@ for (let i = 0; i < N; i++) {
 const reply: number[] = [];
 {
   const f = new Foyerd("headless", { bundle: true });
+  running.add(f);
   const b = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
   const page = await b.newPage();
   await page.goto(await f.url());
