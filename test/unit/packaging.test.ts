@@ -3,8 +3,9 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { top } from "../helpers/index.js";
+import { top, shippedNodeFlags } from "../helpers/index.js";
 
 for (const f of ["packaging/dracut/91foyer/module-setup.sh", "packaging/dev/setup.sh", ".ci/run"]) {
   test(`bash -n ${f}`, () => {
@@ -21,5 +22,21 @@ for (const unit of ["foyer-flush.service", "foyer-console.service"]) {
     assert.is(r.stderr.trim(), "", r.stderr);
   });
 }
+
+// the console shows whatever node prints at boot: the flags foyer.service gives it must not
+// make V8 warn (--jitless alone: "disabling flag --expose_wasm due to conflicting flags")
+test("node with foyer.service's flags runs the bundle without a word on stderr", () => {
+  const r = spawnSync(process.execPath, [...shippedNodeFlags(), join(top, "dist/foyerd.mjs"), "print-profile", "--profile", "headless"], { encoding: "utf8", env: { ...process.env, FOYER_MAIN: "foyerd" } });
+  assert.is(r.status, 0, r.stderr);
+  assert.is(r.stderr, "");
+  assert.match(r.stdout, /"stack": "headless"/);
+});
+
+test("initramfs-tools' script starts foyerd with foyer.service's node flags", () => {
+  const script = readFileSync(join(top, "packaging/initramfs-tools/scripts/init-premount/foyer"), "utf8");
+  const m = /\/usr\/bin\/node((?:\s+--\S+)*)\s+\/usr\/lib\/foyer\/foyerd\.mjs/.exec(script);
+  assert.ok(m, "no node … foyerd.mjs line in the initramfs-tools script");
+  assert.equal(m[1]!.trim().split(/\s+/), shippedNodeFlags());
+});
 
 test.run();
