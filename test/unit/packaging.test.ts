@@ -24,7 +24,8 @@ for (const unit of ["foyer-flush.service", "foyer-console.service"]) {
 }
 
 // the console shows whatever node prints at boot: the flags foyer.service gives it must not
-// make V8 warn (--jitless alone: "disabling flag --expose_wasm due to conflicting flags")
+// make V8 warn (--jitless without --no-expose-wasm did: "disabling flag --expose_wasm due to
+// conflicting flags")
 test("node with foyer.service's flags runs the bundle without a word on stderr", () => {
   const r = spawnSync(process.execPath, [...shippedNodeFlags(), join(top, "dist/foyerd.mjs"), "print-profile", "--profile", "headless"], { encoding: "utf8", env: { ...process.env, FOYER_MAIN: "foyerd" } });
   assert.is(r.status, 0, r.stderr);

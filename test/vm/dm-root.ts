@@ -29,6 +29,8 @@ const REPORT = [
   "  secret=absent",
   `  grep -q '${VM_PASSPHRASE}' "$f" && secret=present`,
   '  echo "FOYER-DM-FLUSH-LOG ${f##*/} lines=$(wc -l < "$f") kept=$(grep -c "last frame kept" "$f") secret=$secret"',
+  "  # foyerd's own account of its end, for when the frame was not kept",
+  `  grep -E 'supervisor|plymouth|frame|stop|exited|SIGTERM|handoff' "$f" | grep -v '${VM_PASSPHRASE}' | tail -n 25 | cut -c1-300 | sed 's/^/FOYER-DM-FOYER-LOG /'`,
   "done",
   "# what X said of its start: whether it could start on the frame that was there (-background none)",
   "grep -iE 'glamor|background|modeset\\(0\\): (Output|Using)' /var/log/Xorg.0.log 2>/dev/null | head -8 | sed 's/^/FOYER-DM-XORG /'",
