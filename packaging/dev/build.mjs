@@ -10,7 +10,7 @@ const top = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const out = join(top, "dist");
 const entries = {
   node: { foyerd: "src/cli/foyerd.ts", foyerctl: "src/cli/foyerctl.ts", "foyer-demo": "src/cli/demo.ts", "foyer-pty": "src/greeter/pty-broker.ts" },
-  ui: { app: "src/ui/main.ts", dial: "src/ui/dial.ts" },
+  ui: { app: "src/ui/main.ts" },
 };
 
 function newest(dir) {
@@ -23,7 +23,7 @@ function newest(dir) {
 }
 
 if (process.argv.includes("--if-stale")) {
-  const outs = [...Object.keys(entries.node).map((n) => join(out, `${n}.mjs`)), join(out, "ui/app.js"), join(out, "ui/dial.js")];
+  const outs = [...Object.keys(entries.node).map((n) => join(out, `${n}.mjs`)), join(out, "ui/app.js")];
   const oldest = Math.min(...outs.map((p) => (existsSync(p) ? statSync(p).mtimeMs : 0)));
   const src = Math.max(newest(join(top, "src")), statSync(join(top, "package-lock.json")).mtimeMs);
   if (oldest > src) process.exit(0);
@@ -50,18 +50,19 @@ await build({
 // the chunks' names carry their hash: a rebuild must not leave the old ones beside the new (the
 // image builders copy dist/ui whole)
 rmSync(join(out, "ui"), { recursive: true, force: true });
-const ui = {
+await build({
   absWorkingDir: top,
+  entryPoints: { app: entries.ui.app },
   outdir: join(out, "ui"),
   bundle: true,
   platform: "browser",
   target: ["chrome110", "safari15"],
+  // ESM with splitting: the terminal (xterm) loads only when the recovery screen needs it, so the
+  // unlock prompt paints sooner
+  format: "esm",
+  splitting: true,
   minify: true,
+  chunkNames: "chunk-[hash]",
   sourcemap: "linked",
   logLevel: "warning",
-};
-// ESM with splitting: the terminal (xterm) loads only when the recovery screen needs it, so the
-// unlock prompt paints sooner
-await build({ ...ui, entryPoints: { app: entries.ui.app }, format: "esm", splitting: true, chunkNames: "chunk-[hash]" });
-// a classic script (not a module): <head> runs it before the stylesheets and modules have loaded
-await build({ ...ui, entryPoints: { dial: entries.ui.dial }, format: "iife" });
+});

@@ -1,10 +1,9 @@
 // The greeter's one WebSocket: (re)connects with backoff, validates every message, and hands the
-// state to the views. The first socket is the one dial.ts opened before the modules loaded.
+// state to the views. The token comes from the page URL's fragment (never sent in a request).
 import { ServerMessage, PROTOCOL_VERSION, FRAME_TERMINAL, type StateMessage, type ClientMessage } from "../protocol/greeter.js";
 import type { FirstbootOptionsMessage } from "../protocol/firstboot.js";
 import type { KeyboardLayoutsMessage } from "../protocol/greeter.js";
 import { t } from "./i18n.js";
-import { socketUrl } from "./socket-url.js";
 
 export interface Connection {
   send(m: ClientMessage): void;
@@ -13,6 +12,7 @@ export interface Connection {
 }
 
 export function connect(handlers: { state: (s: StateMessage, c: Connection) => void; error: (msg: string) => void; terminal: (bytes: Uint8Array) => void; status: (s: string) => void; firstbootOptions?: (m: FirstbootOptionsMessage) => void; keyboardLayouts?: (m: KeyboardLayoutsMessage) => void }): Connection {
+  const token = new URLSearchParams(location.hash.slice(1)).get("token") ?? "";
   let ws: WebSocket | undefined;
   let retryMs = 250;
   const c: Connection = {
@@ -25,19 +25,14 @@ export function connect(handlers: { state: (s: StateMessage, c: Connection) => v
     open: () => ws?.readyState === WebSocket.OPEN,
   };
   const dial = () => {
-    // the first time, the socket dial.ts opened at the top of the page, unless it already closed
-    const early = window.foyerEarlySocket;
-    window.foyerEarlySocket = undefined;
-    const adopted = early && early.ws.readyState <= WebSocket.OPEN ? early : undefined;
-    const sock = adopted?.ws ?? new WebSocket(socketUrl());
+    const sock = new WebSocket(`ws://${location.host}/ws?token=${encodeURIComponent(token)}`);
     sock.binaryType = "arraybuffer";
     ws = sock;
-    const hello = () => {
+    sock.onopen = () => {
       retryMs = 250;
       sock.send(JSON.stringify({ type: "hello", version: PROTOCOL_VERSION }));
     };
-    sock.onopen = hello;
-    const onMessage = (ev: MessageEvent) => {
+    sock.onmessage = (ev) => {
       if (typeof ev.data !== "string") {
         const b = new Uint8Array(ev.data as ArrayBuffer);
         if (b[0] === FRAME_TERMINAL) handlers.terminal(b.subarray(1));
@@ -56,17 +51,12 @@ export function connect(handlers: { state: (s: StateMessage, c: Connection) => v
       else if (m.data.type === "keyboard_layouts") handlers.keyboardLayouts?.(m.data);
       else handlers.error(m.data.message);
     };
-    sock.onmessage = onMessage;
     sock.onclose = () => {
       if (ws !== sock) return;
       handlers.status(t("status.reconnecting"));
       setTimeout(dial, retryMs);
       retryMs = Math.min(retryMs * 2, 2000);
     };
-    if (adopted) {
-      for (const ev of adopted.early) onMessage(ev);
-      if (sock.readyState === WebSocket.OPEN) hello();
-    }
   };
   dial();
   return c;

@@ -50,30 +50,6 @@ U("the prompt's Message labels a password field; Enter sends the exact bytes", a
   await page.close();
 });
 
-U("the page's one WebSocket is dialled from the top of <head>; without that script the page connects by itself", async (ctx) => {
-  const url = await ctx.foyerd!.url();
-  for (const withDial of [true, false]) {
-    const page = await ctx.browser!.newPage();
-    // every WebSocket the page makes, and which script made it (a module has no currentScript)
-    await page.addInitScript(() => {
-      const made: string[] = ((window as unknown as { made: string[] }).made = []);
-      const W = window.WebSocket;
-      window.WebSocket = class extends W {
-        constructor(u: string | URL, p?: string | string[]) {
-          super(u, p);
-          made.push((document.currentScript as HTMLScriptElement | null)?.src.replace(/^.*\/ui\//, "") ?? "module");
-        }
-      };
-    });
-    if (!withDial) await page.route("**/ui/dial.js", (r) => r.abort());
-    await page.goto(url);
-    await withTimeout(page.waitForFunction(() => document.getElementById("status")!.textContent !== "Connecting…"), 10_000, "the page connected");
-    assert.equal(await page.evaluate(() => (window as unknown as { made: string[] }).made), [withDial ? "dial.js" : "module"]);
-    assert.is(await page.evaluate(() => window.foyerEarlySocket), undefined, "the early socket was taken over");
-    await page.close();
-  }
-});
-
 U("a reconnecting greeter receives the full state: the same prompts", async (ctx) => {
   const url = await ctx.foyerd!.url();
   const a = askPassword("Disk A:");
