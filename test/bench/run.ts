@@ -5,7 +5,7 @@
 //       own start p50/p99 over as many starts
 //   (c) Enter in the greeter → the asker has the passphrase (reply datagram sent and read), p50/p99
 //   (d) supervisor RSS and whole-stack RSS at the prompt
-//   (e) flushRatio: `foyerd flush` (the bundle, crash-safe: temps, one syncfs, renames) against
+//   (e) flushRatio: `foyerd flush` (the bundle, crash-safe: temps or a new folder's temp, one syncfs, renames) against
 //       `cp -a` + `sync` on the same tree (3,000 small files and 8 files of 4 MB), from a tmpfs to
 //       the disk under /var/tmp; median of FOYER_BENCH_FLUSH_N runs each, alternated. The ratio is
 //       flush throughput / cp throughput (above 1: the flush is faster)

@@ -1,5 +1,6 @@
 // The flush SIGKILLed at random points over ≥ 2,000 files and ≥ 50 MB: after the kills each target
-// file is byte-equal to its old or its new version (or absent if it had no old one), and a rerun
+// file is byte-equal to its old or its new version (or absent if it had no old one: some whole
+// folders are new, and flush.ts renames those into place at once), and a rerun
 // completes the mirror with no temp file left. Kills come in chains (a flush resumed after a kill is
 // killed again) so later kills also land in a flush that skips what an earlier run already copied.
 // It runs the bundle (what ships; no tsx start-up per kill) and checks the target every few kills
@@ -33,17 +34,19 @@ test.before(async () => {
   for (const d of ["src", "old"]) await fs.mkdir(path.join(root, d));
   let total = 0;
   for (let i = 0; i < FILES; i++) {
-    const rel = path.join(`d${i % 37}`, `e${i % 5}`, `f${i}`);
+    // some folders are new on this boot (flush.ts builds them under a temp name): nothing of them is old
+    const fresh = i % 41 === 0;
+    const rel = fresh ? path.join(`n${i % 3}`, `e${i % 5}`, `f${i}`) : path.join(`d${i % 37}`, `e${i % 5}`, `f${i}`);
     // mostly small files, a few MB-sized ones so a kill often lands inside one write
     const size = i % 100 === 0 ? 1_500_000 + randomInt(500_000) : randomInt(1, 25_000);
     const nu = randomBytes(size), mode = [0o600, 0o640, 0o644][i % 3]!;
     total += size;
-    for (const d of ["src", "old"]) await fs.mkdir(path.join(root, d, path.dirname(rel)), { recursive: true });
+    for (const d of fresh ? ["src"] : ["src", "old"]) await fs.mkdir(path.join(root, d, path.dirname(rel)), { recursive: true });
     await fs.writeFile(path.join(root, "src", rel), nu, { mode });
     await fs.chmod(path.join(root, "src", rel), mode);
     // every 10th file is new on this boot: its "old version" is absence
     let oldHash: string | null = null;
-    if (i % 10 !== 0) {
+    if (i % 10 !== 0 && !fresh) {
       const old = randomBytes(randomInt(1, 25_000));
       await fs.writeFile(path.join(root, "old", rel), old);
       oldHash = sha(old);
@@ -77,8 +80,8 @@ async function check(final: boolean): Promise<{ torn: number; missing: number; t
   }
   const walk = async (d: string): Promise<void> => {
     for (const x of await fs.readdir(d, { withFileTypes: true })) {
-      if (x.isDirectory()) await walk(path.join(d, x.name));
-      else if (x.name.startsWith(TEMP_PREFIX)) temps++;
+      if (x.name.startsWith(TEMP_PREFIX)) temps++;
+      else if (x.isDirectory()) await walk(path.join(d, x.name));
     }
   };
   if (final) await walk(path.join(root, "dst"));

@@ -28,6 +28,23 @@ test("mirrors files, dirs and modes; leaves target-only files; removes stale tem
   assert.is(r2.skipped, 1);
 });
 
+test("a folder new to the target arrives whole with its modes; a killed run's temp folder is removed", async () => {
+  const from = path.join(root, "n"), to = path.join(root, "m");
+  await fs.mkdir(path.join(from, "new/sub"), { recursive: true });
+  await fs.chmod(path.join(from, "new"), 0o750);
+  await fs.writeFile(path.join(from, "new/x"), "x", { mode: 0o600 });
+  await fs.writeFile(path.join(from, "new/sub/y"), "y");
+  await fs.mkdir(path.join(to, `${TEMP_PREFIX}1.new`), { recursive: true });
+  await fs.writeFile(path.join(to, `${TEMP_PREFIX}1.new`, "x"), "torn");
+  const r = await withTimeout(flushTree(from, to), 10_000, "flush");
+  assert.equal({ copied: r.copied, problems: r.problems }, { copied: 2, problems: [] });
+  assert.equal((await fs.readdir(to)).sort(), ["new"]);
+  assert.is((await fs.stat(path.join(to, "new"))).mode & 0o777, 0o750);
+  assert.is((await fs.stat(path.join(to, "new/x"))).mode & 0o777, 0o600);
+  assert.is(await fs.readFile(path.join(to, "new/sub/y"), "utf8"), "y");
+  assert.equal((await fs.readdir(path.join(to, "new"))).sort(), ["sub", "x"]);
+});
+
 test("a symlink where a directory should be is reported and nothing is written through it", async () => {
   const from = path.join(root, "s"), to = path.join(root, "t"), outside = path.join(root, "outside");
   await fs.mkdir(path.join(from, "d"), { recursive: true });
