@@ -31,6 +31,9 @@ if (process.argv.includes("--if-stale")) {
 
 // native addons stay outside the bundle; dbus-next requires 'x11' lazily for X11 auth only
 const external = ["node-pty", "unix-dgram", "usocket", "x11", "playwright-core"];
+// the chunks' names carry their hash: a rebuild must not leave the old ones beside the new (the
+// image builders copy dist/*.mjs)
+for (const f of existsSync(out) ? readdirSync(out) : []) if (f.startsWith("chunk-")) rmSync(join(out, f));
 await build({
   absWorkingDir: top,
   entryPoints: Object.fromEntries(Object.entries(entries.node).map(([k, v]) => [k, v])),
@@ -40,6 +43,10 @@ await build({
   platform: "node",
   target: "node20",
   format: "esm",
+  // foyerd loads the part a command needs (cli/foyerd.ts): `foyerd flush` and `console-restore`
+  // run on the real root's boot path without the daemon's modules
+  splitting: true,
+  chunkNames: "chunk-[hash]",
   external,
   sourcemap: "linked",
   minify: true, // a smaller bundle parses faster: foyerd's start is on the way to the prompt

@@ -1,0 +1,34 @@
+// foyerd console-restore (foyer-console.service in the real root): the text console bound again
+// once the display manager holds the display, after foyerd kept the greeter's last frame.
+import { parseArgs } from "node:util";
+import { spawnSync } from "node:child_process";
+import { describe } from "../base/errors.js";
+import { restoreConsole, activeVt, type DmState } from "../display/handoff.js";
+
+/** foyer-console.service: the text console back once the display manager holds the display (src/display/handoff.ts). */
+export async function consoleRestoreMain(argv: string[]): Promise<number> {
+  let v;
+  try {
+    ({ values: v } = parseArgs({ args: argv, options: { "runtime-dir": { type: "string", default: "/run/foyer" }, "timeout-ms": { type: "string", default: "90000" } } }));
+  } catch (e) {
+    process.stderr.write(`foyerd console-restore: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const timeoutMs = Number(v["timeout-ms"]);
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 0) {
+    process.stderr.write(`foyerd console-restore: --timeout-ms '${v["timeout-ms"]}' is not a whole number of milliseconds\n`);
+    return 2;
+  }
+  const dmState = (): DmState => {
+    const r = spawnSync("systemctl", ["show", "-P", "LoadState,ActiveState", "display-manager.service"], { encoding: "utf8" });
+    const [load = "", active = ""] = (r.stdout ?? "").trim().split("\n");
+    return { load: r.status === 0 ? load : "unknown", active };
+  };
+  try {
+    await restoreConsole({ runtimeDir: v["runtime-dir"]!, dmState, activeVt: () => activeVt(), timeoutMs, settleMs: 2000, log: (l) => process.stdout.write(l + "\n") });
+    return 0;
+  } catch (e) {
+    process.stderr.write(`foyerd console-restore: ${describe(e)}\n`);
+    return 1;
+  }
+}
