@@ -2,7 +2,7 @@
 // default) plus foyer's shipped policy file, run as a child so a test can kill it and start a new
 // one on the same socket path (a bus restart, as at switch-root).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, writeFileSync, rmSync, chmodSync, mkdirSync, copyFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync, rmSync, chmodSync, mkdirSync, copyFileSync, readdirSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { tmpdir } from "node:os";
 import { top, withTimeout, requireTool } from "../helpers/index.js";
@@ -113,13 +113,15 @@ export function gdbusCall(bus: PrivateBus, member: string, args: string[] = [], 
 let readableBin: string | undefined;
 /**
  * nobody cannot read a checkout that sits under a 0700 directory (a CI clone may), so the
- * unprivileged runs use a world-readable copy of the shipped foyerctl (bin/ + its dist/ bundle).
+ * unprivileged runs use a world-readable copy of the shipped foyerctl (bin/ + the dist/ bundles).
  */
 export function nobodyFoyerctl(): string {
   if (!readableBin) {
     const d = mkdtempSync(join(tmpdir(), "foyerctl-"));
     chmodSync(d, 0o755);
-    for (const f of ["bin/foyerctl.mjs", "dist/foyerctl.mjs"]) {
+    // dist/*.mjs: the bundle and the chunks it shares with foyerd, as the image builders copy them
+    const dist = readdirSync(join(top, "dist")).filter((f) => f.endsWith(".mjs")).map((f) => `dist/${f}`);
+    for (const f of ["bin/foyerctl.mjs", ...dist]) {
       mkdirSync(dirname(join(d, f)), { recursive: true, mode: 0o755 });
       copyFileSync(join(top, f), join(d, f));
       chmodSync(join(d, f), 0o644);
