@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Bundles the daemon, foyerctl and the demo for Node (an entry each, and the chunks they share or
-// load on demand: the image builders copy every dist/*.mjs) and the greeter UI for the browser. `--if-stale` skips the work when no source is newer than the output.
+// load on demand: the image builders copy every dist/*.mjs) and the greeter UI for the browser.
+// `--if-stale` skips the work when no source is newer than the output.
 import { build } from "esbuild";
 import { readdirSync, statSync, existsSync, rmSync } from "node:fs";
 import { join, dirname } from "node:path";

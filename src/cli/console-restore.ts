@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { describe } from "../base/errors.js";
 import { restoreConsole, activeVt, type DmState } from "../display/handoff.js";
 
-/** foyer-console.service: the text console back once the display manager holds the display (src/display/handoff.ts). */
+/** Exit code: 0 bound again (or nothing to do), 1 failed, 2 bad arguments. */
 export async function consoleRestoreMain(argv: string[]): Promise<number> {
   let v;
   try {

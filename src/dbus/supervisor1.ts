@@ -1,6 +1,6 @@
 // The org.foyer.Supervisor1 interface: what units, scripts and display managers may ask foyerd.
 // This module knows nothing of the Supervisor class (dbus sits below supervisor in the import
-// rule): it serves a SupervisorPort, which the composition root (cli/foyerd.ts) builds.
+// rule): it serves a SupervisorPort, which the composition root (cli/daemon.ts) builds.
 //
 // Errors cross the bus boundary here and only here. dbus-next replies to any exception that is
 // not a DBusError with the exception's stack, so every method body runs inside toDBusError().
@@ -25,7 +25,7 @@ export interface SupervisorView {
   recoveryReason: string;
 }
 
-/** What the service needs from the supervisor; cli/foyerd.ts adapts the Supervisor to it. */
+/** What the service needs from the supervisor; cli/daemon.ts adapts the Supervisor to it. */
 export interface SupervisorPort {
   view(): SupervisorView;
   restartGreeter(): void;
