@@ -45,6 +45,32 @@ test("a folder new to the target arrives whole with its modes; a killed run's te
   assert.equal((await fs.readdir(path.join(to, "new"))).sort(), ["sub", "x"]);
 });
 
+test("where `sync --file-system` cannot run, each temp is fsync'd instead: a new folder's files and folders too", async () => {
+  const from = path.join(root, "f"), to = path.join(root, "g"), bin = path.join(root, "bin");
+  await fs.mkdir(path.join(from, "new/sub"), { recursive: true });
+  await fs.mkdir(path.join(from, "old"), { recursive: true });
+  await fs.writeFile(path.join(from, "new/sub/y"), "y");
+  await fs.writeFile(path.join(from, "old/z"), "new z");
+  await fs.mkdir(path.join(to, "old"), { recursive: true });
+  await fs.writeFile(path.join(to, "old/z"), "old z");
+  // a `sync` that fails, first on PATH, and says it was asked
+  await fs.mkdir(bin);
+  await fs.writeFile(path.join(bin, "sync"), `#!/bin/sh\necho "$@" > ${path.join(bin, "asked")}\nexit 1\n`, { mode: 0o755 });
+  const saved = process.env.PATH;
+  process.env.PATH = `${bin}:${saved}`;
+  try {
+    const r = await withTimeout(flushTree(from, to), 10_000, "flush");
+    assert.equal({ copied: r.copied, problems: r.problems }, { copied: 2, problems: [] });
+  } finally {
+    process.env.PATH = saved;
+  }
+  assert.match(await fs.readFile(path.join(bin, "asked"), "utf8"), /--file-system/);
+  assert.is(await fs.readFile(path.join(to, "new/sub/y"), "utf8"), "y");
+  assert.is(await fs.readFile(path.join(to, "old/z"), "utf8"), "new z");
+  assert.equal((await fs.readdir(to)).sort(), ["new", "old"]);
+  assert.equal(await fs.readdir(path.join(to, "old")), ["z"]);
+});
+
 test("a symlink where a directory should be is reported and nothing is written through it", async () => {
   const from = path.join(root, "s"), to = path.join(root, "t"), outside = path.join(root, "outside");
   await fs.mkdir(path.join(from, "d"), { recursive: true });
