@@ -15,7 +15,7 @@ import type { Logger } from "../base/log.js";
 const SHIFT = 1, LOCK = 2, CONTROL = 4, MOD1 = 8, MOD2 = 16;
 // keysyms (X11/keysymdef.h)
 const K = {
-  Tab: 0xff09, Escape: 0xff1b, Delete: 0xffff, Home: 0xff50, Prior: 0xff55, Next: 0xff56, F4: 0xffc1, F11: 0xffc8,
+  Tab: 0xff09, Escape: 0xff1b, Delete: 0xffff, Home: 0xff50, Prior: 0xff55, Next: 0xff56, F1: 0xffbe, F4: 0xffc1, F11: 0xffc8,
   BrowserBack: 0x1008ff26, BrowserForward: 0x1008ff27, BrowserHome: 0x1008ff18, BrowserSearch: 0x1008ff1b,
 } as const;
 const letter = (c: string) => c.charCodeAt(0); // latin keysyms are their code points
@@ -26,6 +26,9 @@ const letter = (c: string) => c.charCodeAt(0); // latin keysyms are their code p
  * close the browser. Chromium's other accelerators (Ctrl+H, Ctrl+U, F12 …) reach the page first,
  * and the greeter cancels them there (src/ui/kiosk-keys.ts): grabbing them here would also take
  * them from the recovery terminal, where Ctrl+D, Ctrl+U or Ctrl+R mean what a shell means.
+ * F1 is taken here too: pressed just after the browser started, before its page had the focus, it
+ * opened chromium's help in a tab over a greeter that stayed connected (test/robust/kiosk-x11 in a
+ * fresh-clone CI, 2026-11-30); no shell needs it.
  */
 export const GRABBED: { mods: number; keysym: number; name: string }[] = [
   ...["t", "n", "w", "q"].map((c) => ({ mods: CONTROL, keysym: letter(c), name: `Ctrl+${c.toUpperCase()}` })),
@@ -40,6 +43,7 @@ export const GRABBED: { mods: number; keysym: number; name: string }[] = [
   { mods: SHIFT, keysym: K.Escape, name: "Shift+Escape" },
   { mods: MOD1, keysym: K.F4, name: "Alt+F4" },
   { mods: MOD1, keysym: K.Home, name: "Alt+Home" },
+  { mods: 0, keysym: K.F1, name: "F1" },
   { mods: 0, keysym: K.F11, name: "F11" },
   ...[K.BrowserBack, K.BrowserForward, K.BrowserHome, K.BrowserSearch].map((keysym) => ({ mods: 0, keysym, name: `keysym 0x${keysym.toString(16)}` })),
 ];

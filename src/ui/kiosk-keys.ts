@@ -2,7 +2,8 @@
 // to the page first (Ctrl+H history, Ctrl+J downloads, Ctrl+U view-source, Ctrl+D bookmarks,
 // F1 help, F12 devtools, Alt+Left back …): each would open a tab over the greeter or leave it,
 // even when chromium's kiosk policy then blocks what that tab shows. Those it reserves (Ctrl+T,
-// Ctrl+N, Ctrl+W …) never reach a page; on X the daemon grabs them (display/x11-keygrab.ts).
+// Ctrl+N, Ctrl+W …) never reach a page; on X the daemon grabs them, and F1 (display/x11-keygrab.ts:
+// a key pressed before the page has the focus goes to the browser, not to this code).
 // Inside the recovery terminal the keys are the shell's: xterm cancels the ones it sends.
 const CTRL = new Set(["d", "e", "f", "g", "h", "j", "k", "l", "o", "p", "r", "s", "u"]);
 const CTRL_SHIFT = new Set(["b", "c", "i", "j", "m", "o", "a", "d", "p", "r", "s", "y", "delete"]);
