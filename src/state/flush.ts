@@ -16,6 +16,9 @@ import * as path from "node:path";
 
 export const TEMP_PREFIX = ".foyer-flush.";
 
+/** Where `dir/name`'s new version is built: this process's temp beside it. */
+const tempName = (dir: string, name: string) => path.join(dir, `${TEMP_PREFIX}${process.pid}.${name}`);
+
 export interface FlushResult { copied: number; skipped: number; problems: string[] }
 
 /** fsync of a folder: the renames in it made durable. */
@@ -78,7 +81,7 @@ function copyNew(src: string, dst: string): void {
 
 /** The crash-safe recipe for one file: `dstDir/name` is its old content or `data`, never a mix. */
 export async function writeFileSafe(dstDir: string, name: string, data: Buffer, mode: number): Promise<void> {
-  const tmp = path.join(dstDir, `${TEMP_PREFIX}${process.pid}.${name}`);
+  const tmp = tempName(dstDir, name);
   writeTemp(tmp, data, mode);
   renameSync(tmp, path.join(dstDir, name));
   fsyncDir(dstDir);
@@ -98,33 +101,27 @@ export async function flushTree(from: string, to: string, log: (m: string) => vo
   const r: FlushResult = { copied: 0, skipped: 0, problems: [] };
   const pending: Pending[] = [];
   const problem = (m: string) => { r.problems.push(m); log(m); };
-  const tempName = (d: string, name: string) => path.join(d, `${TEMP_PREFIX}${process.pid}.${name}`);
-  // a folder nobody sees yet (inside a new folder's temp): files go straight to their names
+  // a folder nobody sees yet (a new folder's temp, or inside one), made with `s`'s mode: files go
+  // straight to their names
   const fill = (s: string, d: string, into: Pending): void => {
+    mkdirSync(d, { mode: statSync(s).mode & 0o7777 });
     const entries = readdirSync(s, { withFileTypes: true });
     for (const e of entries) {
       if (!e.isFile()) continue;
       copyNew(path.join(s, e.name), path.join(d, e.name));
       into.files++;
     }
-    for (const e of entries) {
-      if (!e.isDirectory()) continue;
-      const sub = path.join(d, e.name);
-      mkdirSync(sub, { mode: statSync(path.join(s, e.name)).mode & 0o7777 });
-      fill(path.join(s, e.name), sub, into);
-    }
+    for (const e of entries) if (e.isDirectory()) fill(path.join(s, e.name), path.join(d, e.name), into);
   };
   // synchronous: the flush is a process of its own with nothing else to serve, and thousands of
   // small files cost more in the thread pool's round trips than in the file system
   const walk = (s: string, d: string): void => {
     const st = lstatSync(d, { throwIfNoEntry: false });
     if (st === undefined) {
-      const tmp = tempName(path.dirname(d), path.basename(d));
-      mkdirSync(tmp, { mode: statSync(s).mode & 0o7777 });
       // pending before it is filled: a failure inside still puts what was written in place
-      const p: Pending = { tmp, dst: d, dir: path.dirname(d), files: 0 };
+      const p: Pending = { tmp: tempName(path.dirname(d), path.basename(d)), dst: d, dir: path.dirname(d), files: 0 };
       pending.push(p);
-      fill(s, tmp, p);
+      fill(s, p.tmp, p);
       return;
     }
     if (!st.isDirectory()) return problem(`flush: ${d} is ${st.isSymbolicLink() ? "a symlink" : "not a directory"}; not writing under it`);
