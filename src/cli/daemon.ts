@@ -13,9 +13,8 @@ import { describe } from "../base/errors.js";
 import { Supervisor } from "../supervisor/supervisor.js";
 import { greeterStateName } from "../supervisor/machine.js";
 import { SupervisorService, checkBusOption, connectBus, closeQuietly, resolveBusAddress } from "../dbus/service.js";
-import { readUnitTimes } from "../dbus/systemd-units.js";
 import { withTimeout } from "../base/timeout.js";
-import type { SupervisorPort } from "../dbus/supervisor1.js";
+import type { SupervisorPort } from "../dbus/names.js";
 import { mountState, writePersistPlan, logDir, TIMELINE_FILE } from "../state/overlay.js";
 import { Timeline, processStartMs, monotonicNowMs } from "../state/timeline.js";
 
@@ -62,6 +61,7 @@ async function recordUnits(address: string, timeline: Timeline, since: number, l
   let bus;
   try {
     bus = await connectBus(address, 1000);
+    const { readUnitTimes } = await import("../dbus/systemd-units.js");
     // all of it within 2 s: foyer.service has 5 s to stop at switch-root, and a hung bus must not eat them
     const units = await withTimeout(readUnitTimes(bus, since, 1000), 2000, "reading unit times");
     for (const u of units) timeline.span(`unit ${u.unit}`, u.start, u.end);

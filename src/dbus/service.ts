@@ -7,13 +7,26 @@
 // answers again; then it exports the object, re-owns the name and re-subscribes to the
 // supervisor. Every call it makes has a timeout, so a bus that accepts but never answers is a
 // failed attempt, not a hang.
+//
+// dbus-next (a third of foyerd's bundle with its XML parser) is loaded by the first attempt that
+// finds the bus's socket: it stays off the way to the first prompt, and a foyerd with no bus
+// (an initrd without dbus-broker, a plain host) never loads it.
 import { closeQuietly } from "../base/bus-close.js";
-import dbus from "dbus-next";
+import type dbus from "dbus-next";
+import { existsSync } from "node:fs";
 import { EventEmitter } from "node:events";
 import { FoyerError, describe } from "../base/errors.js";
 import { withTimeout, monotonicMs } from "../base/timeout.js";
 import type { Logger } from "../base/log.js";
-import { Supervisor1, BUS_NAME, OBJECT_PATH, INTERFACE, INVALID_ARGS, METHOD_SIGNATURES, propertyValues, type SupervisorPort, type SupervisorView } from "./supervisor1.js";
+import type { Supervisor1 } from "./supervisor1.js";
+import { BUS_NAME, OBJECT_PATH, INTERFACE, INVALID_ARGS, METHOD_SIGNATURES, propertyValues, type SupervisorPort, type SupervisorView } from "./names.js";
+
+type DBus = typeof dbus;
+let loading: Promise<{ dbus: DBus; Supervisor1: typeof Supervisor1 }> | undefined;
+/** dbus-next and the interface class, loaded once, on first use. */
+export function loadDBus(): Promise<{ dbus: DBus; Supervisor1: typeof Supervisor1 }> {
+  return (loading ??= Promise.all([import("dbus-next"), import("./supervisor1.js")]).then(([d, s]) => ({ dbus: d.default, Supervisor1: s.Supervisor1 })));
+}
 
 export { closeQuietly }; // callers of the bus service close their connections with it too
 
@@ -41,6 +54,7 @@ export function checkBusOption(bus: string, allowNone: boolean): string | undefi
 
 /** A MessageBus that is connected (Hello answered), or a timeout/connection error. */
 export async function connectBus(address: string, ms = CALL_TIMEOUT_MS): Promise<dbus.MessageBus> {
+  const { dbus } = await loadDBus();
   const bus = dbus.sessionBus({ busAddress: address });
   try {
     await withTimeout(
@@ -58,6 +72,12 @@ export async function connectBus(address: string, ms = CALL_TIMEOUT_MS): Promise
   return bus;
 }
 
+
+/** The socket file of a unix:path= address when it does not exist (nothing to connect to yet). */
+export function absentSocket(address: string): string | undefined {
+  const path = /^unix:path=([^,;]+)/.exec(address)?.[1];
+  return path !== undefined && !existsSync(path) ? path : undefined;
+}
 
 /** The connection's end, which dbus-next does not forward from its stream to the MessageBus. */
 function onEnd(bus: dbus.MessageBus, f: () => void): void {
@@ -77,6 +97,7 @@ export class SupervisorService extends EventEmitter {
   #o: ServiceOptions;
   #log: Logger;
   #address: string;
+  #dbus?: DBus; // loaded by the first attempt that found the socket
   #bus?: dbus.MessageBus;
   #iface?: Supervisor1;
   #unsubscribe?: () => void;
@@ -111,6 +132,10 @@ export class SupervisorService extends EventEmitter {
     this.#attempts += 1;
     let bus: dbus.MessageBus | undefined;
     try {
+      const absent = absentSocket(this.#address);
+      if (absent) throw new FoyerError("not-found", `no socket at ${absent}`);
+      const { dbus, Supervisor1 } = await loadDBus();
+      this.#dbus = dbus;
       bus = await connectBus(this.#address);
       const lost = (why: string) => this.#lost(bus!, why);
       bus.on("error", (e: unknown) => lost(describe(e)));
@@ -189,7 +214,7 @@ export class SupervisorService extends EventEmitter {
     const want = METHOD_SIGNATURES[m.member];
     if (want === undefined || want === (m.signature || "")) return false;
     // (the typings say newError takes a string; it takes the call it answers)
-    bus.send(dbus.Message.newError(m as unknown as string, INVALID_ARGS, `${m.member} takes signature '${want}', got '${m.signature || ""}'`));
+    bus.send(this.#dbus!.Message.newError(m as unknown as string, INVALID_ARGS, `${m.member} takes signature '${want}', got '${m.signature || ""}'`));
     return true;
   }
 
@@ -202,7 +227,7 @@ export class SupervisorService extends EventEmitter {
     const changed: Record<string, unknown> = {};
     for (const [k, j] of Object.entries(now)) if (this.#last[k] !== j) changed[k] = values[k];
     this.#last = now;
-    if (Object.keys(changed).length > 0) dbus.interface.Interface.emitPropertiesChanged(this.#iface, changed, []);
+    if (Object.keys(changed).length > 0) this.#dbus!.interface.Interface.emitPropertiesChanged(this.#iface, changed, []);
   }
 
   /** Releases the name (bounded) and closes the connection; no reconnect after this. */

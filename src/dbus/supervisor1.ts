@@ -8,34 +8,9 @@ import dbus from "dbus-next";
 import { FoyerError, describe, type ProblemCode } from "../base/errors.js";
 import type { Logger } from "../base/log.js";
 
-export const BUS_NAME = "org.foyer.Supervisor1";
-export const OBJECT_PATH = "/org/foyer/Supervisor1";
-export const INTERFACE = "org.foyer.Supervisor1";
-export const INVALID_ARGS = "org.freedesktop.DBus.Error.InvalidArgs";
-/** ShowRecovery's reason is shown on screen and logged: bounded, printable */
-export const MAX_REASON_BYTES = 1024;
+import { INTERFACE, INVALID_ARGS, MAX_REASON_BYTES, promptsValue, type SupervisorPort } from "./names.js";
 
-export interface SupervisorView {
-  phase: string;
-  flow: string;
-  greeterState: string;
-  greeterRestarts: number;
-  /** request keys and messages only: answers never leave the daemon */
-  prompts: { key: number; message: string }[];
-  recoveryReason: string;
-}
-
-/** What the service needs from the supervisor; cli/daemon.ts adapts the Supervisor to it. */
-export interface SupervisorPort {
-  view(): SupervisorView;
-  restartGreeter(): void;
-  showRecovery(reason: string): void;
-  /** resolves once the display is released */
-  handoff(): Promise<void>;
-  reload(): void;
-  /** `changed` after anything in view() may have changed; the service diffs. Returns an unsubscribe. */
-  subscribe(h: { changed(): void; phase(p: string): void; greeterExited(code: number | null, signal: string | null): void }): () => void;
-}
+export { BUS_NAME, OBJECT_PATH, INTERFACE, INVALID_ARGS, MAX_REASON_BYTES, METHOD_SIGNATURES, propertyValues, type SupervisorView, type SupervisorPort } from "./names.js";
 
 // ProblemCode → the last part of the error name. Bad input uses the standard InvalidArgs, which
 // busctl, gdbus and sd-bus clients already understand.
@@ -76,15 +51,6 @@ export function checkReason(reason: string): void {
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(reason)) throw new FoyerError("invalid-argument", "the reason contains control characters");
 }
-
-/** The signatures methods take; a call with any other signature gets InvalidArgs (see service.ts). */
-export const METHOD_SIGNATURES: Record<string, string> = {
-  RestartGreeter: "",
-  ShowRecovery: "s",
-  Handoff: "",
-  Reload: "",
-  Status: "",
-};
 
 type Variant = InstanceType<typeof dbus.Variant>;
 
@@ -162,10 +128,6 @@ export class Supervisor1 extends dbus.interface.Interface {
   }
 }
 
-function promptsValue(v: SupervisorView): [number, string][] {
-  return v.prompts.map((p) => [p.key, p.message]);
-}
-
 const { ACCESS_READ } = dbus.interface;
 Supervisor1.configureMembers({
   properties: {
@@ -187,8 +149,3 @@ Supervisor1.configureMembers({
     PhaseChanged: { signature: "s" },
   },
 });
-
-/** The properties as emitted in PropertiesChanged, keyed by D-Bus name. */
-export function propertyValues(v: SupervisorView): Record<string, unknown> {
-  return { Phase: v.phase, Flow: v.flow, GreeterState: v.greeterState, GreeterRestarts: v.greeterRestarts, PendingPrompts: promptsValue(v) };
-}

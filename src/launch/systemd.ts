@@ -17,6 +17,7 @@ import { constants as osc } from "node:os";
 import { dirname, join } from "node:path";
 import { EventEmitter } from "node:events";
 import dbus from "dbus-next";
+import { systemdIsPid1, wantsSystemd } from "./pid1.js";
 import { FoyerError, describe } from "../base/errors.js";
 import type { Logger } from "../base/log.js";
 import type { Exit, LaunchSpec, Launched, Launcher } from "./direct.js";
@@ -232,10 +233,7 @@ export class SystemdLink extends EventEmitter {
   }
 }
 
-/** systemd is PID 1 (sd_booted()'s test). */
-export function systemdIsPid1(): boolean {
-  return existsSync("/run/systemd/system");
-}
+export { systemdIsPid1 };
 
 export interface BackendChoice {
   kind: "direct" | "systemd";
@@ -249,9 +247,7 @@ export interface BackendChoice {
  * PID 1 and its bus answers. Never throws: a systemd that does not answer means direct.
  */
 export async function chooseBackend(mode: "direct" | "systemd" | "auto", log: Logger, o: { pid1?: boolean; address?: string; timeoutMs?: number } = {}): Promise<BackendChoice> {
-  const pid1 = o.pid1 ?? systemdIsPid1();
-  if (mode === "direct") return { kind: "direct" };
-  if (mode === "auto" && !pid1) return { kind: "direct" };
+  if (!wantsSystemd(mode, o.pid1)) return { kind: "direct" };
   try {
     return { kind: "systemd", link: await SystemdLink.open({ address: o.address ?? "auto", timeoutMs: o.timeoutMs ?? 2000 }, log) };
   } catch (e) {

@@ -19,8 +19,11 @@ import { frameBuffer, ppmToFrame, writeFrame, framebufferConsoles, bindConsoles,
 import { readKeyboard, type Keyboard } from "../display/keyboard.js";
 import { lookupUser } from "../display/users.js";
 import { DirectLauncher, sweepUser, userGone, userRssKb, type Launched, type Launcher, type LaunchSpec } from "../launch/direct.js";
-import { SystemdLauncher, chooseBackend, systemdIsPid1, type SystemdLink } from "../launch/systemd.js";
-import { BootFailureWatch } from "../launch/boot-failures.js";
+// the systemd launcher and the boot-failure watch (dbus-next under them) are loaded when systemd
+// is there to use: without it they stay off the way to the first prompt
+import type { SystemdLink } from "../launch/systemd.js";
+import type { BootFailureWatch } from "../launch/boot-failures.js";
+import { systemdIsPid1, wantsSystemd } from "../launch/pid1.js";
 import { describe, FoyerError } from "../base/errors.js";
 import { monotonicMs } from "../base/timeout.js";
 import type { Logger } from "../base/log.js";
@@ -280,13 +283,14 @@ export class Supervisor extends EventEmitter {
   async #useSystemd(): Promise<void> {
     const p = this.#o.profile;
     const log = this.#o.log.child("systemd");
-    const choice = await chooseBackend(p.launch, log);
+    const systemd = wantsSystemd(p.launch) ? await import("../launch/systemd.js") : undefined;
+    const choice = systemd ? await systemd.chooseBackend(p.launch, log) : { kind: "direct" as const, problem: undefined, link: undefined };
     if (choice.problem) {
       if (p.launch === "systemd") log.error("launch is 'systemd' but systemd does not answer on its bus; starting units directly", { err: choice.problem });
       else log.info("systemd does not answer on its bus; starting units directly", { err: choice.problem });
     }
     const link = choice.link;
-    if (link) this.#launcher.target = new SystemdLauncher(link, this.#o.log.child("launch"), { stopTimeoutMs: p.restart.stopTimeoutMs, fallback: this.#launcher.target });
+    if (link) this.#launcher.target = new systemd!.SystemdLauncher(link, this.#o.log.child("launch"), { stopTimeoutMs: p.restart.stopTimeoutMs, fallback: this.#launcher.target });
     this.#log.info(`launch backend ${choice.kind}`, link ? { bus: link.address } : {});
     this.#systemd = link;
     if (p.recovery.watchSystemd && systemdIsPid1()) {
@@ -301,12 +305,14 @@ export class Supervisor extends EventEmitter {
   async #watchSystemd(have: SystemdLink | undefined, log: Logger): Promise<void> {
     let link = have;
     if (!link) {
-      const w = await chooseBackend("systemd", log);
+      const w = await (await import("../launch/systemd.js")).chooseBackend("systemd", log);
       link = w.link;
       if (!link) return log.warning("cannot watch systemd for failed boot units, ignoring", { err: w.problem });
       if (this.#state.phase === "stopping" || this.#state.phase === "stopped") return link.close();
       this.#systemd = link;
     }
+    const { BootFailureWatch } = await import("../launch/boot-failures.js");
+    if (this.#state.phase === "stopping" || this.#state.phase === "stopped") return;
     this.#bootWatch = new BootFailureWatch(link, log);
     this.#bootWatch.on("failure", (reason: string) => this.showRecovery(reason));
     await this.#bootWatch.start();

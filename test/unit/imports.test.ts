@@ -32,4 +32,38 @@ test("no module imports from a higher layer; ui imports only protocol", () => {
   assert.equal(bad, []);
 });
 
+/** What loading `entry` loads before any of its code runs: its value imports, followed through src/. */
+function staticClosure(entry: string): Map<string, string[]> {
+  const seen = new Map<string, string[]>(); // module → the packages it imports
+  const walk = (f: string) => {
+    if (seen.has(f)) return;
+    const pkgs: string[] = [];
+    seen.set(f, pkgs);
+    // `import type` and `import(…)` load nothing at import time
+    for (const m of readFileSync(f, "utf8").matchAll(/^import (?!type )[^"';]*?["']([^"']+)["']/gm)) {
+      const spec = m[1]!;
+      if (spec.startsWith(".")) walk(resolve(dirname(f), spec).replace(/\.js$/, ".ts"));
+      else if (!spec.startsWith("node:")) pkgs.push(spec.split("/")[0]!);
+    }
+  };
+  walk(join(src, entry));
+  return seen;
+}
+
+function loaders(entry: string, pkg: string): string[] {
+  return [...staticClosure(entry)].filter(([, pkgs]) => pkgs.includes(pkg)).map(([f]) => relative(src, f));
+}
+
+test("the daemon reaches its first prompt without dbus-next: it is loaded when a bus or systemd is there", () => {
+  assert.ok(staticClosure("cli/daemon.ts").size > 20, "the walk follows the daemon's imports");
+  assert.ok(loaders("cli/foyerctl.ts", "dbus-next").length > 0, "the walk sees dbus-next where it is imported");
+  assert.equal(loaders("cli/daemon.ts", "dbus-next"), []);
+});
+
+test("flush and console-restore (the real root's boot path) load neither the logger nor D-Bus", () => {
+  for (const entry of ["state/flush-cli.ts", "cli/console-restore.ts"]) {
+    for (const pkg of ["winston", "dbus-next", "ws"]) assert.equal(loaders(entry, pkg), [], `${entry} loads ${pkg}`);
+  }
+});
+
 test.run();
