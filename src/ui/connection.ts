@@ -1,5 +1,10 @@
 // The greeter's one WebSocket: (re)connects with backoff, validates every message, and hands the
 // state to the views. The token comes from the page URL's fragment (never sent in a request).
+//
+// A page that was on the screen and is hidden (a tab opened over it by a browser shortcut the page
+// could not cancel, pressed before it had the focus) lets go of its socket until it is shown
+// again: foyerd then sees no greeter and restarts the browser after greeter.lostTimeoutMs, so
+// nobody is left in front of a tab without a prompt.
 import { ServerMessage, PROTOCOL_VERSION, FRAME_TERMINAL, type StateMessage, type ClientMessage } from "../protocol/greeter.js";
 import type { FirstbootOptionsMessage } from "../protocol/firstboot.js";
 import type { KeyboardLayoutsMessage } from "../protocol/greeter.js";
@@ -15,6 +20,8 @@ export function connect(handlers: { state: (s: StateMessage, c: Connection) => v
   const token = new URLSearchParams(location.hash.slice(1)).get("token") ?? "";
   let ws: WebSocket | undefined;
   let retryMs = 250;
+  let shown = document.visibilityState === "visible";
+  let away = false; // hidden after having been shown: no socket until shown again
   const c: Connection = {
     send: (m) => ws?.readyState === WebSocket.OPEN && ws.send(JSON.stringify(m)),
     sendBinary: (f) => {
@@ -52,12 +59,25 @@ export function connect(handlers: { state: (s: StateMessage, c: Connection) => v
       else handlers.error(m.data.message);
     };
     sock.onclose = () => {
-      if (ws !== sock) return;
+      if (ws !== sock || away) return;
       handlers.status(t("status.reconnecting"));
-      setTimeout(dial, retryMs);
+      setTimeout(() => away || dial(), retryMs);
       retryMs = Math.min(retryMs * 2, 2000);
     };
   };
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") {
+      shown = true;
+      if (!away) return;
+      away = false;
+      retryMs = 250;
+      dial();
+    } else if (shown && !away) {
+      away = true;
+      handlers.status(t("status.reconnecting"));
+      ws?.close();
+    }
+  });
   dial();
   return c;
 }

@@ -92,3 +92,34 @@ export async function hostileScript(f: Foyerd, port: number, extra: (what: strin
   await g.close();
   return other;
 }
+
+/**
+ * A tab opened over the greeter, as a browser shortcut pressed before the page had the focus can
+ * open one (chromium's help on F1 did, in test/robust/kiosk-x11). The hidden greeter lets go of its
+ * socket (src/ui/connection.ts) and foyerd restarts the browser (greeter.lostTimeoutMs): the
+ * prompt is on the screen again and still unlocks. Before that rule, the greeter stayed connected
+ * behind the tab and foyerd saw nothing wrong.
+ */
+export async function tabOverGreeter(f: Foyerd, port: number): Promise<void> {
+  const ask = askPassword("Behind a tab:", { id: "kiosk:tab" });
+  await f.until((l) => l.includes("password request pending"), 10_000, "the request");
+  const again = f.log.match(/greeter interactive again/g)?.length ?? 0;
+  const lost = f.log.match(/greeter page disconnected/g)?.length ?? 0;
+  let g = await connectGreeter(port);
+  const browser = await g.page.context().browser()!.newBrowserCDPSession();
+  await browser.send("Target.createTarget", { url: "about:blank" });
+  assert.is((await pages(port)).length, 2, "a second tab is open");
+  await g.close();
+  await f.untilCount(/greeter page disconnected/, lost + 1, 10_000);
+  await f.untilCount(/greeter interactive again/, again + 1, 60_000);
+  const list = await pages(port);
+  assert.is(list.length, 1, `after the restart: pages ${JSON.stringify(list)}`);
+  g = await connectGreeter(port);
+  assert.is(await g.page.evaluate(() => document.visibilityState), "visible");
+  const field = g.page.getByLabel("Behind a tab:");
+  await withTimeout(field.waitFor(), 15_000, "the prompt after the restart");
+  await field.fill("still here");
+  await field.press("Enter");
+  assert.is((await withTimeout(ask.result, 10_000)).out.toString(), "still here\n");
+  await g.close();
+}

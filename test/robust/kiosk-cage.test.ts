@@ -7,7 +7,7 @@ import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
 import type { Server } from "node:http";
 import { Foyerd, killAskers, requirePrivateAskDir, requireTool } from "../helpers/index.js";
-import { hostileScript, kioskProfile, requirePrivateChromiumEtc } from "../helpers/kiosk.js";
+import { hostileScript, kioskProfile, requirePrivateChromiumEtc, tabOverGreeter } from "../helpers/kiosk.js";
 
 requireTool("cage", "cage");
 requireTool("chromium", "chromium");
@@ -29,6 +29,12 @@ W("cage + chromium: a hostile page script cannot leave the greeter", async (ctx)
   await f.until((l) => l.includes("greeter interactive"), 60_000, "greeter interactive");
   assert.match(f.log, /chromium kiosk policy written/);
   ctx.server = await hostileScript(f, 9333);
+});
+
+W("cage + chromium: a tab opened over the greeter does not strand anyone: the browser is restarted", async (ctx) => {
+  const f = (ctx.foyerd = new Foyerd(kioskProfile("headless-wayland", { debugPort: 9333, lostTimeoutMs: 1000 })));
+  await f.until((l) => l.includes("greeter interactive"), 60_000, "greeter interactive");
+  await tabOverGreeter(f, 9333);
 });
 
 W.run();

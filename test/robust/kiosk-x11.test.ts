@@ -14,7 +14,7 @@ import { readFileSync, existsSync } from "node:fs";
 import type { Server } from "node:http";
 import { join } from "node:path";
 import { Foyerd, askPassword, killAskers, requirePrivateAskDir, requireTool, withTimeout } from "../helpers/index.js";
-import { POLICY_DIR, hostileScript, kioskProfile, pages, requirePrivateChromiumEtc } from "../helpers/kiosk.js";
+import { POLICY_DIR, hostileScript, kioskProfile, pages, requirePrivateChromiumEtc, tabOverGreeter } from "../helpers/kiosk.js";
 
 requireTool("Xvfb", "xvfb");
 requireTool("xdotool", "xdotool");
@@ -129,6 +129,12 @@ K("a hostile page script cannot leave the greeter: blocked, or the greeter comes
   assert.equal((await pages(port)).length, 1);
   // besides the debug port's pages, what the X server shows: no window came or went
   ctx.server = await hostileScript(f, port, (what) => assert.equal(visibleWindows(display), baseline, `${what}: windows`));
+});
+
+K("a tab opened over the greeter does not strand anyone: the browser is restarted", async (ctx) => {
+  const f = (ctx.foyerd = new Foyerd(profile({ debugPort: 9334, lostTimeoutMs: 1000 })));
+  await f.until((l) => l.includes("greeter interactive"), 60_000, "greeter interactive");
+  await tabOverGreeter(f, 9334);
 });
 
 K.run();
