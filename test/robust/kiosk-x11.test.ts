@@ -80,28 +80,42 @@ K("production lock-down, real keys: every escape key leaves one greeter window t
     const pending = count(/password request pending/);
     const again = count(/greeter interactive again/);
     const ask = askPassword(`Round ${round}:`, { id: `kiosk:${round}` });
+    let second: typeof ask | undefined;
     try {
       await f.untilCount(/password request pending/, pending + 1, 10_000);
       process.kill(browserPid(), "SIGKILL");
       await f.untilCount(/greeter interactive again/, again + 1, 60_000);
       const pid = browserPid();
       x(display, "key", "--clearmodifiers", key);
+      // the key at once: what it does in the first instants must not strand anyone. The passphrase
+      // at a person's pace, and typed again the way a person would when it did not arrive whole:
+      // characters typed in the first instants after a restart, or right after a combination
+      // foyerd grabs on the root window (its FocusOut/FocusIn makes chromium take the focus anew),
+      // can be lost (2 runs of 8 without the pause and the retry: "ass 30" after ctrl+Tab, "" after
+      // ctrl+q; with the pause, 1 of 8: "8" after F12). A lost character is a wrong passphrase
+      // and a second try, not an escape; every retry is reported
+      await new Promise((r) => setTimeout(r, 400));
       x(display, "type", "--delay", "15", `pass ${round}`);
       x(display, "key", "--clearmodifiers", "Return");
       let got = await withTimeout(ask.result, 12_000, `unlock after ${key}`).catch(() => null);
-      if (!got) {
-        // nothing arrived (seen once, for F1 on a loaded machine): the field is cleared and the
-        // passphrase typed once more — the greeter must still unlock, and the retry is reported
+      if (got?.out.toString() !== `pass ${round}\n`) {
+        retried.push(`${key} (${got ? `the greeter answered ${JSON.stringify(got.out.toString())}` : "nothing arrived"})`);
+        // a wrong answer ended that request: the next one, as cryptsetup would ask again
+        const next = got ? askPassword(`Round ${round}, again:`, { id: `kiosk:${round}:again` }) : ask;
+        if (next !== ask) {
+          second = next;
+          await f.untilCount(/password request pending/, pending + 2, 10_000);
+          await new Promise((r) => setTimeout(r, 400));
+        }
         x(display, "key", "--clearmodifiers", "ctrl+a", "BackSpace");
         x(display, "type", "--delay", "15", `pass ${round}`);
         x(display, "key", "--clearmodifiers", "Return");
-        got = await withTimeout(ask.result, 12_000, `unlock after ${key}, second try`).catch(() => null);
-        retried.push(key);
+        got = await withTimeout(next.result, 12_000, `unlock after ${key}, second try`).catch(() => null);
       }
       const windows = visibleWindows(display);
       const alive = existsSync(`/proc/${pid}`) && browserPid() === pid;
       const problems = [
-        got?.out.toString() === `pass ${round}\n` ? "" : "the typed passphrase did not reach the greeter",
+        got?.out.toString() === `pass ${round}\n` ? "" : got ? `the greeter answered ${JSON.stringify(got.out.toString())}, not the typed passphrase` : "the typed passphrase did not reach the greeter",
         JSON.stringify(windows) === JSON.stringify(baseline) ? "" : `windows ${JSON.stringify(windows)}`,
         alive ? "" : "the browser exited",
       ].filter(Boolean);
@@ -110,10 +124,13 @@ K("production lock-down, real keys: every escape key leaves one greeter window t
       failures.push(`${key}: ${(e as Error).message}`);
     } finally {
       ask.proc.kill("SIGKILL");
+      second?.proc.kill("SIGKILL");
     }
   }
-  if (retried.length) console.log(`typed twice before it reached the greeter: ${retried.join(", ")}`);
-  if (failures.length) console.log(`foyerd's log:\n${f.log.split("\n").slice(-60).join("\n")}`);
+  if (retried.length) console.log(`typed twice before it reached the greeter: ${retried.join("; ")}`);
+  // an occasional lost character is a person's retry; losing them in many rounds would be a regression
+  assert.ok(retried.length <= 3, `${retried.length} of ${KEYS.length} rounds needed a second try`);
+  if (failures.length) console.log(`foyerd's log:\n${f.log}`);
   assert.equal(failures, [], failures.join("\n"));
   // no devtools anywhere: nothing of chromium listens on TCP
   const ss = spawnSync("ss", ["-Hltnp"], { encoding: "utf8" }).stdout.split("\n").filter((l) => l.includes('"chromium"'));
