@@ -12,7 +12,7 @@
 // The units have DefaultDependencies=no: in the initrd the greeter starts long before
 // sysinit.target (the passphrase it asks for is what sysinit waits on), and a unit with default
 // dependencies would wait for basic.target forever.
-import { accessSync, constants as fsc, mkdirSync, openSync, closeSync, existsSync, readFileSync } from "node:fs";
+import { accessSync, constants as fsc, mkdirSync, openSync, closeSync, readFileSync } from "node:fs";
 import { constants as osc } from "node:os";
 import { dirname, join } from "node:path";
 import { EventEmitter } from "node:events";

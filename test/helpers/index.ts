@@ -115,10 +115,14 @@ export class Foyerd {
     );
   }
 
+  /** How many times `re` matches the log so far. */
+  count(re: RegExp): number {
+    return this.log.match(new RegExp(re.source, "g"))?.length ?? 0;
+  }
+
   /** Waits until `re` matches the log `count` times in all. */
   untilCount(re: RegExp, count: number, ms: number): Promise<void> {
-    const g = new RegExp(re.source, "g");
-    return this.until((l) => (l.match(g)?.length ?? 0) >= count, ms, `${count}× ${re}`);
+    return this.until(() => this.count(re) >= count, ms, `${count}× ${re}`);
   }
 
   async url(ms = 15_000): Promise<string> {

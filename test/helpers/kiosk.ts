@@ -103,8 +103,8 @@ export async function hostileScript(f: Foyerd, port: number, extra: (what: strin
 export async function tabOverGreeter(f: Foyerd, port: number): Promise<void> {
   const ask = askPassword("Behind a tab:", { id: "kiosk:tab" });
   await f.until((l) => l.includes("password request pending"), 10_000, "the request");
-  const again = f.log.match(/greeter interactive again/g)?.length ?? 0;
-  const lost = f.log.match(/greeter page disconnected/g)?.length ?? 0;
+  const again = f.count(/greeter interactive again/);
+  const lost = f.count(/greeter page disconnected/);
   let g = await connectGreeter(port);
   const browser = await g.page.context().browser()!.newBrowserCDPSession();
   await browser.send("Target.createTarget", { url: "about:blank" });

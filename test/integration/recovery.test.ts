@@ -137,7 +137,7 @@ R("the terminal button works on the first click, however slowly its code loads",
     await new Promise((r) => setTimeout(r, 3000));
     await route.continue();
   });
-  const closedBefore = (ctx.foyerd!.log.match(/recovery terminal closed/g) ?? []).length;
+  const closedBefore = ctx.foyerd!.count(/recovery terminal closed/);
   await page.goto(await ctx.foyerd!.url());
   await page.getByRole("button", { name: "Open root terminal" }).click();
   await withTimeout(page.locator("#terminal .xterm-rows").filter({ hasText: "Give root password for maintenance" }).waitFor(), 30_000, "sulogin's prompt after the first click");

@@ -73,12 +73,15 @@ K("production lock-down, real keys: every escape key leaves one greeter window t
   assert.ok(baseline.includes("foyer - Chromium"), `windows ${JSON.stringify(baseline)}`);
   const failures: string[] = [];
   const retried: string[] = [];
+  const enter = (text: string) => {
+    x(display, "type", "--delay", "15", text);
+    x(display, "key", "--clearmodifiers", "Return");
+  };
   for (const [i, key] of KEYS.entries()) {
     const round = i + 1;
     // counted from here: a key that closed the browser made foyerd restart it once more
-    const count = (re: RegExp) => f.log.match(new RegExp(re.source, "g"))?.length ?? 0;
-    const pending = count(/password request pending/);
-    const again = count(/greeter interactive again/);
+    const pending = f.count(/password request pending/);
+    const again = f.count(/greeter interactive again/);
     const ask = askPassword(`Round ${round}:`, { id: `kiosk:${round}` });
     let second: typeof ask | undefined;
     try {
@@ -95,8 +98,7 @@ K("production lock-down, real keys: every escape key leaves one greeter window t
       // ctrl+q; with the pause, 1 of 8: "8" after F12). A lost character is a wrong passphrase
       // and a second try, not an escape; every retry is reported
       await new Promise((r) => setTimeout(r, 400));
-      x(display, "type", "--delay", "15", `pass ${round}`);
-      x(display, "key", "--clearmodifiers", "Return");
+      enter(`pass ${round}`);
       let got = await withTimeout(ask.result, 12_000, `unlock after ${key}`).catch(() => null);
       if (got?.out.toString() !== `pass ${round}\n`) {
         retried.push(`${key} (${got ? `the greeter answered ${JSON.stringify(got.out.toString())}` : "nothing arrived"})`);
@@ -108,8 +110,7 @@ K("production lock-down, real keys: every escape key leaves one greeter window t
           await new Promise((r) => setTimeout(r, 400));
         }
         x(display, "key", "--clearmodifiers", "ctrl+a", "BackSpace");
-        x(display, "type", "--delay", "15", `pass ${round}`);
-        x(display, "key", "--clearmodifiers", "Return");
+        enter(`pass ${round}`);
         got = await withTimeout(next.result, 12_000, `unlock after ${key}, second try`).catch(() => null);
       }
       const windows = visibleWindows(display);
