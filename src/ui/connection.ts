@@ -20,6 +20,7 @@ export function connect(handlers: { state: (s: StateMessage, c: Connection) => v
   const token = new URLSearchParams(location.hash.slice(1)).get("token") ?? "";
   let ws: WebSocket | undefined;
   let retryMs = 250;
+  let retry: ReturnType<typeof setTimeout> | undefined; // the redial after a close
   let shown = document.visibilityState === "visible";
   let away = false; // hidden after having been shown: no socket until shown again
   const c: Connection = {
@@ -61,7 +62,7 @@ export function connect(handlers: { state: (s: StateMessage, c: Connection) => v
     sock.onclose = () => {
       if (ws !== sock || away) return;
       handlers.status(t("status.reconnecting"));
-      setTimeout(() => away || dial(), retryMs);
+      retry = setTimeout(dial, retryMs);
       retryMs = Math.min(retryMs * 2, 2000);
     };
   };
@@ -74,6 +75,9 @@ export function connect(handlers: { state: (s: StateMessage, c: Connection) => v
       dial();
     } else if (shown && !away) {
       away = true;
+      // a redial pending from an earlier close would otherwise open a second socket beside the
+      // one dialled when the page is shown again
+      clearTimeout(retry);
       handlers.status(t("status.reconnecting"));
       ws?.close();
     }
