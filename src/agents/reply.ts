@@ -1,37 +1,12 @@
-// Sending the answer datagram to an asker's socket. Node core has no AF_UNIX datagrams, so this
-// uses unix-dgram (a small native addon). The send is synchronous: when it returns, the kernel has
-// the bytes and our copy is zeroed.
-import { createRequire } from "node:module";
+// Sending the answer datagram to an asker's socket (base/dgram.ts: synchronous, so when it returns
+// the kernel has the bytes and our copy is zeroed).
 import { FoyerError } from "../base/errors.js";
 import { Secret, wipeAll } from "../base/secret.js";
-
-interface DgramSocket {
-  send(buf: Buffer, offset: number, length: number, path: string, cb: (err?: Error) => void): void;
-  close(): void;
-  on(ev: "error", fn: (e: Error) => void): void;
-}
-const require = createRequire(import.meta.url);
-let unix: { createSocket(type: "unix_dgram"): DgramSocket } | undefined;
-
-function dgram(): { createSocket(type: "unix_dgram"): DgramSocket } {
-  unix ??= require("unix-dgram") as { createSocket(type: "unix_dgram"): DgramSocket };
-  return unix;
-}
+import { sendDatagram as send } from "../base/dgram.js";
 
 function sendDatagram(path: string, payload: Buffer): void {
-  const sock = dgram().createSocket("unix_dgram");
-  let failure: Error | undefined;
-  sock.on("error", (e) => (failure = e));
-  try {
-    sock.send(payload, 0, payload.length, path, (e) => (failure = e ?? failure));
-  } finally {
-    try {
-      sock.close();
-    } catch {
-      /* the fd is gone either way */
-    }
-  }
-  if (failure) throw new FoyerError("not-found", `cannot send to the asker's socket (${(failure as NodeJS.ErrnoException).code ?? failure.message})`, { cause: failure });
+  const failure = send(path, payload);
+  if (failure) throw new FoyerError("not-found", `cannot send to the asker's socket (${failure.code ?? failure.message})`, { cause: failure });
 }
 
 /**

@@ -17,6 +17,7 @@ import { withTimeout } from "../base/timeout.js";
 import type { SupervisorPort } from "../dbus/names.js";
 import { mountState, writePersistPlan, logDir, TIMELINE_FILE } from "../state/overlay.js";
 import { Timeline, processStartMs, monotonicNowMs } from "../state/timeline.js";
+import { startWatchdog } from "../launch/notify.js";
 
 /** The Supervisor as the D-Bus service sees it (dbus/ may not import supervisor/). */
 export function supervisorPort(sup: Supervisor): SupervisorPort {
@@ -176,6 +177,8 @@ export async function daemonMain(argv: string[]): Promise<number> {
     return 1;
   }
   const log = createLogger({ level, file: join(logDir(runtimeDir), "foyerd.log"), kmsg: profile.log.kmsg });
+  // from here a hang is the service manager's to see (foyer.service's WatchdogSec=)
+  const watchdog = startWatchdog(log);
   const timeline = new Timeline(join(state.dir, TIMELINE_FILE));
   timeline.mark("foyerd start", processStartMs());
   timeline.mark("profile loaded", profileAt);
@@ -205,6 +208,7 @@ export async function daemonMain(argv: string[]): Promise<number> {
     if (o.recovery !== undefined) sup.showRecovery(o.recovery.slice(0, 1024), o["fsck-device"]);
   } catch (e) {
     log.error("cannot start", { err: describe(e) });
+    watchdog?.stop();
     await log.close();
     return 1;
   }
@@ -228,6 +232,7 @@ export async function daemonMain(argv: string[]): Promise<number> {
   } catch (e) {
     log.warning("stopping the D-Bus service failed, ignoring", { err: describe(e) });
   }
+  watchdog?.stop();
   await log.close();
   return 0;
 }

@@ -32,6 +32,8 @@ test("launch auto: systemd runs the greeter as a transient unit, and the unlock 
     const stopAt = vm.serial.search(/received SIGTERM|phase stopping/);
     const beforeStop = stopAt < 0 ? vm.serial : vm.serial.slice(0, stopAt);
     assert.not.match(beforeStop, /greeter exited/, "the greeter unit died on the way");
+    // foyer.service's watchdog was armed, and foyerd ran once: no watchdog kill, no restart
+    assert.is((vm.serial.match(/pinging the service manager's watchdog/g) ?? []).length, 1, "foyerd's watchdog line, once");
   } finally {
     await vm.stop("systemd");
   }

@@ -64,6 +64,8 @@ test("boot → foyer's greeter on screen → a wrong passphrase is asked again �
     say(`${escapes.length} escape chords on the virtual keyboard: ${restarted ? "cog quit or reloaded, the supervisor brought the greeter back" : "the greeter stayed"}; the prompt was there ${((performance.now() - t2) / 1000).toFixed(1)} s later (TCG)`);
     // typed on a German keyboard: the wrong layout would turn "foyer-vm" into "fozer/vm"
     say(await unlockToRoot(vm));
+    // foyer.service's watchdog was armed, and foyerd ran once through all this: no watchdog kill
+    assert.is((vm.serial.match(/pinging the service manager's watchdog/g) ?? []).length, 1, "foyerd's watchdog line, once");
   });
 });
 
