@@ -87,7 +87,9 @@ for (const file of suites) {
     const t = Number(total[1]), p = Number(ok[1]), s = sk ? Number(sk[1]) : 0;
     const f = Math.max(0, t - p) + (code !== 0 && t - p === 0 ? 1 : 0);
     passed += p; skipped += s; failed += f;
-    row = `${name}: ${p} passed, ${f} failed${s ? `, ${s} skipped` : ""} (${((Date.now() - t0) / 1000).toFixed(1)} s)`;
+    // uvu loses a before hook's error (test/helpers loudHook prints it): say what it looks like
+    const hook = p === 0 && t > 0 && !/FAIL/.test(out) ? " — no test ran: its before hook threw (uvu does not print the error)" : "";
+    row = `${name}: ${p} passed, ${f} failed${s ? `, ${s} skipped` : ""} (${((Date.now() - t0) / 1000).toFixed(1)} s)${hook}`;
   }
   rows.push(row);
 }
