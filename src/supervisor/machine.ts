@@ -14,8 +14,14 @@
 //  - `maxFailedStarts` exits in a row of a greeter that never became interactive also trip the
 //    breaker: with backoff, a greeter that fails slowly (seconds per try under emulation) never
 //    gets more than `burst` exits into the window, and would keep a person waiting forever;
-//  - a manual restart (D-Bus RestartGreeter, foyerctl) resets the breaker.
+//  - a manual restart (D-Bus RestartGreeter, foyerctl) resets the breaker;
+//  - an X server's death is one exit: its browser dies with it, and when the browser's exit is
+//    heard first (the two races) the display's that follows within SAME_FAULT_MS is not counted
+//    again, nor does it back off as a second exit would.
 import { assertNever } from "../base/errors.js";
+
+/** a display exit this soon after a greeter exit is the same fault (the browser died of it) */
+export const SAME_FAULT_MS = 1000;
 
 export interface Policy {
   hasDisplay: boolean; // a separate display server (X) under the greeter
@@ -57,6 +63,8 @@ export interface State {
   restarts: number;
   /** exits in a row of a greeter that never connected */
   failedStarts: number;
+  /** when the greeter last exited while running or starting (see SAME_FAULT_MS) */
+  greeterExitAt?: number;
 }
 
 export type Event =
@@ -103,7 +111,10 @@ function onExit(s: State, p: Policy, now: number, code: number | null, signal: s
     if (otherDone) return [{ ...next, phase: "stopped" }, [...fx, { do: "done" }]];
     return [next, fx];
   }
-  const exits = [...s.exits.filter((t) => t > now - p.windowMs), now];
+  const sameFault = what === "display" && s.greeterExitAt !== undefined && now - s.greeterExitAt <= SAME_FAULT_MS;
+  const recent = s.exits.filter((t) => t > now - p.windowMs);
+  const exits = sameFault && recent.length > 0 ? recent : [...recent, now];
+  if (what === "greeter") s = { ...s, greeterExitAt: now };
   const neverUp = what === "greeter" ? s.greeter.kind === "starting" : s.display.kind === "starting";
   const failedStarts = neverUp ? s.failedStarts + 1 : 0;
   s = { ...s, failedStarts };

@@ -33,8 +33,8 @@ function xServer(): number {
 }
 
 D(`the X server killed ${KILLS} times under a waiting request: a new display and greeter each time, the request answered after the last`, async (ctx) => {
-  // the breaker out of the way (its own test is test/supervisor/machine): an X server's death may
-  // count twice in its window, when chromium's exit is heard before the X server's
+  // the breaker out of the way (its own tests are in test/supervisor/machine): five deaths in a
+  // row fall in one window, and this test is about each recovery
   const dir = mkdtempSync(join(tmpdir(), "foyer-xkill-"));
   const prof = JSON.parse(readFileSync(join(top, "profiles/xvfb.json"), "utf8"));
   prof.restart = { burst: 100 };

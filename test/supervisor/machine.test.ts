@@ -130,6 +130,31 @@ test("x11: display first, greeter after display_ready; a display exit stops the 
   assert.is(n.display.kind, "backoff");
 });
 
+test("x11: the X server's death is one exit, whichever of it and its browser is heard first", () => {
+  const p = { ...policy, hasDisplay: true };
+  const up: [Event, number][] = [[{ type: "start" }, 0], [{ type: "display_ready" }, 30], [{ type: "greeter_connected" }, 60]];
+  const displayGone: Event = { type: "display_exited", code: null, signal: "SIGKILL" };
+  // the browser's exit first: counted, the greeter restarted at once; the display's 20 ms later is the same fault
+  const a = run([...up, [exited, 1000], [displayGone, 1020]], p);
+  assert.equal(a.s.exits, [1000]);
+  assert.equal(a.s.display, { kind: "backoff", until: 1020 }, "no backoff: still the first exit in the window");
+  // the display's first: counted once, the browser's exit while it waits is not counted
+  const b = run([...up, [displayGone, 1000], [exited, 1020]], p);
+  assert.equal(b.s.exits, [1000]);
+  // five X deaths in the window, each heard browser-first: the breaker (burst 5) does not trip
+  const events: [Event, number][] = [...up];
+  for (let k = 0; k < 5; k++) {
+    const t = 1000 + k * 1500;
+    events.push([exited, t], [displayGone, t + 20], [{ type: "timer" }, t + 1200], [{ type: "display_ready" }, t + 1300], [{ type: "greeter_connected" }, t + 1400]);
+  }
+  const c = run(events, p);
+  assert.is(c.s.phase, "running");
+  assert.is(c.s.exits.length, 5);
+  // a display exit long after the browser's is a fault of its own
+  const d = run([...up, [exited, 1000], [{ type: "greeter_connected" }, 1500], [displayGone, 1000 + 1500]], p);
+  assert.equal(d.s.exits, [1000, 2500]);
+});
+
 test("stop stops what runs and finishes when it exited", () => {
   const { s } = run([[{ type: "start" }, 0], [{ type: "greeter_connected" }, 1]]);
   const [n, fx] = step(s, { type: "stop" }, policy, 5);
