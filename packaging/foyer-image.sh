@@ -6,7 +6,8 @@
 FOYER_LIBDIR=/usr/lib/x86_64-linux-gnu
 
 # executables, each with the libraries ldd names
-FOYER_BINARIES="/usr/bin/node /usr/bin/cage /usr/bin/cog /usr/sbin/seatd /usr/bin/prlimit /usr/bin/setxkbmap"
+# setpriv: what foyer starts dies with foyerd (--pdeathsig; src/launch/direct.ts)
+FOYER_BINARIES="/usr/bin/node /usr/bin/cage /usr/bin/cog /usr/sbin/seatd /usr/bin/prlimit /usr/bin/setxkbmap /usr/bin/setpriv"
 # grim takes the greeter's last frame at switch-root (src/display/handoff.ts; without it the screen
 # is left black); keyctl puts an opened disk's passphrase in the keyring (keyring.enabled)
 FOYER_OPTIONAL_BINARIES="/usr/bin/Xwayland /usr/bin/grim /usr/bin/keyctl"

@@ -125,7 +125,11 @@ export class DirectLauncher implements Launcher {
     let child: ChildProcess;
     // RLIMIT_CORE=0 for the child and everything it starts: a crashing browser must not leave a
     // core file holding the prompt's memory. Node cannot setrlimit; /bin/sh is in every initramfs.
-    const argv = ["/bin/sh", "-c", 'ulimit -c 0 && exec "$@"', spec.name, ...spec.argv];
+    // And the child dies with foyerd (PR_SET_PDEATHSIG, through util-linux's setpriv where it is
+    // there): without a service manager's cgroup (initramfs-tools) a foyerd that is killed must not
+    // leave its display server or greeter holding the screen over the console's prompt. The signal
+    // is set after the uid change, which would clear it; a set-user-ID binary (Xorg.wrap) clears it too.
+    const argv = ["/bin/sh", "-c", 'ulimit -c 0 && if command -v setpriv >/dev/null; then exec setpriv --pdeathsig KILL -- "$@"; fi; exec "$@"', spec.name, ...spec.argv];
     try {
       child = spawn(argv[0]!, argv.slice(1), {
         detached: true, // its own process group
