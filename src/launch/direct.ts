@@ -3,9 +3,10 @@
 // environment (never the daemon's own), stdout+stderr appended to a log file, and cores off.
 // Stopping is SIGTERM to the group, then SIGKILL at the deadline: cage aborts on SIGTERM and
 // leaves its client orphaned, so the whole group is always signalled.
-import { spawn, type ChildProcess } from "node:child_process";
-import { openSync, closeSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { openSync, closeSync, mkdirSync, readdirSync, readFileSync, existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { FoyerError, describe } from "../base/errors.js";
 import type { Logger } from "../base/log.js";
 
@@ -116,8 +117,26 @@ export async function userGone(uid: number, ms: number): Promise<boolean> {
   return true;
 }
 
+/**
+ * A setpriv that can set the parent-death signal — util-linux's; BusyBox's, which takes
+ * /usr/bin/setpriv in initramfs-tools images, has none — tried once: foyer's own copy beside its
+ * bundle (bin/setpriv, put there by the initramfs-tools hook), then PATH. Undefined when none can.
+ */
+export function findPdeathsigSetpriv(path = process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", own = fileURLToPath(new URL("./bin/setpriv", import.meta.url))): string | undefined {
+  for (const p of [own, ...path.split(":").map((dir) => join(dir || ".", "setpriv"))]) {
+    if (!existsSync(p)) continue;
+    if (spawnSync(p, ["--pdeathsig", "KILL", "--", "/bin/sh", "-c", ":"], { stdio: "ignore", timeout: 5000 }).status === 0) return p;
+  }
+  return undefined;
+}
+
 export class DirectLauncher implements Launcher {
-  constructor(private log: Logger) {}
+  #setpriv: string | undefined;
+
+  constructor(private log: Logger) {
+    this.#setpriv = findPdeathsigSetpriv();
+    if (!this.#setpriv) log.notice("no setpriv with --pdeathsig (util-linux): what foyer starts directly outlives a foyerd that is killed");
+  }
 
   start(spec: LaunchSpec): Launched {
     mkdirSync(dirname(spec.logFile), { recursive: true, mode: 0o700 });
@@ -129,7 +148,8 @@ export class DirectLauncher implements Launcher {
     // there): without a service manager's cgroup (initramfs-tools) a foyerd that is killed must not
     // leave its display server or greeter holding the screen over the console's prompt. The signal
     // is set after the uid change, which would clear it; a set-user-ID binary (Xorg.wrap) clears it too.
-    const argv = ["/bin/sh", "-c", 'ulimit -c 0 && if command -v setpriv >/dev/null; then exec setpriv --pdeathsig KILL -- "$@"; fi; exec "$@"', spec.name, ...spec.argv];
+    const death = this.#setpriv ? [this.#setpriv, "--pdeathsig", "KILL", "--"] : [];
+    const argv = ["/bin/sh", "-c", 'ulimit -c 0 && exec "$@"', spec.name, ...death, ...spec.argv];
     try {
       child = spawn(argv[0]!, argv.slice(1), {
         detached: true, // its own process group
