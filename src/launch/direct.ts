@@ -130,13 +130,20 @@ export function findPdeathsigSetpriv(path = process.env.PATH ?? "/usr/sbin:/usr/
   return undefined;
 }
 
-export class DirectLauncher implements Launcher {
-  #setpriv: string | undefined;
+/** the probe's answer, once per process and only when something is started directly */
+let setpriv: { path: string | undefined } | undefined;
 
-  constructor(private log: Logger) {
-    this.#setpriv = findPdeathsigSetpriv();
-    if (!this.#setpriv) log.notice("no setpriv with --pdeathsig (util-linux): what foyer starts directly outlives a foyerd that is killed");
+/** The argv prefix that makes a child die with foyerd, or none (said once). */
+function deathPrefix(log: Logger): string[] {
+  if (!setpriv) {
+    setpriv = { path: findPdeathsigSetpriv() };
+    if (!setpriv.path) log.notice("no setpriv with --pdeathsig (util-linux): what foyer starts directly outlives a foyerd that is killed");
   }
+  return setpriv.path ? [setpriv.path, "--pdeathsig", "KILL", "--"] : [];
+}
+
+export class DirectLauncher implements Launcher {
+  constructor(private log: Logger) {}
 
   start(spec: LaunchSpec): Launched {
     mkdirSync(dirname(spec.logFile), { recursive: true, mode: 0o700 });
@@ -148,8 +155,7 @@ export class DirectLauncher implements Launcher {
     // there): without a service manager's cgroup (initramfs-tools) a foyerd that is killed must not
     // leave its display server or greeter holding the screen over the console's prompt. The signal
     // is set after the uid change, which would clear it; a set-user-ID binary (Xorg.wrap) clears it too.
-    const death = this.#setpriv ? [this.#setpriv, "--pdeathsig", "KILL", "--"] : [];
-    const argv = ["/bin/sh", "-c", 'ulimit -c 0 && exec "$@"', spec.name, ...death, ...spec.argv];
+    const argv = ["/bin/sh", "-c", 'ulimit -c 0 && exec "$@"', spec.name, ...deathPrefix(this.log), ...spec.argv];
     try {
       child = spawn(argv[0]!, argv.slice(1), {
         detached: true, // its own process group
