@@ -98,6 +98,14 @@ export class SystemdContainer {
     if (r.code !== 0) throw new Error(`daemon-reload failed: ${r.stderr}`);
   }
 
+  /** The units matching `pattern` (loaded, or failed and kept), each as [name, load, active, sub, …description]. */
+  units(pattern: string): string[][] {
+    return this.exec(["systemctl", "list-units", "--all", "--no-legend", "--plain", pattern])
+      .stdout.split("\n")
+      .map((l) => l.trim().split(/\s+/))
+      .filter((f) => f[0]);
+  }
+
   /** A command inside the container (all its namespaces). */
   exec(argv: string[], opts: { input?: string; timeoutMs?: number } = {}): Run {
     const r = spawnSync("nsenter", ["-t", String(this.pid), "-a", ...argv], { encoding: "utf8", timeout: opts.timeoutMs ?? 30_000, input: opts.input, env: { ...process.env, NODE_EXTRA_CA_CERTS: "" } });

@@ -20,12 +20,7 @@ const rt = () => join(c.dir, "rt");
 // foyerd's log is in its state tmpfs, mounted inside the container: read it there
 const log = () => c.exec(["cat", join(rt(), "state", "log", "foyerd.log")]).stdout;
 const count = (re: RegExp) => (log().match(new RegExp(re.source, "g")) ?? []).length;
-const greeterUnits = () =>
-  c
-    .exec(["systemctl", "list-units", "--all", "--no-legend", "--plain", "foyer-greeter-*"])
-    .stdout.split("\n")
-    .map((l) => l.trim().split(/\s+/))
-    .filter((f) => f[0]?.startsWith("foyer-greeter-"));
+const greeterUnits = () => c.units("foyer-greeter-*");
 
 test.before(async () => {
   await c.start();

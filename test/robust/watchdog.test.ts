@@ -24,13 +24,11 @@ const log = () => c.exec(["cat", join(rt(), "state", "log", "foyerd.log")]).stdo
 const count = (re: RegExp) => (log().match(new RegExp(re.source, "g")) ?? []).length;
 const show = (p: string) => c.exec(["systemctl", "show", "-p", p, "--value", "foyer.service"]).stdout.trim();
 const journal = () => c.exec(["journalctl", "-u", "foyer.service", "--no-pager", "-o", "cat"]).stdout;
+// a stopped greeter unit may stay listed as failed (cage killed): only one with processes counts
 const greeterUnits = () =>
   c
-    .exec(["systemctl", "list-units", "--all", "--no-legend", "--plain", "foyer-greeter-*"])
-    .stdout.split("\n")
-    .map((l) => l.trim().split(/\s+/))
-    // a stopped greeter unit may stay listed as failed (cage killed): only one with processes counts
-    .filter((f) => f[0]?.startsWith("foyer-greeter-") && f[2] !== "inactive" && f[2] !== "failed")
+    .units("foyer-greeter-*")
+    .filter((f) => f[2] !== "inactive" && f[2] !== "failed")
     .map((f) => f[0]!);
 const tail = () => `\n--- foyerd.log ---\n${log().split("\n").slice(-12).join("\n")}\n--- journal ---\n${journal().split("\n").slice(-12).join("\n")}`;
 
