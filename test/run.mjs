@@ -13,6 +13,8 @@ import { join, relative, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const top = join(dirname(fileURLToPath(import.meta.url)), "..");
+// every suite's before/after hooks print their errors (uvu would lose them): test/helpers/loud-hooks.ts
+const LOUD_HOOKS = join(top, "test/helpers/loud-hooks.ts");
 const SUITE_TIMEOUT_MS = Number(process.env.FOYER_SUITE_TIMEOUT_MS ?? 20 * 60_000);
 // cheap suites first, so a broken parser fails in seconds; the VM last
 const ORDER = ["unit", "base", "profile", "protocol", "display", "agents", "supervisor", "integration", "dbus", "vm"];
@@ -44,7 +46,7 @@ const NS = `mkdir -p /run/systemd/ask-password && mount -t tmpfs -o mode=0755,si
 
 function runSuite(file) {
   return new Promise((resolve) => {
-    const args = ["--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc", "--kill-child", "--", "sh", "-c", NS, "sh", process.execPath, "--import", "tsx", file];
+    const args = ["--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc", "--kill-child", "--", "sh", "-c", NS, "sh", process.execPath, "--import", "tsx", "--import", LOUD_HOOKS, file];
     const p = spawn("unshare", args, { cwd: top, env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     p.stdout.on("data", (d) => {
@@ -87,8 +89,8 @@ for (const file of suites) {
     const t = Number(total[1]), p = Number(ok[1]), s = sk ? Number(sk[1]) : 0;
     const f = Math.max(0, t - p) + (code !== 0 && t - p === 0 ? 1 : 0);
     passed += p; skipped += s; failed += f;
-    // uvu loses a before hook's error (test/helpers loudHook prints it): say what it looks like
-    const hook = p === 0 && t > 0 && !/FAIL/.test(out) ? " — no test ran: its before hook threw (uvu does not print the error)" : "";
+    // what a before hook that threw looks like in uvu's count (its error is printed above: loud-hooks.ts)
+    const hook = p === 0 && t > 0 && !/FAIL/.test(out) ? " — no test ran: its before hook threw (the error is above)" : "";
     row = `${name}: ${p} passed, ${f} failed${s ? `, ${s} skipped` : ""} (${((Date.now() - t0) / 1000).toFixed(1)} s)${hook}`;
   }
   rows.push(row);

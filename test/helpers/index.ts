@@ -178,21 +178,6 @@ export function askFiles(): string[] {
   return spawnSync("ls", [ASK_DIR], { encoding: "utf8" }).stdout.split("\n").filter((n) => n.startsWith("ask."));
 }
 
-/**
- * A uvu hook that prints its own error: uvu runs `before` hooks in a try/finally whose finally
- * returns, so a hook's error is lost and the suite only shows "(0 / N)".
- */
-export function loudHook<S>(fn: (s: S) => unknown): (s: S) => Promise<void> {
-  return async (s) => {
-    try {
-      await fn(s);
-    } catch (e) {
-      process.stderr.write(`a before/after hook failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-      throw e;
-    }
-  };
-}
-
 /** A Logger that appends "level message" lines to `lines`, for asserting what a part logged. */
 export function collectingLogger(lines: string[]): Logger {
   const l: Logger = {

@@ -19,7 +19,7 @@ import { join, relative } from "node:path";
 import { tmpdir } from "node:os";
 import { createHash, randomBytes, randomInt } from "node:crypto";
 import { execFileSync } from "node:child_process";
-import { requireTool, pollUntil, loudHook } from "../helpers/index.js";
+import { requireTool, pollUntil } from "../helpers/index.js";
 import { buildAppliance, sh, type Appliance } from "./appliance.js";
 import { Vm } from "./qemu.js";
 import { TEMP_PREFIX } from "../../src/state/flush.js";
@@ -109,7 +109,7 @@ function readTarget(): { files: Tree; temps: string[] } {
   }
 }
 
-test.before(loudHook(() => {
+test.before(() => {
   for (const [t, p] of [["qemu-system-x86_64", "qemu-system-x86"], ["mkfs.ext4", "e2fsprogs"], ["cpio", "cpio"], ["sync", "coreutils"]] as const) requireTool(t, p);
   appliance = buildAppliance(say);
   work = mkdtempSync(join(tmpdir(), "foyer-powercut-"));
@@ -137,7 +137,7 @@ test.before(loudHook(() => {
   ext4(dst, dstImage, 96);
   rmSync(dst, { recursive: true });
   rmSync(src, { recursive: true });
-}));
+});
 
 
 test.after(() => {
