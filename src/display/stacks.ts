@@ -326,7 +326,8 @@ export class DisplayStack {
         if (d.stack === "headless-wayland") Object.assign(env, { WLR_BACKENDS: "headless", WLR_LIBINPUT_NO_DEVICES: "1", WLR_HEADLESS_OUTPUTS: "1" });
         if (d.seatd && d.stack === "wayland") env.LIBSEAT_BACKEND = "seatd";
         const rotate = Array.from({ length: d.rotate }, () => "-r");
-        return this.#c.launcher.start(this.#spec("greeter", ["cage", "-d", ...rotate, "--", ...this.browserArgv(true)], env));
+        const cage = ["cage", "-d", ...rotate, "--"];
+        return this.#c.launcher.start({ ...this.#spec("greeter", [...cage, ...this.browserArgv(true)], env), childArgvAt: cage.length });
       }
       case "headless":
         throw new FoyerError("unsupported", "the headless stack has no greeter process");

@@ -23,6 +23,11 @@ export interface LaunchSpec {
   logFile: string;
   /** extra pipes the child gets as fds 3.. (e.g. X's -displayfd) */
   extraPipes?: number;
+  /**
+   * Where in argv the command the child starts in turn begins (cage's client after its "--"): the
+   * direct launcher makes that one die with the child as well. A service manager's cgroup needs no help.
+   */
+  childArgvAt?: number;
 }
 
 export interface Exit {
@@ -155,7 +160,12 @@ export class DirectLauncher implements Launcher {
     // there): without a service manager's cgroup (initramfs-tools) a foyerd that is killed must not
     // leave its display server or greeter holding the screen over the console's prompt. The signal
     // is set after the uid change, which would clear it; a set-user-ID binary (Xorg.wrap) clears it too.
-    const argv = ["/bin/sh", "-c", 'ulimit -c 0 && exec "$@"', spec.name, ...deathPrefix(this.log), ...spec.argv];
+    // The same for the command a compositor starts (cage's cog or chromium): cog does not exit when
+    // its compositor dies, so a killed foyerd would leave it and WebKit's processes spinning.
+    const death = deathPrefix(this.log);
+    const at = spec.childArgvAt;
+    const own = at === undefined ? spec.argv : [...spec.argv.slice(0, at), ...death, ...spec.argv.slice(at)];
+    const argv = ["/bin/sh", "-c", 'ulimit -c 0 && exec "$@"', spec.name, ...death, ...own];
     try {
       child = spawn(argv[0]!, argv.slice(1), {
         detached: true, // its own process group
