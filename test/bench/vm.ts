@@ -3,9 +3,15 @@
 // on the virtual screen) and without it (systemd's text prompt on the serial console). TCG: the
 // absolute times are an emulated CPU's; the ratio is the figure that carries over. The split image
 // (packaging/erofs: a small cpio part, foyer's payload as an erofs disk) is booted beside them.
-import { existsSync, statSync } from "node:fs";
-import { buildAppliance, buildPlymouthInitrd, buildSplit, cacheDir, PLYMOUTH_THEME } from "../vm/appliance.js";
+// And one boot with a PID 1 of the bench's own (test/bench/vm-stack-guest.mjs) times goal (a) on
+// the emulated CPU: foyerd's start → greeter interactive against the bare cage + cog.
+import { existsSync, statSync, mkdtempSync, mkdirSync, writeFileSync, copyFileSync, rmSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { tmpdir } from "node:os";
+import { fileURLToPath } from "node:url";
+import { buildAppliance, buildPlymouthInitrd, buildSplit, cacheDir, PLYMOUTH_THEME, withExtraCpio } from "../vm/appliance.js";
 import { Vm, waitForPrompt } from "../vm/qemu.js";
+import { requireTool } from "../helpers/index.js";
 
 const median = (a: number[]) => {
   const s = [...a].sort((x, y) => x - y);
@@ -64,6 +70,69 @@ async function bootToPrompt(how: Boot): Promise<number> {
   }
 }
 
+/**
+ * PID 1 of the stack-start boot: what systemd and udev would have set up for foyer (the virtual
+ * files, udev for the DRM and input devices, loopback), then test/bench/vm-stack-guest.mjs.
+ */
+const STACK_PID1 = `#!/bin/sh
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/shm /dev/pts /run /tmp; mount -t tmpfs shm /dev/shm; mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /run; mount -t tmpfs tmpfs /tmp; mkdir -p /run/systemd/ask-password
+for m in virtio_pci virtio_gpu virtio_rng; do modprobe $m; done
+/usr/lib/systemd/systemd-udevd --daemon; udevadm trigger --action=add; udevadm settle --timeout=60
+/foyer-bench/busybox ip link set lo up
+node /foyer-bench/guest.mjs "$(cat /proc/cmdline)"
+echo FOYER-STACK-END; echo o > /proc/sysrq-trigger; sleep 60
+`;
+
+/**
+ * (a) inside the VM: foyerd's start → greeter interactive against the bare cage + cog start,
+ * alternately, `rounds` of each in one boot of the appliance's kernel and initramfs with a PID 1
+ * of the bench's own (no systemd, nothing else booting): what the greeter costs on the emulated CPU.
+ */
+export async function stackStartFigures(rounds: number, log: (s: string) => void): Promise<Record<string, number>> {
+  requireTool("busybox", "busybox");
+  requireTool("cpio", "cpio");
+  const a = buildAppliance(log);
+  const work = mkdtempSync(join(tmpdir(), "foyer-bench-stack-"));
+  try {
+    const extra = join(work, "extra");
+    mkdirSync(join(extra, "foyer-bench"), { recursive: true });
+    writeFileSync(join(extra, "foyer-bench/init"), STACK_PID1, { mode: 0o755 });
+    copyFileSync(join(dirname(fileURLToPath(import.meta.url)), "vm-stack-guest.mjs"), join(extra, "foyer-bench/guest.mjs"));
+    copyFileSync("/usr/bin/busybox", join(extra, "foyer-bench/busybox"));
+    const initrd = join(work, "initrd.img");
+    withExtraCpio(a.initrd, extra, initrd);
+    const vm = new Vm(a, { initrd, append: `rdinit=/foyer-bench/init foyer.stack.rounds=${rounds}` });
+    const bare: number[] = [], foyerd: number[] = [], listening: number[] = [], node: number[] = [];
+    try {
+      await vm.attach();
+      await vm.waitSerial(/FOYER-STACK-END/, 300_000 + rounds * 400_000, "the stack-start rounds");
+    } finally {
+      await vm.stop("bench-stack");
+    }
+    for (const m of vm.serial.matchAll(/FOYER-STACK (\{.*\})/g)) {
+      const r = JSON.parse(m[1]!) as { run: string; round: number; result: string; ms: number; listeningMs?: number; log?: string };
+      if (r.result !== "ok") throw new Error(`${r.run} round ${r.round}: ${r.result}${r.log ? `: ${r.log}` : ""}`);
+      log(`vm stack ${r.round}: ${r.run} ${(r.ms / 1000).toFixed(1)} s${r.listeningMs ? ` (greeter server listening at ${(r.listeningMs / 1000).toFixed(1)} s)` : ""}`);
+      (r.run === "bare" ? bare : r.run === "node" ? node : foyerd).push(r.ms);
+      if (r.listeningMs) listening.push(r.listeningMs);
+    }
+    if (bare.length !== rounds || foyerd.length !== rounds) throw new Error(`the guest said ${bare.length} bare and ${foyerd.length} foyerd starts of ${rounds}; the console's last lines:\n${vm.tail()}`);
+    return {
+      vmBareStackS: Number((median(bare) / 1000).toFixed(1)),
+      vmFoyerdReadyS: Number((median(foyerd) / 1000).toFixed(1)),
+      vmFoyerdListeningS: Number((median(listening) / 1000).toFixed(1)),
+      vmNodeBootS: Number((median(node) / 1000).toFixed(1)),
+      vmGreeterReadyRatio: Number((median(foyerd) / median(bare)).toFixed(2)),
+      vmStackRounds: rounds,
+    };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
 export function applianceBuilt(): boolean {
   return existsSync(`${cacheDir}/initrd-foyer.img`) && existsSync(`${cacheDir}/root.img`);
 }
@@ -87,7 +156,9 @@ export async function vmFigures(runs: number, log: (s: string) => void): Promise
     text.push(await bootToPrompt("text"));
     log(`vm ${i}: the text prompt without foyer ${text.at(-1)!.toFixed(1)} s after qemu started`);
   }
+  const stack = await stackStartFigures(Number(process.env.FOYER_BENCH_VM_STACK_ROUNDS ?? 3), log);
   return {
+    ...stack,
     vmPromptS: Number(median(foyer).toFixed(1)),
     vmSplitPromptS: Number(median(splitS).toFixed(1)),
     vmSplitVsWholeRatio: Number((median(splitS) / median(foyer)).toFixed(2)),

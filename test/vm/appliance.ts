@@ -4,7 +4,7 @@
 //   node --import tsx test/vm/appliance.ts build     builds (or reuses) and prints the paths
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, rmSync, cpSync, copyFileSync, chmodSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, rmSync, cpSync, copyFileSync, chmodSync, symlinkSync, appendFileSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -57,6 +57,19 @@ export const keyOf = (name: string) => readFileSync(stampOf(name), "utf8");
 /** Unpacks an initramfs made by dracut (an early cpio, maybe empty, then the zstd main part) into `dir`. */
 export function unpackInitrd(img: string, dir: string): void {
   sh("sh", ["-c", `/usr/lib/dracut/skipcpio '${img}' | zstd -dc | (cd '${dir}' && cpio -id --quiet)`]);
+}
+
+/**
+ * `initrd` with the files under `dir` appended as a second cpio archive, written to `out`: the
+ * kernel unpacks both (a later file wins), so a test can add its own PID 1 (`rdinit=`) or tools.
+ */
+export function withExtraCpio(initrd: string, dir: string, out: string): void {
+  const cpio = spawnSync("sh", ["-c", 'cd "$1" && find . | cpio -o -H newc -R 0:0 --quiet', "sh", dir], { maxBuffer: 1 << 30 });
+  if (cpio.error || cpio.status !== 0) throw new Error(`cpio of ${dir} failed (${cpio.status ?? String(cpio.error)}): ${cpio.stderr}`);
+  copyFileSync(initrd, out);
+  // archives start aligned; the kernel skips the NULs between them
+  appendFileSync(out, Buffer.alloc((512 - (statSync(out).size % 512)) % 512));
+  appendFileSync(out, cpio.stdout);
 }
 
 /**

@@ -14,13 +14,13 @@
 //   FOYER_POWERCUT_ROUNDS=12 node test/run.mjs test/vm/powercut
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, copyFileSync, rmSync, readdirSync, lstatSync, openSync, writeSync, closeSync, statSync, existsSync } from "node:fs";
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, copyFileSync, rmSync, readdirSync, lstatSync, existsSync } from "node:fs";
 import { join, relative } from "node:path";
 import { tmpdir } from "node:os";
 import { createHash, randomBytes, randomInt } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { requireTool, pollUntil } from "../helpers/index.js";
-import { buildAppliance, sh, type Appliance } from "./appliance.js";
+import { buildAppliance, sh, withExtraCpio, type Appliance } from "./appliance.js";
 import { Vm } from "./qemu.js";
 import { TEMP_PREFIX } from "../../src/state/flush.js";
 
@@ -118,13 +118,8 @@ test.before(() => {
   mkdirSync(join(extra, "pc-bin"), { recursive: true });
   writeFileSync(join(extra, "foyer-powercut"), PID1, { mode: 0o755 });
   copyFileSync(execFileSync("sh", ["-c", "command -v sync"], { encoding: "utf8" }).trim(), join(extra, "pc-bin/sync"));
-  execFileSync("sh", ["-c", 'cd "$1" && find . | cpio -o -H newc -R 0:0 --quiet > "$2"', "sh", extra, join(work, "extra.cpio")]);
   initrd = join(work, "initrd.img");
-  copyFileSync(appliance.initrd, initrd);
-  const fd = openSync(initrd, "a");
-  writeSync(fd, Buffer.alloc((512 - (statSync(initrd).size % 512)) % 512)); // archives start aligned; the kernel skips NULs
-  writeSync(fd, readFileSync(join(work, "extra.cpio")));
-  closeSync(fd);
+  withExtraCpio(appliance.initrd, extra, initrd);
   // the versions, read-only; the target starts as v1
   const src = join(work, "src");
   makeVersions(src);
