@@ -1,6 +1,6 @@
 // The first-boot apply on a scratch root, with the real tools: openssl passwd, useradd,
 // chpasswd, usermod and systemd-firstboot.
-import { suite } from "uvu";
+import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { readFileSync, readlinkSync, existsSync, realpathSync, lstatSync } from "node:fs";
 import { join } from "node:path";

@@ -1,5 +1,5 @@
 // The password agent against the real systemd-ask-password, in a private ask directory.
-import { suite } from "uvu";
+import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { writeFileSync, symlinkSync, mkdirSync, rmSync, readdirSync } from "node:fs";
 import { join } from "node:path";

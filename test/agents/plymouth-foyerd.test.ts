@@ -5,7 +5,7 @@
 import { runInPrivateNetns } from "../helpers/netns.js";
 runInPrivateNetns(import.meta.url);
 
-import { suite } from "uvu";
+import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { chromium, type Browser } from "playwright-core";
 import { spawnSync } from "node:child_process";

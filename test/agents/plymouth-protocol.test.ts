@@ -1,6 +1,6 @@
 // Plymouth's wire format: the bytes below are what Debian's plymouth 22.02 client was seen to
 // write (recorded with a listening socket), so the parser is checked against the real thing.
-import { suite } from "uvu";
+import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { parseRequests, encodeRequest, encodeAnswer, encodeMultipleAnswers, parsePercent, MAX_REQUEST_BYTES } from "../../src/agents/plymouth-protocol.js";
 

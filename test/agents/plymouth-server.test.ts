@@ -4,7 +4,7 @@
 import { runInPrivateNetns } from "../helpers/netns.js";
 runInPrivateNetns(import.meta.url);
 
-import { suite } from "uvu";
+import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";

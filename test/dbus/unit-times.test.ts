@@ -2,7 +2,7 @@
 // systemd's Manager and Unit objects (PID 1 here is not systemd; the VM has the real one), a real
 // foyerd on that bus, and its timeline after it stopped: the units that started while it ran, as
 // spans on the same monotonic clock, and nothing from before.
-import { suite } from "uvu";
+import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, writeFileSync, readFileSync, rmSync, chmodSync } from "node:fs";

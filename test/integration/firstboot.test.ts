@@ -1,7 +1,7 @@
 // The first-boot flow through the real greeter UI: a real foyerd (headless profile) with
 // --firstboot-root on a scratch root, Debian's chromium driven by playwright-core, and the real
 // tools (openssl, useradd, chpasswd, systemd-firstboot) writing into the scratch root.
-import { suite } from "uvu";
+import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { chromium, type Browser, type Page } from "playwright-core";
 import WebSocket from "ws";

@@ -2,7 +2,7 @@
 // unlock and recovery screens in every mode, keyboard-only use, visible focus, the high-contrast,
 // large-text and reduced-motion modes from the profile and from the greeter's toggles.
 // Headless stack: a real foyerd and systemd-ask-password; Debian's chromium via playwright.
-import { suite } from "uvu";
+import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { createRequire } from "node:module";

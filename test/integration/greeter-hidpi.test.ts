@@ -1,6 +1,6 @@
 // HiDPI: the greeter's scale factor decided like Plymouth's (2 from 2880×1620) reaches the real
 // kiosk browser (--force-device-scale-factor) on an Xvfb screen of that size; a profile override wins.
-import { suite } from "uvu";
+import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { chromium, type Page } from "playwright-core";
 import { spawnSync } from "node:child_process";

@@ -1,7 +1,7 @@
 // Translations through the real greeter: the language comes from locale.conf, the profile or the
 // kernel command line; Arabic lays the page out right to left; systemd's prompt stays as sent.
 // Headless stack: a real foyerd, a real systemd-ask-password, Debian's chromium via playwright.
-import { suite } from "uvu";
+import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { mkdtempSync, writeFileSync } from "node:fs";

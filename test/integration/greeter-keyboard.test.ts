@@ -2,7 +2,7 @@
 // greeter's own control makes a real key event — xdotool pressing the physical Y key (keycode 29)
 // — type 'z' into the password field, and the asker receives it. Under cage (headless wlroots
 // backend) the switch restarts the greeter with XKB_DEFAULT_LAYOUT=de and the prompt survives.
-import { suite } from "uvu";
+import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import type { Page } from "playwright-core";
 import { spawnSync } from "node:child_process";

@@ -1,7 +1,7 @@
 // The on-screen keyboard in the real greeter: shown by itself on a tablet (touch screen, no
 // keyboard, from a recorded /proc/bus/input/devices), hidden on a laptop; it follows the layout;
 // clicking its keys types a passphrase that systemd-ask-password receives byte for byte.
-import { suite } from "uvu";
+import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { mkdtempSync, writeFileSync } from "node:fs";

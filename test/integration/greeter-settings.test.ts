@@ -1,7 +1,7 @@
 // The settings messages against a real foyerd (headless), spoken by a raw WebSocket client as any
 // greeter would: layouts come from evdev.xml, a layout it does not list is refused, a valid one
 // reaches every client's state, and the toggles are broadcast.
-import { suite } from "uvu";
+import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import WebSocket from "ws";
 import { mkdtempSync, writeFileSync } from "node:fs";

@@ -1,7 +1,7 @@
 // Themes: a folder in assets/themes/ chosen by the profile. The daylight theme's colours, logo
 // and background apply and pass axe's contrast checks; a theme folder that does not exist leaves
 // the built-in colours (style.css) in place rather than an unstyled page.
-import { suite } from "uvu";
+import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { createRequire } from "node:module";

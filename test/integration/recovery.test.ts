@@ -2,7 +2,7 @@
 // in the greeter with fsck's output and exit code; the repair re-run reports moving progress and
 // fixes it; the root terminal runs the real sulogin on a pty (through the broker) and refuses a
 // wrong root password; closing the greeter closes the pty.
-import { suite } from "uvu";
+import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, mkdirSync, readFileSync, existsSync, rmSync } from "node:fs";

@@ -1,6 +1,6 @@
 // Unlock through the real greeter UI, headless stack: a real foyerd, a real systemd-ask-password,
 // Debian's chromium driven by playwright-core typing into the password field.
-import { suite } from "uvu";
+import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { chromium, type Browser } from "playwright-core";
 import WebSocket from "ws";

@@ -2,7 +2,7 @@
 // unprivileged greeter user, driven over CDP. The greeter is killed again and again: each new one
 // shows the same pending prompt, and the request is still answered. Then the breaker trips and
 // the text fallback answers on a terminal (a real pty).
-import { suite } from "uvu";
+import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, mkdirSync, readFileSync} from "node:fs";

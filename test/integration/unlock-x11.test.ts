@@ -1,6 +1,6 @@
 // The x11 stack: Xvfb (readiness from -displayfd) and chromium on it, as the greeter user; the
 // greeter killed comes back on the same X server; typed through CDP.
-import { suite } from "uvu";
+import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";

@@ -3,7 +3,7 @@
 // X server and a new browser on it, and show the same request there — answered byte-exact. The
 // real stack: Xvfb (readiness from -displayfd) and chromium as the greeter user, foyerd from the
 // bundle. On cage the compositor is the greeter's own unit: its kills are test/robust/crashes.
-import { suite } from "uvu";
+import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
 import { Foyerd, askPassword, killAskers, requirePrivateAskDir, requireTool, withTimeout, connectGreeter } from "../helpers/index.js";

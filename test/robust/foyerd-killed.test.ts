@@ -6,7 +6,7 @@
 // watchdog do this (test/robust/watchdog). The real stacks: cage + chromium, cage + cog (the
 // initramfs default: cog does not exit when its compositor dies, so it gets the death signal of its
 // own, through cage's command line), Xvfb + chromium.
-import { suite } from "uvu";
+import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";

@@ -2,7 +2,7 @@
 // test/helpers/kiosk.ts, as on X. Real key events cannot be sent here: cage 0.1.4 offers no
 // virtual-keyboard protocol (wtype and the like fail) and its headless backend has no input
 // device, so chromium's accelerators are only tested on X (kiosk-x11), where real keys exist.
-import { suite } from "uvu";
+import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
 import type { Server } from "node:http";

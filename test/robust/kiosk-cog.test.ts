@@ -7,7 +7,7 @@
 // replaces the page with cog's error page, which foyerd answers by restarting the greeter.) cog runs under a real cage (headless
 // backend, pixman) as the greeter user, with the argv foyer gives it; the same run without
 // --content-filter shows the other origin reached, so the test can tell.
-import { suite } from "uvu";
+import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { mkdtempSync, mkdirSync, chmodSync } from "node:fs";
 import { createServer, type Server } from "node:http";

@@ -7,7 +7,7 @@
 // the keyboard). The production configuration has no debug port; a second test uses the test
 // profile's port to play a hostile page script (window.open, file:, chrome:, javascript:, data:,
 // another origin) and shows the page stays on — or comes back to — the greeter.
-import { suite } from "uvu";
+import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
 import { readFileSync, existsSync } from "node:fs";

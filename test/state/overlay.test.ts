@@ -2,7 +2,7 @@
 // tmpfs and its limits, overlays whose lower layer is never written, a real foyerd whose greeter
 // (cage + chromium) writes only into the tmpfs, then `foyerd flush --state … --unmount` keeping the
 // boot's log and timeline and leaving no mount behind; and what happens without the privilege.
-import { suite } from "uvu";
+import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { spawnSync, execFileSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync, readdirSync, statSync, rmSync, chownSync } from "node:fs";

@@ -1,7 +1,7 @@
 // The boot timeline: the file foyerd rewrites at every milestone (a real foyerd, a real
 // systemd-ask-password request shown and withdrawn), read back by a real `foyerctl timeline` as a
 // table, JSON and SVG, with or without foyerd running; bad files and bad options.
-import { suite } from "uvu";
+import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { spawnSync, execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, readFileSync, rmSync } from "node:fs";
