@@ -86,6 +86,19 @@ K("X: switching to de from the greeter makes the physical Y key type 'z' (xdotoo
   await f.until((l) => l.includes("keyboard layout 'de' applied"), 10_000, "setxkbmap done");
   assert.is(await g.page.locator("#keyboard").textContent(), "de");
   assert.match(spawnSync("setxkbmap", ["-display", display, "-query"], { encoding: "utf8" }).stdout, /layout:\s+de\n/);
+  // setxkbmap returns when the X server has the new map; chromium reads it when the MappingNotify
+  // reaches it, a moment later (a CI run lost both keys typed at once: the asker got only the
+  // Return). A person clicks and then types; the test waits, as they would, until the Y key types
+  // something — and then it must be 'z'
+  await input.focus();
+  for (let i = 0; ; i++) {
+    xdo("key", "29");
+    const typed = await g.page.waitForFunction(() => (document.querySelector(".secret") as HTMLInputElement).value.length > 0, undefined, { timeout: 500 }).then(() => true, () => false);
+    if (typed) break;
+    assert.ok(i < 20, "the Y key typed nothing for 10 s after the switch to de");
+  }
+  assert.is(await input.inputValue(), "z", "de layout: keycode 29 is z");
+  await input.fill("");
   await input.focus();
   xdo("key", "29", "52", "Return");
   // the asker gets what the German layout made of the two keys: swapped

@@ -154,9 +154,11 @@ test("no display manager (LightDM masked): foyer-console.service gives the conso
     // picture (or, for a moment, no output) — the swap's gap may fall between two screendumps, so
     // the kept frame need not be a run of its own
     assert.match(vm.serial, /last frame kept on the screen/, "foyer did not keep the last frame");
-    // (binding fbcon again clears the screen before it draws: a black moment just before the text is the console's own)
+    // (binding fbcon again clears the screen before it draws: a black moment just before the text
+    // is the console's own, and so is a frame caught while it moves its cursor home — black with one
+    // light glyph away from the first column, the "other" of one CI run, 1 frame)
     const beforeText = w.runs.slice(0, w.runs.findIndex((r) => r.kind === "text"));
-    if (beforeText.at(-1)?.kind === "black" && beforeText.at(-1)!.to - beforeText.at(-1)!.from < 0.3) beforeText.pop();
+    for (let n = 0; n < 2 && ["black", "other"].includes(beforeText.at(-1)?.kind ?? "") && beforeText.at(-1)!.to - beforeText.at(-1)!.from < 0.3; n++) beforeText.pop();
     assert.ok(beforeText.length > 0 && beforeText.every((r) => r.kind === "foyer" || r.kind === "off"), `before the console came back: ${beforeText.map((r) => r.kind).join(" → ")}`);
     assert.match(rest, /FOYER-DM-CONSOLE-LOG text console bound again \(\d+\): no display manager/);
     assert.not.match(rest, /FOYER-DM-VTCON \S+ bind=0 \(M\) frame buffer/, "the framebuffer console is still unbound");
