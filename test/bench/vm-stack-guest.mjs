@@ -7,12 +7,18 @@
 // `FOYER-STACK {json}` line; `FOYER-STACK-END` when done.
 import { spawn } from "node:child_process";
 import { createServer } from "node:http";
-import { mkdirSync, chownSync, writeFileSync } from "node:fs";
+import { mkdirSync, chownSync, writeFileSync, readFileSync } from "node:fs";
 
 const rounds = Number(/foyer\.stack\.rounds=(\d+)/.exec(process.argv.slice(2).join(" "))?.[1] ?? 3);
 const say = (o) => writeFileSync("/dev/console", `FOYER-STACK ${JSON.stringify(o)}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const USER = { uid: 999, gid: 995, name: "foyer-greeter" }; // the image's greeter user (foyer-image.sh)
+/** The image's greeter user, as its /etc/passwd has it (the build machine's ids, whatever they are). */
+function greeterUser(name) {
+  const f = readFileSync("/etc/passwd", "utf8").split("\n").map((l) => l.split(":")).find((e) => e[0] === name);
+  if (!f) throw new Error(`no user ${name} in the image's /etc/passwd`);
+  return { name, uid: Number(f[2]), gid: Number(f[3]) };
+}
+const USER = greeterUser("foyer-greeter");
 
 // the bare stack's page and its callback
 let loaded;
