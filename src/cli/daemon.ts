@@ -1,6 +1,9 @@
 // The daemon (foyerd without a subcommand, and its `schema` and `print-profile`): parses arguments
 // and the kernel command line, loads the profile (falling back to the built-in default on any
-// problem), sets up logging, and runs the supervisor until SIGTERM. cli/foyerd.ts loads it.
+// problem), mounts the state tmpfs, sets up logging, launches the greeter
+// (supervisor/first-launch.ts), and only then loads the supervisor and runs it until SIGTERM
+// (cli/supervise.ts): what this module imports is what foyerd loads before the greeter starts.
+// cli/foyerd.ts loads it.
 import { readFileSync, existsSync, mkdirSync } from "node:fs";
 import { join, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -8,71 +11,13 @@ import { parseArgs } from "node:util";
 import { parseCmdline } from "../profile/cmdline.js";
 import { loadProfile } from "../profile/load.js";
 import { profileJsonSchema } from "../profile/schema.js";
-import { createLogger, type Logger } from "../base/log.js";
+import { createLogger } from "../base/log.js";
 import { describe } from "../base/errors.js";
-import { Supervisor } from "../supervisor/supervisor.js";
-import { greeterStateName } from "../supervisor/machine.js";
-import { SupervisorService, checkBusOption, connectBus, closeQuietly, resolveBusAddress } from "../dbus/service.js";
-import { withTimeout } from "../base/timeout.js";
-import type { SupervisorPort } from "../dbus/names.js";
+import { checkBusOption } from "../dbus/service.js";
+import { launchFirst, type FirstLaunch } from "../supervisor/first-launch.js";
 import { mountState, writePersistPlan, logDir, TIMELINE_FILE } from "../state/overlay.js";
 import { Timeline, processStartMs, monotonicNowMs } from "../state/timeline.js";
 import { startWatchdog } from "../launch/notify.js";
-
-/** The Supervisor as the D-Bus service sees it (dbus/ may not import supervisor/). */
-export function supervisorPort(sup: Supervisor): SupervisorPort {
-  return {
-    view: () => {
-      const s = sup.snapshot();
-      return {
-        phase: s.phase,
-        flow: s.flow,
-        greeterState: greeterStateName(sup.state),
-        greeterRestarts: sup.state.restarts,
-        prompts: s.prompts.map((p) => ({ key: p.key, message: p.message })),
-        recoveryReason: s.recovery?.reason ?? "",
-      };
-    },
-    restartGreeter: () => sup.restartGreeter(),
-    showRecovery: (reason) => sup.showRecovery(reason),
-    handoff: () => sup.handoff(),
-    reload: () => sup.reload(),
-    subscribe: (h) => {
-      const changed = () => h.changed();
-      const exited = (code: number | null, signal: string | null) => h.greeterExited(code, signal);
-      sup.on("state", changed);
-      sup.on("prompts", changed);
-      sup.on("phase", h.phase);
-      sup.on("greeter-exited", exited);
-      return () => {
-        sup.off("state", changed);
-        sup.off("prompts", changed);
-        sup.off("phase", h.phase);
-        sup.off("greeter-exited", exited);
-      };
-    },
-  };
-}
-
-/**
- * When systemd runs, the units that started while foyer ran go on the timeline; the initrd's
- * systemd forgets them at switch-root. Without systemd (or a bus) there is nothing to add.
- */
-async function recordUnits(address: string, timeline: Timeline, since: number, log: Logger): Promise<void> {
-  let bus;
-  try {
-    bus = await connectBus(address, 1000);
-    const { readUnitTimes } = await import("../dbus/systemd-units.js");
-    // all of it within 2 s: foyer.service has 5 s to stop at switch-root, and a hung bus must not eat them
-    const units = await withTimeout(readUnitTimes(bus, since, 1000), 2000, "reading unit times");
-    for (const u of units) timeline.span(`unit ${u.unit}`, u.start, u.end);
-    if (units.length) log.info("unit activation times on the timeline", { units: units.length });
-  } catch (e) {
-    log.debug("no unit activation times from systemd", { err: describe(e) });
-  } finally {
-    if (bus) closeQuietly(bus);
-  }
-}
 
 const USAGE = `usage: foyerd [--profile NAME|PATH] [--runtime-dir DIR] [--ask-dir DIR] [--cmdline FILE]
               [--recovery REASON [--fsck-device DEV]] [--firstboot-root DIR]
@@ -200,39 +145,30 @@ export async function daemonMain(argv: string[]): Promise<number> {
     log.info("profile loaded", { source: loaded.source, stack: profile.display.stack });
   }
 
-  const top = packageTop();
-  let sup: Supervisor;
+  let first: FirstLaunch;
   try {
-    sup = new Supervisor({ profile, runtimeDir, timeline, askDir: resolve(o["ask-dir"]!), assetsDir: join(top, "assets"), uiDir: join(top, "dist", "ui"), log, ...(kc.lang ? { cmdlineLang: kc.lang } : {}) });
-    await sup.start();
-    if (o.recovery !== undefined) sup.showRecovery(o.recovery.slice(0, 1024), o["fsck-device"]);
+    first = await launchFirst(profile, runtimeDir, log);
   } catch (e) {
     log.error("cannot start", { err: describe(e) });
     watchdog?.stop();
     await log.close();
     return 1;
   }
-  // the supervisor must outlive any single bad input: log what escaped and keep going
-  process.on("uncaughtException", (e) => log.error("unexpected error, continuing", { err: e instanceof Error ? e.stack : String(e) }));
-  process.on("unhandledRejection", (e) => log.error("unexpected rejection, continuing", { err: e instanceof Error ? e.stack : String(e) }));
-  const onSignal = (sig: string) => {
-    log.info(`received ${sig}, stopping`);
-    // SIGTERM in the initrd is switch-root (foyer.service conflicts with it): the display manager comes next
-    void sup.stop({ retainSplash: sig === "SIGTERM" });
-  };
-  process.once("SIGTERM", () => onSignal("SIGTERM"));
-  process.once("SIGINT", () => onSignal("SIGINT"));
-  // after start: the bus is optional, supervising never waits for it (it is retried in the background)
-  const service = o.bus === "none" ? undefined : new SupervisorService({ bus: o.bus!, port: supervisorPort(sup), log: log.child("dbus") });
-  service?.start();
-  await sup.finished;
-  if (o.bus !== "none") await recordUnits(resolveBusAddress(o.bus!), timeline, processStartMs(), log);
-  try {
-    await service?.stop();
-  } catch (e) {
-    log.warning("stopping the D-Bus service failed, ignoring", { err: describe(e) });
-  }
-  watchdog?.stop();
-  await log.close();
-  return 0;
+  // the rest loads while the browser starts: winston under the logger, then the supervisor
+  await log.useWinston();
+  const { supervise } = await import("./supervise.js");
+  return supervise({
+    profile,
+    runtimeDir,
+    askDir: resolve(o["ask-dir"]!),
+    top: packageTop(),
+    bus: o.bus!,
+    ...(o.recovery !== undefined ? { recovery: o.recovery } : {}),
+    ...(o["fsck-device"] !== undefined ? { fsckDevice: o["fsck-device"] } : {}),
+    ...(kc.lang ? { cmdlineLang: kc.lang } : {}),
+    timeline,
+    log,
+    ...(watchdog ? { watchdog } : {}),
+    first,
+  });
 }

@@ -3,8 +3,7 @@
 // greeter's own origin (so no other local page or process can drive the prompts), and every
 // frame is validated (src/protocol). The page URL carries the token in its fragment, which
 // browsers never send in a request or a Referer.
-import { createServer, type IncomingMessage, type ServerResponse, type Server } from "node:http";
-import { randomBytes, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket, type RawData } from "ws";
 import sirv from "sirv";
@@ -20,11 +19,14 @@ import "../base/schema-messages.js";
 import { Secret, wipeAll } from "../base/secret.js";
 import { describe, FoyerError } from "../base/errors.js";
 import type { Logger } from "../base/log.js";
+import { GreeterListener } from "./listener.js";
 
 export interface GreeterServerOptions {
   assetsDir: string;
   uiDir: string;
   port: number;
+  /** a listener opened before the server (the greeter launched first, src/supervisor/first-launch.ts); else start() opens one on `port` */
+  listener?: GreeterListener;
   log: Logger;
   /** the current full state, sent to every client on connect */
   snapshot: () => StateMessage;
@@ -48,44 +50,36 @@ const MAX_BAD_FRAMES = 64; // a client that keeps sending garbage is disconnecte
 
 export class GreeterServer {
   #o: GreeterServerOptions;
-  #token = randomBytes(32).toString("base64url");
-  /**
-   * tokens handed to one greeter process each (browsers log their URL, so a token must die with its
-   * greeter), with the connections made with each: they end with it
-   */
-  #launches = new Map<string, Set<WebSocket>>();
-  #http?: Server;
+  /** the socket and the tokens (the boot's; one per greeter launch, ending with its connections) */
+  #l?: GreeterListener;
   #wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: true });
-  #port = 0;
 
   constructor(o: GreeterServerOptions) {
     this.#o = o;
+    this.#l = o.listener;
+  }
+
+  #listener(): GreeterListener {
+    if (!this.#l) throw new FoyerError("internal", "the greeter server is not listening yet");
+    return this.#l;
   }
 
   get port(): number {
-    return this.#port;
+    return this.#l?.port ?? 0;
   }
   get origin(): string {
-    return `http://127.0.0.1:${this.#port}`;
+    return `http://127.0.0.1:${this.port}`;
   }
   /** The full greeter URL, token included. Never log it. */
   get url(): string {
-    return `${this.origin}/#token=${this.#token}`;
+    return `${this.origin}/#token=${this.#listener().bootToken}`;
   }
   /**
    * A URL for one greeter launch, with a token of its own. Revoke it when that greeter exits:
    * a browser writes its URL to its log, and a logged token must not outlive its process.
    */
   launchUrl(): { url: string; revoke: () => void } {
-    const t = randomBytes(32).toString("base64url");
-    this.#launches.set(t, new Set());
-    // a page of a greeter that has exited may still run for a moment (its browser dies after its
-    // compositor): what it sends must not count for the next launch, so its socket closes too
-    const revoke = () => {
-      for (const ws of this.#launches.get(t) ?? []) ws.close(4001, "greeter launch ended");
-      this.#launches.delete(t);
-    };
-    return { url: `${this.origin}/#token=${t}`, revoke };
+    return this.#listener().launchUrl();
   }
 
   get clients(): number {
@@ -95,22 +89,14 @@ export class GreeterServer {
   async start(): Promise<void> {
     const ui = sirv(this.#o.uiDir, { dev: false, etag: true });
     const assets = sirv(this.#o.assetsDir, { dev: false, etag: true });
-    this.#http = createServer((req, res) => this.#serve(req, res, ui, assets));
-    this.#http.on("upgrade", (req, sock, head) => this.#upgrade(req, sock, head));
-    this.#http.on("clientError", (_e, sock) => sock.destroy());
-    await new Promise<void>((resolve, reject) => {
-      this.#http!.once("error", reject);
-      this.#http!.listen(this.#o.port, "127.0.0.1", () => resolve());
-    });
-    const addr = this.#http.address();
-    if (!addr || typeof addr === "string") throw new FoyerError("internal", "greeter server has no TCP address");
-    this.#port = addr.port;
-    this.#o.log.info("greeter server listening", { address: `127.0.0.1:${this.#port}` });
+    this.#l ??= await GreeterListener.open(this.#o.port);
+    this.#l.attach({ request: (req, res) => this.#serve(req, res, ui, assets), upgrade: (req, sock, head) => this.#upgrade(req, sock, head) });
+    this.#o.log.info("greeter server listening", { address: `127.0.0.1:${this.#l.port}` });
   }
 
   #hostOk(req: IncomingMessage): boolean {
     // DNS rebinding: a page from elsewhere that resolves to 127.0.0.1 still sends its own Host
-    return req.headers.host === `127.0.0.1:${this.#port}` || req.headers.host === `localhost:${this.#port}`;
+    return req.headers.host === `127.0.0.1:${this.port}` || req.headers.host === `localhost:${this.port}`;
   }
 
   #serve(req: IncomingMessage, res: ServerResponse, ui: ReturnType<typeof sirv>, assets: ReturnType<typeof sirv>): void {
@@ -121,7 +107,7 @@ export class GreeterServer {
     // sandbox without allow-popups, allow-modals or allow-downloads: even a script of the page
     // (with a person's keystroke as its user gesture) opens no window, print dialog or download
     // in the kiosk; its own origin stays (allow-same-origin), as the WebSocket's Origin check needs
-    res.setHeader("Content-Security-Policy", `default-src 'self'; connect-src ws://127.0.0.1:${this.#port} ws://localhost:${this.#port}; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; sandbox allow-scripts allow-same-origin allow-forms`);
+    res.setHeader("Content-Security-Policy", `default-src 'self'; connect-src ws://127.0.0.1:${this.port} ws://localhost:${this.port}; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; sandbox allow-scripts allow-same-origin allow-forms`);
     res.setHeader("X-Content-Type-Options", "nosniff");
     res.setHeader("Referrer-Policy", "no-referrer");
     res.setHeader("Cache-Control", "no-store");
@@ -137,20 +123,13 @@ export class GreeterServer {
   #tokenOf(req: IncomingMessage): string | undefined {
     const u = new URL(req.url ?? "/", "http://x");
     if (u.pathname !== "/ws") return undefined;
-    const given = Buffer.from(u.searchParams.get("token") ?? "");
-    const same = (t: string) => {
-      const want = Buffer.from(t);
-      return given.length === want.length && timingSafeEqual(given, want);
-    };
-    if (same(this.#token)) return this.#token;
-    for (const t of this.#launches.keys()) if (same(t)) return t;
-    return undefined;
+    return this.#listener().tokenOf(Buffer.from(u.searchParams.get("token") ?? ""));
   }
 
   #upgrade(req: IncomingMessage, sock: Duplex, head: Buffer): void {
     sock.on("error", () => sock.destroy());
     const origin = req.headers.origin;
-    const originOk = origin === this.origin || origin === `http://localhost:${this.#port}`;
+    const originOk = origin === this.origin || origin === `http://localhost:${this.port}`;
     const token = this.#tokenOf(req);
     if (!this.#hostOk(req) || !originOk || token === undefined) {
       this.#o.log.warning("refusing greeter connection: bad token, origin or host", { tokenPresent: (req.url ?? "").includes("token="), originPresent: origin !== undefined });
@@ -158,9 +137,10 @@ export class GreeterServer {
       return;
     }
     this.#wss.handleUpgrade(req, sock, head, (ws) => {
-      if (token !== this.#token) {
+      const l = this.#listener();
+      if (token !== l.bootToken) {
         // revoked while the upgrade was under way: too late to join
-        const pages = this.#launches.get(token);
+        const pages = l.launches.get(token);
         if (!pages) return ws.close(4001, "greeter launch ended");
         pages.add(ws);
         ws.on("close", () => pages.delete(ws));
@@ -274,7 +254,8 @@ export class GreeterServer {
   async stop(): Promise<void> {
     for (const ws of this.#wss.clients) ws.terminate();
     this.#wss.close();
-    await new Promise<void>((resolve) => (this.#http ? this.#http.close(() => resolve()) : resolve()));
-    this.#http?.closeAllConnections();
+    const http = this.#l?.http;
+    await new Promise<void>((resolve) => (http?.listening ? http.close(() => resolve()) : resolve()));
+    http?.closeAllConnections();
   }
 }

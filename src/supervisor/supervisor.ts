@@ -1,7 +1,7 @@
 // The composition root of the daemon's parts: the password agent, the greeter server, the display
 // stack and the text fallback, wired to the pure state machine (machine.ts) by one effect runner.
 // Everything that happens goes through dispatch(event): the machine decides, run() acts.
-import { writeFileSync, mkdirSync, renameSync, chmodSync, readFileSync } from "node:fs";
+import { writeFileSync, renameSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { EventEmitter } from "node:events";
 import { step, initialState, type State, type Event, type Effect, type Policy } from "./machine.js";
@@ -12,18 +12,18 @@ import { GreeterSettings } from "./greeter-settings.js";
 import { PasswordAgent, type PendingPrompt } from "../agents/password-agent.js";
 import { PlymouthServer, PLYMOUTH_SOCKET, activatedFd } from "../agents/plymouth.js";
 import { KeyringCache } from "../agents/keyring.js";
-import { ensureLoopback } from "../greeter/loopback.js";
 import { GreeterServer } from "../greeter/server.js";
-import { DisplayStack } from "../display/stacks.js";
+import type { LaunchTokens } from "../greeter/listener.js";
+import type { DisplayStack } from "../display/stacks.js";
 import { frameBuffer, ppmToFrame, writeFrame, framebufferConsoles, bindConsoles, activeVt, rootRestoresConsole, HELD_FILE, CONSOLE_UNIT } from "../display/handoff.js";
-import { readKeyboard, type Keyboard } from "../display/keyboard.js";
-import { lookupUser } from "../display/users.js";
-import { DirectLauncher, sweepUser, userGone, userRssKb, type Launched, type Launcher, type LaunchSpec } from "../launch/direct.js";
+import type { Keyboard } from "../display/keyboard.js";
+import { sweepUser, userGone, userRssKb, type Launched } from "../launch/direct.js";
 // the systemd launcher and the boot-failure watch (dbus-next under them) are loaded when systemd
 // is there to use: without it they stay off the way to the first prompt
 import type { SystemdLink } from "../launch/systemd.js";
 import type { BootFailureWatch } from "../launch/boot-failures.js";
 import { systemdIsPid1, wantsSystemd } from "../launch/pid1.js";
+import type { FirstLaunch, SwitchableLauncher } from "./first-launch.js";
 import { describe, FoyerError } from "../base/errors.js";
 import { monotonicMs } from "../base/timeout.js";
 import type { Logger } from "../base/log.js";
@@ -46,6 +46,8 @@ export interface SupervisorOptions {
   cmdlineLang?: string;
   /** where the real root is mounted before switch-root (Plymouth's update-root-fs says it too); /sysroot by default */
   newRoot?: string;
+  /** what foyerd set up before this module loaded (first-launch.ts): the greeter's listener, display stack and seatd, and the greeter it launched, adopted at the first start */
+  first: FirstLaunch;
 }
 
 export interface Milestone {
@@ -71,7 +73,10 @@ export class Supervisor extends EventEmitter {
   #seatd?: Launched;
   #fallback?: Fallback;
   /** the backend the display stack starts through: direct until start() found systemd */
-  #launcher: { target: Launcher } & Launcher;
+  #launcher: SwitchableLauncher;
+  #tokens: LaunchTokens;
+  /** the greeter first-launch.ts launched, until the machine's first start_greeter takes it */
+  #firstGreeter?: { launched: Launched; at: number };
   #systemd?: SystemdLink;
   #bootWatch?: BootFailureWatch;
   #recovery: Recovery;
@@ -81,7 +86,6 @@ export class Supervisor extends EventEmitter {
   #t0 = monotonicMs();
   #greeterStartedAt = 0;
   #lastConnectedAt = -1;
-  #revokeLaunch?: () => void;
   #notice = "";
   #timeline: Timeline;
   #shownPrompts = new Set<number>();
@@ -98,7 +102,8 @@ export class Supervisor extends EventEmitter {
     this.#log = o.log.child("supervisor");
     this.#timeline = o.timeline ?? new Timeline(undefined);
     const p = o.profile;
-    this.#keyboard = readKeyboard(p.keyboard.vconsole);
+    const first = o.first;
+    this.#keyboard = first.keyboard;
     this.#keyring = new KeyringCache({ ...p.keyring, log: o.log.child("keyring") });
     this.#agent = new PasswordAgent({ askDir: o.askDir, log: o.log.child("agent"), onChange: (list) => this.#promptsChanged(list) });
     // the legacy name only beside the default one: it is where the plymouth client falls back to
@@ -113,6 +118,7 @@ export class Supervisor extends EventEmitter {
       assetsDir: o.assetsDir,
       uiDir: o.uiDir,
       port: p.greeter.port,
+      listener: first.listener,
       log: o.log.child("greeter"),
       snapshot: () => this.snapshot(),
       onReady: () => this.dispatch({ type: "greeter_connected" }),
@@ -175,21 +181,11 @@ export class Supervisor extends EventEmitter {
     });
     this.#recovery = new Recovery(p, join(logDir(o.runtimeDir), "foyerd.log"), o.log.child("recovery"), () => this.#server.broadcast(this.snapshot()), (c, b, done) => this.#server.sendTerminal(c, b, done));
     this.#settings = new GreeterSettings({ profile: p, ...(o.cmdlineLang ? { cmdlineLang: o.cmdlineLang } : {}), log: o.log.child("settings"), changed: () => this.#server.broadcast(this.snapshot()) });
-    const hasGreeter = p.display.stack !== "headless";
-    const direct = new DirectLauncher(o.log.child("launch"));
-    this.#launcher = { target: direct, start(spec: LaunchSpec) { return this.target.start(spec); } };
-    this.#stack = new DisplayStack({
-      profile: p,
-      runtimeDir: o.runtimeDir,
-      stateDir: stateDir(o.runtimeDir),
-      logDir: logDir(o.runtimeDir),
-      user: hasGreeter ? lookupUser(p.greeter.user) : { name: "root", uid: 0, gid: 0 },
-      keyboard: this.#keyboard,
-      launcher: this.#launcher,
-      log: o.log.child("display"),
-      url: () => this.#launchUrl(),
-      origin: () => this.#server.origin,
-    });
+    this.#tokens = first.tokens;
+    this.#launcher = first.launcher;
+    this.#stack = first.stack;
+    this.#firstGreeter = first.greeter;
+    this.#seatd = first.seatd;
     this.#policy = {
       hasDisplay: this.#stack.hasDisplay,
       hasGreeter: this.#stack.hasGreeter,
@@ -203,14 +199,6 @@ export class Supervisor extends EventEmitter {
     };
     this.finished = new Promise((resolve) => (this.#done = resolve));
     this.#released = new Promise((resolve) => (this.#release = resolve));
-  }
-
-  /** A fresh per-launch URL; the previous launch's token is revoked. */
-  #launchUrl(): string {
-    this.#revokeLaunch?.();
-    const l = this.#server.launchUrl();
-    this.#revokeLaunch = l.revoke;
-    return l.url;
   }
 
   get state(): State {
@@ -254,24 +242,17 @@ export class Supervisor extends EventEmitter {
     this.#mark("start");
     const k = this.#keyboard;
     this.#log.info("keyboard layout", { layout: k.layout, variant: k.variant, from: this.#o.profile.keyboard.vconsole });
-    mkdirSync(this.#o.runtimeDir, { recursive: true, mode: 0o755 });
-    // the greeter user must traverse it to reach its own HOME and XDG_RUNTIME_DIR inside; what
-    // is private in it (logs, greeter-url) has its own 0700/0600 modes
-    chmodSync(this.#o.runtimeDir, 0o755);
     // decided before the greeter can connect, so its first state already shows the form
     if (this.#o.profile.flow !== "recovery") this.#firstboot.start();
+    // the listener, the greeter's folders, seatd and the greeter itself are first-launch.ts's
     await this.#server.start();
-    await ensureLoopback(this.#server.port, this.#log);
     const urlFile = join(this.#o.runtimeDir, "greeter-url");
     writeFileSync(`${urlFile}.tmp`, this.#server.url + "\n", { mode: 0o600 });
     renameSync(`${urlFile}.tmp`, urlFile);
     this.#mark("greeter server listening");
     this.#agent.start();
     await this.#plymouth.start();
-    if (this.#stack.hasGreeter) this.#stack.prepare();
     await this.#useSystemd();
-    const seatd = this.#stack.seatdSpec();
-    if (seatd) this.#seatd = new DirectLauncher(this.#log).start(seatd);
     this.dispatch({ type: "start" });
     if (this.#o.profile.flow === "recovery") this.showRecovery("recovery requested by the profile");
   }
@@ -519,11 +500,13 @@ export class Supervisor extends EventEmitter {
         return;
       }
       case "start_greeter": {
-        this.#greeterStartedAt = monotonicMs();
-        this.#timeline.begin("greeter start");
-        const g = this.#stack.startGreeter();
+        const adopted = this.#firstGreeter;
+        this.#firstGreeter = undefined;
+        this.#greeterStartedAt = adopted?.at ?? monotonicMs();
+        this.#timeline.begin("greeter start", adopted?.at);
+        const g = adopted?.launched ?? this.#stack.startGreeter();
         this.#greeter = g;
-        const revoke = this.#revokeLaunch;
+        const revoke = this.#tokens.latest;
         const startedAt = this.#greeterStartedAt;
         void g.exited.then((x) => {
           revoke?.(); // its token dies with it

@@ -68,10 +68,11 @@ async function foyerd(i) {
   const p = spawn("node", ["--max-semi-space-size=1", "/usr/lib/foyer/foyerd.mjs", "--profile", "vm"], {
     env: { PATH: process.env.PATH, LANG: "C.UTF-8", FOYER_MAIN: "foyerd" }, detached: true, stdio: ["ignore", "pipe", "pipe"],
   });
-  let log = "", listening = 0;
+  let log = "", listening = 0, launched = 0;
   const r = await new Promise((resolve) => {
     const on = (d) => {
       log += d;
+      if (!launched && /greeter launched before the supervisor loaded/.test(log)) launched = Math.round(performance.now() - t0);
       if (!listening && /greeter server listening/.test(log)) listening = Math.round(performance.now() - t0);
       if (/greeter interactive/.test(log)) resolve("ok");
       if (/falling back to the console/.test(log)) resolve("fallback");
@@ -80,7 +81,7 @@ async function foyerd(i) {
     p.stderr.on("data", on);
     setTimeout(() => resolve("timeout"), 180_000);
   });
-  say({ run: "foyerd", round: i, result: r, ms: Math.round(performance.now() - t0), listeningMs: listening, ...(r === "ok" ? {} : { log: log.slice(-800) }) });
+  say({ run: "foyerd", round: i, result: r, ms: Math.round(performance.now() - t0), listeningMs: listening, launchedMs: launched, ...(r === "ok" ? {} : { log: log.slice(-800) }) });
   await end(p, "SIGTERM"); // foyerd stops its greeter and its seatd
 }
 

@@ -67,6 +67,22 @@ W("types into the greeter under cage; screenshot of the unlock screen", async (c
   await close();
 });
 
+W("the greeter is launched before the supervisor loads, and the supervisor adopts that one", async (ctx) => {
+  const f = (ctx.foyerd = new Foyerd("headless-wayland"));
+  await f.until((l) => l.includes("greeter interactive"), 60_000, "greeter interactive");
+  const launched = /greeter launched before the supervisor loaded pid=(\d+)/.exec(f.log);
+  assert.ok(launched, "no first launch in foyerd's log");
+  assert.ok(f.log.indexOf(launched[0]) < f.log.indexOf("greeter server listening"), "the greeter was launched after the supervisor's server");
+  assert.not.match(f.log, /greeter exited|interactive again/);
+  // one launch: the cage running now is the one launched first, and the timeline has one start
+  assert.is(greeterPid(), Number(launched[1]));
+  const tl = JSON.parse(readFileSync(join(f.runtimeDir, "state/timeline.json"), "utf8")) as { entries: { name: string; at: number; end?: number }[] };
+  const starts = tl.entries.filter((e) => e.name === "greeter start");
+  const listening = tl.entries.find((e) => e.name === "greeter server listening")!;
+  assert.is(starts.length, 1, JSON.stringify(tl.entries));
+  assert.ok(starts[0]!.at < listening.at && starts[0]!.end !== undefined, JSON.stringify(tl.entries));
+});
+
 W("a killed greeter comes back with the same prompt, and the request is still answered", async (ctx) => {
   const f = (ctx.foyerd = new Foyerd("headless-wayland"));
   await f.until((l) => l.includes("greeter interactive"), 60_000, "greeter interactive");

@@ -60,6 +60,16 @@ test("the daemon reaches its first prompt without dbus-next: it is loaded when a
   assert.equal(loaders("cli/daemon.ts", "dbus-next"), []);
 });
 
+test("the daemon launches its greeter before it loads winston, ws, sirv and the supervisor", () => {
+  // cli/daemon.ts's static imports are what foyerd loads before supervisor/first-launch.ts starts
+  // the greeter; cli/supervise.ts (the supervisor, the agents, the server) loads while it starts
+  const first = [...staticClosure("cli/daemon.ts").keys()].map((f) => relative(src, f));
+  assert.ok(first.includes("supervisor/first-launch.ts"), "the walk reaches the first launch");
+  assert.ok(staticClosure("cli/supervise.ts").has(join(src, "supervisor/supervisor.ts")), "the walk sees the supervisor where it is imported");
+  for (const pkg of ["winston", "ws", "sirv", "dbus-next"]) assert.equal(loaders("cli/daemon.ts", pkg), [], `loaded before the greeter starts: ${pkg}`);
+  assert.equal(first.filter((f) => f === "supervisor/supervisor.ts" || f === "greeter/server.ts" || f.startsWith("agents/")), []);
+});
+
 test("flush and console-restore (the real root's boot path) load neither the logger nor D-Bus", () => {
   for (const entry of ["state/flush-cli.ts", "cli/console-restore.ts"]) {
     for (const pkg of ["winston", "dbus-next", "ws"]) assert.equal(loaders(entry, pkg), [], `${entry} loads ${pkg}`);

@@ -1,0 +1,85 @@
+// The greeter's first launch, before the rest of the daemon loads. The display stack's start is
+// the long part of the way to the first prompt (cage + the browser: ~0.4 s here, seconds on a slow
+// CPU), and loading the supervisor's modules (the agents, Plymouth's protocol, ws, sirv, the flows)
+// is the next one: so foyerd opens the greeter's socket, prepares the greeter's folders, starts
+// seatd and launches the greeter with only this module's imports loaded, and loads the rest while
+// the browser starts. The supervisor adopts what was launched here (supervisor.ts, `first`).
+// The listener holds the browser's requests until the server is there to answer them.
+// Only where the greeter is one directly started unit (cage and its browser, launch "direct" or
+// no systemd): an X server's greeter waits for its display, and systemd's launcher needs D-Bus.
+import { mkdirSync, chmodSync } from "node:fs";
+import type { Profile } from "../profile/schema.js";
+import type { Logger } from "../base/log.js";
+import { monotonicMs } from "../base/timeout.js";
+import { describe } from "../base/errors.js";
+import { GreeterListener, LaunchTokens } from "../greeter/listener.js";
+import { ensureLoopback } from "../greeter/loopback.js";
+import { DisplayStack } from "../display/stacks.js";
+import { readKeyboard, type Keyboard } from "../display/keyboard.js";
+import { lookupUser } from "../display/users.js";
+import { DirectLauncher, type Launched, type Launcher, type LaunchSpec } from "../launch/direct.js";
+import { wantsSystemd } from "../launch/pid1.js";
+import { stateDir, logDir } from "../state/overlay.js";
+
+/** The launcher the display stack starts through: direct until the supervisor finds systemd. */
+export type SwitchableLauncher = { target: Launcher } & Launcher;
+
+export function switchable(target: Launcher): SwitchableLauncher {
+  return { target, start(spec: LaunchSpec) { return this.target.start(spec); } };
+}
+
+export interface FirstLaunch {
+  listener: GreeterListener;
+  tokens: LaunchTokens;
+  keyboard: Keyboard;
+  launcher: SwitchableLauncher;
+  stack: DisplayStack;
+  seatd?: Launched;
+  /** the greeter launched here (monotonic ms); undefined where the supervisor launches it */
+  greeter?: { launched: Launched; at: number };
+}
+
+/** Whether the greeter can be launched before the supervisor exists (see the top of this file). */
+export function launchesFirst(p: Profile): boolean {
+  return (p.display.stack === "wayland" || p.display.stack === "headless-wayland") && !wantsSystemd(p.launch);
+}
+
+export async function launchFirst(p: Profile, runtimeDir: string, log: Logger): Promise<FirstLaunch> {
+  const keyboard = readKeyboard(p.keyboard.vconsole);
+  const listener = await GreeterListener.open(p.greeter.port);
+  await ensureLoopback(listener.port, log.child("greeter"));
+  const launcher = switchable(new DirectLauncher(log.child("launch")));
+  const tokens = new LaunchTokens(() => listener);
+  const hasGreeter = p.display.stack !== "headless";
+  const stack = new DisplayStack({
+    profile: p,
+    runtimeDir,
+    stateDir: stateDir(runtimeDir),
+    logDir: logDir(runtimeDir),
+    user: hasGreeter ? lookupUser(p.greeter.user) : { name: "root", uid: 0, gid: 0 },
+    keyboard,
+    launcher,
+    log: log.child("display"),
+    url: () => tokens.next(),
+    origin: () => listener.origin,
+  });
+  // the greeter user must traverse it to reach its own HOME and XDG_RUNTIME_DIR inside; what is
+  // private in it (logs, greeter-url) has its own 0700/0600 modes
+  mkdirSync(runtimeDir, { recursive: true, mode: 0o755 });
+  chmodSync(runtimeDir, 0o755);
+  if (stack.hasGreeter) stack.prepare();
+  const seatdSpec = stack.seatdSpec();
+  const seatd = seatdSpec ? new DirectLauncher(log.child("supervisor")).start(seatdSpec) : undefined;
+  const first: FirstLaunch = { listener, tokens, keyboard, launcher, stack, ...(seatd ? { seatd } : {}) };
+  if (launchesFirst(p)) {
+    const at = monotonicMs();
+    try {
+      first.greeter = { launched: stack.startGreeter(), at };
+      log.child("supervisor").info("greeter launched before the supervisor loaded", { pid: first.greeter.launched.pid });
+    } catch (e) {
+      // the supervisor's own start then fails the same way, and its machine decides what follows
+      log.child("supervisor").warning("cannot launch the greeter first, leaving it to the supervisor", { err: describe(e) });
+    }
+  }
+  return first;
+}
