@@ -15,6 +15,7 @@ import { createLogger } from "../base/log.js";
 import { describe } from "../base/errors.js";
 import { checkBusOption } from "../dbus/service.js";
 import { launchFirst, type FirstLaunch } from "../supervisor/first-launch.js";
+import { probeDeathSignal } from "../launch/direct.js";
 import { mountState, writePersistPlan, logDir, TIMELINE_FILE } from "../state/overlay.js";
 import { Timeline, processStartMs, monotonicNowMs } from "../state/timeline.js";
 import { startWatchdog } from "../launch/notify.js";
@@ -111,6 +112,8 @@ export async function daemonMain(argv: string[]): Promise<number> {
     await log.close();
     return 0;
   }
+  // setpriv's probe runs while foyerd mounts its state and opens its listener (first-launch.ts awaits it)
+  void probeDeathSignal();
   const profileAt = monotonicNowMs();
   // the state tmpfs first: foyer's own log lives in it from its first line
   let state;

@@ -17,7 +17,7 @@ import { ensureLoopback } from "../greeter/loopback.js";
 import { DisplayStack } from "../display/stacks.js";
 import { readKeyboard, type Keyboard } from "../display/keyboard.js";
 import { lookupUser } from "../display/users.js";
-import { DirectLauncher, type Launched, type Launcher, type LaunchSpec } from "../launch/direct.js";
+import { DirectLauncher, probeDeathSignal, type Launched, type Launcher, type LaunchSpec } from "../launch/direct.js";
 import { wantsSystemd } from "../launch/pid1.js";
 import { stateDir, logDir } from "../state/overlay.js";
 
@@ -68,6 +68,8 @@ export async function launchFirst(p: Profile, runtimeDir: string, log: Logger): 
   mkdirSync(runtimeDir, { recursive: true, mode: 0o755 });
   chmodSync(runtimeDir, 0o755);
   if (stack.hasGreeter) stack.prepare();
+  // started by the daemon before it mounted its state (cli/daemon.ts): done by now, or nearly
+  await probeDeathSignal();
   const seatdSpec = stack.seatdSpec();
   const seatd = seatdSpec ? new DirectLauncher(log.child("supervisor")).start(seatdSpec) : undefined;
   const first: FirstLaunch = { listener, tokens, keyboard, launcher, stack, ...(seatd ? { seatd } : {}) };

@@ -60,6 +60,31 @@ test("a greeter killed by SIGSEGV/SIGABRT leaves no core file or minidump", asyn
   f.cleanup();
 });
 
+// foyer.service's LimitCORE=0: foyerd's children inherit it, and foyerd starts them without the
+// shell that sets it otherwise (src/launch/direct.ts coreLimitIsZero)
+test("under a foyerd whose own core limit is 0, every greeter process has 0, soft and hard", async () => {
+  const f = new Foyerd("headless-wayland", { bundle: true, wrap: ["prlimit", "--core=0:0", "--"] });
+  try {
+    await f.until((l) => l.includes("greeter interactive"), 60_000, "greeter interactive");
+    const pids = spawnSync("pgrep", ["-u", "foyer-greeter"], { encoding: "utf8" }).stdout.trim().split("\n").filter(Boolean);
+    assert.ok(pids.length >= 3, `greeter processes: ${pids.join(" ")}`);
+    for (const pid of pids) {
+      let limits = "";
+      try {
+        limits = readFileSync(`/proc/${pid}/limits`, "utf8");
+      } catch {
+        continue; // gone meanwhile (a zygote's helper)
+      }
+      assert.match(limits, /^Max core file size\s+0\s+0\s/m, `process ${pid}`);
+    }
+    const cage = Number(spawnSync("pgrep", ["-P", String(f.proc.pid), "-x", "cage"], { encoding: "utf8" }).stdout.trim());
+    assert.ok(cage > 0, "cage is not foyerd's own child");
+  } finally {
+    await f.stop();
+    f.cleanup();
+  }
+});
+
 test("held Enter spends exactly `tries` attempts and opens no shell", async () => {
   const rt = mkdtempSync(join(tmpdir(), "foyer-tries-"));
   const demo = spawn(process.execPath, ["--import", "tsx", join(top, "src/cli/demo.ts"), "--runtime-dir", rt, "--tries", "3"], { env: { ...process.env, FOYER_MAIN: "foyer-demo", DISPLAY: "", WAYLAND_DISPLAY: "" }, stdio: ["ignore", "pipe", "pipe"] });

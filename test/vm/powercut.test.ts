@@ -58,7 +58,7 @@ mount -t tmpfs -o size=256m foyer-state /pc/state
 for a in $(cat /proc/cmdline); do case $a in foyer.pc.from=*) from=\${a#*=} ;; foyer.pc.sync=1) PATH=/pc-bin:$PATH ;; esac; done
 cp -a "/pc/src/$from" /pc/state/tree || off "ERROR copy"
 echo "FOYER-PC-FLUSH-START sync=$(command -v sync || echo none)"
-FOYER_MAIN=foyerd node --max-semi-space-size=1 /usr/lib/foyer/foyerd.mjs flush --from /pc/state/tree --to /pc/dst/tree
+FOYER_MAIN=foyerd node /usr/lib/foyer/foyerd.mjs flush --from /pc/state/tree --to /pc/dst/tree
 off "FLUSH-DONE rc=$?"
 `;
 
