@@ -9,9 +9,7 @@ import { parseArgs } from "node:util";
 import { promises as fs } from "node:fs";
 import { resolve } from "node:path";
 import { flushTree, type FlushResult } from "./flush.js";
-import { flushState } from "./persist.js";
 import { unmountState, isMountPoint } from "./overlay.js";
-import { readBootId } from "./timeline.js";
 
 const USAGE = `usage: foyerd flush --state DIR [--root DIR] [--boot-id ID] [--unmount]
        foyerd flush --from DIR --to DIR [--unmount]`;
@@ -32,16 +30,18 @@ export async function flushMain(argv: string[]): Promise<number> {
   if (o.state !== undefined && (o.from !== undefined || o.to !== undefined)) return usage("--state and --from/--to do not go together");
   if (o.state === undefined && (!o.from || !o.to)) return usage("--state, or --from and --to, are required");
   if (o.state === undefined && (o.root !== undefined || o["boot-id"] !== undefined)) return usage("--root and --boot-id go with --state");
-  const bootId = (o["boot-id"] ?? readBootId()).replace(/-/g, "");
-  if (o.state !== undefined && !/^[0-9a-f]{32}$/.test(bootId)) return usage(o["boot-id"] === undefined ? "no boot id in /proc/sys/kernel/random/boot_id; give --boot-id" : "--boot-id must be 32 hex digits");
+  // the persist plan's and the timeline's schemas (zod) only for --state: one tree's mirror starts without them
+  const state = o.state === undefined ? undefined : { ...(await import("./persist.js")), ...(await import("./timeline.js")) };
+  const bootId = state ? (o["boot-id"] ?? state.readBootId()).replace(/-/g, "") : "";
+  if (state && !/^[0-9a-f]{32}$/.test(bootId)) return usage(o["boot-id"] === undefined ? "no boot id in /proc/sys/kernel/random/boot_id; give --boot-id" : "--boot-id must be 32 hex digits");
 
   const from = resolve(o.state ?? o.from!);
   const say = (m: string) => process.stderr.write(`foyerd ${m}\n`);
   let r: FlushResult;
   try {
-    if (o.state !== undefined) {
+    if (state) {
       const root = resolve(o.root ?? "/");
-      const p = await flushState({ stateDir: from, root, bootId, say });
+      const p = await state.flushState({ stateDir: from, root, bootId, say });
       if (p.alreadyDone) {
         say(`flush: ${from} is gone and boot ${bootId} is in the manifest: already flushed`);
         return 0;

@@ -74,6 +74,9 @@ test("flush and console-restore (the real root's boot path) load neither the log
   for (const entry of ["state/flush-cli.ts", "cli/console-restore.ts"]) {
     for (const pkg of ["winston", "dbus-next", "ws"]) assert.equal(loaders(entry, pkg), [], `${entry} loads ${pkg}`);
   }
+  // the persist plan's schemas are loaded for --state only: one tree's mirror (--from/--to) starts without zod
+  assert.ok(loaders("state/persist.ts", "zod").length > 0, "the walk sees zod where it is imported");
+  assert.equal(loaders("state/flush-cli.ts", "zod"), []);
 });
 
 test.run();
