@@ -82,6 +82,8 @@ mount -t tmpfs tmpfs /run; mount -t tmpfs tmpfs /tmp; mkdir -p /run/systemd/ask-
 for m in virtio_pci virtio_gpu virtio_rng; do modprobe $m; done
 /usr/lib/systemd/systemd-udevd --daemon; udevadm trigger --action=add; udevadm settle --timeout=60
 /foyer-bench/busybox ip link set lo up
+# no core files, as foyer.service's LimitCORE=0 (foyerd then starts its greeter without a shell)
+ulimit -c 0
 node /foyer-bench/guest.mjs "$(cat /proc/cmdline)"
 echo FOYER-STACK-END; echo o > /proc/sysrq-trigger; sleep 60
 `;
