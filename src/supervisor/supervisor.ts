@@ -30,7 +30,7 @@ import type { Logger } from "../base/log.js";
 import type { Profile } from "../profile/schema.js";
 import type { StateMessage } from "../protocol/greeter.js";
 import type { Secret } from "../base/secret.js";
-import { Timeline } from "../state/timeline.js";
+import { Timeline, processStartMs } from "../state/timeline.js";
 import { stateDir, logDir } from "../state/overlay.js";
 
 export interface SupervisorOptions {
@@ -52,7 +52,7 @@ export interface SupervisorOptions {
 
 export interface Milestone {
   name: string;
-  /** ms since the supervisor started, on the monotonic clock */
+  /** ms since foyerd's process started, on the monotonic clock (the greeter may be launched before the supervisor exists) */
   at: number;
 }
 
@@ -83,7 +83,7 @@ export class Supervisor extends EventEmitter {
   #firstboot: Firstboot;
   #settings: GreeterSettings;
   #timer?: NodeJS.Timeout;
-  #t0 = monotonicMs();
+  #t0 = Math.round(processStartMs());
   #greeterStartedAt = 0;
   #lastConnectedAt = -1;
   #notice = "";
