@@ -65,7 +65,7 @@ async function bare(i) {
 
 async function foyerd(i) {
   const t0 = performance.now();
-  const p = spawn("node", ["/usr/lib/foyer/foyerd.mjs", "--profile", "vm"], {
+  const p = spawn("node", ["--max-semi-space-size=1", "/usr/lib/foyer/foyerd.mjs", "--profile", "vm"], {
     env: { PATH: process.env.PATH, LANG: "C.UTF-8", FOYER_MAIN: "foyerd" }, detached: true, stdio: ["ignore", "pipe", "pipe"],
   });
   let log = "", listening = 0, launched = 0;
