@@ -7,7 +7,7 @@
 // The listener holds the browser's requests until the server is there to answer them.
 // Only where the greeter is one directly started unit (cage and its browser, launch "direct" or
 // no systemd): an X server's greeter waits for its display, and systemd's launcher needs D-Bus.
-import { mkdirSync, chmodSync } from "node:fs";
+import { chmodSync } from "node:fs";
 import type { Profile } from "../profile/schema.js";
 import type { Logger } from "../base/log.js";
 import { monotonicMs } from "../base/timeout.js";
@@ -48,7 +48,9 @@ export async function launchFirst(p: Profile, runtimeDir: string, log: Logger): 
   const keyboard = readKeyboard(p.keyboard.vconsole);
   const listener = await GreeterListener.open(p.greeter.port);
   await ensureLoopback(listener.port, log.child("greeter"));
-  const launcher = switchable(new DirectLauncher(log.child("launch")));
+  // seatd always starts directly; the greeter through the launcher the supervisor may switch to systemd
+  const direct = new DirectLauncher(log.child("launch"));
+  const launcher = switchable(direct);
   const tokens = new LaunchTokens(() => listener);
   const hasGreeter = p.display.stack !== "headless";
   const stack = new DisplayStack({
@@ -63,15 +65,14 @@ export async function launchFirst(p: Profile, runtimeDir: string, log: Logger): 
     url: () => tokens.next(),
     origin: () => listener.origin,
   });
-  // the greeter user must traverse it to reach its own HOME and XDG_RUNTIME_DIR inside; what is
-  // private in it (logs, greeter-url) has its own 0700/0600 modes
-  mkdirSync(runtimeDir, { recursive: true, mode: 0o755 });
+  // the greeter user must traverse it (the daemon made it, or found it) to reach its own HOME and
+  // XDG_RUNTIME_DIR inside; what is private in it (logs, greeter-url) has its own 0700/0600 modes
   chmodSync(runtimeDir, 0o755);
   if (stack.hasGreeter) stack.prepare();
   // started by the daemon before it mounted its state (cli/daemon.ts): done by now, or nearly
   await probeDeathSignal();
   const seatdSpec = stack.seatdSpec();
-  const seatd = seatdSpec ? new DirectLauncher(log.child("supervisor")).start(seatdSpec) : undefined;
+  const seatd = seatdSpec ? direct.start(seatdSpec) : undefined;
   const first: FirstLaunch = { listener, tokens, keyboard, launcher, stack, ...(seatd ? { seatd } : {}) };
   if (launchesFirst(p)) {
     const at = monotonicMs();
