@@ -109,7 +109,8 @@ U("bad tokens, foreign origins and wrong hosts are refused with 403", async (ctx
   const ws = `ws://${url.host}/ws?token=`;
   const origin = `http://${url.host}`;
   assert.is(await wsOpen(ws + token, { Origin: origin }), "open");
-  assert.is(await wsOpen(ws + "x" + token.slice(1), { Origin: origin }), 403);
+  // one character changed: the first one, to another (a fixed "x" is the token itself when it starts with x)
+  assert.is(await wsOpen(ws + (token[0] === "x" ? "y" : "x") + token.slice(1), { Origin: origin }), 403);
   assert.is(await wsOpen(ws, { Origin: origin }), 403);
   assert.is(await wsOpen(ws + token, { Origin: "http://evil.example" }), 403);
   assert.is(await wsOpen(ws + token, {}), 403);
