@@ -20,6 +20,9 @@ const median = (a: number[]) => {
 
 type Boot = "foyer" | "split" | "text" | "plymouth";
 
+/** How often both prompts are looked for on the screen: the same for foyer's and Plymouth's. */
+const POLL_MS = 300;
+
 /** Plymouth's password entry: lit pixels in a band across the middle of the upper half. */
 function dialogDrawn(s: { width: number; height: number; rgb: Buffer }): boolean {
   let lit = 0;
@@ -56,7 +59,7 @@ async function bootToPrompt(how: Boot): Promise<number> {
         const shot = await vm.screen(png);
         if (dialogDrawn(shot)) return vm.seconds;
         if (vm.seconds > 900) throw new Error("Plymouth's dialog never appeared");
-        await new Promise((r) => setTimeout(r, 300));
+        await new Promise((r) => setTimeout(r, POLL_MS));
       }
     }
     if (!withFoyer) {
@@ -64,7 +67,7 @@ async function bootToPrompt(how: Boot): Promise<number> {
       return vm.seconds;
     }
     await vm.waitSerial(/greeter server listening/, 600_000, "foyerd");
-    return await waitForPrompt(vm, 900_000);
+    return await waitForPrompt(vm, 900_000, undefined, undefined, POLL_MS);
   } finally {
     await vm.stop("bench");
   }
