@@ -148,18 +148,24 @@ export async function daemonMain(argv: string[]): Promise<number> {
     log.info("profile loaded", { source: loaded.source, stack: profile.display.stack });
   }
 
+  // the rest: winston under the logger, then the supervisor. It loads while the browser starts,
+  // or while the launch waits for the display device
+  let secondPart: Promise<typeof import("./supervise.js")> | undefined;
+  const loadRest = () => (secondPart ??= log.useWinston().then(() => import("./supervise.js")));
   let first: FirstLaunch;
   try {
-    first = await launchFirst(profile, runtimeDir, log);
+    first = await launchFirst(profile, runtimeDir, log, {
+      nomodeset: kc.nomodeset,
+      // a failure is the await's below to report, not an unhandled rejection meanwhile
+      meanwhile: () => void loadRest().catch(() => {}),
+    });
   } catch (e) {
     log.error("cannot start", { err: describe(e) });
     watchdog?.stop();
     await log.close();
     return 1;
   }
-  // the rest loads while the browser starts: winston under the logger, then the supervisor
-  await log.useWinston();
-  const { supervise } = await import("./supervise.js");
+  const { supervise } = await loadRest();
   return supervise({
     profile,
     runtimeDir,

@@ -3,12 +3,15 @@
 // systemd accepts both for its own switches. Anything malformed is a warning and is ignored.
 // rd.foyer.lang=de_DE.UTF-8 sets the greeter's language; systemd's own locale.LANG= is honoured
 // too (rd.foyer.lang wins), so a machine booted with a language override gets a greeter in it.
+// The kernel's own `nomodeset` is read as well: the display device is then the firmware's.
 export interface CmdlineSettings {
   enabled: boolean;
   profile?: string;
   debug: boolean;
   /** the greeter's language, a POSIX locale name */
   lang?: string;
+  /** the kernel's `nomodeset`: no GPU driver will load, the firmware framebuffer is the display */
+  nomodeset: boolean;
   warnings: string[];
 }
 
@@ -47,12 +50,16 @@ const LOCALE = /^[A-Za-z0-9_.@-]{1,64}$/;
 const SAFE = (s: string) => s.replace(/[^\x20-\x7e]/g, "?").slice(0, 64);
 
 export function parseCmdline(text: string): CmdlineSettings {
-  const out: CmdlineSettings = { enabled: true, debug: false, warnings: [] };
+  const out: CmdlineSettings = { enabled: true, debug: false, nomodeset: false, warnings: [] };
   let systemdLang: string | undefined;
   for (const word of splitCmdline(text)) {
     const eq = word.indexOf("=");
     const key = eq < 0 ? word : word.slice(0, eq);
     const value = eq < 0 ? undefined : word.slice(eq + 1);
+    if (word === "nomodeset") {
+      out.nomodeset = true;
+      continue;
+    }
     if (key === "locale.LANG") {
       if (value && LOCALE.test(value)) systemdLang = value;
       continue; // systemd's switch: a bad value is systemd's to report
@@ -80,6 +87,8 @@ export function parseCmdline(text: string): CmdlineSettings {
         if (value && LOCALE.test(value)) out.lang = value;
         else out.warnings.push(`ignoring '${SAFE(word)}': expected a locale name like de_DE.UTF-8`);
         break;
+      case "foyer.payload":
+        break; // the split image's payload device: foyer-payload-mount's switch, not foyerd's
       default:
         out.warnings.push(`ignoring unknown switch '${SAFE(key)}'`);
     }

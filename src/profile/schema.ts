@@ -31,6 +31,12 @@ export const DisplaySchema = z.strictObject({
    * turns the picture back upright.
    */
   rotate: def(int(0, 3), 0),
+  /**
+   * on DRM (stack "wayland", Xorg): how long to wait for a GPU driver's card before settling for
+   * a firmware framebuffer's (simpledrm), or, with no card at all, launching anyway (Plymouth's
+   * DeviceTimeout). foyerd starts before udev has loaded the drivers.
+   */
+  deviceTimeoutMs: def(int(0, 120_000), 8000),
   /** start seatd for the compositor on DRM (stack "wayland"; an initramfs has no logind) */
   seatd: def(z.boolean(), true),
   /**

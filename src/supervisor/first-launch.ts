@@ -7,6 +7,8 @@
 // The listener holds the browser's requests until the server is there to answer them.
 // Only where the greeter is one directly started unit (cage and its browser, launch "direct" or
 // no systemd): an X server's greeter waits for its display, and systemd's launcher needs D-Bus.
+// On DRM the card may not be there yet (foyerd starts while udev loads the drivers): the launch
+// waits for it (display/drm-device.ts), and the daemon loads the rest meanwhile.
 import { chmodSync } from "node:fs";
 import type { Profile } from "../profile/schema.js";
 import type { Logger } from "../base/log.js";
@@ -15,6 +17,7 @@ import { describe } from "../base/errors.js";
 import { GreeterListener, LaunchTokens } from "../greeter/listener.js";
 import { ensureLoopback } from "../greeter/loopback.js";
 import { DisplayStack } from "../display/stacks.js";
+import { drmCards, inputReady, usableCard, waitForDisplayDevices, type DeviceDirs } from "../display/drm-device.js";
 import { readKeyboard, type Keyboard } from "../display/keyboard.js";
 import { lookupUser } from "../display/users.js";
 import { DirectLauncher, probeDeathSignal, type Launched, type Launcher, type LaunchSpec } from "../launch/direct.js";
@@ -44,7 +47,21 @@ export function launchesFirst(p: Profile): boolean {
   return (p.display.stack === "wayland" || p.display.stack === "headless-wayland") && !wantsSystemd(p.launch);
 }
 
-export async function launchFirst(p: Profile, runtimeDir: string, log: Logger): Promise<FirstLaunch> {
+/** Whether the stack shows on a DRM device, which udev may not have set up yet when foyerd starts. */
+export function needsDrmCard(p: Profile): boolean {
+  return p.display.stack === "wayland" || (p.display.stack === "x11" && p.display.xserver === "Xorg");
+}
+
+export interface LaunchFirstOptions {
+  /** the kernel's nomodeset: the firmware framebuffer is the display, no real driver will come */
+  nomodeset?: boolean;
+  /** called once when the launch has to wait for the display device: the daemon loads the rest */
+  meanwhile?: () => void;
+  /** sysfs's DRM and input classes and udev's database (tests point them at trees of their own) */
+  dirs?: DeviceDirs;
+}
+
+export async function launchFirst(p: Profile, runtimeDir: string, log: Logger, o: LaunchFirstOptions = {}): Promise<FirstLaunch> {
   const keyboard = readKeyboard(p.keyboard.vconsole);
   const listener = await GreeterListener.open(p.greeter.port);
   await ensureLoopback(listener.port, log.child("greeter"));
@@ -74,6 +91,7 @@ export async function launchFirst(p: Profile, runtimeDir: string, log: Logger): 
   const seatdSpec = stack.seatdSpec();
   const seatd = seatdSpec ? direct.start(seatdSpec) : undefined;
   const first: FirstLaunch = { listener, tokens, keyboard, launcher, stack, ...(seatd ? { seatd } : {}) };
+  if (needsDrmCard(p)) await waitForDisplay(p, log.child("display"), o);
   if (launchesFirst(p)) {
     const at = monotonicMs();
     try {
@@ -85,4 +103,21 @@ export async function launchFirst(p: Profile, runtimeDir: string, log: Logger): 
     }
   }
   return first;
+}
+
+/** Waits until the stack's DRM card is usable and an input device set up (display/drm-device.ts); says what it found and how long it took. */
+async function waitForDisplay(p: Profile, log: Logger, o: LaunchFirstOptions): Promise<void> {
+  const nomodeset = o.nomodeset ?? false;
+  const now = usableCard(drmCards(o.dirs?.drmDir), nomodeset);
+  if (now && inputReady(o.dirs?.inputDir, o.dirs?.udevData)) {
+    log.info("display device", { card: now.name, driver: now.driver || "?" });
+    return;
+  }
+  log.info("waiting for the display and input devices", { card: now?.name ?? "none", timeoutMs: p.display.deviceTimeoutMs, ...(nomodeset ? { nomodeset } : {}) });
+  o.meanwhile?.();
+  const w = await waitForDisplayDevices({ timeoutMs: p.display.deviceTimeoutMs, nomodeset, ...o.dirs });
+  if (!w.input) log.warning("no input device set up by udev yet: the compositor may refuse to start", { waitedMs: w.waitedMs });
+  if (w.result === "none") log.warning("no display device came: launching anyway", { waitedMs: w.waitedMs });
+  else if (w.result === "firmware") log.notice("no GPU driver's card came: using the firmware framebuffer's", { card: w.card.name, driver: w.card.driver, waitedMs: w.waitedMs });
+  else log.info("display device", { card: w.card.name, driver: w.card.driver || "?", waitedMs: w.waitedMs });
 }

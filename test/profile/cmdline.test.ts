@@ -3,7 +3,13 @@ import * as assert from "uvu/assert";
 import { parseCmdline, splitCmdline } from "../../src/profile/cmdline.js";
 
 test("no switches: enabled, no profile, no debug", () => {
-  assert.equal(parseCmdline("BOOT_IMAGE=/vmlinuz root=/dev/vda quiet\n"), { enabled: true, debug: false, warnings: [] });
+  assert.equal(parseCmdline("BOOT_IMAGE=/vmlinuz root=/dev/vda quiet\n"), { enabled: true, debug: false, nomodeset: false, warnings: [] });
+});
+
+test("the kernel's nomodeset is read, only as the bare word", () => {
+  assert.is(parseCmdline("quiet nomodeset splash").nomodeset, true);
+  assert.is(parseCmdline("nomodeset=0 xnomodeset").nomodeset, false);
+  assert.equal(parseCmdline("nomodeset").warnings, []);
 });
 
 test("rd.foyer=0 disables; rd.foyer.profile and rd.foyer.debug", () => {
@@ -16,6 +22,10 @@ test("rd.foyer=0 disables; rd.foyer.profile and rd.foyer.debug", () => {
 
 test("the foyer.* spelling works too", () => {
   assert.is(parseCmdline("foyer.profile=headless").profile, "headless");
+});
+
+test("rd.foyer.payload= is the payload script's switch: known, not a warning", () => {
+  assert.equal(parseCmdline("rd.foyer.payload=/dev/disk/by-id/virtio-foyer-payload").warnings, []);
 });
 
 test("quotes group words", () => {

@@ -6,7 +6,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, writeFileSync, existsSync, rmSync, statSync, copyFileSync, openSync, writeSync, closeSync, truncateSync, readFileSync, chmodSync } from "node:fs";
+import { mkdtempSync, mkdirSync, writeFileSync, existsSync, rmSync, statSync, copyFileSync, openSync, writeSync, closeSync, truncateSync, readFileSync, chmodSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { requireTool } from "../helpers/index.js";
@@ -59,6 +59,11 @@ test.after(() => {
 test("the cpio part carries no node, cage or cog, only the payload's checksum; the payload carries them", () => {
   for (const f of ["usr/bin/node", "usr/bin/cage", "usr/bin/cog", "usr/lib/foyer/foyerd.mjs"]) assert.not.ok(existsSync(join(root, f)), `${f} is in the cpio part`);
   for (const f of ["usr/lib/foyer/payload-mount", "usr/lib/systemd/system/foyer-payload.service", "usr/lib/systemd/system/foyer.service", "usr/bin/sha256sum", "usr/sbin/blockdev"]) assert.ok(existsSync(join(root, f)), `${f} is missing from the cpio part`);
+  // the payload's unit is wanted in the split image only (in a whole one it would hold foyer back)
+  assert.is(readlinkSync(join(root, "etc/systemd/system/sysinit.target.wants/foyer-payload.service")), "/usr/lib/systemd/system/foyer-payload.service");
+  const whole = sh(`/usr/lib/dracut/skipcpio '${appliance.initrd}' | zstd -dc | cpio -t --quiet 2>/dev/null`).split("\n");
+  assert.ok(whole.includes("usr/lib/systemd/system/foyer-payload.service"), "the whole image lacks the payload's unit");
+  assert.not.ok(whole.some((f) => f.endsWith(".wants/foyer-payload.service")), "the whole image pulls in the payload's unit");
   const [sum, size] = readFileSync(join(root, "usr/lib/foyer/payload-sha256"), "utf8").trim().split(" ");
   assert.is(Number(size), statSync(split.payload).size);
   assert.is(sum, sh(`sha256sum '${split.payload}'`).split(" ")[0]);

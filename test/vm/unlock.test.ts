@@ -29,6 +29,11 @@ test("boot → foyer's greeter on screen → a wrong passphrase is asked again �
     const shown = await waitForPrompt(vm, 240_000, join(tmpdir(), "foyer-vm-prompt.png"));
     say(`greeter interactive ${(Number(ms) / 1000).toFixed(1)} s after foyerd started; prompt drawn ${shown.toFixed(0)} s after qemu started (TCG)`);
     assert.match(vm.serial, /keyboard layout layout=de /, "the image's vconsole.conf (KEYMAP=de-latin1) did not become the X layout");
+    // foyerd starts during udev's coldplug and launches cage on virtio-gpu's card (sysfs names its PCI function's driver) once it is there
+    const card = /display device card=(card\d+) driver=(\S+)(?: waitedMs=(\d+))?/.exec(vm.serial);
+    assert.ok(card, `foyerd did not say which display device it launched on: ${vm.tail(30)}`);
+    assert.is(card[2], "virtio-pci"); // the card's device is virtio-gpu's PCI function
+    say(`display device ${card[1]} (${card[2]})${card[3] ? `, waited for ${(Number(card[3]) / 1000).toFixed(1)} s` : ", there at foyerd's launch"}`);
     const mem = /memory at the prompt supervisorMb=([\d.]+) greeterMb=([\d.]+) systemUsedMb=([\d.]+)/.exec(vm.serial);
     if (mem) say(`memory at the prompt: foyerd ${mem[1]} MB, greeter stack ${mem[2]} MB, whole VM ${mem[3]} MB used`);
 

@@ -99,8 +99,8 @@ install() {
     # source, systemd/ here)
     if [ -d "$moddir/systemd" ]; then
         inst_simple "$moddir/systemd/foyer-recovery@.service" "$systemdsystemunitdir/foyer-recovery@.service"
+        # installed, not wanted: packaging/erofs/foyer-split-initrd pulls it in, in the split image only
         inst_simple "$moddir/systemd/foyer-payload.service" "$systemdsystemunitdir/foyer-payload.service"
-        $SYSTEMCTL -q --root "$initdir" add-wants sysinit.target foyer-payload.service
         local d
         for d in systemd-fsck@.service.d systemd-fsck-root.service.d emergency.service.d; do
             inst_simple "$moddir/systemd/$d/foyer-recovery.conf" "$systemdsystemunitdir/$d/foyer-recovery.conf"
