@@ -28,8 +28,9 @@ installkernel() {
     foyer_lists || return 1
     # shellcheck disable=SC2086
     instmods $FOYER_KMODS
-    # a split image's payload (packaging/erofs): erofs under an overlay, from a disk or a file
-    instmods erofs overlay loop
+    # a split image's payload (packaging/erofs): erofs under dm-verity and an overlay, from a disk
+    # or a file
+    instmods erofs overlay loop dm_verity
 }
 
 # a library loaded with dlopen, with every library it needs: ldd on the build host, since
@@ -88,7 +89,7 @@ install() {
     grep -q '^foyer-greeter:' "$initdir/etc/group" 2>/dev/null || echo "$gr" >> "$initdir/etc/group"
 
     # the payload of a split image (packaging/erofs/foyer-split-initrd keeps these in the small part)
-    inst_multiple blockdev head sha256sum
+    inst_multiple blockdev veritysetup
     inst_simple "$moddir/foyer-payload-mount.sh" /usr/lib/foyer/payload-mount
 
     # the unit sits beside this file in an installed module (packaging/systemd/initrd/ in the source)
