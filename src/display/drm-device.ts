@@ -86,18 +86,20 @@ export interface DeviceDirs {
 /**
  * Resolves when a card is usable and an input device set up (see the top of this file), or at
  * the timeout with what is there, polling sysfs every `pollMs`; never rejects. `nomodeset`: the
- * kernel command line has it (no real driver will come).
+ * kernel command line has it (no real driver will come). `onWait` is called once, before the first
+ * pause, with the card usable so far (if any): not at all when everything is there at once.
  */
-export async function waitForDisplayDevices(o: { timeoutMs: number; nomodeset: boolean; pollMs?: number } & DeviceDirs): Promise<DeviceWait> {
+export async function waitForDisplayDevices(o: { timeoutMs: number; nomodeset: boolean; pollMs?: number; onWait?: (card: DrmCard | undefined) => void } & DeviceDirs): Promise<DeviceWait> {
   const start = performance.now();
   const poll = o.pollMs ?? 50;
-  for (;;) {
+  for (let first = true; ; first = false) {
     const waitedMs = Math.round(performance.now() - start);
     const over = waitedMs >= o.timeoutMs;
     const card = usableCard(drmCards(o.drmDir), o.nomodeset || over);
     const input = inputReady(o.inputDir, o.udevData);
     if (card && (input || over)) return { result: card.firmware ? "firmware" : "found", card, input, waitedMs };
     if (over) return { result: "none", input, waitedMs };
+    if (first) o.onWait?.(card);
     await new Promise((r) => setTimeout(r, Math.min(poll, o.timeoutMs - waitedMs)));
   }
 }

@@ -17,7 +17,7 @@ import { describe } from "../base/errors.js";
 import { GreeterListener, LaunchTokens } from "../greeter/listener.js";
 import { ensureLoopback } from "../greeter/loopback.js";
 import { DisplayStack } from "../display/stacks.js";
-import { drmCards, inputReady, usableCard, waitForDisplayDevices } from "../display/drm-device.js";
+import { waitForDisplayDevices } from "../display/drm-device.js";
 import { readKeyboard, type Keyboard } from "../display/keyboard.js";
 import { lookupUser } from "../display/users.js";
 import { DirectLauncher, probeDeathSignal, type Launched, type Launcher, type LaunchSpec } from "../launch/direct.js";
@@ -106,14 +106,20 @@ export async function launchFirst(p: Profile, runtimeDir: string, log: Logger, o
 /** Waits until the stack's DRM card is usable and an input device set up (display/drm-device.ts); says what it found and how long it took. */
 async function waitForDisplay(p: Profile, log: Logger, o: LaunchFirstOptions): Promise<void> {
   const nomodeset = o.nomodeset ?? false;
-  const now = usableCard(drmCards(), nomodeset);
-  if (now && inputReady()) {
-    log.info("display device", { card: now.name, driver: now.driver || "?" });
+  let waited = false;
+  const w = await waitForDisplayDevices({
+    timeoutMs: p.display.deviceTimeoutMs,
+    nomodeset,
+    onWait: (card) => {
+      waited = true;
+      log.info("waiting for the display and input devices", { card: card?.name ?? "none", timeoutMs: p.display.deviceTimeoutMs, ...(nomodeset ? { nomodeset } : {}) });
+      o.meanwhile?.();
+    },
+  });
+  if (!waited && w.input && w.result !== "none") {
+    log.info("display device", { card: w.card.name, driver: w.card.driver || "?" });
     return;
   }
-  log.info("waiting for the display and input devices", { card: now?.name ?? "none", timeoutMs: p.display.deviceTimeoutMs, ...(nomodeset ? { nomodeset } : {}) });
-  o.meanwhile?.();
-  const w = await waitForDisplayDevices({ timeoutMs: p.display.deviceTimeoutMs, nomodeset });
   if (!w.input) log.warning("no input device set up by udev yet: the compositor may refuse to start", { waitedMs: w.waitedMs });
   if (w.result === "none") log.warning("no display device came: launching anyway", { waitedMs: w.waitedMs });
   else if (w.result === "firmware") log.notice("no GPU driver's card came: using the firmware framebuffer's", { card: w.card.name, driver: w.card.driver, waitedMs: w.waitedMs });

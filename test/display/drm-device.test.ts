@@ -69,7 +69,9 @@ test("an input device counts once udev has set it up", () => {
 test("a card and an input device already there are found at once", async () => {
   card(0, "virtio_gpu");
   input(0, true);
-  const w = await waitForDisplayDevices({ timeoutMs: 5000, nomodeset: false, ...dirs });
+  let waits = 0;
+  const w = await waitForDisplayDevices({ timeoutMs: 5000, nomodeset: false, ...dirs, onWait: () => waits++ });
+  assert.is(waits, 0, "onWait called though nothing was waited for");
   assert.is(w.result, "found");
   assert.ok(w.result === "found" && w.card.driver === "virtio_gpu");
   assert.ok(w.waitedMs < 1000, `${w.waitedMs} ms for a card that was there`);
@@ -78,7 +80,9 @@ test("a card and an input device already there are found at once", async () => {
 test("a card that appears while waiting is found when it appears, not at the timeout", async () => {
   input(0, true);
   setTimeout(() => card(0, "virtio_gpu"), 300);
-  const w = await waitForDisplayDevices({ timeoutMs: 20_000, nomodeset: false, ...dirs, pollMs: 20 });
+  const seen: (string | undefined)[] = [];
+  const w = await waitForDisplayDevices({ timeoutMs: 20_000, nomodeset: false, ...dirs, pollMs: 20, onWait: (c) => seen.push(c?.name) });
+  assert.equal(seen, [undefined], "onWait: once, before the first pause, with no card yet");
   assert.is(w.result, "found");
   assert.ok(w.waitedMs >= 250 && w.waitedMs < 10_000, `found after ${w.waitedMs} ms`);
 });
@@ -103,7 +107,9 @@ test("the real driver replacing simpledrm is waited for; simpledrm alone is take
   input(0, true);
   card(0, "simple-framebuffer");
   setTimeout(() => card(1, "amdgpu"), 300);
-  const w = await waitForDisplayDevices({ timeoutMs: 20_000, nomodeset: false, ...dirs, pollMs: 20 });
+  const seen: (string | undefined)[] = [];
+  const w = await waitForDisplayDevices({ timeoutMs: 20_000, nomodeset: false, ...dirs, pollMs: 20, onWait: (c) => seen.push(c?.name) });
+  assert.equal(seen, [undefined], "simpledrm's card is not usable while a GPU driver's may come");
   assert.is(w.result, "found");
   assert.ok(w.result === "found" && w.card.name === "card1", JSON.stringify(w));
 
