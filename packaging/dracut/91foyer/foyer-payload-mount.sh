@@ -81,10 +81,12 @@ if ! out=$(veritysetup open "$src" "$dm" "$src" "$roothash" --no-superblock --ha
     exit 1
 fi
 close() { veritysetup close "$dm" 2>/dev/null; }
+# the root hash's first 12 digits, for the console
+short=${roothash%"${roothash#????????????}"}
 mkdir -p "$state/lower" "$state/rw"
 # erofs reads its superblock here: a tree that does not lead to the root hash fails right away
 if ! mount -t erofs -o ro "/dev/mapper/$dm" "$state/lower" 2>/dev/null; then
-    say "$src does not match this initramfs (root hash ${roothash%"${roothash#????????????}"}…): not mounted"
+    say "$src does not match this initramfs (root hash $short…): not mounted"
     close
     exit 1
 fi
@@ -102,4 +104,4 @@ if ! mount -t overlay foyer-payload -o "lowerdir=$state/lower/usr:$root/usr,uppe
     umount "$state/rw"; umount "$state/lower"; close
     exit 1
 fi
-say "mounted $src ($size bytes, dm-verity root hash ${roothash%"${roothash#????????????}"}…) under a tmpfs overlay on /usr"
+say "mounted $src ($size bytes, dm-verity root hash $short…) under a tmpfs overlay on /usr"
