@@ -16,6 +16,7 @@ import type { Logger } from "../base/log.js";
 import { xkbEnv, type Keyboard } from "./keyboard.js";
 import { deviceScale } from "./scale.js";
 import type { SystemUser } from "./users.js";
+import { inputReady } from "./drm-device.js";
 import { writeChromiumKioskPolicy } from "./kiosk-policy.js";
 import { grabBrowserKeys, type KeyGrab } from "./x11-keygrab.js";
 import { describe } from "../base/errors.js";
@@ -35,6 +36,8 @@ export interface StackContext {
   url: () => string;
   /** origin the browser may load, e.g. http://127.0.0.1:4242 */
   origin: () => string;
+  /** whether udev has set up an input device (drm-device.ts's inputReady, the default) */
+  inputReady?: () => boolean;
 }
 
 export interface DisplayHandle {
@@ -325,6 +328,14 @@ export class DisplayStack {
         if (d.renderer === "pixman") env.LIBGL_ALWAYS_SOFTWARE = "1";
         if (d.stack === "headless-wayland") Object.assign(env, { WLR_BACKENDS: "headless", WLR_LIBINPUT_NO_DEVICES: "1", WLR_HEADLESS_OUTPUTS: "1" });
         if (d.seatd && d.stack === "wayland") env.LIBSEAT_BACKEND = "seatd";
+        // no keyboard yet (a USB one behind a slow hub, or plugged in at the prompt): wlroots will not
+        // start without an input device unless told to, and then takes each one udev announces, with
+        // the same layout (test/vm/unlock plugs a keyboard in at the prompt). Only then: with a
+        // device there cage starts as it always did.
+        if (d.stack === "wayland" && !(this.#c.inputReady ?? inputReady)()) {
+          env.WLR_LIBINPUT_NO_DEVICES = "1";
+          this.#c.log.notice("no input device set up yet: cage starts without one and takes a keyboard when it is plugged in");
+        }
         const rotate = Array.from({ length: d.rotate }, () => "-r");
         const cage = ["cage", "-d", ...rotate, "--"];
         return this.#c.launcher.start({ ...this.#spec("greeter", [...cage, ...this.browserArgv(true)], env), childArgvAt: cage.length });

@@ -120,7 +120,7 @@ async function waitForDisplay(p: Profile, log: Logger, o: LaunchFirstOptions): P
     log.info("display device", { card: w.card.name, driver: w.card.driver || "?" });
     return;
   }
-  if (!w.input) log.warning("no input device set up by udev yet: the compositor may refuse to start", { waitedMs: w.waitedMs });
+  if (!w.input) log.notice("no input device set up by udev yet: launching without one", { waitedMs: w.waitedMs });
   if (w.result === "none") log.warning("no display device came: launching anyway", { waitedMs: w.waitedMs });
   else if (w.result === "firmware") log.notice("no GPU driver's card came: using the firmware framebuffer's", { card: w.card.name, driver: w.card.driver, waitedMs: w.waitedMs });
   else log.info("display device", { card: w.card.name, driver: w.card.driver || "?", waitedMs: w.waitedMs });

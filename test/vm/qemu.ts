@@ -23,7 +23,7 @@ export class Vm {
    * `payload`: an erofs image of a split initramfs, as a read-only disk named foyer-payload.
    * `disks`: more raw images, written through (no snapshot), named by their virtio serial.
    */
-  constructor(a: Appliance, opts: { initrd?: string; append?: string; memMb?: number; payload?: string; disks?: { file: string; serial: string; readonly?: boolean }[] } = {}) {
+  constructor(a: Appliance, opts: { initrd?: string; append?: string; memMb?: number; payload?: string; disks?: { file: string; serial: string; readonly?: boolean }[]; qemuArgs?: string[] } = {}) {
     const append = [
       "console=ttyS0",
       `rd.luks.uuid=${a.luksUuid}`,
@@ -48,6 +48,7 @@ export class Vm {
       ...(opts.payload ? ["-drive", `file=${opts.payload},if=none,id=payload,format=raw,readonly=on`, "-device", "virtio-blk-pci,drive=payload,serial=foyer-payload"] : []),
       // cache=unsafe: QEMU skips the host's fsyncs; what the guest wrote is in the file all the same
       ...(opts.disks ?? []).flatMap((d, i) => ["-drive", `file=${d.file},if=none,id=disk${i},format=raw,cache=unsafe${d.readonly ? ",readonly=on" : ""}`, "-device", `virtio-blk-pci,drive=disk${i},serial=${d.serial}`]),
+      ...(opts.qemuArgs ?? []),
       "-kernel", a.kernel, "-initrd", opts.initrd ?? a.initrd, "-append", append,
     ], { stdio: ["ignore", "pipe", "pipe"] });
     this.proc.stderr!.on("data", (d) => (this.serial += `\n[qemu] ${d}`));

@@ -74,6 +74,26 @@ test("boot → foyer's greeter on screen → a wrong passphrase is asked again �
   });
 });
 
+test("no keyboard at boot: the greeter comes up anyway, and a USB keyboard plugged in at the prompt types in the image's layout", async () => {
+  // a machine without PS/2 (i8042=off) and with its USB controller empty, as a desktop whose
+  // keyboard is plugged in late; the kernel's info lines (loglevel=7) say when it sees the keyboard
+  const qemuArgs = ["-machine", "pc,i8042=off", "-device", "qemu-xhci,id=xhci"];
+  await inVm(appliance, { append: "rd.foyer.profile=vm loglevel=7", qemuArgs }, "unlock-hotplug", async (vm) => {
+    await vm.waitSerial(/greeter interactive ms=\d+/, 480_000, "foyer's greeter interactive without a keyboard");
+    const shown = await waitForPrompt(vm, 240_000, join(tmpdir(), "foyer-vm-no-keyboard.png"));
+    assert.match(vm.serial, /no input device set up yet: cage starts without one/, "cage was not told to start without an input device");
+    assert.not.match(vm.serial, /crash-loop breaker tripped/, "the greeter fell back to the console");
+    const plugged = vm.seconds;
+    await vm.qmp("device_add", { driver: "usb-kbd", id: "late-keyboard", bus: "xhci.0" });
+    await vm.waitSerial(/input: QEMU QEMU USB Keyboard/, 120_000, "the guest kernel's USB keyboard");
+    // udev sets the new device up and cage's libinput opens it: well under this under TCG
+    await new Promise((r) => setTimeout(r, 5000));
+    say(`prompt drawn ${shown.toFixed(0)} s after qemu started with no keyboard; one plugged in ${(vm.seconds - plugged).toFixed(0)} s before typing`);
+    // typed on the German positions: a keyboard added with the default layout would type "fozer/vm"
+    say(await unlockToRoot(vm));
+  });
+});
+
 test("rd.foyer=0: foyer stays out and systemd's console agent unlocks the same image", async () => {
   const vm = new Vm(appliance, { append: "rd.foyer=0 console=ttyS0" });
   try {
