@@ -25,6 +25,10 @@ export interface GreeterSettingsOptions {
 export class GreeterSettings {
   #o: GreeterSettingsOptions;
   #layouts?: KeyboardLayout[];
+  /** osk = auto and nobody toggled it: it follows the input devices */
+  #oskFollows: boolean;
+  #devicesSeen = "";
+  #follow?: NodeJS.Timeout;
   locale: string;
   appearance: AppearanceView;
 
@@ -33,19 +37,56 @@ export class GreeterSettings {
     const p = o.profile;
     this.locale = resolveLocale(o.cmdlineLang ?? p.locale.lang, p.locale.conf);
     const a = p.appearance;
+    this.#oskFollows = a.osk === "auto";
     this.appearance = { theme: a.theme, highContrast: a.highContrast, largeText: a.largeText, reducedMotion: a.reducedMotion, osk: a.osk === "on" || (a.osk === "auto" && this.#oskAuto()) };
     o.log.info("greeter settings", { locale: this.locale, theme: a.theme, osk: this.appearance.osk });
   }
 
   #oskAuto(): boolean {
     try {
-      const d = parseInputDevices(readFileSync(this.#o.profile.appearance.inputDevices, "utf8"));
-      this.#o.log.info("input devices", { keyboard: d.keyboard, touch: d.touch });
+      const text = readFileSync(this.#o.profile.appearance.inputDevices, "utf8");
+      this.#devicesSeen = text;
+      const d = parseInputDevices(text);
+      this.#o.log.info("input devices", { keyboard: d.keyboard, touch: d.touch, pointer: d.pointer });
       return oskWanted(d);
     } catch {
       this.#o.log.warning(`cannot read '${this.#o.profile.appearance.inputDevices}', on-screen keyboard off, ignoring`);
       return false;
     }
+  }
+
+  /**
+   * A keyboard plugged in or pulled out while the greeter shows: osk = auto decides again (the
+   * kernel's list read every `everyMs`; node has no udev monitor), until the person toggles it.
+   */
+  followInputDevices(everyMs = 1000): void {
+    if (!this.#oskFollows || this.#follow) return;
+    this.#follow = setInterval(() => this.recheckInputDevices(), everyMs);
+    this.#follow.unref();
+  }
+
+  /** One look at the input devices (followInputDevices' tick); the on-screen keyboard shown or hidden if the answer changed. */
+  recheckInputDevices(): void {
+    if (!this.#oskFollows) return;
+    let text: string;
+    try {
+      text = readFileSync(this.#o.profile.appearance.inputDevices, "utf8");
+    } catch {
+      return; // said at the start; a list that cannot be read changes nothing
+    }
+    if (text === this.#devicesSeen) return;
+    this.#devicesSeen = text;
+    const d = parseInputDevices(text);
+    const osk = oskWanted(d);
+    if (osk === this.appearance.osk) return;
+    this.#o.log.info("input devices changed", { keyboard: d.keyboard, touch: d.touch, pointer: d.pointer, osk });
+    this.appearance = { ...this.appearance, osk };
+    this.#o.changed();
+  }
+
+  stop(): void {
+    clearInterval(this.#follow);
+    this.#follow = undefined;
   }
 
   /** evdev.xml's layouts, read once on first request (about 1 MB of XML: not on the boot path). */
@@ -64,6 +105,7 @@ export class GreeterSettings {
   set(m: { highContrast?: boolean; largeText?: boolean; reducedMotion?: boolean; osk?: boolean; locale?: string }): void {
     const { locale, ...rest } = m;
     if (locale !== undefined) this.locale = locale;
+    if (rest.osk !== undefined) this.#oskFollows = false; // the person's choice stands
     this.appearance = { ...this.appearance, ...rest };
     this.#o.changed();
   }

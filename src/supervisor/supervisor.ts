@@ -251,6 +251,7 @@ export class Supervisor extends EventEmitter {
     renameSync(`${urlFile}.tmp`, urlFile);
     this.#mark("greeter server listening");
     this.#agent.start();
+    if (this.#policy.hasGreeter) this.#settings.followInputDevices();
     await this.#plymouth.start();
     await this.#useSystemd();
     this.dispatch({ type: "start" });
@@ -552,6 +553,7 @@ export class Supervisor extends EventEmitter {
     // each part in its own try: one failing must not keep the others running
     for (const [name, f] of [
       ["agent", () => this.#agent.stop()],
+      ["settings", () => this.#settings.stop()],
       ["keyring", () => this.#keyring.stop()],
       ["terminal", () => this.#recovery.closeTerminal()],
       ["fallback", () => this.#fallback?.stop()],

@@ -19,9 +19,9 @@ export const ASK_DIR = "/run/systemd/ask-password";
  * child's output). Unlike a loop raced by withTimeout, it stops polling when it gives up, so a
  * failed wait cannot keep the suite's process alive.
  */
-export async function pollUntil(pred: () => boolean, ms: number, what: string): Promise<void> {
+export async function pollUntil(pred: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
   const end = Date.now() + ms;
-  while (!pred()) {
+  while (!(await pred())) {
     if (Date.now() > end) throw new Error(`${what} timed out after ${ms} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }

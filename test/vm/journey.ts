@@ -28,6 +28,11 @@ export async function inVm(appliance: Appliance, opts: ConstructorParameters<typ
  */
 export async function unlockToRoot(vm: Vm): Promise<string> {
   await vm.type(VM_PASSPHRASE, "de");
+  return afterUnlock(vm);
+}
+
+/** The real root reached after the passphrase was given (unlockToRoot's second half): its marker line. */
+export async function afterUnlock(vm: Vm): Promise<string> {
   const [root] = await vm.waitSerial(/FOYER-ROOT-OK [\d.]+/, 300_000, "the real root's marker");
   const [ps] = await vm.waitSerial(/FOYER-PS [^\n]*/, 30_000, "the real root's process list");
   assert.not.match(ps, /\b(node|cage|cog|seatd)\b/, `foyer's processes survived switch-root: ${ps}`);

@@ -142,6 +142,20 @@ export class Vm {
     await this.qmp("send-key", { keys: [{ type: "qcode", data: "ret" }] });
   }
 
+  /**
+   * A left click at a point of the screen (`size`: the screen's pixels) on an absolute pointer
+   * (QEMU's usb-tablet), through QMP input-send-event.
+   */
+  async click(x: number, y: number, size: { width: number; height: number }): Promise<void> {
+    const abs = (axis: "x" | "y", v: number, of: number) => ({ type: "abs", data: { axis, value: Math.round((v * 0x7fff) / (of - 1)) } });
+    const button = (down: boolean) => ({ type: "btn", data: { down, button: "left" } });
+    await this.qmp("input-send-event", { events: [abs("x", x, size.width), abs("y", y, size.height)] });
+    await this.qmp("input-send-event", { events: [button(true)] });
+    await new Promise((r) => setTimeout(r, 80));
+    await this.qmp("input-send-event", { events: [button(false)] });
+    await new Promise((r) => setTimeout(r, 150));
+  }
+
   /** Presses one key combination, e.g. ["ctrl", "w"] (QMP qcodes, held together). */
   async chord(qcodes: string[]): Promise<void> {
     await this.qmp("send-key", { keys: qcodes.map((data) => ({ type: "qcode", data })), "hold-time": 80 });
@@ -197,6 +211,46 @@ export async function waitForPrompt(vm: Vm, ms: number, png?: string, extra: (s:
 }
 
 /** Pixels within `tol` of an RGB colour: a cheap "is this drawn" check on a screendump. */
+/**
+ * The on-screen keyboard's keys on the screen (src/ui/osk.ts, the layout given), by their centres.
+ * The keyboard's panel is one flat colour of the default theme; a key is whatever lies between two
+ * stretches of it on a line (its glyph included), and a row is a band of lines with the same keys.
+ * Undefined when no five bands match the layout's rows.
+ */
+export function oskKeys(s: { width: number; height: number; rgb: Buffer }, layout: { normal: string[] }): Map<string, { x: number; y: number }> | undefined {
+  const panel = (x: number, y: number) => {
+    const i = (y * s.width + x) * 3;
+    return Math.abs(s.rgb[i]! - 38) <= 3 && Math.abs(s.rgb[i + 1]! - 46) <= 3 && Math.abs(s.rgb[i + 2]! - 62) <= 3;
+  };
+  const runs = (y: number): [number, number][] => {
+    const out: [number, number][] = [];
+    for (let x = 1; x < s.width; x++) {
+      if (panel(x, y) || !panel(x - 1, y)) continue;
+      const a = x;
+      while (x < s.width && !panel(x, y)) x++;
+      if (x < s.width && x - a >= 25) out.push([a, x]);
+    }
+    return out;
+  };
+  const bands: { top: number; bottom: number; keys: [number, number][] }[] = [];
+  for (let y = 0; y < s.height; y++) {
+    const keys = runs(y);
+    if (keys.length === 0) continue;
+    const top = y;
+    while (y + 1 < s.height && runs(y + 1).length === keys.length) y++;
+    if (y - top >= 20) bands.push({ top, bottom: y, keys: runs(Math.round((top + y) / 2)) });
+  }
+  const rows = [[...layout.normal[0]!, "⌫"], [...layout.normal[1]!], [...layout.normal[2]!, "↵"], ["⇧", ...layout.normal[3]!], ["AltGr", " "]];
+  const at = bands.findIndex((_, i) => rows.every((r, j) => bands[i + j]?.keys.length === r.length));
+  if (at < 0) return undefined;
+  const keys = new Map<string, { x: number; y: number }>();
+  rows.forEach((r, j) => {
+    const b = bands[at + j]!;
+    b.keys.forEach(([a, e], k) => keys.set(r[k]!, { x: Math.round((a + e) / 2), y: Math.round((b.top + b.bottom) / 2) }));
+  });
+  return keys;
+}
+
 export function countColour(s: { rgb: Buffer }, [r, g, b]: [number, number, number], tol = 12): number {
   let n = 0;
   for (let i = 0; i + 2 < s.rgb.length; i += 3) {

@@ -9,8 +9,9 @@ import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { requireTool, pollUntil } from "../helpers/index.js";
 import { buildAppliance, VM_PASSPHRASE, type Appliance } from "./appliance.js";
-import { Vm, countColour, waitForPrompt } from "./qemu.js";
-import { inVm, unlockToRoot } from "./journey.js";
+import { Vm, countColour, oskKeys, waitForPrompt } from "./qemu.js";
+import { KEYMAPS } from "../../src/ui/osk.js";
+import { afterUnlock, inVm, unlockToRoot } from "./journey.js";
 
 const say = (s: string) => process.stdout.write(`• ${s}\n`);
 let appliance: Appliance;
@@ -74,23 +75,39 @@ test("boot → foyer's greeter on screen → a wrong passphrase is asked again �
   });
 });
 
-test("no keyboard at boot: the greeter comes up anyway, and a USB keyboard plugged in at the prompt types in the image's layout", async () => {
+test("nothing to type with at boot: the greeter comes up; a USB tablet plugged in brings the on-screen keyboard, a USB keyboard plugged in hides it and types the rest in the image's layout", async () => {
   // a machine without PS/2 (i8042=off) and with its USB controller empty, as a desktop whose
-  // keyboard is plugged in late; the kernel's info lines (loglevel=7) say when it sees the keyboard
+  // devices come late; the kernel's info lines (loglevel=7) say when it sees each one
   const qemuArgs = ["-machine", "pc,i8042=off", "-device", "qemu-xhci,id=xhci"];
-  await inVm(appliance, { append: "rd.foyer.profile=vm loglevel=7", qemuArgs }, "unlock-hotplug", async (vm) => {
-    await vm.waitSerial(/greeter interactive ms=\d+/, 480_000, "foyer's greeter interactive without a keyboard");
-    const shown = await waitForPrompt(vm, 240_000, join(tmpdir(), "foyer-vm-no-keyboard.png"));
+  await inVm(appliance, { append: "rd.foyer.profile=vm loglevel=7", qemuArgs }, "unlock-plugged", async (vm) => {
+    await vm.waitSerial(/greeter interactive ms=\d+/, 480_000, "foyer's greeter interactive without input devices");
+    const shown = await waitForPrompt(vm, 240_000, join(tmpdir(), "foyer-vm-no-input.png"));
     assert.match(vm.serial, /no input device set up yet: cage starts without one/, "cage was not told to start without an input device");
     assert.not.match(vm.serial, /crash-loop breaker tripped/, "the greeter fell back to the console");
-    const plugged = vm.seconds;
-    await vm.qmp("device_add", { driver: "usb-kbd", id: "late-keyboard", bus: "xhci.0" });
-    await vm.waitSerial(/input: QEMU QEMU USB Keyboard/, 120_000, "the guest kernel's USB keyboard");
-    // udev sets the new device up and cage's libinput opens it: well under this under TCG
-    await new Promise((r) => setTimeout(r, 5000));
-    say(`prompt drawn ${shown.toFixed(0)} s after qemu started with no keyboard; one plugged in ${(vm.seconds - plugged).toFixed(0)} s before typing`);
-    // typed on the German positions: a keyboard added with the default layout would type "fozer/vm"
-    say(await unlockToRoot(vm));
+    assert.is(oskKeys(await vm.screen(), KEYMAPS.de!), undefined, "an on-screen keyboard with nothing to press it");
+    const plug = async (driver: string, kernelName: string) => {
+      await vm.qmp("device_add", { driver, id: driver, bus: "xhci.0" });
+      await vm.waitSerial(new RegExp(`input: QEMU QEMU USB ${kernelName}`), 120_000, `the guest kernel's USB ${kernelName}`);
+    };
+    // a pointer and no keyboard: the on-screen keyboard (German, the image's layout) comes by itself
+    await plug("usb-tablet", "Tablet");
+    let keys: ReturnType<typeof oskKeys>;
+    let screen = await vm.screen();
+    await pollUntil(async () => (keys = oskKeys((screen = await vm.screen()), KEYMAPS.de!)) !== undefined, 120_000, "the on-screen keyboard after a tablet was plugged in");
+    await vm.screen(join(tmpdir(), "foyer-vm-osk.png"));
+    await new Promise((r) => setTimeout(r, 3000)); // udev and cage's libinput have the tablet well before
+    // the first half clicked on it
+    const half = VM_PASSPHRASE.slice(0, 5);
+    for (const c of half) await vm.click(keys!.get(c)!.x, keys!.get(c)!.y, screen);
+    // a keyboard plugged in: the on-screen one goes, the field keeps what was clicked, and the rest
+    // is typed on the German positions (a keyboard added with the default layout types "/" for "-")
+    await plug("usb-kbd", "Keyboard");
+    await pollUntil(async () => oskKeys(await vm.screen(), KEYMAPS.de!) === undefined, 60_000, "the on-screen keyboard gone after a keyboard was plugged in");
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.match(vm.serial, /input devices changed keyboard=true touch=false pointer=true osk=false/);
+    say(`prompt drawn ${shown.toFixed(0)} s after qemu started with no input device; a tablet plugged in brought the on-screen keyboard, "${half}" clicked on it, a keyboard plugged in took it away`);
+    await vm.type(VM_PASSPHRASE.slice(half.length), "de");
+    say(await afterUnlock(vm));
   });
 });
 
