@@ -193,6 +193,18 @@ export class DisplayStack {
     return stack === "headless" ? "recorded" : "restart";
   }
 
+  /**
+   * Input devices were plugged in or pulled out. Xorg gives a new keyboard its configured default
+   * keymap, not the one setxkbmap set on the keyboards there before (a long-known X behaviour), so
+   * on X the layout is set again; cage gives each new keyboard its XKB_DEFAULT_* by itself.
+   */
+  async inputDevicesChanged(): Promise<void> {
+    if (this.#c.profile.display.stack === "x11" && this.#xDisplay) {
+      await this.#applyXkb();
+      this.#c.log.info("keyboard layout set again for the input devices plugged in", { layout: this.#c.keyboard.layout });
+    }
+  }
+
   /** x11 only: starts the X server; `ready` resolves when it wrote its display number. */
   startDisplay(): DisplayHandle {
     const d = this.#c.profile.display;

@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { parseEvdevXml } from "../agents/firstboot-catalog.js";
 import { resolveLocale } from "../display/locale.js";
-import { parseInputDevices, oskWanted } from "../display/input-devices.js";
+import { parseInputDevices, oskWanted, type InputDevices } from "../display/input-devices.js";
 import type { DisplayStack } from "../display/stacks.js";
 import type { Keyboard } from "../display/keyboard.js";
 import { FoyerError } from "../base/errors.js";
@@ -20,6 +20,8 @@ export interface GreeterSettingsOptions {
   log: Logger;
   /** something visible changed: broadcast the state */
   changed: () => void;
+  /** the input devices changed while the greeter shows (followInputDevices): a keyboard plugged in or pulled out */
+  devicesChanged?: (d: InputDevices) => void;
 }
 
 export class GreeterSettings {
@@ -38,45 +40,50 @@ export class GreeterSettings {
     this.locale = resolveLocale(o.cmdlineLang ?? p.locale.lang, p.locale.conf);
     const a = p.appearance;
     this.#oskFollows = a.osk === "auto";
+    this.#devicesSeen = this.#readDevices() ?? "";
     this.appearance = { theme: a.theme, highContrast: a.highContrast, largeText: a.largeText, reducedMotion: a.reducedMotion, osk: a.osk === "on" || (a.osk === "auto" && this.#oskAuto()) };
     o.log.info("greeter settings", { locale: this.locale, theme: a.theme, osk: this.appearance.osk });
   }
 
-  #oskAuto(): boolean {
+  #readDevices(): string | undefined {
     try {
-      const text = readFileSync(this.#o.profile.appearance.inputDevices, "utf8");
-      this.#devicesSeen = text;
-      const d = parseInputDevices(text);
-      this.#o.log.info("input devices", { keyboard: d.keyboard, touch: d.touch, pointer: d.pointer });
-      return oskWanted(d);
+      return readFileSync(this.#o.profile.appearance.inputDevices, "utf8");
     } catch {
-      this.#o.log.warning(`cannot read '${this.#o.profile.appearance.inputDevices}', on-screen keyboard off, ignoring`);
-      return false;
+      return undefined;
     }
   }
 
+  #oskAuto(): boolean {
+    const text = this.#readDevices();
+    if (text === undefined) {
+      this.#o.log.warning(`cannot read '${this.#o.profile.appearance.inputDevices}', on-screen keyboard off, ignoring`);
+      return false;
+    }
+    const d = parseInputDevices(text);
+    this.#o.log.info("input devices", { keyboard: d.keyboard, touch: d.touch, pointer: d.pointer });
+    return oskWanted(d);
+  }
+
   /**
-   * A keyboard plugged in or pulled out while the greeter shows: osk = auto decides again (the
-   * kernel's list read every `everyMs`; node has no udev monitor), until the person toggles it.
+   * Devices plugged in or pulled out while the greeter shows (the kernel's list read every
+   * `everyMs`; node has no udev monitor): `devicesChanged` hears of it, and osk = auto decides
+   * again until the person toggles it.
    */
   followInputDevices(everyMs = 1000): void {
-    if (!this.#oskFollows || this.#follow) return;
+    if (this.#follow) return;
     this.#follow = setInterval(() => this.recheckInputDevices(), everyMs);
     this.#follow.unref();
   }
 
-  /** One look at the input devices (followInputDevices' tick); the on-screen keyboard shown or hidden if the answer changed. */
+  /** One look at the input devices (followInputDevices' tick). */
   recheckInputDevices(): void {
-    if (!this.#oskFollows) return;
-    let text: string;
-    try {
-      text = readFileSync(this.#o.profile.appearance.inputDevices, "utf8");
-    } catch {
-      return; // said at the start; a list that cannot be read changes nothing
-    }
-    if (text === this.#devicesSeen) return;
+    const text = this.#readDevices();
+    // said at the start; a list that cannot be read changes nothing
+    if (text === undefined || text === this.#devicesSeen) return;
     this.#devicesSeen = text;
     const d = parseInputDevices(text);
+    this.#o.devicesChanged?.(d);
+    if (!this.#oskFollows) return;
     const osk = oskWanted(d);
     if (osk === this.appearance.osk) return;
     this.#o.log.info("input devices changed", { keyboard: d.keyboard, touch: d.touch, pointer: d.pointer, osk });

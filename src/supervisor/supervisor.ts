@@ -180,7 +180,15 @@ export class Supervisor extends EventEmitter {
       },
     });
     this.#recovery = new Recovery(p, join(logDir(o.runtimeDir), "foyerd.log"), o.log.child("recovery"), () => this.#server.broadcast(this.snapshot()), (c, b, done) => this.#server.sendTerminal(c, b, done));
-    this.#settings = new GreeterSettings({ profile: p, ...(o.cmdlineLang ? { cmdlineLang: o.cmdlineLang } : {}), log: o.log.child("settings"), changed: () => this.#server.broadcast(this.snapshot()) });
+    this.#settings = new GreeterSettings({
+      profile: p,
+      ...(o.cmdlineLang ? { cmdlineLang: o.cmdlineLang } : {}),
+      log: o.log.child("settings"),
+      changed: () => this.#server.broadcast(this.snapshot()),
+      devicesChanged: (d) => {
+        if (d.keyboard) void this.#stack.inputDevicesChanged().catch((e) => this.#log.warning("keyboard layout not set again", { err: describe(e) }));
+      },
+    });
     this.#tokens = first.tokens;
     this.#launcher = first.launcher;
     this.#stack = first.stack;

@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { Foyerd, askPassword, killAskers, requirePrivateAskDir, requireTool, withTimeout, top, connectGreeter } from "../helpers/index.js";
+import { Foyerd, askPassword, killAskers, pollUntil, requirePrivateAskDir, requireTool, withTimeout, top, connectGreeter } from "../helpers/index.js";
 
 requireTool("Xvfb", "xvfb");
 requireTool("setxkbmap", "x11-xkb-utils");
@@ -24,13 +24,13 @@ const dir = mkdtempSync(join(tmpdir(), "foyer-kbd-"));
 const X_PORT = 9344;
 const W_PORT = 9343;
 
-function foyerd(name: string, base: string, port: number): Foyerd {
-  writeFileSync(join(dir, "vconsole.conf"), "KEYMAP=us\nXKBLAYOUT=us\n");
+function foyerd(name: string, base: string, port: number, o: { vconsole?: string; inputDevices?: string } = {}): Foyerd {
+  writeFileSync(join(dir, "vconsole.conf"), o.vconsole ?? "KEYMAP=us\nXKBLAYOUT=us\n");
   const p = JSON.parse(readFileSync(join(top, "profiles", base), "utf8"));
   p.greeter = { ...p.greeter, debugPort: port };
   p.keyboard = { vconsole: join(dir, "vconsole.conf") };
   p.locale = { conf: "/nonexistent" };
-  p.appearance = { inputDevices: join(top, "test/fixtures/input/laptop.txt") };
+  p.appearance = { inputDevices: o.inputDevices ?? join(top, "test/fixtures/input/laptop.txt") };
   writeFileSync(join(dir, `${name}.json`), JSON.stringify(p));
   return new Foyerd(join(dir, `${name}.json`));
 }
@@ -105,6 +105,28 @@ K("X: switching to de from the greeter makes the physical Y key type 'z' (xdotoo
   assert.is((await withTimeout(ask.result, 10_000)).out.toString(), "zy\n");
   assert.not.match(f.log, /display server exited|greeter exited/); // X took it live: nothing restarted
   await g.close();
+});
+
+K("X: input devices plugged in while the greeter shows get the layout set again (Xorg gives a new keyboard its default keymap)", async (ctx) => {
+  // Xvfb cannot plug a device in: the stand-ins are the server's keymap set back to us behind
+  // foyer's back (what a new Xorg keyboard brings) and a keyboard appended to the list foyerd reads
+  const devices = join(dir, "devices");
+  writeFileSync(devices, readFileSync(join(top, "test/fixtures/input/laptop.txt"), "utf8"));
+  const f = (ctx.foyerd = foyerd("x11-plug", "xvfb.json", X_PORT, { vconsole: "KEYMAP=de\nXKBLAYOUT=de\n", inputDevices: devices }));
+  await f.until((l) => l.includes("greeter interactive"), 60_000, "greeter interactive");
+  const display = /X server ready display=(:\d+)/.exec(f.log)![1]!;
+  const layout = () => /layout:\s+(\S+)/.exec(spawnSync("setxkbmap", ["-display", display, "-query"], { encoding: "utf8" }).stdout)?.[1];
+  await pollUntil(() => layout() === "de", 10_000, "the vconsole's de on the X server");
+  assert.is(spawnSync("setxkbmap", ["-display", display, "-layout", "us"]).status, 0);
+  assert.is(layout(), "us");
+  const usbKeyboard = readFileSync(join(top, "test/fixtures/input/qemu-pc-usb.txt"), "utf8").split(/\n\s*\n/).find((b) => b.includes("USB Keyboard"))!;
+  writeFileSync(devices, readFileSync(devices, "utf8") + usbKeyboard + "\n\n");
+  await pollUntil(() => layout() === "de", 10_000, "the layout set again after a keyboard was plugged in");
+  await f.until((l) => l.includes("keyboard layout set again for the input devices plugged in"), 5_000, "foyerd's line");
+  // an unchanged list: nothing is set again
+  spawnSync("setxkbmap", ["-display", display, "-layout", "us"]);
+  await new Promise((r) => setTimeout(r, 2500));
+  assert.is(layout(), "us", "foyerd set the layout again with no device plugged in");
 });
 
 K("cage: switching restarts the greeter with XKB_DEFAULT_LAYOUT=de; the prompt is still there and answered", async (ctx) => {

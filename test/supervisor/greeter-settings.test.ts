@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { GreeterSettings } from "../../src/supervisor/greeter-settings.js";
+import type { InputDevices } from "../../src/display/input-devices.js";
 import { ProfileSchema } from "../../src/profile/schema.js";
 import { createLogger } from "../../src/base/log.js";
 import { top } from "../helpers/index.js";
@@ -16,12 +17,14 @@ function settings(osk: "auto" | "on" | "off", devices: string) {
   const file = join(mkdtempSync(join(tmpdir(), "foyer-inputs-")), "devices");
   writeFileSync(file, devices);
   let changed = 0;
+  const heard: InputDevices[] = [];
   const s = new GreeterSettings({
     profile: ProfileSchema.parse({ schema: 1, appearance: { osk, inputDevices: file } }),
     log: createLogger({ level: "error", kmsg: false }),
     changed: () => changed++,
+    devicesChanged: (d) => heard.push(d),
   });
-  return { s, file, plug: (text: string) => writeFileSync(file, text), changes: () => changed };
+  return { s, file, heard, plug: (text: string) => writeFileSync(file, text), changes: () => changed };
 }
 
 test("auto: a mouse and no keyboard shows it; a keyboard plugged in hides it, pulled out shows it again", () => {
@@ -85,6 +88,17 @@ test("followInputDevices looks by itself, and stop() ends it", async () => {
   await new Promise((r) => setTimeout(r, 100));
   assert.is(s.appearance.osk, false, "a stopped follower still looked");
   assert.is(changes(), 1);
+});
+
+test("every change of the list is heard (the X layout is set again on it), whatever the on-screen keyboard does; the same list is not", () => {
+  const on = settings("on", fixture("laptop.txt"));
+  on.s.recheckInputDevices();
+  assert.equal(on.heard, [], "the list read at the start is no change");
+  on.plug(fixture("qemu-pc-usb.txt"));
+  on.s.recheckInputDevices();
+  on.s.recheckInputDevices();
+  assert.equal(on.heard, [{ keyboard: true, touch: false, pointer: true }]);
+  assert.is(on.changes(), 0, "osk = on: nothing visible changed");
 });
 
 test.run();
