@@ -34,7 +34,7 @@ export async function unlockToRoot(vm: Vm): Promise<string> {
 /** The real root reached after the passphrase was given (unlockToRoot's second half): its marker line. */
 export async function afterUnlock(vm: Vm): Promise<string> {
   const [root] = await vm.waitSerial(/FOYER-ROOT-OK [\d.]+/, 300_000, "the real root's marker");
-  const [ps] = await vm.waitSerial(/FOYER-PS [^\n]*/, 30_000, "the real root's process list");
+  const [ps] = await vm.waitSerial(/FOYER-PS [^\n]*\n/, 30_000, "the real root's process list");
   assert.not.match(ps, /\b(node|cage|cog|seatd)\b/, `foyer's processes survived switch-root: ${ps}`);
   assert.not.ok(vm.serial.includes(VM_PASSPHRASE), "the passphrase appeared on the serial console");
   return `${root} — whole journey ${vm.seconds.toFixed(0)} s`;

@@ -245,7 +245,7 @@ test("under device-mapper in a boot: the right payload mounts and node runs from
 
 test("a real boot from the split image: the payload disk is opened under dm-verity and mounted, the greeter comes from it, the disk unlocks", async () => {
   await inVm(appliance, { initrd: split.initrd, payload: split.payload, append: "rd.foyer.profile=vm" }, "split", async (vm) => {
-    const [mounted] = await vm.waitSerial(/foyer-payload: mounted [^\n]*/, 300_000, "the payload mounted");
+    const [mounted] = await vm.waitSerial(/foyer-payload: mounted [^\n]*\n/, 300_000, "the payload mounted");
     const mountedAt = vm.seconds;
     const [, ms] = await vm.waitSerial(/greeter interactive ms=(\d+)/, 480_000, "foyer's greeter interactive");
     const shown = await waitForPrompt(vm, 240_000, join(tmpdir(), "foyer-vm-split-prompt.png"));

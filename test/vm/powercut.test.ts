@@ -147,7 +147,7 @@ async function round(from: "v1" | "v2", withSync: boolean, cutMs: number | null)
   const vm = new Vm(appliance, { initrd, append: `rdinit=/foyer-powercut foyer.pc.from=${from} foyer.pc.sync=${withSync ? 1 : 0}`, memMb: 1024, disks: [{ file: srcImage, serial: "foyer-pc-src", readonly: true }, { file: dstImage, serial: "foyer-pc-dst" }] });
   try {
     await vm.attach();
-    const [start] = await vm.waitSerial(/FOYER-PC-FLUSH-START sync=\S+/, 300_000, "the flush starting");
+    const start = (await vm.waitSerial(/FOYER-PC-FLUSH-START sync=\S+\r?\n/, 300_000, "the flush starting"))[0].trim();
     assert.ok(withSync ? !start.endsWith("=none") : start.endsWith("=none"), `${start}: the round wanted ${withSync ? "" : "no "}sync`);
     // the flush's own time starts at its first write to the target (node's start before it is
     // seconds under TCG): QEMU counts the writes the guest sends to each disk

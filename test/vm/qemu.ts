@@ -88,6 +88,10 @@ export class Vm {
     });
   }
 
+  /**
+   * Waits until the console matches `re`. The console arrives in chunks: a pattern that reads a
+   * line's rest must end at its newline (`[^\n]*\n`), or it can match half a line.
+   */
   async waitSerial(re: RegExp, ms: number, what: string): Promise<RegExpExecArray> {
     try {
       await pollUntil(() => re.test(this.serial) || this.proc.exitCode !== null, ms, `${what} on the serial console`);

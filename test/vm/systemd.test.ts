@@ -21,7 +21,7 @@ test("launch auto: systemd runs the greeter as a transient unit, and the unlock 
   const vm = new Vm(appliance, { append: "rd.foyer.profile=vm-systemd" });
   try {
     await vm.attach();
-    const [backend] = await vm.waitSerial(/launch backend \w+[^\n]*/, 300_000, "foyer's launch backend");
+    const [backend] = await vm.waitSerial(/launch backend \w+[^\n]*\n/, 300_000, "foyer's launch backend");
     assert.match(backend, /launch backend systemd/, `not the systemd backend: ${backend}`);
     await vm.waitSerial(/greeter interactive ms=\d+/, 480_000, "foyer's greeter interactive");
     await waitForPrompt(vm, 240_000);
@@ -47,7 +47,7 @@ test("fsck cannot preen the root: foyer enters recovery by itself, naming system
     await vm.waitSerial(/greeter interactive ms=\d+/, 480_000, "foyer's greeter interactive");
     await waitForPrompt(vm, 240_000);
     await vm.type(VM_PASSPHRASE, "de");
-    const [reason] = await vm.waitSerial(/recovery: [^\n]*systemd-fsck-root[^\n]*/, 300_000, "foyer's recovery flow");
+    const [reason] = await vm.waitSerial(/recovery: [^\n]*systemd-fsck-root[^\n]*\n/, 300_000, "foyer's recovery flow");
     say(`${reason.trim()} (${vm.seconds.toFixed(0)} s)`);
     assert.not.match(vm.serial, /FOYER-ROOT-OK/, "the boot went on with a broken root");
     // the recovery screen replaces the prompt: give the emulated browser time to draw it
