@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { connect, type Socket } from "node:net";
 import { mkdtempSync, readFileSync, existsSync, writeFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { StringDecoder } from "node:string_decoder";
 import { tmpdir } from "node:os";
 import { pollUntil } from "../helpers/index.js";
 import type { Appliance } from "./appliance.js";
@@ -61,12 +62,15 @@ export class Vm {
   async attach(): Promise<void> {
     await pollUntil(() => existsSync(join(this.dir, "qmp.sock")) && existsSync(join(this.dir, "serial.sock")), 20_000, "qemu sockets");
     this.#serialSock = connect(join(this.dir, "serial.sock"));
-    this.#serialSock.on("data", (d) => (this.serial += d.toString("utf8")));
+    // a character's bytes may arrive in two chunks ("…" is three): decoded across them, not per chunk
+    const serial = new StringDecoder("utf8");
+    this.#serialSock.on("data", (d: Buffer) => (this.serial += serial.write(d)));
     this.#serialSock.on("error", () => {});
     this.#qmp = connect(join(this.dir, "qmp.sock"));
     this.#qmp.on("error", () => {});
-    this.#qmp.on("data", (d) => {
-      this.#qmpBuf += d.toString();
+    const qmp = new StringDecoder("utf8");
+    this.#qmp.on("data", (d: Buffer) => {
+      this.#qmpBuf += qmp.write(d);
       let nl: number;
       while ((nl = this.#qmpBuf.indexOf("\n")) >= 0) {
         const line = this.#qmpBuf.slice(0, nl).trim();
