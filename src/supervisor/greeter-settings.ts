@@ -40,8 +40,9 @@ export class GreeterSettings {
     this.locale = resolveLocale(o.cmdlineLang ?? p.locale.lang, p.locale.conf);
     const a = p.appearance;
     this.#oskFollows = a.osk === "auto";
-    this.#devicesSeen = this.#readDevices() ?? "";
-    this.appearance = { theme: a.theme, highContrast: a.highContrast, largeText: a.largeText, reducedMotion: a.reducedMotion, osk: a.osk === "on" || (a.osk === "auto" && this.#oskAuto()) };
+    const devices = this.#readDevices();
+    this.#devicesSeen = devices ?? "";
+    this.appearance = { theme: a.theme, highContrast: a.highContrast, largeText: a.largeText, reducedMotion: a.reducedMotion, osk: a.osk === "on" || (a.osk === "auto" && this.#oskAuto(devices)) };
     o.log.info("greeter settings", { locale: this.locale, theme: a.theme, osk: this.appearance.osk });
   }
 
@@ -53,8 +54,8 @@ export class GreeterSettings {
     }
   }
 
-  #oskAuto(): boolean {
-    const text = this.#readDevices();
+  /** osk = auto at the start, from the list the constructor read (undefined: it could not) */
+  #oskAuto(text: string | undefined): boolean {
     if (text === undefined) {
       this.#o.log.warning(`cannot read '${this.#o.profile.appearance.inputDevices}', on-screen keyboard off, ignoring`);
       return false;

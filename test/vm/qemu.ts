@@ -218,7 +218,10 @@ export async function waitForPrompt(vm: Vm, ms: number, png?: string, extra: (s:
   }
 }
 
-/** Pixels within `tol` of an RGB colour: a cheap "is this drawn" check on a screendump. */
+/** Whether the pixel at byte offset `i` of a screendump's RGB is within `tol` of a colour. */
+const near = (rgb: Buffer, i: number, [r, g, b]: readonly [number, number, number], tol: number): boolean =>
+  Math.abs(rgb[i]! - r) <= tol && Math.abs(rgb[i + 1]! - g) <= tol && Math.abs(rgb[i + 2]! - b) <= tol;
+
 /**
  * The on-screen keyboard's keys on the screen (src/ui/osk.ts, the layout given), by their centres.
  * The keyboard's panel is one flat colour of the default theme; a key is whatever lies between two
@@ -226,10 +229,7 @@ export async function waitForPrompt(vm: Vm, ms: number, png?: string, extra: (s:
  * Undefined when no five bands match the layout's rows.
  */
 export function oskKeys(s: { width: number; height: number; rgb: Buffer }, layout: { normal: string[] }): Map<string, { x: number; y: number }> | undefined {
-  const panel = (x: number, y: number) => {
-    const i = (y * s.width + x) * 3;
-    return Math.abs(s.rgb[i]! - 38) <= 3 && Math.abs(s.rgb[i + 1]! - 46) <= 3 && Math.abs(s.rgb[i + 2]! - 62) <= 3;
-  };
+  const panel = (x: number, y: number) => near(s.rgb, (y * s.width + x) * 3, [38, 46, 62], 3);
   const runs = (y: number): [number, number][] => {
     const out: [number, number][] = [];
     for (let x = 1; x < s.width; x++) {
@@ -259,10 +259,9 @@ export function oskKeys(s: { width: number; height: number; rgb: Buffer }, layou
   return keys;
 }
 
-export function countColour(s: { rgb: Buffer }, [r, g, b]: [number, number, number], tol = 12): number {
+/** Pixels within `tol` of an RGB colour: a cheap "is this drawn" check on a screendump. */
+export function countColour(s: { rgb: Buffer }, colour: [number, number, number], tol = 12): number {
   let n = 0;
-  for (let i = 0; i + 2 < s.rgb.length; i += 3) {
-    if (Math.abs(s.rgb[i]! - r) <= tol && Math.abs(s.rgb[i + 1]! - g) <= tol && Math.abs(s.rgb[i + 2]! - b) <= tol) n++;
-  }
+  for (let i = 0; i + 2 < s.rgb.length; i += 3) if (near(s.rgb, i, colour, tol)) n++;
   return n;
 }
