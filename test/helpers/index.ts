@@ -170,7 +170,9 @@ export function askPassword(message: string, opts: { id?: string; echo?: boolean
   proc.on("exit", () => askers.delete(proc));
   const chunks: Buffer[] = [];
   proc.stdout!.on("data", (c: Buffer) => chunks.push(c));
-  const result = new Promise<{ code: number | null; out: Buffer }>((resolve) => proc.on("exit", (code) => resolve({ code, out: Buffer.concat(chunks) })));
+  // "close", not "exit": the asker's last write can still be in the pipe when "exit" comes (seen
+  // under load: the passphrase read back as "")
+  const result = new Promise<{ code: number | null; out: Buffer }>((resolve) => proc.on("close", (code) => resolve({ code, out: Buffer.concat(chunks) })));
   return { proc, result };
 }
 

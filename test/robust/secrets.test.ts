@@ -150,8 +150,11 @@ test("byte-exact: foyer delivers what systemd-tty-ask-password-agent delivers", 
     await f.stop();
     f.cleanup();
   }
+  const seen: string[] = []; // what each tty round showed, printed when the two lists differ
   for (const s of samples) {
     const ask = askPassword("Exact:");
+    let err = "";
+    ask.proc.stderr!.on("data", (d: Buffer) => (err += d));
     // --query answers the requests present when it starts: wait for the asker's file first (under
     // load the agent could otherwise look before systemd-ask-password has written it, and exit)
     await pollUntil(() => readdirSync(ASK_DIR).some((n) => n.startsWith("ask.")), 10_000, "systemd-ask-password's ask file");
@@ -162,10 +165,16 @@ test("byte-exact: foyer delivers what systemd-tty-ask-password-agent delivers", 
       throw new Error(`${e.message}; the agent's terminal showed: ${JSON.stringify(screen.slice(-500))}`);
     });
     term.write(s + "\r");
-    viaTty.push((await withTimeout(ask.result, 10_000)).out.toString("utf8"));
+    const r = await withTimeout(ask.result, 10_000);
+    viaTty.push(r.out.toString("utf8"));
+    seen.push(`asker exit ${r.code}, stderr ${JSON.stringify(err)}, agent's terminal ${JSON.stringify(screen.slice(0, 200))}`);
     term.kill();
   }
   killAskers();
+  if (JSON.stringify(viaFoyer) !== JSON.stringify(viaTty)) {
+    const ps = spawnSync("ps", ["-eo", "pid,ppid,args"], { encoding: "utf8" }).stdout;
+    console.log(`the tty rounds:\n${seen.join("\n")}\nprocesses:\n${ps}`);
+  }
   assert.equal(viaFoyer, viaTty);
   assert.equal(viaFoyer, samples.map((s) => s + "\n"));
 });
