@@ -17,9 +17,15 @@ const rssKb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/
 let seed = 42;
 const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed % n);
 
-function open(url: URL, token: string, origin = url.origin): Promise<WebSocket | number> {
+/**
+ * A connection, or the HTTP status that refused it (0: no answer). `onMessage` listens from before
+ * the upgrade: the snapshot foyerd sends on connect can arrive in the upgrade response's own read,
+ * and ws emits it before an `await open()` would resume.
+ */
+function open(url: URL, token: string, origin = url.origin, onMessage?: (d: WebSocket.RawData) => void): Promise<WebSocket | number> {
   return new Promise((resolve) => {
     const ws = new WebSocket(`ws://${url.host}/ws?token=${token}`, { headers: { Origin: origin } });
+    if (onMessage) ws.on("message", onMessage);
     ws.on("open", () => resolve(ws));
     ws.on("unexpected-response", (_q, r) => resolve(r.statusCode ?? 0));
     ws.on("error", () => resolve(0));
@@ -106,15 +112,16 @@ test("listeners, probes, 10,000 random frames", async () => {
     assert.is(f.proc.exitCode, null, "foyerd alive");
 
     // still answers a real request, through a fresh connection
-    // the listener is there before the upgrade: the snapshot foyerd sends on connect can arrive in
-    // the upgrade response's own read, and ws emits it before an `await open()` would resume
     const ask = askPassword("After the storm:");
-    const ws = new WebSocket(`ws://${url.host}/ws?token=${token}`, { headers: { Origin: url.origin } });
-    const key = await withTimeout(new Promise<number>((resolve) => ws.on("message", (d) => {
+    let prompted!: (key: number) => void;
+    const shown = new Promise<number>((resolve) => (prompted = resolve));
+    const ws = await open(url, token, url.origin, (d) => {
       const m = JSON.parse(d.toString());
       const p = m.prompts?.find((x: { message: string }) => x.message === "After the storm:");
-      if (p) resolve(p.key);
-    })), 10_000, "prompt over the socket");
+      if (p) prompted(p.key);
+    });
+    if (typeof ws === "number") throw new Error(`connect failed: ${ws}`);
+    const key = await withTimeout(shown, 10_000, "prompt over the socket");
     ws.send(Buffer.from(encodeAnswer(key, Buffer.from("calm"))), { binary: true });
     assert.is((await withTimeout(ask.result, 10_000)).out.toString(), "calm\n");
     ws.close();
