@@ -13,16 +13,14 @@ import { PasswordAgent, type PendingPrompt } from "../../src/agents/password-age
 import { Secret } from "../../src/base/secret.js";
 import type { Logger } from "../../src/base/log.js";
 import { askPassword, killAskers, requirePrivateAskDir, requireTool, withTimeout, ASK_DIR } from "../helpers/index.js";
+import { fuzzRandom } from "../helpers/random.js";
 
 requireTool("systemd-ask-password", "systemd");
 requirePrivateAskDir();
 
-let seed = 0x5eed;
-const rnd = (n: number) => {
-  seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-  return seed % n;
-};
-const randBytes = (n: number) => Buffer.from(Array.from({ length: n }, () => rnd(256)));
+const random = fuzzRandom("ask-fuzz", 0x5eed);
+const rnd = random.int;
+const randBytes = random.bytes;
 
 function malformed(i: number): Buffer {
   const sck = join(ASK_DIR, "sck.real");

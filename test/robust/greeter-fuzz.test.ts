@@ -8,14 +8,14 @@ import { spawnSync } from "node:child_process";
 import WebSocket from "ws";
 import { Foyerd, askPassword, killAskers, requirePrivateAskDir, requireTool, withTimeout } from "../helpers/index.js";
 import { encodeAnswer } from "../../src/protocol/greeter.js";
+import { fuzzRandom } from "../helpers/random.js";
 
 requireTool("ss", "iproute2");
 requireTool("systemd-ask-password", "systemd");
 requirePrivateAskDir();
 
 const rssKb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
-let seed = 42;
-const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed % n);
+const rnd = fuzzRandom("greeter-fuzz", 42).int;
 
 /**
  * A connection, or the HTTP status that refused it (0: no answer). `onMessage` listens from before
