@@ -13,7 +13,8 @@ export function progressPercent(line: string): number | undefined {
   const m = /^(\d+) (\d+) (\d+)/.exec(line.trim());
   if (!m) return undefined;
   const pass = Number(m[1]), cur = Number(m[2]), max = Number(m[3]);
-  if (pass < 1 || pass > 5 || max <= 0) return undefined;
+  // digits past a double's range read as Infinity, and Infinity / Infinity is NaN: not a progress line
+  if (pass < 1 || pass > 5 || max <= 0 || !Number.isFinite(cur) || !Number.isFinite(max)) return undefined;
   return Math.min(100, PASS_START[pass]! + (PASS_WEIGHT[pass]! * Math.min(cur, max)) / max);
 }
 
