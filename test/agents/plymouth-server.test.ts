@@ -15,6 +15,7 @@ import { PlymouthServer, PLYMOUTH_SOCKET, PLYMOUTH_KEY_BASE, activatedFd, type P
 import { encodeRequest } from "../../src/agents/plymouth-protocol.js";
 import { Secret } from "../../src/base/secret.js";
 import { requireTool, withTimeout, pollUntil, collectingLogger } from "../helpers/index.js";
+import { fuzzRandom } from "../helpers/random.js";
 import { ply, killClients, rawClient } from "../helpers/plymouth.js";
 
 requireTool("plymouth", "plymouth");
@@ -277,8 +278,8 @@ S("a half-open client (shuts its write side with a prompt pending) is closed; it
 
 S("500 connections of random bytes: the server answers the real client afterwards and holds nothing", async (ctx) => {
   const s = await start(ctx);
-  let seed = 0x2545f491;
-  const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) & 0xff;
+  const random = fuzzRandom("plymouth-server", 0x2545f491);
+  const rnd = () => random.int(256);
   for (let round = 0; round < 50; round++) {
     const conns = await Promise.all(Array.from({ length: 10 }, () => rawClient()));
     for (const c of conns) {
