@@ -3,8 +3,13 @@
 // tzdata's zoneinfo tree. Each file is looked up under the target root first (that is what will
 // run after boot) and then on the running system (the initramfs, or the host in tests). The parsers
 // are pure; readCatalog() does the reading.
+// On the running system itself (root "/": foyerd --firstboot in the real root) only the locales
+// that are installed are offered: systemd-firstboot refuses any other there ("Locale … is not
+// installed"), while with --root=DIR it checks the name's form only — and by then the account
+// would be made already.
 import { readFileSync, readdirSync, openSync, readSync, closeSync, lstatSync, statSync, realpathSync, existsSync } from "node:fs";
-import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { join, resolve } from "node:path";
 import type { KeyboardLayout } from "../protocol/firstboot.js";
 
 export interface Catalog {
@@ -76,6 +81,20 @@ export function parseSupported(text: string): string[] {
     if (name && charset === "UTF-8" && /^[A-Za-z0-9_.@-]{1,128}$/.test(name)) out.add(name);
   }
   return [...out].sort();
+}
+
+/** glibc's normalized form of a locale name, as `locale -a` prints it: de_DE.UTF-8 → de_DE.utf8. */
+export function normalizeLocale(name: string): string {
+  const m = /^([^.@]*)(?:\.([^@]*))?(@.*)?$/.exec(name);
+  if (!m) return name;
+  const charset = m[2] === undefined ? "" : "." + m[2].toLowerCase().replace(/[^a-z0-9]/g, "");
+  return `${m[1]}${charset}${m[3] ?? ""}`;
+}
+
+/** The offered locales that `locale -a`'s output lists (in glibc's normalized spelling). */
+export function keepInstalled(locales: string[], localeA: string): string[] {
+  const installed = new Set(localeA.split("\n").map((l) => l.trim()).filter(Boolean));
+  return locales.filter((l) => installed.has(normalizeLocale(l)));
 }
 
 /** systemd's kbd-model-map: "consolelayout xlayout xmodel xvariant xoptions", '-' for none. */
@@ -172,12 +191,19 @@ function readOr(path: string | null, fallback: string): string {
   }
 }
 
+/** On the running system, the installed ones among `locales` (all of them where `locale -a` cannot run). */
+function liveOnly(root: string, locales: string[]): string[] {
+  if (resolve(root) !== "/") return locales;
+  const r = spawnSync("locale", ["-a"], { encoding: "utf8", timeout: 10_000, env: { PATH: "/usr/bin:/bin", LC_ALL: "C" } });
+  return r.status === 0 ? keepInstalled(locales, r.stdout) : locales;
+}
+
 /** Reads the catalog for a target root; missing data gives short lists (never a throw). */
 export function readCatalog(root: string): Catalog {
   const zoneDir = firstExisting(root, "usr/share/zoneinfo");
   return {
     layouts: parseEvdevXml(readOr(firstExisting(root, "usr/share/X11/xkb/rules/evdev.xml"), "")),
-    locales: parseSupported(readOr(firstExisting(root, "usr/share/i18n/SUPPORTED"), "")),
+    locales: liveOnly(root, parseSupported(readOr(firstExisting(root, "usr/share/i18n/SUPPORTED"), ""))),
     timezones: zoneDir ? scanZoneinfo(zoneDir) : ["UTC"],
     consoleKeymaps: parseKbdModelMap(readOr(firstExisting(root, "usr/share/systemd/kbd-model-map"), "")),
   };

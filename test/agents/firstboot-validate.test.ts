@@ -4,7 +4,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { readFileSync } from "node:fs";
 import { validateAnswers, namesIn, type ValidationContext } from "../../src/agents/firstboot-validate.js";
-import { parseEvdevXml, parseSupported, scanZoneinfo, parseKbdModelMap, consoleKeymapFor } from "../../src/agents/firstboot-catalog.js";
+import { parseEvdevXml, parseSupported, scanZoneinfo, parseKbdModelMap, consoleKeymapFor, normalizeLocale, keepInstalled } from "../../src/agents/firstboot-catalog.js";
 import { isFirstBoot, firstbootDue, mergeVconsole } from "../../src/agents/firstboot-apply.js";
 import type { FirstbootAnswers } from "../../src/protocol/firstboot.js";
 
@@ -40,6 +40,17 @@ test("SUPPORTED: UTF-8 locales only, C.UTF-8 always", () => {
   assert.ok(locales.includes("de_DE.UTF-8") && locales.includes("en_US.UTF-8") && locales.includes("C.UTF-8"));
   assert.not.ok(locales.includes("de_DE"), "ISO-8859-1 locales are not offered");
   assert.equal(parseSupported("# c\nxx_YY.UTF-8 UTF-8\nxx_YY ISO-8859-1\nbad;name UTF-8\n"), ["C.UTF-8", "xx_YY.UTF-8"]);
+});
+
+test("on the running system only installed locales, matched in glibc's spelling (`locale -a`)", () => {
+  assert.is(normalizeLocale("de_DE.UTF-8"), "de_DE.utf8");
+  assert.is(normalizeLocale("sr_RS.UTF-8@latin"), "sr_RS.utf8@latin");
+  assert.is(normalizeLocale("C.UTF-8"), "C.utf8");
+  assert.is(normalizeLocale("POSIX"), "POSIX");
+  // what Debian's `locale -a` prints with de_DE and sr_RS@latin generated
+  const localeA = "C\nC.utf8\nPOSIX\nde_DE.utf8\nsr_RS.utf8@latin\n";
+  assert.equal(keepInstalled(["C.UTF-8", "de_DE.UTF-8", "en_US.UTF-8", "sr_RS.UTF-8@latin", "sr_RS.UTF-8"], localeA), ["C.UTF-8", "de_DE.UTF-8", "sr_RS.UTF-8@latin"]);
+  assert.equal(keepInstalled(locales, ""), []);
 });
 
 test("zoneinfo: TZif files only, no posix/right copies or tables", () => {
