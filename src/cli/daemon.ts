@@ -21,7 +21,7 @@ import { Timeline, processStartMs, monotonicNowMs } from "../state/timeline.js";
 import { startWatchdog } from "../launch/notify.js";
 
 const USAGE = `usage: foyerd [--profile NAME|PATH] [--runtime-dir DIR] [--ask-dir DIR] [--cmdline FILE]
-              [--recovery REASON [--fsck-device DEV]] [--firstboot-root DIR]
+              [--recovery REASON [--fsck-device DEV]] [--firstboot] [--firstboot-root DIR]
               [--bus ADDRESS|system|none]
        foyerd schema | print-profile [--profile NAME|PATH]
        foyerd flush --state DIR [--root DIR] [--boot-id ID] [--unmount]
@@ -52,6 +52,8 @@ export async function daemonMain(argv: string[]): Promise<number> {
         recovery: { type: "string" },
         "fsck-device": { type: "string" },
         "firstboot-root": { type: "string" },
+        // foyer-firstboot.service: the first-boot form on --firstboot-root (or /) is the one job
+        firstboot: { type: "boolean" },
         // the bus for org.foyer.Supervisor1: "system", a D-Bus address, or "none"
         bus: { type: "string", default: "system" },
         help: { type: "boolean", short: "h" },
@@ -92,9 +94,19 @@ export async function daemonMain(argv: string[]): Promise<number> {
   // menu overrides what the image ships
   const loaded = loadProfile(kc.profile ?? o.profile);
   // --firstboot-root: the first-boot flow on another root (a scratch tree in tests); the
-  // condition still decides unless the profile forces the flow
+  // condition still decides unless the profile forces the flow. --firstboot forces it, on / by
+  // default: foyer-firstboot.service's ConditionFirstBoot= has decided already (in the real root
+  // systemd has written a machine-id by then, so foyer's own reading of the condition would say no)
   const fbRoot = o["firstboot-root"];
-  const profile = fbRoot === undefined ? loaded.profile : { ...loaded.profile, firstboot: { enabled: loaded.profile.firstboot.enabled === true ? (true as const) : ("auto" as const), root: resolve(fbRoot) } };
+  const profile = o.firstboot
+    ? { ...loaded.profile, firstboot: { enabled: true as const, root: resolve(fbRoot ?? "/") } }
+    : fbRoot === undefined
+      ? loaded.profile
+      : { ...loaded.profile, firstboot: { enabled: loaded.profile.firstboot.enabled === true ? (true as const) : ("auto" as const), root: resolve(fbRoot) } };
+  if (o.firstboot && o.recovery !== undefined) {
+    process.stderr.write(`foyerd: --firstboot and --recovery do not go together\n${USAGE}\n`);
+    return 2;
+  }
 
   if (cmd === "print-profile") {
     for (const p of loaded.ok ? [] : loaded.problems) process.stderr.write(`foyerd: ${p}\n`);
@@ -111,6 +123,15 @@ export async function daemonMain(argv: string[]): Promise<number> {
     log.notice("disabled on the kernel command line (rd.foyer=0), exiting");
     await log.close();
     return 0;
+  }
+  if (o.firstboot) {
+    // nothing to do (its stamp, or no root there): no greeter, nothing mounted
+    const { firstbootDue, readFirstbootCondition } = await import("../agents/firstboot-apply.js");
+    const { due, why } = firstbootDue(true, readFirstbootCondition(profile.firstboot.root));
+    if (!due) {
+      process.stderr.write(`foyerd: no first-boot setup on '${profile.firstboot.root}': ${why}\n`);
+      return 0;
+    }
   }
   // setpriv's probe runs while foyerd mounts its state and opens its listener (first-launch.ts awaits it)
   void probeDeathSignal();
@@ -173,6 +194,7 @@ export async function daemonMain(argv: string[]): Promise<number> {
     top: packageTop(),
     bus: o.bus!,
     ...(o.recovery !== undefined ? { recovery: o.recovery } : {}),
+    ...(o.firstboot ? { firstbootOnly: true } : {}),
     ...(o["fsck-device"] !== undefined ? { fsckDevice: o["fsck-device"] } : {}),
     ...(kc.lang ? { cmdlineLang: kc.lang } : {}),
     timeline,

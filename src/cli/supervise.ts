@@ -83,6 +83,8 @@ export interface SuperviseOptions {
   log: RootLogger;
   watchdog?: Watchdog;
   first: FirstLaunch;
+  /** foyerd --firstboot: stop once the form is applied (Supervisor's firstbootOnly) */
+  firstbootOnly?: boolean;
 }
 
 /** Runs the supervisor until it stops; the daemon's exit code. */
@@ -90,7 +92,7 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
   const { profile, runtimeDir, timeline, log, watchdog, first } = o;
   let sup: Supervisor;
   try {
-    sup = new Supervisor({ profile, runtimeDir, timeline, askDir: o.askDir, assetsDir: join(o.top, "assets"), uiDir: join(o.top, "dist", "ui"), log, first, ...(o.cmdlineLang ? { cmdlineLang: o.cmdlineLang } : {}) });
+    sup = new Supervisor({ profile, runtimeDir, timeline, askDir: o.askDir, assetsDir: join(o.top, "assets"), uiDir: join(o.top, "dist", "ui"), log, first, ...(o.cmdlineLang ? { cmdlineLang: o.cmdlineLang } : {}), ...(o.firstbootOnly ? { firstbootOnly: true } : {}) });
     await sup.start();
     if (o.recovery !== undefined) sup.showRecovery(o.recovery.slice(0, 1024), o.fsckDevice);
   } catch (e) {
@@ -123,5 +125,5 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
   }
   watchdog?.stop();
   await log.close();
-  return 0;
+  return sup.exitCode;
 }

@@ -48,6 +48,12 @@ export interface SupervisorOptions {
   newRoot?: string;
   /** what foyerd set up before this module loaded (first-launch.ts): the greeter's listener, display stack and seatd, and the greeter it launched, adopted at the first start */
   first: FirstLaunch;
+  /**
+   * foyerd --firstboot (foyer-firstboot.service, the real root's first boot): the form is the one
+   * job. Once it is applied foyerd stops, keeping the frame for the display manager; a greeter
+   * that cannot start (the breaker) stops it too, with exitCode 1, so the boot goes on without it.
+   */
+  firstbootOnly?: boolean;
 }
 
 export interface Milestone {
@@ -177,6 +183,10 @@ export class Supervisor extends EventEmitter {
       finished: () => {
         this.#notice = "This computer is set up.";
         this.#server.broadcast(this.snapshot());
+        if (o.firstbootOnly) {
+          this.#log.notice("first-boot setup applied, stopping: the display manager comes next");
+          void this.stop({ retainSplash: true });
+        }
       },
     });
     this.#recovery = new Recovery(p, join(logDir(o.runtimeDir), "foyerd.log"), o.log.child("recovery"), () => this.#server.broadcast(this.snapshot()), (c, b, done) => this.#server.sendTerminal(c, b, done));
@@ -424,6 +434,12 @@ export class Supervisor extends EventEmitter {
   }
   #stopRequested = false;
 
+  /** foyerd's exit code once `finished`: 1 when a first-boot-only run gave up, else 0 */
+  get exitCode(): number {
+    return this.#exitCode;
+  }
+  #exitCode = 0;
+
   /** Leaves the greeter's frame on the fbdev framebuffer with no console drawing over it; never throws. */
   async #freezeFrame(): Promise<void> {
     const log = this.#log;
@@ -540,6 +556,13 @@ export class Supervisor extends EventEmitter {
         return;
       }
       case "fallback_start":
+        if (this.#o.firstbootOnly) {
+          // the console's text prompt answers passwords, not a form: leave the boot to what comes next
+          this.#log.error(`crash-loop breaker tripped: ${fx.reason}; first-boot setup gives up`);
+          this.#exitCode = 1;
+          void this.stop();
+          return;
+        }
         this.#log.error(`crash-loop breaker tripped: ${fx.reason}; falling back to the console`);
         this.#fallback = startFallback(this.#o.profile.fallback.mode, this.#o.profile.fallback.console, this.#agent, this.#o.log.child("fallback"));
         return;

@@ -26,9 +26,15 @@ export class SystemdContainer {
 
   #binds: string[];
 
-  /** `binds`: host paths bound read-only at the same place (the container's /etc is empty) */
-  constructor(o: { binds?: string[] } = {}) {
+  #initArgs: string[];
+
+  /**
+   * `binds`: host paths bound read-only at the same place (the container's /etc is empty);
+   * `initArgs`: systemd's own command line (systemd.* switches, as on a kernel's)
+   */
+  constructor(o: { binds?: string[]; initArgs?: string[] } = {}) {
     this.#binds = o.binds ?? [];
+    this.#initArgs = o.initArgs ?? [];
     requireTool("systemd-nspawn", "systemd-container");
     requireTool("nsenter", "util-linux");
     this.dir = mkdtempSync(join(tmpdir(), "foyer-nspawn-"));
@@ -43,10 +49,13 @@ export class SystemdContainer {
     return `unix:path=${this.root}/run/dbus/system_bus_socket`;
   }
 
-  /** Boots the container and waits until its systemd finished starting up. */
-  async start(): Promise<void> {
+  /**
+   * Boots the container and waits until its systemd finished starting up; with `untilBooted:
+   * false` only until systemd listens (a unit of the boot itself may wait on the test).
+   */
+  async start(o: { untilBooted?: boolean } = {}): Promise<void> {
     const machine = `foyer-test-${process.pid}`;
-    const args = ["-D", "/", "--volatile=yes", "--register=no", "--keep-unit", "--console=pipe", "-M", machine, `--bind-ro=${top}`, `--bind=${this.dir}`, ...this.#binds.map((b) => `--bind-ro=${b}`), "-b"];
+    const args = ["-D", "/", "--volatile=yes", "--register=no", "--keep-unit", "--console=pipe", "-M", machine, `--bind-ro=${top}`, `--bind=${this.dir}`, ...this.#binds.map((b) => `--bind-ro=${b}`), "-b", ...this.#initArgs];
     const p = spawn("systemd-nspawn", args, { stdio: ["ignore", "pipe", "pipe"] });
     this.proc = p;
     p.stdout!.on("data", (d) => (this.#log += d));
@@ -70,7 +79,13 @@ export class SystemdContainer {
       30_000,
       "the container's systemd",
     );
-    // the event: systemctl returns when start-up is over (running or degraded)
+    if (o.untilBooted === false) return;
+    await this.booted();
+  }
+
+  /** Waits until the container's start-up is over (running or degraded). */
+  async booted(): Promise<void> {
+    // the event: systemctl returns when start-up is over
     const r = await this.execAsync(["systemctl", "is-system-running", "--wait"], 90_000);
     if (!/running|degraded/.test(r.stdout)) throw new Error(`the container did not boot: ${r.stdout.trim()} ${r.stderr.trim()}`);
   }

@@ -14,7 +14,7 @@ for (const f of ["packaging/dracut/91foyer/module-setup.sh", "packaging/dev/setu
   });
 }
 
-for (const unit of ["foyer-flush.service", "foyer-console.service"]) {
+for (const unit of ["foyer-flush.service", "foyer-console.service", "foyer-firstboot.service"]) {
   test(`systemd-analyze verify packaging/systemd/root/${unit}`, () => {
     const r = spawnSync("systemd-analyze", ["verify", join(top, "packaging/systemd/root", unit)], { encoding: "utf8" });
     if (r.error) throw new Error("'systemd-analyze' is missing: install the Debian package 'systemd'");
