@@ -283,15 +283,12 @@ export function buildInitramfsTools(a: Appliance, log: (s: string) => void = () 
  * (packaging/systemd/root) and a report unit that prints on the console what the flush left in /var
  * and whether the state tmpfs is gone, then powers off. Encrypted like the other root disks.
  */
-export function buildSystemdRoot(a: Appliance, log: (s: string) => void = () => {}): { rootImage: string; luksUuid: string } {
-  const rootImage = join(cacheDir, "root-systemd.img");
-  const uuidFile = join(cacheDir, "root-systemd.uuid");
-  const key = [keyOf("initrd-foyer"), hashTree([join(top, "packaging/systemd/root")]), createHash("sha256").update(buildSystemdRoot.toString()).digest("hex").slice(0, 8)].join(":");
-  if (fresh("root-systemd", key, rootImage) && existsSync(uuidFile)) {
-    return { rootImage, luksUuid: readFileSync(uuidFile, "utf8").trim() };
-  }
-  log("building the LUKS2 root disk that runs systemd…");
-  const tree = join(cacheDir, "root-systemd-tree");
+/**
+ * The foyer initrd's own tree made a root that boots systemd (node, cage, cog and foyer are in it),
+ * with foyer-flush.service enabled as shipped; returns the tree and its unit folder.
+ */
+function systemdRootTree(a: Appliance, name: string): { tree: string; units: string } {
+  const tree = join(cacheDir, `${name}-tree`);
   rmSync(tree, { recursive: true, force: true });
   mkdirSync(tree);
   unpackInitrd(a.initrd, tree);
@@ -304,6 +301,39 @@ export function buildSystemdRoot(a: Appliance, log: (s: string) => void = () => 
   copyFileSync(join(top, "packaging/systemd/root/foyer-flush.service"), join(units, "foyer-flush.service"));
   mkdirSync(join(units, "sysinit.target.wants"), { recursive: true });
   symlinkSync("../foyer-flush.service", join(units, "sysinit.target.wants/foyer-flush.service"));
+  return { tree, units };
+}
+
+/** The appliance's report unit: `script` to the console once `after` ran, then power off; default.target is foyer-appliance.target, which wants it. */
+function applianceTarget(tree: string, units: string, script: string, after: string[]): void {
+  writeFileSync(join(tree, "usr/lib/foyer/appliance-report.sh"), script, { mode: 0o755 });
+  writeFileSync(join(units, "foyer-appliance-report.service"), [
+    "[Unit]",
+    "Description=the appliance: report what foyer left, then power off",
+    "DefaultDependencies=no",
+    `After=${after.join(" ")} sysinit.target`,
+    "SuccessAction=poweroff-force",
+    "FailureAction=poweroff-force",
+    "[Service]",
+    "Type=oneshot",
+    "ExecStart=/bin/sh -c '/usr/lib/foyer/appliance-report.sh > /dev/console 2>&1'",
+    "",
+  ].join("\n"));
+  writeFileSync(join(units, "foyer-appliance.target"), "[Unit]\nDescription=the appliance's real root (sysinit.target, as a distribution's default target pulls it in through basic.target)\nRequires=sysinit.target\nAfter=sysinit.target\nWants=foyer-appliance-report.service\nAfter=foyer-appliance-report.service\n");
+  rmSync(join(units, "default.target"), { force: true });
+  symlinkSync("foyer-appliance.target", join(units, "default.target"));
+  rmSync(join(tree, "etc/systemd/system/default.target"), { force: true });
+}
+
+export function buildSystemdRoot(a: Appliance, log: (s: string) => void = () => {}): { rootImage: string; luksUuid: string } {
+  const rootImage = join(cacheDir, "root-systemd.img");
+  const uuidFile = join(cacheDir, "root-systemd.uuid");
+  const key = [keyOf("initrd-foyer"), hashTree([join(top, "packaging/systemd/root")]), createHash("sha256").update(buildSystemdRoot.toString() + systemdRootTree.toString() + applianceTarget.toString()).digest("hex").slice(0, 8)].join(":");
+  if (fresh("root-systemd", key, rootImage) && existsSync(uuidFile)) {
+    return { rootImage, luksUuid: readFileSync(uuidFile, "utf8").trim() };
+  }
+  log("building the LUKS2 root disk that runs systemd…");
+  const { tree, units } = systemdRootTree(a, "root-systemd");
   const report = [
     "#!/bin/sh",
     "# what the flush left: one line per fact, for the test reading the serial console",
@@ -323,24 +353,65 @@ export function buildSystemdRoot(a: Appliance, log: (s: string) => void = () => 
     "echo FOYER-REPORT-END",
     "",
   ].join("\n");
-  writeFileSync(join(tree, "usr/lib/foyer/appliance-report.sh"), report, { mode: 0o755 });
-  writeFileSync(join(units, "foyer-appliance-report.service"), [
-    "[Unit]",
-    "Description=the appliance: report what foyer-flush.service left, then power off",
-    "DefaultDependencies=no",
-    "After=foyer-flush.service sysinit.target",
-    "SuccessAction=poweroff-force",
-    "FailureAction=poweroff-force",
-    "[Service]",
-    "Type=oneshot",
-    "ExecStart=/bin/sh -c '/usr/lib/foyer/appliance-report.sh > /dev/console 2>&1'",
-    "",
-  ].join("\n"));
-  writeFileSync(join(units, "foyer-appliance.target"), "[Unit]\nDescription=the appliance's real root (sysinit.target, as a distribution's default target pulls it in through basic.target)\nRequires=sysinit.target\nAfter=sysinit.target\nWants=foyer-appliance-report.service\nAfter=foyer-appliance-report.service\n");
-  rmSync(join(units, "default.target"), { force: true });
-  symlinkSync("foyer-appliance.target", join(units, "default.target"));
-  rmSync(join(tree, "etc/systemd/system/default.target"), { force: true });
+  applianceTarget(tree, units, report, ["foyer-flush.service"]);
   return rootDisk(tree, "root-systemd", key);
+}
+
+/** Copies executables into `tree` at their paths, with every library ldd names (dracut's inst_multiple, by hand). */
+function instBinaries(tree: string, paths: string[]): void {
+  const copy = (f: string) => {
+    const to = join(tree, f);
+    if (existsSync(to)) return;
+    mkdirSync(dirname(to), { recursive: true });
+    cpSync(f, to, { dereference: true });
+  };
+  for (const p of paths) {
+    copy(p);
+    for (const m of sh("ldd", [p]).matchAll(/(?:=> )?(\/\S+) \(0x/g)) copy(m[1]!);
+  }
+}
+
+/**
+ * The systemd root on its first boot, with foyer-firstboot.service enabled as shipped: no
+ * /etc/machine-id, the account files, and what the form's tools and lists need from a Debian root
+ * (useradd, chpasswd, usermod, systemd-firstboot, openssl, locale; login.defs, zoneinfo, glibc's
+ * SUPPORTED list and its built-in C.utf8). Its report says what the setup left.
+ */
+export function buildFirstbootRoot(a: Appliance, log: (s: string) => void = () => {}): { rootImage: string; luksUuid: string } {
+  const rootImage = join(cacheDir, "root-firstboot.img");
+  const uuidFile = join(cacheDir, "root-firstboot.uuid");
+  const key = [keyOf("initrd-foyer"), hashTree([join(top, "packaging/systemd/root")]), createHash("sha256").update(buildFirstbootRoot.toString() + systemdRootTree.toString() + applianceTarget.toString()).digest("hex").slice(0, 8)].join(":");
+  if (fresh("root-firstboot", key, rootImage) && existsSync(uuidFile)) {
+    return { rootImage, luksUuid: readFileSync(uuidFile, "utf8").trim() };
+  }
+  log("building the LUKS2 root disk for a first boot…");
+  const { tree, units } = systemdRootTree(a, "root-firstboot");
+  rmSync(join(tree, "etc/machine-id"), { force: true });
+  copyFileSync(join(top, "packaging/systemd/root/foyer-firstboot.service"), join(units, "foyer-firstboot.service"));
+  instBinaries(tree, ["/usr/sbin/useradd", "/usr/sbin/chpasswd", "/usr/sbin/usermod", "/usr/bin/systemd-firstboot", "/usr/bin/openssl", "/usr/bin/locale"]);
+  copyFileSync("/etc/login.defs", join(tree, "etc/login.defs"));
+  // shadow files for the image's accounts, locked, as a Debian root has them
+  const names = (f: string) => readFileSync(join(tree, "etc", f), "utf8").split("\n").filter(Boolean).map((l) => l.split(":")[0]!);
+  writeFileSync(join(tree, "etc/shadow"), names("passwd").map((n) => `${n}:!*:19700:0:99999:7:::\n`).join(""), { mode: 0o640 });
+  writeFileSync(join(tree, "etc/gshadow"), names("group").map((n) => `${n}:!::\n`).join(""), { mode: 0o640 });
+  for (const d of ["/usr/share/zoneinfo", "/usr/lib/locale/C.utf8"]) cpSync(d, join(tree, d), { recursive: true });
+  mkdirSync(join(tree, "usr/share/i18n"), { recursive: true });
+  copyFileSync("/usr/share/i18n/SUPPORTED", join(tree, "usr/share/i18n/SUPPORTED"));
+  const report = [
+    "#!/bin/sh",
+    "# what the first-boot setup left: one line per fact, for the test reading the serial console",
+    'echo "FOYER-FIRSTBOOT unit=$(systemctl show -P Result foyer-firstboot.service) status=$(systemctl show -P ExecMainStatus foyer-firstboot.service)"',
+    'echo "FOYER-FIRSTBOOT-HOST $(cat /etc/hostname 2>/dev/null)"',
+    'while IFS=: read -r n _ uid _ gecos home _; do [ "$uid" -ge 1000 ] 2>/dev/null && [ "$n" != nobody ] && echo "FOYER-FIRSTBOOT-USER $n $uid $home"; done < /etc/passwd',
+    'while IFS=: read -r n h _; do case $h in "!"*) l=locked;; "\\$6\\$"*) l=sha512;; *) l=other;; esac; echo "FOYER-FIRSTBOOT-SHADOW $n $l"; done < /etc/shadow',
+    '[ -e /var/lib/foyer/firstboot.done ] && echo "FOYER-FIRSTBOOT-STAMP yes"',
+    "echo FOYER-REPORT-END",
+    "",
+  ].join("\n");
+  applianceTarget(tree, units, report, ["foyer-firstboot.service", "foyer-flush.service"]);
+  // the appliance's target stands for multi-user.target, which the unit's [Install] names
+  writeFileSync(join(units, "foyer-appliance.target"), readFileSync(join(units, "foyer-appliance.target"), "utf8") + "Wants=foyer-firstboot.service\n");
+  return rootDisk(tree, "root-firstboot", key);
 }
 
 /**

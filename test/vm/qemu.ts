@@ -131,10 +131,11 @@ export class Vm {
   }
 
   /**
-   * Types text with QMP send-key, one key at a time, then Enter. qcodes name physical keys (US
-   * positions): with `layout: "de"` the keys are those a person presses on a German keyboard.
+   * Types text with QMP send-key, one key at a time, then Enter (unless `enter` is false). qcodes
+   * name physical keys (US positions): with `layout: "de"` the keys are those a person presses on
+   * a German keyboard.
    */
-  async type(text: string, layout: "us" | "de" = "us"): Promise<void> {
+  async type(text: string, layout: "us" | "de" = "us", enter = true): Promise<void> {
     const de: Record<string, string> = { y: "z", z: "y", Y: "Z", Z: "Y", "-": "/" };
     for (const c of text) {
       const ch = layout === "de" ? (de[c] ?? c) : c;
@@ -147,7 +148,7 @@ export class Vm {
       await this.qmp("send-key", { keys, "hold-time": 50 });
       await new Promise((r) => setTimeout(r, 60)); // a key's press and release must reach the guest before the next
     }
-    await this.qmp("send-key", { keys: [{ type: "qcode", data: "ret" }] });
+    if (enter) await this.qmp("send-key", { keys: [{ type: "qcode", data: "ret" }] });
   }
 
   /**
@@ -219,7 +220,7 @@ export async function waitForPrompt(vm: Vm, ms: number, png?: string, extra: (s:
 }
 
 /** Whether the pixel at byte offset `i` of a screendump's RGB is within `tol` of a colour. */
-const near = (rgb: Buffer, i: number, [r, g, b]: readonly [number, number, number], tol: number): boolean =>
+export const near = (rgb: Buffer, i: number, [r, g, b]: readonly [number, number, number], tol: number): boolean =>
   Math.abs(rgb[i]! - r) <= tol && Math.abs(rgb[i + 1]! - g) <= tol && Math.abs(rgb[i + 2]! - b) <= tol;
 
 /**
