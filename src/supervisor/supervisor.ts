@@ -261,7 +261,7 @@ export class Supervisor extends EventEmitter {
     const k = this.#keyboard;
     this.#log.info("keyboard layout", { layout: k.layout, variant: k.variant, from: this.#o.profile.keyboard.vconsole });
     // decided before the greeter can connect, so its first state already shows the form
-    if (this.#o.profile.flow !== "recovery") this.#firstboot.start();
+    const form = (this.#o.profile.flow !== "recovery" || this.#o.firstbootOnly === true) && this.#firstboot.start();
     // the listener, the greeter's folders, seatd and the greeter itself are first-launch.ts's
     await this.#server.start();
     const urlFile = join(this.#o.runtimeDir, "greeter-url");
@@ -273,7 +273,14 @@ export class Supervisor extends EventEmitter {
     await this.#plymouth.start();
     await this.#useSystemd();
     this.dispatch({ type: "start" });
-    if (this.#o.profile.flow === "recovery") this.showRecovery("recovery requested by the profile");
+    if (this.#o.firstbootOnly) {
+      // nothing to wait for without a form: foyer-firstboot.service holds the boot before the
+      // display manager (foyerd checked before it launched anything; the root may have changed since)
+      if (!form) {
+        this.#log.notice("no first-boot setup to show, stopping");
+        void this.stop();
+      }
+    } else if (this.#o.profile.flow === "recovery") this.showRecovery("recovery requested by the profile");
   }
 
   /**

@@ -15,7 +15,8 @@ import { readFileSync, writeFileSync, mkdirSync, existsSync, copyFileSync, mkdte
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { SystemdContainer } from "../helpers/nspawn.js";
-import { pollUntil, requireTool, top, withTimeout, CHROMIUM_ARGS } from "../helpers/index.js";
+import { Foyerd, pollUntil, requireTool, top, withTimeout, CHROMIUM_ARGS } from "../helpers/index.js";
+import { makeScratchRoot, removeScratchRoot } from "../helpers/scratch-root.js";
 
 for (const [t, p] of [["chromium", "chromium"], ["openssl", "openssl"], ["useradd", "passwd"], ["chpasswd", "passwd"], ["systemd-firstboot", "systemd"]]) requireTool(t!, p!);
 
@@ -131,6 +132,22 @@ test("the next start is skipped, and foyerd --firstboot on a root that is done s
     assert.match(both.stderr, "--firstboot and --recovery do not go together");
   } finally {
     rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("foyerd --firstboot shows the form even where the profile's own flow is recovery", async () => {
+  const root = makeScratchRoot();
+  const profile = join(root, "recovery-profile.json");
+  writeFileSync(profile, JSON.stringify({ schema: 1, display: { stack: "headless" }, log: { kmsg: false }, flow: "recovery" }));
+  const f = new Foyerd(profile, { extraArgs: ["--firstboot", "--firstboot-root", root], bundle: true });
+  try {
+    await f.until((l) => l.includes("first-boot setup starts"), 30_000, "the first-boot flow");
+    await f.until((l) => l.includes("greeter server listening"), 30_000, "the server");
+    assert.not.ok(f.log.includes("recovery requested by the profile"), "a first-boot-only run entered recovery");
+  } finally {
+    await f.stop();
+    f.cleanup();
+    removeScratchRoot(root);
   }
 });
 
