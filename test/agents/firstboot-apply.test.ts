@@ -4,12 +4,11 @@ import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { readFileSync, readlinkSync, existsSync, realpathSync, lstatSync } from "node:fs";
 import { join } from "node:path";
-import { spawnSync } from "node:child_process";
 import { applyFirstboot, hashPassword, STAMP, readFirstbootCondition } from "../../src/agents/firstboot-apply.js";
 import { Secret } from "../../src/base/secret.js";
 import { createLogger } from "../../src/base/log.js";
 import { requireTool } from "../helpers/index.js";
-import { makeScratchRoot, removeScratchRoot } from "../helpers/scratch-root.js";
+import { makeScratchRoot, removeScratchRoot, rehash } from "../helpers/scratch-root.js";
 
 for (const [t, p] of [["openssl", "openssl"], ["useradd", "passwd"], ["chpasswd", "passwd"], ["usermod", "passwd"], ["systemd-firstboot", "systemd"]]) requireTool(t!, p!);
 
@@ -20,11 +19,6 @@ A.before.each((ctx) => {
 });
 A.after.each((ctx) => removeScratchRoot(ctx.root));
 
-/** the same password and salt through openssl again: the stored hash must be exactly that */
-function rehash(password: string, hash: string): string {
-  const salt = hash.split("$")[2]!;
-  return spawnSync("openssl", ["passwd", "-6", "-salt", salt, "-stdin"], { input: password + "\n", encoding: "utf8" }).stdout.trim();
-}
 const shadowOf = (root: string, name: string) => readFileSync(join(root, "etc/shadow"), "utf8").split("\n").find((l) => l.startsWith(`${name}:`))?.split(":");
 const passwdOf = (root: string, name: string) => readFileSync(join(root, "etc/passwd"), "utf8").split("\n").find((l) => l.startsWith(`${name}:`))?.split(":");
 

@@ -4,6 +4,7 @@
 // '../usr/share/zoneinfo/ZONE' that must resolve inside the root. Found by experiment: nothing
 // else is needed by systemd-firstboot 252, useradd/chpasswd/usermod 4.13.
 import { mkdtempSync, mkdirSync, copyFileSync, symlinkSync, rmSync, chmodSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 
@@ -21,4 +22,10 @@ export function makeScratchRoot(): string {
 
 export function removeScratchRoot(root: string | undefined): void {
   if (root) rmSync(root, { recursive: true, force: true });
+}
+
+/** `password` hashed again with the salt of a stored SHA-512 crypt `hash` (openssl): a hash of that password is exactly `hash`. */
+export function rehash(password: string, hash: string): string {
+  const salt = hash.split("$")[2]!;
+  return spawnSync("openssl", ["passwd", "-6", "-salt", salt, "-stdin"], { input: password + "\n", encoding: "utf8" }).stdout.trim();
 }

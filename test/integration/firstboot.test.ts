@@ -6,12 +6,11 @@ import * as assert from "uvu/assert";
 import { chromium, type Browser, type Page } from "playwright-core";
 import WebSocket from "ws";
 import { createHash } from "node:crypto";
-import { spawnSync } from "node:child_process";
 import { readFileSync, readdirSync, lstatSync, readlinkSync, existsSync, realpathSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { Foyerd, requirePrivateAskDir, requireTool, withTimeout, CHROMIUM_ARGS, top } from "../helpers/index.js";
-import { makeScratchRoot, removeScratchRoot } from "../helpers/scratch-root.js";
+import { makeScratchRoot, removeScratchRoot, rehash } from "../helpers/scratch-root.js";
 import { encodePassword } from "../../src/protocol/firstboot.js";
 
 for (const [t, p] of [["chromium", "chromium"], ["openssl", "openssl"], ["useradd", "passwd"], ["chpasswd", "passwd"], ["systemd-firstboot", "systemd"]]) requireTool(t!, p!);
@@ -200,8 +199,6 @@ F("a full run writes /etc and the account; the layout applies live; passwords on
   assert.is(pw[4], "Ada Lovelace");
   assert.is(pw[5], "/home/ada");
   assert.ok(statSync(join(root, "home/ada")).isDirectory());
-  const rehash = (password: string, hash: string) =>
-    spawnSync("openssl", ["passwd", "-6", "-salt", hash.split("$")[2]!, "-stdin"], { input: password + "\n", encoding: "utf8" }).stdout.trim();
   const userHash = entry("shadow", "ada")![1]!;
   const rootHash = entry("shadow", "root")![1]!;
   assert.match(userHash, /^\$6\$/);
