@@ -304,8 +304,11 @@ function systemdRootTree(a: Appliance, name: string): { tree: string; units: str
   return { tree, units };
 }
 
-/** The appliance's report unit: `script` to the console once `after` ran, then power off; default.target is foyer-appliance.target, which wants it. */
-function applianceTarget(tree: string, units: string, script: string, after: string[]): void {
+/**
+ * The appliance's report unit: `script` to the console once `after` ran, then power off;
+ * default.target is foyer-appliance.target, which wants it and `wants`.
+ */
+function applianceTarget(tree: string, units: string, script: string, after: string[], wants: string[] = []): void {
   writeFileSync(join(tree, "usr/lib/foyer/appliance-report.sh"), script, { mode: 0o755 });
   writeFileSync(join(units, "foyer-appliance-report.service"), [
     "[Unit]",
@@ -319,7 +322,7 @@ function applianceTarget(tree: string, units: string, script: string, after: str
     "ExecStart=/bin/sh -c '/usr/lib/foyer/appliance-report.sh > /dev/console 2>&1'",
     "",
   ].join("\n"));
-  writeFileSync(join(units, "foyer-appliance.target"), "[Unit]\nDescription=the appliance's real root (sysinit.target, as a distribution's default target pulls it in through basic.target)\nRequires=sysinit.target\nAfter=sysinit.target\nWants=foyer-appliance-report.service\nAfter=foyer-appliance-report.service\n");
+  writeFileSync(join(units, "foyer-appliance.target"), `[Unit]\nDescription=the appliance's real root (sysinit.target, as a distribution's default target pulls it in through basic.target)\nRequires=sysinit.target\nAfter=sysinit.target\nWants=${["foyer-appliance-report.service", ...wants].join(" ")}\nAfter=foyer-appliance-report.service\n`);
   rmSync(join(units, "default.target"), { force: true });
   symlinkSync("foyer-appliance.target", join(units, "default.target"));
   rmSync(join(tree, "etc/systemd/system/default.target"), { force: true });
@@ -408,9 +411,8 @@ export function buildFirstbootRoot(a: Appliance, log: (s: string) => void = () =
     "echo FOYER-REPORT-END",
     "",
   ].join("\n");
-  applianceTarget(tree, units, report, ["foyer-firstboot.service", "foyer-flush.service"]);
   // the appliance's target stands for multi-user.target, which the unit's [Install] names
-  writeFileSync(join(units, "foyer-appliance.target"), readFileSync(join(units, "foyer-appliance.target"), "utf8") + "Wants=foyer-firstboot.service\n");
+  applianceTarget(tree, units, report, ["foyer-firstboot.service", "foyer-flush.service"], ["foyer-firstboot.service"]);
   return rootDisk(tree, "root-firstboot", key);
 }
 
