@@ -17,7 +17,7 @@ const top = join(dirname(fileURLToPath(import.meta.url)), "..");
 const LOUD_HOOKS = join(top, "test/helpers/loud-hooks.ts");
 const SUITE_TIMEOUT_MS = Number(process.env.FOYER_SUITE_TIMEOUT_MS ?? 20 * 60_000);
 // cheap suites first, so a broken parser fails in seconds; the VM last
-const ORDER = ["unit", "base", "profile", "protocol", "display", "agents", "supervisor", "integration", "dbus", "vm"];
+const ORDER = ["unit", "base", "profile", "protocol", "display", "agents", "supervisor", "security", "integration", "dbus", "vm"];
 
 function find(dir) {
   const out = [];

@@ -5,7 +5,8 @@
 //   headless          nothing: the UI is only served (greeter-url), for tests and remote use
 // With cage the compositor and the browser are one unit: cage exits when its client does, so the
 // greeter unit is "cage -- browser" and a restart restarts both (cage starts in ~0.1 s).
-import { mkdirSync, chownSync, writeFileSync, rmSync, chmodSync, readdirSync } from "node:fs";
+import { mkdirSync, writeFileSync, rmSync, readdirSync, renameSync, openSync, fstatSync, fchmodSync, closeSync, constants } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 import type { Profile } from "../profile/schema.js";
@@ -23,9 +24,10 @@ import { describe } from "../base/errors.js";
 
 export interface StackContext {
   profile: Profile;
+  /** foyerd's runtime folder, root's: cog's content filter is written there */
   runtimeDir: string;
-  /** the state tmpfs (src/state/overlay.ts): HOME, the XDG folders and the browser profile live there */
-  stateDir: string;
+  /** the greeter user's HOME and XDG_RUNTIME_DIR, made before (src/state/greeter-folders.ts) */
+  folders: { home: string; xdgRuntime: string };
   /** where each unit's stdout+stderr file goes (in the state tmpfs) */
   logDir: string;
   user: SystemUser;
@@ -56,9 +58,8 @@ export class DisplayStack {
 
   constructor(c: StackContext) {
     this.#c = c;
-    // what the greeter writes goes to the state tmpfs; its runtime folder (sockets) stays in /run
-    this.greeterHome = join(c.stateDir, "greeter", "home");
-    this.xdgRuntime = join(c.runtimeDir, "greeter", "xdg");
+    this.greeterHome = c.folders.home;
+    this.xdgRuntime = c.folders.xdgRuntime;
   }
 
   get user(): SystemUser {
@@ -72,34 +73,16 @@ export class DisplayStack {
     return this.#c.profile.display.stack !== "headless";
   }
 
-  /** Directories the greeter user writes to: its HOME, the XDG folders and XDG_RUNTIME_DIR, mode 0700. */
-  prepare(): void {
-    const { uid, gid } = this.#c.user;
-    // the state folder is the greeter's way to its HOME: foyerd mounts it 0755; a caller that did
-    // not must not leave a root-only folder in the way
-    mkdirSync(this.#c.stateDir, { recursive: true, mode: 0o755 });
-    for (const d of [join(this.#c.runtimeDir, "greeter"), join(this.#c.stateDir, "greeter"), this.greeterHome, this.xdgRuntime, join(this.greeterHome, ".cache"), join(this.greeterHome, ".config"), join(this.greeterHome, ".local"), join(this.greeterHome, ".local/share"), join(this.greeterHome, ".local/state")]) {
-      mkdirSync(d, { recursive: true, mode: 0o700 });
-      chownSync(d, uid, gid);
-    }
-    // cage starts Xwayland, which needs /tmp/.X11-unix (sticky, world-writable); an initramfs's
-    // /tmp is often bare
-    if (this.#c.profile.display.stack !== "x11") {
-      for (const d of ["/tmp", "/tmp/.X11-unix"]) {
-        mkdirSync(d, { recursive: true });
-        chmodSync(d, 0o1777);
-      }
-    }
-    // chromium's crashpad writes minidumps (memory, so maybe a typed passphrase) to
-    // ~/.config/chromium/Crash Reports whatever the flags say (--disable-breakpad and
-    // --disable-crash-reporter do not stop it). A root-owned file in its place, in a root-owned
-    // directory, leaves it nowhere to write.
-    const crashParent = join(this.greeterHome, ".config", "chromium");
-    mkdirSync(crashParent, { recursive: true, mode: 0o755 });
-    chownSync(crashParent, 0, 0);
-    const crash = join(crashParent, "Crash Reports");
-    rmSync(crash, { recursive: true, force: true });
-    writeFileSync(crash, "", { mode: 0o444 });
+  /**
+   * cage starts Xwayland, which needs /tmp/.X11-unix (sticky, world-writable); an initramfs's
+   * /tmp is often bare. /tmp is world-writable, so its .X11-unix may be anybody's, or a symlink:
+   * its mode is set through an fd opened without following, and one that is not root's is set aside.
+   */
+  prepareTmp(): void {
+    if (this.#c.profile.display.stack === "x11") return;
+    // / is root's: /tmp is whatever root made it (a symlink to /var/tmp is root's choice)
+    stickyDir("/tmp", true);
+    stickyDir("/tmp/.X11-unix", false);
   }
 
   #env(extra: Record<string, string> = {}): Record<string, string> {
@@ -131,14 +114,14 @@ export class DisplayStack {
     const scale = this.scale;
     if (d.browser === "cog") {
       // WebKit content rules: block every load but the greeter's own origin (http and ws)
-      const filter = join(this.#c.runtimeDir, "greeter", "content-filter.json");
+      const filter = join(this.#c.runtimeDir, "cog-content-filter.json");
       const host = this.#c.origin().replace(/^http:\/\//, "").replace(/\./g, "\\.");
-      writeFileSync(filter, JSON.stringify([
+      writeRootFile(filter, JSON.stringify([
         { trigger: { "url-filter": ".*" }, action: { type: "block" } },
         // WebKit's rule regexes have no disjunction: one rule per scheme
         { trigger: { "url-filter": `^http://${host}/` }, action: { type: "ignore-previous-rules" } },
         { trigger: { "url-filter": `^ws://${host}/` }, action: { type: "ignore-previous-rules" } },
-      ]), { mode: 0o644 });
+      ]));
       return ["cog", `--platform=${wayland ? "wl" : "x11"}`, "--webprocess-failure=exit", `--content-filter=${filter}`, ...(scale !== 1 ? [`--device-scale=${scale}`] : []), this.#c.url()];
     }
     const argv = [
@@ -362,4 +345,48 @@ export class DisplayStack {
     if (!this.#c.profile.display.seatd || this.#c.profile.display.stack !== "wayland") return undefined;
     return { name: "seatd", argv: ["seatd", "-g", this.#c.user.name], env: { ...BASE_ENV }, logFile: join(this.#c.logDir, "seatd.log") };
   }
+}
+
+/** A file in a folder only root writes to, replaced whole (a temp of its own, then a rename), 0644. */
+function writeRootFile(path: string, text: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  rmSync(tmp, { force: true });
+  writeFileSync(tmp, text, { mode: 0o644, flag: "wx" });
+  renameSync(tmp, path);
+}
+
+/**
+ * `path` as a root-owned sticky folder, mode 1777, set through an fd: never through a symlink
+ * (unless `follow`: a path only root can change), and one that is not a folder of root's is
+ * renamed aside (root may, in a sticky folder) and made anew.
+ */
+function stickyDir(path: string, follow: boolean): void {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      mkdirSync(path, { mode: 0o700 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | (follow ? 0 : constants.O_NOFOLLOW));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (follow || (code !== "ELOOP" && code !== "ENOTDIR")) throw e;
+      renameSync(path, `${path}.foyer-aside-${randomBytes(4).toString("hex")}`);
+      continue;
+    }
+    try {
+      const st = fstatSync(fd);
+      if (st.uid !== 0 && !follow) {
+        renameSync(path, `${path}.foyer-aside-${randomBytes(4).toString("hex")}`);
+        continue;
+      }
+      if ((st.mode & 0o7777) !== 0o1777) fchmodSync(fd, 0o1777);
+      return;
+    } finally {
+      closeSync(fd);
+    }
+  }
+  throw new FoyerError("access-denied", `'${path}' keeps being replaced: not made a sticky folder`);
 }

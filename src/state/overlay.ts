@@ -6,8 +6,8 @@
 //
 //   <runtime-dir>/state/            tmpfs, size= and nr_inodes= from the profile, root 0755
 //     log/                          foyerd.log, greeter.log, display.log, seatd.log (0700)
-//     greeter/home/                 the greeter's HOME: .config .cache .local/share .local/state,
-//                                   chromium's profile (0700, the greeter user's)
+//     greeter/                      the greeter user's own tmpfs: HOME and XDG_RUNTIME_DIR
+//                                   (greeter-folders.ts)
 //     overlay/<n>/{upper,work}/     upper layers of the profile's state.overlay paths
 //     timeline.json                 the boot timeline (timeline.ts)
 //     persist.json                  what foyer-flush keeps, written by foyerd from the profile
@@ -15,7 +15,8 @@
 // Mounting needs CAP_SYS_ADMIN. Without it (a container, a test as non-root) foyer runs on a plain
 // directory at the same place and says so once: nothing else changes but the limits.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, chmodSync, statSync, writeFileSync, renameSync } from "node:fs";
+import { mkdirSync, readFileSync, chmodSync, statSync, writeFileSync, renameSync, openSync, fstatSync, fchmodSync, closeSync, constants } from "node:fs";
+import { FoyerError } from "../base/errors.js";
 import { join, resolve } from "node:path";
 import type { StateConfig } from "../profile/schema.js";
 
@@ -73,7 +74,8 @@ export interface StateMount {
   overlayProblems: string[];
 }
 
-function mountCmd(args: string[]): string | undefined {
+/** mount(8) with `args`; undefined when it worked, else the first line it said. */
+export function mountCmd(args: string[]): string | undefined {
   try {
     execFileSync("mount", args, { stdio: ["ignore", "ignore", "pipe"] });
     return undefined;
@@ -91,6 +93,7 @@ function mountCmd(args: string[]): string | undefined {
  */
 export function mountState(runtimeDir: string, cfg: StateConfig): StateMount {
   const dir = stateDir(runtimeDir);
+  ownFolder(runtimeDir);
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   const r: StateMount = { dir, tmpfs: false, overlays: [], overlayProblems: [] };
   const here = readMounts().find((m) => m.mountPoint === resolve(dir));
@@ -100,8 +103,7 @@ export function mountState(runtimeDir: string, cfg: StateConfig): StateMount {
     if (problem) r.problem = problem;
     else r.tmpfs = true;
   }
-  // the greeter user traverses it to its HOME; what is private inside has its own mode
-  chmodSync(dir, 0o755);
+  ownFolder(dir);
   mkdirSync(join(dir, LOG_DIR), { recursive: true, mode: 0o700 });
   cfg.overlay.forEach((path, i) => {
     const problem = mountOverlay(dir, path, i);
@@ -109,6 +111,24 @@ export function mountState(runtimeDir: string, cfg: StateConfig): StateMount {
     else r.overlays.push(path);
   });
   return r;
+}
+
+/**
+ * `path` as foyerd's own folder: made if missing, never a symlink, foyerd's, mode 0755 (the
+ * greeter user passes through the runtime and state folders to its own; what is private inside
+ * has its own mode), set through an fd.
+ */
+function ownFolder(path: string): void {
+  mkdirSync(path, { recursive: true, mode: 0o755 });
+  const fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  try {
+    const st = fstatSync(fd);
+    const me = process.getuid?.() ?? 0;
+    if (st.uid !== me) throw new FoyerError("access-denied", `'${path}' belongs to uid ${st.uid}, not to foyerd's`);
+    if ((st.mode & 0o7777) !== 0o755) fchmodSync(fd, 0o755);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function mountOverlay(dir: string, path: string, i: number): string | undefined {
@@ -156,18 +176,30 @@ export function writePersistPlan(dir: string, cfg: StateConfig): void {
   renameSync(`${f}.tmp`, f);
 }
 
-function umount(p: string): void {
+/** umount(8) of `p` (`lazy`: detached now, freed when nothing holds it); undefined when it worked, else why not. */
+export function umountCmd(p: string, lazy = false): string | undefined {
   try {
-    execFileSync("umount", [p], { stdio: ["ignore", "ignore", "pipe"] });
+    execFileSync("umount", lazy ? ["-l", p] : [p], { stdio: ["ignore", "ignore", "pipe"] });
+    return undefined;
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { stderr?: Buffer };
-    throw new Error(err.code === "ENOENT" ? "'umount' not found (util-linux)" : (err.stderr?.toString() ?? err.message).trim());
+    return err.code === "ENOENT" ? "'umount' not found (util-linux)" : (err.stderr?.toString() ?? err.message).trim();
   }
 }
 
-/** Overlays first (their upper layers live in the tmpfs), then the tmpfs; leaves the empty mount point. */
+function umount(p: string): void {
+  const problem = umountCmd(p);
+  if (problem) throw new Error(problem);
+}
+
+/**
+ * Overlays first (their upper layers live in the tmpfs), then what is mounted inside it (the
+ * greeter's own tmpfs, greeter-folders.ts), deepest first, then the tmpfs; leaves the empty mount point.
+ */
 export function unmountState(dir: string): void {
   for (const o of overlaysOn(dir)) umount(o);
+  const d = resolve(dir);
+  for (const m of readMounts().filter((m) => m.mountPoint.startsWith(`${d}/`)).reverse()) umount(m.mountPoint);
   if (isMountPoint(dir)) umount(dir);
   if (isMountPoint(dir)) throw new Error(`${dir} is still a mount point`);
 }

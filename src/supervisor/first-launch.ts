@@ -9,7 +9,6 @@
 // no systemd): an X server's greeter waits for its display, and systemd's launcher needs D-Bus.
 // On DRM the card may not be there yet (foyerd starts while udev loads the drivers): the launch
 // waits for it (display/drm-device.ts), and the daemon loads the rest meanwhile.
-import { chmodSync } from "node:fs";
 import type { Profile } from "../profile/schema.js";
 import type { Logger } from "../base/log.js";
 import { monotonicMs } from "../base/timeout.js";
@@ -23,6 +22,7 @@ import { lookupUser } from "../display/users.js";
 import { DirectLauncher, probeDeathSignal, type Launched, type Launcher, type LaunchSpec } from "../launch/direct.js";
 import { wantsSystemd } from "../launch/pid1.js";
 import { stateDir, logDir } from "../state/overlay.js";
+import { greeterPaths, makeGreeterFolders } from "../state/greeter-folders.js";
 
 /** The launcher the display stack starts through: direct until the supervisor finds systemd. */
 export type SwitchableLauncher = { target: Launcher } & Launcher;
@@ -68,22 +68,25 @@ export async function launchFirst(p: Profile, runtimeDir: string, log: Logger, o
   const launcher = switchable(direct);
   const tokens = new LaunchTokens(() => listener);
   const hasGreeter = p.display.stack !== "headless";
+  const user = hasGreeter ? lookupUser(p.greeter.user) : { name: "root", uid: 0, gid: 0 };
+  const folders = hasGreeter ? makeGreeterFolders(stateDir(runtimeDir), user, p.state) : greeterPaths(stateDir(runtimeDir));
+  if ("setAside" in folders) {
+    if (folders.problem) log.warning(`cannot mount the greeter's tmpfs (${folders.problem}); its folders are plain ones in the state folder`);
+    if (folders.setAside.length) log.info("an earlier greeter's folders set aside", { paths: folders.setAside.join(" ") });
+  }
   const stack = new DisplayStack({
     profile: p,
     runtimeDir,
-    stateDir: stateDir(runtimeDir),
+    folders,
     logDir: logDir(runtimeDir),
-    user: hasGreeter ? lookupUser(p.greeter.user) : { name: "root", uid: 0, gid: 0 },
+    user,
     keyboard,
     launcher,
     log: log.child("display"),
     url: () => tokens.next(),
     origin: () => listener.origin,
   });
-  // the greeter user must traverse it (the daemon made it, or found it) to reach its own HOME and
-  // XDG_RUNTIME_DIR inside; what is private in it (logs, greeter-url) has its own 0700/0600 modes
-  chmodSync(runtimeDir, 0o755);
-  if (stack.hasGreeter) stack.prepare();
+  if (stack.hasGreeter) stack.prepareTmp();
   // started by the daemon before it mounted its state (cli/daemon.ts): done by now, or nearly
   await probeDeathSignal();
   const seatdSpec = stack.seatdSpec();

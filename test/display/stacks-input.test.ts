@@ -4,10 +4,11 @@
 // no device is set up; the real boot is test/vm/unlock's keyboard plugged in at the prompt.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdtempSync, mkdirSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { DisplayStack } from "../../src/display/stacks.js";
+import { greeterPaths } from "../../src/state/greeter-folders.js";
 import { ProfileSchema } from "../../src/profile/schema.js";
 import { US } from "../../src/display/keyboard.js";
 import { createLogger } from "../../src/base/log.js";
@@ -16,12 +17,11 @@ import type { LaunchSpec, Launched } from "../../src/launch/direct.js";
 /** the environment cage would be started with, for a stack and whether an input device is there */
 function cageEnv(stackName: string, input: boolean): Record<string, string> {
   const runtimeDir = mkdtempSync(join(tmpdir(), "foyer-stack-"));
-  mkdirSync(join(runtimeDir, "greeter"));
   let spec: LaunchSpec | undefined;
   new DisplayStack({
     profile: ProfileSchema.parse({ schema: 1, display: { stack: stackName, browser: "cog" } }),
     runtimeDir,
-    stateDir: join(runtimeDir, "state"),
+    folders: greeterPaths(join(runtimeDir, "state")),
     logDir: join(runtimeDir, "state", "log"),
     user: { name: "nobody", uid: 65534, gid: 65534 },
     keyboard: US,

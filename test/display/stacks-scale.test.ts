@@ -2,10 +2,11 @@
 // device-independent pixels, so it is the screen's size divided by the factor.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdtempSync, mkdirSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { DisplayStack } from "../../src/display/stacks.js";
+import { greeterPaths } from "../../src/state/greeter-folders.js";
 import { ProfileSchema } from "../../src/profile/schema.js";
 import { US } from "../../src/display/keyboard.js";
 import { createLogger } from "../../src/base/log.js";
@@ -13,11 +14,10 @@ import type { Launcher } from "../../src/launch/direct.js";
 
 function stack(display: Record<string, unknown>): DisplayStack {
   const runtimeDir = mkdtempSync(join(tmpdir(), "foyer-stack-"));
-  mkdirSync(join(runtimeDir, "greeter")); // cog's content filter is written there (prepare() makes it in foyerd)
   return new DisplayStack({
     profile: ProfileSchema.parse({ schema: 1, display }),
     runtimeDir,
-    stateDir: join(runtimeDir, "state"),
+    folders: greeterPaths(join(runtimeDir, "state")),
     logDir: join(runtimeDir, "state", "log"),
     user: { name: "nobody", uid: 65534, gid: 65534 },
     keyboard: US,

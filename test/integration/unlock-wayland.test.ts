@@ -55,7 +55,7 @@ W("types into the greeter under cage; screenshot of the unlock screen", async (c
   await withTimeout(input.waitFor(), 15_000, "prompt in the greeter");
   await page.waitForFunction(() => document.activeElement instanceof HTMLInputElement);
   // the compositor's view of it: grim over wlr-screencopy, as the greeter user
-  const shot = spawnSync("runuser", ["-u", "foyer-greeter", "--", "env", `XDG_RUNTIME_DIR=${join(f.runtimeDir, "greeter/xdg")}`, "WAYLAND_DISPLAY=wayland-0", "grim", "-"], { maxBuffer: 64 << 20 });
+  const shot = spawnSync("runuser", ["-u", "foyer-greeter", "--", "env", `XDG_RUNTIME_DIR=${join(f.runtimeDir, "state/greeter/xdg")}`, "WAYLAND_DISPLAY=wayland-0", "grim", "-"], { maxBuffer: 64 << 20 });
   assert.is(shot.status, 0, String(shot.stderr));
   assert.ok(shot.stdout.length > 10_000, "grim returned an empty picture");
   mkdirSync(join(top, "docs"), { recursive: true });

@@ -14,7 +14,8 @@ import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { DisplayStack } from "../../src/display/stacks.js";
-import { ProfileSchema } from "../../src/profile/schema.js";
+import { ProfileSchema, StateSchema } from "../../src/profile/schema.js";
+import { makeGreeterFolders } from "../../src/state/greeter-folders.js";
 import { US } from "../../src/display/keyboard.js";
 import { lookupUser } from "../../src/display/users.js";
 import { DirectLauncher, type Launched } from "../../src/launch/direct.js";
@@ -87,14 +88,14 @@ async function origins(ctx: Ctx): Promise<{ allowed: number; other: number; repo
 /** cage (headless, pixman) running foyer's cog argv as the greeter user; `filter` false drops --content-filter. */
 function launch(allowed: number, filter: boolean): Launched {
   const runtimeDir = mkdtempSync(join(tmpdir(), "foyer-cog-"));
-  chmodSync(runtimeDir, 0o755); // as foyerd makes it: the greeter user reaches its directories below
-  mkdirSync(join(runtimeDir, "greeter"));
+  chmodSync(runtimeDir, 0o755); // as foyerd makes it: the greeter user reaches its folders below
+  mkdirSync(join(runtimeDir, "state"), { mode: 0o755 });
   const log = createLogger({ level: "error", kmsg: false });
   const launcher = new DirectLauncher(log);
   const stack = new DisplayStack({
     profile: ProfileSchema.parse({ schema: 1, display: { stack: "headless-wayland", browser: "cog", renderer: "pixman" } }),
     runtimeDir,
-    stateDir: join(runtimeDir, "state"),
+    folders: makeGreeterFolders(join(runtimeDir, "state"), lookupUser("foyer-greeter"), StateSchema.parse({})),
     logDir: join(runtimeDir, "state", "log"),
     user: lookupUser("foyer-greeter"),
     keyboard: US,
@@ -103,7 +104,7 @@ function launch(allowed: number, filter: boolean): Launched {
     url: () => `http://127.0.0.1:${allowed}/`,
     origin: () => `http://127.0.0.1:${allowed}`,
   });
-  stack.prepare();
+  stack.prepareTmp();
   const argv = stack.browserArgv(true).filter((a) => filter || !a.startsWith("--content-filter="));
   const u = lookupUser("foyer-greeter");
   return launcher.start({
