@@ -47,7 +47,8 @@ const NS = `mkdir -p /run/systemd/ask-password && mount -t tmpfs -o mode=0755,si
 function runSuite(file) {
   return new Promise((resolve) => {
     const args = ["--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc", "--kill-child", "--", "sh", "-c", NS, "sh", process.execPath, "--import", "tsx", "--import", LOUD_HOOKS, file];
-    const p = spawn("unshare", args, { cwd: top, env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    // FOYER_TEST_KEYS: the test profiles' DevTools port is honoured (src/profile/load.ts)
+    const p = spawn("unshare", args, { cwd: top, env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1", FOYER_TEST_KEYS: "1" }, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     p.stdout.on("data", (d) => {
       out += d;

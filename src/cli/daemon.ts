@@ -92,7 +92,9 @@ export async function daemonMain(argv: string[]): Promise<number> {
   const kc = parseCmdline(cmdlineText);
   // the kernel command line wins over the unit's --profile: it is how a person at the boot
   // menu overrides what the image ships
-  const loaded = loadProfile(kc.profile ?? o.profile);
+  // test-only keys (a DevTools port) only where the test runner says so: never from a boot's
+  // kernel command line or a unit of the image
+  const loaded = loadProfile(kc.profile ?? o.profile, { testKeys: process.env.FOYER_TEST_KEYS === "1" });
   // --firstboot-root: the first-boot flow on another root (a scratch tree in tests); the
   // condition still decides unless the profile forces the flow. --firstboot forces it, on / by
   // default: foyer-firstboot.service's ConditionFirstBoot= has decided already (in the real root

@@ -1,7 +1,7 @@
 // Loading a profile: by name from the shipped profiles/ folder, overridden by /etc/foyer/profiles,
 // or by path. A bad profile is reported as `file: path: reason` (never echoing values) and the
 // caller falls back to the built-in default: a typo must not keep anyone from unlocking.
-import { readFileSync, existsSync, lstatSync } from "node:fs";
+import { readFileSync, existsSync, openSync, fstatSync, closeSync, statSync, constants } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ProfileSchema, type Profile } from "./schema.js";
@@ -45,6 +45,27 @@ export function shippedProfileDir(): string {
 
 export interface ResolveOptions {
   dirs?: string[]; // searched in order; later dirs override earlier ones
+  /**
+   * keys only tests may set (greeter.debugPort opens the greeter's browser to every local user
+   * over DevTools): foyerd allows them only when started with FOYER_TEST_KEYS=1
+   */
+  testKeys?: boolean;
+}
+
+/** Profile keys that serve tests only, and why each must never reach a boot. */
+const TEST_KEYS: { path: string; set: (p: Profile) => boolean; why: string }[] = [
+  { path: "greeter.debugPort", set: (p) => p.greeter.debugPort !== null, why: "it opens the greeter's browser to every local user over DevTools" },
+];
+
+/** The uids a profile file may belong to: root, and whoever owns foyer's own code (who could change foyer itself). */
+function trustedOwners(): Set<number> {
+  const owners = new Set([0]);
+  try {
+    owners.add(statSync(fileURLToPath(import.meta.url)).uid);
+  } catch {
+    /* a bundle read from somewhere unnamed: root only */
+  }
+  return owners;
 }
 
 export function defaultProfileDirs(): string[] {
@@ -78,16 +99,28 @@ export function loadProfile(nameOrPath: string | undefined, opts: ResolveOptions
   const file = resolveProfile(nameOrPath, opts);
   if (typeof file !== "string") return { ok: false, profile: BUILTIN_DEFAULT, source: "built-in", problems: [file.problem] };
   let text: string;
+  // opened without following a link, then checked: a profile decides what root runs (the
+  // recovery commands), so only its owner and root may be able to write it
+  let fd: number | undefined;
   try {
-    const st = lstatSync(file);
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    const st = fstatSync(fd);
     if (!st.isFile()) return fail(file, ["<file>: not a regular file"]);
+    if (!trustedOwners().has(st.uid)) return fail(file, [`<file>: belongs to uid ${st.uid}, not to root`]);
+    if ((st.mode & 0o022) !== 0) return fail(file, ["<file>: writable by its group or by others"]);
     if (st.size > MAX_PROFILE_BYTES) return fail(file, [`<file>: larger than ${MAX_PROFILE_BYTES} bytes`]);
-    text = readFileSync(file, "utf8");
+    text = readFileSync(fd, "utf8");
   } catch (e) {
-    return fail(file, [`<file>: cannot read (${(e as NodeJS.ErrnoException).code ?? "error"})`]);
+    const code = (e as NodeJS.ErrnoException).code;
+    return fail(file, [code === "ELOOP" ? "<file>: a symlink" : `<file>: cannot read (${code ?? "error"})`]);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
   const r = parseProfile(text);
-  return r.ok ? { ok: true, profile: r.profile, source: file } : fail(file, r.problems);
+  if (!r.ok) return fail(file, r.problems);
+  const test = opts.testKeys ? [] : TEST_KEYS.filter((k) => k.set(r.profile));
+  if (test.length > 0) return fail(file, test.map((k) => `${k.path}: a test-only key (${k.why}); foyerd takes it only with FOYER_TEST_KEYS=1`));
+  return { ok: true, profile: r.profile, source: file };
 }
 
 function fail(file: string, problems: string[]): LoadResult {

@@ -1,6 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { readdirSync, readFileSync, mkdtempSync, writeFileSync, symlinkSync } from "node:fs";
+import { readdirSync, readFileSync, mkdtempSync, writeFileSync, symlinkSync, chmodSync, chownSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { parseProfile, loadProfile, shippedProfileDir, BUILTIN_DEFAULT } from "../../src/profile/load.js";
@@ -70,6 +70,37 @@ test("a later directory overrides an earlier one; symlinks and missing names are
   assert.is(loadProfile("link", { dirs: [b] }).ok, false);
   assert.is(loadProfile("missing", { dirs: [a] }).ok, false);
   assert.is(loadProfile("../etc/passwd", { dirs: [a] }).ok, false);
+});
+
+test("a test-only key (greeter.debugPort) is refused unless the loader is told it runs for tests", () => {
+  const d = mkdtempSync(join(tmpdir(), "foyer-prof-"));
+  writeFileSync(join(d, "dev.json"), '{"schema":1,"greeter":{"debugPort":9333}}');
+  const r = loadProfile("dev", { dirs: [d] });
+  assert.is(r.ok, false);
+  assert.equal(r.profile, BUILTIN_DEFAULT);
+  if (!r.ok) assert.match(r.problems[0]!, /greeter\.debugPort: a test-only key .*FOYER_TEST_KEYS=1/);
+  const t = loadProfile("dev", { dirs: [d], testKeys: true });
+  assert.ok(t.ok && t.profile.greeter.debugPort === 9333);
+  // every shipped profile that opens DevTools is a test profile: refused in a boot
+  for (const f of readdirSync(shippedProfileDir()).filter((f) => f.endsWith(".json"))) {
+    const name = f.slice(0, -5);
+    const raw = JSON.parse(readFileSync(join(shippedProfileDir(), f), "utf8")) as { greeter?: { debugPort?: number } };
+    assert.is(loadProfile(name).ok, raw.greeter?.debugPort === undefined, `${f} in a boot`);
+  }
+});
+
+test("a profile another user can write is refused: group- or world-writable, or another uid's", () => {
+  const d = mkdtempSync(join(tmpdir(), "foyer-prof-"));
+  writeFileSync(join(d, "open.json"), '{"schema":1}');
+  chmodSync(join(d, "open.json"), 0o666);
+  const r = loadProfile("open", { dirs: [d] });
+  assert.ok(!r.ok && /open\.json: <file>: writable by its group or by others/.test(r.problems[0]!));
+  writeFileSync(join(d, "theirs.json"), '{"schema":1}');
+  chownSync(join(d, "theirs.json"), 65534, 65534);
+  const t = loadProfile("theirs", { dirs: [d] });
+  assert.ok(!t.ok && /theirs\.json: <file>: belongs to uid 65534, not to root/.test(t.problems[0]!));
+  chmodSync(join(d, "open.json"), 0o644);
+  assert.ok(loadProfile("open", { dirs: [d] }).ok);
 });
 
 test("the JSON Schema describes the profile", () => {
