@@ -3,10 +3,19 @@
 // 127.0.0.1 at once and holds every request and WebSocket upgrade that arrives until the server
 // attaches its handlers (src/greeter/server.ts), so a browser that is quicker than foyerd's
 // loading waits instead of meeting a refused connection.
+//
+// Who may connect at all: root and the greeter's user. Every TCP connection is checked against
+// the kernel's socket table (tcp-peer.ts) before a byte of it is read, and closed when its socket
+// belongs to anyone else. Which page may act: one with a token. The boot's is in greeter-url
+// (root's, 0600); each greeter launch has one of its own, which its page fetches (POST /session,
+// server.ts) instead of finding it on its browser's command line, where every user could read it.
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from "node:http";
+import type { Socket } from "node:net";
+import { readFileSync } from "node:fs";
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import type { Duplex } from "node:stream";
-import { FoyerError } from "../base/errors.js";
+import { FoyerError, describe } from "../base/errors.js";
+import { clientUid } from "./tcp-peer.js";
 
 /** what a launch's token takes with it when it is revoked: the connections made with it */
 export interface Closable {
@@ -15,6 +24,11 @@ export interface Closable {
 
 /** a greeter makes a handful of requests at its start; more before the server is there are dropped */
 const MAX_HELD = 64;
+/** a browser opens a few connections per origin; the greeter's and a test's together stay far below */
+const MAX_CONNECTIONS = 64;
+
+/** What the listener says of a refused connection (once per uid: a loop of them must not flood the log). */
+export type RefusalLog = (uid: number | undefined, why: string) => void;
 
 export interface ListenerHandlers {
   request: (req: IncomingMessage, res: ServerResponse) => void;
@@ -29,15 +43,43 @@ export class GreeterListener {
   readonly launches = new Map<string, Set<Closable>>();
   #held: (() => void)[] | undefined = [];
 
-  private constructor(http: Server, port: number) {
+  private constructor(http: Server, port: number, peers: Set<number>, refused: RefusalLog, table: () => string) {
     this.http = http;
     this.#port = port;
+    this.peers = peers;
+    this.#refused = refused;
+    this.#table = table;
   }
 
-  /** Listens on 127.0.0.1:`port` (0: any free port). */
-  static async open(port: number): Promise<GreeterListener> {
-    const http = createServer();
-    const self = new GreeterListener(http, port);
+  /** The uid behind `sock`, when it is one of `peers`; else the socket is destroyed (fails closed: no answer is a refusal). */
+  #admit(sock: Socket): void {
+    let uid: number | undefined;
+    let why = "";
+    try {
+      uid = clientUid(this.#table(), { ip: sock.remoteAddress ?? "", port: sock.remotePort ?? 0 }, { ip: sock.localAddress ?? "", port: sock.localPort ?? 0 });
+      if (uid === undefined) why = "its socket is not in the kernel's table";
+    } catch (e) {
+      why = `the kernel's socket table cannot be read (${describe(e)})`;
+    }
+    if (uid !== undefined && this.peers.has(uid)) return;
+    sock.destroy();
+    this.#refused(uid, why || `uid ${uid} is neither root nor the greeter's`);
+  }
+
+  /** uids whose connections are served; every other connection is closed unread */
+  readonly peers: ReadonlySet<number>;
+  #refused: RefusalLog;
+  #table: () => string;
+
+  /**
+   * Listens on 127.0.0.1:`port` (0: any free port), serving connections from `peers` only (root
+   * is always one). `table` reads the kernel's socket table (tests give another).
+   */
+  static async open(port: number, o: { peers: number[]; refused: RefusalLog; table?: () => string }): Promise<GreeterListener> {
+    const http = createServer({ requestTimeout: 10_000, headersTimeout: 10_000 });
+    http.maxConnections = MAX_CONNECTIONS;
+    const self = new GreeterListener(http, port, new Set([0, ...o.peers]), o.refused, o.table ?? (() => readFileSync("/proc/net/tcp", "latin1")));
+    http.on("connection", (sock: Socket) => self.#admit(sock));
     http.on("request", (req: IncomingMessage, res: ServerResponse) => self.#hand(() => self.#handlers!.request(req, res), () => res.destroy()));
     http.on("upgrade", (req: IncomingMessage, sock: Duplex, head: Buffer) => self.#hand(() => self.#handlers!.upgrade(req, sock, head), () => sock.destroy()));
     http.on("clientError", (_e, sock) => sock.destroy());
@@ -77,19 +119,28 @@ export class GreeterListener {
   }
 
   /**
-   * A URL for one greeter launch, with a token of its own. Revoke it when that greeter exits:
-   * a browser writes its URL to its log, and a logged token must not outlive its process.
+   * The URL for one greeter launch: no secret in it (a browser's command line is every user's to
+   * read). The launch's own token is what its page gets from session(); revoke it when that
+   * greeter exits.
    */
   launchUrl(): { url: string; revoke: () => void } {
     const t = randomBytes(32).toString("base64url");
     this.launches.set(t, new Set());
+    this.#current = t;
     // a page of a greeter that has exited may still run for a moment (its browser dies after its
     // compositor): what it sends must not count for the next launch, so its socket closes too
     const revoke = () => {
       for (const c of this.launches.get(t) ?? []) c.close(4001, "greeter launch ended");
       this.launches.delete(t);
+      if (this.#current === t) this.#current = undefined;
     };
-    return { url: `${this.origin}/#token=${t}`, revoke };
+    return { url: `${this.origin}/`, revoke };
+  }
+  #current?: string;
+
+  /** The live launch's token, for its page (POST /session: the connection is root's or the greeter's); undefined between launches. */
+  session(): string | undefined {
+    return this.#current;
   }
 
   /** The token `given` matches (the boot's or a live launch's), compared in constant time; undefined if none. */

@@ -1,8 +1,9 @@
-// The greeter's local server: static UI files (sirv) and one WebSocket endpoint (ws), on
-// 127.0.0.1 only. Every WebSocket upgrade must carry the per-boot token and come from the
-// greeter's own origin (so no other local page or process can drive the prompts), and every
-// frame is validated (src/protocol). The page URL carries the token in its fragment, which
-// browsers never send in a request or a Referer.
+// The greeter's local server: static UI files (sirv), the launch's session (POST /session) and
+// one WebSocket endpoint (ws), on 127.0.0.1 only, for root and the greeter's user only (the
+// listener checks every connection's uid, listener.ts). Every WebSocket upgrade must carry a
+// token (the boot's, or the live launch's) and come from the greeter's own origin, and every
+// frame is validated (src/protocol). What a peer can make foyerd hold is bounded: a few clients,
+// and a client that does not read what it is sent is closed before its backlog grows.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket, type RawData } from "ws";
@@ -47,6 +48,13 @@ export interface GreeterServerOptions {
 export type GreeterClient = WebSocket;
 
 const MAX_BAD_FRAMES = 64; // a client that keeps sending garbage is disconnected
+/** the greeter's page is one client (two for a moment while it reloads); tests add a few */
+export const MAX_CLIENTS = 16;
+/**
+ * what may wait to be written to one client: a full state with the recovery journal is up to
+ * ~200 KB, the terminal's frames in flight are bounded by its own flow control (terminal.ts)
+ */
+export const MAX_BACKLOG_BYTES = 4 << 20;
 
 export class GreeterServer {
   #o: GreeterServerOptions;
@@ -70,16 +78,9 @@ export class GreeterServer {
   get origin(): string {
     return `http://127.0.0.1:${this.port}`;
   }
-  /** The full greeter URL, token included. Never log it. */
+  /** The full greeter URL, the boot's token included: root's alone (greeter-url, 0600). Never log it. */
   get url(): string {
     return `${this.origin}/#token=${this.#listener().bootToken}`;
-  }
-  /**
-   * A URL for one greeter launch, with a token of its own. Revoke it when that greeter exits:
-   * a browser writes its URL to its log, and a logged token must not outlive its process.
-   */
-  launchUrl(): { url: string; revoke: () => void } {
-    return this.#listener().launchUrl();
   }
 
   get clients(): number {
@@ -89,7 +90,7 @@ export class GreeterServer {
   async start(): Promise<void> {
     const ui = sirv(this.#o.uiDir, { dev: false, etag: true });
     const assets = sirv(this.#o.assetsDir, { dev: false, etag: true });
-    this.#l ??= await GreeterListener.open(this.#o.port);
+    this.#l ??= await GreeterListener.open(this.#o.port, { peers: [], refused: (uid, why) => this.#o.log.warning(`refusing a connection to the greeter's server: ${why}`, { uid: uid ?? null }) });
     this.#l.attach({ request: (req, res) => this.#serve(req, res, ui, assets), upgrade: (req, sock, head) => this.#upgrade(req, sock, head) });
     this.#o.log.info("greeter server listening", { address: `127.0.0.1:${this.#l.port}` });
   }
@@ -99,7 +100,13 @@ export class GreeterServer {
     return req.headers.host === `127.0.0.1:${this.port}` || req.headers.host === `localhost:${this.port}`;
   }
 
+  #originOk(req: IncomingMessage): boolean {
+    const origin = req.headers.origin;
+    return origin === this.origin || origin === `http://localhost:${this.port}`;
+  }
+
   #serve(req: IncomingMessage, res: ServerResponse, ui: ReturnType<typeof sirv>, assets: ReturnType<typeof sirv>): void {
+    if (req.method === "POST" && req.url === "/session") return this.#session(req, res);
     if (!this.#hostOk(req) || (req.method !== "GET" && req.method !== "HEAD")) {
       res.writeHead(403).end();
       return;
@@ -107,7 +114,7 @@ export class GreeterServer {
     // sandbox without allow-popups, allow-modals or allow-downloads: even a script of the page
     // (with a person's keystroke as its user gesture) opens no window, print dialog or download
     // in the kiosk; its own origin stays (allow-same-origin), as the WebSocket's Origin check needs
-    res.setHeader("Content-Security-Policy", `default-src 'self'; connect-src ws://127.0.0.1:${this.port} ws://localhost:${this.port}; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; sandbox allow-scripts allow-same-origin allow-forms`);
+    res.setHeader("Content-Security-Policy", `default-src 'self'; connect-src 'self' ws://127.0.0.1:${this.port} ws://localhost:${this.port}; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; sandbox allow-scripts allow-same-origin allow-forms`);
     res.setHeader("X-Content-Type-Options", "nosniff");
     res.setHeader("Referrer-Policy", "no-referrer");
     res.setHeader("Cache-Control", "no-store");
@@ -119,6 +126,18 @@ export class GreeterServer {
     assets(req, res, () => void res.writeHead(404).end());
   }
 
+  /**
+   * The live launch's token for its page, which has none in its URL: the connection is root's or
+   * the greeter's (the listener saw to it), and the request the page's own (Host, Origin).
+   */
+  #session(req: IncomingMessage, res: ServerResponse): void {
+    res.setHeader("Cache-Control", "no-store");
+    if (!this.#hostOk(req) || !this.#originOk(req)) return void res.writeHead(403).end();
+    const token = this.#listener().session();
+    if (token === undefined) return void res.writeHead(404, { "Content-Type": "application/json" }).end('{"error":"no greeter launch is live"}');
+    res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ token }));
+  }
+
   /** The token a WebSocket upgrade carries, if it is the boot's or a live launch's; undefined otherwise. */
   #tokenOf(req: IncomingMessage): string | undefined {
     const u = new URL(req.url ?? "/", "http://x");
@@ -128,12 +147,15 @@ export class GreeterServer {
 
   #upgrade(req: IncomingMessage, sock: Duplex, head: Buffer): void {
     sock.on("error", () => sock.destroy());
-    const origin = req.headers.origin;
-    const originOk = origin === this.origin || origin === `http://localhost:${this.port}`;
     const token = this.#tokenOf(req);
-    if (!this.#hostOk(req) || !originOk || token === undefined) {
-      this.#o.log.warning("refusing greeter connection: bad token, origin or host", { tokenPresent: (req.url ?? "").includes("token="), originPresent: origin !== undefined });
+    if (!this.#hostOk(req) || !this.#originOk(req) || token === undefined) {
+      this.#o.log.warning("refusing greeter connection: bad token, origin or host", { tokenPresent: (req.url ?? "").includes("token="), originPresent: req.headers.origin !== undefined });
       sock.end("HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      return;
+    }
+    if (this.#wss.clients.size >= MAX_CLIENTS) {
+      this.#o.log.warning(`refusing greeter connection: ${MAX_CLIENTS} clients are connected`);
+      sock.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
       return;
     }
     this.#wss.handleUpgrade(req, sock, head, (ws) => {
@@ -204,7 +226,7 @@ export class GreeterServer {
         if (!m.success) return reject("protocol-error", `not a valid message (${m.error.issues[0]?.path.join(".") || "<root>"}: ${m.error.issues[0]?.message ?? "invalid"})`);
         switch (m.data.type) {
           case "hello":
-            this.#send(ws, this.#o.snapshot());
+            this.#sendState(ws);
             return;
           case "ready":
             this.#o.onReady();
@@ -225,30 +247,65 @@ export class GreeterServer {
         if (isBinary) wipeAll(buf); // the frame held passphrase bytes
       }
     });
-    this.#send(ws, this.#o.snapshot());
+    this.#sendState(ws);
   }
 
   #send(ws: WebSocket, m: ServerMessage): void {
-    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
+    this.#write(ws, JSON.stringify(m));
+  }
+
+  /**
+   * Queues `data` for `ws`, unless its backlog would pass MAX_BACKLOG_BYTES: a client that does not
+   * read is closed (at once: its queue goes with it), so no peer grows foyerd by not reading.
+   */
+  #write(ws: WebSocket, data: string | Buffer, done?: () => void): void {
+    if (ws.readyState !== ws.OPEN) return void done?.();
+    if (ws.bufferedAmount + data.length > MAX_BACKLOG_BYTES) {
+      this.#o.log.warning("greeter client does not read what it is sent, closing it", { backlogBytes: ws.bufferedAmount });
+      ws.terminate();
+      return void done?.();
+    }
+    ws.send(data, { binary: typeof data !== "string" }, () => done?.());
   }
 
   /** Terminal output to one client; `done` runs when the frame left for the socket (flow control). */
   sendTerminal(ws: GreeterClient, bytes: Buffer, done: () => void): void {
-    if (ws.readyState !== ws.OPEN) return done();
     const frame = Buffer.allocUnsafe(bytes.length + 1);
     frame[0] = FRAME_TERMINAL;
     bytes.copy(frame, 1);
-    ws.send(frame, { binary: true }, () => done());
+    this.#write(ws, frame, done);
   }
 
   send(ws: GreeterClient, m: ServerMessage): void {
     this.#send(ws, m);
   }
 
-  broadcast(m: ServerMessage): void {
-    const text = JSON.stringify(m);
-    for (const ws of this.#wss.clients) if (ws.readyState === ws.OPEN) ws.send(text);
+  /** The state changed: every client gets the new one (coalesced for a slow one, #sendState). */
+  stateChanged(): void {
+    let text: string | undefined;
+    for (const ws of this.#wss.clients) this.#sendState(ws, () => (text ??= JSON.stringify(this.#o.snapshot())));
   }
+
+  /**
+   * The full state to `ws`. Each state replaces the one before, so a client that has not taken
+   * the last one yet (still in its socket) is not queued another: it gets the latest once the
+   * last has left. A slow page costs one state, not one per change.
+   */
+  #sendState(ws: WebSocket, text = () => JSON.stringify(this.#o.snapshot())): void {
+    let f = this.#stateFlow.get(ws);
+    if (!f) this.#stateFlow.set(ws, (f = { busy: false, dirty: false }));
+    if (f.busy) {
+      f.dirty = true;
+      return;
+    }
+    f.busy = true;
+    f.dirty = false;
+    this.#write(ws, text(), () => {
+      f.busy = false;
+      if (f.dirty) this.#sendState(ws);
+    });
+  }
+  #stateFlow = new WeakMap<WebSocket, { busy: boolean; dirty: boolean }>();
 
   /** Closes every connection and the listener; nothing listens afterwards. */
   async stop(): Promise<void> {

@@ -13,7 +13,7 @@ import type { Profile } from "../profile/schema.js";
 import type { Logger } from "../base/log.js";
 import { monotonicMs } from "../base/timeout.js";
 import { describe } from "../base/errors.js";
-import { GreeterListener, LaunchTokens } from "../greeter/listener.js";
+import { GreeterListener, LaunchTokens, type RefusalLog } from "../greeter/listener.js";
 import { ensureLoopback } from "../greeter/loopback.js";
 import { DisplayStack } from "../display/stacks.js";
 import { waitForDisplayDevices } from "../display/drm-device.js";
@@ -61,14 +61,14 @@ export interface LaunchFirstOptions {
 
 export async function launchFirst(p: Profile, runtimeDir: string, log: Logger, o: LaunchFirstOptions = {}): Promise<FirstLaunch> {
   const keyboard = readKeyboard(p.keyboard.vconsole);
-  const listener = await GreeterListener.open(p.greeter.port);
+  const hasGreeter = p.display.stack !== "headless";
+  const user = hasGreeter ? lookupUser(p.greeter.user) : { name: "root", uid: 0, gid: 0 };
+  const listener = await GreeterListener.open(p.greeter.port, { peers: [user.uid], refused: refusals(log.child("greeter")) });
   await ensureLoopback(listener.port, log.child("greeter"));
   // seatd always starts directly; the greeter through the launcher the supervisor may switch to systemd
   const direct = new DirectLauncher(log.child("launch"));
   const launcher = switchable(direct);
   const tokens = new LaunchTokens(() => listener);
-  const hasGreeter = p.display.stack !== "headless";
-  const user = hasGreeter ? lookupUser(p.greeter.user) : { name: "root", uid: 0, gid: 0 };
   const folders = hasGreeter ? makeGreeterFolders(stateDir(runtimeDir), user, p.state) : greeterPaths(stateDir(runtimeDir));
   if ("setAside" in folders) {
     if (folders.problem) log.warning(`cannot mount the greeter's tmpfs (${folders.problem}); its folders are plain ones in the state folder`);
@@ -104,6 +104,17 @@ export async function launchFirst(p: Profile, runtimeDir: string, log: Logger, o
     }
   }
   return first;
+}
+
+/** The listener's refusals: the first from each uid a warning, the rest (a loop of them) at debug level. */
+function refusals(log: Logger): RefusalLog {
+  const seen = new Set<number | undefined>();
+  return (uid, why) => {
+    const say = `refusing a connection to the greeter's server: ${why}`;
+    if (seen.has(uid)) return log.debug(say);
+    seen.add(uid);
+    log.warning(say, { uid: uid ?? null });
+  };
 }
 
 /** Waits until the stack's DRM card is usable and an input device set up (display/drm-device.ts); says what it found and how long it took. */

@@ -116,7 +116,7 @@ export class Supervisor extends EventEmitter {
     const plymouthFd = activatedFd(process.env, process.pid, "plymouth"); // FileDescriptorName=plymouth
     this.#plymouth = new PlymouthServer({ ...p.plymouth, legacy: p.plymouth.socket === PLYMOUTH_SOCKET, log: o.log.child("plymouth"), ...(plymouthFd === undefined ? {} : { activatedFd: plymouthFd }) });
     this.#plymouth.on("prompts", () => this.#promptsChanged(this.#agent.pending()));
-    this.#plymouth.on("messages", () => this.#server.broadcast(this.snapshot()));
+    this.#plymouth.on("messages", () => this.#server.stateChanged());
     // `plymouth quit` (GDM's handoff, or plymouth-quit.service): foyer's job is done; the ACK
     // goes out from stop(), once the display is released
     this.#plymouth.on("quit", (q: { retainSplash: boolean }) => void this.stop({ retainSplash: q.retainSplash }));
@@ -154,7 +154,7 @@ export class Supervisor extends EventEmitter {
           case "keyboard_set":
             this.#settings.check(m.layout, m.variant);
             this.#keyboard = { ...this.#keyboard, layout: m.layout, variant: m.variant };
-            this.#server.broadcast(this.snapshot()); // the footer shows it while it is applied
+            this.#server.stateChanged(); // the footer shows it while it is applied
             void this.#settings.applyKeyboard(this.#stack, this.#keyboard, () => this.dispatch({ type: "restart_greeter" })).catch((e) => this.#log.warning("keyboard layout not applied", { err: describe(e) }));
             return;
           case "appearance_set": {
@@ -173,28 +173,28 @@ export class Supervisor extends EventEmitter {
       stateDir: stateDir(o.runtimeDir),
       log: o.log.child("firstboot"),
       keyboard: this.#keyboard,
-      changed: () => this.#server.broadcast(this.snapshot()),
+      changed: () => this.#server.stateChanged(),
       keyboardChosen: (k) => {
         this.#keyboard = { ...this.#keyboard, ...k };
         // X takes it at once; cage is not restarted under a half-filled form, it gets the layout at its next start
         void this.#stack.setKeyboard(this.#keyboard).catch((e) => this.#log.warning("keyboard layout not applied", { err: describe(e) }));
-        this.#server.broadcast(this.snapshot());
+        this.#server.stateChanged();
       },
       finished: () => {
         this.#notice = "This computer is set up.";
-        this.#server.broadcast(this.snapshot());
+        this.#server.stateChanged();
         if (o.firstbootOnly) {
           this.#log.notice("first-boot setup applied, stopping: the display manager comes next");
           void this.stop({ retainSplash: true });
         }
       },
     });
-    this.#recovery = new Recovery(p, join(logDir(o.runtimeDir), "foyerd.log"), o.log.child("recovery"), () => this.#server.broadcast(this.snapshot()), (c, b, done) => this.#server.sendTerminal(c, b, done));
+    this.#recovery = new Recovery(p, join(logDir(o.runtimeDir), "foyerd.log"), o.log.child("recovery"), () => this.#server.stateChanged(), (c, b, done) => this.#server.sendTerminal(c, b, done));
     this.#settings = new GreeterSettings({
       profile: p,
       ...(o.cmdlineLang ? { cmdlineLang: o.cmdlineLang } : {}),
       log: o.log.child("settings"),
-      changed: () => this.#server.broadcast(this.snapshot()),
+      changed: () => this.#server.stateChanged(),
       devicesChanged: (d) => {
         if (d.keyboard) void this.#stack.inputDevicesChanged().catch((e) => this.#log.warning("keyboard layout not set again", { err: describe(e) }));
       },
@@ -380,7 +380,7 @@ export class Supervisor extends EventEmitter {
     for (const k of now) if (!this.#shownPrompts.has(k)) this.#timeline.begin(`prompt ${k}`);
     for (const k of this.#shownPrompts) if (!now.has(k)) this.#timeline.end(`prompt ${k}`);
     this.#shownPrompts = now;
-    this.#server.broadcast(this.snapshot());
+    this.#server.stateChanged();
     this.#fallback?.update(list);
     this.emit("prompts", list);
   }
@@ -418,7 +418,7 @@ export class Supervisor extends EventEmitter {
   /** Reload (D-Bus Reload): re-reads the ask directory and sends the greeter its full state again. */
   reload(): void {
     this.#agent.scan();
-    this.#server.broadcast(this.snapshot());
+    this.#server.stateChanged();
     this.emit("state", this.#state);
   }
 
@@ -488,7 +488,7 @@ export class Supervisor extends EventEmitter {
     if (before.phase !== next.phase) {
       this.#log.info(`phase ${next.phase}`);
       this.emit("phase", next.phase);
-      this.#server.broadcast(this.snapshot());
+      this.#server.stateChanged();
     }
     if (e.type === "greeter_lost" && next !== before) this.#log.warning("greeter page disconnected, restarting the greeter unless it connects again", { ms: this.#policy.lostTimeoutMs });
     if (e.type === "timer" && before.greeter.kind === "running" && next.greeter.kind === "stopping") this.#log.warning("greeter page did not come back, restarting the greeter");

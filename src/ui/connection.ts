@@ -1,5 +1,7 @@
 // The greeter's one WebSocket: (re)connects with backoff, validates every message, and hands the
-// state to the views. The token comes from the page URL's fragment (never sent in a request).
+// state to the views. The token comes from the page URL's fragment (root's URL, greeter-url:
+// never sent in a request), or, for the page a greeter launch opened (its URL has none: a
+// browser's command line is every user's to read), from POST /session on its own origin.
 //
 // A page that was on the screen and is hidden (a tab opened over it by a browser shortcut the page
 // could not cancel, pressed before it had the focus) lets go of its socket until it is shown
@@ -17,7 +19,8 @@ export interface Connection {
 }
 
 export function connect(handlers: { state: (s: StateMessage, c: Connection) => void; error: (msg: string) => void; terminal: (bytes: Uint8Array) => void; status: (s: string) => void; firstbootOptions?: (m: FirstbootOptionsMessage) => void; keyboardLayouts?: (m: KeyboardLayoutsMessage) => void }): Connection {
-  const token = new URLSearchParams(location.hash.slice(1)).get("token") ?? "";
+  const given = new URLSearchParams(location.hash.slice(1)).get("token") ?? undefined;
+  let token = given;
   let ws: WebSocket | undefined;
   let retryMs = 250;
   let retry: ReturnType<typeof setTimeout> | undefined; // the redial after a close
@@ -32,11 +35,29 @@ export function connect(handlers: { state: (s: StateMessage, c: Connection) => v
     },
     open: () => ws?.readyState === WebSocket.OPEN,
   };
+  const redial = () => {
+    handlers.status(t("status.reconnecting"));
+    retry = setTimeout(dial, retryMs);
+    retryMs = Math.min(retryMs * 2, 2000);
+  };
   const dial = () => {
+    if (token === undefined) {
+      // the launch's token, once per page: a socket that closes before it opened asks again (the
+      // launch it belonged to may have ended)
+      void session().then((s) => {
+        if (away) return;
+        if (s === undefined) return redial();
+        token = s;
+        dial();
+      });
+      return;
+    }
     const sock = new WebSocket(`ws://${location.host}/ws?token=${encodeURIComponent(token)}`);
     sock.binaryType = "arraybuffer";
     ws = sock;
+    let opened = false;
     sock.onopen = () => {
+      opened = true;
       retryMs = 250;
       sock.send(JSON.stringify({ type: "hello", version: PROTOCOL_VERSION }));
     };
@@ -60,10 +81,9 @@ export function connect(handlers: { state: (s: StateMessage, c: Connection) => v
       else handlers.error(m.data.message);
     };
     sock.onclose = () => {
+      if (!opened && given === undefined) token = undefined;
       if (ws !== sock || away) return;
-      handlers.status(t("status.reconnecting"));
-      retry = setTimeout(dial, retryMs);
-      retryMs = Math.min(retryMs * 2, 2000);
+      redial();
     };
   };
   document.addEventListener("visibilitychange", () => {
@@ -84,4 +104,16 @@ export function connect(handlers: { state: (s: StateMessage, c: Connection) => v
   });
   dial();
   return c;
+}
+
+/** The greeter launch's token from foyerd, or undefined (no launch is live, or foyerd is not there). */
+async function session(): Promise<string | undefined> {
+  try {
+    const r = await fetch("/session", { method: "POST", cache: "no-store" });
+    if (!r.ok) return undefined;
+    const body = (await r.json()) as { token?: unknown };
+    return typeof body.token === "string" ? body.token : undefined;
+  } catch {
+    return undefined;
+  }
 }

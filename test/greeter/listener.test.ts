@@ -33,10 +33,12 @@ function server(listener: GreeterListener, onReady = () => {}): GreeterServer {
   });
 }
 
+const openListener = () => GreeterListener.open(0, { peers: [], refused: () => {} });
+
 test("requests made before the server attaches are held, then served; the early launch token connects", async () => {
-  const listener = await GreeterListener.open(0);
+  const listener = await openListener();
   const launch = listener.launchUrl();
-  const token = new URLSearchParams(new URL(launch.url).hash.slice(1)).get("token")!;
+  const token = listener.session()!;
   let page: number | undefined;
   const pageDone = fetchStatus(`${listener.origin}/`).then((s) => (page = s));
   const ws = new WebSocket(`ws://127.0.0.1:${listener.port}/ws?token=${token}`, { headers: { Origin: listener.origin } });
@@ -80,7 +82,7 @@ test("requests made before the server attaches are held, then served; the early 
 });
 
 test("a flood before the server attaches: 64 requests are held and served, the rest dropped, nothing breaks", async () => {
-  const listener = await GreeterListener.open(0);
+  const listener = await openListener();
   const results = Array.from({ length: 80 }, () => fetchStatus(`${listener.origin}/`).then(String, (e: NodeJS.ErrnoException) => e.code ?? e.message));
   await new Promise((r) => setTimeout(r, 500));
   const srv = server(listener);

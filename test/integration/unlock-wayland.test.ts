@@ -87,8 +87,11 @@ W("a killed greeter comes back with the same prompt, and the request is still an
   const f = (ctx.foyerd = new Foyerd("headless-wayland"));
   await f.until((l) => l.includes("greeter interactive"), 60_000, "greeter interactive");
   const ask = askPassword("Survive kills:", { id: "cryptsetup:/dev/kills" });
-  // the first launch's URL, as a browser would log it (its token is only for that launch)
-  const firstUrl = new URL(/http:\/\/127\.0\.0\.1:\d+\/#token=[\w-]+/.exec(readFileSync(`/proc/${greeterPid()}/cmdline`, "latin1"))![0]);
+  // the first launch's URL (no token in it), and its token fetched as its page does
+  const firstUrl = new URL(/http:\/\/127\.0\.0\.1:\d+\/\S*/.exec(readFileSync(`/proc/${greeterPid()}/cmdline`, "latin1").replace(/\0/g, " "))![0]);
+  assert.not.match(firstUrl.href, /token/, "the browser's command line carries a token");
+  const session = await fetch(`${firstUrl.origin}/session`, { method: "POST", headers: { Origin: firstUrl.origin } });
+  const firstToken = ((await session.json()) as { token: string }).token;
   for (let i = 1; i <= 3; i++) {
     const { page, close } = await connectGreeter(9333);
     await withTimeout(page.getByLabel("Survive kills:").waitFor(), 15_000, `prompt shown (round ${i})`);
@@ -97,7 +100,7 @@ W("a killed greeter comes back with the same prompt, and the request is still an
     await f.untilCount(/greeter interactive again/, i, 60_000);
   }
   const stale = await new Promise<number | "open">((resolve) => {
-    const ws = new WebSocket(`ws://${firstUrl.host}/ws?${firstUrl.hash.slice(1)}`, { headers: { Origin: firstUrl.origin } });
+    const ws = new WebSocket(`ws://${firstUrl.host}/ws?token=${firstToken}`, { headers: { Origin: firstUrl.origin } });
     ws.on("open", () => (ws.close(), resolve("open")));
     ws.on("unexpected-response", (_q, r) => resolve(r.statusCode ?? 0));
     ws.on("error", () => resolve(0));
