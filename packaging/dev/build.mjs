@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // Bundles the daemon, foyerctl and the demo for Node (an entry each, and the chunks they share or
-// load on demand: the image builders copy every dist/*.mjs) and the greeter UI for the browser.
-// `--if-stale` skips the work when no source is newer than the output.
+// load on demand: the image builders copy every dist/*.mjs), compiles foyer's own native addon
+// (dist/peercred.node, which the images carry beside the bundles), and bundles the greeter UI for
+// the browser. `--if-stale` skips the work when no source is newer than the output.
 import { build } from "esbuild";
-import { readdirSync, statSync, existsSync, rmSync } from "node:fs";
+import { readdirSync, statSync, existsSync, rmSync, mkdirSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+import { spawnSync } from "node:child_process";
 
 const top = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const out = join(top, "dist");
@@ -13,6 +15,8 @@ const entries = {
   node: { foyerd: "src/cli/foyerd.ts", foyerctl: "src/cli/foyerctl.ts", "foyer-demo": "src/cli/demo.ts", "foyer-pty": "src/greeter/pty-broker.ts" },
   ui: { app: "src/ui/main.ts" },
 };
+// Node-API C sources → dist/<name>.node
+const addons = { peercred: "src/native/peercred.c" };
 
 function newest(dir) {
   let t = 0;
@@ -24,10 +28,31 @@ function newest(dir) {
 }
 
 if (process.argv.includes("--if-stale")) {
-  const outs = [...Object.keys(entries.node).map((n) => join(out, `${n}.mjs`)), join(out, "ui/app.js")];
+  const outs = [...Object.keys(entries.node).map((n) => join(out, `${n}.mjs`)), ...Object.keys(addons).map((n) => join(out, `${n}.node`)), join(out, "ui/app.js")];
   const oldest = Math.min(...outs.map((p) => (existsSync(p) ? statSync(p).mtimeMs : 0)));
   const src = Math.max(newest(join(top, "src")), statSync(join(top, "package-lock.json")).mtimeMs);
   if (oldest > src) process.exit(0);
+}
+
+/** Ends the build with one line that says what to install. */
+function missing(what) {
+  process.stderr.write(`build: cannot compile foyer's native addon: ${what}\n`);
+  process.exit(1);
+}
+
+// Node-API needs only Node's own headers (no node-gyp, no download): npm's nodedir when set, as
+// node-gyp takes it, else the headers installed beside this node
+const nodedir = process.env.npm_config_nodedir || join(dirname(process.execPath), "..");
+const include = join(nodedir, "include/node");
+if (spawnSync("cc", ["--version"], { stdio: "ignore" }).error) missing("no C compiler 'cc' (install the Debian package 'gcc')");
+if (!existsSync(join(include, "node_api.h"))) missing(`no node_api.h in '${include}' (install Node's headers: NodeSource's 'nodejs' package has them, Debian's own node 'libnode-dev'; or set npm_config_nodedir)`);
+mkdirSync(out, { recursive: true });
+for (const [name, source] of Object.entries(addons)) {
+  const r = spawnSync("cc", ["-O2", "-shared", "-fPIC", "-Wall", "-Werror", "-I", include, "-o", join(out, `${name}.node`), source], { cwd: top, stdio: "inherit" });
+  if (r.status !== 0) {
+    process.stderr.write(`build: cc failed on ${source}\n`);
+    process.exit(1);
+  }
 }
 
 // native addons stay outside the bundle; dbus-next requires 'x11' lazily for X11 auth only

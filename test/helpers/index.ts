@@ -45,6 +45,25 @@ export function requireTool(name: string, pkg: string): void {
   if (r.status !== 0) throw new Error(`'${name}' is missing: install the Debian package '${pkg}' (packaging/dev/setup.sh does)`);
 }
 
+export interface Account {
+  name: string;
+  uid: number;
+  gid: number;
+}
+
+/** A local account's numeric ids; fails (does not skip) when it is missing. */
+export function account(name: string): Account {
+  const id = (flag: string) => spawnSync("id", [flag, name], { encoding: "utf8" });
+  const u = id("-u"), g = id("-g");
+  if (u.status !== 0 || g.status !== 0) throw new Error(`the account '${name}' is missing: run packaging/dev/setup.sh as root`);
+  return { name, uid: Number(u.stdout), gid: Number(g.stdout) };
+}
+
+/** setpriv's argv up to the command: `who`'s real and effective uid and gid, no other group, no capability left. */
+export function asAccount(who: Account): string[] {
+  return ["setpriv", `--reuid=${who.uid}`, `--regid=${who.gid}`, "--clear-groups", "--"];
+}
+
 /** Our own mount namespace must have a private ask dir (test/run.mjs sets one up). */
 export function requirePrivateAskDir(): void {
   const mounts = readFileSync("/proc/self/mounts", "utf8");
