@@ -40,11 +40,13 @@ FOYER_KMODS="evdev atkbd i8042 psmouse serio_raw virtio_input hid_generic usbhid
 FOYER_UDEV_RULES="60-input-id.rules 60-persistent-input.rules 60-drm.rules 70-uaccess.rules"
 
 # foyer_own_files SRC: "SOURCE TARGET" lines for foyer's own tree, taken from SRC (a checkout with
-# dist/ built, or /usr/lib/foyer): the bundles, the UI, assets, profiles, and the native addons
-# the bundle leaves external with what they require at run time.
+# dist/ built, or /usr/lib/foyer): the bundles and foyer's own addons beside them (the bundle
+# loads dist/peercred.node from its own folder; without it foyerd refuses every Plymouth client),
+# the UI, assets, profiles, and the native addons the bundle leaves external with what they
+# require at run time.
 foyer_own_files() {
     local src=$1 f m
-    for f in "$src"/dist/*.mjs; do echo "$f /usr/lib/foyer/${f##*/}"; done
+    for f in "$src"/dist/*.mjs "$src"/dist/*.node; do echo "$f /usr/lib/foyer/${f##*/}"; done
     for f in "$src"/dist/ui/*.js "$src"/dist/ui/*.css; do echo "$f /usr/lib/foyer/dist/ui/${f##*/}"; done
     (cd "$src" && find assets -type f) | while read -r f; do echo "$src/$f /usr/lib/foyer/$f"; done
     for f in "$src"/profiles/*.json; do echo "$f /usr/lib/foyer/profiles/${f##*/}"; done

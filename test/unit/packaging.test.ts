@@ -3,7 +3,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { top, shippedNodeFlags } from "../helpers/index.js";
 
@@ -31,6 +31,18 @@ test("node with foyer.service's flags runs the bundle without a word on stderr",
   assert.is(r.status, 0, r.stderr);
   assert.is(r.stderr, "");
   assert.match(r.stdout, /"stack": "headless"/);
+});
+
+// the bundle loads dist/peercred.node from its own folder, and foyerd without it refuses every
+// Plymouth client (test/security/plymouth-peer runs an image's tree with and without it)
+test("foyer_own_files puts the native addons beside the bundles, and names only files that exist", () => {
+  const r = spawnSync("bash", ["-c", '. packaging/foyer-image.sh && foyer_own_files "$1"', "bash", top], { cwd: top, encoding: "utf8" });
+  assert.is(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split("\n").map((l) => l.split(" ") as [string, string]);
+  assert.ok(lines.some(([src, target]) => src === join(top, "dist/peercred.node") && target === "/usr/lib/foyer/peercred.node"), "dist/peercred.node is not in the image");
+  assert.ok(lines.some(([, target]) => target === "/usr/lib/foyer/foyerd.mjs"), "the walk sees the bundle");
+  // an unmatched glob comes out as itself, and the image builders skip what they cannot copy
+  assert.equal(lines.filter(([src]) => !existsSync(src)).map(([src]) => src), []);
 });
 
 test("initramfs-tools' script starts foyerd with foyer.service's node flags", () => {
