@@ -21,10 +21,11 @@
 //     aborts (its reply matching expects ANSWER/NO_ANSWER for this request)
 //   anything else: NAK
 //
-// Not done: plymouthd NAKs requests from non-root peers (SO_PEERCRED). Node cannot read peer
-// credentials without a native addon, so any process in foyer's network namespace can talk to
-// this server. In the initramfs the only non-root processes are the greeter's own (which already
-// sees everything typed into it); this is also why cached passwords default to off.
+// Only root is served, as by plymouthd: a prompt here looks like systemd-cryptsetup's, and the
+// commands end foyer or change where it hands over. Each connection's peer is read once, at
+// accept (SO_PEERCRED, which the kernel fixes at connect()). Another uid's first request gets the
+// NAK plymouthd gives it (the client fails) and its connection is closed; nothing it sends is acted
+// on. When the credentials cannot be read, the peer is refused all the same.
 import { createServer, type Server, type Socket } from "node:net";
 import { readFileSync, lstatSync, unlinkSync } from "node:fs";
 import { EventEmitter } from "node:events";
@@ -41,6 +42,7 @@ import {
 } from "./plymouth-protocol.js";
 import { describe, FoyerError } from "../base/errors.js";
 import { Secret } from "../base/secret.js";
+import { loadPeerCred, peerCred, type PeerCred } from "../base/peercred.js";
 import type { Logger } from "../base/log.js";
 
 /** The name plymouthd (≥ 0.9.5) listens on, in systemd's notation ('@' = abstract). */
@@ -60,6 +62,12 @@ export const PLYMOUTH_LEGACY_SOCKET = "@/ply-boot-protocol";
 export const PLYMOUTH_KEY_BASE = 0x4000_0000;
 
 const MAX_CONNECTIONS = 64;
+/** refused peers' connections open at once (apart from root's 64); more are closed at accept */
+const MAX_REFUSED = 16;
+/** a refused peer that sends no whole request is closed after this */
+const REFUSED_GRACE_MS = 1000;
+/** refusals logged as warnings; later ones at debug level, so a flood cannot fill the log */
+const MAX_REFUSALS_LOGGED = 32;
 const MAX_PROMPTS = 16;
 const MAX_KEYSTROKE_WATCHES = 16;
 const MAX_MESSAGES = 32;
@@ -152,6 +160,11 @@ export class PlymouthServer extends EventEmitter {
   #messages: string[] = [];
   #cache: Secret[] = [];
   #quitWaiters: Conn[] = [];
+  #refused = new Set<Socket>();
+  #refusals = 0;
+  /** the addon did not load: every peer is refused */
+  #noCredentials = false;
+  #credentialsErrorLogged = false;
   #stopped = false;
   readonly record: PlymouthRecord = { status: "", mode: "", progress: null, newRoot: null, systemInitialized: false, deactivated: false, splashShown: false, progressPaused: false, errors: 0 };
 
@@ -197,6 +210,7 @@ export class PlymouthServer extends EventEmitter {
     }
     if (o.activatedFd !== undefined) {
       // systemd holds the name for us: nothing to decide, nothing else to bind
+      this.#loadCredentials();
       try {
         this.#servers.push(await this.#listen({ fd: o.activatedFd }));
         this.#log.info(`serving plymouth's protocol on fd ${o.activatedFd} (socket activation)`);
@@ -213,6 +227,7 @@ export class PlymouthServer extends EventEmitter {
         return;
       }
     }
+    this.#loadCredentials();
     for (const name of names) {
       try {
         if (!name.startsWith("@")) removeStaleSocket(name);
@@ -229,10 +244,19 @@ export class PlymouthServer extends EventEmitter {
     }
   }
 
+  #loadCredentials(): void {
+    try {
+      loadPeerCred();
+    } catch (e) {
+      // the names are bound all the same, so no other process can take Plymouth's name, and
+      // every client is refused: it fails as against a plymouthd that refuses it
+      this.#noCredentials = true;
+      this.#credentialsError("every client", e);
+    }
+  }
+
   #listen(where: string | { fd: number }): Promise<Server> {
     const server = createServer({ allowHalfOpen: false }, (sock) => this.#accept(sock));
-    server.maxConnections = MAX_CONNECTIONS;
-    server.on("drop", () => this.#log.warning(`more than ${MAX_CONNECTIONS} plymouth clients, refusing one`));
     return new Promise((resolve, reject) => {
       server.once("error", reject);
       server.listen(where, () => {
@@ -245,17 +269,80 @@ export class PlymouthServer extends EventEmitter {
 
   #accept(sock: Socket): void {
     if (this.#stopped) return void sock.destroy();
-    const conn: Conn = { id: this.#nextConn++, sock, rest: Buffer.alloc(0), answered: new Map() };
+    const id = this.#nextConn++;
+    const peer = this.#peer(sock, id);
+    if (peer?.uid !== 0) return this.#refuse(sock, id, peer);
+    // counted here, not by the server's maxConnections, so refused peers never take root's places
+    if (this.#conns.size >= MAX_CONNECTIONS) {
+      this.#log.warning(`more than ${MAX_CONNECTIONS} plymouth clients, refusing one`);
+      return void sock.destroy();
+    }
+    const conn: Conn = { id, sock, rest: Buffer.alloc(0), answered: new Map() };
     this.#conns.add(conn);
     sock.on("data", (d: Buffer) => this.#onData(conn, d));
     sock.on("error", (e) => this.#log.debug(`plymouth client ${conn.id}: ${describe(e)}`));
     sock.on("close", () => this.#onClose(conn));
   }
 
+  /** The peer's credentials, or undefined when they cannot be read (the peer is refused then). */
+  #peer(sock: Socket, id: number): PeerCred | undefined {
+    if (this.#noCredentials) return undefined;
+    try {
+      return peerCred(sock);
+    } catch (e) {
+      this.#credentialsError(`client ${id}`, e);
+      return undefined;
+    }
+  }
+
+  #credentialsError(whom: string, e: unknown): void {
+    const line = `cannot read plymouth clients' credentials, refusing ${whom}`;
+    if (this.#credentialsErrorLogged) return this.#log.debug(line, { err: describe(e) });
+    this.#credentialsErrorLogged = true;
+    this.#log.error(line, { err: describe(e) });
+  }
+
+  /**
+   * A peer that is not root (or not known to be): its first whole request is answered NAK and the
+   * connection closed; nothing it sends is handled. It holds none of root's connections, and at
+   * most REFUSED_GRACE_MS one of MAX_REFUSED places of its own.
+   */
+  #refuse(sock: Socket, id: number, peer: PeerCred | undefined): void {
+    if (this.#refused.size >= MAX_REFUSED) {
+      this.#log.debug(`more than ${MAX_REFUSED} refused plymouth clients at once, closing client ${id}`);
+      return void sock.destroy();
+    }
+    this.#refused.add(sock);
+    if (peer) {
+      this.#refusals += 1;
+      const line = `refusing plymouth client ${id}: uid ${peer.uid} (pid ${peer.pid}) is not root`;
+      if (this.#refusals <= MAX_REFUSALS_LOGGED) this.#log.warning(line);
+      else this.#log.debug(line);
+      if (this.#refusals === MAX_REFUSALS_LOGGED) this.#log.warning(`${MAX_REFUSALS_LOGGED} plymouth clients refused, logging further refusals at debug level`);
+    }
+    const grace = setTimeout(() => sock.destroy(), REFUSED_GRACE_MS);
+    grace.unref();
+    let rest: Buffer = Buffer.alloc(0);
+    let answered = false;
+    sock.on("data", (d: Buffer) => {
+      if (answered) return;
+      const parsed = parseMore(rest, d);
+      if (!parsed.ok) return void sock.destroy();
+      rest = parsed.rest;
+      if (parsed.requests.length === 0) return;
+      answered = true;
+      sock.end(encodeByte(NAK), () => sock.destroy());
+    });
+    sock.on("error", (e) => this.#log.debug(`plymouth client ${id}: ${describe(e)}`));
+    sock.on("close", () => {
+      clearTimeout(grace);
+      rest.fill(0);
+      this.#refused.delete(sock);
+    });
+  }
+
   #onData(conn: Conn, d: Buffer): void {
-    const buf = conn.rest.length ? Buffer.concat([conn.rest, d]) : d;
-    const parsed = parseRequests(buf);
-    buf.fill(0); // may hold a password prompt's text or a keystroke list; nothing else keeps it
+    const parsed = parseMore(conn.rest, d);
     if (!parsed.ok) {
       this.#log.warning(`plymouth client ${conn.id}: ${parsed.reason}, closing the connection`);
       return void conn.sock.destroy();
@@ -467,12 +554,21 @@ export class PlymouthServer extends EventEmitter {
     const closing = this.#servers.map((s) => new Promise<void>((r) => s.close(() => r())));
     // end(): the replies above are flushed before the close; destroy whatever lingers after 1 s
     for (const c of this.#conns) c.sock.end();
+    for (const s of this.#refused) s.destroy();
     const linger = setTimeout(() => this.#conns.forEach((c) => c.sock.destroy()), 1000);
     linger.unref();
     await Promise.all(closing);
     clearTimeout(linger);
     this.#servers = [];
   }
+}
+
+/** The requests in `rest` and then `d`. The bytes are zeroed: they may hold a password prompt's text or a keystroke list, and nothing else keeps them. */
+function parseMore(rest: Buffer, d: Buffer): ReturnType<typeof parseRequests> {
+  const buf = rest.length ? Buffer.concat([rest, d]) : d;
+  const parsed = parseRequests(buf);
+  buf.fill(0);
+  return parsed;
 }
 
 /** The lines of /proc/net/unix for listening sockets: their paths ('@' for abstract; NULs shown as '@'). */

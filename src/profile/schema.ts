@@ -168,9 +168,9 @@ export const PlymouthSchema = z.strictObject({
   /** the socket: '@name' is an abstract socket (the plymouth client only knows the default) */
   socket: def(z.string().check(z.regex(/^[@/][^\0]{1,100}$/, "must be '@name' or an absolute path")), "@/org/freedesktop/plymouthd"),
   /**
-   * answer Plymouth's cached-passwords command with the passphrases typed this boot. Off: any
-   * process that reaches the socket could read them, and systemd-cryptsetup reuses passphrases
-   * through the kernel keyring instead
+   * answer Plymouth's cached-passwords command with the passphrases typed this boot. Off: only
+   * root may ask (as every command), but any root process would get every passphrase, and
+   * systemd-cryptsetup reuses passphrases through the kernel keyring instead
    */
   cachePasswords: def(z.boolean(), false),
 });

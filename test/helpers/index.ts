@@ -102,11 +102,12 @@ export class Foyerd {
   runtimeDir: string;
   #waiters: { pred: (log: string) => boolean; resolve: () => void }[] = [];
 
-  /** `bundle`: run dist/foyerd.mjs (what ships) instead of the sources through tsx */
+  /** `bundle`: run dist/foyerd.mjs (what ships) instead of the sources through tsx; a path: that foyerd.mjs */
   /** `wrap`: a command that execs foyerd (e.g. prlimit …) */
-  constructor(profile: string, opts: { runtimeDir?: string; extraArgs?: string[]; env?: Record<string, string>; bundle?: boolean; wrap?: string[] } = {}) {
+  constructor(profile: string, opts: { runtimeDir?: string; extraArgs?: string[]; env?: Record<string, string>; bundle?: boolean | string; wrap?: string[] } = {}) {
     this.runtimeDir = opts.runtimeDir ?? mkdtempSync(join(tmpdir(), "foyer-test-"));
-    const entry = opts.bundle ? [...shippedNodeFlags(), join(top, "dist/foyerd.mjs")] : ["--import", "tsx", join(top, "src/cli/foyerd.ts")];
+    const bundle = opts.bundle === true ? join(top, "dist/foyerd.mjs") : opts.bundle;
+    const entry = bundle ? [...shippedNodeFlags(), bundle] : ["--import", "tsx", join(top, "src/cli/foyerd.ts")];
     const wrap = opts.wrap ?? [];
     this.proc = spawn(wrap[0] ?? process.execPath, [...(wrap.length ? [...wrap.slice(1), process.execPath] : []), ...entry, "--profile", profile, "--runtime-dir", this.runtimeDir, "--cmdline", "/dev/null", ...(opts.extraArgs ?? [])], {
       env: { ...process.env, FOYER_MAIN: "foyerd", ...opts.env },

@@ -1,6 +1,7 @@
 // Debian's real `plymouth` client as a child process, for the Plymouth protocol suites.
 import { spawn, type ChildProcess } from "node:child_process";
 import { connect, type Socket } from "node:net";
+import { asAccount, type Account } from "./index.js";
 
 export interface PlyResult {
   code: number | null;
@@ -17,8 +18,10 @@ export function killClients(): void {
   running.clear();
 }
 
-export function ply(args: string[], stdin?: string): { proc: ChildProcess; result: Promise<PlyResult> } {
-  const proc = spawn("plymouth", args, { stdio: ["pipe", "pipe", "pipe"] });
+/** Runs `plymouth ARGS`; with `as`, under that account's real uid and gid and no other group (setpriv). */
+export function ply(args: string[], stdin?: string, as?: Account): { proc: ChildProcess; result: Promise<PlyResult> } {
+  const argv = [...(as ? asAccount(as) : []), "plymouth", ...args];
+  const proc = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "pipe"], cwd: "/" });
   running.add(proc);
   const out: Buffer[] = [];
   let err = "";
