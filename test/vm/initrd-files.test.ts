@@ -1,8 +1,13 @@
 // The appliance's initramfs, unpacked and entered with chroot: foyerd, node, cage, cog and
 // systemd-ask-password run from the image's own files only, so a library or data file the dracut
 // module forgot fails here in seconds instead of minutes into an emulated boot. cage runs headless
-// (no DRM here); cog must load the greeter and connect, and a request from the image's own
-// systemd-ask-password must be answered through the greeter.
+// (no DRM here); cog must load the greeter and connect, a request from the image's own
+// systemd-ask-password must be answered through the greeter, and a root Plymouth client must be
+// served (foyerd refuses every client when the image lacks its credentials addon). In a private
+// network namespace: the image's foyerd binds Plymouth's abstract names (test/helpers/netns.ts).
+import { runInPrivateNetns } from "../helpers/netns.js";
+runInPrivateNetns(import.meta.url);
+
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawn, spawnSync } from "node:child_process";
@@ -23,7 +28,7 @@ function sh(cmd: string): void {
 }
 
 test.before(() => {
-  for (const [t, p] of [["dracut", "dracut"], ["zstd", "zstd"], ["cpio", "cpio"], ["chromium", "chromium"]] as const) requireTool(t, p);
+  for (const [t, p] of [["dracut", "dracut"], ["zstd", "zstd"], ["cpio", "cpio"], ["chromium", "chromium"], ["plymouth", "plymouth"]] as const) requireTool(t, p);
   const a = buildAppliance(say);
   unpackInitrd(a.initrd, root);
   // the suite runs in its own mount namespace (test/run.mjs): these mounts die with it
@@ -61,6 +66,13 @@ test("foyerd from the image: cog connects, and the image's systemd-ask-password 
     assert.ok(foyerd.exitCode === null, `foyerd exited: ${out}`);
     assert.not.match(out, /greeter exited/, "the greeter (cage + cog) died on its way up");
     say(/greeter interactive ms=\d+/.exec(out)![0]);
+
+    // the host's plymouth client, as root, against the image's foyerd: served only when the
+    // image carries dist/peercred.node beside the bundle (else: NAK, exit 1)
+    await pollUntil(() => out.includes("serving plymouth's protocol on '@/ply-boot-protocol'"), 10_000, `foyerd serving Plymouth's protocol (foyerd said:\n${out})`);
+    const ping = spawnSync("plymouth", ["--ping"], { encoding: "utf8", timeout: 10_000 });
+    assert.is(ping.status, 0, `root's plymouth --ping was not served; foyerd said:\n${out}`);
+    assert.not.match(out, /cannot read plymouth clients' credentials/);
 
     // the image's own systemd-ask-password, as systemd-cryptsetup would run it
     const ask = spawn("chroot", [root, "/usr/bin/systemd-ask-password", "--no-tty", "--timeout=120", "--id=cryptsetup:/dev/vda2", "Please enter passphrase for disk root:"], { stdio: ["ignore", "pipe", "pipe"] });
