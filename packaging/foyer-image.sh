@@ -50,6 +50,11 @@ foyer_own_files() {
     for f in "$src"/dist/ui/*.js "$src"/dist/ui/*.css; do echo "$f /usr/lib/foyer/dist/ui/${f##*/}"; done
     (cd "$src" && find assets -type f) | while read -r f; do echo "$src/$f /usr/lib/foyer/$f"; done
     for f in "$src"/profiles/*.json; do echo "$f /usr/lib/foyer/profiles/${f##*/}"; done
+    # the bus policy: only root calls org.foyer.Supervisor1's methods (docs/security.md); from a
+    # checkout, or where the package put it
+    for f in "$src/packaging/dbus/org.foyer.Supervisor1.conf" /usr/share/dbus-1/system.d/org.foyer.Supervisor1.conf; do
+        [ -f "$f" ] && { echo "$f /usr/share/dbus-1/system.d/org.foyer.Supervisor1.conf"; break; }
+    done
     for m in unix-dgram bindings file-uri-to-path node-pty; do
         [ -d "$src/node_modules/$m" ] || continue
         (cd "$src" && find "node_modules/$m" \( -name '*.js' -o -name '*.json' -o -name '*.node' \) \
