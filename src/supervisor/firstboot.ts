@@ -230,9 +230,10 @@ export class Firstboot {
    * (after switch-root, or after a crash mid-apply) needs to finish the job.
    */
   #saveAnswers(plan: { root: string; answers: FirstbootAnswers; userHash: string; rootHash: string | null }, applied: boolean): void {
+    // the state folder is foyerd's (0755: the greeter passes through it to its own folders); the
+    // file itself is root's alone
     const dir = this.#o.stateDir;
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    chmodSync(dir, 0o700);
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
     const file = join(dir, "firstboot.json");
     const text = JSON.stringify({ schema: 1, root: plan.root, answers: plan.answers, userHash: plan.userHash, rootHash: plan.rootHash, applied }, null, 2) + "\n";
     writeFileSync(`${file}.tmp`, text, { mode: 0o600 });
