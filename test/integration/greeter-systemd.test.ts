@@ -3,7 +3,7 @@
 // `launch: "systemd"` and the headless-wayland stack, so cage + chromium run as the transient unit
 // foyer-greeter-PID-1.service and connect to foyerd. cage is killed from outside: foyerd hears the
 // unit end (SIGKILL), its machine restarts the greeter as a new unit, which connects again.
-// Stopping foyerd leaves no greeter unit behind.
+// Stopping foyerd leaves no greeter unit behind. No unit property carries a token.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
@@ -44,6 +44,12 @@ test("the greeter runs as a transient unit and connects", async () => {
   assert.is(units.length, 1, JSON.stringify(units));
   assert.match(units[0]![0]!, /^foyer-greeter-\d+-1\.service$/);
   assert.equal(units[0]!.slice(1, 4), ["loaded", "active", "running"]);
+  // a unit's properties are every user's to read (systemctl show): no token among them
+  const props = c.exec(["systemctl", "show", units[0]![0]!]).stdout;
+  assert.match(props, /ExecStart=.*chromium/);
+  assert.not.match(props, /token/i, "a token in the greeter unit's properties");
+  const boot = new URLSearchParams(new URL(c.exec(["cat", join(rt(), "greeter-url")]).stdout.trim()).hash.slice(1)).get("token")!;
+  assert.not.ok(props.includes(boot), "the boot's token in the greeter unit's properties");
 });
 
 test("cage killed from outside: the unit's end is GreeterExited(SIGKILL), a new unit comes up and connects", async () => {
