@@ -234,9 +234,10 @@ export class DisplayStack {
 
   /**
    * The greeter's frame as a binary PPM, from its compositor (grim over wlr-screencopy, as the
-   * greeter user): what src/display/handoff.ts leaves on the screen. Rejects after `ms`.
+   * greeter user): what src/display/handoff.ts leaves on the screen. Rejects after `ms`, or past
+   * `maxBytes`: the compositor is the greeter's, and says how large its output is.
    */
-  grabFrame(ms: number): Promise<Buffer> {
+  grabFrame(ms: number, maxBytes: number): Promise<Buffer> {
     let socket: string | undefined;
     try {
       socket = readdirSync(this.xdgRuntime).find((f) => /^wayland-\d+$/.test(f));
@@ -247,11 +248,18 @@ export class DisplayStack {
     return new Promise((resolve, reject) => {
       const p = spawn("grim", ["-t", "ppm", "-"], { uid: this.#c.user.uid, gid: this.#c.user.gid, env: this.#env({ WAYLAND_DISPLAY: socket! }), stdio: ["ignore", "pipe", "ignore"] });
       const chunks: Buffer[] = [];
+      let bytes = 0;
       const timer = setTimeout(() => {
         p.kill("SIGKILL");
         reject(new FoyerError("timeout", `grim took over ${ms} ms`));
       }, ms);
-      p.stdout.on("data", (d: Buffer) => chunks.push(d));
+      p.stdout.on("data", (d: Buffer) => {
+        bytes += d.length;
+        if (bytes <= maxBytes) return void chunks.push(d);
+        clearTimeout(timer);
+        p.kill("SIGKILL");
+        reject(new FoyerError("display-failed", `the greeter's frame is larger than ${maxBytes} bytes`));
+      });
       p.on("error", (e) => {
         clearTimeout(timer);
         reject(new FoyerError("spawn-failed", `grim: ${describe(e)}`));

@@ -458,7 +458,8 @@ export class Supervisor extends EventEmitter {
     const t0 = monotonicMs();
     let frame: Buffer;
     try {
-      frame = ppmToFrame(await this.#stack.grabFrame(2000), fb);
+      // a frame up to twice the framebuffer's size each way is still centred and cropped; more is not a frame of this screen
+      frame = ppmToFrame(await this.#stack.grabFrame(2000, 64 + 3 * (2 * fb.width) * (2 * fb.height)), fb);
     } catch (e) {
       log.warning("cannot take the greeter's last frame, leaving the screen black", { err: describe(e) });
       frame = Buffer.alloc(fb.stride * fb.height);
