@@ -166,16 +166,19 @@ export async function findPdeathsigSetprivAsync(path = DEFAULT_PATH(), own = OWN
   return undefined;
 }
 
-/** The argv prefix that makes a child die with foyerd, or none (said once). */
-function deathPrefix(log: Logger): string[] {
+/** The argv prefix that makes a child get `signal` when foyerd dies, or none (said once). */
+function deathPrefix(log: Logger, signal: DeathSignal): string[] {
   if (!setpriv) setpriv = { path: findPdeathsigSetpriv() };
   if (!setpriv.path && !saidNoSetpriv) {
     saidNoSetpriv = true;
     log.notice("no setpriv with --pdeathsig (util-linux): what foyer starts directly outlives a foyerd that is killed");
   }
-  return setpriv.path ? [setpriv.path, "--pdeathsig", "KILL", "--"] : [];
+  return setpriv.path ? [setpriv.path, "--pdeathsig", signal, "--"] : [];
 }
 let saidNoSetpriv = false;
+
+/** KILL for what has nothing to clean up; HUP for a child that takes its own children down first. */
+export type DeathSignal = "KILL" | "HUP";
 
 /**
  * Whether foyerd's own core limit is 0, soft and hard (foyer.service's LimitCORE=0, or `ulimit -c 0`
@@ -192,6 +195,24 @@ export function coreLimitIsZero(limits = "/proc/self/limits"): boolean {
 }
 let coreZero: boolean | undefined;
 
+/**
+ * `argv` as foyer starts any child directly: RLIMIT_CORE=0 for it and everything it starts (a
+ * crashing child must not leave a core file holding a prompt's memory; Node cannot setrlimit, and
+ * /bin/sh is in every initramfs, needed only where foyerd's own limit is not 0 already:
+ * coreLimitIsZero), and it dies with foyerd (PR_SET_PDEATHSIG, through util-linux's setpriv where
+ * it is there): without a service manager's cgroup (initramfs-tools) a foyerd that is killed must
+ * not leave its children running. The signal is set after a uid change, which would clear it; a
+ * set-user-ID binary (Xorg.wrap) clears it too. `childArgvAt`: where the command the child starts in
+ * turn begins (LaunchSpec.childArgvAt), which gets the same signal.
+ */
+export function guardedArgv(log: Logger, name: string, argv: string[], o: { death?: DeathSignal; childArgvAt?: number } = {}): string[] {
+  const death = deathPrefix(log, o.death ?? "KILL");
+  const at = o.childArgvAt;
+  const own = at === undefined ? argv : [...argv.slice(0, at), ...death, ...argv.slice(at)];
+  coreZero ??= coreLimitIsZero();
+  return coreZero ? [...death, ...own] : ["/bin/sh", "-c", 'ulimit -c 0 && exec "$@"', name, ...death, ...own];
+}
+
 export class DirectLauncher implements Launcher {
   constructor(private log: Logger) {}
 
@@ -199,20 +220,11 @@ export class DirectLauncher implements Launcher {
     mkdirSync(dirname(spec.logFile), { recursive: true, mode: 0o700 });
     const out = openSync(spec.logFile, "a", 0o600);
     let child: ChildProcess;
-    // RLIMIT_CORE=0 for the child and everything it starts: a crashing browser must not leave a
-    // core file holding the prompt's memory. Node cannot setrlimit; /bin/sh is in every initramfs
-    // (and not needed where foyerd's own limit is 0 already: coreLimitIsZero).
-    // And the child dies with foyerd (PR_SET_PDEATHSIG, through util-linux's setpriv where it is
-    // there): without a service manager's cgroup (initramfs-tools) a foyerd that is killed must not
-    // leave its display server or greeter holding the screen over the console's prompt. The signal
-    // is set after the uid change, which would clear it; a set-user-ID binary (Xorg.wrap) clears it too.
-    // The same for the command a compositor starts (cage's cog or chromium): cog does not exit when
-    // its compositor dies, so a killed foyerd would leave it and WebKit's processes spinning.
-    const death = deathPrefix(this.log);
-    const at = spec.childArgvAt;
-    const own = at === undefined ? spec.argv : [...spec.argv.slice(0, at), ...death, ...spec.argv.slice(at)];
-    coreZero ??= coreLimitIsZero();
-    const argv = coreZero ? [...death, ...own] : ["/bin/sh", "-c", 'ulimit -c 0 && exec "$@"', spec.name, ...death, ...own];
+    // no cores, and dead with foyerd (guardedArgv): a killed foyerd must not leave its display
+    // server or greeter holding the screen over the console's prompt. The same for the command a
+    // compositor starts (cage's cog or chromium): cog does not exit when its compositor dies, so a
+    // killed foyerd would leave it and WebKit's processes spinning.
+    const argv = guardedArgv(this.log, spec.name, spec.argv, spec.childArgvAt === undefined ? {} : { childArgvAt: spec.childArgvAt });
     try {
       child = spawn(argv[0]!, argv.slice(1), {
         detached: true, // its own process group
