@@ -12,9 +12,9 @@ export class Secret {
     this.#bytes = bytes;
   }
 
-  /** Copies `src[start, end)` into a fresh, non-pooled buffer. The caller zeroes `src`. */
+  /** Copies `src[start, end)` into a fresh buffer of its own (secretBuffer). The caller zeroes `src`. */
   static copyOf(src: Uint8Array, start = 0, end = src.length): Secret {
-    const b = Buffer.alloc(Math.max(0, end - start)); // alloc, not allocUnsafe: never the shared pool
+    const b = secretBuffer(Math.max(0, end - start));
     b.set(src.subarray(start, end));
     return new Secret(b);
   }
@@ -51,6 +51,17 @@ export class Secret {
   [inspect.custom](): string {
     return "Secret([redacted])";
   }
+}
+
+/**
+ * A zeroed buffer for secret bytes, that stays where it is until it is zeroed: its own
+ * ArrayBuffer, outside V8's heap. Buffer.allocUnsafe would share Node's pool (the bytes stay after
+ * the buffer is gone), and Buffer.alloc makes a typed array inside the heap when it is small
+ * (≤ 64 bytes, a password's size), which the garbage collector may copy elsewhere before it is
+ * zeroed, leaving the bytes behind (seen: test/security/terminal's memory scan).
+ */
+export function secretBuffer(size: number): Buffer {
+  return Buffer.from(new ArrayBuffer(size));
 }
 
 /** Zeroes every buffer given, ignoring undefined: for finally blocks. */
