@@ -2,7 +2,7 @@
 // waiting on events (never fixed sleeps where an event exists), and tool checks that fail with
 // the tool's name instead of skipping.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, existsSync, watch, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, existsSync, watch, rmSync, openSync, readSync, closeSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
@@ -232,6 +232,31 @@ export async function connectGreeter(port: number, ms = 30_000): Promise<{ page:
     if (Date.now() > end) throw new Error(`connect to the greeter's chromium on port ${port} timed out after ${ms} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** How many times `needle` is in the readable and writable mappings of `pid` (a process's memory, for secrets left in it). */
+export function memoryHits(pid: number, needle: Buffer): number {
+  let hits = 0;
+  const fd = openSync(`/proc/${pid}/mem`, "r");
+  try {
+    for (const line of readFileSync(`/proc/${pid}/maps`, "utf8").split("\n")) {
+      const m = /^([0-9a-f]+)-([0-9a-f]+) rw/.exec(line);
+      if (!m || line.includes("[vvar]") || line.includes("[vsyscall]")) continue;
+      const start = BigInt(`0x${m[1]}`), end = BigInt(`0x${m[2]}`);
+      const len = Number(end - start);
+      if (len > 1 << 30) continue;
+      const buf = Buffer.alloc(len);
+      try {
+        readSync(fd, buf, 0, len, start);
+      } catch {
+        continue;
+      }
+      for (let at = buf.indexOf(needle); at >= 0; at = buf.indexOf(needle, at + 1)) hits++;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return hits;
 }
 
 export const CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-gpu"];

@@ -5,13 +5,13 @@
 // last unlock; and byte-exactness against systemd-tty-ask-password-agent on a real pty.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { readFileSync, readdirSync, statSync, openSync, readSync, closeSync, lstatSync } from "node:fs";
+import { readFileSync, readdirSync, lstatSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { randomInt } from "node:crypto";
 import { chromium } from "playwright-core";
 import * as pty from "node-pty";
-import { ASK_DIR, Foyerd, askPassword, killAskers, pollUntil, requirePrivateAskDir, requireTool, withTimeout } from "../helpers/index.js";
+import { ASK_DIR, Foyerd, askPassword, killAskers, memoryHits, pollUntil, requirePrivateAskDir, requireTool, withTimeout } from "../helpers/index.js";
 
 requireTool("cage", "cage");
 requireTool("chromium", "chromium");
@@ -60,31 +60,6 @@ function sweep(dirs: string[], needles: Buffer[]): string[] {
     }
   };
   dirs.forEach(walk);
-  return hits;
-}
-
-/** Every readable+writable mapping of `pid`, searched for `needle`. */
-function memoryHits(pid: number, needle: Buffer): number {
-  let hits = 0;
-  const fd = openSync(`/proc/${pid}/mem`, "r");
-  try {
-    for (const line of readFileSync(`/proc/${pid}/maps`, "utf8").split("\n")) {
-      const m = /^([0-9a-f]+)-([0-9a-f]+) rw/.exec(line);
-      if (!m || line.includes("[vvar]") || line.includes("[vsyscall]")) continue;
-      const start = BigInt(`0x${m[1]}`), end = BigInt(`0x${m[2]}`);
-      const len = Number(end - start);
-      if (len > 1 << 30) continue;
-      const buf = Buffer.alloc(len);
-      try {
-        readSync(fd, buf, 0, len, start);
-      } catch {
-        continue;
-      }
-      for (let at = buf.indexOf(needle); at >= 0; at = buf.indexOf(needle, at + 1)) hits++;
-    }
-  } finally {
-    closeSync(fd);
-  }
   return hits;
 }
 
