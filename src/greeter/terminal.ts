@@ -1,12 +1,15 @@
-// The recovery terminal, foyerd's side: one pty at a time, in the broker process
-// (pty-broker.ts), bridged to the greeter client that opened it. The pty closes when that client
-// disconnects. Flow control: frames in flight to the browser are counted; above a bound, foyerd
-// stops reading the broker, whose blocked stdout pauses the pty. Logs carry byte counts only.
+// The recovery terminal, foyerd's side: one pty at a time, in the broker process (pty-broker.ts),
+// bridged to the greeter client that opened it. The pty closes when that client disconnects. A
+// new terminal starts only once the last broker has exited: an open before then is refused
+// (`busy`), so no client can run more than one root broker and sulogin. Flow control: frames in
+// flight to the browser are counted; above a bound, foyerd stops reading the broker, whose blocked
+// stdout pauses the pty. Logs carry byte counts only.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "../base/log.js";
+import { FoyerError, describe } from "../base/errors.js";
 import type { GreeterClient } from "./server.js";
 
 export interface TerminalSpec {
@@ -14,8 +17,31 @@ export interface TerminalSpec {
   env: Record<string, string>;
 }
 
+/** How a terminal ended. */
+export interface TerminalEnd {
+  client: GreeterClient;
+  /** the broker exited before reporting its program's exit, unasked: the terminal never worked */
+  failed: boolean;
+}
+
+export interface TerminalEvents {
+  closed: (end: TerminalEnd) => void;
+}
+
 const HIGH_WATER = 64; // frames in flight to the browser before the pty is paused
 const LOW_WATER = 16;
+const KILL_AFTER_MS = 2000;
+
+interface Open {
+  broker: ChildProcess;
+  client: GreeterClient;
+  closing: boolean;
+  exited: boolean;
+  inFlight: number;
+  bytesIn: number;
+  bytesOut: number;
+  stderr: string;
+}
 
 function brokerCommand(): string[] {
   const here = dirname(fileURLToPath(import.meta.url));
@@ -32,31 +58,38 @@ function frame(type: string, payload: Buffer): Buffer {
 }
 
 export class TerminalBridge {
-  #broker?: ChildProcess;
-  #client?: GreeterClient;
-  #inFlight = 0;
-  #bytesOut = 0;
-  #bytesIn = 0;
+  #t?: Open;
 
   constructor(
     private log: Logger,
     private send: (client: GreeterClient, bytes: Buffer, done: () => void) => void,
-    private onClosed: () => void,
+    private events: TerminalEvents,
   ) {}
 
+  /** A terminal is open or still closing. */
   get open(): boolean {
-    return this.#broker !== undefined;
+    return this.#t !== undefined;
   }
 
   start(client: GreeterClient, spec: TerminalSpec, cols: number, rows: number): void {
-    this.close();
-    this.#client = client;
-    const broker = spawn(process.execPath, [...brokerCommand(), JSON.stringify({ argv: spec.argv, env: spec.env, cols, rows })], {
-      stdio: ["pipe", "pipe", "pipe"],
-      env: { ...spec.env, FOYER_MAIN: "foyer-pty", PATH: process.env.PATH ?? "/usr/bin:/bin" },
-    });
-    this.#broker = broker;
-    this.#bytesIn = this.#bytesOut = 0;
+    if (this.#t) {
+      throw new FoyerError("busy", this.#t.closing ? "the last recovery terminal is still closing: open it again in a moment" : "a recovery terminal is open already");
+    }
+    let broker: ChildProcess;
+    try {
+      broker = spawn(process.execPath, [...brokerCommand(), JSON.stringify({ argv: spec.argv, env: spec.env, cols, rows })], {
+        stdio: ["pipe", "pipe", "pipe"],
+        env: { ...spec.env, FOYER_MAIN: "foyer-pty", PATH: process.env.PATH ?? "/usr/bin:/bin" },
+      });
+    } catch (e) {
+      this.log.error("cannot start the recovery terminal's broker", { err: describe(e) });
+      throw new FoyerError("spawn-failed", "the recovery terminal could not be started", { cause: e });
+    }
+    // EAGAIN, EMFILE, ENOENT… arrive as an event on the next tick, and no pid now
+    broker.on("error", (e) => this.log.error("the recovery terminal's broker failed", { err: describe(e) }));
+    if (broker.pid === undefined) throw new FoyerError("spawn-failed", "the recovery terminal could not be started");
+    const t: Open = { broker, client, closing: false, exited: false, inFlight: 0, bytesIn: 0, bytesOut: 0, stderr: "" };
+    this.#t = t;
     this.log.notice("recovery terminal opened", { argv0: spec.argv[0] });
     let acc = Buffer.alloc(0);
     broker.stdout!.on("data", (d: Buffer) => {
@@ -67,59 +100,73 @@ export class TerminalBridge {
         const type = String.fromCharCode(acc[0]!);
         const payload = Buffer.from(acc.subarray(5, 5 + len));
         acc = acc.subarray(5 + len);
-        if (type === "d") this.#output(payload);
-        else if (type === "x") this.log.info("recovery terminal's program exited", { code: payload.readInt32BE(0) });
+        if (type === "d") this.#output(t, payload);
+        else if (type === "x") {
+          t.exited = true;
+          this.log.info("recovery terminal's program exited", { code: payload.readInt32BE(0) });
+        }
       }
     });
-    broker.stderr!.on("data", (d: Buffer) => this.log.warning("terminal broker", { stderr: d.toString().trim().slice(0, 200) }));
-    broker.stdin!.on("error", () => {});
-    broker.on("exit", () => {
-      if (this.#broker !== broker) return;
-      this.log.notice("recovery terminal closed", { bytesIn: this.#bytesIn, bytesOut: this.#bytesOut });
-      this.#broker = undefined;
-      this.#client = undefined;
-      this.onClosed();
+    broker.stderr!.on("data", (d: Buffer) => {
+      t.stderr = (t.stderr + d.toString()).slice(-400);
+      this.log.warning("terminal broker", { stderr: d.toString().trim().slice(0, 200) });
     });
+    broker.stdin!.on("error", () => {});
+    // 'close', not 'exit': its last frames (the program's exit) may still be in the pipe at 'exit'
+    broker.on("close", () => this.#ended(t));
   }
 
-  #output(bytes: Buffer): void {
-    const client = this.#client;
-    const broker = this.#broker;
-    if (!client || !broker) return;
-    this.#bytesOut += bytes.length;
-    this.#inFlight++;
-    if (this.#inFlight >= HIGH_WATER) broker.stdout!.pause();
-    this.send(client, bytes, () => {
-      this.#inFlight--;
-      if (this.#inFlight <= LOW_WATER && broker.stdout!.isPaused()) broker.stdout!.resume();
+  #ended(t: Open): void {
+    if (this.#t !== t) return;
+    this.#t = undefined;
+    const failed = !t.exited && !t.closing;
+    if (failed) this.log.error("the recovery terminal's broker exited before its program ran", { stderr: t.stderr.trim() });
+    this.log.notice("recovery terminal closed", { bytesIn: t.bytesIn, bytesOut: t.bytesOut });
+    this.events.closed({ client: t.client, failed });
+  }
+
+  #output(t: Open, bytes: Buffer): void {
+    if (t.closing) return;
+    const stdout = t.broker.stdout!;
+    t.bytesOut += bytes.length;
+    t.inFlight++;
+    if (t.inFlight >= HIGH_WATER) stdout.pause();
+    this.send(t.client, bytes, () => {
+      t.inFlight--;
+      if (t.inFlight <= LOW_WATER && stdout.isPaused() && !t.closing) stdout.resume();
     });
   }
 
   /** Keystrokes from `client`; only the client that opened the terminal may type into it. */
   input(client: GreeterClient, bytes: Buffer): void {
-    if (client !== this.#client || !this.#broker) return;
-    this.#bytesIn += bytes.length;
-    this.#broker.stdin!.write(frame("d", Buffer.from(bytes)));
+    const t = this.#t;
+    if (!t || client !== t.client || t.closing) return;
+    t.bytesIn += bytes.length;
+    t.broker.stdin!.write(frame("d", Buffer.from(bytes)));
   }
 
   resize(client: GreeterClient, cols: number, rows: number): void {
-    if (client !== this.#client || !this.#broker) return;
+    const t = this.#t;
+    if (!t || client !== t.client || t.closing) return;
     const p = Buffer.alloc(4);
     p.writeUInt16BE(cols, 0);
     p.writeUInt16BE(rows, 2);
-    this.#broker.stdin!.write(frame("r", p));
+    t.broker.stdin!.write(frame("r", p));
   }
 
   /** The client went away or asked: the shell gets SIGHUP, the broker exits. */
   closeFor(client: GreeterClient): void {
-    if (client === this.#client) this.close();
+    if (client === this.#t?.client) this.close();
   }
 
   close(): void {
-    const b = this.#broker;
-    if (!b) return;
-    b.stdin!.write(frame("k", Buffer.alloc(0)));
-    b.stdin!.end();
-    setTimeout(() => b.exitCode === null && b.kill("SIGKILL"), 2000).unref();
+    const t = this.#t;
+    if (!t || t.closing) return;
+    t.closing = true;
+    t.broker.stdin!.write(frame("k", Buffer.alloc(0)));
+    t.broker.stdin!.end();
+    t.broker.stdout!.resume(); // its last frames are read (and dropped), so it can leave
+    const b = t.broker;
+    setTimeout(() => b.exitCode === null && b.signalCode === null && b.kill("SIGKILL"), KILL_AFTER_MS).unref();
   }
 }

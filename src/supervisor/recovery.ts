@@ -5,12 +5,12 @@ import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { runFsck } from "../agents/fsck.js";
-import { TerminalBridge } from "../greeter/terminal.js";
+import { TerminalBridge, type TerminalEnd } from "../greeter/terminal.js";
 import type { GreeterClient } from "../greeter/server.js";
 import type { RecoveryView } from "../protocol/greeter.js";
 import type { Profile } from "../profile/schema.js";
 import type { Logger } from "../base/log.js";
-import { describe } from "../base/errors.js";
+import { FoyerError, describe, type ProblemCode } from "../base/errors.js";
 
 const BASE_ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", TERM: "xterm-256color", LANG: "C.UTF-8", HOME: "/root" };
 
@@ -26,11 +26,15 @@ export class Recovery {
     private log: Logger,
     private changed: () => void,
     sendTerminal: (c: GreeterClient, b: Buffer, done: () => void) => void,
+    private sendError: (c: GreeterClient, code: ProblemCode, message: string) => void,
   ) {
-    this.#terminal = new TerminalBridge(log.child("terminal"), sendTerminal, () => {
-      this.#view.terminal.open = false;
-      this.changed();
-    });
+    this.#terminal = new TerminalBridge(log.child("terminal"), sendTerminal, { closed: (e) => this.#terminalClosed(e) });
+  }
+
+  #terminalClosed(e: TerminalEnd): void {
+    this.#view.terminal.open = false;
+    if (e.failed) this.sendError(e.client, "spawn-failed", "the recovery terminal could not be started");
+    this.changed();
   }
 
   get active(): boolean {
@@ -123,8 +127,9 @@ export class Recovery {
     });
   }
 
+  /** Opens the root terminal for `client`. Throws `busy` while a terminal is open or closing; `spawn-failed` when it cannot start. */
   openTerminal(client: GreeterClient, cols: number, rows: number): void {
-    if (!this.#active) return;
+    if (!this.#active) throw new FoyerError("unsupported", "the root terminal is only there in recovery");
     const env: Record<string, string> = { ...BASE_ENV };
     const argv = [...this.profile.recovery.terminal];
     if (this.profile.recovery.suloginForce) {
@@ -133,7 +138,12 @@ export class Recovery {
       env.SYSTEMD_SULOGIN_FORCE = "1";
       if (basename(argv[0]!) === "sulogin") argv.push("--force");
     }
-    this.#terminal.start(client, { argv, env }, cols, rows);
+    try {
+      this.#terminal.start(client, { argv, env }, cols, rows);
+    } catch (e) {
+      this.changed(); // the page drops the terminal it opened for this
+      throw e;
+    }
     this.#view.terminal.open = true;
     this.changed();
   }

@@ -189,7 +189,14 @@ export class Supervisor extends EventEmitter {
         }
       },
     });
-    this.#recovery = new Recovery(p, join(logDir(o.runtimeDir), "foyerd.log"), o.log.child("recovery"), () => this.#server.stateChanged(), (c, b, done) => this.#server.sendTerminal(c, b, done));
+    this.#recovery = new Recovery(
+      p,
+      join(logDir(o.runtimeDir), "foyerd.log"),
+      o.log.child("recovery"),
+      () => this.#server.stateChanged(),
+      (c, b, done) => this.#server.sendTerminal(c, b, done),
+      (c, code, message) => this.#server.send(c, { type: "error", code, message }),
+    );
     this.#settings = new GreeterSettings({
       profile: p,
       ...(o.cmdlineLang ? { cmdlineLang: o.cmdlineLang } : {}),

@@ -1,0 +1,192 @@
+// The recovery terminal's privilege boundary (security issue "the privilege boundary holds"),
+// through foyer's real path: a WebSocket client with the boot's token → foyerd → the pty broker →
+// the real sulogin on a real pty, root's password known from an /etc/shadow bind-mounted in this
+// suite's mount namespace. What is left running as root is looked at as another user would see
+// it: `ps` run as nobody (setpriv), in the suite's own PID namespace (test/run.mjs).
+//   - one root broker and sulogin at a time, whatever a client sends
+//   - a broker that cannot be spawned is an error to the client, not a dead foyerd
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import WebSocket from "ws";
+import { Foyerd, pollUntil, requirePrivateAskDir, requireTool, withTimeout } from "../helpers/index.js";
+import { FRAME_TERMINAL, type StateMessage } from "../../src/protocol/greeter.js";
+
+for (const [t, pkg] of [["sulogin", "util-linux"], ["setpriv", "util-linux"], ["prlimit", "util-linux"], ["ps", "procps"], ["openssl", "openssl"]]) requireTool(t!, pkg!);
+requirePrivateAskDir();
+
+const dir = mkdtempSync(join(tmpdir(), "foyer-security-"));
+const PROMPT = /Give root password for maintenance/g;
+const hash = spawnSync("openssl", ["passwd", "-6", "-salt", "security", "root-pw"], { encoding: "utf8" }).stdout.trim();
+
+/** root's password is "root-pw", or root is locked; in this suite's mount namespace only */
+function shadow(rootLocked: boolean): void {
+  writeFileSync(join(dir, "shadow"), readFileSync("/etc/shadow", "utf8").replace(/^root:[^:]*:/m, `root:${rootLocked ? "!*" : hash}:`), { mode: 0o600 });
+  spawnSync("umount", ["/etc/shadow"]);
+  assert.is(spawnSync("mount", ["--bind", join(dir, "shadow"), "/etc/shadow"]).status, 0);
+}
+
+let daemon: Foyerd | undefined;
+let client: Client | undefined;
+/** pids a test started on purpose and must end itself (a session of their own: out of scope) */
+const strays: number[] = [];
+
+function start(recovery: object = {}, extraArgs: string[] = []): Foyerd {
+  writeFileSync(join(dir, "p.json"), JSON.stringify({ schema: 1, display: { stack: "headless" }, log: { kmsg: false }, recovery }));
+  daemon = new Foyerd(join(dir, "p.json"), { extraArgs: ["--recovery", "security suite", ...extraArgs] });
+  return daemon;
+}
+
+test.after.each(async () => {
+  client?.close();
+  client = undefined;
+  await daemon?.stop();
+  daemon?.cleanup();
+  daemon = undefined;
+  for (const pid of strays.splice(0)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      /* gone */
+    }
+  }
+  spawnSync("umount", ["/etc/shadow"]);
+});
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A greeter connection as root with the boot's token, as a page or any local process that read greeter-url would have. */
+class Client {
+  screen = "";
+  errors: { code: string; message: string }[] = [];
+  state?: StateMessage;
+  states = 0;
+  private constructor(private ws: WebSocket) {
+    ws.on("message", (d: Buffer, binary: boolean) => {
+      if (binary) {
+        if (d[0] === FRAME_TERMINAL) this.screen += d.subarray(1).toString();
+        return;
+      }
+      const m = JSON.parse(d.toString());
+      if (m.type === "error") this.errors.push(m);
+      else if (m.type === "state") {
+        this.state = m;
+        this.states++;
+      }
+    });
+  }
+  static async connect(f: Foyerd): Promise<Client> {
+    const url = new URL(await f.url());
+    const ws = new WebSocket(`ws://${url.host}/ws?${url.hash.slice(1)}`, { headers: { Origin: url.origin } });
+    const c = new Client(ws);
+    await withTimeout(new Promise((r) => ws.on("open", r)), 5_000, "the greeter connection");
+    await pollUntil(() => c.state?.recovery !== undefined, 10_000, "the recovery state");
+    client = c;
+    return c;
+  }
+  send(m: object): void {
+    this.ws.send(JSON.stringify(m));
+  }
+  open(repair = false): void {
+    this.send({ type: "terminal_open", cols: 120, rows: 30, ...(repair ? { repair } : {}) });
+  }
+  /** keystrokes in one frame, as a paste arrives from the page */
+  type(s: string): void {
+    this.ws.send(Buffer.concat([Buffer.from([FRAME_TERMINAL]), Buffer.from(s)]), { binary: true });
+  }
+  count(re: RegExp): number {
+    return this.screen.match(re)?.length ?? 0;
+  }
+  until(re: RegExp, ms: number, what: string): Promise<void> {
+    return pollUntil(() => re.test(this.screen), ms, what).catch((e: Error) => {
+      throw new Error(`${e.message}; the terminal showed: ${JSON.stringify(this.screen.slice(-400))}`);
+    });
+  }
+  get terminalOpen(): boolean {
+    return this.state?.recovery?.terminal.open ?? false;
+  }
+  close(): void {
+    this.ws.close();
+  }
+}
+
+interface Proc {
+  pid: number;
+  uid: number;
+  args: string;
+}
+/** Every process as the user nobody sees it (`ps` under setpriv): uid and command line. */
+function seenByNobody(): Proc[] {
+  const r = spawnSync("setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--", "ps", "-eo", "pid=,uid=,args="], { encoding: "utf8" });
+  assert.is(r.status, 0, `ps as nobody: ${r.stderr}`);
+  return r.stdout
+    .trim()
+    .split("\n")
+    .map((l) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(l)!)
+    .map((m) => ({ pid: Number(m[1]), uid: Number(m[2]), args: m[3]! }));
+}
+const BROKER = /pty-broker\.ts|foyer-pty\.mjs/;
+const rootOnes = (re: RegExp) => seenByNobody().filter((p) => p.uid === 0 && re.test(p.args));
+
+test("one root terminal at a time: opens while one is live or closing are refused with 'busy'", async () => {
+  shadow(false);
+  const f = start();
+  const c = await Client.connect(f);
+  for (let i = 0; i < 40; i++) c.open();
+  await c.until(PROMPT, 20_000, "sulogin's prompt");
+  await pollUntil(() => c.errors.length + f.count(/recovery terminal opened/) >= 40, 20_000, "an answer to each of 40 opens");
+  const brokers = rootOnes(BROKER), sulogins = rootOnes(/^\S*sulogin\b/);
+  console.log(`40 opens: ${f.count(/recovery terminal opened/)} terminal(s) started, ${c.errors.length} refused; root brokers ${brokers.length}, sulogins ${sulogins.length} (as nobody sees them)`);
+  assert.is(f.count(/recovery terminal opened/), 1, "terminals started");
+  assert.is(brokers.length, 1, "root brokers running");
+  assert.is(sulogins.length, 1, "sulogins running");
+  assert.equal([...new Set(c.errors.map((e) => e.code))], ["busy"]);
+
+  // while it closes: refused until its broker has exited, then the next one starts
+  c.send({ type: "terminal_close" });
+  c.open();
+  await pollUntil(() => c.errors.length >= 40, 10_000, "an answer to the open while closing");
+  assert.is(c.errors[39]!.code, "busy");
+  assert.match(c.errors[39]!.message, /still closing/);
+  await f.until((l) => l.includes("recovery terminal closed"), 10_000, "the terminal closed");
+  assert.equal(rootOnes(BROKER), [], "a broker outlived its terminal");
+  c.open();
+  await pollUntil(() => c.count(PROMPT) >= 2, 20_000, "sulogin's prompt in the next terminal");
+  assert.is(f.count(/recovery terminal opened/), 2);
+});
+
+test("a broker that cannot be spawned is an error to the client; the view says closed, foyerd lives", async () => {
+  shadow(false);
+  const f = start();
+  const c = await Client.connect(f);
+  const pid = f.proc.pid!;
+  // no descriptor left for foyerd (RLIMIT_NOFILE applies to root too): spawn's pipes fail with
+  // EMFILE. The soft limit only, below the lowest free descriptor: raising it back needs no privilege
+  const soft = /^Max open files\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/limits`, "utf8"))![1]!;
+  const used = new Set(readdirSync(`/proc/${pid}/fd`).map(Number));
+  let free = 0;
+  while (used.has(free)) free++;
+  assert.is(spawnSync("prlimit", ["--pid", String(pid), `--nofile=${free}:`]).status, 0);
+  try {
+    c.open();
+    await pollUntil(() => c.errors.length > 0 || f.proc.exitCode !== null || f.proc.signalCode !== null, 10_000, "an answer to the open");
+  } finally {
+    if (f.proc.exitCode === null) assert.is(spawnSync("prlimit", ["--pid", String(pid), `--nofile=${soft}:`]).status, 0, "foyerd's limit restored");
+  }
+  // one more round trip: a foyerd that dies after its answer does not answer this
+  const states = c.states;
+  c.send({ type: "hello", version: 1 });
+  await pollUntil(() => c.states > states || f.proc.exitCode !== null, 10_000, "foyerd's answer to hello");
+  assert.is(f.proc.exitCode, null, `foyerd exited; it said:\n${f.log.split("\n").slice(-8).join("\n")}`);
+  assert.not.match(f.log, /unexpected error/, "the failure reached foyerd's last-resort handler");
+  assert.is(c.errors[0]!.code, "spawn-failed");
+  assert.match(f.log, /recovery terminal's broker failed.*EMFILE/);
+  assert.not.ok(c.terminalOpen, "the view says the terminal is open");
+  // and the next open works
+  c.open();
+  await c.until(PROMPT, 20_000, "sulogin's prompt after the failure");
+});
+
+test.run();
