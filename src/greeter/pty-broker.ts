@@ -5,6 +5,7 @@
 // foyerd; 'd' data, 'x' exit (code i32) from the broker. The broker's stdout blocking pauses the
 // pty, so a flood (`yes`) is held by the kernel, not by memory.
 import * as pty from "node-pty";
+import { encodeFrame, FrameReader } from "./pty-frames.js";
 
 interface Spec {
   argv: string[];
@@ -13,18 +14,11 @@ interface Spec {
   rows: number;
 }
 
-function frame(type: string, payload: Buffer): Buffer {
-  const h = Buffer.alloc(5);
-  h[0] = type.charCodeAt(0);
-  h.writeUInt32BE(payload.length, 1);
-  return Buffer.concat([h, payload]);
-}
-
 export function runBroker(spec: Spec): void {
   const term = pty.spawn(spec.argv[0]!, spec.argv.slice(1), { name: "xterm-256color", cols: spec.cols, rows: spec.rows, cwd: "/", env: spec.env, encoding: null });
   term.onData((d: string | Buffer) => {
     const buf = typeof d === "string" ? Buffer.from(d) : d;
-    if (!process.stdout.write(frame("d", buf))) {
+    if (!process.stdout.write(encodeFrame("d", buf))) {
       term.pause();
       process.stdout.once("drain", () => term.resume());
     }
@@ -32,25 +26,23 @@ export function runBroker(spec: Spec): void {
   term.onExit(({ exitCode }) => {
     const b = Buffer.alloc(4);
     b.writeInt32BE(exitCode);
-    process.stdout.write(frame("x", b), () => process.exit(0));
+    process.stdout.write(encodeFrame("x", b), () => process.exit(0));
   });
-  let acc = Buffer.alloc(0);
+  const reader = new FrameReader(1 << 20, (type, payload) => {
+    // node-pty copies the bytes (Buffer.from) before write() returns: the reader zeroes its own
+    if (type === "d") term.write(payload as unknown as string);
+    else if (type === "r" && payload.length === 4) term.resize(Math.max(2, payload.readUInt16BE(0)), Math.max(2, payload.readUInt16BE(2)));
+    else if (type === "k") term.kill("SIGHUP");
+  });
   process.stdin.on("data", (d: Buffer) => {
-    acc = Buffer.concat([acc, d]);
-    while (acc.length >= 5) {
-      const len = acc.readUInt32BE(1);
-      if (len > 1 << 20) process.exit(2); // foyerd never sends this much: a broken stream
-      if (acc.length < 5 + len) break;
-      const type = String.fromCharCode(acc[0]!);
-      const payload = acc.subarray(5, 5 + len);
-      if (type === "d") term.write(Buffer.from(payload) as unknown as string);
-      else if (type === "r" && len === 4) term.resize(Math.max(2, payload.readUInt16BE(0)), Math.max(2, payload.readUInt16BE(2)));
-      else if (type === "k") term.kill("SIGHUP");
-      acc.fill(0, 0, 5 + len); // keystrokes may be a root password
-      acc = acc.subarray(5 + len);
-    }
+    const ok = reader.push(d);
+    d.fill(0); // keystrokes may be a root password
+    if (!ok) process.exit(2); // foyerd never sends a frame that long: a broken stream
   });
-  process.stdin.on("end", () => term.kill("SIGHUP")); // foyerd went away: so does the shell
+  process.stdin.on("end", () => {
+    reader.wipe();
+    term.kill("SIGHUP"); // foyerd went away: so does the shell
+  });
 }
 
 if (process.env.FOYER_MAIN === "foyer-pty") {

@@ -4,12 +4,19 @@
 // (`busy`), so no client can run more than one root broker and sulogin. Flow control: frames in
 // flight to the browser are counted; above a bound, foyerd stops reading the broker, whose blocked
 // stdout pauses the pty. Logs carry byte counts only.
+//
+// Keystrokes may be the root password. Each buffer foyer fills with them is zeroed once used: the
+// WebSocket frame (server.ts), the frame to the broker (after the write's callback), the broker's
+// reader and its stdin chunks. What foyer cannot wipe: the kernel's and Node's socket and pipe
+// buffers, ws's copy when a frame arrives in pieces, node-pty's write queue (it copies each write
+// with Buffer.from), sulogin's own, and the browser's.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "../base/log.js";
 import { FoyerError, describe } from "../base/errors.js";
+import { encodeFrame, FrameReader } from "./pty-frames.js";
 import type { GreeterClient } from "./server.js";
 
 export interface TerminalSpec {
@@ -37,6 +44,7 @@ interface Open {
   client: GreeterClient;
   closing: boolean;
   exited: boolean;
+  reader: FrameReader;
   inFlight: number;
   bytesIn: number;
   bytesOut: number;
@@ -48,13 +56,6 @@ function brokerCommand(): string[] {
   const bundled = join(here, "foyer-pty.mjs");
   if (existsSync(bundled)) return [bundled];
   return [...process.execArgv, join(here, "pty-broker.ts")];
-}
-
-function frame(type: string, payload: Buffer): Buffer {
-  const h = Buffer.alloc(5);
-  h[0] = type.charCodeAt(0);
-  h.writeUInt32BE(payload.length, 1);
-  return Buffer.concat([h, payload]);
 }
 
 export class TerminalBridge {
@@ -88,23 +89,13 @@ export class TerminalBridge {
     // EAGAIN, EMFILE, ENOENT… arrive as an event on the next tick, and no pid now
     broker.on("error", (e) => this.log.error("the recovery terminal's broker failed", { err: describe(e) }));
     if (broker.pid === undefined) throw new FoyerError("spawn-failed", "the recovery terminal could not be started");
-    const t: Open = { broker, client, closing: false, exited: false, inFlight: 0, bytesIn: 0, bytesOut: 0, stderr: "" };
+    const t: Open = { broker, client, closing: false, exited: false, reader: new FrameReader(1 << 20, (type, p) => this.#frame(t, type, p)), inFlight: 0, bytesIn: 0, bytesOut: 0, stderr: "" };
     this.#t = t;
     this.log.notice("recovery terminal opened", { argv0: spec.argv[0] });
-    let acc = Buffer.alloc(0);
     broker.stdout!.on("data", (d: Buffer) => {
-      acc = Buffer.concat([acc, d]);
-      while (acc.length >= 5) {
-        const len = acc.readUInt32BE(1);
-        if (acc.length < 5 + len) break;
-        const type = String.fromCharCode(acc[0]!);
-        const payload = Buffer.from(acc.subarray(5, 5 + len));
-        acc = acc.subarray(5 + len);
-        if (type === "d") this.#output(t, payload);
-        else if (type === "x") {
-          t.exited = true;
-          this.log.info("recovery terminal's program exited", { code: payload.readInt32BE(0) });
-        }
+      if (!t.reader.push(d)) {
+        this.log.error("the recovery terminal's broker sent a broken frame, closing");
+        this.close();
       }
     });
     broker.stderr!.on("data", (d: Buffer) => {
@@ -116,15 +107,25 @@ export class TerminalBridge {
     broker.on("close", () => this.#ended(t));
   }
 
+  #frame(t: Open, type: string, payload: Buffer): void {
+    if (type === "d") this.#output(t, payload);
+    else if (type === "x" && payload.length >= 4) {
+      t.exited = true;
+      this.log.info("recovery terminal's program exited", { code: payload.readInt32BE(0) });
+    }
+  }
+
   #ended(t: Open): void {
     if (this.#t !== t) return;
     this.#t = undefined;
+    t.reader.wipe();
     const failed = !t.exited && !t.closing;
     if (failed) this.log.error("the recovery terminal's broker exited before its program ran", { stderr: t.stderr.trim() });
     this.log.notice("recovery terminal closed", { bytesIn: t.bytesIn, bytesOut: t.bytesOut });
     this.events.closed({ client: t.client, failed });
   }
 
+  /** The send() callee copies the bytes before it returns: they are the reader's, zeroed after. */
   #output(t: Open, bytes: Buffer): void {
     if (t.closing) return;
     const stdout = t.broker.stdout!;
@@ -142,7 +143,12 @@ export class TerminalBridge {
     const t = this.#t;
     if (!t || client !== t.client || t.closing) return;
     t.bytesIn += bytes.length;
-    t.broker.stdin!.write(frame("d", Buffer.from(bytes)));
+    this.#write(t, bytes);
+  }
+
+  #write(t: Open, bytes: Uint8Array): void {
+    const f = encodeFrame("d", bytes);
+    t.broker.stdin!.write(f, () => f.fill(0));
   }
 
   resize(client: GreeterClient, cols: number, rows: number): void {
@@ -151,7 +157,7 @@ export class TerminalBridge {
     const p = Buffer.alloc(4);
     p.writeUInt16BE(cols, 0);
     p.writeUInt16BE(rows, 2);
-    t.broker.stdin!.write(frame("r", p));
+    t.broker.stdin!.write(encodeFrame("r", p));
   }
 
   /** The client went away or asked: the shell gets SIGHUP, the broker exits. */
@@ -163,7 +169,7 @@ export class TerminalBridge {
     const t = this.#t;
     if (!t || t.closing) return;
     t.closing = true;
-    t.broker.stdin!.write(frame("k", Buffer.alloc(0)));
+    t.broker.stdin!.write(encodeFrame("k"));
     t.broker.stdin!.end();
     t.broker.stdout!.resume(); // its last frames are read (and dropped), so it can leave
     const b = t.broker;

@@ -5,14 +5,16 @@
 // it: `ps` run as nobody (setpriv), in the suite's own PID namespace (test/run.mjs).
 //   - one root broker and sulogin at a time, whatever a client sends
 //   - a broker that cannot be spawned is an error to the client, not a dead foyerd
+//   - keystrokes (a root password) are not left in foyerd's memory
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
+import { randomBytes } from "node:crypto";
 import WebSocket from "ws";
-import { Foyerd, pollUntil, requirePrivateAskDir, requireTool, withTimeout } from "../helpers/index.js";
+import { Foyerd, memoryHits, pollUntil, requirePrivateAskDir, requireTool, withTimeout } from "../helpers/index.js";
 import { FRAME_TERMINAL, type StateMessage } from "../../src/protocol/greeter.js";
 
 for (const [t, pkg] of [["sulogin", "util-linux"], ["setpriv", "util-linux"], ["prlimit", "util-linux"], ["ps", "procps"], ["openssl", "openssl"]]) requireTool(t!, pkg!);
@@ -20,6 +22,7 @@ requirePrivateAskDir();
 
 const dir = mkdtempSync(join(tmpdir(), "foyer-security-"));
 const PROMPT = /Give root password for maintenance/g;
+const WRONG = /Login incorrect/g;
 const hash = spawnSync("openssl", ["passwd", "-6", "-salt", "security", "root-pw"], { encoding: "utf8" }).stdout.trim();
 
 /** root's password is "root-pw", or root is locked; in this suite's mount namespace only */
@@ -189,4 +192,22 @@ test("a broker that cannot be spawned is an error to the client; the view says c
   await c.until(PROMPT, 20_000, "sulogin's prompt after the failure");
 });
 
+test("keystrokes on the terminal path are not left in foyerd's memory", async () => {
+  shadow(false);
+  const f = start();
+  const c = await Client.connect(f);
+  const canary = `cnry-${randomBytes(12).toString("hex")}`;
+  c.open();
+  await c.until(PROMPT, 20_000, "sulogin's prompt");
+  c.type(`${canary}\r`); // a pasted password: one frame
+  await c.until(WRONG, 15_000, "sulogin's answer");
+  const pid = f.proc.pid!;
+  assert.ok(memoryHits(pid, Buffer.from(f.runtimeDir)) > 0, "the memory scanner finds nothing at all");
+  const hits = memoryHits(pid, Buffer.from(canary));
+  console.log(`foyerd's memory after a password typed in the terminal: ${hits} copies`);
+  assert.is(hits, 0, "copies of the keystrokes in foyerd's memory");
+  assert.not.ok(f.log.includes(canary));
+});
+
+/** A small ext4 image that fsck -n fails on: an inode cleared under its entry, blocks in use marked free. */
 test.run();
