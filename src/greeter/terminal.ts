@@ -1,7 +1,8 @@
 // The recovery terminal, foyerd's side: one pty at a time, in the broker process (pty-broker.ts),
 // bridged to the greeter client that opened it. The pty closes when that client disconnects. A
-// new terminal starts only once the last broker has exited: an open before then is refused
-// (`busy`), so no client can run more than one root broker and sulogin. Flow control: frames in
+// new terminal starts only once the last broker has exited (its session taken down with it): an
+// open before then is refused (`busy`), so no client can run more than one root broker and
+// sulogin. Flow control: frames in
 // flight to the browser are counted; above a bound, foyerd stops reading the broker, whose blocked
 // stdout pauses the pty. Logs carry byte counts only.
 //
@@ -22,6 +23,8 @@ import type { GreeterClient } from "./server.js";
 export interface TerminalSpec {
   argv: string[];
   env: Record<string, string>;
+  /** the broker's argv as it is started (setpriv --pdeathsig, no cores: src/launch/direct.ts) */
+  wrap: (argv: string[]) => string[];
 }
 
 /** How a terminal ended. */
@@ -37,7 +40,7 @@ export interface TerminalEvents {
 
 const HIGH_WATER = 64; // frames in flight to the browser before the pty is paused
 const LOW_WATER = 16;
-const KILL_AFTER_MS = 2000;
+const KILL_AFTER_MS = 5000; // the broker ends its session in GRACE_MS (0.5 s): this is for a stuck one
 
 interface Open {
   broker: ChildProcess;
@@ -76,11 +79,12 @@ export class TerminalBridge {
     if (this.#t) {
       throw new FoyerError("busy", this.#t.closing ? "the last recovery terminal is still closing: open it again in a moment" : "a recovery terminal is open already");
     }
+    const argv = spec.wrap([process.execPath, ...brokerCommand()]);
     let broker: ChildProcess;
     try {
-      broker = spawn(process.execPath, [...brokerCommand(), JSON.stringify({ argv: spec.argv, env: spec.env, cols, rows })], {
+      broker = spawn(argv[0]!, argv.slice(1), {
         stdio: ["pipe", "pipe", "pipe"],
-        env: { ...spec.env, FOYER_MAIN: "foyer-pty", PATH: process.env.PATH ?? "/usr/bin:/bin" },
+        env: { FOYER_MAIN: "foyer-pty", PATH: process.env.PATH ?? "/usr/bin:/bin", FOYER_PTY_SPEC: JSON.stringify({ argv: spec.argv, env: spec.env, cols, rows }) },
       });
     } catch (e) {
       this.log.error("cannot start the recovery terminal's broker", { err: describe(e) });
@@ -160,7 +164,7 @@ export class TerminalBridge {
     t.broker.stdin!.write(encodeFrame("r", p));
   }
 
-  /** The client went away or asked: the shell gets SIGHUP, the broker exits. */
+  /** The client went away or asked: the terminal's session is taken down, the broker exits. */
   closeFor(client: GreeterClient): void {
     if (client === this.#t?.client) this.close();
   }

@@ -10,6 +10,7 @@ import type { GreeterClient } from "../greeter/server.js";
 import type { RecoveryView } from "../protocol/greeter.js";
 import type { Profile } from "../profile/schema.js";
 import type { Logger } from "../base/log.js";
+import { guardedArgv } from "../launch/direct.js";
 import { FoyerError, describe, type ProblemCode } from "../base/errors.js";
 
 const BASE_ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", TERM: "xterm-256color", LANG: "C.UTF-8", HOME: "/root" };
@@ -138,8 +139,10 @@ export class Recovery {
       env.SYSTEMD_SULOGIN_FORCE = "1";
       if (basename(argv[0]!) === "sulogin") argv.push("--force");
     }
+    // the broker takes the terminal's session down when foyerd dies: SIGHUP, not SIGKILL, for it
+    const wrap = (a: string[]) => guardedArgv(this.log, "foyer-pty", a, { death: "HUP" });
     try {
-      this.#terminal.start(client, { argv, env }, cols, rows);
+      this.#terminal.start(client, { argv, env, wrap }, cols, rows);
     } catch (e) {
       this.changed(); // the page drops the terminal it opened for this
       throw e;

@@ -4,6 +4,7 @@
 // suite's mount namespace. What is left running as root is looked at as another user would see
 // it: `ps` run as nobody (setpriv), in the suite's own PID namespace (test/run.mjs).
 //   - one root broker and sulogin at a time, whatever a client sends
+//   - a killed foyerd, or a closed terminal, leaves no broker, sulogin, shell or background job
 //   - a broker that cannot be spawned is an error to the client, not a dead foyerd
 //   - keystrokes (a root password) are not left in foyerd's memory
 import { test } from "uvu";
@@ -158,6 +159,54 @@ test("one root terminal at a time: opens while one is live or closing are refuse
   c.open();
   await pollUntil(() => c.count(PROMPT) >= 2, 20_000, "sulogin's prompt in the next terminal");
   assert.is(f.count(/recovery terminal opened/), 2);
+});
+
+async function shellWithJobs(c: Client): Promise<{ broker: number; shell: number; jobs: number[]; ownSession: number }> {
+  c.open();
+  await c.until(PROMPT, 20_000, "sulogin's prompt");
+  c.type("root-pw\r");
+  await c.until(/# $/, 20_000, "a root shell's prompt");
+  c.type("echo SHELL-$((40+2))\r");
+  await c.until(/SHELL-42/, 20_000, "a root shell");
+  // a job, a job that ignores SIGHUP, and one in a session of its own (out of scope: left)
+  c.type("sleep 1000 & (trap '' HUP; exec sleep 1002) & setsid sleep 1001 & echo JOBS-$((1+1))\r");
+  await c.until(/JOBS-2/, 10_000, "the jobs started");
+  await pollUntil(() => rootOnes(/^sleep 100[012]$/).length === 3, 10_000, "three sleeps, and no other");
+  const pid = (re: RegExp) => rootOnes(re)[0]!.pid;
+  const sid = (p: number) => Number(readFileSync(`/proc/${p}/stat`, "latin1").split(") ")[1]!.split(" ")[4]);
+  const s = { broker: pid(BROKER), shell: sid(pid(/^sleep 1000$/)), jobs: [pid(/^sleep 1000$/), pid(/^sleep 1002$/)], ownSession: pid(/^sleep 1001$/) };
+  strays.push(s.ownSession, s.broker, s.shell, ...s.jobs); // whatever a failed test leaves, the next does not see
+  return s;
+}
+
+async function noneLeft(pids: number[], what: string): Promise<void> {
+  await pollUntil(() => !seenByNobody().some((p) => pids.includes(p.pid)), 10_000, what).catch((e: Error) => {
+    throw new Error(`${e.message}; still running as root: ${JSON.stringify(seenByNobody().filter((p) => pids.includes(p.pid)))}`);
+  });
+}
+
+test("a killed foyerd leaves no broker, sulogin, shell or background job running as root", async () => {
+  shadow(false);
+  const f = start();
+  const c = await Client.connect(f);
+  const s = await shellWithJobs(c);
+  const all = [s.broker, s.shell, ...s.jobs];
+  assert.ok(seenByNobody().filter((p) => all.includes(p.pid)).every((p) => p.uid === 0), "the terminal's processes run as root");
+  f.proc.kill("SIGKILL");
+  await noneLeft(all, "the terminal's processes gone after foyerd's SIGKILL");
+  const own = seenByNobody().some((p) => p.pid === s.ownSession);
+  console.log(`foyerd SIGKILLed: broker, shell and 2 jobs gone; the job in a session of its own (setsid) ${own ? "is left, as designed" : "is gone too"}`);
+});
+
+test("a closed terminal leaves no broker, sulogin, shell or background job; foyerd goes on", async () => {
+  shadow(false);
+  const f = start();
+  const c = await Client.connect(f);
+  const s = await shellWithJobs(c);
+  c.send({ type: "terminal_close" });
+  await noneLeft([s.broker, s.shell, ...s.jobs], "the terminal's processes gone after its close");
+  await pollUntil(() => !c.terminalOpen, 10_000, "the view says the terminal closed");
+  assert.is(f.proc.exitCode, null);
 });
 
 test("a broker that cannot be spawned is an error to the client; the view says closed, foyerd lives", async () => {
