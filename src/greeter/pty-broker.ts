@@ -2,7 +2,8 @@
 // leaves the pty master fd open in every process foyerd spawns afterwards (a restarted browser
 // would hold a root shell's pty). foyerd talks to the broker over its stdin/stdout in frames
 // (pty-frames.ts): 'd' data, 'r' resize (cols u16, rows u16), 'k' close from foyerd; 'd' data,
-// 'x' exit (code i32, signal i32) from the broker. The broker's stdout blocking pauses the pty, so a flood
+// 's' the program started another (sulogin its shell, after the root password), 'x' exit (code
+// i32, signal i32) from the broker. The broker's stdout blocking pauses the pty, so a flood
 // (`yes`) is held by the kernel, not by memory. The spec (program, its environment, size) comes in
 // the environment, where no other user can read it, not on the command line.
 //
@@ -13,7 +14,8 @@
 // group. A process that starts a session of its own (setsid, a daemon the person started) has
 // asked to outlive its terminal, and is left: only a cgroup could follow it.
 import * as pty from "node-pty";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync, realpathSync, accessSync, constants } from "node:fs";
+import { join } from "node:path";
 import { encodeFrame, FrameReader } from "./pty-frames.js";
 
 interface Spec {
@@ -58,6 +60,20 @@ function signalSession(sid: number, sig: NodeJS.Signals): number {
   return n;
 }
 
+/** What execvp runs for `argv0` with `path`, resolved; undefined when nothing is found. */
+function resolveProgram(argv0: string, path: string): string | undefined {
+  const candidates = argv0.includes("/") ? [argv0] : path.split(":").map((d) => join(d || ".", argv0));
+  for (const c of candidates) {
+    try {
+      accessSync(c, constants.X_OK);
+      return realpathSync(c);
+    } catch {
+      /* not this one */
+    }
+  }
+  return undefined;
+}
+
 export function runBroker(spec: Spec): void {
   let term: pty.IPty | undefined;
   let phase: "running" | "hangup" | "killed" = "running";
@@ -87,9 +103,26 @@ export function runBroker(spec: Spec): void {
   process.on("SIGTERM", end);
   process.stdout.on("error", end);
 
+  const program = resolveProgram(spec.argv[0]!, spec.env.PATH ?? "");
+  const node = realpathSync(process.execPath);
   term = pty.spawn(spec.argv[0]!, spec.argv.slice(1), { name: "xterm-256color", cols: spec.cols, rows: spec.rows, cwd: "/", env: spec.env, encoding: null });
   const sid = term.pid;
+  let shell = false;
   term.onData((d: string | Buffer) => {
+    // sulogin execs its shell (SUSHELL, or root's) in its own process once the password is right:
+    // the pty child is then neither sulogin nor the node it was forked from. Said before the
+    // shell's first output, so foyerd lets the person's keystrokes through (password-rate.ts)
+    if (!shell && program) {
+      try {
+        const exe = readlinkSync(`/proc/${sid}/exe`);
+        if (exe !== program && exe !== node) {
+          shell = true;
+          process.stdout.write(encodeFrame("s"));
+        }
+      } catch {
+        /* exited meanwhile */
+      }
+    }
     const buf = typeof d === "string" ? Buffer.from(d) : d;
     if (!process.stdout.write(encodeFrame("d", buf))) {
       term!.pause();

@@ -133,16 +133,17 @@ export class Recovery {
     if (!this.#active) throw new FoyerError("unsupported", "the root terminal is only there in recovery");
     const env: Record<string, string> = { ...BASE_ENV };
     const argv = [...this.profile.recovery.terminal];
+    const sulogin = basename(argv[0]!) === "sulogin";
     if (this.profile.recovery.suloginForce) {
       // systemd-sulogin-shell's semantics: SYSTEMD_SULOGIN_FORCE=1 becomes sulogin --force,
       // which opens a shell when root is locked (sulogin itself does not read the variable)
       env.SYSTEMD_SULOGIN_FORCE = "1";
-      if (basename(argv[0]!) === "sulogin") argv.push("--force");
+      if (sulogin) argv.push("--force");
     }
     // the broker takes the terminal's session down when foyerd dies: SIGHUP, not SIGKILL, for it
     const wrap = (a: string[]) => guardedArgv(this.log, "foyer-pty", a, { death: "HUP" });
     try {
-      this.#terminal.start(client, { argv, env, wrap }, cols, rows);
+      this.#terminal.start(client, { argv, env, wrap, paced: sulogin }, cols, rows);
     } catch (e) {
       this.changed(); // the page drops the terminal it opened for this
       throw e;

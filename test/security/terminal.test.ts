@@ -4,6 +4,7 @@
 // suite's mount namespace. What is left running as root is looked at as another user would see
 // it: `ps` run as nobody (setpriv), in the suite's own PID namespace (test/run.mjs).
 //   - one root broker and sulogin at a time, whatever a client sends
+//   - root passwords reach sulogin at a pace foyerd sets (password-rate.ts), counted
 //   - a killed foyerd, or a closed terminal, leaves no broker, sulogin, shell or background job
 //   - a broker that cannot be spawned is an error to the client, not a dead foyerd
 //   - keystrokes (a root password) are not left in foyerd's memory
@@ -17,6 +18,7 @@ import { randomBytes } from "node:crypto";
 import WebSocket from "ws";
 import { Foyerd, memoryHits, pollUntil, requirePrivateAskDir, requireTool, withTimeout } from "../helpers/index.js";
 import { FRAME_TERMINAL, type StateMessage } from "../../src/protocol/greeter.js";
+import { failureDelayMs, maxTriesWithin } from "../../src/greeter/password-rate.js";
 
 for (const [t, pkg] of [["sulogin", "util-linux"], ["setpriv", "util-linux"], ["prlimit", "util-linux"], ["ps", "procps"], ["openssl", "openssl"]]) requireTool(t!, pkg!);
 requirePrivateAskDir();
@@ -133,6 +135,7 @@ function seenByNobody(): Proc[] {
 }
 const BROKER = /pty-broker\.ts|foyer-pty\.mjs/;
 const rootOnes = (re: RegExp) => seenByNobody().filter((p) => p.uid === 0 && re.test(p.args));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test("one root terminal at a time: opens while one is live or closing are refused with 'busy'", async () => {
   shadow(false);
@@ -161,6 +164,52 @@ test("one root terminal at a time: opens while one is live or closing are refuse
   assert.is(f.count(/recovery terminal opened/), 2);
 });
 
+test("root passwords reach sulogin no faster than foyerd's pacing, however fast they are sent", async () => {
+  shadow(false);
+  const f = start();
+  const c = await Client.connect(f);
+  const tries = () => c.count(WRONG);
+  const t0 = Date.now();
+  let sent = 0;
+  /** wrong passwords every 3 ms until `stop` */
+  const blast = async (stop: () => boolean) => {
+    while (!stop()) {
+      c.type(`wrong-${sent++}\r`);
+      await sleep(3);
+    }
+  };
+  /**
+   * Closes the terminal once the try in flight has been answered (waiting at most the longest
+   * delay the pacing could be at), so that no try is cut off uncounted, then waits until it closed.
+   */
+  const closeAfterAnswer = async (answered: number) => {
+    await pollUntil(() => tries() > answered, failureDelayMs(maxTriesWithin(Date.now() - t0) + 1) + 5_000, "the last try's answer").catch(() => {});
+    c.send({ type: "terminal_close" });
+    await pollUntil(() => f.count(/recovery terminal closed/) >= f.count(/recovery terminal opened/), 10_000, "the terminal closed");
+  };
+  // one terminal: a wrong password every 3 ms for 12 s
+  c.open();
+  await c.until(PROMPT, 20_000, "sulogin's prompt");
+  await blast(() => Date.now() - t0 > 12_000);
+  await closeAfterAnswer(tries());
+  // then terminal after terminal, each with the same flood, until 24 s have passed
+  while (Date.now() - t0 < 24_000) {
+    const prompts = c.count(PROMPT);
+    c.open();
+    await pollUntil(() => c.count(PROMPT) > prompts, 20_000, "sulogin's prompt");
+    const before = tries();
+    await blast(() => tries() > before || Date.now() - t0 > 60_000);
+    await closeAfterAnswer(tries() - 1);
+  }
+  const elapsed = Date.now() - t0;
+  // the bound is the pacing's, from the first try: 1 s for the clocks read at other instants
+  const bound = maxTriesWithin(elapsed + 1_000);
+  console.log(`${sent} wrong passwords sent in ${(elapsed / 1000).toFixed(1)} s over ${f.count(/recovery terminal opened/)} terminals: sulogin answered ${tries()} (bound ${bound})`);
+  assert.ok(tries() >= 2, "the flood reached sulogin");
+  assert.ok(tries() <= bound, `sulogin saw ${tries()} passwords in ${elapsed} ms; the pacing allows ${bound}`);
+});
+
+/** A root shell in the terminal that started background jobs; their pids, and the broker's. */
 async function shellWithJobs(c: Client): Promise<{ broker: number; shell: number; jobs: number[]; ownSession: number }> {
   c.open();
   await c.until(PROMPT, 20_000, "sulogin's prompt");
