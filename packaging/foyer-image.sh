@@ -42,11 +42,13 @@ FOYER_UDEV_RULES="60-input-id.rules 60-persistent-input.rules 60-drm.rules 70-ua
 # foyer_own_files SRC: "SOURCE TARGET" lines for foyer's own tree, taken from SRC (a checkout with
 # dist/ built, or /usr/lib/foyer): the bundles and foyer's own addons beside them (the bundle
 # loads dist/peercred.node from its own folder; without it foyerd refuses every Plymouth client),
-# the UI, assets, profiles, and the native addons the bundle leaves external with what they
-# require at run time.
+# the helpers in libexec (foyer-repair: sulogin's shell for the recovery screen's repair), the UI,
+# assets, profiles, and the native addons the bundle leaves external with what they require at
+# run time.
 foyer_own_files() {
     local src=$1 f m
     for f in "$src"/dist/*.mjs "$src"/dist/*.node; do echo "$f /usr/lib/foyer/${f##*/}"; done
+    for f in "$src"/libexec/*; do echo "$f /usr/lib/foyer/libexec/${f##*/}"; done
     for f in "$src"/dist/ui/*.js "$src"/dist/ui/*.css; do echo "$f /usr/lib/foyer/dist/ui/${f##*/}"; done
     (cd "$src" && find assets -type f) | while read -r f; do echo "$src/$f /usr/lib/foyer/$f"; done
     for f in "$src"/profiles/*.json; do echo "$f /usr/lib/foyer/profiles/${f##*/}"; done

@@ -1,6 +1,7 @@
 // Running fsck for the recovery screen, with its progress: `fsck -C3` makes the checker write
 // "pass current max device" lines on fd 3, which become a percentage with e2fsck's own weights
-// for its five passes. The output is kept as a bounded tail.
+// for its five passes. The output is kept as a bounded tail. Only ever a read-only check (-n):
+// a repair writes as root, so it runs behind sulogin's password (libexec/foyer-repair).
 import { spawn } from "node:child_process";
 
 // e2fsck weights its passes 70/20/2/3/5 % (e2fsck/unix.c's progress table)
@@ -20,17 +21,15 @@ export function progressPercent(line: string): number | undefined {
 
 export interface FsckOptions {
   device: string;
-  /** "check" never writes (-n); "repair" answers yes to every fix (-y) */
-  mode: "check" | "repair";
   onProgress: (percent: number) => void;
   onOutput: (tail: string) => void;
 }
 
-/** Runs fsck; resolves with its exit code (0 clean, 1 corrected, 4 uncorrected, 8 operational error…). */
+/** Runs `fsck -n`; resolves with its exit code (0 clean, 4 errors left uncorrected, 8 operational error…). */
 export function runFsck(o: FsckOptions): Promise<number> {
   return new Promise((resolve) => {
-    // -f: a person asked for this check, so check even a file system marked clean
-    const args = ["-C3", o.mode === "check" ? "-n" : "-y", "-f", o.device];
+    // -f: check even a file system marked clean (the boot's check failed on it)
+    const args = ["-C3", "-n", "-f", o.device];
     const p = spawn("fsck", ["-T", ...args], { stdio: ["ignore", "pipe", "pipe", "pipe"], env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" } });
     let tail = "";
     const out = (d: Buffer) => {

@@ -39,11 +39,17 @@ export interface TerminalSpec {
 /** How a terminal ended. */
 export interface TerminalEnd {
   client: GreeterClient;
+  /** the program started another (sulogin its shell: the root password was given) */
+  shell: boolean;
+  /** the program's exit code and signal (0: none); null when it never ran */
+  code: number | null;
+  signal: number;
   /** the broker exited before reporting its program's exit, unasked: the terminal never worked */
   failed: boolean;
 }
 
 export interface TerminalEvents {
+  shell: () => void;
   closed: (end: TerminalEnd) => void;
 }
 
@@ -141,6 +147,7 @@ export class TerminalBridge {
         this.#nextAt = 0;
       }
       this.#pump(t); // what was typed meanwhile is the shell's
+      if (!t.closing) this.events.shell();
     } else if (type === "x" && payload.length === 8) {
       t.exit = { code: payload.readInt32BE(0), signal: payload.readInt32BE(4) };
       this.log.info("recovery terminal's program exited", t.exit);
@@ -155,7 +162,7 @@ export class TerminalBridge {
     const failed = !t.exit && !t.closing;
     if (failed) this.log.error("the recovery terminal's broker exited before its program ran", { stderr: t.stderr.trim() });
     this.log.notice("recovery terminal closed", { bytesIn: t.bytesIn, bytesOut: t.bytesOut, ...(t.bytesDropped ? { bytesDropped: t.bytesDropped } : {}) });
-    this.events.closed({ client: t.client, failed });
+    this.events.closed({ client: t.client, shell: t.shell, code: t.exit?.code ?? null, signal: t.exit?.signal ?? 0, failed });
   }
 
   /** The send() callee copies the bytes before it returns: they are the reader's, zeroed after. */

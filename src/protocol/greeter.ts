@@ -70,7 +70,8 @@ export const RecoveryView = z.strictObject({
   journal: z.array(z.string().check(z.maxLength(1024))).check(z.maxLength(500)),
   /** an action the person chose that is in progress, e.g. "reboot" */
   busy: z.string().check(z.maxLength(64)),
-  terminal: z.strictObject({ open: z.boolean() }),
+  /** the root terminal: open (or still closing); `repair`: its shell after the root password is fsck -y */
+  terminal: z.strictObject({ open: z.boolean(), repair: z._default(z.boolean(), false) }),
 });
 export type RecoveryView = z.infer<typeof RecoveryView>;
 
@@ -114,8 +115,9 @@ export const ClientMessage = z.discriminatedUnion("type", [
   /** the UI has rendered the state it was sent: the greeter is interactive */
   z.strictObject({ type: z.literal("ready") }),
   z.strictObject({ type: z.literal("cancel"), key: z.int().check(z.positive()) }),
-  z.strictObject({ type: z.literal("recovery_action"), action: z.enum(["fsck", "continue", "reboot", "poweroff"]) }),
-  z.strictObject({ type: z.literal("terminal_open"), cols: z.int().check(z.gte(2), z.lte(1000)), rows: z.int().check(z.gte(2), z.lte(1000)) }),
+  z.strictObject({ type: z.literal("recovery_action"), action: z.enum(["continue", "reboot", "poweroff"]) }),
+  /** the root terminal (sulogin); `repair`: the file system's repair, behind the same root password */
+  z.strictObject({ type: z.literal("terminal_open"), cols: z.int().check(z.gte(2), z.lte(1000)), rows: z.int().check(z.gte(2), z.lte(1000)), repair: z.optional(z.boolean()) }),
   z.strictObject({ type: z.literal("terminal_resize"), cols: z.int().check(z.gte(2), z.lte(1000)), rows: z.int().check(z.gte(2), z.lte(1000)) }),
   z.strictObject({ type: z.literal("terminal_close") }),
   ...FirstbootClientMessages,

@@ -1,9 +1,14 @@
 // The recovery flow: what the person sees when boot stopped (fsck failed, emergency mode): the
-// reason, fsck's output and exit code, the journal's tail, and what they can do about it. A
-// fsck re-run shows its progress; the terminal asks for the root password through sulogin.
+// reason, fsck's output and exit code, the journal's tail, and what they can do about it. The
+// terminal asks for the root password through sulogin; so does the repair (fsck -y writes to the
+// disk as root), which is the same terminal with a different shell: sulogin runs $SUSHELL once the
+// password is right (or, root locked, with recovery.suloginForce), and foyer's SUSHELL is
+// libexec/foyer-repair, which runs `fsck -y` of the device foyerd names in its environment, its
+// progress in the terminal.
 import { spawn, spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { basename } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { runFsck } from "../agents/fsck.js";
 import { TerminalBridge, type TerminalEnd } from "../greeter/terminal.js";
 import type { GreeterClient } from "../greeter/server.js";
@@ -15,11 +20,23 @@ import { FoyerError, describe, type ProblemCode } from "../base/errors.js";
 
 const BASE_ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", TERM: "xterm-256color", LANG: "C.UTF-8", HOME: "/root" };
 
+/** fsck's "checking canceled by user request": the repair's terminal closed while fsck ran */
+const FSCK_CANCELED = 32;
+
+/** foyer's SUSHELL for the repair: libexec/ at the package top, from the source tree or the bundle. */
+export function repairHelper(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const found = [join(here, "libexec"), join(here, "../libexec"), join(here, "../../libexec")].find((d) => existsSync(join(d, "foyer-repair")));
+  return join(found ?? join(here, "libexec"), "foyer-repair");
+}
+
 export class Recovery {
-  #view: RecoveryView = { reason: "", fsck: null, journal: [], busy: "", terminal: { open: false } };
+  #view: RecoveryView = { reason: "", fsck: null, journal: [], busy: "", terminal: { open: false, repair: false } };
   #active = false;
   #terminal: TerminalBridge;
   #changedTimer?: NodeJS.Timeout;
+  /** the device the open terminal repairs */
+  #repairing?: string;
 
   constructor(
     private profile: Profile,
@@ -29,11 +46,29 @@ export class Recovery {
     sendTerminal: (c: GreeterClient, b: Buffer, done: () => void) => void,
     private sendError: (c: GreeterClient, code: ProblemCode, message: string) => void,
   ) {
-    this.#terminal = new TerminalBridge(log.child("terminal"), sendTerminal, { closed: (e) => this.#terminalClosed(e) });
+    this.#terminal = new TerminalBridge(log.child("terminal"), sendTerminal, { shell: () => this.#shellStarted(), closed: (e) => this.#terminalClosed(e) });
+  }
+
+  #shellStarted(): void {
+    const device = this.#repairing;
+    if (!device) return;
+    // sulogin ran foyer-repair: fsck -y runs now, its progress in the terminal
+    this.#view.fsck = { device, exitCode: null, running: true, percent: null, output: "" };
+    this.log.notice(`fsck repair of '${device}' started in the recovery terminal`);
+    this.changed();
   }
 
   #terminalClosed(e: TerminalEnd): void {
-    this.#view.terminal.open = false;
+    const device = this.#repairing;
+    this.#repairing = undefined;
+    this.#view.terminal = { open: false, repair: false };
+    if (device && e.shell) {
+      const code = e.signal === 0 && e.code !== null ? e.code : FSCK_CANCELED;
+      const output = e.signal === 0 ? "" : "the repair was stopped: its terminal closed while fsck ran";
+      this.#view.fsck = { device, exitCode: code, running: false, percent: null, output };
+      this.log.info(`fsck repair of '${device}' exited ${code}`);
+      this.#view.journal = this.#journal();
+    } else if (device) this.log.notice(`no repair of '${device}': the terminal closed before sulogin let anyone in`);
     if (e.failed) this.sendError(e.client, "spawn-failed", "the recovery terminal could not be started");
     this.changed();
   }
@@ -52,7 +87,7 @@ export class Recovery {
     this.#view.journal = this.#journal();
     this.log.notice(reason);
     this.changed();
-    if (fsckDevice) void this.#fsck(fsckDevice, "check");
+    if (fsckDevice) void this.#check(fsckDevice);
   }
 
   /** fsck progress arrives many times a second: the greeter gets at most twenty updates per second. */
@@ -64,13 +99,13 @@ export class Recovery {
     }, 50);
   }
 
-  async #fsck(device: string, mode: "check" | "repair"): Promise<void> {
-    const f: NonNullable<RecoveryView["fsck"]> = { device, exitCode: null, running: true, percent: mode === "repair" ? 0 : null, output: "" };
+  /** The read-only check (fsck -n) when recovery starts, shown with its progress. */
+  async #check(device: string): Promise<void> {
+    const f: NonNullable<RecoveryView["fsck"]> = { device, exitCode: null, running: true, percent: null, output: "" };
     this.#view.fsck = f;
     this.changed();
     const code = await runFsck({
       device,
-      mode,
       onProgress: (p) => {
         f.percent = Math.round(p * 10) / 10;
         this.#throttledChange();
@@ -85,7 +120,7 @@ export class Recovery {
     f.running = false;
     f.exitCode = code;
     f.percent = null;
-    this.log.info(`fsck ${mode} of '${device}' exited ${code}`);
+    this.log.info(`fsck check of '${device}' exited ${code}`);
     this.#view.journal = this.#journal();
     this.changed();
   }
@@ -102,17 +137,8 @@ export class Recovery {
     }
   }
 
-  action(a: "fsck" | "continue" | "reboot" | "poweroff"): void {
+  action(a: "continue" | "reboot" | "poweroff"): void {
     if (!this.#active || this.#view.busy || this.#view.fsck?.running) return;
-    if (a === "fsck") {
-      const device = this.#view.fsck?.device ?? this.profile.recovery.fsckDevice;
-      if (!device) {
-        this.log.warning("no file system to repair is known, ignoring");
-        return;
-      }
-      void this.#fsck(device, "repair");
-      return;
-    }
     const r = this.profile.recovery;
     const argv = a === "continue" ? r.continueCommand : a === "reboot" ? r.rebootCommand : r.poweroffCommand;
     this.#view.busy = a === "continue" ? "continuing boot" : a === "reboot" ? "rebooting" : "powering off";
@@ -128,11 +154,25 @@ export class Recovery {
     });
   }
 
-  /** Opens the root terminal for `client`. Throws `busy` while a terminal is open or closing; `spawn-failed` when it cannot start. */
-  openTerminal(client: GreeterClient, cols: number, rows: number): void {
+  /**
+   * Opens the root terminal for `client`; `repair`: the same terminal, whose shell after the root
+   * password is foyer-repair (fsck -y of the device). Throws `busy` while a terminal is open or
+   * closing, or fsck runs; `spawn-failed` when the terminal cannot start.
+   */
+  openTerminal(client: GreeterClient, cols: number, rows: number, repair = false): void {
     if (!this.#active) throw new FoyerError("unsupported", "the root terminal is only there in recovery");
     const env: Record<string, string> = { ...BASE_ENV };
-    const argv = [...this.profile.recovery.terminal];
+    let argv = [...this.profile.recovery.terminal];
+    const device = this.#view.fsck?.device ?? this.profile.recovery.fsckDevice;
+    if (repair) {
+      if (!device) throw new FoyerError("not-found", "no file system to repair is known");
+      if (this.#view.fsck?.running || this.#view.busy) throw new FoyerError("busy", "fsck or a recovery action is running");
+      // always through sulogin, whatever the terminal's command: the password is what it asks
+      if (basename(argv[0]!) !== "sulogin") argv = ["sulogin"];
+      // in the environment, never on a command line the greeter could shape
+      env.SUSHELL = repairHelper();
+      env.FOYER_FSCK_DEVICE = device;
+    }
     const sulogin = basename(argv[0]!) === "sulogin";
     if (this.profile.recovery.suloginForce) {
       // systemd-sulogin-shell's semantics: SYSTEMD_SULOGIN_FORCE=1 becomes sulogin --force,
@@ -148,7 +188,8 @@ export class Recovery {
       this.changed(); // the page drops the terminal it opened for this
       throw e;
     }
-    this.#view.terminal.open = true;
+    this.#repairing = repair ? device! : undefined;
+    this.#view.terminal = { open: true, repair };
     this.changed();
   }
 
@@ -166,7 +207,7 @@ export class Recovery {
   leave(): void {
     this.#terminal.close();
     this.#active = false;
-    this.#view = { reason: "", fsck: null, journal: [], busy: "", terminal: { open: false } };
+    this.#view = { reason: "", fsck: null, journal: [], busy: "", terminal: { open: false, repair: false } };
     this.changed();
   }
 }

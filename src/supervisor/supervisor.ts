@@ -137,7 +137,7 @@ export class Supervisor extends EventEmitter {
           case "recovery_action":
             return this.#recovery.action(m.action);
           case "terminal_open":
-            return this.#recovery.openTerminal(client, m.cols, m.rows);
+            return this.#recovery.openTerminal(client, m.cols, m.rows, m.repair === true);
           case "terminal_resize":
             return this.#recovery.resize(client, m.cols, m.rows);
           case "terminal_close":

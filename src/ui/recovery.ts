@@ -1,6 +1,7 @@
 // The recovery view: why boot stopped, fsck's output and exit code, the journal's tail, the
-// actions (re-run fsck with its progress, continue, reboot, power off) and a root terminal that
-// asks for the root password through sulogin. Terminal bytes travel as binary frames.
+// actions (repair, continue, reboot, power off) and a root terminal that asks for the root
+// password through sulogin. The repair is that terminal too: after the root password it runs
+// fsck -y, whose progress shows there. Terminal bytes travel as binary frames.
 import { Terminal } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
 import { FRAME_TERMINAL, type StateMessage } from "../protocol/greeter.js";
@@ -16,10 +17,11 @@ const $ = (id: string) => document.getElementById(id)!;
 function wire(): void {
   if (wired) return;
   wired = true;
-  for (const action of ["fsck", "continue", "reboot", "poweroff"] as const) {
+  for (const action of ["continue", "reboot", "poweroff"] as const) {
     $(`action-${action}`).addEventListener("click", () => conn?.send({ type: "recovery_action", action }));
   }
-  $("action-terminal").addEventListener("click", () => (term ? closeTerminal() : openTerminal()));
+  $("action-fsck").addEventListener("click", () => term || openTerminal(true));
+  $("action-terminal").addEventListener("click", () => (term ? closeTerminal() : openTerminal(false)));
   window.addEventListener("resize", () => {
     if (!term || !fit) return;
     fit.fit();
@@ -27,7 +29,7 @@ function wire(): void {
   });
 }
 
-function openTerminal(): void {
+function openTerminal(repair: boolean): void {
   const host = $("terminal");
   host.hidden = false;
   term = new Terminal({ scrollback: 5000, fontFamily: "DejaVu Sans Mono, monospace", fontSize: 14, convertEol: false, theme: { background: "#10141d" } });
@@ -45,7 +47,7 @@ function openTerminal(): void {
     bytes.fill(0);
     frame.fill(0);
   });
-  conn?.send({ type: "terminal_open", cols: term.cols, rows: term.rows });
+  conn?.send({ type: "terminal_open", cols: term.cols, rows: term.rows, repair });
   $("action-terminal").dataset.i18n = "recovery.closeTerminal";
   $("action-terminal").textContent = t("recovery.closeTerminal");
   term.focus();
@@ -75,9 +77,16 @@ export function renderRecovery(s: StateMessage, c: Connection): void {
   if (f) {
     $("fsck-device").textContent = f.device;
     const verdict = f.exitCode === 0 ? t("recovery.clean") : f.exitCode === 1 ? t("recovery.corrected") : (f.exitCode ?? 0) >= 4 ? t("recovery.uncorrected") : "";
-    $("fsck-status").textContent = f.running ? t("recovery.checking") : f.exitCode === null ? "" : `${t("recovery.exitCode", { code: f.exitCode })}${verdict ? " " + verdict : ""}`;
+    const repair = r.terminal.open && r.terminal.repair;
+    $("fsck-status").textContent = repair
+      ? t(f.running ? "recovery.repairing" : "recovery.repairAsks")
+      : f.running
+        ? t("recovery.checking")
+        : f.exitCode === null
+          ? ""
+          : `${t("recovery.exitCode", { code: f.exitCode })}${verdict ? " " + verdict : ""}`;
     const bar = $("fsck-progress") as HTMLProgressElement;
-    bar.hidden = !f.running;
+    bar.hidden = !f.running || repair; // the repair's progress is fsck's own, in the terminal
     if (f.percent === null) bar.removeAttribute("value");
     else bar.value = f.percent;
     const out = $("fsck-output");
@@ -89,5 +98,6 @@ export function renderRecovery(s: StateMessage, c: Connection): void {
   j.scrollTop = j.scrollHeight;
   $("recovery-busy").textContent = r.busy ? t("recovery.busy", { action: r.busy }) : "";
   for (const b of document.querySelectorAll<HTMLButtonElement>("#recovery-actions button")) b.disabled = r.busy !== "" || (f?.running ?? false);
+  ($("action-fsck") as HTMLButtonElement).disabled ||= r.terminal.open; // one terminal at a time
   if (!r.terminal.open && term) closeTerminal();
 }

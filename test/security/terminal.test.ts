@@ -8,10 +8,11 @@
 //   - a killed foyerd, or a closed terminal, leaves no broker, sulogin, shell or background job
 //   - a broker that cannot be spawned is an error to the client, not a dead foyerd
 //   - keystrokes (a root password) are not left in foyerd's memory
+//   - fsck -y (the repair) runs only behind sulogin's password, or its --force on a locked root
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { randomBytes } from "node:crypto";
@@ -20,7 +21,7 @@ import { Foyerd, memoryHits, pollUntil, requirePrivateAskDir, requireTool, withT
 import { FRAME_TERMINAL, type StateMessage } from "../../src/protocol/greeter.js";
 import { failureDelayMs, maxTriesWithin } from "../../src/greeter/password-rate.js";
 
-for (const [t, pkg] of [["sulogin", "util-linux"], ["setpriv", "util-linux"], ["prlimit", "util-linux"], ["ps", "procps"], ["openssl", "openssl"]]) requireTool(t!, pkg!);
+for (const [t, pkg] of [["sulogin", "util-linux"], ["setpriv", "util-linux"], ["prlimit", "util-linux"], ["ps", "procps"], ["openssl", "openssl"], ["mkfs.ext4", "e2fsprogs"], ["debugfs", "e2fsprogs"], ["fsck.ext4", "e2fsprogs"]]) requireTool(t!, pkg!);
 requirePrivateAskDir();
 
 const dir = mkdtempSync(join(tmpdir(), "foyer-security-"));
@@ -308,4 +309,78 @@ test("keystrokes on the terminal path are not left in foyerd's memory", async ()
 });
 
 /** A small ext4 image that fsck -n fails on: an inode cleared under its entry, blocks in use marked free. */
+function corruptImage(): string {
+  const img = join(dir, "fs.ext4");
+  const tree = join(dir, "tree");
+  rmSync(tree, { recursive: true, force: true });
+  for (let d = 0; d < 4; d++) {
+    mkdirSync(join(tree, `d${d}`), { recursive: true });
+    for (let n = 0; n < 20; n++) writeFileSync(join(tree, `d${d}`, `f${n}`), `file ${d}/${n}\n`.repeat(50));
+  }
+  assert.is(spawnSync("mkfs.ext4", ["-q", "-F", "-d", tree, img, "16M"]).status, 0);
+  assert.is(spawnSync("debugfs", ["-w", "-R", "clri /d1/f3", img]).status, 0);
+  assert.is(spawnSync("debugfs", ["-w", "-R", "freeb 300 20", img]).status, 0);
+  assert.is.not(fsckN(img), 0, "the image must fail fsck -n");
+  return img;
+}
+const fsckN = (img: string) => spawnSync("fsck.ext4", ["-n", "-f", img]).status;
+
+test("fsck -y runs only behind the root password: the repair is sulogin's terminal", async () => {
+  shadow(false);
+  const img = corruptImage();
+  const f = start({}, ["--fsck-device", img]);
+  const c = await Client.connect(f);
+  await pollUntil(() => c.state?.recovery?.fsck?.exitCode != null, 30_000, "the read-only check");
+  // the repair action of old is gone: nothing writes without the password
+  c.send({ type: "recovery_action", action: "fsck" });
+  await pollUntil(() => c.errors.length > 0 || /fsck repair of/.test(f.log), 10_000, "an answer to the old repair action");
+  assert.not.match(f.log, /fsck repair of/, "a repair ran without the root password");
+  assert.is(c.errors[0]!.code, "protocol-error");
+
+  c.open(true);
+  await c.until(PROMPT, 20_000, "sulogin's prompt for the repair");
+  assert.ok(c.state?.recovery?.terminal.repair, "the view says the terminal is the repair's");
+  // the device is in the environment, on no command line but fsck's own
+  assert.equal(seenByNobody().filter((p) => p.args.includes(img) && p.pid !== f.proc.pid), [], "the device on a command line");
+  c.type("wrong\r");
+  await c.until(WRONG, 15_000, "a wrong password refused");
+  assert.is.not(fsckN(img), 0, "the image was written to after a wrong password");
+  c.type("root-pw\r");
+  await c.until(/fsck exited with code 1\./, 60_000, "the repair ran");
+  await pollUntil(() => c.state?.recovery?.fsck?.running === true || c.state?.recovery?.fsck?.exitCode === 1, 10_000, "the view follows the repair");
+  c.type("\r");
+  await pollUntil(() => !c.terminalOpen && c.state?.recovery?.fsck?.exitCode === 1, 15_000, "the terminal closed with fsck's exit code");
+  assert.is(fsckN(img), 0, "the image is clean after the repair");
+});
+
+test("a locked root gets the repair without a password only with recovery.suloginForce", async () => {
+  shadow(true);
+  let img = corruptImage();
+  start({ suloginForce: false }, ["--fsck-device", img]);
+  let c = await Client.connect(daemon!);
+  await pollUntil(() => c.state?.recovery?.fsck?.exitCode != null, 30_000, "the read-only check");
+  c.open(true);
+  await c.until(/locked/i, 20_000, "sulogin's refusal");
+  c.type("\r"); // sulogin waits for Enter, then exits
+  await pollUntil(() => !c.terminalOpen, 15_000, "the terminal closed");
+  assert.is.not(fsckN(img), 0, "a locked root's repair ran without --force");
+  assert.is(c.state?.recovery?.fsck?.exitCode, 4, "the view still shows the check");
+  c.close();
+  await daemon!.stop();
+  daemon!.cleanup();
+
+  img = corruptImage();
+  start({ suloginForce: true }, ["--fsck-device", img]);
+  c = await Client.connect(daemon!);
+  await pollUntil(() => c.state?.recovery?.fsck?.exitCode != null, 30_000, "the read-only check");
+  c.open(true);
+  await c.until(/Press Enter for maintenance/, 20_000, "sulogin --force");
+  assert.not.match(c.screen, PROMPT);
+  c.type("\r");
+  await c.until(/fsck exited with code 1\./, 60_000, "the repair ran");
+  c.type("\r");
+  await pollUntil(() => !c.terminalOpen && c.state?.recovery?.fsck?.exitCode === 1, 15_000, "the terminal closed with fsck's exit code");
+  assert.is(fsckN(img), 0);
+});
+
 test.run();
