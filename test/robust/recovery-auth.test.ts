@@ -35,14 +35,21 @@ async function session(rootLocked: boolean, force: boolean): Promise<{ screen: s
     const until = (re: RegExp, ms: number) => pollUntil(() => re.test(screen), ms, `${re}`);
     ws.send(JSON.stringify({ type: "terminal_open", cols: 120, rows: 30 }));
     await until(/password for maintenance|Press Enter for maintenance|root account is locked/, 10_000);
-    if (/Press Enter for maintenance/.test(screen)) type("\r"); // sulogin --force on a locked root
+    let answered = false;
+    if (/Press Enter for maintenance/.test(screen)) {
+      type("\r"); // sulogin --force on a locked root
+      answered = true;
+    }
     if (/password for maintenance/.test(screen)) {
       type("wrong-pw\r");
       await until(/Login incorrect/, 15_000);
       type("root-pw\r");
+      answered = true;
     }
-    // whatever happened, try to run a command; only a shell answers it
-    await new Promise((r) => setTimeout(r, 1500)); // sulogin either exits or starts the shell: no event to wait for
+    // answered, sulogin either starts the shell or exits, and foyerd says which (a password after
+    // a wrong one is passed on 3 s later: src/greeter/password-rate.ts); a locked root's refusal
+    // waits for Enter. Whatever happened, try to run a command; only a shell answers it
+    if (answered) await f.until((l) => /started a shell|recovery terminal closed/.test(l), 20_000, "a shell, or the terminal's end");
     type("echo SHELL-$((20+22))\r");
     const shell = await until(/SHELL-42/, 3_000).then(() => true, () => false);
     ws.close();
