@@ -48,7 +48,7 @@ FOYER_UDEV_RULES="60-input-id.rules 60-persistent-input.rules 60-drm.rules 70-ua
 foyer_own_files() {
     local src=$1 f m
     for f in "$src"/dist/*.mjs "$src"/dist/*.node; do echo "$f /usr/lib/foyer/${f##*/}"; done
-    for f in "$src"/libexec/*; do echo "$f /usr/lib/foyer/libexec/${f##*/}"; done
+    for f in "$src"/packaging/libexec/* "$src"/libexec/*; do [ -f "$f" ] && echo "$f /usr/lib/foyer/libexec/${f##*/}"; done
     for f in "$src"/dist/ui/*.js "$src"/dist/ui/*.css; do echo "$f /usr/lib/foyer/dist/ui/${f##*/}"; done
     (cd "$src" && find assets -type f) | while read -r f; do echo "$src/$f /usr/lib/foyer/$f"; done
     for f in "$src"/profiles/*.json; do echo "$f /usr/lib/foyer/profiles/${f##*/}"; done

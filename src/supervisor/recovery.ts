@@ -3,7 +3,7 @@
 // terminal asks for the root password through sulogin; so does the repair (fsck -y writes to the
 // disk as root), which is the same terminal with a different shell: sulogin runs $SUSHELL once the
 // password is right (or, root locked, with recovery.suloginForce), and foyer's SUSHELL is
-// libexec/foyer-repair, which runs `fsck -y` of the device foyerd names in its environment, its
+// libexec/foyer-repair (packaging/libexec/ in the source), which runs `fsck -y` of the device foyerd names in its environment, its
 // progress in the terminal.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -23,10 +23,10 @@ const BASE_ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 /** fsck's "checking canceled by user request": the repair's terminal closed while fsck ran */
 const FSCK_CANCELED = 32;
 
-/** foyer's SUSHELL for the repair: libexec/ at the package top, from the source tree or the bundle. */
+/** foyer's SUSHELL for the repair: libexec/ beside the bundle in an image, packaging/libexec/ in the source tree. */
 export function repairHelper(): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  const found = [join(here, "libexec"), join(here, "../libexec"), join(here, "../../libexec")].find((d) => existsSync(join(d, "foyer-repair")));
+  const found = [join(here, "libexec"), join(here, "../packaging/libexec"), join(here, "../../packaging/libexec")].find((d) => existsSync(join(d, "foyer-repair")));
   return join(found ?? join(here, "libexec"), "foyer-repair");
 }
 
