@@ -4,11 +4,12 @@
 // Stopping is SIGTERM to the group, then SIGKILL at the deadline: cage aborts on SIGTERM and
 // leaves its client orphaned, so the whole group is always signalled.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { openSync, closeSync, mkdirSync, readdirSync, readFileSync, existsSync } from "node:fs";
+import { openSync, closeSync, mkdirSync, readFileSync, existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FoyerError, describe } from "../base/errors.js";
 import type { Logger } from "../base/log.js";
+import { processes, alive } from "../base/procs.js";
 
 export interface LaunchSpec {
   /** short unit name for logs: "greeter", "display", "seatd" */
@@ -62,17 +63,12 @@ function signalGroup(pid: number, sig: NodeJS.Signals): void {
 
 /** The resident memory (KiB) of every process whose real uid is `uid`: the greeter's whole stack. */
 export function userRssKb(uid: number): number {
-  let kb = 0;
-  for (const e of readdirSync("/proc")) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const status = readFileSync(`/proc/${e}/status`, "utf8");
-      if (Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]) === uid) kb += Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return kb;
+  return processes().reduce((kb, p) => kb + (p.realUid === uid ? p.rssKb : 0), 0);
+}
+
+/** The live (not zombie) processes of `uid`, from /proc. */
+function userPids(uid: number): number[] {
+  return processes().filter((p) => p.realUid === uid && alive(p)).map((p) => p.pid);
 }
 
 /**
@@ -81,23 +77,6 @@ export function userRssKb(uid: number): number {
  * user owns nothing else, so at shutdown its processes are swept as logind's KillUserProcesses
  * would.
  */
-/** The live (not zombie) processes of `uid`, from /proc. */
-function userPids(uid: number): number[] {
-  const pids: number[] = [];
-  for (const e of readdirSync("/proc")) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const status = readFileSync(`/proc/${e}/status`, "utf8");
-      const m = /^Uid:\s+(\d+)/m.exec(status);
-      const state = /^State:\s+(\S)/m.exec(status)?.[1];
-      if (m && Number(m[1]) === uid && state !== "Z") pids.push(Number(e));
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return pids;
-}
-
 export function sweepUser(uid: number): number {
   if (uid === 0) return 0; // never
   let n = 0;
