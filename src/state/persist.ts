@@ -14,6 +14,7 @@ import { StateSchema } from "../profile/schema.js";
 import { flushTree, writeFileSafe, type FlushResult } from "./flush.js";
 import { LOG_DIR, PERSIST_FILE, TIMELINE_FILE, type PersistPlan } from "./overlay.js";
 import { parseTimeline, monotonicNowMs } from "./timeline.js";
+import { bootLogText } from "./boot-log.js";
 
 export const MANIFEST = "flush-manifest.json";
 const KEEP_BOOTS = 32;
@@ -77,20 +78,10 @@ async function targetDir(dir: string, problems: string[], say: (m: string) => vo
   return false;
 }
 
-/** The boot's logs as one text, foyerd's first, each under a `==> name <==` header (as tail prints several files). */
+/** The boot's logs as one text (boot-log.ts). */
 async function bootLog(logDir: string): Promise<Buffer | null> {
-  const names = (await fs.readdir(logDir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isFile()).map((e) => e.name);
-  if (names.length === 0) return null;
-  names.sort((a, b) => (a === "foyerd.log" ? -1 : b === "foyerd.log" ? 1 : a.localeCompare(b)));
-  const parts: Buffer[] = [];
-  for (const n of names) {
-    // a browser prints its URL; the greeter's per-launch token is dead by now, but has no
-    // business on a disk either
-    const b = Buffer.from((await fs.readFile(path.join(logDir, n), "latin1")).replace(/token=[\w-]+/g, "token=[redacted]"), "latin1");
-    parts.push(Buffer.from(`==> ${n} <==\n`), b);
-    if (b.length && b[b.length - 1] !== 0x0a) parts.push(Buffer.from("\n"));
-  }
-  return Buffer.concat(parts);
+  const files = (await fs.readdir(logDir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isFile());
+  return bootLogText(await Promise.all(files.map(async (e) => ({ name: e.name, data: await fs.readFile(path.join(logDir, e.name)) }))));
 }
 
 /** Hashes of every regular file under `p` (a file or a folder), relative to `base`. */
