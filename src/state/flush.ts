@@ -10,9 +10,14 @@
 // A folder the target does not have yet is built whole under a temp name and renamed into place
 // once: its files need no temps of their own (nobody sees them before the folder's rename), so a
 // first flush costs one rename per new folder instead of one per file.
-import { promises as fs, constants, lstatSync, statSync, mkdirSync, readdirSync, rmSync, readFileSync, openSync, writeSync, fchmodSync, closeSync, renameSync, fsyncSync, copyFileSync } from "node:fs";
+// The source is another user's tree (the greeter owns its folders in the state): it is read as
+// source.ts reads one, by fd, never through a symlink, regular files only. The copies are root's
+// and get copyMode.
+import { promises as fs, constants, lstatSync, mkdirSync, readdirSync, rmSync, openSync, writeSync, fchmodSync, chmodSync, closeSync, renameSync, fsyncSync, readSync, type Stats } from "node:fs";
 import { execFile } from "node:child_process";
+import { createHash, type Hash } from "node:crypto";
 import * as path from "node:path";
+import { SourceDir, readChunks } from "./source.js";
 
 export const TEMP_PREFIX = ".foyer-flush.";
 
@@ -20,6 +25,15 @@ export const TEMP_PREFIX = ".foyer-flush.";
 const tempName = (dir: string, name: string) => path.join(dir, `${TEMP_PREFIX}${process.pid}.${name}`);
 
 export interface FlushResult { copied: number; skipped: number; problems: string[] }
+
+/**
+ * The mode of root's copy of a file or folder whose mode is `mode`. The copy changes hands (the
+ * greeter's file becomes root's), so a bit that granted something to the greeter's user or group
+ * would grant it in root's name: a set-uid file would run as root, a set-gid one with root's
+ * group, and a file or folder writable by group or others could be changed by them under root's
+ * name (in a folder, a symlink put where the next flush writes). Only read and execute pass.
+ */
+export const copyMode = (mode: number): number => mode & 0o755;
 
 /** fsync of a folder: the renames in it made durable. */
 function fsyncDir(dir: string): void {
@@ -56,7 +70,7 @@ function writeTemp(tmp: string, data: Buffer, mode: number): void {
   try {
     for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
     fsyncSync(fd);
-    fchmodSync(fd, mode);
+    fchmodSync(fd, copyMode(mode));
   } catch (e) {
     closeSync(fd);
     rmSync(tmp, { force: true });
@@ -66,16 +80,40 @@ function writeTemp(tmp: string, data: Buffer, mode: number): void {
 }
 
 /**
- * A new file at `dst`: `src`'s bytes and mode, copied by the kernel (libuv's copyfile: one call
- * instead of a read and a write through JS). COPYFILE_EXCL is O_CREAT|O_EXCL, so never through a
- * symlink planted at `dst`; removed if the copy fails, unless it was not ours (EEXIST).
+ * A new file at `dst` with the content of the open file `src` (at most `size` bytes, readChunks)
+ * and copyMode(mode). Not libuv's copyfile: it opens its source by path and gives the copy the
+ * source's mode, set-id bits and all. O_EXCL|O_NOFOLLOW: never through a symlink planted at
+ * `dst`; removed if the copy fails, unless it was not ours (EEXIST).
  */
-function copyNew(src: string, dst: string): void {
+function copyNew(src: number, size: number, dst: string, mode: number, hash?: Hash): void {
+  const fd = openSync(dst, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
-    copyFileSync(src, dst, constants.COPYFILE_EXCL);
+    readChunks(src, size, (b) => {
+      for (let off = 0; off < b.length; ) off += writeSync(fd, b, off, b.length - off);
+      hash?.update(b);
+    });
+    fchmodSync(fd, copyMode(mode));
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "EEXIST") rmSync(dst, { force: true });
+    closeSync(fd);
+    rmSync(dst, { force: true });
     throw e;
+  }
+  closeSync(fd);
+}
+
+/** Whether the open file `src` holds exactly the `size` bytes of the file at `dst` (root's); `hash` sees the source's bytes read. */
+function sameContent(src: number, size: number, dst: string, hash?: Hash): boolean {
+  const fd = openSync(dst, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const theirs = Buffer.allocUnsafe(Math.min(size, 1 << 20));
+    let same = true;
+    const read = readChunks(src, size, (b, pos) => {
+      if (same) same = readSync(fd, theirs, 0, b.length, pos) === b.length && theirs.subarray(0, b.length).equals(b);
+      hash?.update(b);
+    });
+    return same && read === size;
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -95,33 +133,53 @@ export function syncFileSystem(dir: string): Promise<boolean> {
 /** A temp to rename into place: a file, or a whole new folder holding `files` files. */
 interface Pending { tmp: string; dst: string; dir: string; files: number }
 
+/** Where flushTree puts the SHA-256 of each file it mirrors: `into[prefix/<path under from>]`. */
+export interface TreeHashes { into: Record<string, string>; prefix: string }
+
 // Mirror `from` into `to`; a file present only in `to` is left alone. A target that is a symlink,
 // or a non-directory where a directory should be, is reported and skipped (nothing written there).
-export async function flushTree(from: string, to: string, log: (m: string) => void = () => {}): Promise<FlushResult> {
+// In the source only regular files and folders are copied: symlinks, FIFOs and sockets are not,
+// whenever they appeared.
+export async function flushTree(from: string | SourceDir, to: string, log: (m: string) => void = () => {}, hashes?: TreeHashes): Promise<FlushResult> {
   const r: FlushResult = { copied: 0, skipped: 0, problems: [] };
   const pending: Pending[] = [];
   const problem = (m: string) => { r.problems.push(m); log(m); };
-  // a folder nobody sees yet (a new folder's temp, or inside one), made with `s`'s mode: files go
-  // straight to their names
-  const fill = (s: string, d: string, into: Pending): void => {
-    mkdirSync(d, { mode: statSync(s).mode & 0o7777 });
-    const entries = readdirSync(s, { withFileTypes: true });
-    for (const e of entries) {
-      if (!e.isFile()) continue;
-      copyNew(path.join(s, e.name), path.join(d, e.name));
-      into.files++;
+  const newHash = () => (hashes ? createHash("sha256") : undefined);
+  const record = (rel: string, h: Hash | undefined) => { if (hashes && h) hashes.into[path.join(hashes.prefix, rel)] = h.digest("hex"); };
+  // the regular files and folders of `s` as opened (source.ts), each closed after its callback;
+  // readdir's types only spare opening what was a symlink, a FIFO or a socket already
+  const each = (s: SourceDir, file: (name: string, fd: number, st: Stats) => void, dir: (name: string, sub: SourceDir) => void): void => {
+    for (const e of s.entries()) {
+      if (!e.isFile() && !e.isDirectory()) continue;
+      const x = s.open(e.name);
+      if (x.kind === "file") {
+        try { file(e.name, x.fd, x.st); } finally { closeSync(x.fd); }
+      } else if (x.kind === "dir") {
+        try { dir(e.name, x.dir); } finally { x.dir.close(); }
+      }
     }
-    for (const e of entries) if (e.isDirectory()) fill(path.join(s, e.name), path.join(d, e.name), into);
+  };
+  // a folder nobody sees yet (a new folder's temp, or inside one): files go straight to their names
+  const fill = (s: SourceDir, d: string, into: Pending, rel: string): void => {
+    // chmod, not mkdir's mode: that one passes through the umask and takes a set-gid parent's bit
+    mkdirSync(d, { mode: 0o700 });
+    chmodSync(d, copyMode(s.st.mode));
+    each(s, (name, fd, st) => {
+      const h = newHash();
+      copyNew(fd, st.size, path.join(d, name), st.mode, h);
+      record(path.join(rel, name), h);
+      into.files++;
+    }, (name, sub) => fill(sub, path.join(d, name), into, path.join(rel, name)));
   };
   // synchronous: the flush is a process of its own with nothing else to serve, and thousands of
   // small files cost more in the thread pool's round trips than in the file system
-  const walk = (s: string, d: string): void => {
+  const walk = (s: SourceDir, d: string, rel: string): void => {
     const st = lstatSync(d, { throwIfNoEntry: false });
     if (st === undefined) {
       // pending before it is filled: a failure inside still puts what was written in place
       const p: Pending = { tmp: tempName(path.dirname(d), path.basename(d)), dst: d, dir: path.dirname(d), files: 0 };
       pending.push(p);
-      fill(s, p.tmp, p);
+      fill(s, p.tmp, p, rel);
       return;
     }
     if (!st.isDirectory()) return problem(`flush: ${d} is ${st.isSymbolicLink() ? "a symlink" : "not a directory"}; not writing under it`);
@@ -131,33 +189,38 @@ export async function flushTree(from: string, to: string, log: (m: string) => vo
       if (n.startsWith(TEMP_PREFIX)) rmSync(path.join(d, n), { force: true, recursive: true });
       else there.add(n);
     }
-    const entries = readdirSync(s, { withFileTypes: true });
-    for (const e of entries) {
-      if (!e.isFile()) continue;
-      const sp = path.join(s, e.name), dp = path.join(d, e.name);
-      const t = there.has(e.name) ? lstatSync(dp, { throwIfNoEntry: false }) : undefined;
+    each(s, (name, fd, ss) => {
+      const dp = path.join(d, name);
+      const t = there.has(name) ? lstatSync(dp, { throwIfNoEntry: false }) : undefined;
       if (t && !t.isFile()) {
         problem(`flush: ${dp} is ${t.isSymbolicLink() ? "a symlink" : "not a regular file"}; left alone`);
-        continue;
+        return;
       }
-      if (t) {
-        const ss = statSync(sp);
-        if (t.size === ss.size && (t.mode & 0o7777) === (ss.mode & 0o7777) && readFileSync(dp).equals(readFileSync(sp))) { r.skipped++; continue; }
+      let h = newHash();
+      if (t && t.size === ss.size && (t.mode & 0o7777) === copyMode(ss.mode) && sameContent(fd, ss.size, dp, h)) {
+        r.skipped++;
+        record(path.join(rel, name), h);
+        return;
       }
-      const tmp = tempName(d, e.name);
-      copyNew(sp, tmp); // made durable below, all at once
+      const tmp = tempName(d, name);
+      h = newHash();
+      copyNew(fd, ss.size, tmp, ss.mode, h); // made durable below, all at once
+      record(path.join(rel, name), h);
       pending.push({ tmp, dst: dp, dir: d, files: 1 });
-    }
-    for (const e of entries) if (e.isDirectory()) walk(path.join(s, e.name), path.join(d, e.name));
+    }, (name, sub) => walk(sub, path.join(d, name), path.join(rel, name)));
   };
   let failed: { e: unknown } | undefined;
   let renamed = 0;
   try {
     // a file that cannot be read or written stops the walk; what was written before it still goes in place
+    let top: SourceDir | undefined;
     try {
-      walk(from, to);
+      top = typeof from === "string" ? SourceDir.open(from) : from;
+      walk(top, to, "");
     } catch (e) {
       failed = { e };
+    } finally {
+      if (typeof from === "string") top?.close();
     }
     if (pending.length === 0) {
       if (failed) throw failed.e;

@@ -5,16 +5,19 @@
 // Every file goes through the crash-safe recipe (flush.ts). A manifest in <persistTo> records, per
 // boot, what was written and its hash; it is derived only from the source, so a second run writes
 // the same bytes, and once the tmpfs is gone a rerun finds the boot in it and has nothing to do.
-import { promises as fs } from "node:fs";
+// The greeter owns folders in the state: what is in them is read by fd (source.ts), each hash
+// taken from the bytes copied.
+import { promises as fs, closeSync } from "node:fs";
 import { createHash } from "node:crypto";
 import * as path from "node:path";
 import * as z from "zod/mini";
 import "../base/schema-messages.js";
 import { StateSchema } from "../profile/schema.js";
-import { flushTree, writeFileSafe, type FlushResult } from "./flush.js";
+import { flushTree, writeFileSafe, copyMode, type FlushResult } from "./flush.js";
 import { LOG_DIR, PERSIST_FILE, TIMELINE_FILE, type PersistPlan } from "./overlay.js";
 import { parseTimeline, monotonicNowMs } from "./timeline.js";
-import { bootLogText } from "./boot-log.js";
+import { SourceDir, readAll, type Entry } from "./source.js";
+import { bootLogText, type LogFile } from "./boot-log.js";
 
 export const MANIFEST = "flush-manifest.json";
 const KEEP_BOOTS = 32;
@@ -78,18 +81,52 @@ async function targetDir(dir: string, problems: string[], say: (m: string) => vo
   return false;
 }
 
-/** The boot's logs as one text (boot-log.ts). */
-async function bootLog(logDir: string): Promise<Buffer | null> {
-  const files = (await fs.readdir(logDir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isFile());
-  return bootLogText(await Promise.all(files.map(async (e) => ({ name: e.name, data: await fs.readFile(path.join(logDir, e.name)) }))));
+/** The files of the state's log folder (root's), each read by fd as any file of the state. */
+function logFiles(state: SourceDir): LogFile[] {
+  const e = state.open(LOG_DIR);
+  if (e.kind === "file") closeSync(e.fd);
+  if (e.kind !== "dir") return [];
+  const out: LogFile[] = [];
+  try {
+    for (const d of e.dir.entries()) {
+      if (!d.isFile()) continue;
+      const f = e.dir.open(d.name);
+      if (f.kind === "dir") f.dir.close();
+      if (f.kind !== "file") continue;
+      try {
+        out.push({ name: d.name, data: readAll(f.fd, f.st.size) });
+      } finally {
+        closeSync(f.fd);
+      }
+    }
+  } finally {
+    e.dir.close();
+  }
+  return out;
 }
 
-/** Hashes of every regular file under `p` (a file or a folder), relative to `base`. */
-async function hashes(p: string, base: string, out: Record<string, string>): Promise<void> {
-  const st = await fs.lstat(p).catch(() => null);
-  if (!st) return;
-  if (st.isFile()) out[path.relative(base, p)] = sha(await fs.readFile(p));
-  else if (st.isDirectory()) for (const n of (await fs.readdir(p)).sort()) await hashes(path.join(p, n), base, out);
+/**
+ * Opens the state's relative path `rel` one name at a time from `state`, none through a symlink:
+ * the entry, or the folder on the way that is a symlink (`via`). What is not a folder on the way
+ * is as good as missing. The entry's fd is the caller's to close.
+ */
+function openPath(state: SourceDir, rel: string): Entry | { kind: "via"; via: string } {
+  let dir = state;
+  const names = rel.split("/");
+  try {
+    for (const [i, name] of names.entries()) {
+      const e = dir.open(name);
+      if (i === names.length - 1) return e;
+      if (e.kind === "symlink") return { kind: "via", via: `${dir.shown}/${name}` };
+      if (e.kind === "file") closeSync(e.fd);
+      if (e.kind !== "dir") return { kind: "missing" };
+      if (dir !== state) dir.close();
+      dir = e.dir;
+    }
+    return { kind: "missing" };
+  } finally {
+    if (dir !== state) dir.close();
+  }
 }
 
 /** Marks "flush" once in the state's timeline, before it is copied (a rerun adds nothing). */
@@ -104,14 +141,46 @@ async function markFlush(stateDir: string): Promise<void> {
   await fs.rename(`${f}.tmp`, f);
 }
 
-async function symlinkOnTheWay(base: string, rel: string): Promise<string | null> {
-  let p = base;
-  for (const part of rel.split("/").slice(0, -1)) {
-    p = path.join(p, part);
-    const st = await fs.lstat(p).catch(() => null);
-    if (st?.isSymbolicLink()) return p;
+/** Mirrors the state's path `rel` (a file or a folder) under `to`, its hashes into `files`; what is refused goes to r.problems. */
+async function keep(state: SourceDir, rel: string, to: string, files: Record<string, string>, r: FlushResult, say: (m: string) => void): Promise<void> {
+  const problem = (m: string) => {
+    r.problems.push(m);
+    say(m);
+  };
+  const src = `${state.shown}/${rel}`;
+  const e = openPath(state, rel);
+  // the greeter owns folders in the state: a symlink it put there must not make root read what lies behind it
+  if (e.kind === "via") return problem(`flush: ${e.via} is a symlink; '${rel}' not kept`);
+  if (e.kind === "symlink") return problem(`flush: ${src} is a symlink; '${rel}' not kept`);
+  if (e.kind === "other") return problem(`flush: ${src} is not a file or a folder; not kept`);
+  if (e.kind === "missing") return; // nothing of that kind this boot
+  try {
+    const dst = path.join(to, rel);
+    if (!(await targetDir(path.dirname(dst), r.problems, say))) return;
+    if (e.kind === "dir") {
+      if (!(await targetDir(dst, r.problems, say))) return;
+      const got: Record<string, string> = {};
+      const t = await flushTree(e.dir, dst, say, { into: got, prefix: rel });
+      // in name order, not readdir's: the manifest is the same bytes at every run
+      for (const k of Object.keys(got).sort()) files[k] = got[k]!;
+      r.copied += t.copied;
+      r.skipped += t.skipped;
+      r.problems.push(...t.problems);
+      return;
+    }
+    const d = await fs.lstat(dst).catch(() => null);
+    if (d && !d.isFile()) return problem(`flush: ${dst} is ${d.isSymbolicLink() ? "a symlink" : "not a regular file"}; left alone`);
+    const data = readAll(e.fd, e.st.size);
+    if (d && (d.mode & 0o7777) === copyMode(e.st.mode) && (await fs.readFile(dst)).equals(data)) r.skipped++;
+    else {
+      await writeFileSafe(path.dirname(dst), path.basename(dst), data, e.st.mode);
+      r.copied++;
+    }
+    files[rel] = sha(data);
+  } finally {
+    if (e.kind === "dir") e.dir.close();
+    else closeSync(e.fd);
   }
-  return null;
 }
 
 export async function flushState(o: { stateDir: string; root: string; bootId: string; say: (m: string) => void }): Promise<PersistResult> {
@@ -128,66 +197,27 @@ export async function flushState(o: { stateDir: string; root: string; bootId: st
   }
   await markFlush(stateDir);
   const entry: Manifest["boots"][string] = { log: null, files: {} };
-
-  if (plan.logs !== null) {
-    const dir = under(root, plan.logs);
-    const text = await bootLog(path.join(stateDir, LOG_DIR));
-    if (text !== null && (await targetDir(dir, r.problems, say))) {
-      const name = `boot-${bootId}.log`;
-      const old = await fs.readFile(path.join(dir, name)).catch(() => null);
-      if (old?.equals(text)) r.skipped++;
-      else {
-        await writeFileSafe(dir, name, text, 0o640);
-        r.copied++;
+  const state = SourceDir.open(stateDir);
+  try {
+    if (plan.logs !== null) {
+      const dir = under(root, plan.logs);
+      const text = bootLogText(logFiles(state));
+      if (text !== null && (await targetDir(dir, r.problems, say))) {
+        const name = `boot-${bootId}.log`;
+        const old = await fs.readFile(path.join(dir, name)).catch(() => null);
+        if (old?.equals(text)) r.skipped++;
+        else {
+          await writeFileSafe(dir, name, text, 0o640);
+          r.copied++;
+        }
+        r.logFile = path.join(dir, name);
+        entry.log = name;
+        entry.files[path.join(path.relative(plan.persistTo, plan.logs), name)] = sha(text);
       }
-      r.logFile = path.join(dir, name);
-      entry.log = name;
-      entry.files[path.join(path.relative(plan.persistTo, plan.logs), name)] = sha(text);
     }
-  }
-
-  for (const rel of plan.persist) {
-    const src = path.join(stateDir, rel);
-    // the greeter owns folders in the state: a symlink it planted on the way must not make the
-    // flush copy what lies behind it
-    const via = await symlinkOnTheWay(stateDir, rel);
-    if (via) {
-      const m = `flush: ${via} is a symlink; '${rel}' not kept`;
-      r.problems.push(m);
-      say(m);
-      continue;
-    }
-    const st = await fs.lstat(src).catch(() => null);
-    if (st === null) continue; // nothing of that kind this boot
-    const dst = path.join(manifestDir, rel);
-    if (!(await targetDir(path.dirname(dst), r.problems, say))) continue;
-    if (st.isDirectory()) {
-      if (!(await targetDir(dst, r.problems, say))) continue;
-      const t = await flushTree(src, dst, say);
-      r.copied += t.copied;
-      r.skipped += t.skipped;
-      r.problems.push(...t.problems);
-    } else if (st.isFile()) {
-      const d = await fs.lstat(dst).catch(() => null);
-      if (d && !d.isFile()) {
-        const m = `flush: ${dst} is ${d.isSymbolicLink() ? "a symlink" : "not a regular file"}; left alone`;
-        r.problems.push(m);
-        say(m);
-        continue;
-      }
-      const data = await fs.readFile(src);
-      if (d && (await fs.readFile(dst)).equals(data) && (d.mode & 0o7777) === (st.mode & 0o7777)) r.skipped++;
-      else {
-        await writeFileSafe(path.dirname(dst), path.basename(dst), data, st.mode & 0o7777);
-        r.copied++;
-      }
-    } else {
-      const m = `flush: ${src} is not a file or a folder; not kept`;
-      r.problems.push(m);
-      say(m);
-      continue;
-    }
-    await hashes(src, stateDir, entry.files);
+    for (const rel of plan.persist) await keep(state, rel, manifestDir, entry.files, r, say);
+  } finally {
+    state.close();
   }
 
   // the manifest last: it says "this boot is on disk", so it must not be there before the files are

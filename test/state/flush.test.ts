@@ -1,8 +1,10 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { promises as fs } from "node:fs";
+import { execFileSync } from "node:child_process";
 import * as os from "node:os";
 import * as path from "node:path";
+import { createHash } from "node:crypto";
 import { flushTree, TEMP_PREFIX } from "../../src/state/flush.js";
 import { withTimeout } from "../../src/base/timeout.js";
 
@@ -81,6 +83,45 @@ test("a symlink where a directory should be is reported and nothing is written t
   assert.is(r.problems.length, 1);
   assert.match(r.problems[0] ?? "", /symlink/);
   assert.equal(await fs.readdir(outside), []);
+});
+
+test("root's copies: set-id, sticky and group/other write bits dropped, in new folders and existing ones; unchanged next time", async () => {
+  const from = path.join(root, "sid"), to = path.join(root, "sid-to");
+  await fs.mkdir(path.join(from, "old"), { recursive: true });
+  await fs.mkdir(path.join(from, "new"));
+  for (const d of ["old", "new"]) {
+    await fs.writeFile(path.join(from, d, "suid"), "x");
+    await fs.chmod(path.join(from, d, "suid"), 0o6755);
+    await fs.writeFile(path.join(from, d, "open"), "y");
+    await fs.chmod(path.join(from, d, "open"), 0o1666);
+  }
+  await fs.chmod(path.join(from, "new"), 0o3777);
+  await fs.mkdir(path.join(to, "old"), { recursive: true });
+  const r1 = await withTimeout(flushTree(from, to), 10_000, "flush");
+  assert.equal({ copied: r1.copied, problems: r1.problems }, { copied: 4, problems: [] });
+  const mode = async (p: string) => (await fs.stat(path.join(to, p))).mode & 0o7777;
+  assert.equal([await mode("old/suid"), await mode("old/open"), await mode("new/suid"), await mode("new/open"), await mode("new")], [0o755, 0o644, 0o755, 0o644, 0o755]);
+  // the copy's mode is what the source's becomes: not a change to copy again
+  const r2 = await withTimeout(flushTree(from, to), 10_000, "flush");
+  assert.equal({ copied: r2.copied, skipped: r2.skipped }, { copied: 0, skipped: 4 });
+});
+
+test("hashes: each file mirrored, copied or unchanged, by its path under the prefix; symlinks and FIFOs neither copied nor hashed", async () => {
+  const from = path.join(root, "h"), to = path.join(root, "h-to");
+  await fs.mkdir(path.join(from, "d"), { recursive: true });
+  await fs.writeFile(path.join(from, "a"), "a");
+  await fs.writeFile(path.join(from, "d/b"), "b");
+  await fs.symlink(path.join(from, "a"), path.join(from, "link"));
+  execFileSync("mkfifo", [path.join(from, "fifo")]);
+  const sha = (s: string) => createHash("sha256").update(s).digest("hex");
+  const want = { "p/a": sha("a"), "p/d/b": sha("b") };
+  for (const run of [1, 2]) {
+    const into: Record<string, string> = {};
+    const r = await withTimeout(flushTree(from, to, () => {}, { into, prefix: "p" }), 10_000, "flush");
+    assert.equal(r.problems, []);
+    assert.equal(into, want, `run ${run}`);
+  }
+  assert.equal((await fs.readdir(to)).sort(), ["a", "d"]);
 });
 
 test.run();
