@@ -12,7 +12,7 @@
 // first flush costs one rename per new folder instead of one per file.
 // The source is another user's tree (the greeter owns its folders in the state): it is read as
 // source.ts reads one, by fd, never through a symlink, regular files only. The copies are root's
-// and get copyMode.
+// and get copyMode; a target folder someone else could change is not written under.
 import { promises as fs, constants, lstatSync, mkdirSync, readdirSync, rmSync, openSync, writeSync, fchmodSync, chmodSync, closeSync, renameSync, fsyncSync, readSync, type Stats } from "node:fs";
 import { execFile } from "node:child_process";
 import { createHash, type Hash } from "node:crypto";
@@ -34,6 +34,18 @@ export interface FlushResult { copied: number; skipped: number; problems: string
  * name (in a folder, a symlink put where the next flush writes). Only read and execute pass.
  */
 export const copyMode = (mode: number): number => mode & 0o755;
+
+/**
+ * Why root must not write by path under the existing target folder `st`, or null. The target's
+ * checks (is it a symlink, a file) hold only while nobody else can change the folder.
+ */
+export function unsafeTarget(st: Stats): string | null {
+  if (st.isSymbolicLink()) return "a symlink";
+  if (!st.isDirectory()) return "not a directory";
+  if (st.uid !== process.geteuid?.()) return `owned by uid ${st.uid}`;
+  if (st.mode & 0o022) return `writable by its group or others (mode ${(st.mode & 0o7777).toString(8).padStart(4, "0")})`;
+  return null;
+}
 
 /** fsync of a folder: the renames in it made durable. */
 function fsyncDir(dir: string): void {
@@ -137,9 +149,9 @@ interface Pending { tmp: string; dst: string; dir: string; files: number }
 export interface TreeHashes { into: Record<string, string>; prefix: string }
 
 // Mirror `from` into `to`; a file present only in `to` is left alone. A target that is a symlink,
-// or a non-directory where a directory should be, is reported and skipped (nothing written there).
-// In the source only regular files and folders are copied: symlinks, FIFOs and sockets are not,
-// whenever they appeared.
+// a non-directory where a directory should be, or a folder someone else could change, is reported
+// and skipped (nothing written there). In the source only regular files and folders are copied:
+// symlinks, FIFOs and sockets are not, whenever they appeared.
 export async function flushTree(from: string | SourceDir, to: string, log: (m: string) => void = () => {}, hashes?: TreeHashes): Promise<FlushResult> {
   const r: FlushResult = { copied: 0, skipped: 0, problems: [] };
   const pending: Pending[] = [];
@@ -182,7 +194,8 @@ export async function flushTree(from: string | SourceDir, to: string, log: (m: s
       fill(s, p.tmp, p, rel);
       return;
     }
-    if (!st.isDirectory()) return problem(`flush: ${d} is ${st.isSymbolicLink() ? "a symlink" : "not a directory"}; not writing under it`);
+    const unsafe = unsafeTarget(st);
+    if (unsafe) return problem(`flush: ${d} is ${unsafe}; not writing under it`);
     const there = new Set<string>();
     for (const n of readdirSync(d)) {
       // a killed run's temps: files, or a new folder it was building

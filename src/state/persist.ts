@@ -13,7 +13,7 @@ import * as path from "node:path";
 import * as z from "zod/mini";
 import "../base/schema-messages.js";
 import { StateSchema } from "../profile/schema.js";
-import { flushTree, writeFileSafe, copyMode, type FlushResult } from "./flush.js";
+import { flushTree, writeFileSafe, copyMode, unsafeTarget, type FlushResult } from "./flush.js";
 import { LOG_DIR, PERSIST_FILE, TIMELINE_FILE, type PersistPlan } from "./overlay.js";
 import { parseTimeline, monotonicNowMs } from "./timeline.js";
 import { SourceDir, readAll, type Entry } from "./source.js";
@@ -67,15 +67,16 @@ async function readManifest(file: string): Promise<Manifest> {
   return { schema: 1, boots: {} };
 }
 
-/** mkdir -p of a target folder; a symlink or a file on the way is refused (nothing written through it). */
+/** mkdir -p of a target folder; a symlink, a file, or a folder someone else could change is refused (nothing written under it). */
 async function targetDir(dir: string, problems: string[], say: (m: string) => void): Promise<boolean> {
   const st = await fs.lstat(dir).catch(() => null);
   if (st === null) {
     await fs.mkdir(dir, { recursive: true, mode: 0o755 });
     return true;
   }
-  if (st.isDirectory()) return true;
-  const m = `flush: ${dir} is ${st.isSymbolicLink() ? "a symlink" : "not a directory"}; not writing under it`;
+  const unsafe = unsafeTarget(st);
+  if (unsafe === null) return true;
+  const m = `flush: ${dir} is ${unsafe}; not writing under it`;
   problems.push(m);
   say(m);
   return false;

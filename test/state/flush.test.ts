@@ -106,6 +106,25 @@ test("root's copies: set-id, sticky and group/other write bits dropped, in new f
   assert.equal({ copied: r2.copied, skipped: r2.skipped }, { copied: 0, skipped: 4 });
 });
 
+test("a target folder another user could change (group/other-writable, or not ours) is reported and not written under", async () => {
+  const from = path.join(root, "u"), to = path.join(root, "u-to");
+  await fs.mkdir(path.join(from, "w"), { recursive: true });
+  await fs.mkdir(path.join(from, "o"), { recursive: true });
+  await fs.writeFile(path.join(from, "w/x"), "x");
+  await fs.writeFile(path.join(from, "o/x"), "x");
+  await fs.mkdir(path.join(to, "w"), { recursive: true });
+  await fs.chmod(path.join(to, "w"), 0o777);
+  await fs.mkdir(path.join(to, "o"));
+  await fs.chown(path.join(to, "o"), 4242, 4242);
+  const r = await withTimeout(flushTree(from, to), 10_000, "flush");
+  assert.equal(r.problems.sort(), [
+    `flush: ${path.join(to, "o")} is owned by uid 4242; not writing under it`,
+    `flush: ${path.join(to, "w")} is writable by its group or others (mode 0777); not writing under it`,
+  ]);
+  assert.equal(await fs.readdir(path.join(to, "w")), []);
+  assert.equal(await fs.readdir(path.join(to, "o")), []);
+});
+
 test("hashes: each file mirrored, copied or unchanged, by its path under the prefix; symlinks and FIFOs neither copied nor hashed", async () => {
   const from = path.join(root, "h"), to = path.join(root, "h-to");
   await fs.mkdir(path.join(from, "d"), { recursive: true });
