@@ -6,7 +6,7 @@
 // boot, what was written and its hash; it is derived only from the source, so a second run writes
 // the same bytes, and once the tmpfs is gone a rerun finds the boot in it and has nothing to do.
 // The greeter owns folders in the state: what is in them is read by fd (source.ts), each hash
-// taken from the bytes copied.
+// taken from the bytes copied, and a greeter process still running is killed first (leftovers.ts).
 import { promises as fs, closeSync } from "node:fs";
 import { createHash } from "node:crypto";
 import * as path from "node:path";
@@ -18,6 +18,7 @@ import { LOG_DIR, PERSIST_FILE, TIMELINE_FILE, type PersistPlan } from "./overla
 import { parseTimeline, monotonicNowMs } from "./timeline.js";
 import { SourceDir, readAll, type Entry } from "./source.js";
 import { bootLogText, type LogFile } from "./boot-log.js";
+import { greeterOwner, killUser } from "./leftovers.js";
 
 export const MANIFEST = "flush-manifest.json";
 const KEEP_BOOTS = 32;
@@ -195,6 +196,13 @@ export async function flushState(o: { stateDir: string; root: string; bootId: st
   if (!present) {
     r.alreadyDone = manifest.boots[bootId] !== undefined;
     return r;
+  }
+  // a greeter process that outlived the initrd: killed before anything it owns is read
+  const owner = greeterOwner(stateDir);
+  if (owner) {
+    const k = await killUser(owner.uid, owner.gid, 5_000);
+    if (k.killed > 0) say(`flush: killed ${k.killed} process${k.killed === 1 ? "" : "es"} of uid ${owner.uid} (the greeter's), still running after the greeter stopped`);
+    if (k.left > 0) say(`flush: ${k.left} process${k.left === 1 ? "" : "es"} of uid ${owner.uid} outlived SIGKILL by 5 s, ignoring`);
   }
   await markFlush(stateDir);
   const entry: Manifest["boots"][string] = { log: null, files: {} };
