@@ -25,6 +25,7 @@ import type { BootFailureWatch } from "../launch/boot-failures.js";
 import { systemdIsPid1, wantsSystemd } from "../launch/pid1.js";
 import type { FirstLaunch, SwitchableLauncher } from "./first-launch.js";
 import { describe, FoyerError } from "../base/errors.js";
+import { escapeControlsText } from "../base/controls.js";
 import { monotonicMs } from "../base/timeout.js";
 import type { Logger } from "../base/log.js";
 import type { Profile } from "../profile/schema.js";
@@ -370,7 +371,8 @@ export class Supervisor extends EventEmitter {
       // the last lines as warnings; with rd.foyer.debug, more of what came before
       const lines = text.trimEnd().split("\n").slice(-40);
       lines.forEach((line, i) => {
-        const said = `${unit} said: ${line.replace(/token=[\w-]+/g, "token=…").slice(0, 300)}`;
+        // the unit's own words: none of its control characters may act on a console showing the log
+        const said = `${unit} said: ${escapeControlsText(line.replace(/token=[\w-]+/g, "token=…").slice(0, 300))}`;
         if (i >= lines.length - 6) this.#log.warning(said);
         else this.#log.debug(said);
       });

@@ -2,7 +2,8 @@
 // and every section, its escapes undone, is its file byte for byte (tokens redacted).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { bootLogText, escapeControls } from "../../src/state/boot-log.js";
+import { bootLogText } from "../../src/state/boot-log.js";
+import { escapeControls } from "../../src/base/controls.js";
 import { fuzzRandom } from "../helpers/random.js";
 
 const b = (s: string) => Buffer.from(s, "latin1");
