@@ -94,10 +94,16 @@ async function resetTarget(): Promise<void> {
 }
 
 test(`SIGKILLed ${KILLS} times at random points: every file old or new, rerun completes, no temps`, async () => {
-  await resetTarget();
-  // one uninterrupted run sets the range the kill delays are drawn from (it covers process start-up too)
-  const full = await withTimeout(runFlush(null), 120_000, "full flush");
-  assert.is(full.code, 0);
+  // uninterrupted runs set the range the kill delays are drawn from (process start-up included):
+  // the fastest of three, as a loaded machine makes a run slower, never faster, and kills drawn
+  // past a slow run's end would land after most flushes had finished
+  let full = { code: null as number | null, ms: Infinity };
+  for (let i = 0; i < 3; i++) {
+    await resetTarget();
+    const r = await withTimeout(runFlush(null), 120_000, "full flush");
+    assert.is(r.code, 0);
+    if (r.ms < full.ms) full = r;
+  }
   let kills = 0, killedMidway = 0, torn = 0, missing = 0, checks = 0;
   while (kills < KILLS) {
     await resetTarget();
