@@ -12,6 +12,7 @@ import WebSocket from "ws";
 import type { Socket } from "node:net";
 import { Foyerd, askPassword, askFiles, killAskers, requirePrivateAskDir, requireTool, top, withTimeout, pollUntil } from "../helpers/index.js";
 import { lookupUser } from "../../src/display/users.js";
+import { makeScratchRoot, removeScratchRoot } from "../helpers/scratch-root.js";
 import { MAX_CLIENTS, MAX_BACKLOG_BYTES } from "../../src/greeter/server.js";
 
 requireTool("setpriv", "util-linux");
@@ -87,29 +88,62 @@ S("nobody is refused whatever it holds; the greeter's user gets its launch's ses
   ask.proc.kill();
 });
 
-S("nobody can submit nothing: unlock, recovery actions, the terminal, first boot", async (ctx) => {
-  const dir = mkdtempSync(join(tmpdir(), "foyer-peers-"));
-  writeFileSync(join(dir, "p.json"), JSON.stringify({ schema: 1, display: { stack: "headless" }, log: { kmsg: false } }));
-  const f = (ctx.foyerd = new Foyerd(join(dir, "p.json"), { extraArgs: ["--bus", "none", "--recovery", "peers"] }));
-  const url = new URL(await f.url());
-  const boot = new URLSearchParams(url.hash.slice(1)).get("token")!;
-  await f.until((l) => l.includes("greeter server listening"), 30_000);
-  // a client as nobody that, were it let in, would answer, open the terminal, press repair,
-  // submit a form: a WebSocket that sends all of it at once after the upgrade
-  const script = `
-    const net = require("node:net");
-    const s = net.connect(${Number(url.port)}, "127.0.0.1", () => s.write(
-      "GET /ws?token=" + process.argv[1] + " HTTP/1.1\\r\\nHost: ${url.host}\\r\\nOrigin: ${url.origin}\\r\\n" +
-      "Connection: Upgrade\\r\\nUpgrade: websocket\\r\\nSec-WebSocket-Version: 13\\r\\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\n\\r\\n"));
-    let got = "";
-    s.on("data", (d) => (got += d));
-    s.on("error", (e) => (got += "error " + e.code));
-    s.on("close", () => console.log(JSON.stringify(got.slice(0, 40))));`;
-  const r = spawnSync("setpriv", [`--reuid=${nobody.uid}`, `--regid=${nobody.gid}`, "--clear-groups", "--", process.execPath, "-e", script, boot], { encoding: "utf8", timeout: 20_000 });
+/** the key of the prompt showing `message`, from the state root's client is sent */
+function promptKey(url: URL, token: string, message: string): Promise<number> {
+  return withTimeout(
+    new Promise<number>((resolve) => {
+      const ws = new WebSocket(`ws://${url.host}/ws?token=${token}`, { headers: { Origin: url.origin } });
+      ws.on("message", (d: Buffer) => {
+        const p = (JSON.parse(d.toString()) as { prompts?: { key: number; message: string }[] }).prompts?.find((x) => x.message === message);
+        if (p) (ws.close(), resolve(p.key));
+      });
+    }),
+    10_000,
+    `the prompt '${message}'`,
+  );
+}
+
+/** peer-submit.mjs as `user` against `f`: the password, the form, the terminal and an answer it would send, were it let in */
+function submitAs(user: { uid: number; gid: number }, port: number, key: number, token: string): { upgrade: number | string; sent: number } {
+  const r = spawnSync("setpriv", [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--", process.execPath, join(top, "test/helpers/peer-submit.mjs"), String(port), String(key)], { input: token, encoding: "utf8", timeout: 30_000 });
   assert.is(r.status, 0, r.stderr);
-  assert.not.match(r.stdout, /101 Switching/, "nobody's upgrade was accepted");
-  assert.match(r.stdout, /error ECONNRESET|""/);
-  assert.not.match(f.log, /greeter connected|recovery terminal opened|recovery action '|first-boot setup applied/);
+  return JSON.parse(r.stdout);
+}
+
+S("nobody can submit nothing: an unlock answer, the recovery terminal, the first-boot form; root's same client can", async (ctx) => {
+  const root = makeScratchRoot();
+  try {
+    for (const flow of ["recovery", "firstboot"] as const) {
+      const extra = flow === "recovery" ? ["--recovery", "peers"] : ["--firstboot-root", root];
+      const f = (ctx.foyerd = new Foyerd("headless", { extraArgs: ["--bus", "none", ...extra] }));
+      const url = new URL(await f.url());
+      const boot = new URLSearchParams(url.hash.slice(1)).get("token")!;
+      await f.until((l) => l.includes("greeter server listening"), 30_000);
+      const before = askFiles().length;
+      const ask = askPassword(`Unlock for ${flow}:`, { id: `cryptsetup:/dev/${flow}` });
+      await pollUntil(() => askFiles().length === before + 1, 10_000, "the ask file");
+      const key = await promptKey(url, boot, `Unlock for ${flow}:`);
+      // nobody, even with the boot's token in hand
+      const n = submitAs(nobody, Number(url.port), key, boot);
+      assert.is.not(n.upgrade, 101, `${flow}: nobody's upgrade was accepted`);
+      assert.is(n.sent, 0);
+      assert.is(askFiles().length, before + 1, `${flow}: the request was answered`);
+      assert.is(ask.proc.exitCode, null);
+      assert.not.match(f.log, /recovery terminal opened|first-boot setup applied/);
+      assert.not.match(readFileSync(join(root, "etc/passwd"), "utf8"), /^mallory:/m);
+      // the same client as root gets in, and each thing it sends takes effect: the test can fail
+      const r = submitAs({ uid: 0, gid: 0 }, Number(url.port), key, boot);
+      assert.equal(r, { upgrade: 101, sent: 4 });
+      assert.is((await withTimeout(ask.result, 10_000, "the answer")).out.toString(), "stolen\n");
+      if (flow === "recovery") await f.until((l) => l.includes("recovery terminal opened"), 10_000, "the terminal");
+      else await pollUntil(() => /^mallory:/m.test(readFileSync(join(root, "etc/passwd"), "utf8")), 30_000, "the form applied");
+      await f.stop();
+      f.cleanup();
+      ctx.foyerd = undefined;
+    }
+  } finally {
+    removeScratchRoot(root);
+  }
 });
 
 S(`stalled clients: ${MAX_CLIENTS} at most, state changes coalesced (under 100 MB), ${MAX_BACKLOG_BYTES >> 20} MiB of other backlog closes one (under 256 MB)`, async (ctx) => {
