@@ -41,7 +41,7 @@ FOYER_UDEV_RULES="60-input-id.rules 60-persistent-input.rules 60-drm.rules 70-ua
 
 # foyer_own_files SRC: "SOURCE TARGET" lines for foyer's own tree, taken from SRC (a checkout with
 # dist/ built, or /usr/lib/foyer): the bundles and foyer's own addons beside them (the bundle
-# loads dist/peercred.node from its own folder; without it foyerd refuses every Plymouth client),
+# loads dist/sockets.node from its own folder; without it foyerd refuses every Plymouth client),
 # the helpers in libexec (foyer-repair: sulogin's shell for the recovery screen's repair), the UI,
 # assets, profiles, and the native addons the bundle leaves external with what they require at
 # run time.

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Bundles the daemon, foyerctl and the demo for Node (an entry each, and the chunks they share or
 // load on demand: the image builders copy every dist/*.mjs), compiles foyer's own native addon
-// (dist/peercred.node, which the images carry beside the bundles), and bundles the greeter UI for
+// (dist/sockets.node, which the images carry beside the bundles), and bundles the greeter UI for
 // the browser. `--if-stale` skips the work when no source is newer than the output.
 import { build } from "esbuild";
 import { readdirSync, statSync, existsSync, rmSync, mkdirSync } from "node:fs";
@@ -16,7 +16,7 @@ const entries = {
   ui: { app: "src/ui/main.ts" },
 };
 // Node-API C sources → dist/<name>.node
-const addons = { peercred: "src/native/peercred.c" };
+const addons = { sockets: "src/native/sockets.c" };
 
 function newest(dir) {
   let t = 0;

@@ -1,8 +1,12 @@
 // foyer in Plymouth's place: a server for Plymouth's boot protocol (plymouth-protocol.ts), so the
 // tools that talk to plymouthd — the `plymouth` client in GDM's handoff, dracut's scripts and
 // systemd's units, fsck progress, "touch your key" messages — work with foyer unchanged.
-// Served only when no real plymouthd listens (serve "auto"), decided from /proc/net/unix: it
-// lists the abstract sockets bound in our network namespace, so the check needs no connection.
+// Served only when no real plymouthd listens (serve "auto"): a name held by root is plymouthd's;
+// one held by another uid is a squatter, which foyer names in its log and does not defer to.
+// The names are bound as plymouthd binds them (base/sockets.ts): '@/org/freedesktop/plymouthd'
+// with its exact length, which every client tries first (Node 20 would pad it to the whole
+// sun_path, where no client looks, and leave the exact name to whoever binds it), the legacy
+// '@/ply-boot-protocol' padded, as old plymouthd did and the plymouth client falls back to.
 //
 // What each command does here:
 //   ping, update, change-mode, system-update, sysinit, show/hide-splash, pause/unpause-progress,
@@ -42,16 +46,14 @@ import {
 } from "./plymouth-protocol.js";
 import { describe, FoyerError } from "../base/errors.js";
 import { Secret } from "../base/secret.js";
-import { loadPeerCred, peerCred, type PeerCred } from "../base/peercred.js";
+import { loadSockets, peerCred, listenAbstract, abstractPeer, type PeerCred } from "../base/sockets.js";
 import type { Logger } from "../base/log.js";
 
 /** The name plymouthd (≥ 0.9.5) listens on, in systemd's notation ('@' = abstract). */
 export const PLYMOUTH_SOCKET = "@/org/freedesktop/plymouthd";
 /**
  * The name older plymouthd used, bound with the whole sun_path (the trailing NULs are part of
- * the name). The plymouth client falls back to it. Node 20's libuv (1.46) binds every abstract
- * name that way, so on Node 20 this fallback is the name the real client reaches foyer on;
- * libuv ≥ 1.48 binds the exact length and PLYMOUTH_SOCKET works for every client.
+ * the name). The plymouth client falls back to it.
  */
 export const PLYMOUTH_LEGACY_SOCKET = "@/ply-boot-protocol";
 
@@ -220,38 +222,63 @@ export class PlymouthServer extends EventEmitter {
       return;
     }
     const names = o.legacy ? [o.socket, PLYMOUTH_LEGACY_SOCKET] : [o.socket];
-    if (o.serve === "auto") {
-      const taken = names.filter(listening);
-      if (taken.length > 0) {
-        this.#log.notice(`a plymouthd listens on '${taken[0]}': not serving Plymouth's protocol`);
-        return;
-      }
-    }
-    this.#loadCredentials();
+    const sockets = this.#loadCredentials();
+    const free: string[] = [];
     for (const name of names) {
+      const holder = o.serve === "auto" ? this.#holder(name, sockets) : undefined;
+      if (holder === undefined) free.push(name);
+      else if (holder !== "unknown" && holder.uid === 0) {
+        this.#log.notice(`a plymouthd listens on '${name}': not serving Plymouth's protocol`);
+        return;
+      } else if (holder === "unknown") this.#log.error(`something listens on '${name}' and whose it is cannot be told: not serving that name`);
+      else this.#log.error(`'${name}' is held by uid ${holder.uid} (pid ${holder.pid}), not by plymouthd: not serving that name`);
+    }
+    for (const name of free) {
       try {
-        if (!name.startsWith("@")) removeStaleSocket(name);
-        this.#servers.push(await this.#listen(name.startsWith("@") ? "\0" + name.slice(1) : name));
+        this.#servers.push(await this.#listen(this.#bind(name, sockets)));
         this.#log.info(`serving plymouth's protocol on '${name}'`);
       } catch (e) {
         this.#log.error(`cannot serve plymouth's protocol on '${name}', ignoring`, { err: describe(e) });
       }
     }
-    if (this.#servers.length > 0 && names.includes(PLYMOUTH_SOCKET) && listeningPadded(PLYMOUTH_SOCKET)) {
-      // what /proc/net/unix shows: the name carries libuv's padding, so only clients that fall
-      // back to the legacy name (the plymouth binary does; systemd's own senders do not) reach us
-      this.#log.notice(`this Node's libuv pads abstract names: '${PLYMOUTH_SOCKET}' reaches only padded connects; clients reach foyer through '${PLYMOUTH_LEGACY_SOCKET}'`);
+  }
+
+  /** Who listens on `name` already: undefined for nobody; "unknown" when it cannot be told. */
+  #holder(name: string, sockets: boolean): PeerCred | "unknown" | undefined {
+    if (!name.startsWith("@")) return listening(name) ? "unknown" : undefined;
+    if (!sockets) return listening(name) ? "unknown" : undefined;
+    try {
+      return abstractPeer(name.slice(1), name === PLYMOUTH_LEGACY_SOCKET);
+    } catch {
+      return "unknown";
     }
   }
 
-  #loadCredentials(): void {
+  /**
+   * Where `name` is listened on: an abstract name with its exact length (the legacy name padded,
+   * as old plymouthd bound it), a path as a file. Without the addon Node binds the abstract ones
+   * itself, padded, and every client is refused anyway.
+   */
+  #bind(name: string, sockets: boolean): string | { fd: number } {
+    if (!name.startsWith("@")) {
+      removeStaleSocket(name);
+      return name;
+    }
+    if (!sockets) return "\0" + name.slice(1);
+    return { fd: listenAbstract(name.slice(1), name === PLYMOUTH_LEGACY_SOCKET) };
+  }
+
+  /** Whether the sockets addon loaded; without it every client is refused. */
+  #loadCredentials(): boolean {
     try {
-      loadPeerCred();
+      loadSockets();
+      return true;
     } catch (e) {
       // the names are bound all the same, so no other process can take Plymouth's name, and
       // every client is refused: it fails as against a plymouthd that refuses it
       this.#noCredentials = true;
       this.#credentialsError("every client", e);
+      return false;
     }
   }
 
@@ -592,10 +619,6 @@ function listeners(): string[] {
 /** Does anything listen on `name`, with its exact length or padded with NULs (old plymouthd, libuv 1.46)? */
 export function listening(name: string): boolean {
   return listeners().some((p) => p === name || (name.startsWith("@") && p.startsWith(name) && /^@*$/.test(p.slice(name.length))));
-}
-
-function listeningPadded(name: string): boolean {
-  return listeners().some((p) => p.startsWith(name) && p.length > name.length && /^@+$/.test(p.slice(name.length)));
 }
 
 function removeStaleSocket(path: string): void {

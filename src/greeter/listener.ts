@@ -4,18 +4,17 @@
 // attaches its handlers (src/greeter/server.ts), so a browser that is quicker than foyerd's
 // loading waits instead of meeting a refused connection.
 //
-// Who may connect at all: root and the greeter's user. Every TCP connection is checked against
-// the kernel's socket table (tcp-peer.ts) before a byte of it is read, and closed when its socket
-// belongs to anyone else. Which page may act: one with a token. The boot's is in greeter-url
+// Who may connect at all: root and the greeter's user. Every TCP connection is checked before a
+// byte of it is read: the uid owning the client's socket, asked of the kernel by the connection's
+// four-tuple (base/sockets.ts), must be one of those; anything else is closed. Which page may act: one with a token. The boot's is in greeter-url
 // (root's, 0600); each greeter launch has one of its own, which its page fetches (POST /session,
 // server.ts) instead of finding it on its browser's command line, where every user could read it.
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from "node:http";
 import type { Socket } from "node:net";
-import { readFileSync } from "node:fs";
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import type { Duplex } from "node:stream";
 import { FoyerError, describe } from "../base/errors.js";
-import { clientUid } from "./tcp-peer.js";
+import { tcpClientUid } from "../base/sockets.js";
 
 /** what a launch's token takes with it when it is revoked: the connections made with it */
 export interface Closable {
@@ -43,12 +42,11 @@ export class GreeterListener {
   readonly launches = new Map<string, Set<Closable>>();
   #held: (() => void)[] | undefined = [];
 
-  private constructor(http: Server, port: number, peers: Set<number>, refused: RefusalLog, table: () => string) {
+  private constructor(http: Server, port: number, peers: Set<number>, refused: RefusalLog) {
     this.http = http;
     this.#port = port;
     this.peers = peers;
     this.#refused = refused;
-    this.#table = table;
   }
 
   /** The uid behind `sock`, when it is one of `peers`; else the socket is destroyed (fails closed: no answer is a refusal). */
@@ -56,10 +54,10 @@ export class GreeterListener {
     let uid: number | undefined;
     let why = "";
     try {
-      uid = clientUid(this.#table(), { ip: sock.remoteAddress ?? "", port: sock.remotePort ?? 0 }, { ip: sock.localAddress ?? "", port: sock.localPort ?? 0 });
-      if (uid === undefined) why = "its socket is not in the kernel's table";
+      uid = tcpClientUid(sock);
+      if (uid === undefined) why = "the kernel knows no live socket for it";
     } catch (e) {
-      why = `the kernel's socket table cannot be read (${describe(e)})`;
+      why = `the kernel cannot be asked whose it is (${describe(e)})`;
     }
     if (uid !== undefined && this.peers.has(uid)) return;
     sock.destroy();
@@ -69,16 +67,12 @@ export class GreeterListener {
   /** uids whose connections are served; every other connection is closed unread */
   readonly peers: ReadonlySet<number>;
   #refused: RefusalLog;
-  #table: () => string;
 
-  /**
-   * Listens on 127.0.0.1:`port` (0: any free port), serving connections from `peers` only (root
-   * is always one). `table` reads the kernel's socket table (tests give another).
-   */
-  static async open(port: number, o: { peers: number[]; refused: RefusalLog; table?: () => string }): Promise<GreeterListener> {
+  /** Listens on 127.0.0.1:`port` (0: any free port), serving connections from `peers` only (root is always one). */
+  static async open(port: number, o: { peers: number[]; refused: RefusalLog }): Promise<GreeterListener> {
     const http = createServer({ requestTimeout: 10_000, headersTimeout: 10_000 });
     http.maxConnections = MAX_CONNECTIONS;
-    const self = new GreeterListener(http, port, new Set([0, ...o.peers]), o.refused, o.table ?? (() => readFileSync("/proc/net/tcp", "latin1")));
+    const self = new GreeterListener(http, port, new Set([0, ...o.peers]), o.refused);
     http.on("connection", (sock: Socket) => self.#admit(sock));
     http.on("request", (req: IncomingMessage, res: ServerResponse) => self.#hand(() => self.#handlers!.request(req, res), () => res.destroy()));
     http.on("upgrade", (req: IncomingMessage, sock: Duplex, head: Buffer) => self.#hand(() => self.#handlers!.upgrade(req, sock, head), () => sock.destroy()));

@@ -67,8 +67,8 @@ test("the daemon launches its greeter before it loads winston, ws, sirv and the 
   assert.ok(first.includes("supervisor/first-launch.ts"), "the walk reaches the first launch");
   assert.ok(staticClosure("cli/supervise.ts").has(join(src, "supervisor/supervisor.ts")), "the walk sees the supervisor where it is imported");
   for (const pkg of ["winston", "ws", "sirv", "dbus-next"]) assert.equal(loaders("cli/daemon.ts", pkg), [], `loaded before the greeter starts: ${pkg}`);
-  // the peer-credentials addon (a dlopen, ~1 ms) loads with the Plymouth server, after the launch
-  assert.equal(first.filter((f) => f === "supervisor/supervisor.ts" || f === "greeter/server.ts" || f === "base/peercred.ts" || f.startsWith("agents/")), []);
+  // the sockets addon (a dlopen, ~1 ms) loads at its first call, the greeter's first connection
+  assert.equal(first.filter((f) => f === "supervisor/supervisor.ts" || f === "greeter/server.ts" || f.startsWith("agents/")), []);
 });
 
 test("flush and console-restore (the real root's boot path) load neither the logger nor D-Bus", () => {

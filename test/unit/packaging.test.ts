@@ -33,13 +33,13 @@ test("node with foyer.service's flags runs the bundle without a word on stderr",
   assert.match(r.stdout, /"stack": "headless"/);
 });
 
-// the bundle loads dist/peercred.node from its own folder, and foyerd without it refuses every
+// the bundle loads dist/sockets.node from its own folder, and foyerd without it refuses every
 // Plymouth client (test/security/plymouth-peer runs an image's tree with and without it)
 test("foyer_own_files puts the native addons beside the bundles and the bus policy in place, and names only files that exist", () => {
   const r = spawnSync("bash", ["-c", '. packaging/foyer-image.sh && foyer_own_files "$1"', "bash", top], { cwd: top, encoding: "utf8" });
   assert.is(r.status, 0, r.stderr);
   const lines = r.stdout.trim().split("\n").map((l) => l.split(" ") as [string, string]);
-  assert.ok(lines.some(([src, target]) => src === join(top, "dist/peercred.node") && target === "/usr/lib/foyer/peercred.node"), "dist/peercred.node is not in the image");
+  assert.ok(lines.some(([src, target]) => src === join(top, "dist/sockets.node") && target === "/usr/lib/foyer/sockets.node"), "dist/sockets.node is not in the image");
   assert.ok(lines.some(([, target]) => target === "/usr/lib/foyer/foyerd.mjs"), "the walk sees the bundle");
   // where the initrd has a bus, it must enforce who may call foyer's methods
   assert.ok(lines.some(([src, target]) => src === join(top, "packaging/dbus/org.foyer.Supervisor1.conf") && target === "/usr/share/dbus-1/system.d/org.foyer.Supervisor1.conf"), "the bus policy is not in the image");

@@ -68,7 +68,7 @@ test("foyerd from the image: cog connects, and the image's systemd-ask-password 
     say(/greeter interactive ms=\d+/.exec(out)![0]);
 
     // the host's plymouth client, as root, against the image's foyerd: served only when the
-    // image carries dist/peercred.node beside the bundle (else: NAK, exit 1)
+    // image carries dist/sockets.node beside the bundle (else: NAK, exit 1)
     await pollUntil(() => out.includes("serving plymouth's protocol on '@/ply-boot-protocol'"), 10_000, `foyerd serving Plymouth's protocol (foyerd said:\n${out})`);
     const ping = spawnSync("plymouth", ["--ping"], { encoding: "utf8", timeout: 10_000 });
     assert.is(ping.status, 0, `root's plymouth --ping was not served; foyerd said:\n${out}`);

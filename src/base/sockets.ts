@@ -1,0 +1,94 @@
+// Who is at the other end of a socket, and abstract names bound as their owners mean them: what
+// Node has no API for, through a small Node-API addon of foyer's own (src/native/sockets.c →
+// dist/sockets.node, beside the bundles in an image). Loaded at the first call: nothing pays for
+// it before the greeter's first connection or the Plymouth server's start.
+//   peerCred        SO_PEERCRED of a Unix socket (the Plymouth server: root only)
+//   tcpOwner        the uid owning a loopback TCP client's socket (the greeter's server), looked up
+//                   by its four-tuple with NETLINK_SOCK_DIAG: one socket, whatever the table's size
+//   listenAbstract  a listener on an abstract name of its exact length (Node 20 pads it)
+//   abstractPeer    who listens on an abstract name
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Socket } from "node:net";
+import { FoyerError } from "./errors.js";
+
+export interface PeerCred {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+/** A TCP socket's owner as the kernel's socket table has it; inode 0: orphaned (its process closed it) */
+export interface TcpOwner {
+  uid: number;
+  inode: number;
+  /** the kernel's TCP state (1 ESTABLISHED, 10 LISTEN …) */
+  state: number;
+}
+
+interface Addon {
+  peerCred(fd: number): PeerCred;
+  tcpOwner(clientIp: string, clientPort: number, serverIp: string, serverPort: number): TcpOwner | null;
+  listenAbstract(name: string, padded: boolean): number;
+  abstractPeer(name: string, padded: boolean): PeerCred | null;
+}
+
+/**
+ * Where the addon lies: beside the module that asks, which in the bundle is dist/ (or
+ * /usr/lib/foyer in an image); from the sources through tsx, `<top>/dist`.
+ */
+export function addonPath(moduleUrl = import.meta.url): string {
+  const here = fileURLToPath(moduleUrl);
+  return here.endsWith(".ts") ? join(dirname(here), "../../dist/sockets.node") : join(dirname(here), "sockets.node");
+}
+
+let addon: Addon | undefined;
+
+/** Loads the addon once; throws a FoyerError saying which file and why when it cannot. */
+export function loadSockets(): Addon {
+  if (addon) return addon;
+  const path = addonPath();
+  try {
+    addon = createRequire(import.meta.url)(path) as Addon;
+  } catch (e) {
+    // require's message for a missing file goes on with its require stack: the first line says it
+    const why = e instanceof Error ? e.message.split("\n")[0] : String(e);
+    throw new FoyerError("unsupported", `cannot load '${path}' (built by packaging/dev/build.mjs): ${why}`, { cause: e });
+  }
+  return addon;
+}
+
+/** the handle's fd is libuv's, and Linux's: what getsockopt takes */
+function fdOf(sock: Socket): number {
+  const fd = (sock as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+  if (typeof fd !== "number" || fd < 0) throw new FoyerError("internal", "the socket has no file descriptor");
+  return fd;
+}
+
+/** The credentials of `sock`'s peer. Throws when they cannot be read: callers refuse the peer then. */
+export function peerCred(sock: Socket): PeerCred {
+  return loadSockets().peerCred(fdOf(sock));
+}
+
+/**
+ * The uid owning the client end of an accepted loopback TCP connection, or undefined when the
+ * kernel has no live socket for it (gone, or orphaned: an orphan shows uid 0 whatever its owner
+ * was, so it is no answer). Throws when the kernel cannot be asked: callers refuse the peer then.
+ */
+export function tcpClientUid(sock: Socket): number | undefined {
+  const { remoteAddress, remotePort, localAddress, localPort } = sock;
+  if (!remoteAddress || !remotePort || !localAddress || !localPort) return undefined;
+  const o = loadSockets().tcpOwner(remoteAddress, remotePort, localAddress, localPort);
+  return o && o.inode !== 0 && o.state !== 10 ? o.uid : undefined;
+}
+
+/** A listening fd on abstract `name` ('\0' not included), bound with its exact length or (padded) the whole sun_path. */
+export function listenAbstract(name: string, padded: boolean): number {
+  return loadSockets().listenAbstract(name, padded);
+}
+
+/** Who listens on abstract `name`, exact or (padded) as libuv binds it; undefined when nobody does. */
+export function abstractPeer(name: string, padded: boolean): PeerCred | undefined {
+  return loadSockets().abstractPeer(name, padded) ?? undefined;
+}
