@@ -48,8 +48,12 @@ export const DisplaySchema = z.strictObject({
 });
 
 export const GreeterSchema = z.strictObject({
-  /** unprivileged system user that runs the display stack and the browser; cage refuses root */
-  user: def(Name, "foyer-greeter"),
+  /**
+   * unprivileged system user that runs the display stack and the browser, its own: whoever else
+   * runs as it may fetch the greeter's session and read its page (docs/security.md). Not root
+   * (cage refuses it), not nobody (every service that drops privileges shares it)
+   */
+  user: def(Name.check(z.refine((n) => n !== "root" && n !== "nobody", "must be the greeter's own user, not root or nobody")), "foyer-greeter"),
   /** TCP port on 127.0.0.1 for the greeter's HTTP+WebSocket server; 0 picks a free one */
   port: def(int(0, 65535), 0),
   /**

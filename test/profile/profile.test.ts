@@ -103,6 +103,14 @@ test("a profile another user can write is refused: group- or world-writable, or 
   assert.ok(loadProfile("open", { dirs: [d] }).ok);
 });
 
+test("the greeter's user is its own: root and nobody are refused", () => {
+  for (const user of ["root", "nobody"]) {
+    const r = parseProfile(JSON.stringify({ schema: 1, greeter: { user } }));
+    assert.ok(!r.ok && r.problems.some((p) => /^greeter\.user: must be the greeter's own user, not root or nobody/.test(p)), user);
+  }
+  assert.ok(parseProfile('{"schema":1,"greeter":{"user":"gdm"}}').ok);
+});
+
 test("the JSON Schema describes the profile", () => {
   const s = profileJsonSchema() as { properties: Record<string, unknown>; required: string[] };
   assert.ok("display" in s.properties && "restart" in s.properties);
