@@ -112,6 +112,8 @@ export interface PlymouthServerOptions {
   log: Logger;
   /** a request that stays incomplete this long closes its connection */
   partialTimeoutMs?: number;
+  /** whether a client pid runs in foyer's own recovery terminal, whose quit is not foyer's to obey */
+  ownTerminal?: (pid: number) => boolean;
   /** a listening socket handed over by systemd's socket activation (see activatedFd) */
   activatedFd?: number;
 }
@@ -132,6 +134,8 @@ export function activatedFd(env: NodeJS.ProcessEnv, pid: number, name: string): 
 
 interface Conn {
   id: number;
+  /** the client's pid as of its connect() (SO_PEERCRED) */
+  pid: number;
   sock: Socket;
   rest: Buffer;
   partialTimer?: NodeJS.Timeout;
@@ -304,7 +308,7 @@ export class PlymouthServer extends EventEmitter {
       this.#log.warning(`more than ${MAX_CONNECTIONS} plymouth clients, refusing one`);
       return void sock.destroy();
     }
-    const conn: Conn = { id, sock, rest: Buffer.alloc(0), answered: new Map() };
+    const conn: Conn = { id, pid: peer.pid, sock, rest: Buffer.alloc(0), answered: new Map() };
     this.#conns.add(conn);
     sock.on("data", (d: Buffer) => this.#onData(conn, d));
     sock.on("error", (e) => this.#log.debug(`plymouth client ${conn.id}: ${describe(e)}`));
@@ -469,6 +473,12 @@ export class PlymouthServer extends EventEmitter {
         const retainSplash = (r.argument?.[0] ?? 0) !== 0;
         log.info(`plymouth: quit${retainSplash ? " --retain-splash" : ""}`);
         if (this.listenerCount("quit") === 0) return ack();
+        // sulogin asks plymouthd to quit so that it has the console: in foyer's recovery terminal
+        // its console is that terminal, and foyer quitting would take it away
+        if (this.#o.ownTerminal?.(conn.pid)) {
+          log.info("plymouth: the quit came from foyer's own recovery terminal (sulogin), ignoring");
+          return ack();
+        }
         this.#quitWaiters.push(conn);
         this.emit("quit", { retainSplash });
         return;

@@ -31,3 +31,21 @@ export function processes(): ProcStatus[] {
 
 /** Not a zombie nor dead: a process that still runs, and may still hold files open. */
 export const alive = (p: ProcStatus): boolean => p.state !== "Z" && p.state !== "X";
+
+/** The parent of `pid` (from /proc/PID/stat), or undefined when it is gone. */
+export function parentOf(pid: number): number | undefined {
+  try {
+    // "pid (comm) state ppid …": comm may hold spaces and parentheses, so read after the last ')'
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    return Number.isInteger(ppid) ? ppid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `pid` is `ancestor` or was started, at any depth, by it (and still hangs below it). */
+export function descendsFrom(pid: number, ancestor: number): boolean {
+  for (let p: number | undefined = pid, depth = 0; p !== undefined && p > 1 && depth < 64; p = parentOf(p), depth++) if (p === ancestor) return true;
+  return false;
+}

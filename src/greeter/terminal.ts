@@ -21,6 +21,7 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "../base/log.js";
 import { FoyerError, describe } from "../base/errors.js";
+import { descendsFrom } from "../base/procs.js";
 import { secretBuffer } from "../base/secret.js";
 import { monotonicMs } from "../base/timeout.js";
 import { encodeFrame, FrameReader } from "./pty-frames.js";
@@ -99,6 +100,12 @@ export class TerminalBridge {
   /** A terminal is open or still closing. */
   get open(): boolean {
     return this.#t !== undefined;
+  }
+
+  /** Whether process `pid` runs in the open terminal: its broker's, or started below it (sulogin, the shell, what it runs). */
+  holds(pid: number): boolean {
+    const broker = this.#t?.broker.pid;
+    return broker !== undefined && descendsFrom(pid, broker);
   }
 
   start(client: GreeterClient, spec: TerminalSpec, cols: number, rows: number): void {

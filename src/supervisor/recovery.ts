@@ -73,6 +73,11 @@ export class Recovery {
     this.changed();
   }
 
+  /** Whether process `pid` runs in the recovery terminal (sulogin and what it started). */
+  terminalHolds(pid: number): boolean {
+    return this.#terminal.holds(pid);
+  }
+
   get active(): boolean {
     return this.#active;
   }

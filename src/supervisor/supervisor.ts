@@ -115,7 +115,13 @@ export class Supervisor extends EventEmitter {
     this.#agent = new PasswordAgent({ askDir: o.askDir, log: o.log.child("agent"), onChange: (list) => this.#promptsChanged(list) });
     // the legacy name only beside the default one: it is where the plymouth client falls back to
     const plymouthFd = activatedFd(process.env, process.pid, "plymouth"); // FileDescriptorName=plymouth
-    this.#plymouth = new PlymouthServer({ ...p.plymouth, legacy: p.plymouth.socket === PLYMOUTH_SOCKET, log: o.log.child("plymouth"), ...(plymouthFd === undefined ? {} : { activatedFd: plymouthFd }) });
+    this.#plymouth = new PlymouthServer({
+      ...p.plymouth,
+      legacy: p.plymouth.socket === PLYMOUTH_SOCKET,
+      log: o.log.child("plymouth"),
+      ownTerminal: (pid) => this.#recovery.terminalHolds(pid),
+      ...(plymouthFd === undefined ? {} : { activatedFd: plymouthFd }),
+    });
     this.#plymouth.on("prompts", () => this.#promptsChanged(this.#agent.pending()));
     this.#plymouth.on("messages", () => this.#server.stateChanged());
     // `plymouth quit` (GDM's handoff, or plymouth-quit.service): foyer's job is done; the ACK
