@@ -35,7 +35,10 @@ FOYER_DATA_FILES="/usr/share/glvnd/egl_vendor.d/50_mesa.json /etc/fonts/fonts.co
 
 # keyboards and pointers for the compositor (evdev binds to every input device and is not loaded
 # by modalias: generators list it to be loaded at boot), and the virtual GPU
-FOYER_KMODS="evdev atkbd i8042 psmouse serio_raw virtio_input hid_generic usbhid drm virtio_gpu"
+# and sock_diag for TCP, with which the greeter's server asks whose a connection is
+# (src/base/sockets.ts): loaded at boot like evdev (FOYER_LOAD_KMODS), before foyer.service
+FOYER_KMODS="evdev atkbd i8042 psmouse serio_raw virtio_input hid_generic usbhid drm virtio_gpu inet_diag tcp_diag"
+FOYER_LOAD_KMODS="evdev inet_diag tcp_diag"
 # libinput finds devices through udev's input_id properties
 FOYER_UDEV_RULES="60-input-id.rules 60-persistent-input.rules 60-drm.rules 70-uaccess.rules"
 

@@ -5,12 +5,14 @@
 //   peerCred        SO_PEERCRED of a Unix socket (the Plymouth server: root only)
 //   tcpOwner        the uid owning a loopback TCP client's socket (the greeter's server), looked up
 //                   by its four-tuple with NETLINK_SOCK_DIAG: one socket, whatever the table's size
+//                   (/proc/net/tcp where the kernel lacks inet_diag: tcpOwnerSource)
 //   listenAbstract  a listener on an abstract name of its exact length (Node 20 pads it)
 //   abstractPeer    who listens on an abstract name
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Socket } from "node:net";
+import { readFileSync } from "node:fs";
 import { FoyerError } from "./errors.js";
 
 export interface PeerCred {
@@ -72,6 +74,22 @@ export function peerCred(sock: Socket): PeerCred {
 }
 
 /**
+ * How the owner of a TCP socket is found: NETLINK_SOCK_DIAG asks for the one socket (its cost does
+ * not grow with the table another user can fill); where the kernel has no inet_diag/tcp_diag (a
+ * module an image may lack), the kernel's whole table, /proc/net/tcp, read for each connection.
+ * Both admit the same uids; the second is slower under a table another user fills.
+ */
+export type TcpOwnerSource = "sock_diag" | "/proc/net/tcp";
+let source: TcpOwnerSource | undefined;
+
+/** Which way tcpClientUid asks: sock_diag once it has found `sock`'s own end, which certainly exists. */
+export function tcpOwnerSource(sock: Socket): TcpOwnerSource {
+  if (source === "sock_diag") return source;
+  const self = loadSockets().tcpOwner(sock.localAddress ?? "", sock.localPort ?? 0, sock.remoteAddress ?? "", sock.remotePort ?? 0);
+  return (source = self && self.inode !== 0 ? "sock_diag" : "/proc/net/tcp");
+}
+
+/**
  * The uid owning the client end of an accepted loopback TCP connection, or undefined when the
  * kernel has no live socket for it (gone, or orphaned: an orphan shows uid 0 whatever its owner
  * was, so it is no answer). Throws when the kernel cannot be asked: callers refuse the peer then.
@@ -79,8 +97,34 @@ export function peerCred(sock: Socket): PeerCred {
 export function tcpClientUid(sock: Socket): number | undefined {
   const { remoteAddress, remotePort, localAddress, localPort } = sock;
   if (!remoteAddress || !remotePort || !localAddress || !localPort) return undefined;
+  // (a kernel without inet_diag is asked again at each connection: the module may come later)
+  if (tcpOwnerSource(sock) === "/proc/net/tcp") return tableUid(readFileSync("/proc/net/tcp", "latin1"), { ip: remoteAddress, port: remotePort }, { ip: localAddress, port: localPort });
   const o = loadSockets().tcpOwner(remoteAddress, remotePort, localAddress, localPort);
   return o && o.inode !== 0 && o.state !== 10 ? o.uid : undefined;
+}
+
+/** the kernel's hex for an IPv4 address and port as /proc/net/tcp prints them ("0100007F:1F90") */
+export function tcpTableAddress(ip: string, port: number): string | undefined {
+  const b = ip.split(".").map(Number);
+  if (b.length !== 4 || b.some((x) => !Number.isInteger(x) || x < 0 || x > 255)) return undefined;
+  const hex = (n: number, w: number) => n.toString(16).toUpperCase().padStart(w, "0");
+  // the address in the host's byte order as one u32: little-endian on every machine foyer runs on
+  return `${hex(b[3]!, 2)}${hex(b[2]!, 2)}${hex(b[1]!, 2)}${hex(b[0]!, 2)}:${hex(port, 4)}`;
+}
+
+/** The uid owning the client end (client ip:port → server ip:port) in /proc/net/tcp's text, or undefined when it has no live entry. */
+export function tableUid(table: string, client: { ip: string; port: number }, server: { ip: string; port: number }): number | undefined {
+  const local = tcpTableAddress(client.ip, client.port);
+  const remote = tcpTableAddress(server.ip, server.port);
+  if (!local || !remote) return undefined;
+  const at = table.indexOf(` ${local} ${remote} `);
+  if (at < 0) return undefined;
+  const end = table.indexOf("\n", at);
+  // sl local rem st tx:rx tr:when retrnsmt uid timeout inode …; the line's start is cut off above
+  const f = table.slice(at, end < 0 ? undefined : end).trim().split(/\s+/);
+  const uid = f[6], inode = f[8];
+  if (uid === undefined || !/^\d+$/.test(uid) || inode === undefined || !/^\d+$/.test(inode) || inode === "0") return undefined;
+  return Number(uid);
 }
 
 /** A listening fd on abstract `name` ('\0' not included), bound with its exact length or (padded) the whole sun_path. */

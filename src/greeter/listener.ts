@@ -14,7 +14,7 @@ import type { Socket } from "node:net";
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import type { Duplex } from "node:stream";
 import { FoyerError, describe } from "../base/errors.js";
-import { tcpClientUid } from "../base/sockets.js";
+import { tcpClientUid, tcpOwnerSource } from "../base/sockets.js";
 
 /** what a launch's token takes with it when it is revoked: the connections made with it */
 export interface Closable {
@@ -42,11 +42,12 @@ export class GreeterListener {
   readonly launches = new Map<string, Set<Closable>>();
   #held: (() => void)[] | undefined = [];
 
-  private constructor(http: Server, port: number, peers: Set<number>, refused: RefusalLog) {
+  private constructor(http: Server, port: number, peers: Set<number>, refused: RefusalLog, warn: (line: string) => void) {
     this.http = http;
     this.#port = port;
     this.peers = peers;
     this.#refused = refused;
+    this.#warn = warn;
   }
 
   /** The uid behind `sock`, when it is one of `peers`; else the socket is destroyed (fails closed: no answer is a refusal). */
@@ -54,6 +55,10 @@ export class GreeterListener {
     let uid: number | undefined;
     let why = "";
     try {
+      if (!this.#sourceSaid && tcpOwnerSource(sock) !== "sock_diag") {
+        this.#sourceSaid = true;
+        this.#warn("the kernel has no sock_diag for TCP (modules inet_diag, tcp_diag): each connection's owner is read from /proc/net/tcp, which another user can make slow to read");
+      }
       uid = tcpClientUid(sock);
       if (uid === undefined) why = "the kernel knows no live socket for it";
     } catch (e) {
@@ -67,12 +72,14 @@ export class GreeterListener {
   /** uids whose connections are served; every other connection is closed unread */
   readonly peers: ReadonlySet<number>;
   #refused: RefusalLog;
+  #warn: (line: string) => void;
+  #sourceSaid = false;
 
   /** Listens on 127.0.0.1:`port` (0: any free port), serving connections from `peers` only (root is always one). */
-  static async open(port: number, o: { peers: number[]; refused: RefusalLog }): Promise<GreeterListener> {
+  static async open(port: number, o: { peers: number[]; refused: RefusalLog; warn?: (line: string) => void }): Promise<GreeterListener> {
     const http = createServer({ requestTimeout: 10_000, headersTimeout: 10_000 });
     http.maxConnections = MAX_CONNECTIONS;
-    const self = new GreeterListener(http, port, new Set([0, ...o.peers]), o.refused);
+    const self = new GreeterListener(http, port, new Set([0, ...o.peers]), o.refused, o.warn ?? (() => {}));
     http.on("connection", (sock: Socket) => self.#admit(sock));
     http.on("request", (req: IncomingMessage, res: ServerResponse) => self.#hand(() => self.#handlers!.request(req, res), () => res.destroy()));
     http.on("upgrade", (req: IncomingMessage, sock: Duplex, head: Buffer) => self.#hand(() => self.#handlers!.upgrade(req, sock, head), () => sock.destroy()));

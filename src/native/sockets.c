@@ -99,8 +99,9 @@ static napi_value tcp_owner(napi_env env, napi_callback_info info) {
   int32_t cport, sport;
   struct in_addr ca, sa;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) return fail(env, "ERR_INVALID_ARG_TYPE", "tcpOwner(clientIp, clientPort, serverIp, serverPort)");
-  if (!arg_string(env, argv[0], cip, sizeof cip, &n, "tcpOwner: clientIp must be a string") || !arg_int(env, argv[1], 1, 65535, &cport, "tcpOwner: clientPort must be a port") ||
-      !arg_string(env, argv[2], sip, sizeof sip, &n, "tcpOwner: serverIp must be a string") || !arg_int(env, argv[3], 1, 65535, &sport, "tcpOwner: serverPort must be a port"))
+  // port 0 with address 0.0.0.0 as the far end finds a listener (a probe of sock_diag itself)
+  if (!arg_string(env, argv[0], cip, sizeof cip, &n, "tcpOwner: clientIp must be a string") || !arg_int(env, argv[1], 0, 65535, &cport, "tcpOwner: clientPort must be a port") ||
+      !arg_string(env, argv[2], sip, sizeof sip, &n, "tcpOwner: serverIp must be a string") || !arg_int(env, argv[3], 0, 65535, &sport, "tcpOwner: serverPort must be a port"))
     return NULL;
   if (inet_pton(AF_INET, cip, &ca) != 1 || inet_pton(AF_INET, sip, &sa) != 1) return fail(env, "ERR_INVALID_ARG_VALUE", "tcpOwner: the addresses must be IPv4");
 

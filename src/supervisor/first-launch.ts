@@ -63,7 +63,7 @@ export async function launchFirst(p: Profile, runtimeDir: string, log: Logger, o
   const keyboard = readKeyboard(p.keyboard.vconsole);
   const hasGreeter = p.display.stack !== "headless";
   const user = hasGreeter ? lookupUser(p.greeter.user) : { name: "root", uid: 0, gid: 0 };
-  const listener = await GreeterListener.open(p.greeter.port, { peers: [user.uid], refused: refusals(log.child("greeter")) });
+  const listener = await GreeterListener.open(p.greeter.port, { peers: [user.uid], refused: refusals(log.child("greeter")), warn: (l) => log.child("greeter").warning(l) });
   await ensureLoopback(listener.port, log.child("greeter"));
   // seatd always starts directly; the greeter through the launcher the supervisor may switch to systemd
   const direct = new DirectLauncher(log.child("launch"));

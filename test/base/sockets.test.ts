@@ -6,12 +6,12 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawn } from "node:child_process";
 import { createServer, connect, Server as NetServer, type Server, type Socket } from "node:net";
-import { chmodSync, mkdtempSync, openSync, closeSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, openSync, closeSync, rmSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { pathToFileURL } from "node:url";
-import { peerCred, addonPath, tcpClientUid, listenAbstract, abstractPeer, type PeerCred } from "../../src/base/sockets.js";
+import { peerCred, addonPath, tcpClientUid, tcpOwnerSource, tableUid, tcpTableAddress, listenAbstract, abstractPeer, type PeerCred } from "../../src/base/sockets.js";
 import { FoyerError } from "../../src/base/errors.js";
 import { account, asAccount, requireTool, withTimeout, top, type Account } from "../helpers/index.js";
 
@@ -117,6 +117,19 @@ test("tcpClientUid: the uid owning the client's socket, asked by its four-tuple"
   const mine = await tcpFrom(undefined);
   assert.is(tcpClientUid(mine), 0);
   mine.destroy();
+});
+
+test("this kernel answers sock_diag for TCP (the fast way); the /proc/net/tcp fallback reads the same owner", async () => {
+  const sock = await tcpFrom(account("nobody"));
+  assert.is(tcpOwnerSource(sock), "sock_diag");
+  const table = readFileSync("/proc/net/tcp", "latin1");
+  assert.is(tableUid(table, { ip: sock.remoteAddress!, port: sock.remotePort! }, { ip: sock.localAddress!, port: sock.localPort! }), account("nobody").uid);
+  sock.destroy();
+  // the table's own spelling, and an orphan (inode 0) is no answer
+  assert.is(tcpTableAddress("127.0.0.1", 8080), "0100007F:1F90");
+  const orphan = "   1: 0100007F:9C40 0100007F:1F90 04 00000000:00000000 00:00000000 00000000     0        0 0 1 0000000000000000\n";
+  assert.is(tableUid(orphan, { ip: "127.0.0.1", port: 40000 }, { ip: "127.0.0.1", port: 8080 }), undefined);
+  assert.is(tableUid(orphan.replace(" 0 1 0000", " 4242 1 0000"), { ip: "127.0.0.1", port: 40000 }, { ip: "127.0.0.1", port: 8080 }), 0);
 });
 
 test("tcpClientUid: a client that closed its socket (orphaned, uid 0 in the table) is no answer", async () => {

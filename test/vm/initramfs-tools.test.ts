@@ -32,6 +32,8 @@ test("initramfs-tools: cryptsetup's askpass asks through foyer's Plymouth socket
     const [, ms] = await vm.waitSerial(/greeter interactive ms=(\d+)/, 480_000, "foyer's greeter interactive");
     const shown = await waitForPrompt(vm, 240_000, join(tmpdir(), "foyer-vm-itools-prompt.png"));
     say(`greeter interactive ${(Number(ms) / 1000).toFixed(1)} s after foyerd started; prompt drawn ${shown.toFixed(0)} s after qemu started (TCG)`);
+    // the hook loads inet_diag/tcp_diag (conf/modules): the greeter's server asks the kernel for one socket's owner
+    assert.not.match(vm.serial, /no sock_diag for TCP/, "the image lacks inet_diag/tcp_diag");
     const mem = /memory at the prompt supervisorMb=([\d.]+) greeterMb=([\d.]+) systemUsedMb=([\d.]+)/.exec(vm.serial);
     if (mem) say(`memory at the prompt: foyerd ${mem[1]} MB, greeter stack ${mem[2]} MB, whole VM ${mem[3]} MB used`);
     assert.not.match(vm.serial, /not answering on Plymouth's socket/, "askpass fell back to the console");

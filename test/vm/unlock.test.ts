@@ -30,6 +30,8 @@ test("boot → foyer's greeter on screen → a wrong passphrase is asked again �
     const shown = await waitForPrompt(vm, 240_000, join(tmpdir(), "foyer-vm-prompt.png"));
     say(`greeter interactive ${(Number(ms) / 1000).toFixed(1)} s after foyerd started; prompt drawn ${shown.toFixed(0)} s after qemu started (TCG)`);
     assert.match(vm.serial, /keyboard layout layout=de /, "the image's vconsole.conf (KEYMAP=de-latin1) did not become the X layout");
+    // the image loads inet_diag/tcp_diag: the greeter's server asks the kernel for one socket's owner, not its whole table
+    assert.not.match(vm.serial, /no sock_diag for TCP/, "the image lacks inet_diag/tcp_diag");
     // foyerd starts during udev's coldplug and launches cage on virtio-gpu's card (sysfs names its PCI function's driver) once it is there
     const card = /display device card=(card\d+) driver=(\S+)(?: waitedMs=(\d+))?/.exec(vm.serial);
     assert.ok(card, `foyerd did not say which display device it launched on: ${vm.tail(30)}`);

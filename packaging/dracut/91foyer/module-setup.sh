@@ -73,7 +73,8 @@ install() {
     # shellcheck disable=SC2086
     inst_rules $FOYER_UDEV_RULES
     mkdir -p "$initdir/etc/modules-load.d"
-    echo evdev > "$initdir/etc/modules-load.d/foyer.conf"
+    # shellcheck disable=SC2086
+    printf '%s\n' $FOYER_LOAD_KMODS > "$initdir/etc/modules-load.d/foyer.conf"
 
     # chromium's kiosk policy is not installed here: foyerd writes it at start (profile key
     # greeter.chromiumPolicyDir, set in the x11 profile), as root into the image's writable /etc,
