@@ -1,7 +1,8 @@
 // Display stacks: how the greeter reaches a screen, per profile.
 //   wayland           cage (on DRM, optionally with seatd) running the kiosk browser
 //   headless-wayland  the same cage with wlroots' headless backend: a real compositor, no screen
-//   x11               an X server (Xorg or Xvfb, readiness from -displayfd) and chromium on it
+//   x11               an X server (Xorg or Xvfb, readiness from -displayfd; only clients with its
+//                     cookie get in, xauth.ts) and chromium on it
 //   headless          nothing: the UI is only served (greeter-url), for tests and remote use
 // With cage the compositor and the browser are one unit: cage exits when its client does, so the
 // greeter unit is "cage -- browser" and a restart restarts both (cage starts in ~0.1 s).
@@ -27,7 +28,9 @@ export interface StackContext {
   /** foyerd's runtime folder, root's: cog's content filter is written there */
   runtimeDir: string;
   /** the greeter user's HOME and XDG_RUNTIME_DIR, made before (src/state/greeter-folders.ts) */
-  folders: { home: string; xdgRuntime: string };
+  folders: { home: string; xdgRuntime: string; xauthority: string };
+  /** x11: the X server's cookie (xauth.ts), also written to `folders.xauthority` before the hand-over */
+  xCookie?: Buffer;
   /** where each unit's stdout+stderr file goes (in the state tmpfs) */
   logDir: string;
   user: SystemUser;
@@ -86,6 +89,8 @@ export class DisplayStack {
   }
 
   #env(extra: Record<string, string> = {}): Record<string, string> {
+    // the path only: the cookie itself stays out of every environment
+    const x: Record<string, string> = this.#c.profile.display.stack === "x11" ? { XAUTHORITY: this.#c.folders.xauthority } : {};
     return {
       ...BASE_ENV,
       HOME: this.greeterHome,
@@ -99,6 +104,7 @@ export class DisplayStack {
       // module aborts it where GSettings has no schemas (an initramfs), and the greeter is loopback
       GIO_USE_PROXY_RESOLVER: "dummy",
       GSETTINGS_BACKEND: "memory",
+      ...x,
       ...extra,
     };
   }
@@ -191,10 +197,14 @@ export class DisplayStack {
   /** x11 only: starts the X server; `ready` resolves when it wrote its display number. */
   startDisplay(): DisplayHandle {
     const d = this.#c.profile.display;
+    const cookie = this.#c.xCookie;
+    // without -auth the X server takes every local client: never started without one
+    if (!cookie) throw new FoyerError("display-failed", "no X authorization cookie to start the X server with");
+    const auth = ["-auth", this.#c.folders.xauthority];
     const argv =
       d.xserver === "Xvfb"
-        ? ["Xvfb", "-displayfd", "3", "-screen", "0", `${d.width}x${d.height}x24`, "-nolisten", "tcp", "-noreset"]
-        : ["Xorg", "-displayfd", "3", "-nolisten", "tcp", "-noreset", "-novtswitch", "-keeptty"];
+        ? ["Xvfb", "-displayfd", "3", ...auth, "-screen", "0", `${d.width}x${d.height}x24`, "-nolisten", "tcp", "-noreset"]
+        : ["Xorg", "-displayfd", "3", ...auth, "-nolisten", "tcp", "-noreset", "-novtswitch", "-keeptty"];
     const launched = this.#c.launcher.start(this.#spec("display", argv, this.#env(), 1));
     const ready = new Promise<void>((resolve, reject) => {
       let text = "";
@@ -212,7 +222,7 @@ export class DisplayStack {
           // the browser starts once its reserved accelerators are taken (x11-keygrab.ts); a
           // grab that fails is logged there, and the greeter starts anyway
           this.#keyGrab?.close();
-          const grab = (this.#keyGrab = grabBrowserKeys(this.#xDisplay, this.#c.log));
+          const grab = (this.#keyGrab = grabBrowserKeys(this.#xDisplay, cookie, this.#c.log));
           void withTimeout(grab.ready, 5_000, "key grab").catch(() => {}).finally(resolve);
         }
       });

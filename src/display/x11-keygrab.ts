@@ -6,10 +6,13 @@
 // any window under the root sees them; we read and drop them.
 //
 // A few hundred lines of Xlib are not worth a native addon: this speaks the core protocol over
-// the display's unix socket (connection setup, GetKeyboardMapping, GrabKey, UngrabKey), and
-// grabs again when the keymap changes (setxkbmap sends MappingNotify to every client).
+// the display's unix socket (connection setup with the X server's cookie, GetKeyboardMapping,
+// GrabKey, UngrabKey), and grabs again when the keymap changes (setxkbmap sends MappingNotify to
+// every client).
 import { createConnection, type Socket } from "node:net";
 import type { Logger } from "../base/log.js";
+import { secretBuffer } from "../base/secret.js";
+import { COOKIE_PROTOCOL } from "./xauth.js";
 
 // modifier masks of the core protocol
 const SHIFT = 1, LOCK = 2, CONTROL = 4, MOD1 = 8, MOD2 = 16;
@@ -59,8 +62,25 @@ export interface KeyGrab {
   close(): void;
 }
 
-/** Grabs GRABBED on `display` (":N"); logs and gives up quietly if the server refuses. */
-export function grabBrowserKeys(display: string, log: Logger, socketDir = "/tmp/.X11-unix"): KeyGrab {
+/**
+ * The connection setup request, byte order 'l', protocol 11.0, with `cookie` as its
+ * MIT-MAGIC-COOKIE-1 (xauth.ts). The cookie comes from foyerd's memory: the Xauthority file is the
+ * greeter's once its folders are handed over, and root does not read it back.
+ */
+export function setupRequest(cookie: Buffer): Buffer {
+  const name = Buffer.from(COOKIE_PROTOCOL, "latin1");
+  const h = secretBuffer(12 + name.length + pad4(name.length) + cookie.length + pad4(cookie.length));
+  h.writeUInt8(0x6c, 0);
+  h.writeUInt16LE(11, 2);
+  h.writeUInt16LE(name.length, 6);
+  h.writeUInt16LE(cookie.length, 8);
+  name.copy(h, 12);
+  cookie.copy(h, 12 + name.length + pad4(name.length));
+  return h;
+}
+
+/** Grabs GRABBED on `display` (":N") with the X server's `cookie`; logs and gives up quietly if the server refuses. */
+export function grabBrowserKeys(display: string, cookie: Buffer, log: Logger, socketDir = "/tmp/.X11-unix"): KeyGrab {
   const n = /^:(\d+)$/.exec(display)?.[1];
   if (n === undefined) throw new Error(`not a local display: '${display}'`);
   const sock: Socket = createConnection({ path: `${socketDir}/X${n}` });
@@ -160,11 +180,8 @@ export function grabBrowserKeys(display: string, log: Logger, socketDir = "/tmp/
   };
 
   sock.on("connect", () => {
-    // byte order 'l', protocol 11.0, no authorization (the display is foyer's own, started without -auth)
-    const h = Buffer.alloc(12);
-    h.writeUInt8(0x6c, 0);
-    h.writeUInt16LE(11, 2);
-    sock.write(h);
+    const h = setupRequest(cookie);
+    sock.write(h, () => h.fill(0));
   });
   sock.on("data", (d: Buffer) => {
     buf = buf.length ? Buffer.concat([buf, d]) : d;

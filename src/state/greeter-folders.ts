@@ -13,6 +13,7 @@
 //     home/                     HOME, the greeter's, 0700: .cache .config .local/share .local/state
 //       .config/chromium/       root's, 0755, holding a root-owned file "Crash Reports" (below)
 //     xdg/                      XDG_RUNTIME_DIR, the greeter's, 0700
+//       Xauthority              x11 stack: the X server's cookie (display/xauth.ts), the greeter's, 0600
 import { spawn } from "node:child_process";
 import { mkdirSync, lstatSync, lchownSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -26,6 +27,8 @@ export const GREETER_DIR = "greeter";
 export interface GreeterFolders {
   home: string;
   xdgRuntime: string;
+  /** the X server's Xauthority file; written only when makeGreeterFolders was given its bytes */
+  xauthority: string;
   /** true: on a tmpfs of its own; false: a plain folder (no privilege to mount), `problem` says why */
   tmpfs: boolean;
   problem?: string;
@@ -34,24 +37,30 @@ export interface GreeterFolders {
 }
 
 /** Where the greeter's folders are under the state folder. */
-export function greeterPaths(stateDir: string): { dir: string; home: string; xdgRuntime: string } {
+export function greeterPaths(stateDir: string): { dir: string; home: string; xdgRuntime: string; xauthority: string } {
   const dir = join(stateDir, GREETER_DIR);
-  return { dir, home: join(dir, "home"), xdgRuntime: join(dir, "xdg") };
+  return { dir, home: join(dir, "home"), xdgRuntime: join(dir, "xdg"), xauthority: join(dir, "xdg", "Xauthority") };
 }
 
 /** The folders below HOME that the greeter's programs expect (XDG_*_HOME). */
 export const HOME_FOLDERS = [".cache", ".config", ".local", ".local/share", ".local/state"];
 
+/** What root puts in the greeter's folders besides the folders themselves. */
+export interface GreeterFiles {
+  /** the Xauthority file's bytes (display/xauth.ts), for an X server the greeter runs */
+  xauthority?: Buffer;
+}
+
 /**
  * Makes the greeter's folders anew for `user`. `stateDir` must be root's (foyerd's state tmpfs);
  * anything of an earlier foyerd's at <state>/greeter is detached or set aside, never entered.
  */
-export function makeGreeterFolders(stateDir: string, user: { uid: number; gid: number }, cfg: StateConfig): GreeterFolders {
+export function makeGreeterFolders(stateDir: string, user: { uid: number; gid: number }, cfg: StateConfig, files: GreeterFiles = {}): GreeterFolders {
   if (user.uid === 0) throw new FoyerError("invalid-argument", "the greeter's folders are for an unprivileged user");
   const st = lstatSync(stateDir);
   if (!st.isDirectory() || st.uid !== 0 || (st.mode & 0o022) !== 0) throw new FoyerError("access-denied", `'${stateDir}' is not a folder only root may write to`);
   const p = greeterPaths(stateDir);
-  const r: GreeterFolders = { home: p.home, xdgRuntime: p.xdgRuntime, tmpfs: false, setAside: [] };
+  const r: GreeterFolders = { home: p.home, xdgRuntime: p.xdgRuntime, xauthority: p.xauthority, tmpfs: false, setAside: [] };
   // an earlier foyerd's tmpfs: detached (lazily: its greeter may still hold files in it), never read
   while (isMountPoint(p.dir)) {
     const problem = umountCmd(p.dir, true);
@@ -79,6 +88,12 @@ export function makeGreeterFolders(stateDir: string, user: { uid: number; gid: n
   // folder, leaves it nowhere to write.
   mkdirSync(join(p.home, ".config", "chromium"), { mode: 0o755 });
   writeFileSync(join(p.home, ".config", "chromium", "Crash Reports"), "", { mode: 0o444, flag: "wx" });
+  // the X server and the browser read the cookie as the greeter; once xdg/ is handed over root
+  // never opens it again (foyerd's own connection has the cookie in memory)
+  if (files.xauthority) {
+    writeFileSync(p.xauthority, files.xauthority, { mode: 0o600, flag: "wx" });
+    lchownSync(p.xauthority, user.uid, user.gid);
+  }
   for (const d of [...HOME_FOLDERS, ""].map((d) => join(p.home, d))) lchownSync(d, user.uid, user.gid);
   lchownSync(p.xdgRuntime, user.uid, user.gid);
   return r;

@@ -17,12 +17,13 @@ import { GreeterListener, LaunchTokens, type RefusalLog } from "../greeter/liste
 import { ensureLoopback } from "../greeter/loopback.js";
 import { DisplayStack } from "../display/stacks.js";
 import { waitForDisplayDevices } from "../display/drm-device.js";
+import { newXCookie, xauthorityFile } from "../display/xauth.js";
 import { readKeyboard, type Keyboard } from "../display/keyboard.js";
 import { lookupUser } from "../display/users.js";
 import { DirectLauncher, probeDeathSignal, type Launched, type Launcher, type LaunchSpec } from "../launch/direct.js";
 import { wantsSystemd } from "../launch/pid1.js";
 import { stateDir, logDir } from "../state/overlay.js";
-import { greeterPaths, makeGreeterFolders } from "../state/greeter-folders.js";
+import { greeterPaths, makeGreeterFolders, type GreeterFolders } from "../state/greeter-folders.js";
 
 /** The launcher the display stack starts through: direct until the supervisor finds systemd. */
 export type SwitchableLauncher = { target: Launcher } & Launcher;
@@ -69,7 +70,9 @@ export async function launchFirst(p: Profile, runtimeDir: string, log: Logger, o
   const direct = new DirectLauncher(log.child("launch"));
   const launcher = switchable(direct);
   const tokens = new LaunchTokens(() => listener);
-  const folders = hasGreeter ? makeGreeterFolders(stateDir(runtimeDir), user, p.state) : greeterPaths(stateDir(runtimeDir));
+  // one cookie per foyerd start: a greeter relaunch and a new X server use the same file
+  const xCookie = p.display.stack === "x11" ? newXCookie() : undefined;
+  const folders = hasGreeter ? greeterFolders(stateDir(runtimeDir), user, p, xCookie) : greeterPaths(stateDir(runtimeDir));
   if ("setAside" in folders) {
     if (folders.problem) log.warning(`cannot mount the greeter's tmpfs (${folders.problem}); its folders are plain ones in the state folder`);
     if (folders.setAside.length) log.info("an earlier greeter's folders set aside", { paths: folders.setAside.join(" ") });
@@ -78,6 +81,7 @@ export async function launchFirst(p: Profile, runtimeDir: string, log: Logger, o
     profile: p,
     runtimeDir,
     folders,
+    ...(xCookie ? { xCookie } : {}),
     logDir: logDir(runtimeDir),
     user,
     keyboard,
@@ -104,6 +108,16 @@ export async function launchFirst(p: Profile, runtimeDir: string, log: Logger, o
     }
   }
   return first;
+}
+
+/** The greeter's folders, with the X server's cookie file among them when there is a cookie. */
+function greeterFolders(state: string, user: { uid: number; gid: number }, p: Profile, xCookie: Buffer | undefined): GreeterFolders {
+  const xauthority = xCookie ? xauthorityFile(xCookie) : undefined;
+  try {
+    return makeGreeterFolders(state, user, p.state, xauthority ? { xauthority } : {});
+  } finally {
+    xauthority?.fill(0);
+  }
 }
 
 /** The listener's refusals: the first from each uid a warning, the rest (a loop of them) at debug level. */

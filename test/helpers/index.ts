@@ -10,6 +10,8 @@ export { withTimeout } from "../../src/base/timeout.js";
 import { chromium, type Page } from "playwright-core";
 import type { Logger } from "../../src/base/log.js";
 import { withTimeout } from "../../src/base/timeout.js";
+import { greeterPaths } from "../../src/state/greeter-folders.js";
+import { stateDir } from "../../src/state/overlay.js";
 
 export const top = join(dirname(fileURLToPath(import.meta.url)), "../..");
 export const ASK_DIR = "/run/systemd/ask-password";
@@ -143,6 +145,11 @@ export class Foyerd {
   /** Waits until `re` matches the log `count` times in all. */
   untilCount(re: RegExp, count: number, ms: number): Promise<void> {
     return this.until(() => this.count(re) >= count, ms, `${count}× ${re}`);
+  }
+
+  /** The Xauthority file of its X server (x11 stack): a client as root needs it in XAUTHORITY. */
+  get xauthority(): string {
+    return greeterPaths(stateDir(this.runtimeDir)).xauthority;
   }
 
   async url(ms = 15_000): Promise<string> {

@@ -66,8 +66,9 @@ K("X: switching to de from the greeter makes the physical Y key type 'z' (xdotoo
   const f = (ctx.foyerd = foyerd("x11", "xvfb.json", X_PORT));
   await f.until((l) => l.includes("greeter interactive"), 60_000, "greeter interactive");
   const display = /X server ready display=(:\d+)/.exec(f.log)![1]!;
+  const env = { ...process.env, DISPLAY: display, XAUTHORITY: f.xauthority };
   const xdo = (...args: string[]) => {
-    const r = spawnSync("xdotool", args, { env: { ...process.env, DISPLAY: display }, encoding: "utf8" });
+    const r = spawnSync("xdotool", args, { env, encoding: "utf8" });
     assert.is(r.status, 0, `xdotool ${args.join(" ")}: ${r.stderr}`);
   };
   const ask = askPassword("Disk:");
@@ -85,7 +86,7 @@ K("X: switching to de from the greeter makes the physical Y key type 'z' (xdotoo
   await switchLayout(g.page, "de");
   await f.until((l) => l.includes("keyboard layout 'de' applied"), 10_000, "setxkbmap done");
   assert.is(await g.page.locator("#keyboard").textContent(), "de");
-  assert.match(spawnSync("setxkbmap", ["-display", display, "-query"], { encoding: "utf8" }).stdout, /layout:\s+de\n/);
+  assert.match(spawnSync("setxkbmap", ["-display", display, "-query"], { encoding: "utf8", env }).stdout, /layout:\s+de\n/);
   // setxkbmap returns when the X server has the new map; chromium reads it when the MappingNotify
   // reaches it, a moment later (a CI run lost both keys typed at once: the asker got only the
   // Return). A person clicks and then types; the test waits, as they would, until the Y key types
@@ -115,16 +116,17 @@ K("X: input devices plugged in while the greeter shows get the layout set again 
   const f = (ctx.foyerd = foyerd("x11-plug", "xvfb.json", X_PORT, { vconsole: "KEYMAP=de\nXKBLAYOUT=de\n", inputDevices: devices }));
   await f.until((l) => l.includes("greeter interactive"), 60_000, "greeter interactive");
   const display = /X server ready display=(:\d+)/.exec(f.log)![1]!;
-  const layout = () => /layout:\s+(\S+)/.exec(spawnSync("setxkbmap", ["-display", display, "-query"], { encoding: "utf8" }).stdout)?.[1];
+  const env = { ...process.env, XAUTHORITY: f.xauthority };
+  const layout = () => /layout:\s+(\S+)/.exec(spawnSync("setxkbmap", ["-display", display, "-query"], { encoding: "utf8", env }).stdout)?.[1];
   await pollUntil(() => layout() === "de", 10_000, "the vconsole's de on the X server");
-  assert.is(spawnSync("setxkbmap", ["-display", display, "-layout", "us"]).status, 0);
+  assert.is(spawnSync("setxkbmap", ["-display", display, "-layout", "us"], { env }).status, 0);
   assert.is(layout(), "us");
   const usbKeyboard = readFileSync(join(top, "test/fixtures/input/qemu-pc-usb.txt"), "utf8").split(/\n\s*\n/).find((b) => b.includes("USB Keyboard"))!;
   writeFileSync(devices, readFileSync(devices, "utf8") + usbKeyboard + "\n\n");
   await pollUntil(() => layout() === "de", 10_000, "the layout set again after a keyboard was plugged in");
   await f.until((l) => l.includes("keyboard layout set again for the input devices plugged in"), 5_000, "foyerd's line");
   // an unchanged list: nothing is set again
-  spawnSync("setxkbmap", ["-display", display, "-layout", "us"]);
+  spawnSync("setxkbmap", ["-display", display, "-layout", "us"], { env });
   await new Promise((r) => setTimeout(r, 2500));
   assert.is(layout(), "us", "foyerd set the layout again with no device plugged in");
 });

@@ -34,7 +34,7 @@ X("Xvfb + chromium: prompt answered, browser restarted on the same display", asy
   const f = (ctx.foyerd = new Foyerd(join(dir, "p.json")));
   await f.until((l) => l.includes("greeter interactive"), 60_000, "greeter interactive");
   const display = /X server ready display=(:\d+)/.exec(f.log)![1]!;
-  const q = spawnSync("setxkbmap", ["-display", display, "-query"], { encoding: "utf8" });
+  const q = spawnSync("setxkbmap", ["-display", display, "-query"], { encoding: "utf8", env: { ...process.env, XAUTHORITY: f.xauthority } });
   assert.match(q.stdout, /layout:\s+de/);
   assert.match(q.stdout, /variant:\s+neo/);
   const ask = askPassword("X11 disk:");

@@ -38,7 +38,9 @@ K.after.each(async (ctx) => {
 
 const profile = (greeter: Record<string, unknown>, restart: Record<string, unknown> = {}) => kioskProfile("xvfb", greeter, restart);
 
-const x = (display: string, ...args: string[]) => spawnSync("xdotool", args, { encoding: "utf8", env: { ...process.env, DISPLAY: display } });
+// the display's access is foyerd's cookie: the file it wrote for the greeter (greeter-folders.ts)
+let xauthority = "";
+const x = (display: string, ...args: string[]) => spawnSync("xdotool", args, { encoding: "utf8", env: { ...process.env, DISPLAY: display, XAUTHORITY: xauthority } });
 function visibleWindows(display: string): string[] {
   const ids = x(display, "search", "--onlyvisible", "--name", "").stdout.split("\n").filter(Boolean);
   return ids.map((id) => x(display, "getwindowname", id).stdout.trim());
@@ -60,6 +62,7 @@ K("production lock-down, real keys: every escape key leaves one greeter window t
   // no debug port (as shipped); the browser is restarted before each key so that the prompt of
   // the round is on the screen when the key is pressed ("greeter interactive" is sent after paint)
   const f = (ctx.foyerd = new Foyerd(profile({ debugPort: null }, { burst: 1000, windowMs: 100, initialMs: 0, maxMs: 0 })));
+  xauthority = f.xauthority;
   await f.until((l) => l.includes("greeter interactive"), 60_000, "greeter interactive");
   const display = /X server ready display=(:\d+)/.exec(f.log)![1]!;
   assert.match(f.log, /browser accelerators grabbed on the X root window/);
@@ -145,6 +148,7 @@ K("production lock-down, real keys: every escape key leaves one greeter window t
 K("a hostile page script cannot leave the greeter: blocked, or the greeter comes back", async (ctx) => {
   const port = 9334;
   const f = (ctx.foyerd = new Foyerd(profile({ debugPort: port, lostTimeoutMs: 1000 })));
+  xauthority = f.xauthority;
   await f.until((l) => l.includes("greeter interactive"), 60_000, "greeter interactive");
   const display = /X server ready display=(:\d+)/.exec(f.log)![1]!;
   const baseline = visibleWindows(display);
