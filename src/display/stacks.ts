@@ -77,12 +77,13 @@ export class DisplayStack {
   }
 
   /**
-   * cage starts Xwayland, which needs /tmp/.X11-unix (sticky, world-writable); an initramfs's
-   * /tmp is often bare. /tmp is world-writable, so its .X11-unix may be anybody's, or a symlink:
-   * its mode is set through an fd opened without following, and one that is not root's is set aside.
+   * The X server (or cage's Xwayland) puts its socket in /tmp/.X11-unix (sticky, world-writable);
+   * an initramfs's /tmp is often bare, and one the X server made would be the greeter's, which
+   * could swap the socket foyerd's key grab connects to. /tmp is world-writable, so its .X11-unix
+   * may be anybody's, or a symlink: its mode is set through an fd opened without following, and
+   * one that is not root's is set aside.
    */
   prepareTmp(): void {
-    if (this.#c.profile.display.stack === "x11") return;
     // / is root's: /tmp is whatever root made it (a symlink to /var/tmp is root's choice)
     stickyDir("/tmp", true);
     stickyDir("/tmp/.X11-unix", false);
