@@ -41,7 +41,8 @@ export type Part =
   | { kind: "starting"; deadline: number }
   /** `lostUntil`: its page disconnected; stopped at that time unless it connects again */
   | { kind: "running"; since: number; lostUntil?: number }
-  | { kind: "stopping" }
+  /** `forDisplay`: the greeter is stopped because its display died; its exit is not its own fault */
+  | { kind: "stopping"; forDisplay?: true }
   | { kind: "backoff"; until: number }
   | { kind: "tripped" };
 
@@ -131,7 +132,7 @@ function onExit(s: State, p: Policy, now: number, code: number | null, signal: s
   if (what === "display") {
     // the greeter cannot outlive its display: stop it, restart both after the backoff
     const stop: Effect[] = isAlive(s.greeter) ? [{ do: "stop_greeter" }] : [];
-    return [{ ...s, exits, display: { kind: "backoff", until }, greeter: isAlive(s.greeter) ? { kind: "stopping" } : { kind: "waiting" } }, [...stop, { do: "arm", at: until }]];
+    return [{ ...s, exits, display: { kind: "backoff", until }, greeter: isAlive(s.greeter) ? { kind: "stopping", forDisplay: true } : { kind: "waiting" } }, [...stop, { do: "arm", at: until }]];
   }
   if (delay === 0) {
     const [n, f] = startGreeter({ ...s, exits, restarts: s.restarts + 1 }, p, now);
@@ -153,6 +154,9 @@ export function step(s: State, e: Event, p: Policy, now: number): [State, Effect
     case "display_ready":
       if (s.display.kind !== "starting") return [s, []];
       if (!p.hasGreeter) return [{ ...s, phase: "running", display: { kind: "running", since: now } }, []];
+      // the last greeter may still be on its way out (a browser takes a moment to notice its X
+      // server died): a new one started beside it meets its instance and exits at once
+      if (s.greeter.kind === "stopping") return [{ ...s, display: { kind: "running", since: now } }, []];
       return startGreeter({ ...s, display: { kind: "running", since: now } }, p, now);
 
     case "greeter_connected":
@@ -168,7 +172,15 @@ export function step(s: State, e: Event, p: Policy, now: number): [State, Effect
 
     case "greeter_exited":
       if (!isAlive(s.greeter)) return [s, []];
-      if (s.greeter.kind === "stopping" && s.display.kind === "backoff") return [{ ...s, greeter: { kind: "waiting" } }, [{ do: "notify_exit", code: e.code, signal: e.signal }]];
+      if (s.greeter.kind === "stopping" && s.greeter.forDisplay && s.phase !== "stopping") {
+        // stopped with its display: not an exit of its own; it starts again once the display is up
+        const notify: Effect = { do: "notify_exit", code: e.code, signal: e.signal };
+        if (s.display.kind === "running") {
+          const [n, f] = startGreeter(s, p, now);
+          return [n, [notify, ...f]];
+        }
+        return [{ ...s, greeter: { kind: "waiting" } }, [notify]];
+      }
       return onExit(s, p, now, e.code, e.signal, "greeter");
 
     case "display_exited":

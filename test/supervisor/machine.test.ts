@@ -215,4 +215,36 @@ test("an early timer never loses a deadline: backoff and ready deadlines are arm
   assert.equal(step(r, { type: "timer" }, policy, 50), [r, []]);
 });
 
+test("X killed: a greeter still on its way out when the new display is ready is waited for, not doubled, and its exit is not counted", () => {
+  const px: Policy = { ...policy, hasDisplay: true, maxFailedStarts: 3 };
+  const displayExited: Event = { type: "display_exited", code: null, signal: "SIGKILL" };
+  let { s } = run([[{ type: "start" }, 0], [{ type: "display_ready" }, 10], [{ type: "greeter_connected" }, 500]], px);
+  for (let i = 0; i < 5; i++) {
+    const t = 1000 + i * 3000;
+    // the display dies; when its backoff is over a new one is ready before the old browser has noticed
+    const [dead, stopFx] = step(s, displayExited, px, t);
+    assert.equal(stopFx[0], { do: "stop_greeter" });
+    const due = dead.display.kind === "backoff" ? dead.display.until : t;
+    const r = run([[{ type: "timer" }, due], [{ type: "display_ready" }, due + 50]], px, dead);
+    assert.equal(r.fx[0][0], { do: "start_display" });
+    assert.not.ok(r.fx[1].some((f) => f.do === "start_greeter"), `round ${i}: a greeter started beside the one still stopping`);
+    assert.equal(r.s.greeter, { kind: "stopping", forDisplay: true });
+    // the old browser's exit: now the new greeter starts, and it is no failed start of its own
+    const [n, f] = step(r.s, exited, px, due + 300);
+    assert.equal(f.map((x) => x.do), ["notify_exit", "start_greeter", "arm"]);
+    assert.is(n.failedStarts, 0);
+    s = step(n, { type: "greeter_connected" }, px, due + 800)[0];
+    assert.is(s.phase, "running");
+  }
+});
+
+test("X killed and the old browser gone before the new display: the greeter waits, then starts with the display", () => {
+  const px: Policy = { ...policy, hasDisplay: true };
+  const { s } = run([[{ type: "start" }, 0], [{ type: "display_ready" }, 10], [{ type: "greeter_connected" }, 500], [{ type: "display_exited", code: null, signal: "SIGKILL" }, 1000], [exited, 1010]], px);
+  assert.equal(s.greeter, { kind: "waiting" });
+  const [n, f] = step(step(s, { type: "timer" }, px, 1010)[0], { type: "display_ready" }, px, 1100);
+  assert.is(n.greeter.kind, "starting");
+  assert.equal(f[0], { do: "start_greeter" });
+});
+
 test.run();
