@@ -183,15 +183,27 @@ static int abstract_args(napi_env env, napi_callback_info info, const char *usag
   return 1;
 }
 
-static napi_value listen_abstract(napi_env env, napi_callback_info info) {
-  char name[sizeof ((struct sockaddr_un *)0)->sun_path - 1];
+/**
+ * A non-blocking AF_UNIX stream socket and the address of the abstract name its call names
+ * (name, padded); -1 with an exception pending when the arguments or the socket fail.
+ */
+static int abstract_socket(napi_env env, napi_callback_info info, const char *usage, struct sockaddr_un *a, socklen_t *alen) {
+  char name[sizeof a->sun_path - 1];
   size_t len;
   bool padded;
-  if (!abstract_args(env, info, "listenAbstract(name, padded)", name, sizeof name, &len, &padded)) return NULL;
-  struct sockaddr_un a;
-  socklen_t alen = abstract_addr(&a, name, len, padded);
+  if (!abstract_args(env, info, usage, name, sizeof name, &len, &padded)) return -1;
+  *alen = abstract_addr(a, name, len, padded);
+  // non-blocking: a listener whose queue is full answers EAGAIN instead of holding foyerd
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return fail_errno(env, errno, "socket(AF_UNIX)");
+  if (fd < 0) fail_errno(env, errno, "socket(AF_UNIX)");
+  return fd;
+}
+
+static napi_value listen_abstract(napi_env env, napi_callback_info info) {
+  struct sockaddr_un a;
+  socklen_t alen;
+  int fd = abstract_socket(env, info, "listenAbstract(name, padded)", &a, &alen);
+  if (fd < 0) return NULL;
   if (bind(fd, (struct sockaddr *)&a, alen) != 0 || listen(fd, 128) != 0) {
     int e = errno;
     close(fd);
@@ -206,15 +218,10 @@ static napi_value listen_abstract(napi_env env, napi_callback_info info) {
 }
 
 static napi_value abstract_peer(napi_env env, napi_callback_info info) {
-  char name[sizeof ((struct sockaddr_un *)0)->sun_path - 1];
-  size_t len;
-  bool padded;
-  if (!abstract_args(env, info, "abstractPeer(name, padded)", name, sizeof name, &len, &padded)) return NULL;
   struct sockaddr_un a;
-  socklen_t alen = abstract_addr(&a, name, len, padded);
-  // non-blocking: a listener whose queue is full answers EAGAIN instead of holding foyerd
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return fail_errno(env, errno, "socket(AF_UNIX)");
+  socklen_t alen;
+  int fd = abstract_socket(env, info, "abstractPeer(name, padded)", &a, &alen);
+  if (fd < 0) return NULL;
   if (connect(fd, (struct sockaddr *)&a, alen) != 0) {
     int e = errno;
     close(fd);

@@ -226,8 +226,8 @@ test("X killed: a greeter still on its way out when the new display is ready is 
     assert.equal(stopFx[0], { do: "stop_greeter" });
     const due = dead.display.kind === "backoff" ? dead.display.until : t;
     const r = run([[{ type: "timer" }, due], [{ type: "display_ready" }, due + 50]], px, dead);
-    assert.equal(r.fx[0][0], { do: "start_display" });
-    assert.not.ok(r.fx[1].some((f) => f.do === "start_greeter"), `round ${i}: a greeter started beside the one still stopping`);
+    assert.equal(r.fx[0]![0], { do: "start_display" });
+    assert.not.ok(r.fx[1]!.some((f) => f.do === "start_greeter"), `round ${i}: a greeter started beside the one still stopping`);
     assert.equal(r.s.greeter, { kind: "stopping", forDisplay: true });
     // the old browser's exit: now the new greeter starts, and it is no failed start of its own
     const [n, f] = step(r.s, exited, px, due + 300);
