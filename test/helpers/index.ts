@@ -2,8 +2,8 @@
 // waiting on events (never fixed sleeps where an event exists), and tool checks that fail with
 // the tool's name instead of skipping.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, existsSync, watch, rmSync, openSync, readSync, closeSync } from "node:fs";
-import { join, dirname } from "node:path";
+import { mkdtempSync, readFileSync, existsSync, watch, rmSync, openSync, readSync, closeSync, chmodSync, copyFileSync, mkdirSync } from "node:fs";
+import { join, dirname, basename, relative } from "node:path";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 export { withTimeout } from "../../src/base/timeout.js";
@@ -64,6 +64,51 @@ export function account(name: string): Account {
 /** setpriv's argv up to the command: `who`'s real and effective uid and gid, no other group, no capability left. */
 export function asAccount(who: Account): string[] {
   return ["setpriv", `--reuid=${who.uid}`, `--regid=${who.gid}`, "--clear-groups", "--"];
+}
+
+/**
+ * Copies of `files` (paths under the checkout) in a fresh folder every user can read, for what a
+ * test runs as another uid: the checkout itself may sit in a folder only root can enter (a CI's
+ * clone in a mktemp folder, /root). Returns the copies' paths, in order.
+ */
+export function forOtherUsers<T extends string[]>(...files: T): { [K in keyof T]: string } {
+  const d = mkdtempSync(join(tmpdir(), "foyer-for-others-"));
+  chmodSync(d, 0o755);
+  return files.map((f) => {
+    const to = join(d, basename(f));
+    copyFileSync(join(top, f), to);
+    chmodSync(to, 0o644);
+    return to;
+  }) as { [K in keyof T]: string };
+}
+
+const OLD_TMP = "/mnt/foyer-old-tmp";
+
+/**
+ * A fresh tmpfs on /tmp for this suite's mount namespace (test/run.mjs gives each its own): what
+ * another user plants in /tmp (/tmp/.X11-unix) is then the test's, and nothing of the host's X
+ * servers is touched. A checkout under /tmp stays where it is (bound in from the /tmp before, on
+ * folders every user can pass through). undoPrivateTmp() takes it all away again.
+ */
+export function privateTmp(): void {
+  const sh = (cmd: string) => {
+    const r = spawnSync("sh", ["-c", cmd], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr.trim()}`);
+  };
+  const under = top.startsWith("/tmp/") ? relative("/tmp", top) : undefined;
+  // /mnt is only a place for the old /tmp's view, on a tmpfs of this namespace's own
+  if (under) sh(`mount -t tmpfs -o mode=0700,size=1m foyer-old-tmp /mnt && mkdir ${OLD_TMP} && mount --bind /tmp ${OLD_TMP}`);
+  sh("mount -t tmpfs -o mode=1777,size=64m foyer-private-tmp /tmp");
+  if (under) {
+    mkdirSync(top, { recursive: true, mode: 0o755 });
+    for (let d = top; d !== "/tmp"; d = dirname(d)) chmodSync(d, 0o755);
+    sh(`mount --bind '${join(OLD_TMP, under)}' '${top}'`);
+  }
+}
+
+export function undoPrivateTmp(): void {
+  spawnSync("umount", ["-R", "-l", "/tmp"]);
+  if (existsSync(OLD_TMP)) spawnSync("umount", ["-R", "-l", "/mnt"]);
 }
 
 /** Our own mount namespace must have a private ask dir (test/run.mjs sets one up). */

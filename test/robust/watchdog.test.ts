@@ -47,7 +47,7 @@ function installShippedUnit(profile: string): void {
   writeFileSync(
     join(dir, "foyer.service.d", "test.conf"),
     // the container is no initrd; its /etc/initrd-release does not exist
-    `[Unit]\nConditionPathExists=\n\n[Service]\nEnvironment=NODE_EXTRA_CA_CERTS=\nExecStart=\nExecStart=${ours} --runtime-dir ${rt()} --cmdline /dev/null --bus none\nWatchdogSec=${WATCHDOG_S}s\n`,
+    `[Unit]\nConditionPathExists=\n\n[Service]\nEnvironment=NODE_EXTRA_CA_CERTS=\n# greeter.debugPort is a test-only key\nEnvironment=FOYER_TEST_KEYS=1\nExecStart=\nExecStart=${ours} --runtime-dir ${rt()} --cmdline /dev/null --bus none\nWatchdogSec=${WATCHDOG_S}s\n`,
   );
   const r = c.exec(["systemctl", "daemon-reload"]);
   assert.is(r.code, 0, r.stderr);

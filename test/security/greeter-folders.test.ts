@@ -11,7 +11,7 @@ import { mkdtempSync, writeFileSync, readFileSync, mkdirSync, chmodSync, lstatSy
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { spawnSync } from "node:child_process";
-import { Foyerd, requirePrivateAskDir, requireTool } from "../helpers/index.js";
+import { Foyerd, requirePrivateAskDir, requireTool, privateTmp, undoPrivateTmp } from "../helpers/index.js";
 import { lookupUser } from "../../src/display/users.js";
 
 requireTool("setpriv", "util-linux");
@@ -29,13 +29,13 @@ const S = suite<Ctx>("security/greeter-folders", {});
 S.before.each(() => {
   // a /tmp of each test's own (test/run.mjs gives each suite its mount namespace): nobody's
   // planted /tmp/.X11-unix must not reach the host's X servers, nor find one made before
-  assert.is(spawnSync("mount", ["-t", "tmpfs", "-o", "mode=1777,size=64m", "foyer-sec-tmp", "/tmp"]).status, 0);
+  privateTmp();
 });
 S.after.each(async (ctx) => {
   await ctx.foyerd?.stop();
   ctx.foyerd?.cleanup();
   ctx.foyerd = undefined;
-  spawnSync("umount", ["-l", "/tmp"]);
+  undoPrivateTmp();
 });
 
 /** a root-owned file and folder outside foyer's folders, and how they look */

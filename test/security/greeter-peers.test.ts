@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { spawnSync } from "node:child_process";
 import WebSocket from "ws";
 import type { Socket } from "node:net";
-import { Foyerd, askPassword, askFiles, killAskers, requirePrivateAskDir, requireTool, top, withTimeout, pollUntil } from "../helpers/index.js";
+import { Foyerd, askPassword, askFiles, killAskers, requirePrivateAskDir, requireTool, withTimeout, pollUntil, forOtherUsers } from "../helpers/index.js";
 import { lookupUser } from "../../src/display/users.js";
 import { makeScratchRoot, removeScratchRoot } from "../helpers/scratch-root.js";
 import { MAX_CLIENTS, MAX_BACKLOG_BYTES } from "../../src/greeter/server.js";
@@ -21,6 +21,8 @@ requireTool("chromium", "chromium");
 requirePrivateAskDir();
 
 const greeter = lookupUser("foyer-greeter");
+// the clients other uids run, where they can read them
+const [PEER_CLIENT, PEER_SUBMIT] = forOtherUsers("test/helpers/peer-client.mjs", "test/helpers/peer-submit.mjs");
 const nobody = lookupUser("nobody");
 
 interface Ctx {
@@ -36,7 +38,7 @@ S.after.each(async (ctx) => {
 
 /** peer-client.mjs as `user`, the token on its stdin: what that uid gets from the server */
 function asUser(user: { uid: number; gid: number }, port: number, token: string): { page: number | string; session: number | string; upgrade: number | string } {
-  const r = spawnSync("setpriv", [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--", process.execPath, join(top, "test/helpers/peer-client.mjs"), String(port)], { input: token, encoding: "utf8", timeout: 30_000 });
+  const r = spawnSync("setpriv", [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--", process.execPath, PEER_CLIENT, String(port)], { input: token, encoding: "utf8", timeout: 30_000 });
   assert.is(r.status, 0, r.stderr);
   return JSON.parse(r.stdout);
 }
@@ -105,7 +107,7 @@ function promptKey(url: URL, token: string, message: string): Promise<number> {
 
 /** peer-submit.mjs as `user` against `f`: the password, the form, the terminal and an answer it would send, were it let in */
 function submitAs(user: { uid: number; gid: number }, port: number, key: number, token: string): { upgrade: number | string; sent: number } {
-  const r = spawnSync("setpriv", [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--", process.execPath, join(top, "test/helpers/peer-submit.mjs"), String(port), String(key)], { input: token, encoding: "utf8", timeout: 30_000 });
+  const r = spawnSync("setpriv", [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--", process.execPath, PEER_SUBMIT, String(port), String(key)], { input: token, encoding: "utf8", timeout: 30_000 });
   assert.is(r.status, 0, r.stderr);
   return JSON.parse(r.stdout);
 }

@@ -11,7 +11,7 @@ import * as assert from "uvu/assert";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { request } from "node:http";
 import { join } from "node:path";
-import { Foyerd, account, asAccount, requirePrivateAskDir, requireTool, withTimeout, top } from "../helpers/index.js";
+import { Foyerd, account, asAccount, requirePrivateAskDir, requireTool, withTimeout, forOtherUsers } from "../helpers/index.js";
 import { ply, killClients } from "../helpers/plymouth.js";
 import { abstractPeer } from "../../src/base/sockets.js";
 
@@ -22,7 +22,8 @@ requirePrivateAskDir();
 
 const NOBODY = account("nobody");
 const EXACT = "/org/freedesktop/plymouthd";
-const ADDON = join(top, "dist/sockets.node");
+// the addon as nobody loads it: a copy where every user can read it
+const [ADDON] = forOtherUsers("dist/sockets.node");
 
 interface Ctx {
   foyerd?: Foyerd;

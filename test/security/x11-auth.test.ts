@@ -10,7 +10,7 @@ import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
 import { lstatSync, readFileSync, readdirSync } from "node:fs";
-import { Foyerd, account, asAccount, askPassword, connectGreeter, killAskers, requirePrivateAskDir, requireTool, withTimeout, type Account, type Asker } from "../helpers/index.js";
+import { Foyerd, account, asAccount, askPassword, connectGreeter, killAskers, requirePrivateAskDir, requireTool, withTimeout, type Account, type Asker, privateTmp, undoPrivateTmp } from "../helpers/index.js";
 
 requireTool("setpriv", "util-linux");
 requireTool("Xvfb", "xvfb");
@@ -33,7 +33,7 @@ const S = suite<Ctx>("security/x11-auth", {});
 S.before.each(() => {
   // a /tmp of each test's own (test/run.mjs gives each suite its mount namespace): the X server's
   // /tmp/.X11-unix is made here, not found from an earlier run
-  assert.is(spawnSync("mount", ["-t", "tmpfs", "-o", "mode=1777,size=64m", "foyer-x11-tmp", "/tmp"]).status, 0);
+  privateTmp();
 });
 S.after.each(async (ctx) => {
   killAskers();
@@ -41,7 +41,7 @@ S.after.each(async (ctx) => {
   ctx.foyerd?.cleanup();
   ctx.foyerd = undefined;
   spawnSync("pkill", ["-KILL", "-u", "foyer-greeter"]); // our own PID namespace (test/run.mjs)
-  spawnSync("umount", ["-l", "/tmp"]);
+  undoPrivateTmp();
 });
 
 /**
