@@ -1,6 +1,9 @@
 // The text fallback, used when the breaker trips: nobody may be stranded at boot. Either foyer
-// asks on the console itself (builtin: echo off, bytes into a Buffer, answered through the same
-// password agent), or it hands the console to systemd-tty-ask-password-agent (tty-agent).
+// asks on the console itself (builtin: every pending request, systemd's and Plymouth's, echo off
+// unless the request is a question, bytes into a Buffer, answered as the greeter would), or it
+// hands the console to systemd-tty-ask-password-agent (tty-agent), which answers systemd's requests;
+// Plymouth's are then declined, so that their clients ask on their own terminal, as they do when
+// plymouthd cannot show a prompt.
 import { openSync, writeSync } from "node:fs";
 import { ReadStream } from "node:tty";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -8,26 +11,57 @@ import { Secret, wipeAll } from "../base/secret.js";
 import { describe } from "../base/errors.js";
 import { MAX_PASSPHRASE_BYTES } from "../protocol/greeter.js";
 import type { Logger } from "../base/log.js";
-import type { PasswordAgent, PendingPrompt } from "../agents/password-agent.js";
+
+/** A pending request as the console asks it, whichever protocol brought it. */
+export interface ConsoleRequest {
+  key: number;
+  message: string;
+  /** a question (Plymouth's ask-question, systemd's Echo=): the answer is shown as typed */
+  echo: boolean;
+  /** > 0: the last answer was wrong */
+  retries: number;
+  from: "systemd" | "plymouth";
+}
 
 export interface Fallback {
-  /** the pending prompts changed */
-  update(prompts: PendingPrompt[]): void;
+  /** the pending requests changed */
+  update(prompts: ConsoleRequest[]): void;
   stop(): void;
 }
 
-export function startFallback(mode: "builtin" | "tty-agent", consolePath: string, agent: PasswordAgent, log: Logger): Fallback {
-  return mode === "tty-agent" ? new TtyAgentFallback(consolePath, log) : new ConsolePrompt(consolePath, agent, log);
+/** Where the console's answers go: back to the request's sender. The caller of `answer` wipes the secret. */
+export interface FallbackReplies {
+  answer(key: number, secret: Secret): void;
+  decline(key: number): void;
+}
+
+export function startFallback(mode: "builtin" | "tty-agent", consolePath: string, pending: ConsoleRequest[], replies: FallbackReplies, log: Logger): Fallback {
+  return mode === "tty-agent" ? new TtyAgentFallback(consolePath, pending, replies, log) : new ConsolePrompt(consolePath, pending, replies, log);
 }
 
 class TtyAgentFallback implements Fallback {
   #child?: ChildProcess;
-  constructor(consolePath: string, log: Logger) {
+  constructor(
+    consolePath: string,
+    pending: ConsoleRequest[],
+    private replies: FallbackReplies,
+    private log: Logger,
+  ) {
     this.#child = spawn("systemd-tty-ask-password-agent", ["--watch", `--console=${consolePath}`], { stdio: "ignore", env: { PATH: "/usr/bin:/bin:/usr/sbin:/sbin:/lib/systemd" } });
     this.#child.on("error", (e) => log.error("cannot start systemd-tty-ask-password-agent", { err: describe(e) }));
     log.notice("console handed to systemd-tty-ask-password-agent", { console: consolePath });
+    this.update(pending);
   }
-  update(): void {}
+  update(prompts: ConsoleRequest[]): void {
+    for (const p of prompts.filter((x) => x.from === "plymouth")) {
+      this.log.notice("declining a Plymouth request: systemd's console agent cannot ask it; its client asks on its own terminal", { key: p.key });
+      try {
+        this.replies.decline(p.key);
+      } catch (e) {
+        this.log.warning("could not decline a Plymouth request", { key: p.key, err: describe(e) });
+      }
+    }
+  }
   stop(): void {
     this.#child?.kill("SIGTERM");
   }
@@ -41,12 +75,13 @@ class ConsolePrompt implements Fallback {
   #in: ReadStream;
   #buf = Buffer.alloc(MAX_PASSPHRASE_BYTES);
   #len = 0;
-  #current?: PendingPrompt;
-  #prompts: PendingPrompt[] = [];
+  #current?: ConsoleRequest;
+  #prompts: ConsoleRequest[] = [];
 
   constructor(
     private consolePath: string,
-    private agent: PasswordAgent,
+    pending: ConsoleRequest[],
+    private replies: FallbackReplies,
     private log: Logger,
   ) {
     this.#fd = openSync(consolePath, "r+");
@@ -62,18 +97,18 @@ class ConsolePrompt implements Fallback {
     this.#in.on("error", (e) => log.error("console read failed", { err: describe(e) }));
     this.#write("\r\nfoyer: the graphical greeter failed; answering on this console.\r\n");
     log.notice("text fallback asking on the console", { console: consolePath });
-    this.update(agent.pending());
+    this.update(pending);
   }
 
-  #write(s: string): void {
+  #write(s: string | Buffer): void {
     try {
-      writeSync(this.#fd, s);
+      writeSync(this.#fd, typeof s === "string" ? Buffer.from(s) : s);
     } catch (e) {
       this.log.warning(`cannot write to '${this.consolePath}', ignoring`, { err: describe(e) });
     }
   }
 
-  update(prompts: PendingPrompt[]): void {
+  update(prompts: ConsoleRequest[]): void {
     this.#prompts = prompts;
     if (this.#current && !prompts.some((p) => p.key === this.#current!.key)) {
       this.#write("\r\n(request withdrawn)\r\n");
@@ -83,7 +118,7 @@ class ConsolePrompt implements Fallback {
     if (!this.#current && prompts.length > 0) {
       this.#current = prompts[0]!;
       const wrong = this.#current.retries > 0 ? "Wrong passphrase, try again. " : "";
-      this.#write(`\r\n${wrong}${this.#current.request.message || "Password:"} `);
+      this.#write(`\r\n${wrong}${this.#current.message || "Password:"} `);
     }
   }
 
@@ -98,17 +133,20 @@ class ConsolePrompt implements Fallback {
         this.#submit();
       } else if (byte === DEL || byte === BS) {
         // drop one whole UTF-8 character: continuation bytes are 10xxxxxx
+        const had = this.#len;
         while (this.#len > 0) {
           const b = this.#buf[--this.#len]!;
           this.#buf[this.#len] = 0;
           if ((b & 0xc0) !== 0x80) break;
         }
+        if (this.#current?.echo && had > this.#len) this.#write("\b \b");
       } else if (byte === CTRL_U || byte === CTRL_C) {
         this.#clear();
       } else if (byte === ESC) {
         continue;
       } else if (this.#len < this.#buf.length) {
         this.#buf[this.#len++] = byte;
+        if (this.#current?.echo) this.#write(Buffer.of(byte)); // a question's answer is shown, a passphrase never
       }
     }
   }
@@ -122,7 +160,7 @@ class ConsolePrompt implements Fallback {
     const secret = Secret.copyOf(this.#buf, 0, this.#len);
     this.#clear();
     try {
-      this.agent.answer(p.key, secret);
+      this.replies.answer(p.key, secret);
       this.#write("\r\n");
     } catch (e) {
       this.log.warning("console answer failed", { err: describe(e) });

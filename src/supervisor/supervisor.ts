@@ -5,7 +5,7 @@ import { writeFileSync, renameSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { EventEmitter } from "node:events";
 import { step, initialState, type State, type Event, type Effect, type Policy } from "./machine.js";
-import { startFallback, type Fallback } from "./fallback.js";
+import { startFallback, type ConsoleRequest, type Fallback } from "./fallback.js";
 import { Recovery } from "./recovery.js";
 import { Firstboot } from "./firstboot.js";
 import { GreeterSettings } from "./greeter-settings.js";
@@ -136,7 +136,7 @@ export class Supervisor extends EventEmitter {
       snapshot: () => this.snapshot(),
       onReady: () => this.dispatch({ type: "greeter_connected" }),
       onAnswer: (key, secret) => this.answer(key, secret),
-      onCancel: (key) => (this.#plymouth.owns(key) ? this.#plymouth.cancel(key) : this.#agent.cancel(key)),
+      onCancel: (key) => this.#decline(key),
       // the last page gone while its browser lives: the machine gives it lostTimeoutMs to come back
       onClients: (count) => count === 0 && this.dispatch({ type: "greeter_lost" }),
       onMessage: (client, m) => {
@@ -335,7 +335,7 @@ export class Supervisor extends EventEmitter {
     const { BootFailureWatch } = await import("../launch/boot-failures.js");
     if (this.#state.phase === "stopping" || this.#state.phase === "stopped") return;
     this.#bootWatch = new BootFailureWatch(link, log);
-    this.#bootWatch.on("failure", (reason: string) => this.showRecovery(reason));
+    this.#bootWatch.on("failure", (reason: string, _unit: string, device: string | undefined) => this.showRecovery(reason, device));
     await this.#bootWatch.start();
   }
 
@@ -396,8 +396,21 @@ export class Supervisor extends EventEmitter {
     for (const k of this.#shownPrompts) if (!now.has(k)) this.#timeline.end(`prompt ${k}`);
     this.#shownPrompts = now;
     this.#server.stateChanged();
-    this.#fallback?.update(list);
+    this.#fallback?.update(this.#consoleRequests());
     this.emit("prompts", list);
+  }
+
+  /** Every pending request as the text fallback asks it, systemd's first (the order the greeter shows). */
+  #consoleRequests(): ConsoleRequest[] {
+    return [
+      ...this.#agent.pending().map((p) => ({ key: p.key, message: p.request.message, echo: p.request.echo, retries: p.retries, from: "systemd" as const })),
+      ...this.#plymouth.pending().map((p) => ({ key: p.key, message: p.message, echo: p.echo, retries: p.retries, from: "plymouth" as const })),
+    ];
+  }
+
+  #decline(key: number): void {
+    if (this.#plymouth.owns(key)) this.#plymouth.cancel(key);
+    else this.#agent.cancel(key);
   }
 
   /** Answers a pending request; the caller wipes the secret. */
@@ -587,7 +600,13 @@ export class Supervisor extends EventEmitter {
           return;
         }
         this.#log.error(`crash-loop breaker tripped: ${fx.reason}; falling back to the console`);
-        this.#fallback = startFallback(this.#o.profile.fallback.mode, this.#o.profile.fallback.console, this.#agent, this.#o.log.child("fallback"));
+        this.#fallback = startFallback(
+          this.#o.profile.fallback.mode,
+          this.#o.profile.fallback.console,
+          this.#consoleRequests(),
+          { answer: (key, secret) => this.answer(key, secret), decline: (key) => this.#decline(key) },
+          this.#o.log.child("fallback"),
+        );
         return;
       case "fallback_stop":
         this.#fallback?.stop();

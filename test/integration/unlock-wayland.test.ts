@@ -1,7 +1,8 @@
 // Unlock under a real compositor: cage (wlroots headless backend) running chromium as the
 // unprivileged greeter user, driven over CDP. The greeter is killed again and again: each new one
 // shows the same pending prompt, and the request is still answered. Then the breaker trips and
-// the text fallback answers on a terminal (a real pty).
+// the text fallback answers on a terminal (a real pty): systemd's requests and Plymouth's, in
+// foyer's own prompt or through systemd-tty-ask-password-agent.
 import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
@@ -10,12 +11,16 @@ import { join } from "node:path";
 import { tmpdir } from "node:os";
 import * as pty from "node-pty";
 import WebSocket from "ws";
+import { ply, killClients } from "../helpers/plymouth.js";
 import { Foyerd, askPassword, killAskers, requirePrivateAskDir, requireTool, withTimeout, pollUntil, top, connectGreeter } from "../helpers/index.js";
 
 requireTool("cage", "cage");
 requireTool("chromium", "chromium");
 requireTool("grim", "grim");
 requireTool("systemd-ask-password", "systemd");
+requireTool("systemd-tty-ask-password-agent", "systemd");
+requireTool("plymouth", "plymouth");
+requireTool("perl", "perl-base");
 requirePrivateAskDir();
 
 interface Ctx {
@@ -25,6 +30,7 @@ interface Ctx {
 const W = suite<Ctx>("integration/unlock-wayland", {});
 W.after.each(async (ctx) => {
   killAskers();
+  killClients();
   ctx.term?.kill();
   await ctx.foyerd?.stop();
   ctx.foyerd?.cleanup();
@@ -115,9 +121,12 @@ W("a killed greeter comes back with the same prompt, and the request is still an
   await close();
 });
 
-W("the breaker trips after repeated crashes and the text fallback answers on the console", async (ctx) => {
-  // a terminal for the fallback: a real pty whose slave path foyerd opens as its console
-  const term = (ctx.term = pty.spawn("/bin/sh", ["-c", "tty; exec sleep 600"], { cols: 80, rows: 24 }));
+/** A pty whose slave foyerd opens as its console, and foyerd's greeter killed until the breaker trips. */
+async function tripBreaker(ctx: Ctx, mode: "builtin" | "tty-agent", pending: () => void): Promise<{ screen: () => string; f: Foyerd }> {
+  // like a boot's /dev/console, the pty is nobody's controlling terminal (TIOCNOTTY): systemd's
+  // console agent waits until it can make it its own
+  const holder = '$SIG{HUP} = "IGNORE"; $| = 1; print readlink("/proc/self/fd/0"), "\\n"; ioctl(STDIN, 0x5422, 0) or die "TIOCNOTTY: $!"; sleep 600';
+  const term = (ctx.term = pty.spawn("perl", ["-e", holder], { cols: 200, rows: 24 }));
   let screen = "";
   term.onData((d) => (screen += d));
   await pollUntil(() => /\/dev\/pts\/\d+/.test(screen), 5_000, "pty path");
@@ -125,22 +134,63 @@ W("the breaker trips after repeated crashes and the text fallback answers on the
   const dir = mkdtempSync(join(tmpdir(), "foyer-prof-"));
   const prof = JSON.parse(readFileSync(join(top, "profiles/headless-wayland.json"), "utf8"));
   prof.restart = { burst: 2, windowMs: 120_000 };
-  prof.fallback = { mode: "builtin", console: ttyPath };
+  prof.fallback = { mode, console: ttyPath };
   writeFileSync(join(dir, "breaker.json"), JSON.stringify(prof));
   const f = (ctx.foyerd = new Foyerd(join(dir, "breaker.json")));
   await f.until((l) => l.includes("greeter interactive"), 60_000, "greeter interactive");
-  const ask = askPassword("Breaker:", { id: "cryptsetup:/dev/breaker" });
+  pending();
   for (let i = 1; i <= 3; i++) {
     await f.untilCount(/greeter connected/, i, 60_000);
     process.kill(greeterPid(), "SIGKILL");
     await f.untilCount(/greeter exited/, i, 10_000);
   }
   await f.until((l) => l.includes("breaker tripped"), 10_000, "breaker tripped");
-  await pollUntil(() => screen.includes("Breaker:"), 5_000, "console prompt");
   assert.is(spawnSync("pgrep", ["-u", "foyer-greeter", "-x", "cage"]).status, 1, "no greeter after the breaker tripped");
-  term.write("typed on the console\r");
+  return { screen: () => screen, f };
+}
+
+W("the breaker trips and the text fallback asks every request on the console, systemd's and Plymouth's", async (ctx) => {
+  let ask!: ReturnType<typeof askPassword>, cryptroot!: ReturnType<typeof ply>;
+  const { screen, f } = await tripBreaker(ctx, "builtin", () => {
+    ask = askPassword("Breaker:", { id: "cryptsetup:/dev/breaker" });
+    // Debian's cryptroot asks this way (initramfs-tools): through Plymouth's protocol only
+    cryptroot = ply(["ask-for-password", "--prompt=Please unlock disk cryptroot:"]);
+  });
+  await f.until((l) => l.includes("plymouth password request pending"), 10_000, "the Plymouth request reaching foyerd");
+  await pollUntil(() => screen().includes("Breaker:"), 5_000, "the systemd request on the console");
+  ctx.term!.write("typed on the console\r");
   assert.is((await withTimeout(ask.result, 10_000)).out.toString(), "typed on the console\n");
-  assert.not.ok(screen.includes("typed on the console"), "the console echoed the passphrase");
+  await pollUntil(() => screen().includes("Please unlock disk cryptroot:"), 5_000, `the Plymouth request on the console:\n${screen()}`);
+  ctx.term!.write("tröt plymouth\r");
+  const c = await withTimeout(cryptroot.result, 10_000);
+  assert.is(c.code, 0, c.err);
+  assert.is(c.out.toString(), "tröt plymouth");
+  // a request that comes while the fallback asks on the console is asked there too
+  const question = ply(["ask-question", "--prompt=Which volume next?"]);
+  await pollUntil(() => screen().includes("Which volume next?"), 5_000, "the Plymouth question on the console");
+  // a question's answer is shown as typed (a backspace takes the last character back), a passphrase never
+  ctx.term!.write("homex\x7f\r");
+  const q = await withTimeout(question.result, 10_000);
+  assert.is(q.out.toString(), "home");
+  await pollUntil(() => screen().includes("home"), 5_000, "the question's answer echoed");
+  assert.not.ok(screen().includes("typed on the console"), "the console echoed a passphrase");
+  assert.not.ok(screen().includes("tröt plymouth"), "the console echoed Plymouth's passphrase");
+});
+
+W("tty-agent mode: systemd's console agent answers systemd's requests, Plymouth's are declined to their own terminal", async (ctx) => {
+  let ask!: ReturnType<typeof askPassword>, cryptroot!: ReturnType<typeof ply>;
+  const { screen, f } = await tripBreaker(ctx, "tty-agent", () => {
+    ask = askPassword("Agent breaker:", { id: "cryptsetup:/dev/agent" });
+    cryptroot = ply(["ask-for-password", "--prompt=Please unlock disk cryptroot:"]);
+  });
+  // the client is told NO_ANSWER, as plymouthd says when it cannot show a prompt, and gives up on it
+  const c = await withTimeout(cryptroot.result, 10_000, "the Plymouth client declined");
+  assert.is.not(c.code, 0, "the declined Plymouth request was answered");
+  assert.ok(f.log.includes("declining a Plymouth request"), f.log);
+  await pollUntil(() => screen().includes("Agent breaker:"), 10_000, `systemd-tty-ask-password-agent asking on the console:\n${screen()}`);
+  ctx.term!.write("agent typed\r");
+  assert.is((await withTimeout(ask.result, 10_000)).out.toString(), "agent typed\n");
+  assert.not.ok(screen().includes("agent typed"), "the console echoed the passphrase");
 });
 
 W.run();
