@@ -3,7 +3,9 @@
 // activation of emergency.target / rescue.target is what the text emergency shell would have
 // answered. foyer hears it from systemd's own signals (JobRemoved with result "failed", JobNew
 // for the two targets) and asks at subscription what already happened before it listened.
-// The reason always names the unit, so the recovery screen can say what stopped the boot.
+// The reason always names the unit, so the recovery screen can say what stopped the boot; for a
+// failed check the device is found too (the unit's ExecStart, as systemd's fstab-generator and
+// systemd-fsck@.service write it; else the instance name), so the screen can check and repair it.
 import { EventEmitter } from "node:events";
 import dbus from "dbus-next";
 import { describe } from "../base/errors.js";
@@ -46,6 +48,42 @@ export function reasonForUnit(unit: string): string | undefined {
   return `'${unit}' failed`;
 }
 
+/** systemd's unit-name unescaping of a path instance (`unit_name_path_unescape`): '-' is '/', \\xNN a byte. */
+export function unescapePath(instance: string): string | undefined {
+  const bytes: number[] = [];
+  for (let i = 0; i < instance.length; i++) {
+    const ch = instance[i]!;
+    if (ch === "-") bytes.push(0x2f);
+    else if (ch === "\\") {
+      const m = /^\\x([0-9a-fA-F]{2})/.exec(instance.slice(i));
+      if (!m) return undefined;
+      bytes.push(parseInt(m[1]!, 16));
+      i += 3;
+    } else bytes.push(...Buffer.from(ch, "utf8"));
+  }
+  const path = "/" + Buffer.from(bytes).toString("utf8").replace(/^\/+/, "");
+  return path.includes("\0") || path.split("/").some((c) => c === "..") ? undefined : path;
+}
+
+/**
+ * The device a failed check was for: the last argument of its ExecStart when that is an absolute
+ * path (systemd-fsck DEVICE, as the generators write it), else systemd-fsck@'s instance unescaped.
+ * systemd-fsck-root without an argument checks what `/` is: unknown here (undefined).
+ */
+export function fsckDevice(unit: string, execArgv: readonly string[] | undefined): string | undefined {
+  const last = execArgv && execArgv.length > 1 ? execArgv[execArgv.length - 1]! : undefined;
+  if (last && last.startsWith("/") && !last.includes("\0") && last.length < 4096) return last;
+  const m = /^systemd-fsck@(.+)\.service$/.exec(unit);
+  return m ? unescapePath(m[1]!) : undefined;
+}
+
+/** The argv of a Service's first ExecStart entry, from the a(sasbttttuii) property; undefined when malformed. */
+export function execStartArgv(v: unknown): string[] | undefined {
+  const first = Array.isArray(v) ? v[0] : undefined;
+  const argv = Array.isArray(first) ? first[1] : undefined;
+  return Array.isArray(argv) && argv.every((a) => typeof a === "string") ? (argv as string[]) : undefined;
+}
+
 export type BootEvent = { kind: "job_removed"; unit: string; result: string } | { kind: "job_new"; unit: string };
 
 /** Pure: what a Manager signal means for recovery. `lastFailed` is updated by the caller. */
@@ -62,7 +100,7 @@ export function bootEvent(m: dbus.Message): BootEvent | undefined {
   return undefined;
 }
 
-/** Events: "failure" (reason, unit). */
+/** Events: "failure" (reason, unit, device | undefined). */
 export class BootFailureWatch extends EventEmitter {
   #lastFailed?: string;
   #onSignal = (m: dbus.Message) => this.#signal(m);
@@ -87,9 +125,21 @@ export class BootFailureWatch extends EventEmitter {
     this.link.off("up", this.#onUp);
   }
 
-  #report(reason: string, unit: string): void {
-    this.log.notice(reason);
-    this.emit("failure", reason, unit);
+  async #report(reason: string, unit: string): Promise<void> {
+    const device = isFsckUnit(unit) ? await this.#deviceOf(unit) : undefined;
+    this.log.notice(reason, device ? { device } : undefined);
+    this.emit("failure", reason, unit, device);
+  }
+
+  async #deviceOf(unit: string): Promise<string | undefined> {
+    let argv: string[] | undefined;
+    try {
+      const bus = await this.link.subscribed();
+      argv = execStartArgv(await bus.get(unitObjectPath(unit), "org.freedesktop.systemd1.Service", "ExecStart"));
+    } catch (e) {
+      this.log.warning(`cannot read ${printableUnit(unit)}'s ExecStart, ignoring`, { err: describe(e) });
+    }
+    return fsckDevice(unit, argv);
   }
 
   #signal(m: dbus.Message): void {
@@ -97,7 +147,7 @@ export class BootFailureWatch extends EventEmitter {
     if (!e || typeof e.unit !== "string" || (e.kind === "job_removed" && typeof e.result !== "string")) return;
     const reason = classify(e, this.#lastFailed);
     if (e.kind === "job_removed" && e.result === "failed") this.#lastFailed = e.unit;
-    if (reason) this.#report(reason, e.unit);
+    if (reason) void this.#report(reason, e.unit);
   }
 
   async #subscribe(): Promise<void> {
@@ -110,7 +160,7 @@ export class BootFailureWatch extends EventEmitter {
         const name = Array.isArray(u) ? u[0] : undefined;
         if (typeof name === "string" && isFsckUnit(name)) {
           this.#lastFailed = name;
-          this.#report(fsckReason(name), name);
+          await this.#report(fsckReason(name), name);
         }
       }
       for (const t of STOP_TARGETS) {
@@ -120,7 +170,7 @@ export class BootFailureWatch extends EventEmitter {
         } catch {
           continue; // not loaded: not reached
         }
-        if (state === "active" || state === "activating") this.#report(stopReason(t, this.#lastFailed), t);
+        if (state === "active" || state === "activating") await this.#report(stopReason(t, this.#lastFailed), t);
       }
     } catch (e) {
       this.log.warning("cannot watch systemd for failed boot units, ignoring", { err: describe(e) });

@@ -68,6 +68,8 @@ export class Recovery {
       this.#view.fsck = { device, exitCode: code, running: false, percent: null, output };
       this.log.info(`fsck repair of '${device}' exited ${code}`);
       this.#view.journal = this.#journal();
+      // fsck's 0 and 1 (errors corrected): check again read-only, so the screen says whether it is clean now
+      if (code === 0 || code === 1) void this.#check(device);
     } else if (device) this.log.notice(`no repair of '${device}': the terminal closed before sulogin let anyone in`);
     if (e.failed) this.sendError(e.client, "spawn-failed", "the recovery terminal could not be started");
     this.changed();
@@ -92,7 +94,8 @@ export class Recovery {
     this.#view.journal = this.#journal();
     this.log.notice(reason);
     this.changed();
-    if (fsckDevice) void this.#check(fsckDevice);
+    // the same failure may be reported twice (systemd's signal and the OnFailure= unit): check once
+    if (fsckDevice && this.#view.fsck?.device !== fsckDevice) void this.#check(fsckDevice);
   }
 
   /** fsck progress arrives many times a second: the greeter gets at most twenty updates per second. */

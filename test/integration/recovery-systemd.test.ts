@@ -5,7 +5,9 @@
 // a block device and udev, which a container has not) that fails as systemd-fsck does, with
 // exit code 4; the shipped drop-ins apply to it by its name.
 //   1. foyerd's own subscription: the failed fsck unit → recovery, the reason names the unit;
-//      emergency.target started → the reason says so and names the failed unit before it.
+//      emergency.target started → the reason says so and names the failed unit before it;
+//      the failed check's device (its ExecStart's last argument, %f as in systemd-fsck@.service)
+//      is checked read-only (fsck -n) for the recovery screen: an ext4 image with real damage.
 //   2. the packaged drop-ins alone (recovery.watchSystemd off): OnFailure= → foyer-recovery@ →
 //      foyerctl recovery --unit → recovery naming the unit; emergency.service does the same;
 //      without a foyerd the recovery unit still succeeds (foyerctl's exit 3 is accepted).
@@ -13,6 +15,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { readFileSync, writeFileSync, mkdirSync, copyFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
+import { spawnSync } from "node:child_process";
 import { SystemdContainer } from "../helpers/nspawn.js";
 import { top, pollUntil } from "../helpers/index.js";
 import { foyerctl, POLICY } from "../dbus/bus.js";
@@ -26,7 +29,7 @@ DefaultDependencies=no
 [Service]
 Type=oneshot
 RemainAfterExit=yes
-ExecStart=/bin/sh -c 'echo "%f: UNEXPECTED INCONSISTENCY; RUN fsck MANUALLY." >&2; exit 4'
+ExecStart=/bin/sh -c 'echo "$1: UNEXPECTED INCONSISTENCY; RUN fsck MANUALLY." >&2; exit 4' systemd-fsck %f
 `;
 
 /** `plymouth`: serve Plymouth's protocol (emergency.service's own `plymouth quit` would stop foyerd) */
@@ -144,6 +147,29 @@ test("drop-ins: without foyerd the recovery unit still succeeds (foyerctl's 'not
     return shown.includes("ExecMainStatus=3") && shown.includes("ActiveState=inactive");
   }, 60_000, "the recovery unit finishing with foyerctl's exit 3");
   assert.match(shown, "Result=success");
+});
+
+test("subscription: the failed check's device is found from its unit and checked read-only for the screen", async () => {
+  c.exec(["systemctl", "reset-failed"]);
+  const img = join(c.dir, "broken.ext4");
+  const tree = join(c.dir, "tree");
+  mkdirSync(join(tree, "d"), { recursive: true });
+  for (let i = 0; i < 20; i++) writeFileSync(join(tree, "d", `f${i}`), "x".repeat(5000));
+  const sh = (cmd: string, args: string[]) => spawnSync(cmd, args, { encoding: "utf8" });
+  assert.is(sh("mkfs.ext4", ["-q", "-F", "-d", tree, img, "8M"]).status, 0);
+  assert.is(sh("debugfs", ["-w", "-R", "clri /d/f7", img]).status, 0);
+  assert.is.not(sh("fsck.ext4", ["-n", "-f", img]).status, 0, "the damaged image must fail fsck -n");
+  const unit = `systemd-fsck@${sh("systemd-escape", ["--path", img]).stdout.trim()}.service`;
+  const since = foyerdLog().length;
+  await startFoyerd(profile("device", true, false));
+  const r = c.exec(["systemctl", "start", unit]);
+  assert.is.not(r.code, 0, "the stand-in fsck should fail");
+  await untilRecovery((x) => x.includes(unit), "recovery naming the image's check");
+  await pollUntil(() => foyerdLog().slice(since).includes(`fsck check of '${img}' exited 4`), 60_000, "foyerd's read-only check of the device");
+  assert.match(foyerdLog().slice(since), `device=${img}`);
+  // read-only: the damage is still there for the repair (behind the root password) to fix
+  assert.is.not(sh("fsck.ext4", ["-n", "-f", img]).status, 0, "the check changed the image");
+  await stopFoyerd();
 });
 
 test("emergency mode (which stops the system bus): foyerd's subscription enters recovery naming the failed unit; the drop-in keeps `plymouth quit` from ending foyerd", async () => {

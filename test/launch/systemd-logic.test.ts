@@ -8,7 +8,7 @@ import { EventEmitter } from "node:events";
 import dbus from "dbus-next";
 import { escapeUnitPart, unitName, exitFrom, resolveExecutable, transientProperties, ownUnitFrom, SystemdLauncher, type SystemdLink } from "../../src/launch/systemd.js";
 import { unitObjectPath, resolveSystemdAddress } from "../../src/launch/systemd-bus.js";
-import { classify, reasonForUnit, isFsckUnit, printableUnit, bootEvent, fsckReason } from "../../src/launch/boot-failures.js";
+import { classify, reasonForUnit, isFsckUnit, printableUnit, bootEvent, fsckReason, fsckDevice, unescapePath, execStartArgv } from "../../src/launch/boot-failures.js";
 import { checkReason } from "../../src/dbus/supervisor1.js";
 import { collectingLogger, withTimeout } from "../helpers/index.js";
 
@@ -102,6 +102,24 @@ test("boot failures: fsck units and stop targets, reasons that name the unit and
   // a unit name with control characters or of any length still gives a reason foyer accepts
   for (const u of ["systemd-fsck@a\nb.service", "systemd-fsck@" + "x".repeat(5000) + ".service"]) checkReason(fsckReason(u));
   assert.is(printableUnit("a\u0007b"), "a?b");
+});
+
+test("a failed check's device: ExecStart's last argument, else the instance unescaped as systemd does", () => {
+  // the initrd's generated systemd-fsck-root.service and systemd-fsck@.service's %f
+  assert.is(fsckDevice("systemd-fsck-root.service", ["/usr/lib/systemd/systemd-fsck", "/dev/mapper/luks-1f2e"]), "/dev/mapper/luks-1f2e");
+  assert.is(fsckDevice("systemd-fsck@dev-disk-by\\x2duuid-AB12.service", undefined), "/dev/disk/by-uuid/AB12");
+  assert.is(fsckDevice("systemd-fsck@dev-vda2.service", ["/bin/sh", "-c", "exit 4"]), "/dev/vda2");
+  // the root's check in the real root takes no argument (it checks what / is): not known here
+  assert.is(fsckDevice("systemd-fsck-root.service", ["/usr/lib/systemd/systemd-fsck"]), undefined);
+  assert.is(unescapePath("dev-mapper-luks\\x2d0a"), "/dev/mapper/luks-0a");
+  assert.is(unescapePath("dev-..-etc"), undefined);
+  assert.is(unescapePath("bad\\xZZ"), undefined);
+  assert.is(unescapePath("a\\x00b"), undefined);
+  // systemd's a(sasbttttuii): the first entry's argv, nothing for a malformed reply
+  assert.equal(execStartArgv([["/usr/lib/systemd/systemd-fsck", ["/usr/lib/systemd/systemd-fsck", "/dev/vda2"], false, 0n, 0n, 0n, 0n, 0, 0, 0]]), ["/usr/lib/systemd/systemd-fsck", "/dev/vda2"]);
+  assert.is(execStartArgv([]), undefined);
+  assert.is(execStartArgv("x"), undefined);
+  assert.is(execStartArgv([["p", ["a", 3]]]), undefined);
 });
 
 test("foyerctl --unit: a reason for unit names, none for anything that is not one", () => {
