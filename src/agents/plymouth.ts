@@ -46,7 +46,7 @@ import {
 } from "./plymouth-protocol.js";
 import { describe, FoyerError } from "../base/errors.js";
 import { Secret } from "../base/secret.js";
-import { loadSockets, peerCred, listenAbstract, abstractPeer, type PeerCred } from "../base/sockets.js";
+import { loadSockets, peerCred, listenAbstract, abstractPeer, setCloexec, type PeerCred } from "../base/sockets.js";
 import type { Logger } from "../base/log.js";
 
 /** The name plymouthd (≥ 0.9.5) listens on, in systemd's notation ('@' = abstract). */
@@ -114,8 +114,8 @@ export interface PlymouthServerOptions {
   partialTimeoutMs?: number;
   /** whether a client pid runs in foyer's own recovery terminal, whose quit is not foyer's to obey */
   ownTerminal?: (pid: number) => boolean;
-  /** a listening socket handed over by systemd's socket activation (see activatedFd) */
-  activatedFd?: number;
+  /** listening sockets handed over by socket activation (see activatedFd): systemd's, or the keeper's */
+  activatedFds?: number[];
 }
 
 /**
@@ -214,14 +214,17 @@ export class PlymouthServer extends EventEmitter {
       this.#log.info("plymouth protocol server off (profile)");
       return;
     }
-    if (o.activatedFd !== undefined) {
-      // systemd holds the name for us: nothing to decide, nothing else to bind
+    if (o.activatedFds?.length) {
+      // systemd (or foyer's keeper) holds the names for us: nothing to decide, nothing else to bind
       this.#loadCredentials();
-      try {
-        this.#servers.push(await this.#listen({ fd: o.activatedFd }));
-        this.#log.info(`serving plymouth's protocol on fd ${o.activatedFd} (socket activation)`);
-      } catch (e) {
-        this.#log.error(`cannot serve plymouth's protocol on fd ${o.activatedFd}, ignoring`, { err: describe(e) });
+      for (const fd of o.activatedFds) {
+        try {
+          setCloexec(fd);
+          this.#servers.push(await this.#listen({ fd }));
+          this.#log.info(`serving plymouth's protocol on fd ${fd} (socket activation)`);
+        } catch (e) {
+          this.#log.error(`cannot serve plymouth's protocol on fd ${fd}, ignoring`, { err: describe(e) });
+        }
       }
       return;
     }

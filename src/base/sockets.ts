@@ -34,6 +34,7 @@ interface Addon {
   tcpOwner(clientIp: string, clientPort: number, serverIp: string, serverPort: number): TcpOwner | null;
   listenAbstract(name: string, padded: boolean): number;
   abstractPeer(name: string, padded: boolean): PeerCred | null;
+  setCloexec(fd: number): null;
 }
 
 /**
@@ -130,6 +131,11 @@ export function tableUid(table: string, client: { ip: string; port: number }, se
 /** A listening fd on abstract `name` ('\0' not included), bound with its exact length or (padded) the whole sun_path. */
 export function listenAbstract(name: string, padded: boolean): number {
   return loadSockets().listenAbstract(name, padded);
+}
+
+/** Sets FD_CLOEXEC on an inherited fd, so that no process foyerd starts inherits it. */
+export function setCloexec(fd: number): void {
+  loadSockets().setCloexec(fd);
 }
 
 /** Who listens on abstract `name`, exact or (padded) as libuv binds it; undefined when nobody does. */

@@ -22,6 +22,7 @@
 #include <linux/sock_diag.h>
 #include <linux/inet_diag.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -237,12 +238,26 @@ static napi_value abstract_peer(napi_env env, napi_callback_info info) {
   return cred_object(env, &c);
 }
 
+// a listening socket handed to foyerd (socket activation) is inherited without FD_CLOEXEC: set it,
+// or every process foyerd starts, the greeter's included, would hold Plymouth's socket too
+static napi_value set_cloexec(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) return fail(env, "ERR_INVALID_ARG_TYPE", "setCloexec(fd)");
+  if (!arg_int(env, argv[0], 0, 1 << 30, &fd, "setCloexec: the argument must be a file descriptor")) return NULL;
+  int fl = fcntl(fd, F_GETFD);
+  if (fl < 0 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) != 0) return fail_errno(env, errno, "fcntl(F_SETFD, FD_CLOEXEC)");
+  return null_value(env);
+}
+
 NAPI_MODULE_INIT() {
   const struct { const char *name; napi_callback cb; } fns[] = {
     { "peerCred", peer_cred },
     { "tcpOwner", tcp_owner },
     { "listenAbstract", listen_abstract },
     { "abstractPeer", abstract_peer },
+    { "setCloexec", set_cloexec },
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value fn;

@@ -114,13 +114,14 @@ export class Supervisor extends EventEmitter {
     this.#keyring = new KeyringCache({ ...p.keyring, log: o.log.child("keyring") });
     this.#agent = new PasswordAgent({ askDir: o.askDir, log: o.log.child("agent"), onChange: (list) => this.#promptsChanged(list) });
     // the legacy name only beside the default one: it is where the plymouth client falls back to
-    const plymouthFd = activatedFd(process.env, process.pid, "plymouth"); // FileDescriptorName=plymouth
+    // FileDescriptorName=plymouth (systemd's socket unit); the keeper passes the legacy name too
+    const plymouthFds = ["plymouth", "plymouth-legacy"].map((n) => activatedFd(process.env, process.pid, n)).filter((fd) => fd !== undefined);
     this.#plymouth = new PlymouthServer({
       ...p.plymouth,
       legacy: p.plymouth.socket === PLYMOUTH_SOCKET,
       log: o.log.child("plymouth"),
       ownTerminal: (pid) => this.#recovery.terminalHolds(pid),
-      ...(plymouthFd === undefined ? {} : { activatedFd: plymouthFd }),
+      ...(plymouthFds.length ? { activatedFds: plymouthFds } : {}),
     });
     this.#plymouth.on("prompts", () => this.#promptsChanged(this.#agent.pending()));
     this.#plymouth.on("messages", () => this.#server.stateChanged());

@@ -120,6 +120,18 @@ export const VM_PROFILE = {
 };
 
 /**
+ * The initramfs-tools image's profile for a greeter that cannot start (chromium is not in the
+ * image): the breaker trips and the text fallback asks on the screen's console (the kernel's
+ * console is the serial line): rd.foyer.profile=vm-nobrowser.
+ */
+export const VM_NOBROWSER_PROFILE = {
+  ...VM_PROFILE,
+  description: "the VM appliance with a browser the image lacks: the text fallback asks",
+  display: { ...VM_PROFILE.display, browser: "chromium" },
+  fallback: { mode: "builtin", console: "/dev/tty1" },
+};
+
+/**
  * The same with the display stack as systemd units (launch: auto finds systemd as PID 1 in the
  * initrd): rd.foyer.profile=vm-systemd. docs/launch.md says what to look for.
  */
@@ -260,6 +272,26 @@ export function buildInitramfsTools(a: Appliance, log: (s: string) => void = () 
   writeFileSync(join(conf, "initramfs.conf"), "MODULES=list\nBUSYBOX=y\nKEYMAP=n\nCOMPRESS=zstd\nCOMPRESSLEVEL=9\nRUNSIZE=10%\nFSTYPE=auto\n");
   writeFileSync(join(conf, "modules"), ["virtio_pci", "virtio_blk", "virtio_gpu", "virtio_input", "virtio_rng", "ext4", "dm_crypt"].join("\n") + "\n");
   const profDir = join(cacheDir, "vm-profiles");
+  // this image's own test profile: a browser the image does not carry, so the greeter never starts
+  const itoolsProfiles = join(cacheDir, "vm-itools-profiles");
+  rmSync(itoolsProfiles, { recursive: true, force: true });
+  mkdirSync(itoolsProfiles, { recursive: true });
+  writeFileSync(join(itoolsProfiles, "vm-nobrowser.json"), JSON.stringify(VM_NOBROWSER_PROFILE, null, 2) + "\n");
+  // test only: with foyer-test.kill-foyerd, foyerd is killed once its greeter is interactive
+  writeFileSync(join(conf, "scripts/init-premount/zz-test-kill"), [
+    "#!/bin/sh",
+    'PREREQ="foyer"',
+    'case $1 in prereqs) echo "$PREREQ"; exit 0 ;; esac',
+    "grep -qw foyer-test.kill-foyerd /proc/cmdline || exit 0",
+    "(",
+    "    while ! grep -q 'greeter interactive' /run/foyer/state/log/foyerd.log 2>/dev/null; do sleep 1; done",
+    '    pid=$(cat /run/foyer/foyerd.pid)',
+    '    echo "FOYER-TEST killing foyerd $pid" > /dev/console',
+    '    kill -KILL "$pid"',
+    ") &",
+    "exit 0",
+    "",
+  ].join("\n"), { mode: 0o755 });
   const hook = join(conf, "hooks", "zz-appliance");
   writeFileSync(hook, [
     "#!/bin/sh",
@@ -267,7 +299,7 @@ export function buildInitramfsTools(a: Appliance, log: (s: string) => void = () 
     "# the appliance's root disk for cryptsetup-initramfs, its profiles and its console keymap",
     'mkdir -p "$DESTDIR/cryptroot" "$DESTDIR/etc/foyer/profiles"',
     `echo "luks-${a.luksUuid} UUID=${a.luksUuid} none luks" >> "$DESTDIR/cryptroot/crypttab"`,
-    `cp '${profDir}'/*.json "$DESTDIR/etc/foyer/profiles/"`,
+    `cp '${profDir}'/*.json '${itoolsProfiles}'/*.json "$DESTDIR/etc/foyer/profiles/"`,
     `printf '%s' '${VM_VCONSOLE.trim()}' > "$DESTDIR/etc/vconsole.conf"`,
     "",
   ].join("\n"));

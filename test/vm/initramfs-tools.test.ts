@@ -3,15 +3,17 @@
 // asks through its askpass, which finds "Plymouth" answering — foyerd on Plymouth's socket — and
 // asks there: the greeter must be on the virtual screen, a wrong passphrase must be asked again
 // by cryptsetup, and the right one must reach the real root, with nothing of foyer left running.
+// Nobody is stranded there either: a greeter that cannot start leaves the passphrase to foyer's
+// text prompt on the screen's console, and a foyerd killed at the prompt is started again.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { statSync } from "node:fs";
 import { requireTool } from "../helpers/index.js";
-import { buildAppliance, buildInitramfsTools, type Appliance } from "./appliance.js";
-import { waitForPrompt } from "./qemu.js";
-import { inVm, unlockToRoot } from "./journey.js";
+import { VM_PASSPHRASE, buildAppliance, buildInitramfsTools, type Appliance } from "./appliance.js";
+import { countColour, waitForPrompt } from "./qemu.js";
+import { afterUnlock, inVm, unlockToRoot } from "./journey.js";
 
 const say = (s: string) => process.stdout.write(`• ${s}\n`);
 let appliance: Appliance;
@@ -54,6 +56,50 @@ test("initramfs-tools: cryptsetup's askpass asks through foyer's Plymouth socket
     // cryptroot says why through `plymouth message`: the greeter shows it under the prompt
     assert.match(vm.serial, /plymouth message 'cryptsetup: ERROR: luks-[0-9a-f-]+: cryptsetup failed, bad password or options\?'/);
     await waitForPrompt(vm, 120_000, join(tmpdir(), "foyer-vm-itools-again.png"));
+    say(await unlockToRoot(vm));
+  });
+});
+
+test("initramfs-tools: a greeter that cannot start trips the breaker; the passphrase is asked on the screen's console", async () => {
+  await inVm(appliance, { initrd, append: "rd.foyer.profile=vm-nobrowser" }, "itools-fallback", async (vm) => {
+    await vm.waitSerial(/crash-loop breaker tripped/, 480_000, "the breaker tripping (the image has no chromium)");
+    await vm.waitSerial(/plymouth password request pending/, 240_000, "askpass's request reaching foyer");
+    await vm.waitSerial(/text fallback asking on the console/, 60_000, "foyer's text prompt");
+    // what a person sees: the text console with the request's message, not a black screen
+    const png = join(tmpdir(), "foyer-vm-itools-fallback.png");
+    let shot = await vm.screen(png);
+    for (let i = 0; i < 20 && countColour(shot, [0xaa, 0xaa, 0xaa], 30) < 2000; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      shot = await vm.screen(png);
+    }
+    const text = countColour(shot, [0xaa, 0xaa, 0xaa], 30);
+    assert.ok(text >= 2000, `no text on the screen's console (${text} text pixels): ${png}`);
+    say(`breaker tripped ${vm.seconds.toFixed(0)} s after qemu started; the console shows ${text} text pixels (${png})`);
+    // the kernel's keymap is US here (initramfs-tools with KEYMAP=n): US key positions
+    await vm.type(VM_PASSPHRASE, "us");
+    say(await afterUnlock(vm));
+  });
+});
+
+test("initramfs-tools: foyerd killed at the prompt is started again, and its greeter answers askpass", async () => {
+  await inVm(appliance, { initrd, append: "rd.foyer.profile=vm foyer-test.kill-foyerd" }, "itools-restart", async (vm) => {
+    const [, pid] = await vm.waitSerial(/FOYER-TEST killing foyerd (\d+)/, 480_000, "the test's kill once the greeter is interactive");
+    const t0 = vm.seconds;
+    await vm.waitSerial(/foyer keeper: foyerd ended \(SIGKILL\): starting it again/, 60_000, "the keeper starting foyerd again");
+    const interactive = () => (vm.serial.match(/greeter interactive ms=/g) ?? []).length;
+    const t = performance.now();
+    while (interactive() < 2) {
+      if (performance.now() - t > 480_000) assert.unreachable(`no second greeter; console:\n${vm.tail()}`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const after = vm.serial.slice(vm.serial.indexOf(`FOYER-TEST killing foyerd ${pid}`));
+    // askpass's client lost its foyerd and cryptroot asked again; the keeper held Plymouth's
+    // socket meanwhile, so askpass's ping waited for the new foyerd: it has the request
+    await vm.waitSerial(/FOYER-TEST killing foyerd \d+[\s\S]*plymouth password request pending/, 240_000, "askpass asking the new foyerd");
+    assert.not.match(after, /not answering on Plymouth's socket/);
+    assert.match(after, /serving plymouth's protocol on fd 3 \(socket activation\)/);
+    await waitForPrompt(vm, 240_000, join(tmpdir(), "foyer-vm-itools-restart.png"));
+    say(`foyerd ${pid} killed; the new one's greeter showed the prompt ${(vm.seconds - t0).toFixed(0)} s later (TCG)`);
     say(await unlockToRoot(vm));
   });
 });
