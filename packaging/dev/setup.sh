@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a Debian 12 machine: the system packages from apt-packages.txt, the
 # unprivileged greeter user, and `npm ci` when node_modules does not match package-lock.json.
-# Every README command runs this first; a second run costs well under a second.
+# Every README command runs this first; a second run costs well under a second. `--base`: what
+# the demo needs only.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 log() { printf 'setup: %s\n' "$*" >&2; }
 
-want=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$here/apt-packages.txt")
+# `--base`: only the base group (npm run demo), not the VM's QEMU, kernel and image tools
+if [ "${1:-}" = --base ]; then
+  list=$(sed -n '1,/^# group: vm/p' "$here/apt-packages.txt")
+else
+  list=$(cat "$here/apt-packages.txt")
+fi
+want=$(printf '%s\n' "$list" | sed -e 's/#.*//' -e '/^[[:space:]]*$/d')
 missing=()
 for p in $want; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
