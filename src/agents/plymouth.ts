@@ -112,8 +112,8 @@ export interface PlymouthServerOptions {
   log: Logger;
   /** a request that stays incomplete this long closes its connection */
   partialTimeoutMs?: number;
-  /** whether a client pid runs in foyer's own recovery terminal, whose quit is not foyer's to obey */
-  ownTerminal?: (pid: number) => boolean;
+  /** why a client's `quit` is not foyer's to obey now (its own recovery terminal, the recovery screen); undefined: obey */
+  keepOnQuit?: (pid: number) => string | undefined;
   /** listening sockets handed over by socket activation (see activatedFd): systemd's, or the keeper's */
   activatedFds?: number[];
 }
@@ -476,10 +476,9 @@ export class PlymouthServer extends EventEmitter {
         const retainSplash = (r.argument?.[0] ?? 0) !== 0;
         log.info(`plymouth: quit${retainSplash ? " --retain-splash" : ""}`);
         if (this.listenerCount("quit") === 0) return ack();
-        // sulogin asks plymouthd to quit so that it has the console: in foyer's recovery terminal
-        // its console is that terminal, and foyer quitting would take it away
-        if (this.#o.ownTerminal?.(conn.pid)) {
-          log.info("plymouth: the quit came from foyer's own recovery terminal (sulogin), ignoring");
+        const keep = this.#o.keepOnQuit?.(conn.pid);
+        if (keep) {
+          log.info(`plymouth: ${keep}, ignoring the quit`);
           return ack();
         }
         this.#quitWaiters.push(conn);

@@ -120,7 +120,15 @@ export class Supervisor extends EventEmitter {
       ...p.plymouth,
       legacy: p.plymouth.socket === PLYMOUTH_SOCKET,
       log: o.log.child("plymouth"),
-      ownTerminal: (pid) => this.#recovery.terminalHolds(pid),
+      // sulogin asks plymouthd to quit so that it has the console: in foyer's terminal that is the
+      // terminal. dracut's emergency shell asks too, for the text console: the recovery screen,
+      // with sulogin in its terminal, is what the person needs then; Continue leaves it first
+      keepOnQuit: (pid) =>
+        this.#recovery.terminalHolds(pid)
+          ? "the quit came from foyer's own recovery terminal (sulogin)"
+          : this.#recovery.active
+            ? "the recovery screen is up (an emergency shell asks for the console)"
+            : undefined,
       ...(plymouthFds.length ? { activatedFds: plymouthFds } : {}),
     });
     this.#plymouth.on("prompts", () => this.#promptsChanged(this.#agent.pending()));

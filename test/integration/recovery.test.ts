@@ -2,7 +2,8 @@
 // in the greeter with fsck's output and exit code; the repair asks for the root password in the
 // terminal (the real sulogin, whose shell is then foyer-repair), shows fsck's moving progress
 // there and fixes it; the root terminal runs the real sulogin on a pty (through the broker) and
-// refuses a wrong root password; closing the greeter closes the pty.
+// refuses a wrong root password; closing the greeter closes the pty; an emergency shell's
+// `plymouth quit` does not take the recovery screen away.
 import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
@@ -158,6 +159,19 @@ R("the terminal button works on the first click, however slowly its code loads",
   await withTimeout(page.locator("#terminal .xterm-rows").filter({ hasText: "Give root password for maintenance" }).waitFor(), 30_000, "sulogin's prompt after the first click");
   await page.close();
   await ctx.foyerd!.untilCount(/recovery terminal closed/, closedBefore + 1, 10_000);
+});
+
+R("an emergency shell's `plymouth quit` (dracut's) while the recovery screen is up: ACKed, foyer stays", async (ctx) => {
+  // dracut-emergency runs `plymouth quit` for the text console: foyer would leave a black screen
+  const q = spawnSync("plymouth", ["quit"], { encoding: "utf8", timeout: 10_000 });
+  assert.is(q.status, 0, `the quit was not ACKed: ${q.stderr}`);
+  await ctx.foyerd!.until((l) => l.includes("the recovery screen is up (an emergency shell asks for the console), ignoring the quit"), 10_000, "the quit ignored");
+  assert.is(ctx.foyerd!.proc.exitCode, null, "foyerd ended");
+  assert.not.match(ctx.foyerd!.log, /phase stopping/);
+  const page = await ctx.browser!.newPage();
+  await page.goto(await ctx.foyerd!.url());
+  await withTimeout(page.locator("#recovery-reason").waitFor(), 15_000, "the recovery screen still served");
+  await page.close();
 });
 
 R("actions run their commands", async (ctx) => {

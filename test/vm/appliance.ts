@@ -137,6 +137,12 @@ export const VM_NOBROWSER_PROFILE = {
  */
 export const VM_SYSTEMD_PROFILE = { ...VM_PROFILE, description: "the VM appliance, greeter as transient systemd units", launch: "auto" };
 
+/**
+ * The appliance for a repair: the recovery terminal's sulogin runs with --force, as dracut's own
+ * emergency shell does (`sulogin -e`), since the initrd's root has no password: rd.foyer.profile=vm-recovery.
+ */
+export const VM_RECOVERY_PROFILE = { ...VM_PROFILE, description: "the VM appliance, repair as dracut's emergency shell allows it", recovery: { suloginForce: true } };
+
 function buildInitrd(kver: string, withFoyer: boolean, out: string, plymouthTheme?: string): void {
   const base = dracutBase();
   const profDir = join(cacheDir, "vm-profiles");
@@ -145,6 +151,7 @@ function buildInitrd(kver: string, withFoyer: boolean, out: string, plymouthThem
   // the same with a short deadline: a greeter that does not come up says why on the console soon
   writeFileSync(join(profDir, "vm-debug.json"), JSON.stringify({ ...VM_PROFILE, greeter: { readyTimeoutMs: 100_000 } }, null, 2) + "\n");
   writeFileSync(join(profDir, "vm-systemd.json"), JSON.stringify(VM_SYSTEMD_PROFILE, null, 2) + "\n");
+  writeFileSync(join(profDir, "vm-recovery.json"), JSON.stringify(VM_RECOVERY_PROFILE, null, 2) + "\n");
   writeFileSync(join(cacheDir, "vm-vconsole.conf"), VM_VCONSOLE);
   const args = ["--force", "--quiet", "--no-hostonly", "--no-hostonly-cmdline", "--no-early-microcode", "--compress", "zstd", "--kver", kver,
     ...(plymouthTheme ? ["--add", "systemd crypt plymouth"] : ["--add", withFoyer ? "systemd crypt foyer" : "systemd crypt", "--omit", "plymouth"]),
@@ -208,7 +215,7 @@ function buildRootImage(out: string, fsckFails = false): string {
 export function buildAppliance(log: (s: string) => void = () => {}): Appliance {
   mkdirSync(cacheDir, { recursive: true });
   const k = hostKernel();
-  const foyerInputs = createHash("sha256").update(JSON.stringify([VM_PROFILE, VM_SYSTEMD_PROFILE]) + "debug100" + VM_VCONSOLE).digest("hex").slice(0, 8) + hashTree([join(top, "packaging/dracut"), join(top, "packaging/foyer-image.sh"), join(top, "packaging/systemd/initrd"), join(top, "dist"), join(top, "assets"), join(top, "profiles"), join(top, "package-lock.json")]);
+  const foyerInputs = createHash("sha256").update(JSON.stringify([VM_PROFILE, VM_SYSTEMD_PROFILE, VM_RECOVERY_PROFILE]) + "debug100" + VM_VCONSOLE).digest("hex").slice(0, 8) + hashTree([join(top, "packaging/dracut"), join(top, "packaging/foyer-image.sh"), join(top, "packaging/systemd/initrd"), join(top, "dist"), join(top, "assets"), join(top, "profiles"), join(top, "package-lock.json")]);
 
   const initrd = join(cacheDir, "initrd-foyer.img");
   const keyFoyer = `${k.version}:${foyerInputs}`;
