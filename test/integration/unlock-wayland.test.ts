@@ -31,7 +31,7 @@ const W = suite<Ctx>("integration/unlock-wayland", {});
 W.after.each(async (ctx) => {
   killAskers();
   killClients();
-  ctx.term?.kill();
+  ctx.term?.kill("SIGKILL"); // the console holder ignores SIGHUP, as a console would
   await ctx.foyerd?.stop();
   ctx.foyerd?.cleanup();
   // foyerd's stop takes the whole greeter (cage, chromium and its helpers) down with it
