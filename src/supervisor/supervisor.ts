@@ -29,7 +29,7 @@ import { escapeControlsText } from "../base/controls.js";
 import { monotonicMs } from "../base/timeout.js";
 import type { Logger } from "../base/log.js";
 import type { Profile } from "../profile/schema.js";
-import type { StateMessage } from "../protocol/greeter.js";
+import type { PromptView, StateMessage } from "../protocol/greeter.js";
 import type { Secret } from "../base/secret.js";
 import { Timeline, processStartMs } from "../state/timeline.js";
 import { stateDir, logDir } from "../state/overlay.js";
@@ -353,18 +353,7 @@ export class Supervisor extends EventEmitter {
       type: "state",
       flow: this.#recovery.active ? "recovery" : this.#firstboot.active ? "firstboot" : "unlock",
       phase: this.#state.phase,
-      prompts: [
-        ...this.#agent.pending().map((p) => ({
-          key: p.key,
-          message: p.request.message,
-          echo: p.request.echo,
-          silent: p.request.silent,
-          retries: p.retries,
-          ...(p.request.id ? { id: p.request.id } : {}),
-          ...(p.request.icon ? { icon: p.request.icon } : {}),
-        })),
-        ...this.#plymouth.pending().map((p) => ({ key: p.key, message: p.message, echo: p.echo, silent: false, retries: p.retries })),
-      ],
+      prompts: this.#pendingPrompts(),
       keyboard: { layout: this.#keyboard.layout, variant: this.#keyboard.variant },
       notice: this.#notice,
       messages: this.#plymouth.messages,
@@ -409,12 +398,25 @@ export class Supervisor extends EventEmitter {
     this.emit("prompts", list);
   }
 
-  /** Every pending request as the text fallback asks it, systemd's first (the order the greeter shows). */
-  #consoleRequests(): ConsoleRequest[] {
+  /** Every pending request, systemd's first, as the greeter shows them. */
+  #pendingPrompts(): PromptView[] {
     return [
-      ...this.#agent.pending().map((p) => ({ key: p.key, message: p.request.message, echo: p.request.echo, retries: p.retries, from: "systemd" as const })),
-      ...this.#plymouth.pending().map((p) => ({ key: p.key, message: p.message, echo: p.echo, retries: p.retries, from: "plymouth" as const })),
+      ...this.#agent.pending().map((p) => ({
+        key: p.key,
+        message: p.request.message,
+        echo: p.request.echo,
+        silent: p.request.silent,
+        retries: p.retries,
+        ...(p.request.id ? { id: p.request.id } : {}),
+        ...(p.request.icon ? { icon: p.request.icon } : {}),
+      })),
+      ...this.#plymouth.pending().map((p) => ({ key: p.key, message: p.message, echo: p.echo, silent: false, retries: p.retries })),
     ];
+  }
+
+  /** The same requests, in the same order, as the text fallback asks them. */
+  #consoleRequests(): ConsoleRequest[] {
+    return this.#pendingPrompts().map(({ key, message, echo, retries }) => ({ key, message, echo, retries, from: this.#plymouth.owns(key) ? "plymouth" : "systemd" }));
   }
 
   #decline(key: number): void {
