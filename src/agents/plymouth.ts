@@ -114,15 +114,17 @@ export interface PlymouthServerOptions {
   partialTimeoutMs?: number;
   /** why a client's `quit` is not foyer's to obey now (its own recovery terminal, the recovery screen); undefined: obey */
   keepOnQuit?: (pid: number) => string | undefined;
-  /** listening sockets handed over by socket activation (see activatedFd): systemd's, or the keeper's */
-  activatedFds?: number[];
+  /**
+   * listening sockets handed over by socket activation (see activatedFd), systemd's or the keeper's:
+   * `current` for `socket`, `legacy` for PLYMOUTH_LEGACY_SOCKET. A name not handed over is bound here.
+   */
+  activatedFds?: { current?: number; legacy?: number };
 }
 
 /**
  * The fd systemd's socket activation passed under FileDescriptorName=`name` (LISTEN_PID,
- * LISTEN_FDS, LISTEN_FDNAMES; fds from 3), or undefined. systemd binds abstract names with their
- * exact length, which Node 20 cannot: a foyer-plymouth.socket with
- * ListenStream=@/org/freedesktop/plymouthd makes the name reachable by every client.
+ * LISTEN_FDS, LISTEN_FDNAMES; fds from 3), or undefined: packaging/systemd/initrd/foyer-plymouth.socket
+ * holds the name from before foyerd starts and across its restarts.
  */
 export function activatedFd(env: NodeJS.ProcessEnv, pid: number, name: string): number | undefined {
   if (env.LISTEN_PID !== String(pid)) return undefined;
@@ -214,22 +216,23 @@ export class PlymouthServer extends EventEmitter {
       this.#log.info("plymouth protocol server off (profile)");
       return;
     }
-    if (o.activatedFds?.length) {
-      // systemd (or foyer's keeper) holds the names for us: nothing to decide, nothing else to bind
-      this.#loadCredentials();
-      for (const fd of o.activatedFds) {
-        try {
-          setCloexec(fd);
-          this.#servers.push(await this.#listen({ fd }));
-          this.#log.info(`serving plymouth's protocol on fd ${fd} (socket activation)`);
-        } catch (e) {
-          this.#log.error(`cannot serve plymouth's protocol on fd ${fd}, ignoring`, { err: describe(e) });
-        }
-      }
-      return;
-    }
-    const names = o.legacy ? [o.socket, PLYMOUTH_LEGACY_SOCKET] : [o.socket];
     const sockets = this.#loadCredentials();
+    // systemd (or foyer's keeper) holds these names for us: nothing to decide for them
+    const handed = o.activatedFds ?? {};
+    for (const fd of [handed.current, handed.legacy]) {
+      if (fd === undefined) continue;
+      try {
+        setCloexec(fd);
+        this.#servers.push(await this.#listen({ fd }));
+        this.#log.info(`serving plymouth's protocol on fd ${fd} (socket activation)`);
+      } catch (e) {
+        this.#log.error(`cannot serve plymouth's protocol on fd ${fd}, ignoring`, { err: describe(e) });
+      }
+    }
+    const names = [
+      ...(handed.current === undefined ? [o.socket] : []),
+      ...(o.legacy && handed.legacy === undefined ? [PLYMOUTH_LEGACY_SOCKET] : []),
+    ];
     const free: string[] = [];
     for (const name of names) {
       const holder = o.serve === "auto" ? this.#holder(name, sockets) : undefined;

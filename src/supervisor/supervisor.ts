@@ -113,9 +113,10 @@ export class Supervisor extends EventEmitter {
     this.#keyboard = first.keyboard;
     this.#keyring = new KeyringCache({ ...p.keyring, log: o.log.child("keyring") });
     this.#agent = new PasswordAgent({ askDir: o.askDir, log: o.log.child("agent"), onChange: (list) => this.#promptsChanged(list) });
-    // the legacy name only beside the default one: it is where the plymouth client falls back to
-    // FileDescriptorName=plymouth (systemd's socket unit); the keeper passes the legacy name too
-    const plymouthFds = ["plymouth", "plymouth-legacy"].map((n) => activatedFd(process.env, process.pid, n)).filter((fd) => fd !== undefined);
+    // the legacy name only beside the default one: it is where the plymouth client falls back to.
+    // foyer-plymouth.socket hands over the current name only (systemd cannot bind the padded
+    // legacy one, which foyerd binds itself); the keeper hands over both
+    const plymouthFds = { current: activatedFd(process.env, process.pid, "plymouth"), legacy: activatedFd(process.env, process.pid, "plymouth-legacy") };
     this.#plymouth = new PlymouthServer({
       ...p.plymouth,
       legacy: p.plymouth.socket === PLYMOUTH_SOCKET,
@@ -129,7 +130,7 @@ export class Supervisor extends EventEmitter {
           : this.#recovery.active
             ? "the recovery screen is up (an emergency shell asks for the console)"
             : undefined,
-      ...(plymouthFds.length ? { activatedFds: plymouthFds } : {}),
+      activatedFds: plymouthFds,
     });
     this.#plymouth.on("prompts", () => this.#promptsChanged(this.#agent.pending()));
     this.#plymouth.on("messages", () => this.#server.stateChanged());
