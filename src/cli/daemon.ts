@@ -199,6 +199,7 @@ export async function daemonMain(argv: string[]): Promise<number> {
     ...(o.firstboot ? { firstbootOnly: true } : {}),
     ...(o["fsck-device"] !== undefined ? { fsckDevice: o["fsck-device"] } : {}),
     ...(kc.lang ? { cmdlineLang: kc.lang } : {}),
+    cmdlineFile: resolve(o.cmdline!),
     timeline,
     log,
     ...(watchdog ? { watchdog } : {}),

@@ -79,6 +79,7 @@ export interface SuperviseOptions {
   recovery?: string;
   fsckDevice?: string;
   cmdlineLang?: string;
+  cmdlineFile?: string;
   timeline: Timeline;
   log: RootLogger;
   watchdog?: Watchdog;
@@ -92,7 +93,7 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
   const { profile, runtimeDir, timeline, log, watchdog, first } = o;
   let sup: Supervisor;
   try {
-    sup = new Supervisor({ profile, runtimeDir, timeline, askDir: o.askDir, assetsDir: join(o.top, "assets"), uiDir: join(o.top, "dist", "ui"), log, first, ...(o.cmdlineLang ? { cmdlineLang: o.cmdlineLang } : {}), ...(o.firstbootOnly ? { firstbootOnly: true } : {}) });
+    sup = new Supervisor({ profile, runtimeDir, timeline, askDir: o.askDir, assetsDir: join(o.top, "assets"), uiDir: join(o.top, "dist", "ui"), log, first, ...(o.cmdlineLang ? { cmdlineLang: o.cmdlineLang } : {}), ...(o.cmdlineFile ? { cmdlineFile: o.cmdlineFile } : {}), ...(o.firstbootOnly ? { firstbootOnly: true } : {}) });
     await sup.start();
     if (o.recovery !== undefined) sup.showRecovery(o.recovery.slice(0, 1024), o.fsckDevice);
   } catch (e) {

@@ -5,11 +5,17 @@
 // for the two targets) and asks at subscription what already happened before it listened.
 // The reason always names the unit, so the recovery screen can say what stopped the boot; for a
 // failed check the device is found too (the unit's ExecStart, as systemd's fstab-generator and
-// systemd-fsck@.service write it; else the instance name), so the screen can check and repair it.
+// systemd-fsck@.service write it; else the instance name; for systemd-fsck-root/-usr whose
+// ExecStart names none, the root= / mount.usr= of the kernel command line, else the fstab's
+// /sysroot (/sysroot/usr) entry, as systemd-fstab-generator decides them, mapped to udev's
+// /dev/disk/by-… symlink), so the screen can check and repair it.
 import { EventEmitter } from "node:events";
+import { constants } from "node:fs";
+import { open, type FileHandle } from "node:fs/promises";
 import dbus from "dbus-next";
 import { describe } from "../base/errors.js";
 import type { Logger } from "../base/log.js";
+import { splitCmdline, parseBool } from "../profile/cmdline.js";
 import { SYSTEMD_PATH, MANAGER, str, unitObjectPath } from "./systemd-bus.js";
 import type { SystemdLink } from "./systemd.js";
 
@@ -68,13 +74,128 @@ export function unescapePath(instance: string): string | undefined {
 /**
  * The device a failed check was for: the last argument of its ExecStart when that is an absolute
  * path (systemd-fsck DEVICE, as the generators write it), else systemd-fsck@'s instance unescaped.
- * systemd-fsck-root without an argument checks what `/` is: unknown here (undefined).
+ * systemd-fsck-root without an argument checks what `/` is: unknown here (undefined; the watch
+ * then asks configuredFsckDevice).
  */
 export function fsckDevice(unit: string, execArgv: readonly string[] | undefined): string | undefined {
   const last = execArgv && execArgv.length > 1 ? execArgv[execArgv.length - 1]! : undefined;
   if (last && last.startsWith("/") && !last.includes("\0") && last.length < 4096) return last;
   const m = /^systemd-fsck@(.+)\.service$/.exec(unit);
   return m ? unescapePath(m[1]!) : undefined;
+}
+
+/** The file system of a check whose unit need not name its device: the root's or /usr's. */
+export function fsckFileSystem(unit: string): "root" | "usr" | undefined {
+  return unit === "systemd-fsck-root.service" ? "root" : unit === "systemd-fsck-usr.service" ? "usr" : undefined;
+}
+
+export interface FstabEntry {
+  spec: string;
+  file: string;
+}
+
+/** glibc's decode_name: the escapes getmntent undoes (\040 space, \011 tab, \012 newline, \134 and \\ backslash). */
+function decodeFstabField(s: string): string {
+  return s.replace(/\\(?:040|011|012|134|\\)/g, (m) => (m === "\\040" ? " " : m === "\\011" ? "\t" : m === "\\012" ? "\n" : "\\"));
+}
+
+/** An fstab's device and mount point fields as systemd-fstab-generator reads them (glibc's getmntent): split at spaces and tabs, blank lines and `#` comments skipped. */
+export function parseFstab(text: string): FstabEntry[] {
+  const out: FstabEntry[] = [];
+  for (const line of text.split("\n")) {
+    const head = line.replace(/^[ \t]+/, "").replace(/[ \t]+$/, "");
+    if (head === "" || head.startsWith("#")) continue;
+    const [spec = "", file = ""] = head.split(/[ \t]+/).slice(0, 2).map(decodeFstabField);
+    out.push({ spec, file });
+  }
+  return out;
+}
+
+/** systemd's path_equal for absolute paths: repeated slashes, a trailing one and `.` ignored. */
+function samePath(a: string, b: string): boolean {
+  const norm = (p: string) => p.split("/").filter((c) => c !== "" && c !== ".").join("/");
+  return a.startsWith("/") && b.startsWith("/") && norm(a) === norm(b);
+}
+
+/** The kernel command line's switches systemd-fstab-generator mounts the root and /usr by (the last of each wins; one without a value is ignored, an empty one unsets). */
+function mountSwitches(cmdline: string) {
+  const s = { root: undefined as string | undefined, usr: undefined as string | undefined, usrFstype: undefined as string | undefined, usrFlags: false, fstab: true };
+  for (const word of splitCmdline(cmdline)) {
+    const eq = word.indexOf("=");
+    const key = eq < 0 ? word : word.slice(0, eq);
+    const value = eq < 0 ? undefined : word.slice(eq + 1);
+    if (key === "fstab" || key === "rd.fstab") s.fstab = (value === undefined ? true : parseBool(value)) ?? s.fstab;
+    else if (value === undefined) continue;
+    else if (key === "root") s.root = value || undefined;
+    else if (key === "mount.usr") s.usr = value || undefined;
+    else if (key === "mount.usrfstype") s.usrFstype = value || undefined;
+    else if (key === "mount.usrflags") s.usrFlags = true;
+  }
+  return s;
+}
+
+/**
+ * The spec (fstab's first field: UUID=…, LABEL=…, PARTUUID=…, PARTLABEL=…, /dev/…) of the root or
+ * /usr as the initrd's systemd-fstab-generator decides it: the kernel command line's root=
+ * (mount.usr=; mount.usrfstype= or mount.usrflags= alone mean the root's device), else, when it
+ * names none or says `fstab`, the fstab's /sysroot (/sysroot/usr) entry, else its / (/usr).
+ * undefined when the command line names a root that is no block device (gpt-auto, tmpfs, NFS,
+ * CIFS, iSCSI, a live image: something else mounts it), `fstab=0` turns the fstab off, or nothing
+ * names one. The kernel command line is split as the kernel does (double quotes).
+ */
+export function fileSystemSpec(fs: "root" | "usr", cmdline: string, fstab: string): string | undefined {
+  const s = mountSwitches(cmdline);
+  const named = fs === "root" ? s.root : (s.usr ?? (s.usrFstype !== undefined || s.usrFlags ? s.root : undefined));
+  if (named !== undefined && named !== "fstab") return udevNode(named) ? named : undefined;
+  if (!s.fstab) return undefined;
+  const entries = parseFstab(fstab);
+  for (const where of fs === "root" ? ["/sysroot", "/"] : ["/sysroot/usr", "/usr"]) {
+    // the first entry: systemd refuses a second unit for the same mount point
+    const e = entries.find((x) => samePath(x.file, where));
+    if (e) return udevNode(e.spec) ? e.spec : undefined;
+  }
+  return undefined;
+}
+
+/** systemd's unquote of a tag's value: one pair of matching outer quotes (" or ') dropped. */
+function unquote(v: string): string {
+  return v.length >= 2 && (v[0] === '"' || v[0] === "'") && v.endsWith(v[0]) ? v.slice(1, -1) : v;
+}
+
+/** udev's encode_devnode_name: ASCII other than [0-9A-Za-z#+-.:=@_] (a '/', a space, a backslash) as \xNN, other valid characters kept. */
+function encodeDevnodeName(v: string): string {
+  const hex = (b: number) => `\\x${b.toString(16).padStart(2, "0")}`;
+  let out = "";
+  for (const ch of v) {
+    const c = ch.codePointAt(0)!;
+    // unichar_is_valid: no surrogate, no non-character
+    if (c < 0x80) out += /[0-9A-Za-z#+\-.:=@_]/.test(ch) ? ch : hex(c);
+    else if (!(c >= 0xd800 && c <= 0xdfff) && !(c >= 0xfdd0 && c <= 0xfdef) && (c & 0xfffe) !== 0xfffe) out += ch;
+    else for (const b of Buffer.from(ch, "utf8")) out += hex(b);
+  }
+  return out;
+}
+
+/**
+ * The device node for a spec as systemd waits for and checks it (fstab_node_to_udev_node): a tag
+ * as udev's /dev/disk/by-uuid|by-label|by-partuuid|by-partlabel symlink, its value escaped as udev
+ * names the link and in its case as written (systemd does not fold it: blkid gives ext4's UUIDs in
+ * lower case, vfat's and NTFS's in upper case); anything else as it is. undefined unless that is a
+ * device path under /dev (root=/dev/nfs is NFS). The symlink itself, never followed: fsck opens it.
+ */
+export function udevNode(spec: string): string | undefined {
+  const m = /^(LABEL|UUID|PARTUUID|PARTLABEL)=(.*)$/s.exec(spec);
+  const value = m ? unquote(m[2]!) : undefined;
+  if (value === "") return undefined;
+  const node = m ? `/dev/disk/by-${m[1]!.toLowerCase()}/${encodeDevnodeName(value!)}` : spec;
+  if (!node.startsWith("/dev/") || node.endsWith("/") || samePath(node, "/dev/nfs") || node.includes("\0") || node.length >= 4096) return undefined;
+  return node.split("/").some((c) => c === "." || c === "..") ? undefined : node;
+}
+
+/** The device of a systemd-fsck-root/-usr check from the boot's configuration: fileSystemSpec's spec as udevNode's node. */
+export function configuredFsckDevice(fs: "root" | "usr", cmdline: string, fstab: string): string | undefined {
+  const spec = fileSystemSpec(fs, cmdline, fstab);
+  return spec === undefined ? undefined : udevNode(spec);
 }
 
 /** The argv of a Service's first ExecStart entry, from the a(sasbttttuii) property; undefined when malformed. */
@@ -100,6 +221,17 @@ export function bootEvent(m: dbus.Message): BootEvent | undefined {
   return undefined;
 }
 
+/** Where the boot's configuration is read when a failed check's unit names no device. */
+export interface BootConfigFiles {
+  /** the kernel command line: /proc/cmdline unless foyerd was given another (--cmdline) */
+  cmdline?: string;
+  /** the fstab systemd-fstab-generator read: /etc/fstab */
+  fstab?: string;
+}
+
+/** a kernel command line is a few KiB, an fstab a few lines */
+const MAX_CONFIG_BYTES = 64 * 1024;
+
 /** Events: "failure" (reason, unit, device | undefined). */
 export class BootFailureWatch extends EventEmitter {
   #lastFailed?: string;
@@ -109,6 +241,7 @@ export class BootFailureWatch extends EventEmitter {
   constructor(
     private link: SystemdLink,
     private log: Logger,
+    private files: BootConfigFiles = {},
   ) {
     super();
   }
@@ -139,7 +272,38 @@ export class BootFailureWatch extends EventEmitter {
     } catch (e) {
       this.log.warning(`cannot read ${printableUnit(unit)}'s ExecStart, ignoring`, { err: describe(e) });
     }
-    return fsckDevice(unit, argv);
+    const named = fsckDevice(unit, argv);
+    const fs = fsckFileSystem(unit);
+    if (named !== undefined || fs === undefined) return named;
+    const [cmdline, fstab] = await Promise.all([this.#readConfig(this.files.cmdline ?? "/proc/cmdline"), this.#readConfig(this.files.fstab ?? "/etc/fstab")]);
+    const device = configuredFsckDevice(fs, cmdline ?? "", fstab ?? "");
+    this.log.info(`${unit} names no device: ${device ? `${device}, from the kernel command line or the fstab` : "nor do the kernel command line and the fstab"}`);
+    return device;
+  }
+
+  /** A root-owned configuration file's text, up to MAX_CONFIG_BYTES; undefined when it is missing or cannot be read (a warning). */
+  async #readConfig(path: string): Promise<string | undefined> {
+    let fh: FileHandle | undefined;
+    try {
+      // O_NONBLOCK: a FIFO in the file's place cannot hold the watch
+      fh = await open(path, constants.O_RDONLY | constants.O_NOCTTY | constants.O_NONBLOCK);
+      if (!(await fh.stat()).isFile()) throw new Error("not a regular file");
+      const buf = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+      let n = 0;
+      while (n < buf.length) {
+        const { bytesRead } = await fh.read(buf, n, buf.length - n, null);
+        if (bytesRead === 0) break;
+        n += bytesRead;
+      }
+      if (n > MAX_CONFIG_BYTES) throw new Error(`larger than ${MAX_CONFIG_BYTES} bytes`);
+      return buf.toString("utf8", 0, n);
+    } catch (e) {
+      // no fstab is common in an initrd, as it is to systemd-fstab-generator
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") this.log.warning(`cannot read ${path}, ignoring`, { err: describe(e) });
+      return undefined;
+    } finally {
+      await fh?.close();
+    }
   }
 
   #signal(m: dbus.Message): void {

@@ -40,7 +40,8 @@ export function splitCmdline(text: string): string[] {
   return words;
 }
 
-function parseBool(v: string): boolean | undefined {
+/** A boolean switch's value as systemd's parse_boolean reads it; undefined for anything else. */
+export function parseBool(v: string): boolean | undefined {
   if (/^(1|yes|y|true|t|on)$/i.test(v)) return true;
   if (/^(0|no|n|false|f|off)$/i.test(v)) return false;
   return undefined;

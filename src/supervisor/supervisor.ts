@@ -45,6 +45,8 @@ export interface SupervisorOptions {
   log: Logger;
   /** the greeter's language from the kernel command line (rd.foyer.lang=, locale.LANG=) */
   cmdlineLang?: string;
+  /** the kernel command line's file (foyerd --cmdline): where a failed root check's device is looked up; /proc/cmdline when not given */
+  cmdlineFile?: string;
   /** where the real root is mounted before switch-root (Plymouth's update-root-fs says it too); /sysroot by default */
   newRoot?: string;
   /** what foyerd set up before this module loaded (first-launch.ts): the greeter's listener, display stack and seatd, and the greeter it launched, adopted at the first start */
@@ -344,7 +346,7 @@ export class Supervisor extends EventEmitter {
     }
     const { BootFailureWatch } = await import("../launch/boot-failures.js");
     if (this.#state.phase === "stopping" || this.#state.phase === "stopped") return;
-    this.#bootWatch = new BootFailureWatch(link, log);
+    this.#bootWatch = new BootFailureWatch(link, log, this.#o.cmdlineFile ? { cmdline: this.#o.cmdlineFile } : {});
     this.#bootWatch.on("failure", (reason: string, _unit: string, device: string | undefined) => this.showRecovery(reason, device));
     await this.#bootWatch.start();
   }
