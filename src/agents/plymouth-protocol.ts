@@ -139,3 +139,22 @@ export function parsePercent(arg: string): number {
   const n = Number(arg);
   return n <= 100 ? n : 0;
 }
+
+/** systemd-fsckd's progress, sent as an update: how many disks are being checked, the least done. */
+export interface FsckdProgress {
+  devices: number;
+  /** 0..100, the smallest of the running checks' percentages */
+  percent: number;
+}
+
+/**
+ * systemd-fsckd's update "fsckd:<devices>:<percent>:<translated text>" (systemd-fsckd(8)); undefined
+ * for any other status. The text is not kept: the greeter says it in its own language.
+ */
+export function parseFsckd(status: string): FsckdProgress | undefined {
+  const m = /^fsckd:(\d{1,4}):(\d{1,3}(?:\.\d+)?):/.exec(status);
+  if (!m) return undefined;
+  const percent = Number(m[2]);
+  return percent <= 100 ? { devices: Number(m[1]), percent } : undefined;
+}
+

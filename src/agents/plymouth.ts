@@ -36,6 +36,8 @@ import { EventEmitter } from "node:events";
 import {
   parseRequests,
   parsePercent,
+  parseFsckd,
+  type FsckdProgress,
   encodeByte,
   encodeAnswer,
   encodeMultipleAnswers,
@@ -92,6 +94,8 @@ export interface PlymouthRecord {
   mode: string;
   /** system-update's percentage; null until one arrives */
   progress: number | null;
+  /** systemd-fsckd's progress while disks are checked; null when none is */
+  fsck: FsckdProgress | null;
   newRoot: string | null;
   systemInitialized: boolean;
   deactivated: boolean;
@@ -174,7 +178,7 @@ export class PlymouthServer extends EventEmitter {
   #noCredentials = false;
   #credentialsErrorLogged = false;
   #stopped = false;
-  readonly record: PlymouthRecord = { status: "", mode: "", progress: null, newRoot: null, systemInitialized: false, deactivated: false, splashShown: false, progressPaused: false, errors: 0 };
+  readonly record: PlymouthRecord = { status: "", mode: "", progress: null, fsck: null, newRoot: null, systemInitialized: false, deactivated: false, splashShown: false, progressPaused: false, errors: 0 };
 
   constructor(o: PlymouthServerOptions) {
     super();
@@ -425,16 +429,32 @@ export class PlymouthServer extends EventEmitter {
     return r.argument?.toString("utf8") ?? "";
   }
 
+  /** systemd-fsckd's progress: kept while a disk is checked, cleared when none is. */
+  #fsckProgress(p: FsckdProgress): void {
+    const next = p.devices > 0 ? p : null;
+    const prev = this.record.fsck;
+    if (prev?.devices === next?.devices && prev?.percent === next?.percent) return;
+    // a line per disk count and per tenth of the way, not per update
+    if (!prev || !next || prev.devices !== next.devices || Math.floor(prev.percent / 10) !== Math.floor(next.percent / 10))
+      this.#log.info(next ? `file system check: ${next.percent.toFixed(1)} % on ${next.devices} disk(s)` : "file system check: done");
+    this.record.fsck = next;
+    this.emit("fsck", next);
+  }
+
   #handle(conn: Conn, r: Request): void {
     const log = this.#log;
     const ack = () => this.#reply(conn, encodeByte(ACK));
     switch (r.name) {
       case "ping":
         return ack();
-      case "update":
-        this.record.status = this.#text(r);
-        log.info(`plymouth status '${this.record.status}'`);
+      case "update": {
+        const status = this.#text(r);
+        const fsck = parseFsckd(status);
+        if (fsck) return this.#fsckProgress(fsck), ack();
+        this.record.status = status;
+        log.info(`plymouth status '${status}'`);
         return ack();
+      }
       case "changeMode":
         this.record.mode = this.#text(r);
         log.info(`plymouth mode '${this.record.mode}'`);
@@ -492,6 +512,9 @@ export class PlymouthServer extends EventEmitter {
         return this.#reply(conn, encodeByte(NAK));
       case "showMessage": {
         const m = this.#text(r);
+        // fsckd offers Ctrl+C to cancel its checks through a keystroke watch foyer does not
+        // keep for it: the offer is not shown
+        if (m.startsWith("fsckd-cancel-msg:")) return ack();
         this.#messages = [...this.#messages.filter((x) => x !== m), m].slice(-MAX_MESSAGES);
         log.info(`plymouth message '${m}'`);
         this.emit("messages", this.messages);

@@ -86,6 +86,8 @@ export const StateMessage = z.strictObject({
   notice: z.string().check(z.maxLength(512)),
   /** messages from other boot components (Plymouth display-message, fsckd), newest last */
   messages: z._default(z.array(z.string().check(z.maxLength(1024))).check(z.maxLength(32)), []),
+  /** systemd-fsckd's file system checks while they run (Plymouth's protocol); null when none runs */
+  diskCheck: z._default(z.nullable(z.strictObject({ devices: z.int().check(z.gte(1), z.lte(9999)), percent: z.number().check(z.gte(0), z.lte(100)) })), null),
   recovery: z.optional(RecoveryView),
   firstboot: z.optional(FirstbootView),
   /** the greeter's language (profile, kernel command line, or LANG in locale.conf) */

@@ -136,6 +136,7 @@ export class Supervisor extends EventEmitter {
     });
     this.#plymouth.on("prompts", () => this.#promptsChanged(this.#agent.pending()));
     this.#plymouth.on("messages", () => this.#server.stateChanged());
+    this.#plymouth.on("fsck", () => this.#server.stateChanged());
     // `plymouth quit` (GDM's handoff, or plymouth-quit.service): foyer's job is done; the ACK
     // goes out from stop(), once the display is released
     this.#plymouth.on("quit", (q: { retainSplash: boolean }) => void this.stop({ retainSplash: q.retainSplash }));
@@ -360,6 +361,7 @@ export class Supervisor extends EventEmitter {
       keyboard: { layout: this.#keyboard.layout, variant: this.#keyboard.variant },
       notice: this.#notice,
       messages: this.#plymouth.messages,
+      diskCheck: this.#plymouth.record.fsck,
       ...(this.#recovery.active ? { recovery: this.#recovery.view } : {}),
       ...(this.#firstboot.active ? { firstboot: this.#firstboot.view } : {}),
       locale: this.#settings.locale,

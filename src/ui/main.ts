@@ -7,7 +7,7 @@ import { renderUnlock } from "./unlock.js";
 import "@xterm/xterm/css/xterm.css";
 import { renderFirstboot, firstbootOptions, firstbootDisconnected, leaveFirstboot } from "./firstboot.js";
 import type { StateMessage } from "../protocol/greeter.js";
-import { applyLocale } from "./i18n.js";
+import { applyLocale, t } from "./i18n.js";
 import { renderSettings, keyboardLayouts, settingsDisconnected } from "./settings.js";
 import { renderOsk } from "./osk.js";
 import { lockBrowserKeys } from "./kiosk-keys.js";
@@ -20,6 +20,14 @@ const loadRecovery = () => (recovery ??= import("./recovery.js"));
 let recoveryWired = false;
 let lastFlow: StateMessage["flow"] | undefined;
 
+/** systemd-fsckd's progress, in the greeter's language (fsckd's own text is English only). */
+function renderDiskCheck(d: StateMessage["diskCheck"]): void {
+  document.getElementById("disk-check")!.hidden = d === null;
+  if (d === null) return;
+  document.getElementById("disk-check-text")!.textContent = t("diskCheck.progress", { disks: String(d.devices), percent: d.percent.toFixed(0) });
+  (document.getElementById("disk-check-progress") as HTMLProgressElement).value = d.percent;
+}
+
 function render(s: StateMessage, c: Connection): void {
   // the language first: the views below write their text through t()
   applyLocale(s.locale);
@@ -31,6 +39,7 @@ function render(s: StateMessage, c: Connection): void {
     // click on "Open root terminal" would do nothing (seen under load in test/integration/recovery)
     if (el) el.hidden = flow !== s.flow || (flow === "recovery" && !recoveryWired);
   }
+  renderDiskCheck(s.diskCheck);
   const msgs = document.getElementById("messages")!;
   msgs.replaceChildren(...s.messages.map((m) => Object.assign(document.createElement("p"), { textContent: m })));
   if (s.flow === "recovery")

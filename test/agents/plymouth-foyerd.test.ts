@@ -91,6 +91,26 @@ F("display-message is shown in the greeter; hide-message takes it away", async (
   await page.close();
 });
 
+F("systemd-fsckd's progress updates show as a bar in the greeter's language; none once no disk is checked; its cancel offer is not shown", async (ctx) => {
+  const page = await ctx.browser!.newPage();
+  await page.goto(await ctx.foyerd!.url());
+  const box = page.locator("#disk-check");
+  // what systemd-fsckd sends: "fsckd:<disks>:<percent>:<its English text>" as an update
+  assert.is((await withTimeout(ply(["update", "--status=fsckd:2:42.4:Checking in progress on 2 disks (42.4% complete)"]).result, 10_000)).code, 0);
+  await withTimeout(box.waitFor({ state: "visible" }), 10_000, "disk check shown");
+  assert.is(await page.locator("#disk-check-text").textContent(), "Checking file systems (2 disk(s)): 42 %");
+  assert.is(await page.locator("#disk-check-progress").evaluate((e) => (e as HTMLProgressElement).value), 42.4);
+  await ctx.foyerd!.until((l) => l.includes("file system check: 42.4 % on 2 disk(s)"), 5_000, "progress logged");
+  assert.not.match(ctx.foyerd!.log, /plymouth status 'fsckd:/, "fsckd's progress taken for a unit's status");
+  assert.is((await withTimeout(ply(["display-message", "--text", "fsckd-cancel-msg:Press Ctrl+C to cancel all filesystem checks in progress"]).result, 10_000)).code, 0);
+  assert.is((await withTimeout(ply(["update", "--status=fsckd:1:97.0:Checking in progress on 1 disk (97.0% complete)"]).result, 10_000)).code, 0);
+  await withTimeout(page.locator("#disk-check-text", { hasText: "(1 disk(s)): 97 %" }).waitFor(), 10_000, "progress updated");
+  assert.is(await page.locator("#messages p").count(), 0, "fsckd's cancel offer is shown, and foyer cannot cancel");
+  assert.is((await withTimeout(ply(["update", "--status=fsckd:0:100.0:Checking in progress on 0 disks (100.0% complete)"]).result, 10_000)).code, 0);
+  await withTimeout(box.waitFor({ state: "hidden" }), 10_000, "disk check gone");
+  await page.close();
+});
+
 F("update, has-active-vt, deactivate, reactivate: what the client is told, what foyerd records", async (ctx) => {
   const f = ctx.foyerd!;
   assert.is((await withTimeout(ply(["update", "--status=foyer-test-status"]).result, 10_000)).code, 0);

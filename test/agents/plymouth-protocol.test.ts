@@ -2,7 +2,7 @@
 // write (recorded with a listening socket), so the parser is checked against the real thing.
 import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
-import { parseRequests, encodeRequest, encodeAnswer, encodeMultipleAnswers, parsePercent, MAX_REQUEST_BYTES } from "../../src/agents/plymouth-protocol.js";
+import { parseRequests, encodeRequest, encodeAnswer, encodeMultipleAnswers, parsePercent, parseFsckd, MAX_REQUEST_BYTES } from "../../src/agents/plymouth-protocol.js";
 
 const P = suite("agents/plymouth-protocol");
 
@@ -109,6 +109,12 @@ P("system-update's percentage, as plymouthd reads it", () => {
   assert.is(parsePercent("-1"), 0);
   assert.is(parsePercent("5x"), 0);
   assert.is(parsePercent(""), 0);
+});
+
+P("fsckd's progress: disks and percentage from its update; anything else is a status", () => {
+  assert.equal(parseFsckd("fsckd:1:42.5:Checking in progress on 1 disk (42.5% complete)"), { devices: 1, percent: 42.5 });
+  assert.equal(parseFsckd("fsckd:0:100.0:"), { devices: 0, percent: 100 });
+  for (const s of ["fsckd:1:100.1:x", "fsckd:1:42.5", "fsckd:a:1:x", "fsckd:-1:5:x", "fsckd:1: 7.0:x", "systemd-fsck-root.service", "fsckd-cancel-msg:x", ""]) assert.is(parseFsckd(s), undefined, s);
 });
 
 P.run();

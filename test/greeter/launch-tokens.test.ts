@@ -23,7 +23,7 @@ const server = new GreeterServer({
   port: 0,
   listener,
   log: silentLogger,
-  snapshot: () => ({ type: "state", flow: "unlock", phase: "running", prompts: [], keyboard: { layout: "us", variant: "" }, notice: "", messages: [], locale: "C.UTF-8" }),
+  snapshot: () => ({ type: "state", flow: "unlock", phase: "running", prompts: [], keyboard: { layout: "us", variant: "" }, notice: "", messages: [], diskCheck: null, locale: "C.UTF-8" }),
   onReady: () => void ready++,
   onAnswer: () => {},
   onCancel: () => {},

@@ -25,7 +25,7 @@ function server(listener: GreeterListener, onReady = () => {}): GreeterServer {
     port: 0,
     listener,
     log: silentLogger,
-    snapshot: () => ({ type: "state", flow: "unlock", phase: "running", prompts: [], keyboard: { layout: "us", variant: "" }, notice: "", messages: [], locale: "C.UTF-8" }),
+    snapshot: () => ({ type: "state", flow: "unlock", phase: "running", prompts: [], keyboard: { layout: "us", variant: "" }, notice: "", messages: [], diskCheck: null, locale: "C.UTF-8" }),
     onReady,
     onAnswer: () => {},
     onCancel: () => {},

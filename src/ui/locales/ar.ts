@@ -10,6 +10,7 @@ export const ar: Catalogue = {
   "status.starting": "جارٍ تشغيل النظام…",
   "status.notConnected": "غير متصل؛ حاول مرة أخرى بعد لحظات.",
   "status.checking": "جارٍ التحقق…",
+  "diskCheck.progress": "جارٍ فحص أنظمة الملفات ({disks} قرص): {percent}٪",
   "prompt.default": "كلمة المرور:",
   "prompt.show": "إظهار",
   "prompt.hide": "إخفاء",

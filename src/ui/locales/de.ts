@@ -10,6 +10,7 @@ export const de: Catalogue = {
   "status.starting": "Das System startet …",
   "status.notConnected": "Keine Verbindung; bitte gleich noch einmal versuchen.",
   "status.checking": "Wird geprüft…",
+  "diskCheck.progress": "Dateisysteme werden geprüft ({disks} Datenträger): {percent} %",
   "prompt.default": "Passwort:",
   "prompt.show": "Zeigen",
   "prompt.hide": "Verbergen",

@@ -10,6 +10,7 @@ export const en = {
   "status.starting": "Starting the system…",
   "status.notConnected": "Not connected; try again in a moment.",
   "status.checking": "Checking…",
+  "diskCheck.progress": "Checking file systems ({disks} disk(s)): {percent} %",
   "prompt.default": "Password:",
   "prompt.show": "Show",
   "prompt.hide": "Hide",

@@ -10,6 +10,7 @@ export const fr: Catalogue = {
   "status.starting": "Démarrage du système…",
   "status.notConnected": "Non connecté ; réessayez dans un instant.",
   "status.checking": "Vérification…",
+  "diskCheck.progress": "Vérification des systèmes de fichiers ({disks} disque(s)) : {percent} %",
   "prompt.default": "Mot de passe :",
   "prompt.show": "Afficher",
   "prompt.hide": "Masquer",
