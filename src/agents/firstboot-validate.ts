@@ -6,9 +6,11 @@ import {
   usernameProblem,
   fullNameProblem,
   timezoneSyntaxProblem,
+  problemMessage,
   type FirstbootAnswers,
   type FirstbootError,
   type KeyboardLayout,
+  type ProblemCode,
 } from "../protocol/firstboot.js";
 
 export interface ValidationContext {
@@ -25,28 +27,28 @@ export interface ValidationContext {
 /** Every problem, in form order (the UI focuses the first); empty means the answers can be applied. */
 export function validateAnswers(a: FirstbootAnswers, c: ValidationContext): FirstbootError[] {
   const errors: FirstbootError[] = [];
-  const add = (field: FirstbootError["field"], message: string | null) => message && errors.push({ field, message });
+  const add = (field: FirstbootError["field"], code: ProblemCode | null) => code && errors.push({ field, code, message: problemMessage(code, a.username) });
 
   const layout = c.layouts.find((l) => l.name === a.layout);
-  if (!layout) add("layout", "Choose a keyboard layout from the list.");
-  else if (a.variant !== "" && !layout.variants.some((v) => v.name === a.variant)) add("variant", "Choose a variant of this layout from the list.");
+  if (!layout) add("layout", "layout-unknown");
+  else if (a.variant !== "" && !layout.variants.some((v) => v.name === a.variant)) add("variant", "variant-unknown");
 
-  if (!c.locales.includes(a.locale)) add("locale", "Choose a language from the list.");
+  if (!c.locales.includes(a.locale)) add("locale", "locale-unknown");
 
   const tz = timezoneSyntaxProblem(a.timezone);
-  add("timezone", tz ?? (c.timezones.includes(a.timezone) ? null : "Choose a time zone from the list."));
+  add("timezone", tz ?? (c.timezones.includes(a.timezone) ? null : "timezone-unknown"));
 
   add("hostname", hostnameProblem(a.hostname));
   add("fullName", fullNameProblem(a.fullName));
 
   const u = usernameProblem(a.username);
   if (u) add("username", u);
-  else if (c.takenUsers.has(a.username)) add("username", `The name '${a.username}' is already used by an account on this system.`);
+  else if (c.takenUsers.has(a.username)) add("username", "username-taken-user");
   // useradd makes a group of the same name (USERGROUPS_ENAB) and refuses if one exists
-  else if (c.takenGroups.has(a.username)) add("username", `The name '${a.username}' is already used by a group on this system.`);
+  else if (c.takenGroups.has(a.username)) add("username", "username-taken-group");
 
-  if (!c.hashed.user) add("userPassword", "Enter a password.");
-  if (!a.rootLocked && !c.hashed.root) add("rootPassword", "Enter a root password, or lock the root account.");
+  if (!c.hashed.user) add("userPassword", "password-empty");
+  if (!a.rootLocked && !c.hashed.root) add("rootPassword", "root-password-missing");
   return errors;
 }
 

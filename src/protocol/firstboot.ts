@@ -33,7 +33,47 @@ export const FirstbootAnswers = z.strictObject({
 });
 export type FirstbootAnswers = z.infer<typeof FirstbootAnswers>;
 
-export const FirstbootError = z.strictObject({ field: FirstbootField, message: z.string().check(z.maxLength(256)) });
+/**
+ * Why an answer is refused, as a code: the greeter shows the text of its own catalogue for it
+ * (src/ui/locales, firstboot.error.*), so the person reads it in the greeter's language.
+ */
+export const PROBLEM_CODES = [
+  "layout-missing",
+  "layout-unknown",
+  "variant-unknown",
+  "locale-missing",
+  "locale-unknown",
+  "timezone-missing",
+  "timezone-invalid",
+  "timezone-unknown",
+  "hostname-empty",
+  "hostname-too-long",
+  "hostname-dots",
+  "hostname-part-too-long",
+  "hostname-characters",
+  "fullname-too-long",
+  "fullname-characters",
+  "username-empty",
+  "username-too-long",
+  "username-characters",
+  "username-taken-user",
+  "username-taken-group",
+  "password-empty",
+  "password-line-break",
+  "password-too-long",
+  "password-mismatch",
+  "password-hash-failed",
+  "root-password-missing",
+] as const;
+export const ProblemCode = z.enum(PROBLEM_CODES);
+export type ProblemCode = z.infer<typeof ProblemCode>;
+
+/**
+ * `code` is optional on the wire so that an error without one (a daemon from before codes) still
+ * parses: the greeter then shows `message`, which stays the English sentence for logs and for
+ * clients that do not translate.
+ */
+export const FirstbootError = z.strictObject({ field: FirstbootField, code: z.optional(ProblemCode), message: z.string().check(z.maxLength(256)) });
 export type FirstbootError = z.infer<typeof FirstbootError>;
 
 export const FirstbootView = z.strictObject({
@@ -45,6 +85,11 @@ export const FirstbootView = z.strictObject({
   /** which passwords the daemon holds a hash for (never the hash) */
   hashed: z.strictObject({ user: z.boolean(), root: z.boolean() }),
   message: z.string().check(z.maxLength(512)),
+  /**
+   * failed: the cause alone, as the tool reported it (untranslatable), so the greeter can put it
+   * in a sentence of its own language; `message` is the English sentence around it
+   */
+  detail: z.optional(z.string().check(z.maxLength(512))),
 });
 export type FirstbootView = z.infer<typeof FirstbootView>;
 
@@ -74,42 +119,94 @@ export const FirstbootClientMessages = [
 
 // ---- field checks shared by browser and daemon (pure) ----
 
+/** Linux's HOST_NAME_MAX; each dot-separated label at most 63 (RFC 1123) */
+export const HOSTNAME_MAX = 64;
+export const HOSTNAME_LABEL_MAX = 63;
+/** the utmp limit */
+export const USERNAME_MAX = 32;
+export const FULLNAME_MAX = 128;
+
+/** The limit a "too long" problem names: the greeter's catalogue and the English text say {max}. */
+export const PROBLEM_MAX: Partial<Record<ProblemCode, number>> = {
+  "hostname-too-long": HOSTNAME_MAX,
+  "hostname-part-too-long": HOSTNAME_LABEL_MAX,
+  "fullname-too-long": FULLNAME_MAX,
+  "username-too-long": USERNAME_MAX,
+  "password-too-long": MAX_PASSWORD_BYTES,
+};
+
+/** The English text of each problem, the wire's `message`: the daemon's alone (the page translates the code). */
+export const PROBLEM_TEXT: Record<ProblemCode, string> = {
+  "layout-missing": "Choose a keyboard layout.",
+  "layout-unknown": "Choose a keyboard layout from the list.",
+  "variant-unknown": "Choose a variant of this layout from the list.",
+  "locale-missing": "Choose a language.",
+  "locale-unknown": "Choose a language from the list.",
+  "timezone-missing": "Choose a time zone.",
+  "timezone-invalid": "Not a time zone name.",
+  "timezone-unknown": "Choose a time zone from the list.",
+  "hostname-empty": "Enter a name for this computer.",
+  "hostname-too-long": "Use at most {max} characters.",
+  "hostname-dots": "Dots must separate parts: no leading, trailing or double dots.",
+  "hostname-part-too-long": "Each part between dots must be at most {max} characters.",
+  "hostname-characters": "Use letters, digits and hyphens; a part cannot start or end with a hyphen.",
+  "fullname-too-long": "Use at most {max} characters.",
+  "fullname-characters": "A full name cannot contain ':', ',' or control characters.",
+  "username-empty": "Enter a login name.",
+  "username-too-long": "Use at most {max} characters.",
+  "username-characters": "Start with a lowercase letter; then lowercase letters, digits, '-' or '_'.",
+  "username-taken-user": "The name '{name}' is already used by an account on this system.",
+  "username-taken-group": "The name '{name}' is already used by a group on this system.",
+  "password-empty": "Enter a password.",
+  "password-line-break": "A password cannot contain line breaks.",
+  "password-too-long": "Use at most {max} bytes.",
+  "password-mismatch": "The two passwords do not match.",
+  "password-hash-failed": "This password could not be hashed; try again.",
+  "root-password-missing": "Enter a root password, or lock the root account.",
+};
+
+/** The English sentence for a problem, its {max} and {name} filled in. */
+export function problemMessage(code: ProblemCode, name = ""): string {
+  const max = String(PROBLEM_MAX[code] ?? "");
+  return PROBLEM_TEXT[code].replace("{max}", max).replace("{name}", () => name);
+}
+
 /**
  * RFC 1123 host names, as systemd's hostname_is_valid() takes them: dot-separated labels of
  * letters, digits and inner hyphens, each 1–63 characters, 64 characters at most in all (Linux's
  * HOST_NAME_MAX), no trailing dot.
  */
-export function hostnameProblem(h: string): string | null {
-  if (h === "") return "Enter a name for this computer.";
-  if (h.length > 64) return "Use at most 64 characters.";
+export function hostnameProblem(h: string): ProblemCode | null {
+  if (h === "") return "hostname-empty";
+  if (h.length > HOSTNAME_MAX) return "hostname-too-long";
   for (const label of h.split(".")) {
-    if (label === "") return "Dots must separate parts: no leading, trailing or double dots.";
-    if (label.length > 63) return "Each part between dots must be at most 63 characters.";
-    if (!/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$/.test(label)) return "Use letters, digits and hyphens; a part cannot start or end with a hyphen.";
+    if (label === "") return "hostname-dots";
+    if (label.length > HOSTNAME_LABEL_MAX) return "hostname-part-too-long";
+    if (!/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$/.test(label)) return "hostname-characters";
   }
   return null;
 }
 
 /** Debian's default NAME_REGEX (adduser.conf, useradd) and the 32-character utmp limit. */
-export function usernameProblem(u: string): string | null {
-  if (u === "") return "Enter a login name.";
-  if (u.length > 32) return "Use at most 32 characters.";
-  if (!/^[a-z][-a-z0-9_]*$/.test(u)) return "Start with a lowercase letter; then lowercase letters, digits, '-' or '_'.";
+export function usernameProblem(u: string): ProblemCode | null {
+  if (u === "") return "username-empty";
+  if (u.length > USERNAME_MAX) return "username-too-long";
+  if (!/^[a-z][-a-z0-9_]*$/.test(u)) return "username-characters";
   return null;
 }
 
 /** The GECOS field: ':' and ',' separate fields in /etc/passwd, and control characters break it. */
-export function fullNameProblem(n: string): string | null {
-  if (n.length > 128) return "Use at most 128 characters.";
+export function fullNameProblem(n: string): ProblemCode | null {
+  if (n.length > FULLNAME_MAX) return "fullname-too-long";
   // eslint-disable-next-line no-control-regex
-  if (/[:,\x00-\x1f\x7f]/.test(n)) return "A full name cannot contain ':', ',' or control characters.";
+  if (/[:,\x00-\x1f\x7f]/.test(n)) return "fullname-characters";
   return null;
 }
 
 /** Zone names as tzdata spells them; '..' can never appear in a path component. */
-export function timezoneSyntaxProblem(tz: string): string | null {
-  if (tz === "") return "Choose a time zone.";
-  if (!/^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+)*$/.test(tz) || tz.split("/").includes("..")) return "Not a time zone name.";
+export function timezoneSyntaxProblem(tz: string): ProblemCode | null {
+  if (tz === "") return "timezone-missing";
+  if (!/^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+)*$/.test(tz) || tz.split("/").includes("..")) return "timezone-invalid";
   return null;
 }
 
@@ -118,11 +215,11 @@ export function timezoneSyntaxProblem(tz: string): string | null {
  * in a binary frame): empty and mismatched are the person's mistakes, a line break cannot pass
  * through `openssl passwd -stdin` or chpasswd's `name:hash` lines.
  */
-export function passwordProblem(pw: string, confirm: string): string | null {
-  if (pw === "") return "Enter a password.";
-  if (/[\r\n\0]/.test(pw)) return "A password cannot contain line breaks.";
-  if (new TextEncoder().encode(pw).length > MAX_PASSWORD_BYTES) return `Use at most ${MAX_PASSWORD_BYTES} bytes.`;
-  if (pw !== confirm) return "The two passwords do not match.";
+export function passwordProblem(pw: string, confirm: string): ProblemCode | null {
+  if (pw === "") return "password-empty";
+  if (/[\r\n\0]/.test(pw)) return "password-line-break";
+  if (new TextEncoder().encode(pw).length > MAX_PASSWORD_BYTES) return "password-too-long";
+  if (pw !== confirm) return "password-mismatch";
   return null;
 }
 

@@ -11,7 +11,7 @@ import { applyFirstboot, hashPassword, firstbootDue, readFirstbootCondition, typ
 import { Secret } from "../base/secret.js";
 import { describe, FoyerError } from "../base/errors.js";
 import type { Logger } from "../base/log.js";
-import { hostnameProblem, PASSWORD_FIELD, type FirstbootAnswers, type FirstbootView, type FirstbootOptionsMessage } from "../protocol/firstboot.js";
+import { hostnameProblem, problemMessage, PASSWORD_FIELD, type FirstbootAnswers, type FirstbootView, type FirstbootOptionsMessage, type ProblemCode } from "../protocol/firstboot.js";
 
 export interface FirstbootOptions {
   enabled: FirstbootEnabled;
@@ -36,7 +36,7 @@ export class Firstboot {
   #catalog: Catalog = { layouts: [], locales: [], timezones: [], consoleKeymaps: [] };
   #view!: FirstbootView;
   #hash: Record<Field, string | null> = { user: null, root: null };
-  #hashProblem: Record<Field, string | null> = { user: null, root: null };
+  #hashProblem: Record<Field, ProblemCode | null> = { user: null, root: null };
   #hashing: Record<Field, Promise<void>> = { user: Promise.resolve(), root: Promise.resolve() };
   #submitting = false;
 
@@ -135,7 +135,7 @@ export class Firstboot {
       .then(
         (h) => void (this.#hash[field] = h),
         (e) => {
-          this.#hashProblem[field] = e instanceof FoyerError && e.code === "invalid-argument" ? "A password cannot contain line breaks." : "This password could not be hashed; try again.";
+          this.#hashProblem[field] = e instanceof FoyerError && e.code === "invalid-argument" ? "password-line-break" : "password-hash-failed";
           this.#o.log.warning(`cannot hash the ${field} password`, { err: describe(e) });
         },
       )
@@ -173,7 +173,7 @@ export class Firstboot {
         if (problem && !(f === "root" && answers.rootLocked)) {
           const field = f === "user" ? "userPassword" : "rootPassword";
           const i = errors.findIndex((e) => e.field === field);
-          if (i >= 0) errors[i] = { field, message: problem };
+          if (i >= 0) errors[i] = { field, code: problem, message: problemMessage(problem) };
         }
       }
       this.#view.errors = errors;
@@ -186,6 +186,7 @@ export class Firstboot {
       }
       this.#view.phase = "applying";
       this.#view.message = "";
+      delete this.#view.detail;
       this.#o.changed();
       const plan = {
         root: this.#o.root,
@@ -199,7 +200,9 @@ export class Firstboot {
         await applyFirstboot(plan, this.#o.log);
       } catch (e) {
         this.#view.phase = "failed";
-        this.#view.message = `Setup could not be completed: ${describe(e)}.`.slice(0, 512);
+        const detail = describe(e).slice(0, 480);
+        this.#view.message = `Setup could not be completed: ${detail}.`;
+        this.#view.detail = detail;
         this.#o.log.error("first-boot setup failed", { err: describe(e) });
         this.#o.changed();
         return;

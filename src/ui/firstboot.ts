@@ -3,6 +3,8 @@
 // defaults, the errors and the phase, so a restarted greeter shows the same form. Each field is
 // checked here first with the daemon's own rules (src/protocol/firstboot.ts) for instant inline
 // errors; the daemon checks everything again. Passwords leave only as binary frames, never JSON.
+// Every text built here comes from the catalogue (i18n.ts); errors arrive as codes, from the
+// shared checks and from the daemon alike, so they read in the greeter's language.
 import {
   encodePassword,
   hostnameProblem,
@@ -10,14 +12,17 @@ import {
   fullNameProblem,
   passwordProblem,
   PASSWORD_FIELD,
+  PROBLEM_MAX,
   type FirstbootAnswers,
   type FirstbootError,
   type FirstbootField,
   type FirstbootOptionsMessage,
   type FirstbootView,
+  type ProblemCode,
 } from "../protocol/firstboot.js";
 import type { StateMessage } from "../protocol/greeter.js";
 import type { Connection } from "./connection.js";
+import { t, language } from "./i18n.js";
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 let options: FirstbootOptionsMessage | undefined;
@@ -28,6 +33,10 @@ let filled = false;
 let optionsAsked = false;
 /** set on submit: the next state that is not "applying" is the daemon's verdict on it */
 let awaitingVerdict = false;
+/** the language the built text (the choices' labels, the errors) is in: a switch rewrites it */
+let writtenIn = "";
+/** the errors under their fields, kept so a language switch can write them again */
+const shown = new Map<FirstbootField, FirstbootError>();
 
 const FIELD_IDS: Record<Exclude<FirstbootField, "form">, string> = {
   layout: "fb-layout",
@@ -63,12 +72,14 @@ export function renderFirstboot(s: StateMessage, c: Connection): void {
     c.send({ type: "firstboot_options" });
   }
   if (!filled && options) fillValues(view);
+  if (writtenIn !== language()) retranslate();
   const applying = view.phase === "applying";
   $<HTMLFieldSetElement>("fb-fields").disabled = applying;
   $<HTMLButtonElement>("fb-submit").disabled = applying || !options;
-  $("fb-status").textContent = applying ? "Applying your settings…" : options ? "" : "Loading choices…";
+  $("fb-status").textContent = applying ? t("firstboot.applying") : options ? "" : t("firstboot.loading");
   const formError = $("fb-form-error");
-  formError.textContent = view.phase === "failed" ? view.message : "";
+  // the cause is the tool's own words and stays as it is; the sentence around it is translated
+  formError.textContent = view.phase !== "failed" ? "" : view.detail !== undefined ? t("firstboot.failed", { detail: view.detail }) : view.message;
   formError.hidden = view.phase !== "failed";
   if (!applying && awaitingVerdict) {
     awaitingVerdict = false;
@@ -120,14 +131,17 @@ function option(value: string, label: string): HTMLOptionElement {
   return o;
 }
 
-let languageNames: Intl.DisplayNames | undefined;
-/** "German (Germany) — de_DE.UTF-8": a person knows their language's name better than its code */
+let languageNames: { lang: string; names: Intl.DisplayNames } | undefined;
+/**
+ * "German (Germany) — de_DE.UTF-8", and "Deutsch (Deutschland)" on a German screen: a person knows
+ * their language's name better than its code.
+ */
 function localeLabel(code: string): string {
   const base = code.split(/[.@]/)[0]!;
-  if (base === "C") return `Plain (no language) — ${code}`;
+  if (base === "C") return `${t("firstboot.localeNone")} — ${code}`;
   try {
-    languageNames ??= new Intl.DisplayNames(["en"], { type: "language" });
-    const name = languageNames.of(base.replace("_", "-"));
+    if (languageNames?.lang !== language()) languageNames = { lang: language(), names: new Intl.DisplayNames([language()], { type: "language" }) };
+    const name = languageNames.names.of(base.replace("_", "-"));
     if (name && name !== base.replace("_", "-")) return `${name} — ${code}`;
   } catch {
     /* not a BCP 47 tag (e.g. "tt_RU@iqtelif"): the code alone */
@@ -137,14 +151,25 @@ function localeLabel(code: string): string {
 
 function fillSelects(): void {
   if (!options) return;
+  writtenIn = language();
   $<HTMLSelectElement>("fb-layout").replaceChildren(...options.layouts.map((l) => option(l.name, l.description)));
-  const locales = options.locales.map((l) => [l, localeLabel(l)] as const).sort((a, b) => a[1].localeCompare(b[1], "en"));
+  fillLocales(options.locales);
+  fillTimezones(options.timezones);
+}
+
+/** sorted by their names in the greeter's language, as a person looks for them */
+function fillLocales(codes: string[]): void {
+  const locales = codes.map((l) => [l, localeLabel(l)] as const).sort((a, b) => a[1].localeCompare(b[1], language()));
   $<HTMLSelectElement>("fb-locale").replaceChildren(...locales.map(([v, label]) => option(v, label)));
+}
+
+function fillTimezones(zones: string[]): void {
   // grouped by region, as tzdata names them; single names (UTC, EST…) under "Other"
+  const other = t("firstboot.timezoneOther");
   const groups = new Map<string, HTMLOptionElement[]>();
-  for (const tz of options.timezones) {
+  for (const tz of zones) {
     const slash = tz.indexOf("/");
-    const region = slash > 0 ? tz.slice(0, slash) : "Other";
+    const region = slash > 0 ? tz.slice(0, slash) : other;
     // the whole name: a closed select shows only the option, and "Berlin" alone hides its region
     const label = tz.replaceAll("_", " ").replaceAll("/", " / ");
     if (!groups.has(region)) groups.set(region, []);
@@ -164,7 +189,7 @@ function fillSelects(): void {
 function fillVariants(layout: string, variant: string): void {
   const l = options?.layouts.find((x) => x.name === layout);
   const sel = $<HTMLSelectElement>("fb-variant");
-  sel.replaceChildren(option("", "Default"), ...(l?.variants ?? []).map((v) => option(v.name, v.description)));
+  sel.replaceChildren(option("", t("keyboard.default")), ...(l?.variants ?? []).map((v) => option(v.name, v.description)));
   sel.value = variant;
   if (sel.value !== variant) sel.value = "";
 }
@@ -203,10 +228,11 @@ function answers(): FirstbootAnswers {
 
 function localErrors(a: FirstbootAnswers): FirstbootError[] {
   const out: FirstbootError[] = [];
-  const add = (field: FirstbootField, m: string | null) => m && out.push({ field, message: m });
-  if (!a.layout) add("layout", "Choose a keyboard layout.");
-  if (!a.locale) add("locale", "Choose a language.");
-  if (!a.timezone) add("timezone", "Choose a time zone.");
+  // no English sentence rides along: the page writes its own errors from their codes alone
+  const add = (field: FirstbootField, code: ProblemCode | null) => code && out.push({ field, code, message: "" });
+  if (!a.layout) add("layout", "layout-missing");
+  if (!a.locale) add("locale", "locale-missing");
+  if (!a.timezone) add("timezone", "timezone-missing");
   add("hostname", hostnameProblem(a.hostname));
   add("fullName", fullNameProblem(a.fullName));
   add("username", usernameProblem(a.username));
@@ -217,7 +243,7 @@ function localErrors(a: FirstbootAnswers): FirstbootError[] {
 
 function submit(): void {
   if (!conn?.open()) {
-    $("fb-status").textContent = "Not connected; try again in a moment.";
+    $("fb-status").textContent = t("status.notConnected");
     return;
   }
   const a = answers();
@@ -236,11 +262,12 @@ function submit(): void {
   if (!a.rootLocked) send(PASSWORD_FIELD.root, "fb-rootPassword");
   awaitingVerdict = true;
   conn.send({ type: "firstboot_submit", answers: a });
-  $("fb-status").textContent = "Checking…";
+  $("fb-status").textContent = t("status.checking");
 }
 
 function clearError(field: FirstbootField): void {
   if (field === "form") return;
+  shown.delete(field);
   const input = $(FIELD_IDS[field]);
   const box = input.closest(".fb-field");
   const p = box?.querySelector(".field-error") as HTMLElement | null;
@@ -259,7 +286,7 @@ function showErrors(errors: FirstbootError[], focus: boolean): void {
   let first: HTMLElement | undefined;
   for (const e of errors) {
     if (e.field === "form") {
-      $("fb-form-error").textContent = e.message;
+      $("fb-form-error").textContent = errorText(e, view?.values.username ?? "");
       $("fb-form-error").hidden = false;
       continue;
     }
@@ -270,11 +297,41 @@ function showErrors(errors: FirstbootError[], focus: boolean): void {
     if (e.field === "rootPassword") $("fb-root-fields").hidden = false;
     box.classList.add("invalid");
     p.id = `${input.id}-error`;
-    p.textContent = e.message;
+    p.textContent = errorText(e, view?.values.username ?? "");
+    shown.set(e.field, e);
     p.hidden = false;
     input.setAttribute("aria-invalid", "true");
     input.setAttribute("aria-describedby", p.id);
     first ??= input;
   }
   if (focus && first) first.focus();
+}
+
+/**
+ * An error in the greeter's language: its code through the catalogue, with the limit it names and
+ * the login name it is about (the daemon's one is the answer it was sent, view.values); an error
+ * without a code (a daemon from before codes) keeps the daemon's sentence.
+ */
+export function errorText(e: FirstbootError, name: string): string {
+  if (!e.code) return e.message;
+  return t(`firstboot.error.${e.code}`, { max: PROBLEM_MAX[e.code] ?? "", name });
+}
+
+/** The language changed: the choices' labels and order, and the errors shown, written again in it. */
+function retranslate(): void {
+  writtenIn = language();
+  if (options) {
+    const picked = (id: string) => $<HTMLSelectElement>(id).value;
+    const [layout, variant, locale, timezone] = [picked("fb-layout"), picked("fb-variant"), picked("fb-locale"), picked("fb-timezone")];
+    fillLocales(options.locales);
+    fillTimezones(options.timezones);
+    fillVariants(layout, variant);
+    $<HTMLSelectElement>("fb-locale").value = locale;
+    $<HTMLSelectElement>("fb-timezone").value = timezone;
+  }
+  for (const [field, e] of shown) {
+    if (field === "form") continue;
+    const p = $(FIELD_IDS[field]).closest(".fb-field")?.querySelector(".field-error");
+    if (p) p.textContent = errorText(e, view?.values.username ?? "");
+  }
 }

@@ -1,6 +1,7 @@
 // The greeter's message catalogues. The daemon sends a POSIX locale ("de_DE.UTF-8"); the language
 // part picks a catalogue, English when none is shipped. Static text in index.html carries
-// data-i18n="key" (its text) and data-i18n-<attr>="key" (aria-label, title); code calls t().
+// data-i18n="key" (its text) and data-i18n-<attr>="key" (aria-label, title, placeholder); code
+// calls t().
 // Prompts from systemd (Message=) are shown as sent: they are already in the asker's language.
 import { en, type MessageKey, type Catalogue } from "./locales/en.js";
 import { de } from "./locales/de.js";
@@ -45,9 +46,12 @@ export function applyLocale(locale: string, root: ParentNode = document): boolea
   return true;
 }
 
+/** the attributes data-i18n-<attr> translates: the ones a person reads or a screen reader speaks */
+export const TRANSLATED_ATTRS = ["aria-label", "title", "placeholder"] as const;
+
 function translate(root: ParentNode): void {
   for (const el of root.querySelectorAll<HTMLElement>("[data-i18n]")) el.textContent = t(el.dataset.i18n as MessageKey);
-  for (const attr of ["aria-label", "title"] as const) {
+  for (const attr of TRANSLATED_ATTRS) {
     const data = `data-i18n-${attr}`;
     for (const el of root.querySelectorAll<HTMLElement>(`[${data}]`)) el.setAttribute(attr, t(el.getAttribute(data) as MessageKey));
   }

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { validateAnswers, namesIn, type ValidationContext } from "../../src/agents/firstboot-validate.js";
 import { parseEvdevXml, parseSupported, scanZoneinfo, parseKbdModelMap, consoleKeymapFor, normalizeLocale, keepInstalled } from "../../src/agents/firstboot-catalog.js";
 import { isFirstBoot, firstbootDue, mergeVconsole } from "../../src/agents/firstboot-apply.js";
-import type { FirstbootAnswers } from "../../src/protocol/firstboot.js";
+import { problemMessage, type FirstbootAnswers } from "../../src/protocol/firstboot.js";
 
 const layouts = parseEvdevXml(readFileSync("/usr/share/X11/xkb/rules/evdev.xml", "utf8"));
 const locales = parseSupported(readFileSync("/usr/share/i18n/SUPPORTED", "utf8"));
@@ -74,7 +74,9 @@ test("each bad answer is named by its field, in form order", () => {
   const bad = { ...good, layout: "xx", locale: "de_DE", timezone: "../../etc/passwd", hostname: "-bad-", fullName: "a:b", username: "Ada", rootLocked: false };
   const errs = validateAnswers(bad, { ...ctx, hashed: { user: false, root: false } });
   assert.equal(errs.map((e) => e.field), ["layout", "locale", "timezone", "hostname", "fullName", "username", "userPassword", "rootPassword"]);
-  assert.ok(errs.every((e) => e.message.length > 0));
+  // a code for the greeter to translate, the English sentence for everyone else
+  assert.equal(errs.map((e) => e.code), ["layout-unknown", "locale-unknown", "timezone-invalid", "hostname-characters", "fullname-characters", "username-characters", "password-empty", "root-password-missing"]);
+  assert.ok(errs.every((e) => e.message === problemMessage(e.code!)));
 });
 
 test("variants, time zones and names are checked against the machine", () => {
@@ -83,6 +85,7 @@ test("variants, time zones and names are checked against the machine", () => {
   assert.equal(f({ timezone: "Europe/Atlantis" }), ["timezone"]);
   assert.equal(f({ timezone: "zone.tab" }), ["timezone"], "a file in zoneinfo that is not a zone");
   assert.equal(f({ username: "daemon" }), ["username"], "an existing system user");
+  assert.equal(validateAnswers({ ...good, username: "daemon" }, ctx)[0], { field: "username", code: "username-taken-user", message: "The name 'daemon' is already used by an account on this system." });
   assert.equal(f({ username: "sudo" }), ["username"], "an existing group: useradd would refuse");
   assert.equal(f({ rootLocked: false }), ["rootPassword"], "root not locked and no root password");
   assert.equal(f({}, { hashed: { user: false, root: true } }), ["userPassword"]);

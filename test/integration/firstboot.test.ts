@@ -153,6 +153,68 @@ F("bad answers: inline errors, the first one focused, nothing written", async (c
   assert.not.ok(existsSync(join(ctx.foyerd!.runtimeDir, "state/firstboot.json")), "no answers kept for refused input");
 });
 
+F("in the greeter's language: the form, its choices and the daemon's errors; a switch rewrites what is shown", async (ctx) => {
+  const page = await openForm(ctx);
+  // the daemon still holds its verdict on the crafted answers of the test before
+  await withTimeout(page.locator("#fb-fullName[aria-invalid='true']").waitFor(), 10_000, "the held errors");
+  // the language picker is not shown during first boot: the language comes with the state
+  const { ws, msgs } = await rawClient(ctx.foyerd!);
+  const setLocale = async (locale: string, lang: string) => {
+    ws.send(JSON.stringify({ type: "appearance_set", locale }));
+    await withTimeout(page.locator(`html[lang=${lang}]`).waitFor({ state: "attached" }), 10_000, `page in ${lang}`);
+  };
+  try {
+    await setLocale("de_DE.UTF-8", "de");
+    assert.is(await page.locator("#firstboot-view h1").textContent(), "Diesen Computer einrichten");
+    assert.is(await page.getByRole("button", { name: "Einrichten" }).count(), 1);
+    assert.is(await page.getByLabel("Computername").getAttribute("placeholder"), "zum Beispiel: buero-pc");
+    // the daemon's errors, shown before the switch, now in German
+    assert.is(await errorOf(page, "fb-fullName").textContent(), "Ein Name darf weder „:“ noch „,“ noch Steuerzeichen enthalten.");
+    assert.is(await errorOf(page, "fb-layout").textContent(), "Bitte eine Tastaturbelegung aus der Liste wählen.");
+    assert.is(await page.getByLabel("Vollständiger Name").inputValue(), "A:B", "the relabelled form keeps the answers");
+    // the choices' labels too: language names in German, the variant's default, the zones without a region
+    assert.is(await page.locator("#fb-locale option[value='de_DE.UTF-8']").textContent(), "Deutsch (Deutschland) — de_DE.UTF-8");
+    assert.is(await page.locator("#fb-variant option[value='']").textContent(), "Standard");
+    assert.is(await page.locator("#fb-timezone optgroup[label='Sonstige'] option[value='UTC']").count(), 1);
+    const text = await page.locator("#firstboot-view").innerText();
+    for (const english of ["Set up", "Keyboard layout", "Time zone", "Login name", "Confirm password", "Lock the root account", "Choose a"]) assert.not.ok(text.includes(english), `'${english}' left untranslated`);
+
+    // the daemon's verdict on a new submit, with the name it is about
+    await page.getByLabel("Tastaturbelegung").selectOption("us");
+    await page.getByLabel("Sprache").selectOption("de_DE.UTF-8");
+    await page.getByLabel("Zeitzone").selectOption("Europe/Berlin");
+    await page.getByLabel("Computername").fill("kiste");
+    await page.getByLabel("Vollständiger Name").fill("Ada");
+    await page.getByLabel("Anmeldename").fill("daemon");
+    await page.getByLabel("Passwort", { exact: true }).fill("eins");
+    await page.getByLabel("Passwort bestätigen", { exact: true }).fill("eins");
+    await page.getByLabel("Root-Konto sperren").check();
+    await page.getByRole("button", { name: "Einrichten" }).click();
+    await withTimeout(page.locator("#fb-username[aria-invalid='true']").waitFor(), 10_000, "the daemon's verdict");
+    assert.is(await errorOf(page, "fb-username").textContent(), "Der Name „daemon“ wird schon von einem Konto auf diesem System verwendet.");
+    // the page's own checks speak German as well
+    await page.getByLabel("Passwort bestätigen", { exact: true }).fill("zwei");
+    await page.getByRole("button", { name: "Einrichten" }).click();
+    assert.is(await errorOf(page, "fb-userPassword").textContent(), "Die beiden Passwörter stimmen nicht überein.");
+    assert.is(await focusedId(page), "fb-userPassword");
+    // an error on the screen follows a switch, right to left for Arabic
+    await setLocale("ar_EG.UTF-8", "ar");
+    assert.is(await page.locator("html").getAttribute("dir"), "rtl");
+    assert.is(await errorOf(page, "fb-userPassword").textContent(), "كلمتا المرور غير متطابقتين.");
+    assert.is(await page.getByRole("button", { name: "إعداد" }).count(), 1);
+    await setLocale("C.UTF-8", "en");
+    assert.is(await errorOf(page, "fb-userPassword").textContent(), "The two passwords do not match.");
+    assert.is(await page.locator("#fb-locale option[value='de_DE.UTF-8']").textContent(), "German (Germany) — de_DE.UTF-8");
+    assert.is(await page.getByLabel("Language").inputValue(), "de_DE.UTF-8", "the relabelled choice stays chosen");
+    assert.ok(msgs.every((m) => m.type !== "error"), "appearance_set refused during first boot");
+  } finally {
+    // the language is the daemon's, for every page: the tests after this one read English
+    ws.send(JSON.stringify({ type: "appearance_set", locale: "C.UTF-8" }));
+    ws.close();
+  }
+  await page.close();
+});
+
 F("a full run writes /etc and the account; the layout applies live; passwords only as hashes", async (ctx) => {
   const page = await openForm(ctx);
   const keyboard = page.locator("#keyboard");
@@ -241,6 +303,29 @@ F("the flow does not run a second time on the same root", async (ctx) => {
   await until(() => msgs.filter((m) => m.type === "error" && m.code === "unsupported").length === 2, "both refused");
   ws.close();
   assert.equal(treeDigest(ctx.root!), before);
+});
+
+F("a failed apply: the tool's words inside a sentence in the greeter's language", async (ctx) => {
+  await ctx.foyerd!.stop();
+  ctx.foyerd!.cleanup();
+  removeScratchRoot(ctx.root);
+  // a fresh root whose passwd lock is held by a live process (PID 1): useradd, the first step, refuses
+  ctx.root = makeScratchRoot();
+  writeFileSync(join(ctx.root, "etc/passwd.lock"), "1");
+  const cmdline = join(ctx.root, "cmdline");
+  writeFileSync(cmdline, "quiet rd.foyer.lang=fr_FR.UTF-8\n");
+  ctx.foyerd = new Foyerd("headless", { extraArgs: ["--firstboot-root", ctx.root, "--cmdline", cmdline] });
+  const page = await openForm(ctx);
+  assert.is(await page.locator("html").getAttribute("lang"), "fr");
+  await page.getByLabel("Nom de l’ordinateur").fill("poste");
+  await page.getByLabel("Nom d’utilisateur").fill("zoe");
+  await page.getByLabel("Mot de passe", { exact: true }).fill("mot de passe");
+  await page.getByLabel("Confirmer le mot de passe", { exact: true }).fill("mot de passe");
+  await page.getByRole("button", { name: "Configurer" }).click();
+  await withTimeout(page.locator("#fb-form-error:not([hidden])").waitFor(), 30_000, "the failure shown");
+  assert.match((await page.locator("#fb-form-error").textContent()) ?? "", /^La configuration n’a pas pu aboutir : useradd failed \(exit \d+\)\.$/);
+  assert.is(await page.locator("#fb-submit").isEnabled(), true, "the person can try again");
+  await page.close();
 });
 
 F.run();

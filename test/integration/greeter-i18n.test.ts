@@ -104,11 +104,12 @@ I("the profile's locale.lang beats locale.conf; the language picker switches eve
   assert.is(await page.locator("html").getAttribute("lang"), "fr");
   const other = await open(ctx);
   await withTimeout(other.locator("html[lang=fr]").waitFor({ state: "attached" }), 10_000);
-  await page.getByLabel("Langue").selectOption("ar");
+  // by role: the hidden first-boot form has a field named Langue too, which getByLabel would also find
+  await page.getByRole("combobox", { name: "Langue" }).selectOption("ar");
   // the daemon holds the choice: both pages (and a restarted browser) follow it
   await withTimeout(other.locator("html[dir=rtl][lang=ar]").waitFor({ state: "attached" }), 10_000, "the other page in Arabic");
   assert.is(await other.locator("#status").textContent(), "لا حاجة إلى كلمة مرور الآن.");
-  await page.getByLabel("اللغة").selectOption("en");
+  await page.getByRole("combobox", { name: "اللغة" }).selectOption("en");
   await withTimeout(other.locator("html[dir=ltr][lang=en]").waitFor({ state: "attached" }), 10_000, "back to English");
   assert.is(await other.locator("#status").textContent(), "No password is needed right now.");
   await page.close();
