@@ -1,7 +1,8 @@
 // Logging: syslog levels and a child logger per part, routed by winston. Three sinks, each a
 // small synchronous writer: a file on the runtime tmpfs (so the last line before a crash is
-// there), /dev/kmsg when writable (the boot's console log in the initramfs), and stderr with
-// sd-daemon "<N>" prefixes so journald files lines at the right priority.
+// there), /dev/kmsg when writable and stderr is not the journal (the boot's console log in an
+// initramfs without journald), and stderr with sd-daemon "<N>" prefixes so journald files lines
+// at the right priority.
 // winston is loaded after foyerd has launched its greeter (useWinston): it is a third of what the
 // daemon loads before, and until then each record goes to the same sinks directly, in the same
 // format and order, so nothing is held back or lost when foyerd dies early.
@@ -82,6 +83,13 @@ function kmsgSink(fd: number): Sink {
         // EAGAIN/EINVAL from a rate-limited kmsg: drop the record, the file sink keeps it
       }
     },
+    close() {
+      try {
+        closeSync(fd);
+      } catch {
+        /* already closed */
+      }
+    },
   };
 }
 
@@ -127,7 +135,9 @@ export function createLogger(opts: LogOptions): RootLogger {
   const sinks: Sink[] = [];
   if (opts.stderr !== false) sinks.push(stderrSink(opts.syslogPrefix ?? process.env.JOURNAL_STREAM !== undefined));
   if (opts.file) sinks.push(fileSink(opts.file));
-  const kfd = openKmsg(opts.kmsg);
+  // "auto" under systemd with stderr in the journal: journald reads /dev/kmsg too, and each line
+  // would be in the journal (and the recovery screen's log) twice
+  const kfd = openKmsg(opts.kmsg === "auto" && process.env.JOURNAL_STREAM !== undefined ? false : opts.kmsg);
   if (kfd !== undefined) sinks.push(kmsgSink(kfd));
   let level = opts.level;
   let w: winston.Logger | undefined;

@@ -3,7 +3,7 @@
 // children, in order, into a real file.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { createLogger, type RootLogger } from "../../src/base/log.js";
@@ -60,6 +60,32 @@ test("closing without winston closes the file", async () => {
     assert.equal(readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => l.replace(/^\S+ /, "")), ["info one"]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const kmsgFds = () => readdirSync("/proc/self/fd").filter((fd) => {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`) === "/dev/kmsg";
+  } catch {
+    return false;
+  }
+}).length;
+
+test("kmsg 'auto': opened when writable, not when stderr is the journal's (journald reads kmsg too)", async () => {
+  const before = kmsgFds();
+  const saved = process.env.JOURNAL_STREAM;
+  try {
+    delete process.env.JOURNAL_STREAM;
+    const plain = createLogger({ level: "error", kmsg: "auto", stderr: false });
+    assert.is(kmsgFds(), before + 1, "auto without the journal: /dev/kmsg not opened (run as root)");
+    await plain.close();
+    process.env.JOURNAL_STREAM = "8:12345";
+    const journal = createLogger({ level: "error", kmsg: "auto", stderr: false });
+    assert.is(kmsgFds(), before, "auto with stderr in the journal: /dev/kmsg opened");
+    await journal.close();
+  } finally {
+    if (saved === undefined) delete process.env.JOURNAL_STREAM;
+    else process.env.JOURNAL_STREAM = saved;
   }
 });
 
