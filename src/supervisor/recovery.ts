@@ -23,6 +23,14 @@ const BASE_ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 /** fsck's "checking canceled by user request": the repair's terminal closed while fsck ran */
 const FSCK_CANCELED = 32;
 
+/**
+ * Whether a reason says only that the boot stopped (emergency or rescue mode: launch/boot-failures'
+ * stopReason), not what failed. Not imported from there: that module loads dbus-next.
+ */
+export function isStopReason(reason: string): boolean {
+  return reason.startsWith("boot stopped in ");
+}
+
 /** foyer's SUSHELL for the repair: libexec/ beside the bundle in an image, packaging/libexec/ in the source tree. */
 export function repairHelper(): string {
   const here = dirname(fileURLToPath(import.meta.url));
@@ -89,8 +97,12 @@ export class Recovery {
 
   /** Enters recovery: reason shown, the journal read, and a read-only fsck of the device if one is known. */
   start(reason: string, fsckDevice = this.profile.recovery.fsckDevice): void {
+    // emergency mode follows a failed check (OnFailure=, then foyer-recovery@emergency.service):
+    // the reason that names what failed stays on the screen
+    const keep = this.#active && isStopReason(reason) && !isStopReason(this.#view.reason);
     this.#active = true;
-    this.#view.reason = reason;
+    if (keep) this.log.info(`${reason}; the screen keeps '${this.#view.reason}'`);
+    else this.#view.reason = reason;
     this.#view.journal = this.#journal();
     this.log.notice(reason);
     this.changed();
