@@ -31,7 +31,8 @@
 // NAK plymouthd gives it (the client fails) and its connection is closed; nothing it sends is acted
 // on. When the credentials cannot be read, the peer is refused all the same.
 import { createServer, type Server, type Socket } from "node:net";
-import { readFileSync, lstatSync, unlinkSync } from "node:fs";
+import { readFileSync, lstatSync, unlinkSync, mkdirSync, openSync, writeSync, closeSync, renameSync, rmSync, constants } from "node:fs";
+import { dirname } from "node:path";
 import { EventEmitter } from "node:events";
 import {
   parseRequests,
@@ -116,6 +117,8 @@ export interface PlymouthServerOptions {
   log: Logger;
   /** a request that stays incomplete this long closes its connection */
   partialTimeoutMs?: number;
+  /** written with foyerd's pid once it serves, removed at stop: what systemd takes for a running plymouthd */
+  pidFile?: string | null;
   /** why a client's `quit` is not foyer's to obey now (its own recovery terminal, the recovery screen); undefined: obey */
   keepOnQuit?: (pid: number) => string | undefined;
   /**
@@ -178,6 +181,7 @@ export class PlymouthServer extends EventEmitter {
   #noCredentials = false;
   #credentialsErrorLogged = false;
   #stopped = false;
+  #pidWritten?: string;
   readonly record: PlymouthRecord = { status: "", mode: "", progress: null, fsck: null, newRoot: null, systemInitialized: false, deactivated: false, splashShown: false, progressPaused: false, errors: 0 };
 
   constructor(o: PlymouthServerOptions) {
@@ -215,6 +219,56 @@ export class PlymouthServer extends EventEmitter {
 
   /** Decides whether to serve and listens. Never throws: a Plymouth server foyer cannot run is logged. */
   async start(): Promise<void> {
+    await this.#listenAll();
+    if (this.serving && this.#o.pidFile) this.#writePid(this.#o.pidFile);
+  }
+
+  /**
+   * The pid file, replaced atomically (a temp beside it, then rename). Its folder must be root's
+   * and writable by root only: foyerd never writes where another uid could put a link.
+   */
+  #writePid(path: string): void {
+    const dir = dirname(path);
+    const tmp = `${path}.foyer-${process.pid}`;
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o755 });
+      const st = lstatSync(dir);
+      if (!st.isDirectory() || st.uid !== 0 || (st.mode & 0o022) !== 0) throw new Error(`'${dir}' is not root's folder, writable by root only`);
+      const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+      try {
+        writeSync(fd, `${process.pid}\n`);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, path);
+      this.#pidWritten = path;
+      this.#log.info(`wrote ${path}: systemd's Plymouth clients (systemd-fsckd's progress) take foyer for plymouthd`);
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      this.#log.warning(`cannot write ${path}, ignoring: systemd-fsckd will not report progress`, { err: describe(e) });
+    }
+  }
+
+  /** Removes the pid file if it still names this foyerd (a newer one may have replaced it). */
+  #removePid(): void {
+    const path = this.#pidWritten;
+    if (!path) return;
+    this.#pidWritten = undefined;
+    try {
+      const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+      let text: string;
+      try {
+        text = readFileSync(fd, "utf8");
+      } finally {
+        closeSync(fd);
+      }
+      if (text.trim() === String(process.pid)) unlinkSync(path);
+    } catch {
+      /* gone already */
+    }
+  }
+
+  async #listenAll(): Promise<void> {
     const o = this.#o;
     if (o.serve === false) {
       this.#log.info("plymouth protocol server off (profile)");
@@ -609,6 +663,7 @@ export class PlymouthServer extends EventEmitter {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#removePid();
     for (const c of this.#quitWaiters) this.#reply(c, encodeByte(ACK));
     for (const p of this.#prompts.values()) this.#reply(p.conn, encodeByte(NO_ANSWER));
     for (const w of this.#watches) this.#reply(w.conn, encodeByte(NO_ANSWER));

@@ -105,6 +105,11 @@ export class DisplayStack {
       // module aborts it where GSettings has no schemas (an initramfs), and the greeter is loopback
       GIO_USE_PROXY_RESOLVER: "dummy",
       GSETTINGS_BACKEND: "memory",
+      // no system bus for the greeter: GLib's clients in cog (the network monitor) end the
+      // process when the bus goes, and the initrd's bus daemon stops at switch-root before
+      // foyerd has kept the greeter's last frame. Nothing on the bus is the greeter's business
+      DBUS_SYSTEM_BUS_ADDRESS: "unix:path=/dev/null",
+      GIO_USE_NETWORK_MONITOR: "base",
       ...x,
       ...extra,
     };

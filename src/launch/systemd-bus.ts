@@ -1,6 +1,6 @@
-// A connection to systemd's D-Bus API (org.freedesktop.systemd1), on the system bus when there
-// is one, else on systemd's private socket /run/systemd/private (an initramfs without
-// dbus-broker still has that one).
+// A connection to systemd's D-Bus API (org.freedesktop.systemd1): on systemd's private socket
+// /run/systemd/private in an initrd (which outlives the initrd's bus daemon at switch-root, and
+// is there before it), elsewhere on the system bus when there is one, else on the private socket.
 //
 // The private socket is peer-to-peer: no bus daemon, no Hello, no match rules; systemd sends its
 // signals straight to every connection that called Subscribe(). dbus-next always sends Hello()
@@ -25,7 +25,9 @@ import { withTimeout } from "../base/timeout.js";
 export const SYSTEMD_NAME = "org.freedesktop.systemd1";
 export const SYSTEMD_PATH = "/org/freedesktop/systemd1";
 export const MANAGER = "org.freedesktop.systemd1.Manager";
-export const SYSTEMD_PRIVATE = "unix:path=/run/systemd/private";
+const SYSTEMD_PRIVATE_PATH = "/run/systemd/private";
+export const SYSTEMD_PRIVATE = `unix:path=${SYSTEMD_PRIVATE_PATH}`;
+const INITRD_RELEASE = "/etc/initrd-release";
 const SYSTEM_BUS_SOCKET = "/run/dbus/system_bus_socket";
 const CALL_TIMEOUT_MS = 5000;
 
@@ -41,8 +43,8 @@ class PeerBus extends (MessageBusImpl as unknown as new (conn: unknown) => dbus.
 
 export interface SystemdBusOptions {
   /**
-   * a D-Bus address, or "auto": the system bus when its socket exists (or
-   * $DBUS_SYSTEM_BUS_ADDRESS is set), else systemd's private socket
+   * a D-Bus address, or "auto": $DBUS_SYSTEM_BUS_ADDRESS when set; in an initrd, systemd's
+   * private socket; else the system bus when its socket exists, else the private socket
    */
   address: string;
   /** true when `address` is systemd's own socket (peer-to-peer); "auto" decides it itself */
@@ -54,6 +56,9 @@ export interface SystemdBusOptions {
 export function resolveSystemdAddress(address: string, env = process.env, exists = existsSync): { address: string; peer: boolean } {
   if (address !== "auto") return { address, peer: /\/run\/systemd\/private(,|$)/.test(address) };
   if (env.DBUS_SYSTEM_BUS_ADDRESS) return { address: env.DBUS_SYSTEM_BUS_ADDRESS, peer: false };
+  // in the initrd, systemd's own socket: its bus daemon is stopped at switch-root before foyerd,
+  // whose greeter units are stopped through systemd after that
+  if (exists(INITRD_RELEASE) && exists(SYSTEMD_PRIVATE_PATH)) return { address: SYSTEMD_PRIVATE, peer: true };
   if (exists(SYSTEM_BUS_SOCKET)) return { address: `unix:path=${SYSTEM_BUS_SOCKET}`, peer: false };
   return { address: SYSTEMD_PRIVATE, peer: true };
 }

@@ -127,13 +127,18 @@ export const AppearanceSchema = z.strictObject({
   inputDevices: def(abs(), "/proc/bus/input/devices"),
 });
 
+const CONTINUE_SCRIPT = "systemctl kill --signal=SIGKILL emergency.service rescue.service 2>/dev/null; exec systemctl --job-mode=fail --no-block default";
 const Argv = z.array(z.string().check(z.minLength(1), z.maxLength(4096))).check(z.minLength(1), z.maxLength(64));
 
 export const RecoverySchema = z.strictObject({
   /** block device (or image) to check when recovery starts; null = none known */
   fsckDevice: def(z.nullable(abs()), null),
-  /** what the actions run; systemd-sulogin-shell's "continue" is `systemctl default` */
-  continueCommand: def(Argv, ["systemctl", "--job-mode=fail", "--no-block", "default"]),
+  /**
+   * what the actions run. Continue is what leaving the emergency shell does (its ExecStopPost,
+   * `systemctl default`), after ending that shell: its sulogin ignores the stop's signal, and
+   * the isolate would wait 90 s (TimeoutStopSec) before killing it
+   */
+  continueCommand: def(Argv, ["sh", "-c", CONTINUE_SCRIPT]),
   rebootCommand: def(Argv, ["systemctl", "reboot"]),
   poweroffCommand: def(Argv, ["systemctl", "poweroff"]),
   /** the recovery terminal runs this on a pty: sulogin asks for the root password, as the emergency shell does */
@@ -171,6 +176,12 @@ export const PlymouthSchema = z.strictObject({
   serve: def(z.union([z.boolean(), z.literal("auto")]), "auto"),
   /** the socket: '@name' is an abstract socket (the plymouth client only knows the default) */
   socket: def(z.string().check(z.regex(/^[@/][^\0]{1,100}$/, "must be '@name' or an absolute path")), "@/org/freedesktop/plymouthd"),
+  /**
+   * where a serving foyer says that "plymouth runs", as plymouthd does: systemd-fsck and
+   * systemd-fsckd report a check's progress to Plymouth only when this file exists
+   * (/run/plymouth/pid in the shipped initrd profiles); null = none
+   */
+  pidFile: def(z.nullable(abs()), null),
   /**
    * answer Plymouth's cached-passwords command with the passphrases typed this boot. Off: only
    * root may ask (as every command), but any root process would get every passphrase, and

@@ -8,7 +8,7 @@ import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { mkdtempSync, writeFileSync, rmSync, readFileSync, existsSync, chmodSync, symlinkSync, lstatSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { PlymouthServer, PLYMOUTH_SOCKET, PLYMOUTH_KEY_BASE, activatedFd, type PlymouthPrompt } from "../../src/agents/plymouth.js";
@@ -335,6 +335,34 @@ S("activatedFd: only our PID's fds, by FileDescriptorName", () => {
   assert.is(activatedFd({ LISTEN_PID: "42", LISTEN_FDS: "1" }, 42, "plymouth"), undefined);
   assert.is(activatedFd({ LISTEN_PID: "42", LISTEN_FDS: "1", LISTEN_FDNAMES: "other:plymouth" }, 42, "plymouth"), undefined);
   assert.is(activatedFd({}, 42, "plymouth"), undefined);
+});
+
+S("the pid file: written once serving (what systemd-fsckd takes for a running plymouthd), removed at stop; never through a folder others may write", async (ctx) => {
+  const dir = mkdtempSync(join(tmpdir(), "foyer-plypid-"));
+  try {
+    const pidFile = join(dir, "plymouth", "pid");
+    const s = await start(ctx, { pidFile });
+    assert.is(readFileSync(pidFile, "utf8"), `${process.pid}\n`);
+    assert.is(lstatSync(join(dir, "plymouth")).mode & 0o777, 0o755);
+    await s.stop();
+    assert.not.ok(existsSync(pidFile), "the pid file outlived the server");
+    // a folder another user may write: refused, nothing written, the server serves all the same
+    const open = join(dir, "open");
+    writeFileSync(join(dir, "elsewhere"), "root's file\n");
+    rmSync(join(dir, "plymouth"), { recursive: true });
+    chmodSync(dir, 0o755);
+    mkdirSync(open, { mode: 0o777 });
+    chmodSync(open, 0o1777);
+    symlinkSync(join(dir, "elsewhere"), join(open, "pid"));
+    ctx.lines = [];
+    const t = await start(ctx, { pidFile: join(open, "pid") });
+    assert.ok(t.serving);
+    assert.is(readFileSync(join(dir, "elsewhere"), "utf8"), "root's file\n");
+    assert.ok(lstatSync(join(open, "pid")).isSymbolicLink(), "the planted link was replaced");
+    assert.ok(ctx.lines.some((l) => l.includes("is not root's folder, writable by root only")), ctx.lines.join("\n"));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 S.run();

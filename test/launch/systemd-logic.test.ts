@@ -84,7 +84,11 @@ test("foyerd's own unit from its cgroup: a service's name, nothing for a scope, 
 });
 
 test("bus choice: the system bus when it is there, else systemd's private socket (peer-to-peer)", () => {
-  assert.equal(resolveSystemdAddress("auto", {}, () => true), { address: "unix:path=/run/dbus/system_bus_socket", peer: false });
+  const has = (...paths: string[]) => (p: import("node:fs").PathLike) => paths.includes(String(p));
+  assert.equal(resolveSystemdAddress("auto", {}, has("/run/dbus/system_bus_socket", "/run/systemd/private")), { address: "unix:path=/run/dbus/system_bus_socket", peer: false });
+  // in an initrd: systemd's own socket, which outlives the initrd's bus daemon
+  assert.equal(resolveSystemdAddress("auto", {}, has("/etc/initrd-release", "/run/dbus/system_bus_socket", "/run/systemd/private")), { address: "unix:path=/run/systemd/private", peer: true });
+  assert.equal(resolveSystemdAddress("auto", {}, has("/etc/initrd-release", "/run/dbus/system_bus_socket")), { address: "unix:path=/run/dbus/system_bus_socket", peer: false });
   assert.equal(resolveSystemdAddress("auto", {}, () => false), { address: "unix:path=/run/systemd/private", peer: true });
   assert.equal(resolveSystemdAddress("auto", { DBUS_SYSTEM_BUS_ADDRESS: "unix:path=/x" }, () => false), { address: "unix:path=/x", peer: false });
   assert.equal(resolveSystemdAddress("unix:path=/proc/1/root/run/systemd/private"), { address: "unix:path=/proc/1/root/run/systemd/private", peer: true });

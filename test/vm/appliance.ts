@@ -113,6 +113,9 @@ function dracutBase(): string {
 export const VM_PROFILE = {
   schema: 1,
   description: "the VM appliance: cage + cog on virtio-gpu, deadlines for an emulated CPU",
+  // as the shipped profile: the greeter as transient units of the initrd's systemd
+  launch: "auto",
+  plymouth: { pidFile: "/run/plymouth/pid" },
   display: { stack: "wayland", browser: "cog", renderer: "pixman", seatd: true },
   greeter: { readyTimeoutMs: 480_000 },
   // single sign-on on: the passphrase that opened the root is left in root's keyring (test/vm/handoff)
@@ -143,6 +146,61 @@ export const VM_SYSTEMD_PROFILE = { ...VM_PROFILE, description: "the VM applianc
  */
 export const VM_RECOVERY_PROFILE = { ...VM_PROFILE, description: "the VM appliance, repair as dracut's emergency shell allows it", recovery: { suloginForce: true } };
 
+/**
+ * Test only, in the foyer image: with foyer-test.ctl on the kernel command line, a unit drives
+ * foyerctl over the initrd's bus once the prompt is up (status, restart-greeter) and then kills the
+ * greeter's unit, printing FOYER-TEST lines on the console after each step. Its folder is
+ * included as /etc/systemd/system.
+ */
+function testControlUnit(): string {
+  const dir = join(cacheDir, "vm-test-units");
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(join(dir, "sysinit.target.wants"), { recursive: true });
+  writeFileSync(join(dir, "foyer-test-ctl.sh"), [
+    "#!/bin/bash",
+    "ctl() { FOYER_MAIN=foyerctl /usr/bin/node /usr/lib/foyer/foyerctl.mjs \"$@\"; }",
+    'say() { echo "FOYER-TEST $*" > /dev/console; }',
+    "# until foyerctl says the greeter runs, restarted at least N times, with the prompt pending",
+    "until_up() {",
+    "    local s",
+    "    for ((i = 0; i < 300; i++)); do",
+    "        s=$(ctl status 2>/dev/null)",
+    "        if [[ $s =~ Greeter:\\ running\\ \\(([0-9]+)\\ restarts\\) ]] && (( BASH_REMATCH[1] >= $1 )) && [[ $s == *'Prompts: 1'* ]]; then return 0; fi",
+    "        sleep 2",
+    "    done",
+    '    say "greeter not back after $1 restarts"; exit 1',
+    "}",
+    "until_up 0",
+    'while IFS= read -r l; do say "status| $l"; done <<< "$(ctl status)"',
+    "ctl restart-greeter",
+    'say "restart-greeter exit $?"',
+    "until_up 1",
+    'say "greeter back after restart-greeter"',
+    "greeter_unit() { local u; u=$(systemctl list-units --plain --no-legend --state=running 'foyer-greeter-*.service'); echo \"${u%% *}\"; }",
+    "unit=$(greeter_unit)",
+    'say "killing $unit"',
+    'systemctl kill --signal=SIGKILL "$unit"',
+    "until_up 2",
+    'say "greeter back after the kill: $(greeter_unit)"',
+    "",
+  ].join("\n"), { mode: 0o755 });
+  writeFileSync(join(dir, "foyer-test-ctl.service"), [
+    "[Unit]",
+    "Description=foyer test: foyerctl at the prompt",
+    "DefaultDependencies=no",
+    "ConditionKernelCommandLine=foyer-test.ctl",
+    "After=foyer.service dbus.socket",
+    "Conflicts=initrd-switch-root.target shutdown.target",
+    "[Service]",
+    "ExecStart=/etc/systemd/system/foyer-test-ctl.sh",
+    "StandardOutput=journal+console",
+    "StandardError=journal+console",
+    "",
+  ].join("\n"));
+  symlinkSync("../foyer-test-ctl.service", join(dir, "sysinit.target.wants/foyer-test-ctl.service"));
+  return dir;
+}
+
 function buildInitrd(kver: string, withFoyer: boolean, out: string, plymouthTheme?: string): void {
   const base = dracutBase();
   const profDir = join(cacheDir, "vm-profiles");
@@ -153,10 +211,11 @@ function buildInitrd(kver: string, withFoyer: boolean, out: string, plymouthThem
   writeFileSync(join(profDir, "vm-systemd.json"), JSON.stringify(VM_SYSTEMD_PROFILE, null, 2) + "\n");
   writeFileSync(join(profDir, "vm-recovery.json"), JSON.stringify(VM_RECOVERY_PROFILE, null, 2) + "\n");
   writeFileSync(join(cacheDir, "vm-vconsole.conf"), VM_VCONSOLE);
+  const units = testControlUnit();
   const args = ["--force", "--quiet", "--no-hostonly", "--no-hostonly-cmdline", "--no-early-microcode", "--compress", "zstd", "--kver", kver,
     ...(plymouthTheme ? ["--add", "systemd crypt plymouth"] : ["--add", withFoyer ? "systemd crypt foyer" : "systemd crypt", "--omit", "plymouth"]),
     "--add-drivers", "virtio_blk virtio_pci virtio_gpu virtio_rng virtio_input virtio_console dm_crypt",
-    ...(withFoyer ? ["--include", profDir, "/etc/foyer/profiles"] : []), "--include", join(cacheDir, "vm-vconsole.conf"), "/etc/vconsole.conf", out];
+    ...(withFoyer ? ["--include", profDir, "/etc/foyer/profiles", "--include", units, "/etc/systemd/system"] : []), "--include", join(cacheDir, "vm-vconsole.conf"), "/etc/vconsole.conf", out];
   sh("dracut", args, { env: { ...process.env, dracutbasedir: base, FOYER_SRC: top, ...(plymouthTheme && { PLYMOUTH_THEME_NAME: plymouthTheme }) } });
 }
 
@@ -191,6 +250,8 @@ function buildRootImage(out: string, fsckFails = false): string {
   }
   symlinkSync("busybox", join(work, "bin/sh"));
   writeFileSync(join(work, "etc/os-release"), 'NAME="foyer appliance"\nID=foyer-appliance\n');
+  // the file whose directory entry the broken root loses (not os-release: switch-root needs it)
+  writeFileSync(join(work, "var/log/crash.log"), "written just before the power went\n");
   writeFileSync(join(work, "sbin/init"), [
     "#!/bin/sh",
     "# the real root: proves that the disk was unlocked and switch-root happened, then powers off",
@@ -206,7 +267,7 @@ function buildRootImage(out: string, fsckFails = false): string {
   sh("truncate", ["-s", "64M", out]);
   sh("mkfs.ext4", ["-q", "-F", "-d", work, out]);
   if (fsckFails) {
-    sh("debugfs", ["-w", "-R", "unlink /etc/os-release", out]);
+    sh("debugfs", ["-w", "-R", "unlink /var/log/crash.log", out]);
     sh("debugfs", ["-w", "-R", "ssv state 0", out]);
   }
   return encryptOffline(out);
@@ -215,7 +276,7 @@ function buildRootImage(out: string, fsckFails = false): string {
 export function buildAppliance(log: (s: string) => void = () => {}): Appliance {
   mkdirSync(cacheDir, { recursive: true });
   const k = hostKernel();
-  const foyerInputs = createHash("sha256").update(JSON.stringify([VM_PROFILE, VM_SYSTEMD_PROFILE, VM_RECOVERY_PROFILE]) + "debug100" + VM_VCONSOLE).digest("hex").slice(0, 8) + hashTree([join(top, "packaging/dracut"), join(top, "packaging/foyer-image.sh"), join(top, "packaging/systemd/initrd"), join(top, "dist"), join(top, "assets"), join(top, "profiles"), join(top, "package-lock.json")]);
+  const foyerInputs = createHash("sha256").update(JSON.stringify([VM_PROFILE, VM_SYSTEMD_PROFILE, VM_RECOVERY_PROFILE]) + "debug100" + VM_VCONSOLE + testControlUnit.toString()).digest("hex").slice(0, 8) + hashTree([join(top, "packaging/dracut"), join(top, "packaging/foyer-image.sh"), join(top, "packaging/systemd/initrd"), join(top, "dist"), join(top, "assets"), join(top, "profiles"), join(top, "package-lock.json")]);
 
   const initrd = join(cacheDir, "initrd-foyer.img");
   const keyFoyer = `${k.version}:${foyerInputs}`;

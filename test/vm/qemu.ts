@@ -155,6 +155,11 @@ export class Vm {
    * A left click at a point of the screen (`size`: the screen's pixels) on an absolute pointer
    * (QEMU's usb-tablet), through QMP input-send-event.
    */
+  /** Slows the root disk down (QEMU's I/O throttling; 0, 0: full speed again), so that a check of it lasts. */
+  async throttleRoot(iops: number, bps: number): Promise<void> {
+    await this.qmp("block_set_io_throttle", { device: "virtio0", iops, bps, iops_rd: 0, iops_wr: 0, bps_rd: 0, bps_wr: 0 });
+  }
+
   async click(x: number, y: number, size: { width: number; height: number }): Promise<void> {
     const abs = (axis: "x" | "y", v: number, of: number) => ({ type: "abs", data: { axis, value: Math.round((v * 0x7fff) / (of - 1)) } });
     const button = (down: boolean) => ({ type: "btn", data: { down, button: "left" } });
@@ -266,3 +271,47 @@ export function countColour(s: { rgb: Buffer }, colour: [number, number, number]
   for (let i = 0; i + 2 < s.rgb.length; i += 3) if (near(s.rgb, i, colour, tol)) n++;
   return n;
 }
+
+type Screen = { width: number; height: number; rgb: Buffer };
+/** the theme's button colour (#323c52): the recovery screen's actions */
+const BUTTON: [number, number, number] = [0x32, 0x3c, 0x52];
+
+/**
+ * The first button from the top crossing column `x` (in its padding, clear of its label): a run of
+ * the button colour at least 20 px tall; its centre.
+ */
+export function firstButton(s: Screen, x: number): { x: number; y: number; screen: Screen } | undefined {
+  let start = -1;
+  for (let y = 0; y < s.height; y++) {
+    const hit = near(s.rgb, (y * s.width + x) * 3, BUTTON, 6);
+    if (hit && start < 0) start = y;
+    else if (!hit && start >= 0) {
+      if (y - start >= 20) return { x, y: Math.round((start + y) / 2), screen: s };
+      start = -1;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The first row of at least `min` buttons from the top, left to right: the row is found at its
+ * buttons' top padding (every run there at least 40 px wide), each button by its left and right
+ * edges; the points returned are 8 px below that edge, inside the buttons, above their labels.
+ */
+export function buttonRow(s: Screen, min = 2): { x: number; y: number; screen: Screen }[] {
+  for (let y = 0; y < s.height; y++) {
+    const runs: [number, number][] = [];
+    let start = -1;
+    for (let x = 0; x <= s.width; x++) {
+      const hit = x < s.width && near(s.rgb, (y * s.width + x) * 3, BUTTON, 6);
+      if (hit && start < 0) start = x;
+      else if (!hit && start >= 0) {
+        if (x - start >= 40) runs.push([start, x]);
+        start = -1;
+      }
+    }
+    if (runs.length >= min) return runs.map(([a, b]) => ({ x: Math.round((a + b) / 2), y: y + 8, screen: s }));
+  }
+  return [];
+}
+

@@ -1,5 +1,6 @@
 // The systemd side of foyer in a real boot: the greeter run as transient units by the initrd's
-// systemd (profile vm-systemd, launch "auto"), and the recovery flow entered by itself when
+// systemd (profile vm-systemd, launch "auto") and controlled with foyerctl over the initrd's bus,
+// Plymouth's socket held by systemd, and the recovery flow entered by itself when
 // systemd-fsck-root.service fails on a root file system fsck cannot preen, with the device it
 // failed on found from the unit and checked read-only for the screen.
 import { test } from "uvu";
@@ -8,27 +9,23 @@ import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { requireTool } from "../helpers/index.js";
 import { buildAppliance, buildBrokenRoot, VM_PASSPHRASE, type Appliance } from "./appliance.js";
-import { Vm, near, themeDrawn, waitForPrompt } from "./qemu.js";
+import { Vm, firstButton, near, themeDrawn, waitForPrompt } from "./qemu.js";
 
 const say = (s: string) => process.stdout.write(`• ${s}\n`);
 let appliance: Appliance;
 
-type Screen = { width: number; height: number; rgb: Buffer };
-/**
- * The first button from the top crossing column `x` (in its padding, clear of its label): a run of
- * the theme's button colour (#323c52) at least 20 px tall; its centre.
- */
-function firstButton(s: Screen, x: number): { x: number; y: number; screen: Screen } | undefined {
-  let start = -1;
+/** The widest horizontal run of a progress bar's colours (its track #10141d, its fill the accent #6ea8fe). */
+function barRun(s: { width: number; height: number; rgb: Buffer }): number {
+  let best = 0;
   for (let y = 0; y < s.height; y++) {
-    const hit = near(s.rgb, (y * s.width + x) * 3, [0x32, 0x3c, 0x52], 6);
-    if (hit && start < 0) start = y;
-    else if (!hit && start >= 0) {
-      if (y - start >= 20) return { x, y: Math.round((start + y) / 2), screen: s };
-      start = -1;
+    let run = 0;
+    for (let x = 0; x < s.width; x++) {
+      const i = (y * s.width + x) * 3;
+      run = near(s.rgb, i, [0x10, 0x14, 0x1d], 6) || near(s.rgb, i, [0x6e, 0xa8, 0xfe], 24) ? run + 1 : 0;
+      best = Math.max(best, run);
     }
   }
-  return undefined;
+  return best;
 }
 
 test.before(() => {
@@ -36,21 +33,57 @@ test.before(() => {
   appliance = buildAppliance(say);
 });
 
-test("launch auto: systemd runs the greeter as a transient unit, and the unlock through it reaches the real root", async () => {
-  const vm = new Vm(appliance, { append: "rd.foyer.profile=vm-systemd" });
+test("launch auto: systemd runs the greeter as a transient unit; foyerctl over the initrd's bus restarts it, systemd brings it back when killed; the unlock reaches the real root", async () => {
+  // foyer-test.ctl: a test-only unit in the image runs foyerctl at the prompt, then kills the greeter's unit
+  // fsck.mode=force on a disk slowed down: the root's check after the unlock lasts long enough for
+  // systemd-fsckd to report its progress through Plymouth's protocol (to foyer, whose
+  // /run/plymouth/pid says that Plymouth runs, as systemd-fsck and systemd-fsckd require)
+  const vm = new Vm(appliance, { append: "rd.foyer.profile=vm-systemd foyer-test.ctl fsck.mode=force" });
   try {
     await vm.attach();
     const [backend] = await vm.waitSerial(/launch backend \w+[^\n]*\n/, 300_000, "foyer's launch backend");
     assert.match(backend, /launch backend systemd/, `not the systemd backend: ${backend}`);
+    // Plymouth's name comes from foyer-plymouth.socket (systemd binds it); the padded legacy name foyerd binds
+    await vm.waitSerial(/serving plymouth's protocol on fd 3 \(socket activation\)/, 120_000, "Plymouth's socket handed over by systemd");
+    await vm.waitSerial(/serving plymouth's protocol on '@\/ply-boot-protocol'/, 120_000, "the legacy name bound by foyerd");
     await vm.waitSerial(/greeter interactive ms=\d+/, 480_000, "foyer's greeter interactive");
+    // foyerd owns its name on the initrd's bus (dracut's dbus module), and foyerctl reaches it there
+    await vm.waitSerial(/owning org\.foyer\.Supervisor1[^\n]*system_bus_socket/, 120_000, "foyerd on the initrd's system bus");
+    const [status] = await vm.waitSerial(/(FOYER-TEST status\|[^\n]*\n){4}/, 240_000, "foyerctl status in the initrd");
+    assert.match(status, /Phase: running[\s\S]*Greeter: running \(0 restarts\)[\s\S]*Prompts: 1/, `foyerctl status: ${status}`);
+    await vm.waitSerial(/FOYER-TEST restart-greeter exit 0/, 60_000, "foyerctl restart-greeter");
+    await vm.waitSerial(/FOYER-TEST greeter back after restart-greeter/, 480_000, "the greeter back after restart-greeter");
+    const [, killed] = await vm.waitSerial(/FOYER-TEST killing (foyer-greeter-\d+-\d+\.service)/, 60_000, "the greeter's unit killed");
+    const [, again] = await vm.waitSerial(/FOYER-TEST greeter back after the kill: (foyer-greeter-\d+-\d+\.service)/, 480_000, "the greeter back after the kill");
+    assert.is.not(again, killed, "the greeter came back in the unit that was killed");
+    say(`foyerctl status, restart-greeter (exit 0), ${killed} killed → ${again} (${vm.seconds.toFixed(0)} s)`);
     await waitForPrompt(vm, 240_000);
+    // the disk slowed for the check: 4 requests, 128 KiB a second
+    await vm.throttleRoot(4, 128 << 10);
     await vm.type(VM_PASSPHRASE, "de");
+    // systemd-fsckd's progress on the greeter: foyerd's lines, and the bar on the screen (its
+    // track and fill, a run far wider than anything else of those colours on the page)
+    await vm.waitSerial(/file system check: [\d.]+ % on 1 disk/, 300_000, "systemd-fsckd's progress");
+    const png = join(tmpdir(), "foyer-vm-fsckd.png");
+    let bar = 0;
+    // the page paints seconds after the state under TCG: look for up to a minute
+    for (let i = 0; i < 60 && bar < 300; i++) {
+      bar = barRun(await vm.screen(png));
+      if (bar < 300) await new Promise((r) => setTimeout(r, 1000));
+    }
+    assert.ok(bar >= 300, `no progress bar on the screen (widest run ${bar} px): ${png}`);
+    const [, pct] = await vm.waitSerial(/file system check: ([1-9]\d|100)\.\d % on 1 disk/, 300_000, "systemd-fsckd's progress past 10 %");
+    await vm.throttleRoot(0, 0);
+    say(`systemd-fsckd's progress: a bar ${bar} px wide on the greeter; ${pct} % (${vm.seconds.toFixed(0)} s)`);
     const [root] = await vm.waitSerial(/FOYER-ROOT-OK [\d.]+/, 300_000, "the real root's marker");
     say(`${backend.trim()}; ${root} after ${vm.seconds.toFixed(0)} s`);
-    // the greeter unit ends when foyer stops at switch-root, not before
+    // the greeter unit ends when foyer stops at switch-root, not before: the two exits are the
+    // restart and the kill above
     const stopAt = vm.serial.search(/received SIGTERM|phase stopping/);
     const beforeStop = stopAt < 0 ? vm.serial : vm.serial.slice(0, stopAt);
-    assert.not.match(beforeStop, /greeter exited/, "the greeter unit died on the way");
+    assert.is((beforeStop.match(/greeter exited/g) ?? []).length, 2, "the greeter unit died on the way");
+    // systemd's own socket in the initrd: nothing is lost when the initrd's bus daemon stops
+    assert.not.match(vm.serial, /lost systemd's bus: systemd's bus closed the connection/, "foyerd's connection to systemd went with the bus daemon");
     // foyer.service's watchdog was armed, and foyerd ran once: no watchdog kill, no restart
     assert.is((vm.serial.match(/pinging the service manager's watchdog/g) ?? []).length, 1, "foyerd's watchdog line, once");
   } finally {
@@ -90,8 +123,10 @@ test("fsck cannot preen the root: foyer enters recovery by itself, checks the de
     assert.ok(repairAt, "no Repair button on the screen");
     await vm.click(repairAt.x, repairAt.y, repairAt.screen);
     // sulogin --force says "Press Enter for maintenance" in the terminal (the dracut shell on the
-    // serial console says it too, so the serial cannot tell): give the terminal time, then Enter
-    await new Promise((r) => setTimeout(r, 10_000));
+    // serial console says it too, so the serial cannot tell): once the terminal is open, give
+    // sulogin time to say it, then Enter
+    await vm.waitSerial(/recovery terminal opened argv0=sulogin/, 120_000, "the recovery terminal opened");
+    await new Promise((r) => setTimeout(r, 8_000));
     await vm.screen(join(tmpdir(), "foyer-vm-repair-asks.png"));
     await vm.chord(["ret"]);
     await vm.waitSerial(/fsck repair of '[^']+' started in the recovery terminal/, 120_000, "sulogin starting foyer-repair");
@@ -107,11 +142,13 @@ test("fsck cannot preen the root: foyer enters recovery by itself, checks the de
     assert.ok(continueAt, "no Continue button on the screen");
     await vm.click(continueAt.x, continueAt.y, continueAt.screen);
     await vm.waitSerial(/recovery action 'continue' ran code=0/, 120_000, "Continue");
-    // the boot goes on: the root's check runs again and passes this time (sysroot.mount, which
-    // needs it, starts). The switch to the real root then stalls 90 s in dracut and drops to
-    // emergency again: an open finding (docs/launch.md), so the journey stops here.
+    // the boot goes on at once (the console's emergency shell ended, not waited for): the root's
+    // check runs again and passes, the root is mounted, and switch-root reaches the real root
     await vm.waitSerial(/recovery action 'continue' ran[\s\S]*plymouth status 'systemd-fsck-root\.service'[\s\S]*plymouth status 'sysroot\.mount'/, 120_000, "the root's check and mount after Continue");
-    say(`Continue: the root's check passed and sysroot.mount started (${vm.seconds.toFixed(0)} s)`);
+    const continuedAt = vm.seconds;
+    const [root] = await vm.waitSerial(/FOYER-ROOT-OK [\d.]+/, 240_000, "the real root's marker after Continue");
+    assert.not.match(vm.serial, /emergency\.service: State 'stop-sigterm' timed out/, "the boot waited for the console's emergency shell");
+    say(`Continue: the root's check passed, sysroot.mount, then ${root} ${(vm.seconds - continuedAt).toFixed(0)} s after the mount`);
   } finally {
     await vm.stop("fsck");
   }

@@ -10,7 +10,9 @@ check() {
 }
 
 depends() {
-    echo systemd systemd-ask-password systemd-modules-load crypt
+    # dbus: dracut's meta module, dbus-broker or dbus-daemon as the build host has; foyer's
+    # org.foyer.Supervisor1 (foyerctl, RestartGreeter) and systemd's signals go over it
+    echo systemd systemd-ask-password systemd-modules-load crypt dbus
 }
 
 # the lists shared with the initramfs-tools hook: beside this file in an installed module, or in
@@ -56,6 +58,11 @@ install() {
     # it would change the shell every dracut script runs under
     inst_multiple fsck e2fsck fsck.ext4 sulogin mount umount systemd-tty-ask-password-agent
     inst_multiple -o /lib/systemd/systemd-reply-password
+    # systemd-fsckd: the checks' progress, which it reports to Plymouth's socket, served by foyer.
+    # The initrd's systemd-fsck-root.service is the fstab generator's, which does not want the
+    # socket: sockets.target does
+    inst_multiple -o "$systemdutildir/systemd-fsckd" "$systemdsystemunitdir/systemd-fsckd.service" "$systemdsystemunitdir/systemd-fsckd.socket"
+    [ -f "$initdir$systemdsystemunitdir/systemd-fsckd.socket" ] && $SYSTEMCTL -q --root "$initdir" add-wants sockets.target systemd-fsckd.socket
 
     inst_dir /usr/lib/foyer
     foyer_own_files "$src" | while read -r f t; do inst_simple "$f" "$t"; done
@@ -96,6 +103,8 @@ install() {
     # the unit sits beside this file in an installed module (packaging/systemd/initrd/ in the source)
     inst_simple "$moddir/foyer.service" "$systemdsystemunitdir/foyer.service"
     $SYSTEMCTL -q --root "$initdir" add-wants sysinit.target foyer.service
+    # dracut's dbus modules install the socket without enabling it; foyerd connects once it exists
+    $SYSTEMCTL -q --root "$initdir" add-wants sockets.target dbus.socket
     # automatic recovery: a failed fsck (OnFailure=) or emergency mode calls foyerctl through
     # foyer-recovery@.service; and the split image's payload unit (packaging/systemd/initrd/ in the
     # source, systemd/ here)
@@ -104,6 +113,15 @@ install() {
         # installed, not wanted: packaging/erofs/foyer-split-initrd pulls it in, in the split image only
         inst_simple "$moddir/systemd/foyer-payload.service" "$systemdsystemunitdir/foyer-payload.service"
         local d
+        # Plymouth's name held by systemd for foyerd, where no plymouthd would take it
+        if ! dracut_module_included plymouth; then
+            inst_simple "$moddir/systemd/foyer-plymouth.socket" "$systemdsystemunitdir/foyer-plymouth.socket"
+            $SYSTEMCTL -q --root "$initdir" add-wants foyer.service foyer-plymouth.socket
+            # foyer writes /run/plymouth/pid (plymouth.pidFile) so that systemd-fsckd reports to
+            # it; systemd's Plymouth agent would then hand every password request to foyer a
+            # second time, when foyer already answers them from the ask directory
+            $SYSTEMCTL -q --root "$initdir" mask systemd-ask-password-plymouth.path systemd-ask-password-plymouth.service
+        fi
         for d in systemd-fsck@.service.d systemd-fsck-root.service.d emergency.service.d; do
             inst_simple "$moddir/systemd/$d/foyer-recovery.conf" "$systemdsystemunitdir/$d/foyer-recovery.conf"
         done
