@@ -297,6 +297,7 @@ export function firstButton(s: Screen, x: number): { x: number; y: number; scree
  * The first row of at least `min` buttons from the top, left to right: the row is found at its
  * buttons' top padding (every run there at least 40 px wide), each button by its left and right
  * edges; the points returned are 8 px below that edge, inside the buttons, above their labels.
+ * Empty while the row's buttons are disabled.
  */
 export function buttonRow(s: Screen, min = 2): { x: number; y: number; screen: Screen }[] {
   for (let y = 0; y < s.height; y++) {
@@ -310,7 +311,10 @@ export function buttonRow(s: Screen, min = 2): { x: number; y: number; screen: S
         start = -1;
       }
     }
-    if (runs.length >= min) return runs.map(([a, b]) => ({ x: Math.round((a + b) / 2), y: y + 8, screen: s }));
+    if (runs.length < min) continue;
+    const points = runs.map(([a, b]) => ({ x: Math.round((a + b) / 2), y: y + 8, screen: s }));
+    // a disabled button's (half-transparent) border has the colour too, its inside not: none yet
+    return points.every((p) => near(s.rgb, (p.y * s.width + p.x) * 3, BUTTON, 6)) ? points : [];
   }
   return [];
 }
