@@ -61,12 +61,12 @@ export class Vm {
 
   async attach(): Promise<void> {
     await pollUntil(() => existsSync(join(this.dir, "qmp.sock")) && existsSync(join(this.dir, "serial.sock")), 20_000, "qemu sockets");
-    this.#serialSock = connect(join(this.dir, "serial.sock"));
+    this.#serialSock = await connected(join(this.dir, "serial.sock"));
     // a character's bytes may arrive in two chunks ("…" is three): decoded across them, not per chunk
     const serial = new StringDecoder("utf8");
     this.#serialSock.on("data", (d: Buffer) => (this.serial += serial.write(d)));
     this.#serialSock.on("error", () => {});
-    this.#qmp = connect(join(this.dir, "qmp.sock"));
+    this.#qmp = await connected(join(this.dir, "qmp.sock"));
     this.#qmp.on("error", () => {});
     const qmp = new StringDecoder("utf8");
     this.#qmp.on("data", (d: Buffer) => {
@@ -221,6 +221,21 @@ export async function waitForPrompt(vm: Vm, ms: number, png?: string, extra: (s:
     if (performance.now() > deadline) throw new Error(`the prompt was never drawn (dark ${(p.dark * 100).toFixed(0)} %, ${p.accent} accent pixels); the console's last lines:\n${vm.tail()}`);
     if (vm.proc.exitCode !== null) throw new Error(`qemu exited (${vm.proc.exitCode}); the console's last lines:\n${vm.tail()}`);
     await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/**
+ * A connection to one of QEMU's sockets. The file exists from bind(), a moment before listen():
+ * a connect in between is refused, and a serial line connected that way stays silent for good.
+ */
+async function connected(path: string): Promise<Socket> {
+  for (let attempt = 0; ; attempt++) {
+    const sock = connect(path);
+    const err = await new Promise<Error | undefined>((r) => sock.once("connect", () => r(undefined)).once("error", r));
+    if (!err) return sock;
+    sock.destroy();
+    if (attempt >= 100) throw new Error(`cannot connect to ${path}: ${err.message}`);
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
