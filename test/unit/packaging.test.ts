@@ -47,10 +47,10 @@ test("foyer_own_files puts the native addons beside the bundles and the bus poli
   assert.equal(lines.filter(([src]) => !existsSync(src)).map(([src]) => src), []);
 });
 
-test("initramfs-tools' script starts foyerd with foyer.service's node flags", () => {
-  const script = readFileSync(join(top, "packaging/initramfs-tools/scripts/init-premount/foyer"), "utf8");
+test("the shell-init images' start (initramfs-tools, mkinitcpio's busybox hook) runs foyerd with foyer.service's node flags", () => {
+  const script = readFileSync(join(top, "packaging/libexec/noinit.sh"), "utf8");
   const m = /\/usr\/bin\/node((?:\s+--\S+)*)\s+\/usr\/lib\/foyer\/foyerd\.mjs/.exec(script);
-  assert.ok(m, "no node … foyerd.mjs line in the initramfs-tools script");
+  assert.ok(m, "no node … foyerd.mjs line in packaging/libexec/noinit.sh");
   assert.equal(m[1]!.trim().split(/\s+/).filter(Boolean), shippedNodeFlags());
 });
 

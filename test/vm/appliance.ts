@@ -276,7 +276,7 @@ function buildRootImage(out: string, fsckFails = false): string {
 export function buildAppliance(log: (s: string) => void = () => {}): Appliance {
   mkdirSync(cacheDir, { recursive: true });
   const k = hostKernel();
-  const foyerInputs = createHash("sha256").update(JSON.stringify([VM_PROFILE, VM_SYSTEMD_PROFILE, VM_RECOVERY_PROFILE]) + "debug100" + VM_VCONSOLE + testControlUnit.toString()).digest("hex").slice(0, 8) + hashTree([join(top, "packaging/dracut"), join(top, "packaging/foyer-image.sh"), join(top, "packaging/systemd/initrd"), join(top, "dist"), join(top, "assets"), join(top, "profiles"), join(top, "package-lock.json")]);
+  const foyerInputs = createHash("sha256").update(JSON.stringify([VM_PROFILE, VM_SYSTEMD_PROFILE, VM_RECOVERY_PROFILE]) + "debug100" + VM_VCONSOLE + testControlUnit.toString()).digest("hex").slice(0, 8) + hashTree([join(top, "packaging/dracut"), join(top, "packaging/foyer-image.sh"), join(top, "packaging/libexec"), join(top, "packaging/systemd/initrd"), join(top, "dist"), join(top, "assets"), join(top, "profiles"), join(top, "package-lock.json")]);
 
   const initrd = join(cacheDir, "initrd-foyer.img");
   const keyFoyer = `${k.version}:${foyerInputs}`;
