@@ -4,6 +4,13 @@
 // the ask file). Only two things are timers, because no event exists for them: a request's
 // NotAfter deadline, and the liveness of an asker's PID (no pidfd in Node), checked every 2 s
 // while requests are pending.
+//
+// Typed once for several disks: a passphrase typed for one request also answers, at that moment,
+// every other pending request that says AcceptCached=1 — as plymouthd's cached passwords serve
+// systemd's Plymouth agent — once per request Id: systemd-cryptsetup asks again with
+// AcceptCached=0 when it did not open that disk, and that request is shown. Nothing is kept for
+// later requests: systemd-cryptsetup puts what it was given in the kernel keyring itself, and its
+// askers that wait look there when another one did, so foyer's copy lives no longer than the answer.
 import { watch, readdirSync, openSync, fstatSync, readSync, closeSync, lstatSync, mkdirSync, constants, type FSWatcher } from "node:fs";
 import { join, dirname } from "node:path";
 import { parseAskFile, MAX_ASK_FILE_BYTES, type AskRequest } from "./ask-file.js";
@@ -61,6 +68,7 @@ export class PasswordAgent {
   #livenessTimer?: NodeJS.Timeout;
   #lastEmitted = "";
   #stopped = false;
+  #handedOn = new Set<string>(); // Id= (or file name) already given a passphrase typed for another
 
   constructor(o: PasswordAgentOptions) {
     this.#o = o;
@@ -254,7 +262,30 @@ export class PasswordAgent {
     this.#done.add(name);
     if (p.request.id) this.#answered.set(p.request.id, (this.#answered.get(p.request.id) ?? 0) + 1);
     this.#o.log.info("password request answered", { file: name });
+    if (!p.request.echo) this.#handOn(name, secret);
     this.#emit();
+  }
+
+  /** `secret`, typed for request `from`, to each other pending request that accepts cached ones. */
+  #handOn(from: string, secret: Secret): void {
+    for (const [name, s] of this.#seen) {
+      const p = s.prompt;
+      if (!p || name === from || this.#done.has(name) || !p.request.acceptCached || p.request.echo) continue;
+      const tag = p.request.id ?? name;
+      if (this.#handedOn.has(tag)) continue;
+      this.#handedOn.add(tag);
+      try {
+        sendPassphrases(p.request.socket, [secret]);
+      } catch (e) {
+        // systemd-cryptsetup's askers look in the keyring when another one put a passphrase there:
+        // such a request may be gone already
+        this.#o.log.debug("request gone before the passphrase was handed on", { file: name, err: describe(e) });
+        continue;
+      }
+      // not counted as answered: nobody typed for it, so a request asked again is not "wrong"
+      this.#done.add(name);
+      this.#o.log.info("password request answered with the passphrase typed for another", { file: name, from, id: p.request.id ?? "" });
+    }
   }
 
   cancel(key: number): void {

@@ -136,4 +136,52 @@ A("an expired NotAfter is ignored", async (ctx) => {
   ask.proc.kill();
 });
 
+A("a passphrase typed for one disk answers the others pending that accept cached ones; one that does not is asked", async (ctx) => {
+  const agent = start(ctx);
+  const root = askPassword("Root:", { id: "cryptsetup:/dev/a", acceptCached: true });
+  const home = askPassword("Home:", { id: "cryptsetup:/dev/b", acceptCached: true });
+  const swap = askPassword("Swap:", { id: "cryptsetup:/dev/c" });
+  const all = await until(ctx, (l) => l.length === 3, "three requests");
+  assert.ok(all.every((p) => p.retries === 0));
+  answer(agent, all.find((p) => p.request.message === "Root:")!.key, Buffer.from("shared pass"));
+  // nobody typed for /home: it got root's, byte-exact
+  const [r, h] = await withTimeout(Promise.all([root.result, home.result]), 10_000, "root and home answered");
+  assert.is(r.out.toString(), "shared pass\n");
+  assert.is(h.out.toString(), "shared pass\n");
+  assert.is(h.code, 0);
+  const left = await until(ctx, (l) => l.length === 1, "only the request without AcceptCached left");
+  assert.is(left[0]!.request.message, "Swap:");
+  assert.ok(ctx.lines.some((l) => l.startsWith("info password request answered with the passphrase typed for another") && l.includes("cryptsetup:/dev/b")), ctx.lines.join("\n"));
+  assert.not.ok(ctx.lines.some((l) => l.includes("shared pass")), "a passphrase in the log");
+  answer(agent, left[0]!.key, Buffer.from("another"));
+  assert.is((await withTimeout(swap.result, 10_000, "swap answered")).out.toString(), "another\n");
+  // nothing is kept: a request that comes later is asked (systemd-cryptsetup's keyring serves those)
+  const later = askPassword("Data:", { id: "cryptsetup:/dev/d", acceptCached: true });
+  const [p] = await until(ctx, (l) => l.length === 1, "a later request asked");
+  answer(agent, p!.key, Buffer.from("data's"));
+  assert.is((await withTimeout(later.result, 10_000, "data answered")).out.toString(), "data's\n");
+});
+
+A("a passphrase is handed on once per Id: the request asked again is shown, and not as a wrong passphrase", async (ctx) => {
+  const agent = start(ctx);
+  const root = askPassword("Root:", { id: "cryptsetup:/dev/a", acceptCached: true });
+  const home = askPassword("Home:", { id: "cryptsetup:/dev/b", acceptCached: true });
+  let all = await until(ctx, (l) => l.length === 2, "both requests");
+  answer(agent, all.find((p) => p.request.message === "Root:")!.key, Buffer.from("root's"));
+  await withTimeout(Promise.all([root.result, home.result]), 10_000, "both answered");
+  // root's did not open /home: systemd-cryptsetup asks again (here still with AcceptCached=1);
+  // root is asked again too (its passphrase was wrong): typing for root must not answer /home twice
+  const home2 = askPassword("Home:", { id: "cryptsetup:/dev/b", acceptCached: true });
+  const root2 = askPassword("Root:", { id: "cryptsetup:/dev/a", acceptCached: true });
+  all = await until(ctx, (l) => l.length === 2, "both asked again");
+  assert.is(all.find((p) => p.request.message === "Home:")!.retries, 0, "nobody typed for /home: not 'wrong'");
+  assert.is(all.find((p) => p.request.message === "Root:")!.retries, 1);
+  answer(agent, all.find((p) => p.request.message === "Root:")!.key, Buffer.from("root's, right"));
+  await withTimeout(root2.result, 10_000, "root answered");
+  const [p] = await until(ctx, (l) => l.length === 1, "/home still asked");
+  assert.is(p!.request.message, "Home:");
+  answer(agent, p!.key, Buffer.from("home's"));
+  assert.is((await withTimeout(home2.result, 10_000, "home answered")).out.toString(), "home's\n");
+});
+
 A.run();

@@ -232,10 +232,11 @@ export interface Asker {
 }
 
 /** A real systemd-ask-password request in the (private) ask directory. */
-export function askPassword(message: string, opts: { id?: string; echo?: boolean; timeout?: number } = {}): Asker {
+export function askPassword(message: string, opts: { id?: string; echo?: boolean; timeout?: number; acceptCached?: boolean } = {}): Asker {
   const args = ["--no-tty", `--timeout=${opts.timeout ?? 120}`];
   if (opts.id) args.push(`--id=${opts.id}`);
   if (opts.echo) args.push("--echo=yes");
+  if (opts.acceptCached) args.push("--accept-cached");
   args.push(message);
   const proc = spawn("systemd-ask-password", args, { stdio: ["ignore", "pipe", "pipe"] });
   askers.add(proc);

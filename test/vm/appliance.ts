@@ -74,11 +74,11 @@ export function withExtraCpio(initrd: string, dir: string, out: string): void {
 
 /**
  * Encrypts a finished file system image in place, offline (LUKS2, its header in 32 MiB added at the
- * end), with the appliance's passphrase on stdin only; returns the LUKS UUID.
+ * end), with the appliance's passphrase (or `passphrase`) on stdin only; returns the LUKS UUID.
  */
-export function encryptOffline(img: string): string {
+export function encryptOffline(img: string, passphrase = VM_PASSPHRASE): string {
   sh("truncate", ["-s", "+32M", img]);
-  sh("cryptsetup", ["reencrypt", "--batch-mode", "--encrypt", "--type", "luks2", "--reduce-device-size", "32M", "--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", "--key-file=-", img], { input: Buffer.from(VM_PASSPHRASE) });
+  sh("cryptsetup", ["reencrypt", "--batch-mode", "--encrypt", "--type", "luks2", "--reduce-device-size", "32M", "--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", "--key-file=-", img], { input: Buffer.from(passphrase) });
   return sh("cryptsetup", ["luksUUID", img]).trim();
 }
 
@@ -257,6 +257,12 @@ function buildRootImage(out: string, fsckFails = false): string {
     "# the real root: proves that the disk was unlocked and switch-root happened, then powers off",
     "/bin/busybox mount -t proc proc /proc 2>/dev/null",
     'echo "FOYER-ROOT-OK $(/bin/busybox cat /proc/uptime)" > /dev/console',
+    "# every other disk the initrd opened (test/vm/disks): mounted read-only, its marker file shown",
+    "for m in /dev/mapper/luks-*; do",
+    '  [ -b "$m" ] && ! /bin/busybox grep -q "^$m / " /proc/mounts || continue',
+    '  /bin/busybox mkdir -p /tmp/d && /bin/busybox mount -o ro "$m" /tmp/d && echo "FOYER-MOUNTED ${m##*/} $(/bin/busybox cat /tmp/d/marker)" > /dev/console',
+    "  /bin/busybox umount /tmp/d 2>/dev/null",
+    "done",
     'echo "FOYER-PS $(/bin/busybox ps -o comm | /bin/busybox tr "\\n" " ")" > /dev/console',
     "/bin/busybox sync",
     "/bin/busybox poweroff -f",
@@ -327,12 +333,15 @@ export function buildSplit(a: Appliance, log: (s: string) => void = () => {}): {
  * cryptsetup's askpass reaches foyer through Plymouth's protocol. The crypttab entry for the root
  * disk and foyer's VM profiles come from a hook of the appliance's own.
  */
-export function buildInitramfsTools(a: Appliance, log: (s: string) => void = () => {}): string {
-  const out = join(cacheDir, "initrd-itools.img");
+export function buildInitramfsTools(a: Appliance, log: (s: string) => void = () => {}, opts: { keyctlWith?: string } = {}): string {
+  // keyctlWith: a second volume's LUKS UUID, both volumes opened with Debian's keyscript
+  // decrypt_keyctl, which asks once and keeps the passphrase in the keyring for the other
+  const name = opts.keyctlWith ? "initrd-itools-keyctl" : "initrd-itools";
+  const out = join(cacheDir, `${name}.img`);
   const conf = join(cacheDir, "initramfs-tools");
-  const key = [a.luksUuid, hostKernel().version, keyOf("initrd-foyer"), hashTree([join(top, "packaging/initramfs-tools"), join(top, "packaging/foyer-image.sh")]), createHash("sha256").update(buildInitramfsTools.toString()).digest("hex").slice(0, 8)].join(":");
-  if (fresh("initrd-itools", key, out)) return out;
-  log("building the initramfs with foyer (initramfs-tools)…");
+  const key = [a.luksUuid, opts.keyctlWith ?? "", hostKernel().version, keyOf("initrd-foyer"), hashTree([join(top, "packaging/initramfs-tools"), join(top, "packaging/foyer-image.sh"), join(top, "packaging/libexec")]), createHash("sha256").update(buildInitramfsTools.toString()).digest("hex").slice(0, 8)].join(":");
+  if (fresh(name, key, out)) return out;
+  log(`building the initramfs with foyer (initramfs-tools${opts.keyctlWith ? ", decrypt_keyctl" : ""})…`);
   rmSync(conf, { recursive: true, force: true });
   mkdirSync(join(conf, "conf.d"), { recursive: true });
   cpSync(join(top, "packaging/initramfs-tools/scripts"), join(conf, "scripts"), { recursive: true });
@@ -366,14 +375,21 @@ export function buildInitramfsTools(a: Appliance, log: (s: string) => void = () 
     'case $1 in prereqs) echo ""; exit 0 ;; esac',
     "# the appliance's root disk for cryptsetup-initramfs, its profiles and its console keymap",
     'mkdir -p "$DESTDIR/cryptroot" "$DESTDIR/etc/foyer/profiles"',
-    `echo "luks-${a.luksUuid} UUID=${a.luksUuid} none luks" >> "$DESTDIR/cryptroot/crypttab"`,
+    ...(opts.keyctlWith
+      ? [
+          ". /usr/share/initramfs-tools/hook-functions",
+          "copy_exec /lib/cryptsetup/scripts/decrypt_keyctl",
+          "copy_exec /usr/bin/keyctl",
+          ...[a.luksUuid, opts.keyctlWith].map((u) => `echo "luks-${u} UUID=${u} none luks,keyscript=/lib/cryptsetup/scripts/decrypt_keyctl" >> "$DESTDIR/cryptroot/crypttab"`),
+        ]
+      : [`echo "luks-${a.luksUuid} UUID=${a.luksUuid} none luks" >> "$DESTDIR/cryptroot/crypttab"`]),
     `cp '${profDir}'/*.json '${itoolsProfiles}'/*.json "$DESTDIR/etc/foyer/profiles/"`,
     `printf '%s' '${VM_VCONSOLE.trim()}' > "$DESTDIR/etc/vconsole.conf"`,
     "",
   ].join("\n"));
   chmodSync(hook, 0o755);
   sh("mkinitramfs", ["-d", conf, "-o", out, hostKernel().version], { env: { ...process.env, FOYER_SRC: top } });
-  stamp("initrd-itools", key);
+  stamp(name, key);
   return out;
 }
 
@@ -531,6 +547,31 @@ export function rootDisk(tree: string, name: string, key: string): { rootImage: 
   writeFileSync(join(cacheDir, `${name}.uuid`), luksUuid);
   stamp(name, key);
   return { rootImage, luksUuid };
+}
+
+/**
+ * A second disk as people have one for /home: ext4 holding a file `marker` that says `name`, in
+ * LUKS2 with `passphrase`; cached as `disk-<name>.img`. The real root mounts it read-only and
+ * prints the marker (FOYER-MOUNTED).
+ */
+export function buildDataDisk(name: string, passphrase: string, log: (s: string) => void = () => {}): { image: string; luksUuid: string } {
+  const image = join(cacheDir, `disk-${name}.img`);
+  const uuidFile = join(cacheDir, `disk-${name}.uuid`);
+  const key = createHash("sha256").update(buildDataDisk.toString() + encryptOffline.toString() + name + passphrase).digest("hex").slice(0, 16);
+  if (!(fresh(`disk-${name}`, key, image) && existsSync(uuidFile))) {
+    log(`building the LUKS2 disk '${name}'…`);
+    const tree = join(cacheDir, `disk-${name}-tree`);
+    rmSync(tree, { recursive: true, force: true });
+    mkdirSync(tree, { recursive: true });
+    writeFileSync(join(tree, "marker"), `disk-${name}`);
+    rmSync(image, { force: true });
+    sh("truncate", ["-s", "16M", image]);
+    sh("mkfs.ext4", ["-q", "-F", "-d", tree, image]);
+    rmSync(tree, { recursive: true, force: true });
+    writeFileSync(uuidFile, encryptOffline(image, passphrase));
+    stamp(`disk-${name}`, key);
+  }
+  return { image, luksUuid: readFileSync(uuidFile, "utf8").trim() };
 }
 
 /** The appliance's root disk with a file system fsck cannot preen (see buildRootImage). */
