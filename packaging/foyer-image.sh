@@ -5,12 +5,19 @@
 
 FOYER_LIBDIR=/usr/lib/x86_64-linux-gnu
 
+# The display stacks an image carries: FOYER_STACKS at build time, "wayland" (the default: cage +
+# cog/WPE), "x11" (Xorg + chromium, the FOYER_X11_* lists below) or both ("wayland x11"). The
+# initramfs-tools hook carries the wayland stack only.
+FOYER_STACKS=${FOYER_STACKS:-wayland}
+
 # executables, each with the libraries ldd names
 # setpriv: what foyer starts dies with foyerd (--pdeathsig; src/launch/direct.ts)
-FOYER_BINARIES="/usr/bin/node /usr/bin/cage /usr/bin/cog /usr/sbin/seatd /usr/bin/prlimit /usr/bin/setxkbmap /usr/bin/setpriv"
-# grim takes the greeter's last frame at switch-root (src/display/handoff.ts; without it the screen
-# is left black); keyctl puts an opened disk's passphrase in the keyring (keyring.enabled)
-FOYER_OPTIONAL_BINARIES="/usr/bin/Xwayland /usr/bin/grim /usr/bin/keyctl"
+FOYER_BINARIES="/usr/bin/node /usr/bin/prlimit /usr/bin/setxkbmap /usr/bin/setpriv"
+FOYER_WAYLAND_BINARIES="/usr/bin/cage /usr/bin/cog /usr/sbin/seatd"
+# keyctl puts an opened disk's passphrase in the keyring (keyring.enabled); grim takes the
+# greeter's last frame at switch-root (src/display/handoff.ts; without it the screen is left black)
+FOYER_OPTIONAL_BINARIES="/usr/bin/keyctl"
+FOYER_WAYLAND_OPTIONAL_BINARIES="/usr/bin/Xwayland /usr/bin/grim"
 
 # loaded with dlopen, so ldd does not see them: each with the libraries it needs itself.
 # cog's platforms and WPE's backend; WPE renders through EGL even when cage composes with pixman:
@@ -41,6 +48,43 @@ FOYER_KMODS="evdev atkbd i8042 psmouse serio_raw virtio_input hid_generic usbhid
 FOYER_LOAD_KMODS="evdev inet_diag tcp_diag"
 # libinput finds devices through udev's input_id properties
 FOYER_UDEV_RULES="60-input-id.rules 60-persistent-input.rules 60-drm.rules 70-uaccess.rules"
+
+# The x11 stack (profiles/x11.json): Xorg as the greeter user with the modesetting driver and
+# libinput, no glamor (chromium draws in software, --disable-gpu: the shadow framebuffer is all
+# Xorg needs, and glamor would pull in Mesa's EGL), xkbcomp (Xorg compiles the keymap setxkbmap
+# names with it) and libinput's InputClass. Modules are loaded with dlopen: each with its libraries.
+FOYER_X11_BINARIES="/usr/bin/Xorg /usr/lib/xorg/Xorg /usr/bin/xkbcomp"
+FOYER_X11_MODULES="drivers/modesetting_drv.so input/libinput_drv.so libshadow.so"
+FOYER_X11_DATA_FILES="/usr/share/X11/xorg.conf.d/40-libinput.conf"
+# chromium as Debian ships it, without its launcher script (a shell script that sources
+# /etc/chromium.d: /usr/bin/chromium is a link to the binary in the image), the Vulkan validation
+# layer and mock driver (23 MB, for developers) and every locale but en-US (the greeter's text is
+# foyer's own; chromium's strings are its menus, which the kiosk does not show). libEGL/libGLESv2
+# and SwiftShader: chromium's software GL, loaded even with --disable-gpu. NSS's softoken: chromium
+# aborts without it (loaded with dlopen).
+FOYER_CHROMIUM_BINARIES="/usr/lib/chromium/chromium /usr/lib/chromium/chrome_crashpad_handler"
+FOYER_CHROMIUM_DLOPEN="/usr/lib/chromium/libEGL.so /usr/lib/chromium/libGLESv2.so /usr/lib/chromium/libvk_swiftshader.so
+  /usr/lib/chromium/libvulkan.so.1 $FOYER_LIBDIR/libsoftokn3.so $FOYER_LIBDIR/libfreeblpriv3.so"
+FOYER_CHROMIUM_FILES="/usr/lib/chromium/icudtl.dat /usr/lib/chromium/resources.pak /usr/lib/chromium/chrome_100_percent.pak
+  /usr/lib/chromium/chrome_200_percent.pak /usr/lib/chromium/snapshot_blob.bin /usr/lib/chromium/v8_context_snapshot.bin
+  /usr/lib/chromium/vk_swiftshader_icd.json /usr/lib/chromium/locales/en-US.pak
+  $FOYER_LIBDIR/libsoftokn3.chk $FOYER_LIBDIR/libfreeblpriv3.chk"
+# The VT Xorg takes (its vtN argument, src/display/stacks.ts XORG_VT): the greeter's, as below
+FOYER_X11_VT=2
+
+# foyer_x11_udev_rules: the rules an image with the x11 stack needs. Xorg runs as the greeter user
+# (as cage does) and an initramfs has no logind to hand it devices, nor does Xorg speak seatd's
+# protocol: the GPU's cards, the input devices and VT 2 are made the greeter group's, which is
+# what seatd gives cage on the wayland stack (the keyboard's events, the screen). The VT is not
+# the console's (tty1): Xorg switches to it, sets it to graphics and turns its keyboard off, so no
+# key typed at the greeter is left in a tty's input queue.
+foyer_x11_udev_rules() {
+    local g=${1:-foyer-greeter}
+    echo "# foyer's x11 stack: Xorg as $g, without logind (packaging/foyer-image.sh)"
+    echo "SUBSYSTEM==\"drm\", KERNEL==\"card[0-9]*\", GROUP=\"$g\", MODE=\"0660\""
+    echo "SUBSYSTEM==\"input\", KERNEL==\"event[0-9]*\", GROUP=\"$g\", MODE=\"0660\""
+    echo "SUBSYSTEM==\"tty\", KERNEL==\"tty$FOYER_X11_VT\", GROUP=\"$g\", MODE=\"0660\""
+}
 
 # foyer_own_files SRC: "SOURCE TARGET" lines for foyer's own tree, taken from SRC (a checkout with
 # dist/ built, or /usr/lib/foyer): the bundles and foyer's own addons beside them (the bundle

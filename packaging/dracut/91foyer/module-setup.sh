@@ -1,11 +1,21 @@
 #!/bin/bash
-# dracut module for foyer: node, foyer's bundles, its two native addons, the display stack
-# (cage + cog/WPE + seatd), fonts, XKB data and the initrd unit. Installing it into an image:
+# dracut module for foyer: node, foyer's bundles, its two native addons, the display stacks
+# (FOYER_STACKS: "wayland", the default, is cage + cog/WPE + seatd; "x11" is Xorg + chromium; both
+# with "wayland x11"), fonts, XKB data and the initrd unit. Installing it into an image:
 #   dracut --add foyer …   (with this directory as /usr/lib/dracut/modules.d/91foyer)
+#   FOYER_STACKS=x11 dracut --add foyer …   (for profiles/x11.json: rd.foyer.profile=x11)
 # FOYER_SRC (default /usr/lib/foyer) is where the built tree is taken from.
 
+# whether FOYER_STACKS names stack $1
+foyer_stack() {
+    case " ${FOYER_STACKS:-wayland} " in *" $1 "*) return 0 ;; esac
+    return 1
+}
+
 check() {
-    require_binaries node cage cog seatd || return 1
+    require_binaries node || return 1
+    if foyer_stack wayland; then require_binaries cage cog seatd || return 1; fi
+    if foyer_stack x11; then require_binaries Xorg xkbcomp /usr/lib/chromium/chromium || return 1; fi
     return 255 # only when asked for
 }
 
@@ -53,6 +63,27 @@ install() {
     inst_multiple $FOYER_BINARIES
     # shellcheck disable=SC2086
     inst_multiple -o $FOYER_OPTIONAL_BINARIES
+    if foyer_stack wayland; then
+        # shellcheck disable=SC2086
+        inst_multiple $FOYER_WAYLAND_BINARIES
+        # shellcheck disable=SC2086
+        inst_multiple -o $FOYER_WAYLAND_OPTIONAL_BINARIES
+        for so in $FOYER_DLOPEN; do inst_with_deps "$FOYER_LIBDIR/$so"; done
+        for so in $FOYER_LIBDIR_FILES; do inst_simple "$FOYER_LIBDIR/$so"; done
+        for so in $FOYER_LIBDIR_EXECUTABLES; do inst_multiple "$FOYER_LIBDIR/$so"; done
+    fi
+    if foyer_stack x11; then
+        # shellcheck disable=SC2086
+        inst_multiple $FOYER_X11_BINARIES $FOYER_CHROMIUM_BINARIES
+        for so in $FOYER_X11_MODULES; do inst_with_deps "/usr/lib/xorg/modules/$so"; done
+        for so in $FOYER_CHROMIUM_DLOPEN; do inst_with_deps "$so"; done
+        # shellcheck disable=SC2086
+        inst_multiple $FOYER_X11_DATA_FILES $FOYER_CHROMIUM_FILES
+        # the profile's "chromium" is the binary itself: chromium finds its resources beside it
+        ln_r /usr/lib/chromium/chromium /usr/bin/chromium
+        mkdir -p "$initdir/etc/udev/rules.d"
+        foyer_x11_udev_rules foyer-greeter > "$initdir/etc/udev/rules.d/70-foyer-x11.rules"
+    fi
     # recovery (sulogin, fsck) and systemd's own agents, which only this generator's images run;
     # no sh here: dracut's base module sets /bin/sh (bash), and installing the host's (dash) over
     # it would change the shell every dracut script runs under
@@ -66,9 +97,6 @@ install() {
 
     inst_dir /usr/lib/foyer
     foyer_own_files "$src" | while read -r f t; do inst_simple "$f" "$t"; done
-    for so in $FOYER_DLOPEN; do inst_with_deps "$FOYER_LIBDIR/$so"; done
-    for so in $FOYER_LIBDIR_FILES; do inst_simple "$FOYER_LIBDIR/$so"; done
-    for so in $FOYER_LIBDIR_EXECUTABLES; do inst_multiple "$FOYER_LIBDIR/$so"; done
     # shellcheck disable=SC2086
     inst_multiple -o $FOYER_DATA_FILES
     for t in $FOYER_DATA_TREES; do
