@@ -50,6 +50,16 @@ export interface DisplayHandle {
   ready: Promise<void>;
 }
 
+/**
+ * The VT Xorg takes (its `vtN`), made the greeter group's in an image with the x11 stack
+ * (packaging/foyer-image.sh, FOYER_X11_VT). Xorg runs as the greeter user: without it Xorg asks
+ * /dev/tty0 for a free VT, which only root and the tty group may open. Not the console's tty1:
+ * Xorg turns its VT's keyboard off (KDSKBMODE K_OFF), so the keys typed at the greeter never wait
+ * in a tty's input queue, and may do so only on a VT that is its own (it is its controlling tty:
+ * the launcher starts it as a session leader, and -keeptty keeps it in that session).
+ */
+export const XORG_VT = 2;
+
 const BASE_ENV = { PATH: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", LANG: "C.UTF-8" };
 
 export class DisplayStack {
@@ -210,7 +220,7 @@ export class DisplayStack {
     const argv =
       d.xserver === "Xvfb"
         ? ["Xvfb", "-displayfd", "3", ...auth, "-screen", "0", `${d.width}x${d.height}x24`, "-nolisten", "tcp", "-noreset"]
-        : ["Xorg", "-displayfd", "3", ...auth, "-nolisten", "tcp", "-noreset", "-novtswitch", "-keeptty"];
+        : ["Xorg", `vt${XORG_VT}`, "-displayfd", "3", ...auth, "-nolisten", "tcp", "-noreset", "-novtswitch", "-keeptty"];
     const launched = this.#c.launcher.start(this.#spec("display", argv, this.#env(), 1));
     const ready = new Promise<void>((resolve, reject) => {
       let text = "";
@@ -223,7 +233,7 @@ export class DisplayStack {
         if (m && !seen) {
           seen = true;
           this.#xDisplay = `:${m[1]}`;
-          this.#c.log.info("X server ready", { display: this.#xDisplay });
+          this.#c.log.info("X server ready", { display: this.#xDisplay, server: d.xserver });
           void this.#applyXkb().catch(() => {});
           // the browser starts once its reserved accelerators are taken (x11-keygrab.ts); a
           // grab that fails is logged there, and the greeter starts anyway
