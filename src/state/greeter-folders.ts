@@ -11,7 +11,9 @@
 //
 //   <state>/greeter/            tmpfs (state.sizeMb, state.inodes), root 0755
 //     home/                     HOME, the greeter's, 0700: .cache .config .local/share .local/state
-//       .config/chromium/       root's, 0755, holding a root-owned file "Crash Reports" (below)
+//       .config/chromium/       root's, 0755, holding crashpad's database "Crash Reports" (below):
+//         Crash Reports/        root's, 0755: new/ pending/ completed/ attachments/ root's, 0555;
+//           settings.dat        the greeter's, 0600 (crashpad's client id and upload consent)
 //     xdg/                      XDG_RUNTIME_DIR, the greeter's, 0700
 //       Xauthority              x11 stack: the X server's cookie (display/xauth.ts), the greeter's, 0600
 import { spawn } from "node:child_process";
@@ -23,6 +25,8 @@ import type { StateConfig } from "../profile/schema.js";
 import { isMountPoint, mountCmd, umountCmd } from "./overlay.js";
 
 export const GREETER_DIR = "greeter";
+/** crashpad's database folders (CrashReportDatabaseGeneric): made root's and read-only */
+export const CRASHPAD_FOLDERS = ["new", "pending", "completed", "attachments"];
 
 export interface GreeterFolders {
   home: string;
@@ -84,10 +88,17 @@ export function makeGreeterFolders(stateDir: string, user: { uid: number; gid: n
   for (const d of HOME_FOLDERS) mkdirSync(join(p.home, d), { mode: 0o700 });
   // chromium's crashpad writes minidumps (memory, so maybe a typed passphrase) to
   // ~/.config/chromium/Crash Reports whatever the flags say (--disable-breakpad and
-  // --disable-crash-reporter do not stop it). A root-owned file in its place, in a root-owned
-  // folder, leaves it nowhere to write.
+  // --disable-crash-reporter do not stop it). Its database is laid out here root's, with the
+  // folders a dump would go into read-only: crashpad's handler opens it and runs, and can write no
+  // dump. Not a root-owned file in its place: the handler then exits at once, and where chromium
+  // starts slowly (an emulated CPU, test/vm/x11) the browser finds its handler gone and dies on
+  // a CHECK (SIGTRAP) every time. settings.dat is the one file crashpad must open for writing.
+  const crash = join(p.home, ".config", "chromium", "Crash Reports");
   mkdirSync(join(p.home, ".config", "chromium"), { mode: 0o755 });
-  writeFileSync(join(p.home, ".config", "chromium", "Crash Reports"), "", { mode: 0o444, flag: "wx" });
+  mkdirSync(crash, { mode: 0o755 });
+  for (const d of CRASHPAD_FOLDERS) mkdirSync(join(crash, d), { mode: 0o555 });
+  writeFileSync(join(crash, "settings.dat"), "", { mode: 0o600, flag: "wx" });
+  lchownSync(join(crash, "settings.dat"), user.uid, user.gid);
   // the X server and the browser read the cookie as the greeter; once xdg/ is handed over root
   // never opens it again (foyerd's own connection has the cookie in memory)
   if (files.xauthority) {
