@@ -147,6 +147,17 @@ export const VM_SYSTEMD_PROFILE = { ...VM_PROFILE, description: "the VM applianc
 export const VM_RECOVERY_PROFILE = { ...VM_PROFILE, description: "the VM appliance, repair as dracut's emergency shell allows it", recovery: { suloginForce: true } };
 
 /**
+ * The x11 image's profile (rd.foyer.profile=vm-x11): the shipped profiles/x11.json (Xorg with the
+ * modesetting driver on virtio-gpu, chromium in kiosk mode, its policy written) with a deadline
+ * sized for TCG, where chromium takes minutes to draw its first page.
+ */
+export const VM_X11_PROFILE = {
+  ...(JSON.parse(readFileSync(join(top, "profiles/x11.json"), "utf8")) as { display: object; greeter: object }),
+  description: "the VM appliance's x11 image: Xorg + chromium on virtio-gpu, deadlines for an emulated CPU",
+  greeter: { chromiumPolicyDir: "/etc/chromium/policies/managed", readyTimeoutMs: 480_000 },
+};
+
+/**
  * Test only, in the foyer image: with foyer-test.ctl on the kernel command line, a unit drives
  * foyerctl over the initrd's bus once the prompt is up (status, restart-greeter) and then kills the
  * greeter's unit, printing FOYER-TEST lines on the console after each step. Its folder is
@@ -201,7 +212,7 @@ function testControlUnit(): string {
   return dir;
 }
 
-function buildInitrd(kver: string, withFoyer: boolean, out: string, plymouthTheme?: string): void {
+function buildInitrd(kver: string, withFoyer: boolean, out: string, plymouthTheme?: string, stacks?: string): void {
   const base = dracutBase();
   const profDir = join(cacheDir, "vm-profiles");
   mkdirSync(profDir, { recursive: true });
@@ -210,13 +221,28 @@ function buildInitrd(kver: string, withFoyer: boolean, out: string, plymouthThem
   writeFileSync(join(profDir, "vm-debug.json"), JSON.stringify({ ...VM_PROFILE, greeter: { readyTimeoutMs: 100_000 } }, null, 2) + "\n");
   writeFileSync(join(profDir, "vm-systemd.json"), JSON.stringify(VM_SYSTEMD_PROFILE, null, 2) + "\n");
   writeFileSync(join(profDir, "vm-recovery.json"), JSON.stringify(VM_RECOVERY_PROFILE, null, 2) + "\n");
+  writeFileSync(join(profDir, "vm-x11.json"), JSON.stringify(VM_X11_PROFILE, null, 2) + "\n");
   writeFileSync(join(cacheDir, "vm-vconsole.conf"), VM_VCONSOLE);
   const units = testControlUnit();
   const args = ["--force", "--quiet", "--no-hostonly", "--no-hostonly-cmdline", "--no-early-microcode", "--compress", "zstd", "--kver", kver,
     ...(plymouthTheme ? ["--add", "systemd crypt plymouth"] : ["--add", withFoyer ? "systemd crypt foyer" : "systemd crypt", "--omit", "plymouth"]),
     "--add-drivers", "virtio_blk virtio_pci virtio_gpu virtio_rng virtio_input virtio_console dm_crypt",
     ...(withFoyer ? ["--include", profDir, "/etc/foyer/profiles", "--include", units, "/etc/systemd/system"] : []), "--include", join(cacheDir, "vm-vconsole.conf"), "/etc/vconsole.conf", out];
-  sh("dracut", args, { env: { ...process.env, dracutbasedir: base, FOYER_SRC: top, ...(plymouthTheme && { PLYMOUTH_THEME_NAME: plymouthTheme }) } });
+  sh("dracut", args, { env: { ...process.env, dracutbasedir: base, FOYER_SRC: top, ...(plymouthTheme && { PLYMOUTH_THEME_NAME: plymouthTheme }), FOYER_STACKS: stacks ?? "wayland" } });
+}
+
+/**
+ * The appliance's image with the x11 stack only (FOYER_STACKS=x11: Xorg + chromium, no cage, cog,
+ * WPE or Mesa's drivers), for profiles/x11.json in a real boot (test/vm/x11.test.ts): rd.foyer.profile=vm-x11.
+ */
+export function buildX11Initrd(log: (s: string) => void = () => {}): string {
+  const out = join(cacheDir, "initrd-x11.img");
+  const key = [keyOf("initrd-foyer"), createHash("sha256").update(JSON.stringify(VM_X11_PROFILE) + buildX11Initrd.toString()).digest("hex").slice(0, 8)].join(":");
+  if (fresh("initrd-x11", key, out)) return out;
+  log("building the initramfs with foyer's x11 stack (dracut, FOYER_STACKS=x11)…");
+  buildInitrd(hostKernel().version, true, out, undefined, "x11");
+  stamp("initrd-x11", key);
+  return out;
 }
 
 /** The graphical splash foyer is measured against: the same image with Plymouth (no foyer), `theme`. */
