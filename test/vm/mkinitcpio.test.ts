@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { statSync } from "node:fs";
 import { requireTool } from "../helpers/index.js";
-import { buildAppliance, type Appliance } from "./appliance.js";
+import { buildAppliance, sh, type Appliance } from "./appliance.js";
 import { buildMkinitcpio, MKINITCPIO_SRC } from "./mkinitcpio.js";
 import { countColour, waitForPrompt, type Vm } from "./qemu.js";
 import { inVm, unlockToRoot } from "./journey.js";
@@ -30,6 +30,11 @@ test.before(() => {
     // (test/vm/mkinitcpio.ts), mkinitcpio's own
     assert.not.match(buildLog, /ERROR/, `mkinitcpio (${flavour}) reported errors:\n${buildLog.split("\n").filter((l) => /ERROR/.test(l)).join("\n")}`);
     assert.match(buildLog, flavour === "systemd" ? /Running build hook: \[sd-foyer\]/ : /Running build hook: \[foyer\]/);
+    // what the greeter runs with is in the image (a list foyer-image.sh renamed once left it out)
+    const listed = new Set(sh("sh", ["-c", `/usr/lib/dracut/skipcpio '${initrd}' | zstd -dc | cpio -t --quiet`]).split("\n"));
+    for (const f of ["usr/bin/node", "usr/bin/cage", "usr/bin/cog", "usr/bin/seatd", "usr/lib/foyer/foyerd.mjs", "usr/lib/foyer/libexec/noinit.sh"]) {
+      assert.ok(listed.has(f), `${f} is not in the mkinitcpio ${flavour} image`);
+    }
     images[flavour] = initrd;
     say(`mkinitcpio ${flavour} image ${(statSync(initrd).size / 1048576).toFixed(1)} MiB (ready in ${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   }
