@@ -151,10 +151,11 @@ export const VM_RECOVERY_PROFILE = { ...VM_PROFILE, description: "the VM applian
  * modesetting driver on virtio-gpu, chromium in kiosk mode, its policy written) with a deadline
  * sized for TCG, where chromium takes minutes to draw its first page.
  */
+const SHIPPED_X11 = JSON.parse(readFileSync(join(top, "profiles/x11.json"), "utf8")) as { display: object; greeter: object };
 export const VM_X11_PROFILE = {
-  ...(JSON.parse(readFileSync(join(top, "profiles/x11.json"), "utf8")) as { display: object; greeter: object }),
+  ...SHIPPED_X11,
   description: "the VM appliance's x11 image: Xorg + chromium on virtio-gpu, deadlines for an emulated CPU",
-  greeter: { chromiumPolicyDir: "/etc/chromium/policies/managed", readyTimeoutMs: 480_000 },
+  greeter: { ...SHIPPED_X11.greeter, readyTimeoutMs: 480_000 },
 };
 
 /**

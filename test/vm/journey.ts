@@ -21,6 +21,23 @@ export async function inVm(appliance: Appliance, opts: ConstructorParameters<typ
   }
 }
 
+/** How many requests matching `pending` the console has shown so far. */
+export function timesAsked(vm: Vm, pending: RegExp): number {
+  return (vm.serial.match(new RegExp(pending.source, "g")) ?? []).length;
+}
+
+/**
+ * Waits, three minutes at most, until the console has shown more than `before` requests matching
+ * `pending`: the asker tried what it was given and asked again. `what` names it when it does not.
+ */
+export async function askedAgain(vm: Vm, pending: RegExp, before: number, what: string): Promise<void> {
+  const t = performance.now();
+  while (timesAsked(vm, pending) <= before) {
+    if (performance.now() - t > 180_000) assert.unreachable(`${what}; console:\n${vm.tail()}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
 /**
  * Types the right passphrase (German key positions: the appliance's layout) and follows it into
  * the busybox real root: its marker, then its process list without node, cage, cog or seatd (foyer
