@@ -7,6 +7,10 @@
 // that device (the opened dm-crypt mapping). A request with the same Id asked again means the
 // passphrase was wrong: it is wiped, never stored. Unconfirmed in confirmMs: wiped.
 //
+// systemd-cryptsetup keeps its own cache under the same key (every passphrase it was given, each
+// with a NUL, for other volumes that accept cached ones), and pam_gdm reads only the first entry:
+// foyer's key is that list with the confirmed passphrase moved to the front, so neither loses.
+//
 // The key is added with keyctl(1) (keyctlAdd below): `keyctl padd` reads the payload on its
 // standard input, so the passphrase goes through a pipe, never a command line, and foyer's copy is
 // zeroed once keyctl is done.
@@ -31,6 +35,31 @@ export interface KeyringOptions {
   holders?: (dev: string) => string[];
   /** adds the key; tests pass their own */
   add?: (payload: Buffer, timeoutS: number) => Promise<string>;
+  /** the key's payload there now (systemd-cryptsetup's cache), empty when none; tests pass their own */
+  read?: () => Promise<Buffer>;
+}
+
+/** a user key's payload is at most 32 KiB; anything longer read back is not systemd's list */
+const MAX_PAYLOAD = 32 * 1024;
+
+/**
+ * `first` (one entry: the bytes and a NUL), then each entry of the NUL-separated `list` that is
+ * not the same, in order. A new buffer; the caller zeroes all three.
+ */
+export function cacheWithFirst(first: Buffer, list: Buffer): Buffer {
+  const parts = [first];
+  let total = first.length;
+  for (let at = 0; at < list.length; ) {
+    let end = list.indexOf(0, at);
+    if (end < 0) end = list.length;
+    const entry = list.subarray(at, end);
+    if (entry.length > 0 && !(entry.length === first.length - 1 && entry.equals(first.subarray(0, -1)))) {
+      parts.push(entry, Buffer.alloc(1));
+      total += entry.length + 1;
+    }
+    at = end + 1;
+  }
+  return Buffer.concat(parts, total);
 }
 
 interface Candidate {
@@ -95,6 +124,34 @@ function keyctlAdd(payload: Buffer, timeoutS: number): Promise<string> {
   });
 }
 
+/** The "cryptsetup" key in root's user keyring, read with keyctl pipe; empty when there is none. */
+function keyctlRead(): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const p = spawn("sh", ["-c", `k=$(keyctl search @u user ${KEY_NAME} 2>/dev/null) || exit 0; exec keyctl pipe "$k"`], { stdio: ["ignore", "pipe", "ignore"] });
+    const chunks: Buffer[] = [];
+    let n = 0;
+    const wipe = () => chunks.forEach((c) => c.fill(0));
+    p.stdout.on("data", (d: Buffer) => {
+      n += d.length;
+      chunks.push(d);
+      if (n > MAX_PAYLOAD) p.kill("SIGKILL");
+    });
+    p.on("error", (e) => {
+      wipe();
+      reject(new FoyerError("spawn-failed", `keyctl: ${describe(e)}`));
+    });
+    p.on("close", (code) => {
+      if (code !== 0 || n > MAX_PAYLOAD) {
+        wipe();
+        return reject(new FoyerError("internal", `reading the ${KEY_NAME} key: keyctl exited ${code ?? "on a signal"}${n > MAX_PAYLOAD ? `, over ${MAX_PAYLOAD} bytes` : ""}`));
+      }
+      const all = Buffer.concat(chunks, n);
+      wipe();
+      resolve(all);
+    });
+  });
+}
+
 export class KeyringCache {
   #o: KeyringOptions;
   #pending = new Map<string, Candidate>(); // by request Id
@@ -137,10 +194,28 @@ export class KeyringCache {
       return;
     }
     this.#pending.delete(id);
-    (this.#o.add ?? keyctlAdd)(c.bytes, this.#o.timeoutS).then(
-      (serial) => this.#o.log.info("passphrase kept for the session's single sign-on", { key: KEY_NAME, serial, timeoutS: this.#o.timeoutS, device: c.dev, holder: holders[0] }),
-      (e) => this.#o.log.warning("cannot add the key, ignoring", { err: describe(e) }),
-    ).finally(() => c.bytes.fill(0));
+    void this.#keep(c, holders[0]!);
+  }
+
+  async #keep(c: Candidate, holder: string): Promise<void> {
+    let cached = Buffer.alloc(0);
+    let payload = Buffer.alloc(0);
+    try {
+      cached = await (this.#o.read ?? keyctlRead)().catch((e) => {
+        this.#o.log.warning("cannot read systemd-cryptsetup's cached passphrases, keeping only this one", { err: describe(e) });
+        return Buffer.alloc(0);
+      });
+      payload = cacheWithFirst(c.bytes, cached);
+      const serial = await (this.#o.add ?? keyctlAdd)(payload, this.#o.timeoutS);
+      const others = payload.subarray(0, -1).reduce((n, b) => n + (b === 0 ? 1 : 0), 0);
+      this.#o.log.info("passphrase kept for the session's single sign-on", { key: KEY_NAME, serial, timeoutS: this.#o.timeoutS, device: c.dev, holder, cachedAfter: others });
+    } catch (e) {
+      this.#o.log.warning("cannot add the key, ignoring", { err: describe(e) });
+    } finally {
+      c.bytes.fill(0);
+      cached.fill(0);
+      payload.fill(0);
+    }
   }
 
   #drop(id: string): void {

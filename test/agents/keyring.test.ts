@@ -6,7 +6,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { KeyringCache, cryptsetupDevice } from "../../src/agents/keyring.js";
+import { KeyringCache, cacheWithFirst, cryptsetupDevice } from "../../src/agents/keyring.js";
 import { Secret } from "../../src/base/secret.js";
 import { collectingLogger, pollUntil, requireTool } from "../helpers/index.js";
 
@@ -61,6 +61,30 @@ test("the passphrase that opened the disk goes into root's user keyring with key
   const line = readFileSync("/proc/keys", "utf8").split("\n").find((l) => l.startsWith(Number(serial).toString(16).padStart(8, "0") + " "));
   assert.match(line!.split(/\s+/)[3]!, /^(\d+s|[12]m)$/, `not expiring within 150 s: ${line}`);
   assert.ok(lines.every((l) => !l.includes("right ünd")), "the passphrase is in the log");
+});
+
+test("the confirmed passphrase goes first in systemd-cryptsetup's list, once; the others keep their order", () => {
+  const b = (s: string) => Buffer.from(s, "latin1");
+  const cases: [string, string, string][] = [
+    ["right\0", "", "right\0"],
+    ["right\0", "wrong\0right\0other\0", "right\0wrong\0other\0"],
+    ["right\0", "right\0", "right\0"],
+    ["right\0", "righter\0rig\0", "right\0righter\0rig\0"],
+    ["right\0", "\0\0a", "right\0a\0"], // empty entries dropped, an unterminated last one ended
+  ];
+  for (const [first, list, want] of cases) assert.is(cacheWithFirst(b(first), b(list)).toString("latin1"), want, JSON.stringify([first, list]));
+});
+
+test("systemd-cryptsetup's own cache in the keyring is kept behind the confirmed passphrase", async () => {
+  const pushed = spawnSync("keyctl", ["padd", "user", "cryptsetup", "@u"], { input: Buffer.from("typo\0right\0home-only\0") });
+  assert.is(pushed.status, 0, `keyctl padd: ${pushed.stderr}`);
+  const { c, lines, holders } = cache();
+  c.answered(ID, secret("right"));
+  holders.now = ["dm-0"];
+  await pollUntil(() => lines.some((l) => /passphrase kept|cannot add/.test(l)), 5000, "'passphrase kept'");
+  const payload = spawnSync("keyctl", ["pipe", keySerial()!]).stdout;
+  assert.is(payload.toString(), "right\0typo\0home-only\0");
+  assert.match(lines.join("\n"), /cachedAfter\W+2\b/);
 });
 
 test("a request asked again before its disk opened: the answer was wrong and is never kept", async () => {

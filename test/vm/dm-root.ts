@@ -40,14 +40,15 @@ const REPORT = [
 
 const KEYRING_REPORT = [
   "#!/bin/sh",
-  "# root's user key 'cryptsetup' (single sign-on): its timeout in /proc/keys, and whether it holds the passphrase and a NUL",
+  "# root's user key 'cryptsetup' (single sign-on): its timeout in /proc/keys, whether its first entry (what pam_gdm reads) is",
+  "# the passphrase, and how many NUL-ended entries it holds (systemd-cryptsetup's cache keeps every answer it was given)",
   "s=$(keyctl search @u user cryptsetup 2>/dev/null) || { echo 'FOYER-DM-KEYRING none'; exit 0; }",
   'hex=$(printf "%08x" "$s")',
   'timeout=$(awk -v h="$hex" \'$1 == h { print $4 }\' /proc/keys)',
-  `want=$(printf '${VM_PASSPHRASE}\\000' | od -An -tx1 | tr -d ' \\n')`,
-  'got=$(keyctl pipe "$s" | od -An -tx1 | tr -d \' \\n\')',
-  '[ "$got" = "$want" ] && payload=match || payload="differ(${#got} hex digits)"',
-  'echo "FOYER-DM-KEYRING serial=$s timeout=$timeout payload=$payload"',
+  'first=$(keyctl pipe "$s" | tr "\\000" "\\n" | head -n 1)',
+  'entries=$(keyctl pipe "$s" | tr -cd "\\000" | wc -c)',
+  `[ "$first" = '${VM_PASSPHRASE}' ] && payload=match || payload="differ(\${#first} bytes first)"`,
+  'echo "FOYER-DM-KEYRING serial=$s timeout=$timeout payload=$payload entries=$entries"',
   "",
 ].join("\n");
 
