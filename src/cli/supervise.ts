@@ -5,6 +5,7 @@ import { join, resolve } from "node:path";
 import type { RootLogger, Logger } from "../base/log.js";
 import { describe } from "../base/errors.js";
 import { Supervisor } from "../supervisor/supervisor.js";
+import { realParts, type SupervisorOptions } from "../supervisor/parts.js";
 import type { FirstLaunch } from "../supervisor/first-launch.js";
 import { greeterStateName } from "../supervisor/machine.js";
 import { SupervisorService, connectBus, closeQuietly, resolveBusAddress } from "../dbus/service.js";
@@ -93,7 +94,8 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
   const { profile, runtimeDir, timeline, log, watchdog, first } = o;
   let sup: Supervisor;
   try {
-    sup = new Supervisor({ profile, runtimeDir, timeline, askDir: o.askDir, assetsDir: join(o.top, "assets"), uiDir: join(o.top, "dist", "ui"), log, first, ...(o.cmdlineLang ? { cmdlineLang: o.cmdlineLang } : {}), ...(o.cmdlineFile ? { cmdlineFile: o.cmdlineFile } : {}), ...(o.firstbootOnly ? { firstbootOnly: true } : {}) });
+    const so: SupervisorOptions = { profile, runtimeDir, timeline, askDir: o.askDir, assetsDir: join(o.top, "assets"), uiDir: join(o.top, "dist", "ui"), log, first, ...(o.cmdlineLang ? { cmdlineLang: o.cmdlineLang } : {}), ...(o.cmdlineFile ? { cmdlineFile: o.cmdlineFile } : {}), ...(o.firstbootOnly ? { firstbootOnly: true } : {}) };
+    sup = new Supervisor(so, realParts(so));
     await sup.start();
     if (o.recovery !== undefined) sup.showRecovery(o.recovery.slice(0, 1024), o.fsckDevice);
   } catch (e) {

@@ -12,7 +12,9 @@
 // nobody is left without a text console. HELD_FILE in /run tells the unit what to give back.
 import { readFileSync, readdirSync, writeFileSync, openSync, writeSync, closeSync, existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { FoyerError } from "../base/errors.js";
+import { FoyerError, describe } from "../base/errors.js";
+import { monotonicMs } from "../base/timeout.js";
+import type { Logger } from "../base/log.js";
 
 export interface FrameBuffer {
   dev: string;
@@ -117,6 +119,56 @@ export function activeVt(sys = "/sys/class/tty/tty0/active"): string | undefined
     return readFileSync(sys, "utf8").trim() || undefined;
   } catch {
     return undefined;
+  }
+}
+
+export interface KeepFrameOptions {
+  /** the real root (Plymouth's update-root-fs, else /sysroot): it must have CONSOLE_UNIT */
+  root: string;
+  /** the initrd's runtime folder, where HELD_FILE goes */
+  runtimeDir: string;
+  /** the greeter's last frame as a PPM (the display stack's grim), bounded in time and size */
+  grab: (timeoutMs: number, maxBytes: number) => Promise<Buffer>;
+  log: Logger;
+}
+
+/** Leaves the greeter's frame on the fbdev framebuffer with no console drawing over it; whether it did. Never throws. */
+export async function keepLastFrame(o: KeepFrameOptions): Promise<boolean> {
+  const { root, log } = o;
+  if (!rootRestoresConsole(root)) {
+    log.info(`not keeping the last frame: '${root}' has no ${CONSOLE_UNIT} to give the text console back`);
+    return false;
+  }
+  const fb = frameBuffer();
+  if (!fb) {
+    log.info("not keeping the last frame: no 24/32-bit framebuffer at /sys/class/graphics/fb0");
+    return false;
+  }
+  const t0 = monotonicMs();
+  let frame: Buffer;
+  try {
+    // a frame up to twice the framebuffer's size each way is still centred and cropped; more is not a frame of this screen
+    frame = ppmToFrame(await o.grab(2000, 64 + 3 * (2 * fb.width) * (2 * fb.height)), fb);
+  } catch (e) {
+    log.warning("cannot take the greeter's last frame, leaving the screen black", { err: describe(e) });
+    frame = Buffer.alloc(fb.stride * fb.height);
+  }
+  let consoles: string[] = [];
+  try {
+    writeFrame(fb, frame);
+    consoles = framebufferConsoles();
+    writeFileSync(join(o.runtimeDir, HELD_FILE), JSON.stringify({ vt: activeVt() ?? null, consoles, root }) + "\n");
+    bindConsoles(consoles, false);
+    log.notice("last frame kept on the screen for the display manager", { ms: Math.round(monotonicMs() - t0), consoles: consoles.length, size: `${fb.width}x${fb.height}` });
+    return true;
+  } catch (e) {
+    log.warning("cannot keep the last frame, the console shows again", { err: describe(e) });
+    try {
+      bindConsoles(consoles, true);
+    } catch {
+      /* nothing more to do: the kernel keeps what it has */
+    }
+    return false;
   }
 }
 

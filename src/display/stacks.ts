@@ -188,6 +188,11 @@ export class DisplayStack {
    * IPC to change its keymap, so for cage this returns "restart": the caller restarts the greeter
    * unit (cage starts in ~0.1 s, then the browser), which then starts with the new env.
    */
+  /** The greeter's layout: this stack's, the one owner of it (vconsole.conf's, then the person's choice). */
+  get keyboard(): Keyboard {
+    return this.#c.keyboard;
+  }
+
   async setKeyboard(k: Keyboard): Promise<"applied" | "restart" | "recorded"> {
     this.#c.keyboard = k;
     const stack = this.#c.profile.display.stack;

@@ -18,7 +18,7 @@ import { ensureLoopback } from "../greeter/loopback.js";
 import { DisplayStack } from "../display/stacks.js";
 import { waitForDisplayDevices } from "../display/drm-device.js";
 import { newXCookie, xauthorityFile } from "../display/xauth.js";
-import { readKeyboard, type Keyboard } from "../display/keyboard.js";
+import { readKeyboard } from "../display/keyboard.js";
 import { lookupUser } from "../display/users.js";
 import { DirectLauncher, probeDeathSignal, type Launched, type Launcher, type LaunchSpec } from "../launch/direct.js";
 import { wantsSystemd } from "../launch/pid1.js";
@@ -35,7 +35,6 @@ export function switchable(target: Launcher): SwitchableLauncher {
 export interface FirstLaunch {
   listener: GreeterListener;
   tokens: LaunchTokens;
-  keyboard: Keyboard;
   launcher: SwitchableLauncher;
   stack: DisplayStack;
   seatd?: Launched;
@@ -95,7 +94,7 @@ export async function launchFirst(p: Profile, runtimeDir: string, log: Logger, o
   await probeDeathSignal();
   const seatdSpec = stack.seatdSpec();
   const seatd = seatdSpec ? direct.start(seatdSpec) : undefined;
-  const first: FirstLaunch = { listener, tokens, keyboard, launcher, stack, ...(seatd ? { seatd } : {}) };
+  const first: FirstLaunch = { listener, tokens, launcher, stack, ...(seatd ? { seatd } : {}) };
   if (needsDrmCard(p)) await waitForDisplay(p, log.child("display"), o);
   if (launchesFirst(p)) {
     const at = monotonicMs();

@@ -128,7 +128,7 @@ export class GreeterSettings {
    * Applies a layout to the display stack. On cage the greeter restarts with the new env (the
    * caller's `restart`); the browser then reconnects and gets the full state back, prompts included.
    */
-  async applyKeyboard(stack: DisplayStack, k: Keyboard, restart: () => void): Promise<void> {
+  async applyKeyboard(stack: Pick<DisplayStack, "setKeyboard">, k: Keyboard, restart: () => void): Promise<void> {
     const how = await stack.setKeyboard(k);
     this.#o.log.info(`keyboard layout '${k.layout}${k.variant ? `(${k.variant})` : ""}' ${how === "restart" ? "set, restarting the compositor with it" : how}`);
     if (how === "restart") restart();

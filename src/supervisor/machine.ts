@@ -1,5 +1,5 @@
 // The supervisor's decisions, as a pure function: step(state, event, policy, now) → [state,
-// effects]. No timers, no processes, no I/O here: the runner (runner.ts) performs the effects and
+// effects]. No timers, no processes, no I/O here: the runner (supervisor.ts) performs the effects and
 // feeds events back. That keeps every restart and breaker decision testable with a fake clock.
 //
 // Policy, as systemd and greetd do it, tuned for a person waiting at a prompt:

@@ -1,0 +1,67 @@
+// What the greeter's page is sent: the supervisor's state and its parts' views as one
+// StateMessage, and the pending requests as the page and the text fallback show them. Pure: the
+// runner (supervisor.ts) gathers the parts' current values and calls these.
+import type { PendingPrompt } from "../agents/password-agent.js";
+import type { PlymouthPrompt } from "../agents/plymouth.js";
+import type { Keyboard } from "../display/keyboard.js";
+import type { AppearanceView, PromptView, RecoveryView, StateMessage } from "../protocol/greeter.js";
+import type { FirstbootView } from "../protocol/firstboot.js";
+import type { ConsoleRequest } from "./fallback.js";
+
+/** Every pending request, systemd's first, as the greeter shows them. */
+export function promptViews(agent: PendingPrompt[], plymouth: PlymouthPrompt[]): PromptView[] {
+  return [
+    ...agent.map((p) => ({
+      key: p.key,
+      message: p.request.message,
+      echo: p.request.echo,
+      silent: p.request.silent,
+      retries: p.retries,
+      ...(p.request.id ? { id: p.request.id } : {}),
+      ...(p.request.icon ? { icon: p.request.icon } : {}),
+    })),
+    ...plymouth.map((p) => ({ key: p.key, message: p.message, echo: p.echo, silent: false, retries: p.retries })),
+  ];
+}
+
+/** The same requests, in the same order, as the text fallback asks them. */
+export function consoleRequests(prompts: PromptView[], plymouthOwns: (key: number) => boolean): ConsoleRequest[] {
+  return prompts.map(({ key, message, echo, retries }) => ({ key, message, echo, retries, from: plymouthOwns(key) ? "plymouth" : "systemd" }));
+}
+
+/** A flow's view when it is on the screen. */
+export interface FlowView<V> {
+  active: boolean;
+  view: V;
+}
+
+export interface SnapshotInput {
+  phase: string;
+  prompts: PromptView[];
+  keyboard: Keyboard;
+  notice: string;
+  messages: string[];
+  diskCheck: StateMessage["diskCheck"];
+  recovery: FlowView<RecoveryView>;
+  firstboot: FlowView<FirstbootView>;
+  locale: string;
+  appearance: AppearanceView;
+}
+
+/** The full state for the page: recovery wins over the first-boot form, which wins over the unlock. */
+export function snapshot(s: SnapshotInput): StateMessage {
+  return {
+    type: "state",
+    flow: s.recovery.active ? "recovery" : s.firstboot.active ? "firstboot" : "unlock",
+    phase: s.phase,
+    prompts: s.prompts,
+    keyboard: { layout: s.keyboard.layout, variant: s.keyboard.variant },
+    notice: s.notice,
+    messages: s.messages,
+    diskCheck: s.diskCheck,
+    ...(s.recovery.active ? { recovery: s.recovery.view } : {}),
+    ...(s.firstboot.active ? { firstboot: s.firstboot.view } : {}),
+    locale: s.locale,
+    appearance: s.appearance,
+  };
+}
