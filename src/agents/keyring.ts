@@ -198,8 +198,8 @@ export class KeyringCache {
   }
 
   async #keep(c: Candidate, holder: string): Promise<void> {
-    let cached = Buffer.alloc(0);
-    let payload = Buffer.alloc(0);
+    let cached: Buffer = Buffer.alloc(0);
+    let payload: Buffer = Buffer.alloc(0);
     try {
       cached = await (this.#o.read ?? keyctlRead)().catch((e) => {
         this.#o.log.warning("cannot read systemd-cryptsetup's cached passphrases, keeping only this one", { err: describe(e) });
