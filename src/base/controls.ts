@@ -22,7 +22,7 @@ export function escapeControls(b: Buffer): string {
   let out = "", from = 0;
   for (let i = 0; i < b.length; ) {
     const c = b[i]!;
-    let n = 1, bad = false;
+    let n = 1, bad: boolean;
     if (c >= 0x80) {
       n = utf8Length(b, i);
       // C1 controls, U+0080-U+009F: 0xC2 0x80-0x9F (a terminal may take U+009B for CSI)

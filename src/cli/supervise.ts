@@ -1,7 +1,7 @@
 // The daemon's second part, loaded once the greeter is launched (cli/daemon.ts, then
 // supervisor/first-launch.ts): the supervisor that adopts it, the D-Bus service, the signals, and
 // the run until SIGTERM. Everything here loads while the browser starts.
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import type { RootLogger, Logger } from "../base/log.js";
 import { describe } from "../base/errors.js";
 import { Supervisor } from "../supervisor/supervisor.js";

@@ -48,7 +48,6 @@ export function checkReason(reason: string): void {
   const bytes = Buffer.byteLength(reason, "utf8");
   if (bytes === 0) throw new FoyerError("invalid-argument", "the reason is empty");
   if (bytes > MAX_REASON_BYTES) throw new FoyerError("invalid-argument", `the reason is ${bytes} bytes, at most ${MAX_REASON_BYTES} are allowed`);
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(reason)) throw new FoyerError("invalid-argument", "the reason contains control characters");
 }
 

@@ -29,7 +29,6 @@ export function isFsckUnit(unit: string): boolean {
 
 /** A unit name as it may appear in a reason: control characters replaced, length bounded. */
 export function printableUnit(unit: string): string {
-  // eslint-disable-next-line no-control-regex
   const s = unit.replace(/[\u0000-\u001f\u007f]/g, "?");
   return s.length > MAX_UNIT_CHARS ? `${s.slice(0, MAX_UNIT_CHARS)}…` : s;
 }

@@ -198,7 +198,6 @@ export function usernameProblem(u: string): ProblemCode | null {
 /** The GECOS field: ':' and ',' separate fields in /etc/passwd, and control characters break it. */
 export function fullNameProblem(n: string): ProblemCode | null {
   if (n.length > FULLNAME_MAX) return "fullname-too-long";
-  // eslint-disable-next-line no-control-regex
   if (/[:,\x00-\x1f\x7f]/.test(n)) return "fullname-characters";
   return null;
 }

@@ -43,7 +43,7 @@ export interface MountInfo {
 export function readMounts(file = "/proc/self/mountinfo"): MountInfo[] {
   const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
   const out: MountInfo[] = [];
-  let text = "";
+  let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch {

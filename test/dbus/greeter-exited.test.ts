@@ -14,7 +14,7 @@ const bus = new PrivateBus();
 let foyerd: Foyerd;
 let client: dbus.MessageBus;
 const signals: { m: dbus.Message; at: number }[] = [];
-let waiters: (() => void)[] = [];
+const waiters: (() => void)[] = [];
 
 function signal(from: number, pred: (m: dbus.Message) => boolean, what: string, ms = 30_000): Promise<{ m: dbus.Message; at: number }> {
   return withTimeout(

@@ -16,7 +16,7 @@ const bus = new PrivateBus();
 let foyerd: Foyerd;
 let client: dbus.MessageBus;
 const signals: dbus.Message[] = [];
-let signalWaiters: (() => void)[] = [];
+const signalWaiters: (() => void)[] = [];
 const askers: ChildProcess[] = [];
 
 const get = (prop: string, asNobody = false) => busctl(bus, ["get-property", NAME, PATH, IFACE, prop], { asNobody });

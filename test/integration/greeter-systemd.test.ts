@@ -6,7 +6,7 @@
 // Stopping foyerd leaves no greeter unit behind. No unit property carries a token.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { readFileSync, writeFileSync, existsSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SystemdContainer } from "../helpers/nspawn.js";
 import { pollUntil, requireTool } from "../helpers/index.js";

@@ -13,7 +13,7 @@
 //      without a foyerd the recovery unit still succeeds (foyerctl's exit 3 is accepted).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { readFileSync, writeFileSync, mkdirSync, copyFileSync, existsSync } from "node:fs";
+import { writeFileSync, mkdirSync, copyFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { SystemdContainer } from "../helpers/nspawn.js";

@@ -10,7 +10,10 @@ import { escapeUnitPart, unitName, exitFrom, resolveExecutable, transientPropert
 import { unitObjectPath, resolveSystemdAddress } from "../../src/launch/systemd-bus.js";
 import { classify, reasonForUnit, isFsckUnit, printableUnit, bootEvent, fsckReason, fsckDevice, unescapePath, execStartArgv } from "../../src/launch/boot-failures.js";
 import { checkReason } from "../../src/dbus/supervisor1.js";
-import { collectingLogger, withTimeout } from "../helpers/index.js";
+import { collectingLogger, pollUntil, withTimeout } from "../helpers/index.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
 
 test("unit names: plain names kept, anything odd escaped, always a valid unit name", () => {
   assert.is(unitName("greeter", 42, 1), "foyer-greeter-42-1.service");
@@ -149,7 +152,11 @@ function fakeLink(manager: (member: string, body: unknown[]) => Promise<unknown[
   link.subscribed = async () => bus;
   return link as unknown as SystemdLink & EventEmitter;
 }
-const spec = { name: "greeter", argv: ["/bin/sh", "-c", "true"], env: { PATH: "/usr/bin:/bin" }, logFile: "/tmp/foyer-logic-test/greeter.log" };
+// a folder of its own: a fixed one in /tmp, left by another user, made every start fail and the
+// waits for its job below spin
+const logDir = mkdtempSync(join(tmpdir(), "foyer-logic-"));
+const spec = { name: "greeter", argv: ["/bin/sh", "-c", "true"], env: { PATH: "/usr/bin:/bin" }, logFile: join(logDir, "greeter.log") };
+test.after(() => rmSync(logDir, { recursive: true, force: true }));
 
 test("bad replies: a job that is not a string, a D-Bus error, no bus → exited 127 and one clear line, nothing thrown", async () => {
   for (const [what, manager] of [
@@ -173,7 +180,7 @@ test("bad signals: garbage PropertiesChanged and ExecMainCode of the wrong type 
   const run = new SystemdLauncher(link, collectingLogger(lines), { stopTimeoutMs: 100 }).start(spec);
   const unit = (run as unknown as { unit: string }).unit;
   const path = unitObjectPath(unit);
-  while (!job) await new Promise((r) => setImmediate(r));
+  await pollUntil(() => job !== "", 5000, "StartTransientUnit");
   const sig = (p: string, iface: string, member: string, body: unknown[]) => link.emit("signal", { path: p, interface: iface, member, body } as unknown as dbus.Message);
   sig(path, "org.freedesktop.DBus.Properties", "PropertiesChanged", ["org.freedesktop.systemd1.Unit", "not a dict", []]);
   sig(path, "org.freedesktop.DBus.Properties", "PropertiesChanged", ["org.freedesktop.systemd1.Service", { ExecMainCode: new dbus.Variant("s", "one") }, []]);
@@ -192,7 +199,7 @@ test("stop() ends even when systemd's bus is gone for good: the unit is taken as
   const link = fakeLink(async (member) => (member === "StartTransientUnit" ? [(job = "/org/freedesktop/systemd1/job/9")] : []), async (prop) => (prop === "ActiveState" ? "active" : 77));
   const run = new SystemdLauncher(link, collectingLogger(lines), { stopTimeoutMs: 100 }).start(spec);
   const unit = (run as unknown as { unit: string }).unit;
-  while (!job) await new Promise((r) => setImmediate(r));
+  await pollUntil(() => job !== "", 5000, "StartTransientUnit");
   link.emit("signal", { path: "/org/freedesktop/systemd1", interface: "org.freedesktop.systemd1.Manager", member: "JobRemoved", body: [9, job, unit, "done"] } as unknown as dbus.Message);
   (link as unknown as { bus: unknown }).bus = undefined; // the bus went away and never came back
   assert.equal(await withTimeout(run.stop(50), 15_000, "stop without a bus"), { code: null, signal: null });

@@ -5,7 +5,7 @@
 // answered. Also 1,000 stale sck.* sockets and dead-PID/expired asks.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { writeFileSync, symlinkSync, mkdirSync, rmSync, readdirSync, openSync, ftruncateSync, closeSync, unlinkSync, chownSync } from "node:fs";
+import { writeFileSync, symlinkSync, rmSync, readdirSync, openSync, ftruncateSync, closeSync, unlinkSync, chownSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { createServer } from "node:net";

@@ -18,7 +18,7 @@ requirePrivateAskDir();
 function findCores(dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string) => {
-    let es: string[] = [];
+    let es: string[];
     try {
       es = readdirSync(d);
     } catch {

@@ -74,7 +74,7 @@ function fuzz(samples: (string | Buffer)[], check: (input: Buffer) => void): voi
     try {
       check(input);
     } catch (e) {
-      throw new Error(`input ${i} (${input.length} bytes, FOYER_FUZZ_SEED=${random.seed}): ${(e as Error).message}\n${JSON.stringify(input.toString("latin1").slice(0, 400))}`);
+      throw new Error(`input ${i} (${input.length} bytes, FOYER_FUZZ_SEED=${random.seed}): ${(e as Error).message}\n${JSON.stringify(input.toString("latin1").slice(0, 400))}`, { cause: e });
     }
   }
 }

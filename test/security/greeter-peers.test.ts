@@ -97,7 +97,10 @@ function promptKey(url: URL, token: string, message: string): Promise<number> {
       const ws = new WebSocket(`ws://${url.host}/ws?token=${token}`, { headers: { Origin: url.origin } });
       ws.on("message", (d: Buffer) => {
         const p = (JSON.parse(d.toString()) as { prompts?: { key: number; message: string }[] }).prompts?.find((x) => x.message === message);
-        if (p) (ws.close(), resolve(p.key));
+        if (p) {
+          ws.close();
+          resolve(p.key);
+        }
       });
     }),
     10_000,

@@ -8,9 +8,8 @@ runInPrivateNetns(import.meta.url);
 
 import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { request } from "node:http";
-import { join } from "node:path";
 import { Foyerd, account, asAccount, requirePrivateAskDir, requireTool, withTimeout, forOtherUsers } from "../helpers/index.js";
 import { ply, killClients } from "../helpers/plymouth.js";
 import { abstractPeer } from "../../src/base/sockets.js";

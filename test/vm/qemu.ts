@@ -100,7 +100,7 @@ export class Vm {
     try {
       await pollUntil(() => re.test(this.serial) || this.proc.exitCode !== null, ms, `${what} on the serial console`);
     } catch (e) {
-      throw new Error(`${(e as Error).message}; the console's last lines:\n${this.tail()}`);
+      throw new Error(`${(e as Error).message}; the console's last lines:\n${this.tail()}`, { cause: e });
     }
     const m = re.exec(this.serial);
     if (!m) throw new Error(`qemu exited (${this.proc.exitCode}) before ${what}; the console's last lines:\n${this.tail()}`);
@@ -109,7 +109,6 @@ export class Vm {
 
   /** The console's last lines, without colour escapes: for failure messages. */
   tail(n = 40): string {
-    // eslint-disable-next-line no-control-regex
     return this.serial.replace(/\x1b\[[0-9;]*m/g, "").split(/\r?\n/).filter((l) => l.trim()).slice(-n).join("\n");
   }
 
