@@ -26,7 +26,8 @@ import { systemdIsPid1, wantsSystemd } from "../launch/pid1.js";
 import type { FirstLaunch, SwitchableLauncher } from "./first-launch.js";
 import { describe, FoyerError } from "../base/errors.js";
 import { escapeControlsText } from "../base/controls.js";
-import { monotonicMs } from "../base/timeout.js";
+import { monotonicMs, monotonicUs } from "../base/timeout.js";
+import { classifyPrompt } from "../protocol/classify.js";
 import type { Logger } from "../base/log.js";
 import type { Profile } from "../profile/schema.js";
 import type { PromptView, StateMessage } from "../protocol/greeter.js";
@@ -403,8 +404,14 @@ export class Supervisor extends EventEmitter {
     this.emit("prompts", list);
   }
 
-  /** Every pending request, systemd's first, as the greeter shows them. */
+  /**
+   * Every pending request, systemd's first, as the greeter shows them. A deadline goes out as the
+   * time left now, the page's clock being its own: each state sent restarts its countdown.
+   */
   #pendingPrompts(): PromptView[] {
+    const nowUs = monotonicUs();
+    // a question (Echo=) is shown as sent, whatever its words
+    const kind = (message: string, echo: boolean) => (echo ? "passphrase" : classifyPrompt(message));
     return [
       ...this.#agent.pending().map((p) => ({
         key: p.key,
@@ -412,16 +419,18 @@ export class Supervisor extends EventEmitter {
         echo: p.request.echo,
         silent: p.request.silent,
         retries: p.retries,
+        kind: kind(p.request.message, p.request.echo),
+        ...(p.request.notAfterUs > 0n ? { expiresInMs: Math.max(0, Number((p.request.notAfterUs - nowUs) / 1000n)) } : {}),
         ...(p.request.id ? { id: p.request.id } : {}),
         ...(p.request.icon ? { icon: p.request.icon } : {}),
       })),
-      ...this.#plymouth.pending().map((p) => ({ key: p.key, message: p.message, echo: p.echo, silent: false, retries: p.retries })),
+      ...this.#plymouth.pending().map((p) => ({ key: p.key, message: p.message, echo: p.echo, silent: false, retries: p.retries, kind: kind(p.message, p.echo) })),
     ];
   }
 
   /** The same requests, in the same order, as the text fallback asks them. */
   #consoleRequests(): ConsoleRequest[] {
-    return this.#pendingPrompts().map(({ key, message, echo, retries }) => ({ key, message, echo, retries, from: this.#plymouth.owns(key) ? "plymouth" : "systemd" }));
+    return this.#pendingPrompts().map(({ key, message, echo, retries, kind }) => ({ key, message, echo, retries, kind, from: this.#plymouth.owns(key) ? "plymouth" : "systemd" }));
   }
 
   #decline(key: number): void {
