@@ -24,7 +24,7 @@ export interface PendingPrompt {
   /** stable per request for this daemon's life; what the greeter answers to */
   key: number;
   request: AskRequest;
-  /** how many earlier requests with the same Id= this agent answered: > 0 means "wrong, try again" */
+  /** how many times this agent answered the same request before (retryTag): > 0 means "wrong, try again" */
   retries: number;
   /** monotonic ms at which foyer first saw the request */
   seenAt: number;
@@ -51,6 +51,17 @@ function defaultIsAlive(pid: number): boolean {
   }
 }
 
+/**
+ * What makes a request the same one asked again: its Id=, or without one (systemd-cryptsetup's
+ * PIN requests have none) the same asker's PID asking the same Message=, as its PIN loop does.
+ * Not the Message= alone: two disks ask "Please enter TPM2 PIN:" alike, and the second is no retry.
+ */
+function retryTag(r: AskRequest): string | undefined {
+  if (r.id) return `id:${r.id}`;
+  if (r.pid !== undefined) return `pid:${r.pid}:${r.message}`;
+  return undefined;
+}
+
 interface Seen {
   stamp: string; // ino:size:mtime, so a rewritten file is parsed again
   prompt?: PendingPrompt;
@@ -60,7 +71,7 @@ export class PasswordAgent {
   #o: PasswordAgentOptions;
   #watcher?: FSWatcher;
   #seen = new Map<string, Seen>();
-  #answered = new Map<string, number>(); // Id= → times answered
+  #answered = new Map<string, number>(); // retryTag → times answered
   #done = new Set<string>(); // ask file names answered or cancelled by us (until they vanish)
   #nextKey = 1;
   #scanQueued = false;
@@ -189,10 +200,11 @@ export class PasswordAgent {
         return entry;
       }
       const id = parsed.request.id;
+      const tag = retryTag(parsed.request);
       entry.prompt = {
         key: old?.prompt?.key ?? this.#nextKey++,
         request: parsed.request,
-        retries: id ? (this.#answered.get(id) ?? 0) : 0,
+        retries: tag ? (this.#answered.get(tag) ?? 0) : 0,
         seenAt: Number(process.hrtime.bigint() / 1_000_000n),
       };
       this.#o.log.info("password request pending", { file: name, id: id ?? "", echo: parsed.request.echo });
@@ -260,7 +272,8 @@ export class PasswordAgent {
     const [name, p] = this.#find(key);
     sendPassphrases(p.request.socket, [secret]);
     this.#done.add(name);
-    if (p.request.id) this.#answered.set(p.request.id, (this.#answered.get(p.request.id) ?? 0) + 1);
+    const tag = retryTag(p.request);
+    if (tag) this.#answered.set(tag, (this.#answered.get(tag) ?? 0) + 1);
     this.#o.log.info("password request answered", { file: name });
     if (!p.request.echo) this.#handOn(name, secret);
     this.#emit();

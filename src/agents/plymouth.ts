@@ -567,8 +567,17 @@ export class PlymouthServer extends EventEmitter {
       case "showMessage": {
         const m = this.#text(r);
         // fsckd offers Ctrl+C to cancel its checks through a keystroke watch foyer does not
-        // keep for it: the offer is not shown; nor is the empty message fsckd ends with
-        if (m === "" || m.startsWith("fsckd-cancel-msg:")) return ack();
+        // keep for it: the offer is not shown
+        if (m.startsWith("fsckd-cancel-msg:")) return ack();
+        // Plymouth's themes show one message, and an empty one blanks it: systemd ends a
+        // "confirm presence on security token" wait so (its hide-message does not work there)
+        if (m === "") {
+          if (this.#messages.length > 0) {
+            this.#messages = [];
+            this.emit("messages", this.messages);
+          }
+          return ack();
+        }
         this.#messages = [...this.#messages.filter((x) => x !== m), m].slice(-MAX_MESSAGES);
         log.info(`plymouth message '${m}'`);
         this.emit("messages", this.messages);

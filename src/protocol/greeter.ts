@@ -5,6 +5,7 @@
 // zod/mini, not zod: its checks are functions a bundler can drop, so the page loads what these
 // schemas use rather than all of zod before it can connect (the page's shared chunk: 42 KB, was 471 KB).
 import * as z from "zod/mini";
+import { PROMPT_KINDS } from "./classify.js";
 import { FirstbootView, FirstbootOptionsMessage, FirstbootClientMessages, FRAME_FIRSTBOOT_PASSWORD, MAX_PASSWORD_BYTES, KeyboardLayout } from "./firstboot.js";
 
 export const PROTOCOL_VERSION = 1;
@@ -22,6 +23,10 @@ export const PromptView = z.strictObject({
   retries: z.int().check(z.nonnegative()),
   id: z.optional(z.string().check(z.maxLength(512))),
   icon: z.optional(z.string().check(z.maxLength(256))),
+  /** what the request asks for, from its message (classify.ts): the page labels a PIN as a PIN */
+  kind: z._default(z.enum(PROMPT_KINDS), "passphrase"),
+  /** the time left before the asker gives up (its NotAfter=), when this state was sent; absent: no end */
+  expiresInMs: z.optional(z.int().check(z.nonnegative())),
 });
 export type PromptView = z.infer<typeof PromptView>;
 

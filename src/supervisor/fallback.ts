@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { Secret, wipeAll } from "../base/secret.js";
 import { describe } from "../base/errors.js";
 import { MAX_PASSPHRASE_BYTES } from "../protocol/greeter.js";
+import type { PromptKind } from "../protocol/classify.js";
 import type { Logger } from "../base/log.js";
 
 /** A pending request as the console asks it, whichever protocol brought it. */
@@ -20,6 +21,8 @@ export interface ConsoleRequest {
   echo: boolean;
   /** > 0: the last answer was wrong */
   retries: number;
+  /** what it asks for: the console says which was wrong */
+  kind: PromptKind;
   from: "systemd" | "plymouth";
 }
 
@@ -66,6 +69,8 @@ class TtyAgentFallback implements Fallback {
     this.#child?.kill("SIGTERM");
   }
 }
+
+const WRONG: Record<PromptKind, string> = { passphrase: "passphrase", pin: "PIN", "recovery-key": "recovery key" };
 
 const CR = 0x0d, LF = 0x0a, BS = 0x08, DEL = 0x7f, CTRL_U = 0x15, CTRL_C = 0x03, ESC = 0x1b;
 
@@ -117,7 +122,7 @@ class ConsolePrompt implements Fallback {
     }
     if (!this.#current && prompts.length > 0) {
       this.#current = prompts[0]!;
-      const wrong = this.#current.retries > 0 ? "Wrong passphrase, try again. " : "";
+      const wrong = this.#current.retries > 0 ? `Wrong ${WRONG[this.#current.kind]}, try again. ` : "";
       this.#write(`\r\n${wrong}${this.#current.message || "Password:"} `);
     }
   }

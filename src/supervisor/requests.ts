@@ -8,6 +8,7 @@ import type { Parts } from "./parts.js";
 import type { PendingPrompt } from "../agents/password-agent.js";
 import type { PromptView } from "../protocol/greeter.js";
 import type { Secret } from "../base/secret.js";
+import { monotonicUs } from "../base/timeout.js";
 
 export class Requests {
   #p: Pick<Parts, "agent" | "plymouth" | "keyring" | "timeline">;
@@ -19,7 +20,7 @@ export class Requests {
 
   /** As the greeter shows them (snapshot.ts). */
   views(): PromptView[] {
-    return promptViews(this.#p.agent.pending(), this.#p.plymouth.pending());
+    return promptViews(this.#p.agent.pending(), this.#p.plymouth.pending(), monotonicUs());
   }
 
   /** As the text fallback asks them. */

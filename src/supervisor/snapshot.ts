@@ -7,9 +7,14 @@ import type { Keyboard } from "../display/keyboard.js";
 import type { AppearanceView, PromptView, RecoveryView, StateMessage } from "../protocol/greeter.js";
 import type { FirstbootView } from "../protocol/firstboot.js";
 import type { ConsoleRequest } from "./fallback.js";
+import { classifyAsk } from "../protocol/classify.js";
 
-/** Every pending request, systemd's first, as the greeter shows them. */
-export function promptViews(agent: PendingPrompt[], plymouth: PlymouthPrompt[]): PromptView[] {
+/**
+ * Every pending request, systemd's first, as the greeter shows them. A deadline goes out as the
+ * time left at `nowUs` (CLOCK_MONOTONIC), the page's clock being its own: each state sent restarts
+ * its countdown.
+ */
+export function promptViews(agent: PendingPrompt[], plymouth: PlymouthPrompt[], nowUs: bigint): PromptView[] {
   return [
     ...agent.map((p) => ({
       key: p.key,
@@ -17,16 +22,18 @@ export function promptViews(agent: PendingPrompt[], plymouth: PlymouthPrompt[]):
       echo: p.request.echo,
       silent: p.request.silent,
       retries: p.retries,
+      kind: classifyAsk(p.request.message, p.request.echo),
+      ...(p.request.notAfterUs > 0n ? { expiresInMs: Math.max(0, Number((p.request.notAfterUs - nowUs) / 1000n)) } : {}),
       ...(p.request.id ? { id: p.request.id } : {}),
       ...(p.request.icon ? { icon: p.request.icon } : {}),
     })),
-    ...plymouth.map((p) => ({ key: p.key, message: p.message, echo: p.echo, silent: false, retries: p.retries })),
+    ...plymouth.map((p) => ({ key: p.key, message: p.message, echo: p.echo, silent: false, retries: p.retries, kind: classifyAsk(p.message, p.echo) })),
   ];
 }
 
 /** The same requests, in the same order, as the text fallback asks them. */
 export function consoleRequests(prompts: PromptView[], plymouthOwns: (key: number) => boolean): ConsoleRequest[] {
-  return prompts.map(({ key, message, echo, retries }) => ({ key, message, echo, retries, from: plymouthOwns(key) ? "plymouth" : "systemd" }));
+  return prompts.map(({ key, message, echo, retries, kind }) => ({ key, message, echo, retries, kind, from: plymouthOwns(key) ? "plymouth" : "systemd" }));
 }
 
 /** A flow's view when it is on the screen. */

@@ -10,6 +10,7 @@ import type { StateMessage } from "../protocol/greeter.js";
 import { applyLocale, t } from "./i18n.js";
 import { renderSettings, keyboardLayouts, settingsDisconnected } from "./settings.js";
 import { renderOsk } from "./osk.js";
+import { renderMessages } from "./messages.js";
 import { lockBrowserKeys } from "./kiosk-keys.js";
 
 const views = { unlock: "unlock-view", recovery: "recovery-view", firstboot: "firstboot-view" } as const;
@@ -40,8 +41,7 @@ function render(s: StateMessage, c: Connection): void {
     if (el) el.hidden = flow !== s.flow || (flow === "recovery" && !recoveryWired);
   }
   renderDiskCheck(s.diskCheck);
-  const msgs = document.getElementById("messages")!;
-  msgs.replaceChildren(...s.messages.map((m) => Object.assign(document.createElement("p"), { textContent: m })));
+  renderMessages(s.messages);
   if (s.flow === "recovery")
     void loadRecovery().then((m) => {
       m.renderRecovery(s, c);

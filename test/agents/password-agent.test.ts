@@ -91,6 +91,34 @@ A("several requests at once, Echo= passed through, a retry after an answer is ma
   again.proc.kill();
 });
 
+A("without an Id=, a retry is the same asker asking the same Message= again, not another asker", async (ctx) => {
+  const agent = start(ctx);
+  const first = askPassword("Please enter TPM2 PIN:", { samePid: true });
+  const [p1] = await until(ctx, (l) => l.length === 1, "first PIN request");
+  assert.is(p1!.request.pid, 1);
+  assert.is(p1!.request.id, undefined, "systemd-ask-password wrote an Id= it was not given");
+  answer(agent, p1!.key, Buffer.from("1234"));
+  assert.is((await withTimeout(first.result, 10_000)).out.toString(), "1234\n");
+  await until(ctx, (l) => l.length === 0, "first request gone");
+  // another process asking the same words: a second disk, not a wrong PIN
+  const other = askPassword("Please enter TPM2 PIN:");
+  const [p2] = await until(ctx, (l) => l.length === 1, "another asker's request");
+  assert.is.not(p2!.request.pid, 1);
+  assert.is(p2!.retries, 0);
+  other.proc.kill();
+  await until(ctx, (l) => l.length === 0, "other request gone");
+  // the first asker's PID with the same Message= again: its PIN was wrong
+  const again = askPassword("Please enter TPM2 PIN:", { samePid: true });
+  const [p3] = await until(ctx, (l) => l.length === 1 && l[0]!.request.pid === 1, "the same asker again");
+  assert.is(p3!.retries, 1);
+  // the same PID with other words is another question
+  const words = askPassword("Please enter LUKS2 token PIN:", { samePid: true });
+  const l4 = await until(ctx, (l) => l.length === 2, "a second question from the same PID");
+  assert.is(l4.find((p) => p.request.message === "Please enter LUKS2 token PIN:")!.retries, 0);
+  again.proc.kill();
+  words.proc.kill();
+});
+
 A("a request whose asker dies vanishes from the list", async (ctx) => {
   start(ctx);
   const a = askPassword("Gone soon:");

@@ -231,14 +231,32 @@ export interface Asker {
   result: Promise<{ code: number | null; out: Buffer }>;
 }
 
-/** A real systemd-ask-password request in the (private) ask directory. */
-export function askPassword(message: string, opts: { id?: string; echo?: boolean; timeout?: number; acceptCached?: boolean } = {}): Asker {
+/**
+ * A real systemd-ask-password request in the (private) ask directory. `samePid`: the asker runs
+ * as PID 1 of a PID namespace of its own, so each such request says PID=1 — one asker asking
+ * again, as systemd-cryptsetup's PIN loop does from one process.
+ */
+export function askPassword(message: string, opts: { id?: string; echo?: boolean; timeout?: number; acceptCached?: boolean; samePid?: boolean } = {}): Asker {
   const args = ["--no-tty", `--timeout=${opts.timeout ?? 120}`];
   if (opts.id) args.push(`--id=${opts.id}`);
   if (opts.echo) args.push("--echo=yes");
   if (opts.acceptCached) args.push("--accept-cached");
   args.push(message);
-  const proc = spawn("systemd-ask-password", args, { stdio: ["ignore", "pipe", "pipe"] });
+  const argv = opts.samePid ? ["unshare", "--pid", "--fork", "systemd-ask-password", ...args] : ["systemd-ask-password", ...args];
+  const proc = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], detached: opts.samePid });
+  if (opts.samePid) {
+    // unshare ignores SIGTERM while its child runs, and a killed asker's file would say PID=1,
+    // which foyer's probe finds alive: the asker itself is sent SIGTERM, whatever was asked,
+    // through the group, and removes its file as it ends
+    proc.kill = () => {
+      try {
+        process.kill(-proc.pid!, "SIGTERM");
+      } catch {
+        /* gone already */
+      }
+      return true;
+    };
+  }
   askers.add(proc);
   proc.on("exit", () => askers.delete(proc));
   const chunks: Buffer[] = [];

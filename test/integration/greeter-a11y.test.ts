@@ -5,18 +5,16 @@
 import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { createRequire } from "node:module";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
+import { audit, serious } from "../helpers/axe.js";
 import { Foyerd, askPassword, killAskers, requirePrivateAskDir, requireTool, withTimeout, CHROMIUM_ARGS, top } from "../helpers/index.js";
 
 requireTool("systemd-ask-password", "systemd");
 requireTool("chromium", "chromium");
 requirePrivateAskDir();
 
-const require = createRequire(import.meta.url);
-const AXE = require.resolve("axe-core/axe.min.js");
 const dir = mkdtempSync(join(tmpdir(), "foyer-a11y-"));
 const docs = process.env.FOYER_UPDATE_DOCS ? join(top, "docs") : dir;
 
@@ -25,32 +23,6 @@ function foyerd(name: string, extra: Record<string, unknown> = {}, args: string[
   const p = { schema: 1, display: { stack: "headless" }, log: { kmsg: false }, locale: { conf: "/nonexistent" }, ...extra, appearance };
   writeFileSync(join(dir, `${name}.json`), JSON.stringify(p));
   return new Foyerd(join(dir, `${name}.json`), { extraArgs: args });
-}
-
-interface Violation {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: { target: string[] }[];
-}
-
-/**
- * axe-core's WCAG 2.1 A/AA and best-practice rules on the page as it is. The server's CSP allows
- * only its own scripts, so the context bypasses CSP to inject axe (the greeter itself never does).
- */
-async function audit(page: Page): Promise<Violation[]> {
-  await page.addScriptTag({ path: AXE });
-  const r = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run: (ctx: Document, o: object) => Promise<{ violations: Violation[] }> } }).axe;
-    return axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] }, resultTypes: ["violations"] });
-  });
-  return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target })) }));
-}
-
-function serious(vs: Violation[]): string[] {
-  // the lesser findings are printed, not failed: they are for a person to weigh
-  for (const v of vs.filter((x) => x.impact !== "serious" && x.impact !== "critical")) console.log(`axe ${v.impact}: ${v.id}: ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-  return vs.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
 }
 
 const A = suite<{ browser?: Browser; foyerd?: Foyerd }>("integration/greeter-a11y", {});
