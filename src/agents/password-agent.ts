@@ -14,6 +14,7 @@
 import { watch, readdirSync, openSync, fstatSync, readSync, closeSync, lstatSync, mkdirSync, constants, type FSWatcher } from "node:fs";
 import { join, dirname } from "node:path";
 import { parseAskFile, MAX_ASK_FILE_BYTES, type AskRequest } from "./ask-file.js";
+import { classifyAsk, type PromptKind } from "../protocol/classify.js";
 import { sendPassphrases, sendCancel } from "./reply.js";
 import { describe, FoyerError } from "../base/errors.js";
 import { monotonicUs } from "../base/timeout.js";
@@ -51,14 +52,18 @@ function defaultIsAlive(pid: number): boolean {
   }
 }
 
+/** What a request asks for (protocol/classify.ts). */
+export const askKind = (r: AskRequest): PromptKind => classifyAsk(r.message, r.echo);
+
 /**
  * What makes a request the same one asked again: its Id=, or without one (systemd-cryptsetup's
- * PIN requests have none) the same asker's PID asking the same Message=, as its PIN loop does.
- * Not the Message= alone: two disks ask "Please enter TPM2 PIN:" alike, and the second is no retry.
+ * PIN requests have none) the same asker's PID asking for the same kind of secret, as its PIN
+ * loop does (252 asks "Please enter LUKS2 token PIN:" first, then "Please enter TPM2 PIN:").
+ * Not the words alone: two disks ask "Please enter TPM2 PIN:" alike, and the second is no retry.
  */
 function retryTag(r: AskRequest): string | undefined {
   if (r.id) return `id:${r.id}`;
-  if (r.pid !== undefined) return `pid:${r.pid}:${r.message}`;
+  if (r.pid !== undefined) return `pid:${r.pid}:${askKind(r)}`;
   return undefined;
 }
 
@@ -207,7 +212,7 @@ export class PasswordAgent {
         retries: tag ? (this.#answered.get(tag) ?? 0) : 0,
         seenAt: Number(process.hrtime.bigint() / 1_000_000n),
       };
-      this.#o.log.info("password request pending", { file: name, id: id ?? "", echo: parsed.request.echo });
+      this.#o.log.info("password request pending", { file: name, id: id ?? "", echo: parsed.request.echo, kind: askKind(parsed.request), retries: entry.prompt.retries });
       return entry;
     } catch (e) {
       const errno = (e as NodeJS.ErrnoException).code;
@@ -275,15 +280,18 @@ export class PasswordAgent {
     const tag = retryTag(p.request);
     if (tag) this.#answered.set(tag, (this.#answered.get(tag) ?? 0) + 1);
     this.#o.log.info("password request answered", { file: name });
-    if (!p.request.echo) this.#handOn(name, secret);
+    if (!p.request.echo) this.#handOn(name, askKind(p.request), secret);
     this.#emit();
   }
 
-  /** `secret`, typed for request `from`, to each other pending request that accepts cached ones. */
-  #handOn(from: string, secret: Secret): void {
+  /**
+   * `secret`, typed for request `from`, to each other pending request that accepts cached ones and
+   * asks for the same kind of secret: a TPM2 PIN is never offered to a disk's passphrase request.
+   */
+  #handOn(from: string, kind: PromptKind, secret: Secret): void {
     for (const [name, s] of this.#seen) {
       const p = s.prompt;
-      if (!p || name === from || this.#done.has(name) || !p.request.acceptCached || p.request.echo) continue;
+      if (!p || name === from || this.#done.has(name) || !p.request.acceptCached || p.request.echo || askKind(p.request) !== kind) continue;
       const tag = p.request.id ?? name;
       if (this.#handedOn.has(tag)) continue;
       this.#handedOn.add(tag);

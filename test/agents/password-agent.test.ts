@@ -91,30 +91,31 @@ A("several requests at once, Echo= passed through, a retry after an answer is ma
   again.proc.kill();
 });
 
-A("without an Id=, a retry is the same asker asking the same Message= again, not another asker", async (ctx) => {
+A("without an Id=, a retry is the same asker asking for the same kind of secret again, not another asker", async (ctx) => {
   const agent = start(ctx);
-  const first = askPassword("Please enter TPM2 PIN:", { samePid: true });
+  // systemd 252 with a TPM2+PIN token asks "LUKS2 token PIN" first and, after a wrong one, "TPM2 PIN"
+  const first = askPassword("Please enter LUKS2 token PIN:", { samePid: true });
   const [p1] = await until(ctx, (l) => l.length === 1, "first PIN request");
   assert.is(p1!.request.pid, 1);
   assert.is(p1!.request.id, undefined, "systemd-ask-password wrote an Id= it was not given");
   answer(agent, p1!.key, Buffer.from("1234"));
   assert.is((await withTimeout(first.result, 10_000)).out.toString(), "1234\n");
   await until(ctx, (l) => l.length === 0, "first request gone");
-  // another process asking the same words: a second disk, not a wrong PIN
+  // another process asking for a PIN: a second disk, not a wrong PIN
   const other = askPassword("Please enter TPM2 PIN:");
   const [p2] = await until(ctx, (l) => l.length === 1, "another asker's request");
   assert.is.not(p2!.request.pid, 1);
   assert.is(p2!.retries, 0);
   other.proc.kill();
   await until(ctx, (l) => l.length === 0, "other request gone");
-  // the first asker's PID with the same Message= again: its PIN was wrong
+  // the first asker's PID asking for a PIN again: its PIN was wrong
   const again = askPassword("Please enter TPM2 PIN:", { samePid: true });
   const [p3] = await until(ctx, (l) => l.length === 1 && l[0]!.request.pid === 1, "the same asker again");
   assert.is(p3!.retries, 1);
-  // the same PID with other words is another question
-  const words = askPassword("Please enter LUKS2 token PIN:", { samePid: true });
+  // the same PID asking for a passphrase (the TPM gave up) is another question
+  const words = askPassword("Please enter passphrase for disk root:", { samePid: true });
   const l4 = await until(ctx, (l) => l.length === 2, "a second question from the same PID");
-  assert.is(l4.find((p) => p.request.message === "Please enter LUKS2 token PIN:")!.retries, 0);
+  assert.is(l4.find((p) => p.request.message.startsWith("Please enter passphrase"))!.retries, 0);
   again.proc.kill();
   words.proc.kill();
 });
@@ -188,6 +189,25 @@ A("a passphrase typed for one disk answers the others pending that accept cached
   const [p] = await until(ctx, (l) => l.length === 1, "a later request asked");
   answer(agent, p!.key, Buffer.from("data's"));
   assert.is((await withTimeout(later.result, 10_000, "data answered")).out.toString(), "data's\n");
+});
+
+A("a PIN is never handed to a passphrase request, nor a passphrase to a PIN request", async (ctx) => {
+  const agent = start(ctx);
+  const pin = askPassword("Please enter TPM2 PIN:", { acceptCached: true });
+  const home = askPassword("Please enter passphrase for disk home:", { id: "cryptsetup:/dev/b", acceptCached: true });
+  const all = await until(ctx, (l) => l.length === 2, "two requests");
+  answer(agent, all.find((p) => p.request.message.includes("TPM2"))!.key, Buffer.from("2468"));
+  assert.is((await withTimeout(pin.result, 10_000, "PIN answered")).out.toString(), "2468\n");
+  const left = await until(ctx, (l) => l.length === 1, "the passphrase request still asked");
+  assert.match(left[0]!.request.message, /passphrase for disk home/);
+  const pin2 = askPassword("Please enter TPM2 PIN:", { acceptCached: true });
+  const both = await until(ctx, (l) => l.length === 2, "a PIN request beside it");
+  answer(agent, left[0]!.key, Buffer.from("home pass"));
+  assert.is((await withTimeout(home.result, 10_000, "home answered")).out.toString(), "home pass\n");
+  const still = await until(ctx, (l) => l.length === 1, "the PIN request still asked");
+  assert.is(still[0]!.key, both.find((p) => p.request.message.includes("TPM2"))!.key);
+  assert.not.ok(ctx.lines.some((l) => l.includes("typed for another")), ctx.lines.join("\n"));
+  pin2.proc.kill();
 });
 
 A("a passphrase is handed on once per Id: the request asked again is shown, and not as a wrong passphrase", async (ctx) => {
