@@ -5,7 +5,7 @@
 import { promptViews, consoleRequests } from "./snapshot.js";
 import type { ConsoleRequest } from "./fallback.js";
 import type { Parts } from "./parts.js";
-import type { PendingPrompt } from "../agents/password-agent.js";
+import { askKind, type PendingPrompt } from "../agents/password-agent.js";
 import type { PromptView } from "../protocol/greeter.js";
 import type { Secret } from "../base/secret.js";
 import { monotonicUs } from "../base/timeout.js";
@@ -45,9 +45,10 @@ export class Requests {
     const { plymouth, agent, keyring } = this.#p;
     if (plymouth.owns(key)) plymouth.answer(key, secret);
     else {
-      const id = agent.pending().find((p) => p.key === key)?.request.id;
+      const request = agent.pending().find((p) => p.key === key)?.request;
       agent.answer(key, secret);
-      keyring.answered(id, secret);
+      // single sign-on is for the person's passphrase: never a PIN or a recovery key
+      if (request && askKind(request) === "passphrase") keyring.answered(request.id, secret);
     }
   }
 
