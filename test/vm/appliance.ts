@@ -3,7 +3,7 @@
 // (${FOYER_VM_CACHE:-/var/cache/foyer-vm}). Each part is rebuilt only when its inputs changed.
 //   node --import tsx test/vm/appliance.ts build     builds (or reuses) and prints the paths
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, rmSync, cpSync, copyFileSync, chmodSync, symlinkSync, appendFileSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -226,7 +226,8 @@ function buildInitrd(kver: string, withFoyer: boolean, out: string, plymouthThem
   writeFileSync(join(cacheDir, "vm-vconsole.conf"), VM_VCONSOLE);
   const units = testControlUnit();
   const args = ["--force", "--quiet", "--no-hostonly", "--no-hostonly-cmdline", "--no-early-microcode", "--compress", "zstd", "--kver", kver,
-    ...(plymouthTheme ? ["--add", "systemd crypt plymouth"] : ["--add", withFoyer ? "systemd crypt foyer" : "systemd crypt", "--omit", "plymouth"]),
+    // tpm2-tss: what dracut adds on its own for a crypttab with tpm2-device= (host-only images)
+    ...(plymouthTheme ? ["--add", "systemd crypt plymouth"] : ["--add", withFoyer ? "systemd crypt tpm2-tss foyer" : "systemd crypt", "--omit", "plymouth"]),
     "--add-drivers", "virtio_blk virtio_pci virtio_gpu virtio_rng virtio_input virtio_console dm_crypt",
     ...(withFoyer ? ["--include", profDir, "/etc/foyer/profiles", "--include", units, "/etc/systemd/system"] : []), "--include", join(cacheDir, "vm-vconsole.conf"), "/etc/vconsole.conf", out];
   sh("dracut", args, { env: { ...process.env, dracutbasedir: base, FOYER_SRC: top, ...(plymouthTheme && { PLYMOUTH_THEME_NAME: plymouthTheme }), FOYER_STACKS: stacks ?? "wayland" } });
@@ -599,6 +600,46 @@ export function buildDataDisk(name: string, passphrase: string, log: (s: string)
     stamp(`disk-${name}`, key);
   }
   return { image, luksUuid: readFileSync(uuidFile, "utf8").trim() };
+}
+
+/** The TPM2 PIN of the token root (buildTokenRoot): digits, the same keys on a German keyboard. */
+export const VM_TPM_PIN = "246810";
+
+/**
+ * The appliance's root disk enrolled the ways people add to a passphrase: a TPM2 key sealed with
+ * a PIN (systemd-cryptenroll --tpm2-with-pin, no PCR policy) against a software TPM whose state
+ * folder is returned with it, and a keyfile kept on a USB stick (`stick`, an ext4 image whose
+ * file system UUID is `stickUuid`, the key at /foyer.key). The passphrase slot stays.
+ */
+export function buildTokenRoot(a: Appliance, log: (s: string) => void = () => {}): { rootImage: string; luksUuid: string; tpmState: string; stick: string; stickUuid: string } {
+  const rootImage = join(cacheDir, "root-tokens.img");
+  const tpmState = join(cacheDir, "tpm-state");
+  const stick = join(cacheDir, "disk-keystick.img");
+  const uuidFile = join(cacheDir, "disk-keystick.uuid");
+  const key = [keyOf("root"), createHash("sha256").update(buildTokenRoot.toString() + VM_TPM_PIN).digest("hex").slice(0, 16)].join(":");
+  if (!(fresh("root-tokens", key, rootImage) && existsSync(uuidFile) && existsSync(stick))) {
+    log("enrolling a TPM2 PIN (swtpm) and a USB keyfile into a copy of the root disk…");
+    copyFileSync(a.rootImage, rootImage);
+    rmSync(tpmState, { recursive: true, force: true });
+    mkdirSync(tpmState);
+    // systemd-cryptenroll reaches swtpm over TCP (its swtpm TCTI); QEMU later takes the same state through a socket
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const tpm = spawnSync("sh", ["-c", 'swtpm socket --tpm2 --tpmstate dir="$1" --server type=tcp,port=$2,bindaddr=127.0.0.1 --ctrl type=tcp,port=$(($2+1)),bindaddr=127.0.0.1 --flags not-need-init,startup-clear & p=$!; sleep 0.5; systemd-cryptenroll --tpm2-device=swtpm:host=127.0.0.1,port=$2 --tpm2-with-pin=yes --tpm2-pcrs= "$3"; r=$?; kill $p; wait $p; exit $r', "sh", tpmState, String(port), rootImage],
+      { env: { ...process.env, PASSWORD: VM_PASSPHRASE, NEWPIN: VM_TPM_PIN }, encoding: "utf8" });
+    if (tpm.status !== 0) throw new Error(`enrolling the TPM2 PIN failed (${tpm.status}): ${tpm.stderr}${tpm.error ?? ""} — swtpm (swtpm), systemd-cryptenroll (systemd) and libtss2-tcti-swtpm0 are needed: run packaging/dev/setup.sh`);
+    const tree = join(cacheDir, "disk-keystick-tree");
+    rmSync(tree, { recursive: true, force: true });
+    mkdirSync(tree);
+    writeFileSync(join(tree, "foyer.key"), randomBytes(64), { mode: 0o400 });
+    sh("cryptsetup", ["luksAddKey", "--batch-mode", "--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", "--key-file=-", rootImage, join(tree, "foyer.key")], { input: Buffer.from(VM_PASSPHRASE) });
+    rmSync(stick, { force: true });
+    sh("truncate", ["-s", "8M", stick]);
+    sh("mkfs.ext4", ["-q", "-F", "-d", tree, stick]);
+    rmSync(tree, { recursive: true, force: true });
+    writeFileSync(uuidFile, sh("blkid", ["-s", "UUID", "-o", "value", stick]).trim());
+    stamp("root-tokens", key);
+  }
+  return { rootImage, luksUuid: a.luksUuid, tpmState, stick, stickUuid: readFileSync(uuidFile, "utf8").trim() };
 }
 
 /** The appliance's root disk with a file system fsck cannot preen (see buildRootImage). */

@@ -12,15 +12,16 @@ import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { requireTool } from "../helpers/index.js";
-import { buildAppliance, buildDataDisk, buildInitramfsTools, VM_PASSPHRASE, type Appliance } from "./appliance.js";
-import { near, waitForPrompt, type Vm } from "./qemu.js";
-import { afterUnlock, askedAgain, inVm } from "./journey.js";
+import { buildAppliance, buildDataDisk, buildInitramfsTools, buildTokenRoot, VM_PASSPHRASE, VM_TPM_PIN, type Appliance } from "./appliance.js";
+import { countColour, near, waitForPrompt, type Vm } from "./qemu.js";
+import { afterUnlock, askedAgain, inVm, timesAsked, unlockToRoot } from "./journey.js";
 
 const say = (s: string) => process.stdout.write(`• ${s}\n`);
 let appliance: Appliance;
 const HOME_OTHER = "home-only-42";
 let same: { image: string; luksUuid: string };
 let other: { image: string; luksUuid: string };
+let tokens: ReturnType<typeof buildTokenRoot>;
 const work = mkdtempSync(join(tmpdir(), "foyer-vm-disks-"));
 
 test.before(() => {
@@ -29,6 +30,9 @@ test.before(() => {
   appliance = buildAppliance(say);
   same = buildDataDisk("home-same", VM_PASSPHRASE, say);
   other = buildDataDisk("home-other", HOME_OTHER, say);
+  requireTool("swtpm", "swtpm");
+  requireTool("tpm2", "tpm2-tools"); // dracut's tpm2-tss module is left out without it
+  tokens = buildTokenRoot(appliance, say);
 });
 test.after(() => rmSync(work, { recursive: true, force: true }));
 
@@ -116,6 +120,48 @@ test("initramfs-tools: root and /home through Debian's decrypt_keyctl, one passp
     assert.is(mounted, `FOYER-MOUNTED luks-${same.luksUuid} disk-home-same`);
     assert.is((vm.serial.match(/plymouth password request pending/g) ?? []).length, 1, "asked more than once");
     say(`${root}; ${mounted}; asked once, the second volume from decrypt_keyctl's keyring key`);
+  });
+});
+
+const pending = /password request pending [^\n]*\n/g;
+
+test("TPM2 with a PIN: asked as a PIN, a wrong PIN asked again, the right one opens the root", async () => {
+  const append = `rd.foyer.profile=vm rd.luks.options=${tokens.luksUuid}=tpm2-device=auto`;
+  await inVm({ ...appliance, rootImage: tokens.rootImage }, { append, tpm: tokens.tpmState }, "disks-tpm", async (vm) => {
+    await vm.waitSerial(/password request pending [^\n]*kind=pin retries=0/, 480_000, "the TPM2 PIN request reaching foyer");
+    const shown = await waitForPrompt(vm, 240_000, join(tmpdir(), "foyer-vm-tpm-pin.png"));
+    say(`PIN prompt drawn ${shown.toFixed(0)} s after qemu started`);
+    const before = timesAsked(vm, pending);
+    await vm.type("13579", "de");
+    await askedAgain(vm, pending, before, "no second request after a wrong PIN");
+    // 252 asks without Id= ("LUKS2 token PIN", then "TPM2 PIN"): the same asker asking for a PIN again is the retry
+    assert.match(vm.serial, /password request pending [^\n]*id= [^\n]*kind=pin retries=1/, "the second PIN request is not marked as a wrong PIN");
+    // the PIN asked again, with "That PIN did not work" in the theme's danger colour
+    await waitForPrompt(vm, 120_000, join(tmpdir(), "foyer-vm-tpm-wrong.png"), (s) => countColour(s, [0xff, 0x8c, 0x8c], 30) > 40);
+    await vm.type(VM_TPM_PIN, "de");
+    const root = await afterUnlock(vm);
+    assert.not.ok(vm.serial.includes(VM_TPM_PIN), "the PIN appeared on the console");
+    // the PIN is asked within a second of foyerd's start: systemd's console agent must not ask too
+    assert.not.match(vm.serial, /press TAB for no echo/, "systemd's console agent asked as well");
+    say(`${root}; the PIN asked twice`);
+  });
+});
+
+test("neither the TPM nor the keyfile's USB stick: the passphrase is asked; with the stick, nothing is", async () => {
+  const withTokens = { ...appliance, rootImage: tokens.rootImage };
+  const key = `rd.luks.key=${tokens.luksUuid}=/foyer.key:UUID=${tokens.stickUuid}`;
+  const append = `rd.foyer.profile=vm ${key} rd.luks.options=${tokens.luksUuid}=tpm2-device=auto,keyfile-timeout=10s`;
+  await inVm(withTokens, { append }, "disks-fallback", async (vm) => {
+    await vm.waitSerial(/password request pending [^\n]*kind=passphrase/, 480_000, "the passphrase request without the TPM and the stick");
+    await waitForPrompt(vm, 240_000, join(tmpdir(), "foyer-vm-fallback.png"));
+    say(`no TPM, no stick: ${await unlockToRoot(vm)}`);
+  });
+  // the control: the same key file on the stick plugged in opens the root without a question (a
+  // long timeout: under TCG on a busy host the stick's device may take more than 10 s to appear)
+  await inVm(withTokens, { append: `rd.foyer.profile=vm ${key} rd.luks.options=${tokens.luksUuid}=keyfile-timeout=180s`, disks: [{ file: tokens.stick, serial: "keystick", readonly: true }] }, "disks-keyfile", async (vm) => {
+    const root = await afterUnlock(vm);
+    assert.not.match(vm.serial, /password request pending/, "a question was asked with the keyfile there");
+    say(`the stick plugged in: ${root}, nothing asked`);
   });
 });
 

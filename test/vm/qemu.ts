@@ -3,7 +3,7 @@
 // test reads (and types into, for systemd's own console agent).
 import { spawn, type ChildProcess } from "node:child_process";
 import { connect, type Socket } from "node:net";
-import { mkdtempSync, readFileSync, existsSync, writeFileSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, existsSync, writeFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { tmpdir } from "node:os";
@@ -23,8 +23,10 @@ export class Vm {
   /**
    * `payload`: an erofs image of a split initramfs, as a read-only disk named foyer-payload.
    * `disks`: more raw images, written through (no snapshot), named by their virtio serial.
+   * `tpm`: a software TPM's state folder (swtpm), copied for this boot and attached as a TPM 2.0
+   * on the TIS interface, as a laptop's chip.
    */
-  constructor(a: Appliance, opts: { initrd?: string; append?: string; memMb?: number; payload?: string; disks?: { file: string; serial: string; readonly?: boolean }[]; qemuArgs?: string[] } = {}) {
+  constructor(a: Appliance, opts: { initrd?: string; append?: string; memMb?: number; payload?: string; disks?: { file: string; serial: string; readonly?: boolean }[]; qemuArgs?: string[]; tpm?: string } = {}) {
     const append = [
       "console=ttyS0",
       `rd.luks.uuid=${a.luksUuid}`,
@@ -39,7 +41,9 @@ export class Vm {
       opts.payload ? "rd.foyer.payload=/dev/disk/by-id/virtio-foyer-payload" : "",
       opts.append ?? "",
     ].join(" ");
-    this.proc = spawn("qemu-system-x86_64", [
+    const tpm = opts.tpm ? join(this.dir, "tpm") : undefined;
+    if (opts.tpm && tpm) cpSync(opts.tpm, tpm, { recursive: true }); // a wrong PIN counts against the copy's lockout, not the cached state
+    const qemu = [
       "-accel", "tcg", "-smp", "2", "-m", String(opts.memMb ?? 2048), "-nic", "none", "-no-reboot",
       "-vga", "none", "-device", "virtio-gpu-pci", "-display", "none",
       "-device", "virtio-rng-pci",
@@ -50,8 +54,13 @@ export class Vm {
       // cache=unsafe: QEMU skips the host's fsyncs; what the guest wrote is in the file all the same
       ...(opts.disks ?? []).flatMap((d, i) => ["-drive", `file=${d.file},if=none,id=disk${i},format=raw,cache=unsafe${d.readonly ? ",readonly=on" : ""}`, "-device", `virtio-blk-pci,drive=disk${i},serial=${d.serial}`]),
       ...(opts.qemuArgs ?? []),
+      ...(tpm ? ["-chardev", `socket,id=tpm,path=${join(tpm, "swtpm.sock")}`, "-tpmdev", "emulator,id=tpm0,chardev=tpm", "-device", "tpm-tis,tpmdev=tpm0"] : []),
       "-kernel", a.kernel, "-initrd", opts.initrd ?? a.initrd, "-append", append,
-    ], { stdio: ["ignore", "pipe", "pipe"] });
+    ];
+    // QEMU connects to swtpm's socket as it starts: swtpm first, and it ends when QEMU lets go (--terminate)
+    this.proc = tpm
+      ? spawn("sh", ["-c", 'swtpm socket --tpm2 --terminate --tpmstate dir="$1" --ctrl type=unixio,path="$1/swtpm.sock" --log file="$1/swtpm.log" & i=0; while [ ! -S "$1/swtpm.sock" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; shift; exec qemu-system-x86_64 "$@"', "sh", tpm, ...qemu], { stdio: ["ignore", "pipe", "pipe"] })
+      : spawn("qemu-system-x86_64", qemu, { stdio: ["ignore", "pipe", "pipe"] });
     this.proc.stderr!.on("data", (d) => (this.serial += `\n[qemu] ${d}`));
     // a QMP command must not wait for a QEMU that is gone (a bad option ends it at once)
     this.proc.on("exit", (code) => {
