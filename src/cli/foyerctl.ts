@@ -12,10 +12,9 @@
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import dbus from "dbus-next";
-import { connectBus, closeQuietly, resolveBusAddress, checkBusOption } from "../dbus/service.js";
+import { connectBus, resolveBusAddress, checkBusOption } from "../dbus/service.js";
+import { dbusError, type BusConnection } from "../base/bus-connection.js";
 import { BUS_NAME, OBJECT_PATH, INTERFACE } from "../dbus/supervisor1.js";
-import { withTimeout } from "../base/timeout.js";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseTimeline } from "../state/timeline.js";
@@ -144,33 +143,33 @@ export async function main(argv: string[], out = process.stdout, err = process.s
   const json = args.values.json!;
   const address = resolveBusAddress(args.values.bus!);
 
-  let bus: dbus.MessageBus;
+  let bus: BusConnection;
   try {
     bus = await connectBus(address);
   } catch (e) {
-    err.write(`foyerctl: cannot reach the bus at '${address}': ${describe(e)}\n`);
+    err.write(`foyerctl: ${describe(e)}\n`); // "cannot reach the bus at '…': …"
     return EXIT.unreachable;
   }
   try {
-    const msg = new dbus.Message({ destination: BUS_NAME, path: OBJECT_PATH, interface: INTERFACE, member: cmd.member, signature: cmd.signature, body: cmd.body });
-    const reply = await withTimeout(bus.call(msg), CALL_TIMEOUT_MS, `${cmd.member}`);
+    const [reply] = await bus.call({ destination: BUS_NAME, path: OBJECT_PATH, interface: INTERFACE, member: cmd.member, signature: cmd.signature, body: cmd.body }, CALL_TIMEOUT_MS);
     if (cmd.member === "Status") {
-      const s = unwrap(reply?.body[0]);
+      const s = unwrap(reply);
       out.write(json ? JSON.stringify(s) + "\n" : human(s));
     } else if (json) {
       out.write(JSON.stringify({ ok: true }) + "\n");
     }
     return EXIT.ok;
   } catch (e) {
-    const name = e instanceof dbus.DBusError ? e.type : "";
-    const text = e instanceof dbus.DBusError ? e.text : describe(e);
-    const code = name === "org.freedesktop.DBus.Error.AccessDenied" ? EXIT.denied : UNREACHABLE.has(name) || !(e instanceof dbus.DBusError) ? EXIT.unreachable : EXIT.failed;
+    const d = dbusError(e);
+    const name = d?.name ?? "";
+    const text = d?.text ?? describe(e);
+    const code = name === "org.freedesktop.DBus.Error.AccessDenied" ? EXIT.denied : UNREACHABLE.has(name) || !d ? EXIT.unreachable : EXIT.failed;
     if (json) out.write(JSON.stringify({ ok: false, error: name || "timeout", message: text }) + "\n");
     const what = code === EXIT.unreachable ? "foyerd is not running or does not answer" : code === EXIT.denied ? "access denied (methods are for root)" : `${cmd.member} failed`;
     err.write(`foyerctl: ${what}: ${text}\n`);
     return code;
   } finally {
-    closeQuietly(bus);
+    bus.close();
   }
 }
 

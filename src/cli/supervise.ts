@@ -8,7 +8,7 @@ import { Supervisor } from "../supervisor/supervisor.js";
 import { realParts, type SupervisorOptions } from "../supervisor/parts.js";
 import type { FirstLaunch } from "../supervisor/first-launch.js";
 import { greeterStateName } from "../supervisor/machine.js";
-import { SupervisorService, connectBus, closeQuietly, resolveBusAddress } from "../dbus/service.js";
+import { SupervisorService, connectBus, resolveBusAddress } from "../dbus/service.js";
 import { withTimeout } from "../base/timeout.js";
 import type { SupervisorPort } from "../dbus/names.js";
 import type { Profile } from "../profile/schema.js";
@@ -66,7 +66,7 @@ async function recordUnits(address: string, timeline: Timeline, since: number, l
   } catch (e) {
     log.debug("no unit activation times from systemd", { err: describe(e) });
   } finally {
-    if (bus) closeQuietly(bus);
+    bus?.close();
   }
 }
 

@@ -9,31 +9,19 @@
 // failed attempt, not a hang.
 //
 // dbus-next (a third of foyerd's bundle with its XML parser) is loaded by the first attempt that
-// finds the bus's socket: it stays off the way to the first prompt, and a foyerd with no bus
-// (an initrd without dbus-broker, a plain host) never loads it.
-import { closeQuietly } from "../base/bus-close.js";
-import type dbus from "dbus-next";
-import { existsSync } from "node:fs";
+// finds the bus's socket (base/bus-connection.ts), the interface class after it: both stay off
+// the way to the first prompt, and a foyerd with no bus (an initrd without dbus-broker, a plain
+// host) never loads them.
 import { EventEmitter } from "node:events";
 import { FoyerError, describe } from "../base/errors.js";
-import { withTimeout, monotonicMs } from "../base/timeout.js";
+import { monotonicMs } from "../base/timeout.js";
+import { BusConnection, Reconnect, busDaemonCall, type DBusMessage } from "../base/bus-connection.js";
 import type { Logger } from "../base/log.js";
 import type { Supervisor1 } from "./supervisor1.js";
 import { BUS_NAME, OBJECT_PATH, INTERFACE, INVALID_ARGS, METHOD_SIGNATURES, propertyValues, type SupervisorPort, type SupervisorView } from "./names.js";
 
-type DBus = typeof dbus;
-let loading: Promise<{ dbus: DBus; Supervisor1: typeof Supervisor1 }> | undefined;
-/** dbus-next and the interface class, loaded once, on first use. */
-export function loadDBus(): Promise<{ dbus: DBus; Supervisor1: typeof Supervisor1 }> {
-  return (loading ??= Promise.all([import("dbus-next"), import("./supervisor1.js")]).then(([d, s]) => ({ dbus: d.default, Supervisor1: s.Supervisor1 })));
-}
-
-export { closeQuietly }; // callers of the bus service close their connections with it too
-
 export const SYSTEM_BUS_DEFAULT = "unix:path=/run/dbus/system_bus_socket";
 const CALL_TIMEOUT_MS = 2000;
-const BACKOFF_INITIAL_MS = 100;
-const BACKOFF_MAX_MS = 2000;
 
 /** `system` → $DBUS_SYSTEM_BUS_ADDRESS or the standard socket; anything else is a D-Bus address. */
 export function resolveBusAddress(bus: string): string {
@@ -52,37 +40,9 @@ export function checkBusOption(bus: string, allowNone: boolean): string | undefi
   return `--bus '${bus}' is not ${allowNone ? "'system', 'none'" : "'system'"} or a D-Bus address like unix:path=/run/dbus/system_bus_socket`;
 }
 
-/** A MessageBus that is connected (Hello answered), or a timeout/connection error. */
-export async function connectBus(address: string, ms = CALL_TIMEOUT_MS): Promise<dbus.MessageBus> {
-  const { dbus } = await loadDBus();
-  const bus = dbus.sessionBus({ busAddress: address });
-  try {
-    await withTimeout(
-      new Promise<void>((resolve, reject) => {
-        bus.once("connect", () => resolve());
-        bus.once("error", (e: unknown) => reject(e));
-      }),
-      ms,
-      `connecting to ${address}`,
-    );
-  } catch (e) {
-    closeQuietly(bus);
-    throw e;
-  }
-  return bus;
-}
-
-
-/** The socket file of a unix:path= address when it does not exist (nothing to connect to yet). */
-export function absentSocket(address: string): string | undefined {
-  const path = /^unix:path=([^,;]+)/.exec(address)?.[1];
-  return path !== undefined && !existsSync(path) ? path : undefined;
-}
-
-/** The connection's end, which dbus-next does not forward from its stream to the MessageBus. */
-function onEnd(bus: dbus.MessageBus, f: () => void): void {
-  const conn = (bus as unknown as { _connection?: EventEmitter })._connection;
-  conn?.once("end", f);
+/** A connection to the bus at `address` (Hello answered), or a FoyerError. */
+export function connectBus(address: string, timeoutMs = CALL_TIMEOUT_MS): Promise<BusConnection> {
+  return BusConnection.connect({ address, timeoutMs });
 }
 
 export interface ServiceOptions {
@@ -97,23 +57,28 @@ export class SupervisorService extends EventEmitter {
   #o: ServiceOptions;
   #log: Logger;
   #address: string;
-  #dbus?: DBus; // loaded by the first attempt that found the socket
-  #bus?: dbus.MessageBus;
+  #conn?: BusConnection;
   #iface?: Supervisor1;
   #unsubscribe?: () => void;
-  #retry?: NodeJS.Timeout;
-  #backoff = BACKOFF_INITIAL_MS;
+  #reconnect: Reconnect;
   #stopped = false;
   #since = 0; // monotonic ms when the current (re)connection effort began
   #attempts = 0;
   #last?: Record<string, string>; // JSON of each property at the last PropertiesChanged
-  #connecting = false;
 
   constructor(o: ServiceOptions) {
     super();
     this.#o = o;
     this.#log = o.log;
     this.#address = resolveBusAddress(o.bus);
+    this.#reconnect = new Reconnect(
+      () => this.#attempt(),
+      (e, ms) => {
+        // the first failure is worth a line; the retries that follow are not
+        const log = this.#attempts === 1 ? this.#log.warning.bind(this.#log) : this.#log.debug.bind(this.#log);
+        log(`bus '${this.#address}' not usable, retrying in ${ms} ms`, { err: describe(e) });
+      },
+    );
   }
 
   get owned(): boolean {
@@ -123,34 +88,27 @@ export class SupervisorService extends EventEmitter {
   /** Starts the first connection; never throws: an absent bus is retried in the background. */
   start(): void {
     this.#since = monotonicMs();
-    void this.#attempt();
+    void this.#reconnect.now();
   }
 
   async #attempt(): Promise<void> {
-    if (this.#stopped || this.#connecting) return;
-    this.#connecting = true;
     this.#attempts += 1;
-    let bus: dbus.MessageBus | undefined;
+    let conn: BusConnection | undefined;
     try {
-      const absent = absentSocket(this.#address);
-      if (absent) throw new FoyerError("not-found", `no socket at ${absent}`);
-      const { dbus, Supervisor1 } = await loadDBus();
-      this.#dbus = dbus;
-      bus = await connectBus(this.#address);
-      const lost = (why: string) => this.#lost(bus!, why);
-      bus.on("error", (e: unknown) => lost(describe(e)));
-      onEnd(bus, () => lost("the bus closed the connection"));
+      const c = (conn = await connectBus(this.#address));
+      c.once("end", (why: string) => this.#lost(c, why));
+      const { Supervisor1 } = await import("./supervisor1.js");
       if (this.#stopped) throw new FoyerError("internal", "stopped while connecting");
-      bus.addMethodHandler((m: dbus.Message) => this.#checkSignature(bus!, m));
+      c.bus.addMethodHandler((m: DBusMessage) => this.#checkSignature(c, m));
       const iface = new Supervisor1(this.#o.port, this.#log);
       // exported before the name is owned: a caller that waits for the name finds the object
-      bus.export(OBJECT_PATH, iface);
-      const reply = await withTimeout(bus.requestName(BUS_NAME, dbus.NameFlag.DO_NOT_QUEUE), CALL_TIMEOUT_MS, "RequestName");
-      if (reply !== dbus.RequestNameReply.PRIMARY_OWNER && reply !== dbus.RequestNameReply.ALREADY_OWNER) {
+      c.bus.export(OBJECT_PATH, iface);
+      const [reply] = await c.call(busDaemonCall("RequestName", "su", [BUS_NAME, c.dbus.NameFlag.DO_NOT_QUEUE]));
+      if (reply !== c.dbus.RequestNameReply.PRIMARY_OWNER && reply !== c.dbus.RequestNameReply.ALREADY_OWNER) {
         throw new FoyerError("busy", `${BUS_NAME} is owned by another connection`);
       }
-      if (this.#bus !== undefined || this.#stopped) throw new FoyerError("internal", "connection superseded");
-      this.#bus = bus;
+      if (this.#conn !== undefined || this.#stopped) throw new FoyerError("internal", "connection superseded");
+      this.#conn = c;
       this.#iface = iface;
       this.#last = snapshotJson(this.#o.port.view());
       this.#unsubscribe = this.#o.port.subscribe({
@@ -161,60 +119,45 @@ export class SupervisorService extends EventEmitter {
       const ms = monotonicMs() - this.#since;
       this.#log.info(`owning ${BUS_NAME}`, { address: this.#address, ms, attempts: this.#attempts });
       this.emit("owned", ms, this.#attempts);
-      this.#backoff = BACKOFF_INITIAL_MS;
       this.#attempts = 0;
     } catch (e) {
-      if (bus) closeQuietly(bus);
-      if (!this.#stopped) {
-        // the first failure is worth a line; the retries that follow are not
-        const log = this.#attempts === 1 ? this.#log.warning.bind(this.#log) : this.#log.debug.bind(this.#log);
-        log(`bus '${this.#address}' not usable, retrying in ${this.#backoff} ms`, { err: describe(e) });
-        this.#schedule();
-      }
-    } finally {
-      this.#connecting = false;
+      conn?.close();
+      throw e;
     }
   }
 
-  #schedule(): void {
-    clearTimeout(this.#retry);
-    this.#retry = setTimeout(() => void this.#attempt(), this.#backoff);
-    this.#backoff = Math.min(BACKOFF_MAX_MS, this.#backoff * 2);
-  }
-
-  #lost(bus: dbus.MessageBus, why: string): void {
-    if (bus !== this.#bus) return; // a connection that never got to serve, or already dropped
+  #lost(conn: BusConnection, why: string): void {
+    if (conn !== this.#conn || this.#stopped) return; // a connection that never got to serve, or already dropped
     this.#log.warning(`lost the bus: ${why}; supervising on, reconnecting`);
     this.#drop();
     this.emit("lost");
     this.#since = monotonicMs();
-    this.#backoff = BACKOFF_INITIAL_MS;
-    this.#schedule();
+    this.#reconnect.later();
   }
 
   #drop(): void {
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
-    const bus = this.#bus, iface = this.#iface;
-    this.#bus = undefined;
+    const conn = this.#conn, iface = this.#iface;
+    this.#conn = undefined;
     this.#iface = undefined;
-    if (bus && iface) {
+    if (conn && iface) {
       try {
-        bus.unexport(OBJECT_PATH, iface);
+        conn.bus.unexport(OBJECT_PATH, iface);
       } catch {
         /* not exported */
       }
     }
-    if (bus) closeQuietly(bus);
+    conn?.close();
   }
 
   /** dbus-next answers a known method with a wrong signature as UnknownMethod; it is bad arguments. */
-  #checkSignature(bus: dbus.MessageBus, m: dbus.Message): boolean {
+  #checkSignature(conn: BusConnection, m: DBusMessage): boolean {
     if (m.path !== OBJECT_PATH || m.interface !== INTERFACE) return false;
     const want = METHOD_SIGNATURES[m.member];
     if (want === undefined || want === (m.signature || "")) return false;
     // (the typings say newError takes a string; it takes the call it answers)
-    bus.send(this.#dbus!.Message.newError(m as unknown as string, INVALID_ARGS, `${m.member} takes signature '${want}', got '${m.signature || ""}'`));
+    conn.bus.send(conn.dbus.Message.newError(m as unknown as string, INVALID_ARGS, `${m.member} takes signature '${want}', got '${m.signature || ""}'`));
     return true;
   }
 
@@ -227,17 +170,17 @@ export class SupervisorService extends EventEmitter {
     const changed: Record<string, unknown> = {};
     for (const [k, j] of Object.entries(now)) if (this.#last[k] !== j) changed[k] = values[k];
     this.#last = now;
-    if (Object.keys(changed).length > 0) this.#dbus!.interface.Interface.emitPropertiesChanged(this.#iface, changed, []);
+    if (Object.keys(changed).length > 0) this.#conn?.dbus.interface.Interface.emitPropertiesChanged(this.#iface, changed, []);
   }
 
   /** Releases the name (bounded) and closes the connection; no reconnect after this. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    clearTimeout(this.#retry);
-    const bus = this.#bus;
-    if (bus) {
+    this.#reconnect.stop();
+    const conn = this.#conn;
+    if (conn) {
       try {
-        await withTimeout(bus.releaseName(BUS_NAME), 1000, "ReleaseName");
+        await conn.call(busDaemonCall("ReleaseName", "s", [BUS_NAME]), 1000);
       } catch (e) {
         this.#log.debug("releasing the name failed, ignoring", { err: describe(e) });
       }

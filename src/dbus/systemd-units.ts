@@ -3,8 +3,7 @@
 // Monotonic (began activating) to ActiveEnterTimestampMonotonic (active), both CLOCK_MONOTONIC µs,
 // the clock of foyer's own milestones. Read once, when foyerd stops: the initrd's systemd, and its
 // units' times, are gone after switch-root.
-import dbus from "dbus-next";
-import { withTimeout } from "../base/timeout.js";
+import type { BusConnection } from "../base/bus-connection.js";
 
 const SYSTEMD = "org.freedesktop.systemd1";
 export const MAX_UNITS = 200;
@@ -19,18 +18,13 @@ export interface UnitTimes {
 
 const ms = (v: unknown) => Number(typeof v === "bigint" ? v : BigInt(Number(v ?? 0))) / 1000;
 
-async function call(bus: dbus.MessageBus, path: string, iface: string, member: string, signature: string, body: unknown[], timeoutMs: number): Promise<unknown[]> {
-  const reply = await withTimeout(bus.call(new dbus.Message({ destination: SYSTEMD, path, interface: iface, member, signature, body })), timeoutMs, `${iface}.${member}`);
-  return reply?.body ?? [];
-}
-
 /** Units that began activating at or after `sinceMs`, oldest first, at most MAX_UNITS. */
-export async function readUnitTimes(bus: dbus.MessageBus, sinceMs: number, timeoutMs = 2000): Promise<UnitTimes[]> {
-  const [units] = (await call(bus, "/org/freedesktop/systemd1", `${SYSTEMD}.Manager`, "ListUnits", "", [], timeoutMs)) as [unknown[][]];
+export async function readUnitTimes(bus: BusConnection, sinceMs: number, timeoutMs = 2000): Promise<UnitTimes[]> {
+  const [units] = (await bus.call({ destination: SYSTEMD, path: "/org/freedesktop/systemd1", interface: `${SYSTEMD}.Manager`, member: "ListUnits" }, timeoutMs)) as [unknown[][]];
   const out: UnitTimes[] = [];
   for (const u of units ?? []) {
     const name = String(u[0]), path = String(u[6]);
-    const [props] = (await call(bus, path, "org.freedesktop.DBus.Properties", "GetAll", "s", [`${SYSTEMD}.Unit`], timeoutMs)) as [Record<string, { value: unknown }>];
+    const [props] = (await bus.call({ destination: SYSTEMD, path, interface: "org.freedesktop.DBus.Properties", member: "GetAll", signature: "s", body: [`${SYSTEMD}.Unit`] }, timeoutMs)) as [Record<string, { value: unknown }>];
     const start = ms(props?.InactiveExitTimestampMonotonic?.value);
     const end = ms(props?.ActiveEnterTimestampMonotonic?.value);
     if (start <= 0 || start < sinceMs) continue;

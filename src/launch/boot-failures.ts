@@ -16,7 +16,7 @@ import dbus from "dbus-next";
 import { describe } from "../base/errors.js";
 import type { Logger } from "../base/log.js";
 import { splitCmdline, parseBool } from "../profile/cmdline.js";
-import { SYSTEMD_PATH, MANAGER, str, unitObjectPath } from "./systemd-bus.js";
+import { SYSTEMD_PATH, MANAGER, str, unitObjectPath, manager } from "./systemd-bus.js";
 import type { SystemdLink } from "./systemd.js";
 
 const STOP_TARGETS = new Set(["emergency.target", "rescue.target"]);
@@ -317,7 +317,7 @@ export class BootFailureWatch extends EventEmitter {
     try {
       const bus = await this.link.subscribed();
       // what happened before foyer listened: failed checks, a stop target already reached
-      const [units] = await bus.manager("ListUnitsByPatterns", "asas", [["failed"], ["systemd-fsck*"]]);
+      const [units] = await manager(bus, "ListUnitsByPatterns", "asas", [["failed"], ["systemd-fsck*"]]);
       if (!Array.isArray(units)) throw new Error("ListUnitsByPatterns did not return a list");
       for (const u of units) {
         const name = Array.isArray(u) ? u[0] : undefined;

@@ -1,26 +1,11 @@
 // A connection to systemd's D-Bus API (org.freedesktop.systemd1): on systemd's private socket
 // /run/systemd/private in an initrd (which outlives the initrd's bus daemon at switch-root, and
 // is there before it), elsewhere on the system bus when there is one, else on the private socket.
-//
-// The private socket is peer-to-peer: no bus daemon, no Hello, no match rules; systemd sends its
-// signals straight to every connection that called Subscribe(). dbus-next always sends Hello()
-// from its constructor, and systemd answers it with an error ("Unknown object
-// '/org/freedesktop/DBus'"), which dbus-next rethrows inside a promise: an unhandled rejection
-// that ends the process. PeerBus answers that Hello itself, so nothing reaches systemd but real
-// calls (found by experiment against systemd 252; the same connection then makes calls and
-// receives signals normally).
-//
-// Every call has a timeout (a bus that accepts and never answers is an error, not a hang), and
-// every reply is checked before it is used: a malformed reply is a "protocol-error", never a
-// TypeError deep inside the launcher.
-import { closeQuietly } from "../base/bus-close.js";
-import dbus from "dbus-next";
-import MessageBusImpl from "dbus-next/lib/bus.js";
-import createConnection from "dbus-next/lib/connection.js";
+// The private socket is peer-to-peer (base/bus-connection.ts says how that connection is made);
+// the connection's calls have their timeout and checked replies from there too.
+import { FoyerError } from "../base/errors.js";
+import { BusConnection } from "../base/bus-connection.js";
 import { existsSync } from "node:fs";
-import { EventEmitter } from "node:events";
-import { FoyerError, describe } from "../base/errors.js";
-import { withTimeout } from "../base/timeout.js";
 
 export const SYSTEMD_NAME = "org.freedesktop.systemd1";
 export const SYSTEMD_PATH = "/org/freedesktop/systemd1";
@@ -30,16 +15,6 @@ export const SYSTEMD_PRIVATE = `unix:path=${SYSTEMD_PRIVATE_PATH}`;
 const INITRD_RELEASE = "/etc/initrd-release";
 const SYSTEM_BUS_SOCKET = "/run/dbus/system_bus_socket";
 const CALL_TIMEOUT_MS = 5000;
-
-/** dbus-next's MessageBus without the Hello() a peer-to-peer connection cannot answer. */
-class PeerBus extends (MessageBusImpl as unknown as new (conn: unknown) => dbus.MessageBus) {
-  override call(msg: dbus.Message): Promise<dbus.Message | null> {
-    if (msg.interface === "org.freedesktop.DBus" && msg.member === "Hello") {
-      return Promise.resolve({ body: [":peer"] } as unknown as dbus.Message);
-    }
-    return super.call(msg);
-  }
-}
 
 export interface SystemdBusOptions {
   /**
@@ -63,162 +38,62 @@ export function resolveSystemdAddress(address: string, env = process.env, exists
   return { address: SYSTEMD_PRIVATE, peer: true };
 }
 
-export type Signal = dbus.Message;
+/** A connection to systemd: calls go to org.freedesktop.systemd1; "end" says it is gone (make a new one). */
+export type SystemdBus = BusConnection;
 
 /**
- * One connection to systemd. Events: "signal" (a dbus.Message from systemd), "lost" (the
- * connection ended; make a new SystemdBus).
+ * Connects and proves that systemd answers (its Version property), within the timeout.
+ * Throws a FoyerError: "timeout", "not-found" or "unsupported" when nothing answers there.
  */
-export class SystemdBus extends EventEmitter {
-  readonly address: string;
-  readonly peer: boolean;
-  #bus: dbus.MessageBus;
-  #timeoutMs: number;
-  #closed = false;
-
-  private constructor(bus: dbus.MessageBus, address: string, peer: boolean, timeoutMs: number) {
-    super();
-    this.#bus = bus;
-    this.address = address;
-    this.peer = peer;
-    this.#timeoutMs = timeoutMs;
-    bus.on("message", (m: dbus.Message) => {
-      if (m.type === dbus.MessageType.SIGNAL) this.emit("signal", m);
-    });
-    bus.on("error", (e: unknown) => this.#lose(describe(e)));
-    (bus as unknown as { _connection?: EventEmitter })._connection?.once("end", () => this.#lose("systemd's bus closed the connection"));
-  }
-
-  #lose(why: string): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.emit("lost", why);
-  }
-
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  /**
-   * Connects and proves that systemd answers (its Version property), within the timeout.
-   * Throws a FoyerError: "timeout", or "unsupported" when nothing listens there.
-   */
-  static async connect(o: SystemdBusOptions): Promise<SystemdBus> {
-    if (o.address === "auto") {
-      const r = resolveSystemdAddress("auto");
-      try {
-        return await SystemdBus.#connect(r.address, r.peer, o.timeoutMs ?? CALL_TIMEOUT_MS);
-      } catch (e) {
-        // a socket file left by a stopped bus, or a bus that hangs: systemd's own socket still answers
-        if (r.peer) throw e;
-        return await SystemdBus.#connect(SYSTEMD_PRIVATE, true, o.timeoutMs ?? CALL_TIMEOUT_MS);
-      }
-    }
-    return SystemdBus.#connect(o.address, o.peer ?? resolveSystemdAddress(o.address).peer, o.timeoutMs ?? CALL_TIMEOUT_MS);
-  }
-
-  static async #connect(address: string, peer: boolean, ms: number): Promise<SystemdBus> {
-    if (!peer) return SystemdBus.#connectOnce(address, false, ms);
-    // Seen against systemd 252 with no bus daemon running: about one peer connection in three
-    // from dbus-next never gets an answer to its first call (systemctl on the same socket always
-    // does; the cause is not found). A fresh connection does answer, so a peer gets a few tries,
-    // each with a share of the time.
-    const tries = 5;
-    let last: unknown;
-    for (let i = 0; i < tries; i++) {
-      try {
-        return await SystemdBus.#connectOnce(address, true, Math.max(200, Math.floor(ms / tries)));
-      } catch (e) {
-        last = e;
-      }
-    }
-    throw last;
-  }
-
-  static async #connectOnce(address: string, peer: boolean, ms: number): Promise<SystemdBus> {
-    const r = { address, peer };
-    let bus: dbus.MessageBus;
+export async function connectSystemd(o: SystemdBusOptions): Promise<SystemdBus> {
+  const ms = o.timeoutMs ?? CALL_TIMEOUT_MS;
+  if (o.address === "auto") {
+    const r = resolveSystemdAddress("auto");
     try {
-      bus = r.peer ? new PeerBus(createConnection({ busAddress: r.address })) : dbus.sessionBus({ busAddress: r.address });
+      return await connectTries(r.address, r.peer, ms);
     } catch (e) {
-      throw new FoyerError("unsupported", `cannot open systemd's bus at '${r.address}': ${describe(e)}`, { cause: e });
+      // a socket file left by a stopped bus, or a bus that hangs: systemd's own socket still answers
+      if (r.peer) throw e;
+      return await connectTries(SYSTEMD_PRIVATE, true, ms);
     }
-    const failed = new Promise<never>((_, reject) => bus.once("error", (e: unknown) => reject(new FoyerError("unsupported", `systemd's bus at '${r.address}': ${describe(e)}`, { cause: e }))));
-    failed.catch(() => {});
-    const sd = new SystemdBus(bus, r.address, r.peer, ms);
+  }
+  return connectTries(o.address, o.peer ?? resolveSystemdAddress(o.address).peer, ms);
+}
+
+async function connectTries(address: string, peer: boolean, ms: number): Promise<SystemdBus> {
+  if (!peer) return connectOnce(address, false, ms);
+  // Seen against systemd 252 with no bus daemon running: about one peer connection in three
+  // from dbus-next never gets an answer to its first call (systemctl on the same socket always
+  // does; the cause is not found). A fresh connection does answer, so a peer gets a few tries,
+  // each with a share of the time.
+  const tries = 5;
+  let last: unknown;
+  for (let i = 0; i < tries; i++) {
     try {
-      await withTimeout(Promise.race([sd.version(), failed]), ms, `connecting to systemd at '${r.address}'`);
+      return await connectOnce(address, true, Math.max(200, Math.floor(ms / tries)));
     } catch (e) {
-      sd.close();
-      throw e;
+      last = e;
     }
-    return sd;
   }
+  throw last;
+}
 
-  /** A method call to systemd with the timeout; D-Bus errors come back as they are (DBusError). */
-  async call(path: string, iface: string, member: string, signature = "", body: unknown[] = []): Promise<unknown[]> {
-    if (this.#closed) throw new FoyerError("unsupported", "systemd's bus connection is closed");
-    const msg = new dbus.Message({ destination: SYSTEMD_NAME, path, interface: iface, member, signature, body });
-    let reply: unknown;
-    try {
-      reply = await withTimeout(this.#bus.call(msg), this.#timeoutMs, `systemd ${member}`);
-    } catch (e) {
-      // a connection that stops answering is as good as gone (seen: a bus killed under a
-      // connection whose end never arrived, and first calls on peer connections that never
-      // return): say so, so that the link makes a new one, and free this one
-      if (e instanceof FoyerError && e.code === "timeout") {
-        this.#lose(`systemd did not answer ${member} within ${this.#timeoutMs} ms`);
-        this.close();
-      }
-      throw e;
-    }
-    const b = (reply as { body?: unknown } | null)?.body;
-    if (!Array.isArray(b)) throw new FoyerError("protocol-error", `systemd's reply to ${member} has no body`);
-    return b;
-  }
+function connectOnce(address: string, peer: boolean, timeoutMs: number): Promise<SystemdBus> {
+  return BusConnection.connect({ address, peer, name: "systemd", destination: SYSTEMD_NAME, timeoutMs, ready: version });
+}
 
-  manager(member: string, signature = "", body: unknown[] = []): Promise<unknown[]> {
-    return this.call(SYSTEMD_PATH, MANAGER, member, signature, body);
-  }
+export function manager(bus: SystemdBus, member: string, signature = "", body: unknown[] = []): Promise<unknown[]> {
+  return bus.call({ path: SYSTEMD_PATH, interface: MANAGER, member, signature, body });
+}
 
-  /** One property, unwrapped from its variant. */
-  async get(path: string, iface: string, prop: string): Promise<unknown> {
-    const [v] = await this.call(path, "org.freedesktop.DBus.Properties", "Get", "ss", [iface, prop]);
-    if (!(v instanceof dbus.Variant)) throw new FoyerError("protocol-error", `systemd's reply to Get ${prop} is not a variant`);
-    return v.value;
-  }
+export async function version(bus: SystemdBus): Promise<string> {
+  return str(await bus.get(SYSTEMD_PATH, MANAGER, "Version"), "Version");
+}
 
-  async version(): Promise<string> {
-    return str(await this.get(SYSTEMD_PATH, MANAGER, "Version"), "Version");
-  }
-
-  /** Signals need Subscribe(); on a bus they also need a match rule (a peer gets them all). */
-  async subscribe(matches: string[]): Promise<void> {
-    if (!this.peer) {
-      for (const rule of matches) {
-        const msg = new dbus.Message({ destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus", member: "AddMatch", signature: "s", body: [rule] });
-        await withTimeout(this.#bus.call(msg), this.#timeoutMs, "AddMatch");
-      }
-    }
-    await this.manager("Subscribe");
-  }
-
-  async addMatch(rule: string): Promise<void> {
-    if (this.peer) return;
-    const msg = new dbus.Message({ destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus", member: "AddMatch", signature: "s", body: [rule] });
-    await withTimeout(this.#bus.call(msg), this.#timeoutMs, "AddMatch");
-  }
-
-  removeMatch(rule: string): void {
-    if (this.peer || this.#closed) return;
-    const msg = new dbus.Message({ destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus", member: "RemoveMatch", signature: "s", body: [rule] });
-    withTimeout(this.#bus.call(msg), this.#timeoutMs, "RemoveMatch").catch(() => {});
-  }
-
-  close(): void {
-    this.#closed = true;
-    closeQuietly(this.#bus);
-  }
+/** Signals need Subscribe(); on a bus they also need a match rule (a peer gets them all). */
+export async function subscribe(bus: SystemdBus, matches: string[]): Promise<void> {
+  for (const rule of matches) await bus.addMatch(rule);
+  await manager(bus, "Subscribe");
 }
 
 /** A string from systemd, or a protocol-error naming what was wrong. */
@@ -231,11 +106,6 @@ export function num(v: unknown, what: string): number {
   if (typeof v === "bigint") return Number(v);
   if (typeof v !== "number" || !Number.isFinite(v)) throw new FoyerError("protocol-error", `systemd sent ${what} as ${typeof v}, not a number`);
   return v;
-}
-
-/** The D-Bus name of an error (DBusError.type), or "". */
-export function dbusErrorName(e: unknown): string {
-  return e instanceof dbus.DBusError ? e.type : "";
 }
 
 /**

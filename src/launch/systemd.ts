@@ -21,12 +21,12 @@ import { systemdIsPid1, wantsSystemd } from "./pid1.js";
 import { FoyerError, describe } from "../base/errors.js";
 import type { Logger } from "../base/log.js";
 import type { Exit, LaunchSpec, Launched, Launcher } from "./direct.js";
-import { SystemdBus, unitObjectPath, str, num, dbusErrorName, SYSTEMD_NAME, SYSTEMD_PATH, MANAGER, type SystemdBusOptions } from "./systemd-bus.js";
+import { connectSystemd, manager, subscribe, unitObjectPath, str, num, SYSTEMD_NAME, SYSTEMD_PATH, MANAGER, type SystemdBus, type SystemdBusOptions } from "./systemd-bus.js";
+import { dbusErrorName, Reconnect } from "../base/bus-connection.js";
 
 const CLD_EXITED = 1, CLD_KILLED = 2, CLD_DUMPED = 3;
 const SIGKILL = 9;
 const SIGTERM = 15;
-const BACKOFF_INITIAL_MS = 100, BACKOFF_MAX_MS = 2000;
 /** after the SIGKILL at the stop deadline, how long systemd gets to say the unit ended */
 const GIVE_UP_AFTER_KILL_MS = 5000;
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -151,8 +151,7 @@ export class SystemdLink extends EventEmitter {
   #o: SystemdBusOptions;
   #log: Logger;
   #bus?: SystemdBus;
-  #timer?: NodeJS.Timeout;
-  #backoff = BACKOFF_INITIAL_MS;
+  #reconnect: Reconnect;
   #closed = false;
   #subscription?: { bus: SystemdBus; p: Promise<SystemdBus> };
 
@@ -160,13 +159,14 @@ export class SystemdLink extends EventEmitter {
     super();
     this.#o = o;
     this.#log = log;
+    this.#reconnect = new Reconnect(() => this.#retry(), (e) => this.#log.debug("systemd's bus not back yet", { err: describe(e) }));
     this.setMaxListeners(0); // one listener per running unit
   }
 
   /** The first connection must work: that is how "auto" knows systemd answers. */
   static async open(o: SystemdBusOptions, log: Logger): Promise<SystemdLink> {
     const link = new SystemdLink(o, log);
-    link.#adopt(await SystemdBus.connect(o));
+    link.#adopt(await connectSystemd(o));
     return link;
   }
 
@@ -180,33 +180,20 @@ export class SystemdLink extends EventEmitter {
   #adopt(bus: SystemdBus): void {
     this.#bus = bus;
     bus.on("signal", (m: dbus.Message) => this.emit("signal", m));
-    bus.once("lost", (why: string) => {
+    bus.once("end", (why: string) => {
       if (this.#closed) return;
       this.#log.warning(`lost systemd's bus: ${why}; reconnecting`);
       this.emit("down");
-      this.#schedule();
+      this.#reconnect.later();
     });
   }
 
-  #schedule(): void {
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => void this.#retry(), this.#backoff);
-    this.#backoff = Math.min(BACKOFF_MAX_MS, this.#backoff * 2);
-  }
-
   async #retry(): Promise<void> {
-    if (this.#closed) return;
-    try {
-      const bus = await SystemdBus.connect(this.#o);
-      if (this.#closed) return bus.close();
-      this.#adopt(bus);
-      this.#backoff = BACKOFF_INITIAL_MS;
-      this.#log.info("systemd's bus is back", { address: bus.address });
-      this.emit("up", bus);
-    } catch (e) {
-      this.#log.debug("systemd's bus not back yet", { err: describe(e) });
-      this.#schedule();
-    }
+    const bus = await connectSystemd(this.#o);
+    if (this.#closed) return bus.close();
+    this.#adopt(bus);
+    this.#log.info("systemd's bus is back", { address: bus.address });
+    this.emit("up", bus);
   }
 
   /**
@@ -217,7 +204,7 @@ export class SystemdLink extends EventEmitter {
     const bus = this.bus;
     if (!bus) return Promise.reject(new FoyerError("unsupported", "systemd's bus is not connected"));
     if (this.#subscription?.bus !== bus) {
-      const p = bus.subscribe([MANAGER_MATCH]).then(() => bus);
+      const p = subscribe(bus, [MANAGER_MATCH]).then(() => bus);
       p.catch(() => {
         if (this.#subscription?.p === p) this.#subscription = undefined;
       });
@@ -228,7 +215,7 @@ export class SystemdLink extends EventEmitter {
 
   close(): void {
     this.#closed = true;
-    clearTimeout(this.#timer);
+    this.#reconnect.stop();
     this.#bus?.close();
   }
 }
@@ -290,7 +277,7 @@ export class SystemdLauncher implements Launcher {
         try {
           const bus = await this.link.subscribed();
           // fnmatch would read the escapes' '\\' as its own: any one character stands for it
-          const [units] = await bus.manager("ListUnitsByPatterns", "asas", [[], [`foyer-${part.replace(/[\\*?[\]]/g, "?")}-*.service`]]);
+          const [units] = await manager(bus, "ListUnitsByPatterns", "asas", [[], [`foyer-${part.replace(/[\\*?[\]]/g, "?")}-*.service`]]);
           if (!Array.isArray(units)) throw new FoyerError("protocol-error", "ListUnitsByPatterns did not return a list");
           for (const u of units) {
             const unit = Array.isArray(u) ? u[0] : undefined;
@@ -298,8 +285,8 @@ export class SystemdLauncher implements Launcher {
             const m = /^(\d+)-\d+\.service$/.exec(unit.slice(`foyer-${part}-`.length));
             if (!m || Number(m[1]) === process.pid) continue; // another name's unit, or ours
             this.log.warning(`stopping '${unit}', left by an earlier foyerd`);
-            await bus.manager("StopUnit", "ss", [unit, "replace"]).catch((e) => this.log.warning(`StopUnit '${unit}' failed, ignoring`, { err: describe(e) }));
-            await bus.manager("ResetFailedUnit", "s", [unit]).catch(() => {});
+            await manager(bus, "StopUnit", "ss", [unit, "replace"]).catch((e) => this.log.warning(`StopUnit '${unit}' failed, ignoring`, { err: describe(e) }));
+            await manager(bus, "ResetFailedUnit", "s", [unit]).catch(() => {});
           }
         } catch (e) {
           this.log.warning(`cannot look for '${part}' units left by an earlier foyerd, ignoring`, { err: describe(e) });
@@ -365,7 +352,7 @@ class UnitRun implements Launched {
     await this.sweep();
     const bus = await this.link.subscribed();
     await bus.addMatch(this.#match);
-    const [job] = await bus.manager("StartTransientUnit", "ssa(sv)a(sa(sv))", [this.unit, "fail", props, []]);
+    const [job] = await manager(bus, "StartTransientUnit", "ssa(sv)a(sa(sv))", [this.unit, "fail", props, []]);
     this.#job = str(job, "StartTransientUnit's job");
     this.log.debug(`started ${this.spec.name}`, { unit: this.unit, argv0: this.spec.argv[0] });
   }
@@ -448,7 +435,7 @@ class UnitRun implements Launched {
     this.log.debug(`${this.spec.name} unit ended`, { unit: this.unit, state, code: x.code, signal: x.signal });
     // a failed unit stays loaded until reset; reset lets systemd collect it. Awaited: when this
     // exit is the last thing foyerd waits for, it closes the connection right after
-    if (bus && state === "failed") await bus.manager("ResetFailedUnit", "s", [this.unit]).catch((e) => this.log.debug(`ResetFailedUnit '${this.unit}' failed, ignoring`, { err: describe(e) }));
+    if (bus && state === "failed") await manager(bus, "ResetFailedUnit", "s", [this.unit]).catch((e) => this.log.debug(`ResetFailedUnit '${this.unit}' failed, ignoring`, { err: describe(e) }));
     this.#finish(x);
   }
 
@@ -484,7 +471,8 @@ class UnitRun implements Launched {
       if (this.#phase === "done") return this.exited;
       const timer = setTimeout(() => {
         this.log.warning(`${this.spec.name} did not stop within ${timeoutMs} ms, killing`, { unit: this.unit });
-        this.link.bus?.manager("KillUnit", "ssi", [this.unit, "all", SIGKILL]).catch((e) => this.log.warning(`KillUnit '${this.unit}' failed`, { err: describe(e) }));
+        const bus = this.link.bus;
+        if (bus) manager(bus, "KillUnit", "ssi", [this.unit, "all", SIGKILL]).catch((e) => this.log.warning(`KillUnit '${this.unit}' failed`, { err: describe(e) }));
       }, timeoutMs);
       // stop() must end even when systemd cannot be asked (its bus gone for good): the supervisor
       // waits for this exit before it exits itself
@@ -497,8 +485,8 @@ class UnitRun implements Launched {
         const bus = this.link.bus;
         if (!bus) this.log.warning(`${this.spec.name}: systemd's bus is away; '${this.unit}' is stopped when it is back`);
         else {
-          await bus.manager("KillUnit", "ssi", [this.unit, "all", SIGTERM]).catch(() => {}); // NoSuchUnit: already gone
-          await bus.manager("StopUnit", "ss", [this.unit, "replace"]).catch((e) => {
+          await manager(bus, "KillUnit", "ssi", [this.unit, "all", SIGTERM]).catch(() => {}); // NoSuchUnit: already gone
+          await manager(bus, "StopUnit", "ss", [this.unit, "replace"]).catch((e) => {
             // NoSuchUnit: it ended and was collected meanwhile; its signals tell the rest
             if (dbusErrorName(e) !== "org.freedesktop.systemd1.NoSuchUnit") this.log.warning(`StopUnit '${this.unit}' failed`, { err: describe(e) });
             void this.#check();

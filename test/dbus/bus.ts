@@ -10,7 +10,15 @@ import { top, withTimeout, requireTool } from "../helpers/index.js";
 export const POLICY = join(top, "packaging/dbus/org.foyer.Supervisor1.conf");
 export const XML = join(top, "packaging/dbus/org.foyer.Supervisor1.xml");
 
-function config(socket: string): string {
+/** A bus where anyone may own and call anything, for tests of the connection rather than of the policy. */
+const OPEN_POLICY = `<policy context="default"><allow user="*"/><allow own="*"/><allow send_type="method_call"/><allow send_type="method_return"/><allow send_type="error"/><allow send_type="signal"/><allow receive_type="method_call"/><allow receive_type="method_return"/><allow receive_type="error"/><allow receive_type="signal"/></policy>`;
+
+function config(socket: string, open: boolean): string {
+  if (open) {
+    return `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN" "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig><type>system</type><listen>unix:path=${socket}</listen><auth>EXTERNAL</auth>${OPEN_POLICY}</busconfig>
+`;
+  }
   return `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
@@ -44,7 +52,8 @@ export class PrivateBus {
   #conf: string;
   proc?: ChildProcess;
 
-  constructor() {
+  /** open: anyone may own and call anything (no foyer policy) */
+  constructor(o: { open?: boolean } = {}) {
     requireTool("dbus-daemon", "dbus-daemon");
     requireTool("busctl", "systemd");
     this.dir = mkdtempSync(join(tmpdir(), "foyer-bus-"));
@@ -53,7 +62,7 @@ export class PrivateBus {
     this.socket = join(this.dir, "system_bus_socket");
     this.address = `unix:path=${this.socket}`;
     this.#conf = join(this.dir, "bus.conf");
-    writeFileSync(this.#conf, config(this.socket));
+    writeFileSync(this.#conf, config(this.socket, o.open ?? false));
   }
 
   /** Starts the daemon and resolves once it listens (it prints its address when ready). */

@@ -7,11 +7,13 @@ import { readdirSync, readFileSync } from "node:fs";
 import dbus from "dbus-next";
 import { Foyerd, withTimeout, requireTool } from "../helpers/index.js";
 import { PrivateBus, busctl, PRIVATE_ASK_DIR } from "./bus.js";
-import { connectBus, closeQuietly } from "../../src/dbus/service.js";
+import { connectBus } from "../../src/dbus/service.js";
+import type { BusConnection } from "../../src/base/bus-connection.js";
 
 const NAME = "org.foyer.Supervisor1", PATH = "/org/foyer/Supervisor1", IFACE = "org.foyer.Supervisor1";
 const bus = new PrivateBus();
 let foyerd: Foyerd;
+let conn: BusConnection | undefined;
 let client: dbus.MessageBus;
 const signals: { m: dbus.Message; at: number }[] = [];
 const waiters: (() => void)[] = [];
@@ -84,7 +86,8 @@ test.before(async () => {
   requireTool("cage", "cage");
   requireTool("chromium", "chromium");
   await bus.start();
-  client = await withTimeout(connectBus(bus.address), 5000, "client connect");
+  conn = await withTimeout(connectBus(bus.address), 5000, "client connect");
+  client = conn.bus;
   client.on("message", (m: dbus.Message) => {
     if (m.type !== dbus.MessageType.SIGNAL || m.path !== PATH) return;
     signals.push({ m, at: performance.now() });
@@ -97,7 +100,7 @@ test.before(async () => {
 });
 
 test.after(async () => {
-  if (client) closeQuietly(client);
+  conn?.close();
   if (foyerd) {
     await withTimeout(foyerd.stop(), 20_000, "foyerd stop").catch(() => foyerd.proc.kill("SIGKILL"));
     foyerd.cleanup();

@@ -7,32 +7,32 @@ import * as assert from "uvu/assert";
 import dbus from "dbus-next";
 import { Foyerd, withTimeout } from "../helpers/index.js";
 import { PrivateBus, busctl, foyerctl, PRIVATE_ASK_DIR } from "./bus.js";
-import { connectBus, closeQuietly } from "../../src/dbus/service.js";
+import { connectBus } from "../../src/dbus/service.js";
+import { busDaemonCall, type BusConnection } from "../../src/base/bus-connection.js";
 
 const NAME = "org.foyer.Supervisor1", PATH = "/org/foyer/Supervisor1", IFACE = "org.foyer.Supervisor1";
 const bus = new PrivateBus();
 let foyerd: Foyerd | undefined;
-const clients: dbus.MessageBus[] = [];
+const clients: BusConnection[] = [];
 
 /** Resolves with the monotonic ms at which NAME got an owner on the current bus. */
 async function nameOwned(): Promise<number> {
   const c = await withTimeout(connectBus(bus.address), 5000, "client connect");
   clients.push(c);
   const owned = new Promise<number>((resolve) => {
-    c.on("message", (m: dbus.Message) => {
+    c.on("signal", (m: dbus.Message) => {
       if (m.member === "NameOwnerChanged" && m.body[0] === NAME && m.body[2] !== "") resolve(performance.now());
     });
   });
-  const dbusCall = (member: string, signature: string, body: unknown[]) => withTimeout(c.call(new dbus.Message({ destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus", member, signature, body })), 5000, member);
-  await dbusCall("AddMatch", "s", [`type='signal',member='NameOwnerChanged',arg0='${NAME}'`]);
+  await c.addMatch(`type='signal',member='NameOwnerChanged',arg0='${NAME}'`);
   // it may already be owned: then the signal came before our match
-  const has = await dbusCall("NameHasOwner", "s", [NAME]);
-  if (has?.body[0] === true) return performance.now();
+  const [has] = await c.call(busDaemonCall("NameHasOwner", "s", [NAME]), 5000);
+  if (has === true) return performance.now();
   return withTimeout(owned, 10_000, "foyerd re-owning its name");
 }
 
 test.after(async () => {
-  for (const c of clients) closeQuietly(c);
+  for (const c of clients) c.close();
   if (foyerd) {
     await withTimeout(foyerd.stop(), 15_000, "foyerd stop").catch(() => foyerd?.proc.kill("SIGKILL"));
     foyerd.cleanup();

@@ -9,11 +9,13 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import dbus from "dbus-next";
 import { Foyerd, withTimeout, requireTool, top } from "../helpers/index.js";
 import { PrivateBus, busctl, gdbusCall, foyerctl, nobodyFoyerctl, members, PRIVATE_ASK_DIR, XML } from "./bus.js";
-import { connectBus, closeQuietly } from "../../src/dbus/service.js";
+import { connectBus } from "../../src/dbus/service.js";
+import type { BusConnection } from "../../src/base/bus-connection.js";
 
 const NAME = "org.foyer.Supervisor1", PATH = "/org/foyer/Supervisor1", IFACE = "org.foyer.Supervisor1";
 const bus = new PrivateBus();
 let foyerd: Foyerd;
+let conn: BusConnection | undefined;
 let client: dbus.MessageBus;
 const signals: dbus.Message[] = [];
 const signalWaiters: (() => void)[] = [];
@@ -50,7 +52,8 @@ test.before(async () => {
   foyerd = new Foyerd("headless", { wrap: PRIVATE_ASK_DIR, extraArgs: ["--bus", bus.address] });
   await foyerd.until((l) => l.includes(`owning ${NAME}`), 15_000, "foyerd owning its name");
   // a plain client that watches everything the object signals
-  client = await withTimeout(connectBus(bus.address), 5000, "client connect");
+  conn = await withTimeout(connectBus(bus.address), 5000, "client connect");
+  client = conn.bus;
   client.on("message", (m: dbus.Message) => {
     if (m.type !== dbus.MessageType.SIGNAL || m.path !== PATH) return;
     signals.push(m);
@@ -61,7 +64,7 @@ test.before(async () => {
 
 test.after(async () => {
   for (const a of askers) a.kill("SIGKILL");
-  if (client) closeQuietly(client);
+  conn?.close();
   if (foyerd) {
     await withTimeout(foyerd.stop(), 15_000, "foyerd stop").catch(() => foyerd.proc.kill("SIGKILL"));
     foyerd.cleanup();

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { tmpdir } from "node:os";
 import dbus from "dbus-next";
 import { Foyerd, requireTool, withTimeout } from "../helpers/index.js";
-import { connectBus, closeQuietly } from "../../src/dbus/service.js";
+import { connectBus } from "../../src/dbus/service.js";
 import { parseTimeline } from "../../src/state/timeline.js";
 
 const T = suite<{ foyerd?: Foyerd }>("dbus/unit-times", {});
@@ -66,7 +66,8 @@ T.after.each(async (ctx) => {
 });
 
 T("the units that started while foyerd ran are spans on its timeline; older ones are not", async (ctx) => {
-  const bus = await connectBus(address);
+  const conn = await connectBus(address);
+  const bus = conn.bus;
   try {
     const manager = new Manager("org.freedesktop.systemd1.Manager");
     bus.export("/org/freedesktop/systemd1", manager);
@@ -98,7 +99,7 @@ T("the units that started while foyerd ran are spans on its timeline; older ones
     assert.not.ok(es.some((e) => e.name === "unit systemd-udevd.service"), "a unit from before foyerd is not foyer's to show");
     assert.match(f.log, /unit activation times on the timeline units=2/);
   } finally {
-    closeQuietly(bus);
+    conn.close();
   }
 });
 

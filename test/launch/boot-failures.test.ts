@@ -135,7 +135,7 @@ test("/usr: mount.usr=, else the root's device when only mount.usrfstype=/mount.
 function failedLink(unit: string, argv: string[]) {
   const link = new EventEmitter() as EventEmitter & { subscribed(): Promise<unknown> };
   const bus = {
-    manager: async (member: string) => (member === "ListUnitsByPatterns" ? [[[unit, "", "loaded", "failed", "failed"]]] : []),
+    call: async (c: { member: string }) => (c.member === "ListUnitsByPatterns" ? [[[unit, "", "loaded", "failed", "failed"]]] : []),
     get: async (_p: string, _i: string, prop: string) => (prop === "ExecStart" ? [[argv[0], argv, false, 0n, 0n, 0n, 0n, 0, 0, 0]] : "inactive"),
   };
   link.subscribed = async () => bus;

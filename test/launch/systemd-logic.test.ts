@@ -147,7 +147,7 @@ test("Manager signals with a wrong signature or body are not boot events", () =>
 /** A link whose bus answers as the test says: malformed replies, errors, signals on demand. */
 function fakeLink(manager: (member: string, body: unknown[]) => Promise<unknown[]>, get: (prop: string) => Promise<unknown> = async () => "inactive") {
   const link = new EventEmitter() as EventEmitter & { bus: unknown; subscribed(): Promise<unknown> };
-  const bus = { peer: true, closed: false, manager: (member: string, _sig: string, body: unknown[]) => manager(member, body), get: (_p: string, _i: string, prop: string) => get(prop), addMatch: async () => {}, removeMatch: () => {}, subscribe: async () => {} };
+  const bus = { peer: true, closed: false, call: (c: { member: string; body?: unknown[] }) => manager(c.member, c.body ?? []), get: (_p: string, _i: string, prop: string) => get(prop), addMatch: async () => {}, removeMatch: () => {} };
   link.bus = bus;
   link.subscribed = async () => bus;
   return link as unknown as SystemdLink & EventEmitter;

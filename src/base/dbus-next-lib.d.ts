@@ -1,4 +1,4 @@
-// dbus-next's internals that systemd-bus.ts builds a peer-to-peer connection from (its index
+// dbus-next's internals that bus-connection.ts builds a peer-to-peer connection from (its index
 // only offers bus connections, which always send Hello()). CommonJS modules: module.exports is
 // the default export.
 declare module "dbus-next/lib/bus.js" {
