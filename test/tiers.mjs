@@ -32,6 +32,7 @@ export const FAST = [
   "display/kiosk-policy.test.ts",
   "display/locale.test.ts",
   "display/scale.test.ts",
+  "display/stacks.test.ts",
   "display/stacks-input.test.ts",
   "display/stacks-scale.test.ts",
   "display/stacks-xserver.test.ts",
