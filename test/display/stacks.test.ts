@@ -1,16 +1,24 @@
 // What each display stack starts, as a table: for a profile and the machine's facts (an input
 // device or not, the scale, the launch URL), the X server's, seatd's and the greeter's argv and
 // environment, to the letter and in order. Each row is run through the whole stack with a launcher
-// that only records (the effects: cog's content filter, the X server's -displayfd pipe).
+// that only records (the effects: cog's content filter, the X server's -displayfd pipe), and
+// through the kind's pure builders. Xorg runs as the greeter user with no logind: it is told its
+// VT (the one an x11 image makes the greeter group's) and keeps the session it was started in
+// (-keeptty); Xvfb has no VT. Both take only clients with the cookie, on no TCP port.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { PassThrough } from "node:stream";
-import { DisplayStack } from "../../src/display/stacks.js";
+import { displayStack } from "../../src/display/stacks.js";
+import { cogContentFilter, type BrowserFacts, type GreeterFacts } from "../../src/display/greeter-args.js";
+import { cageGreeterSpec, seatdSpec } from "../../src/display/stack-cage.js";
+import { XORG_VT, setxkbmapArgs, xGreeterSpec, xServerSpec } from "../../src/display/stack-x11.js";
+import { scaleFor } from "../../src/display/scale.js";
 import { greeterPaths } from "../../src/state/greeter-folders.js";
-import { ProfileSchema } from "../../src/profile/schema.js";
+import { ProfileSchema, type Profile } from "../../src/profile/schema.js";
 import { US, type Keyboard } from "../../src/display/keyboard.js";
 import { createLogger } from "../../src/base/log.js";
 import type { LaunchSpec, Launched } from "../../src/launch/direct.js";
@@ -153,20 +161,44 @@ const COG_FILTER = [
 ];
 
 const entries = (o: Env) => Object.entries(o);
+const NOBODY = { name: "nobody", uid: 65534, gid: 65534 };
+const COOKIE = Buffer.alloc(16, 7);
+const parse = (r: Row): Profile => ProfileSchema.parse({ schema: 1, display: r.display, greeter: r.debugPort ? { debugPort: r.debugPort } : {} });
+interface Got { server?: LaunchSpec; greeter?: LaunchSpec; seatd?: LaunchSpec; filter?: unknown }
+
+/** the row through its kind's pure builders, with the facts a stack would gather */
+function build(r: Row): Got {
+  const p = parse(r);
+  const d = p.display;
+  const f: GreeterFacts = { user: NOBODY, home: HOME, xdgRuntime: XDG, logDir: `${RUN}/state/log` };
+  const b: BrowserFacts = { scale: d.scale === "auto" ? scaleFor(d.width, d.height) : d.scale, url: URL, contentFilter: FILTER };
+  const filter = JSON.parse(cogContentFilter("http://127.0.0.1:4242")) as unknown;
+  switch (d.stack) {
+    case "wayland":
+    case "headless-wayland":
+      return { seatd: seatdSpec(d, NOBODY, f.logDir), greeter: cageGreeterSpec(p, f, b, r.keyboard ?? US, r.input ?? false), filter };
+    case "x11": {
+      const xf = { ...f, xauthority: `${XDG}/Xauthority` };
+      return { server: xServerSpec(d, xf), greeter: xGreeterSpec(p, xf, b, ":987"), filter };
+    }
+    case "headless":
+      return {};
+  }
+}
 
 /** the row through the whole stack, its temp runtime folder written as RUN */
-async function runStack(r: Row): Promise<{ server?: LaunchSpec; greeter?: LaunchSpec; seatd?: LaunchSpec; hasGreeter: boolean; filter?: unknown }> {
+async function runStack(r: Row): Promise<Got> {
   const tmp = mkdtempSync(join(tmpdir(), "foyer-stack-"));
   const specs: LaunchSpec[] = [];
   const pipe = new PassThrough();
-  const profile = ProfileSchema.parse({ schema: 1, display: r.display, greeter: r.debugPort ? { debugPort: r.debugPort } : {} });
-  const stack = new DisplayStack({
+  const profile = parse(r);
+  const stack = displayStack({
     profile,
     runtimeDir: tmp,
     folders: greeterPaths(join(tmp, "state")),
-    ...(profile.display.stack === "x11" ? { xCookie: Buffer.alloc(16, 7) } : {}),
+    ...(profile.display.stack === "x11" ? { xCookie: COOKIE } : {}),
     logDir: join(tmp, "state", "log"),
-    user: { name: "nobody", uid: 65534, gid: 65534 },
+    user: NOBODY,
     keyboard: r.keyboard ?? US,
     launcher: { start: (s) => (specs.push(s), { pid: 1, pipes: [pipe], exited: new Promise(() => {}) } as unknown as Launched) },
     log: createLogger({ level: "emerg", kmsg: false }),
@@ -175,7 +207,9 @@ async function runStack(r: Row): Promise<{ server?: LaunchSpec; greeter?: Launch
     inputReady: () => r.input ?? false,
   });
   const norm = (s: LaunchSpec): LaunchSpec => JSON.parse(JSON.stringify(s).replaceAll(tmp, RUN)) as LaunchSpec;
-  const out: Awaited<ReturnType<typeof runStack>> = { hasGreeter: stack.hasGreeter };
+  const out: Got = {};
+  assert.is(stack.hasGreeter, r.greeter !== undefined);
+  assert.is(stack.hasDisplay, r.server !== undefined);
   const seatd = stack.seatdSpec();
   if (seatd) out.seatd = norm(seatd);
   if (stack.hasDisplay) {
@@ -193,25 +227,48 @@ async function runStack(r: Row): Promise<{ server?: LaunchSpec; greeter?: Launch
   return out;
 }
 
-for (const r of ROWS) {
-  test(`stack: ${r.name}`, async () => {
-    const got = await runStack(r);
-    assert.is(got.hasGreeter, r.greeter !== undefined);
-    assert.equal(got.seatd && { argv: got.seatd.argv, env: entries(got.seatd.env), logFile: got.seatd.logFile, uid: got.seatd.uid }, r.seatd && { argv: r.seatd.argv, env: entries(r.seatd.env), logFile: `${RUN}/state/log/seatd.log`, uid: undefined });
-    if (r.server) {
-      const s = got.server!;
-      assert.equal(s.argv, r.server.argv);
-      assert.equal(entries(s.env), entries(r.server.env));
-      assert.equal([s.name, s.uid, s.gid, s.cwd, s.logFile, s.extraPipes, s.childArgvAt], ["display", 65534, 65534, HOME, `${RUN}/state/log/display.log`, 1, undefined]);
-    } else assert.is(got.server, undefined);
-    if (r.greeter) {
-      const g = got.greeter!;
-      assert.equal(g.argv, r.greeter.argv);
-      assert.equal(entries(g.env), entries(r.greeter.env));
-      assert.equal([g.name, g.uid, g.gid, g.cwd, g.logFile, g.extraPipes, g.childArgvAt], ["greeter", 65534, 65534, HOME, `${RUN}/state/log/greeter.log`, 0, r.greeter.childArgvAt]);
-      if (r.greeter.argv.includes(`--content-filter=${FILTER}`)) assert.equal(got.filter, COG_FILTER);
-    }
-  });
+function check(r: Row, got: Got): void {
+  assert.equal(got.seatd && { argv: got.seatd.argv, env: entries(got.seatd.env), logFile: got.seatd.logFile, uid: got.seatd.uid }, r.seatd && { argv: r.seatd.argv, env: entries(r.seatd.env), logFile: `${RUN}/state/log/seatd.log`, uid: undefined });
+  if (r.server) {
+    const s = got.server!;
+    assert.equal(s.argv, r.server.argv);
+    assert.equal(entries(s.env), entries(r.server.env));
+    assert.equal([s.name, s.uid, s.gid, s.cwd, s.logFile, s.extraPipes, s.childArgvAt], ["display", 65534, 65534, HOME, `${RUN}/state/log/display.log`, 1, undefined]);
+  } else assert.is(got.server, undefined);
+  if (r.greeter) {
+    const g = got.greeter!;
+    assert.equal(g.argv, r.greeter.argv);
+    assert.equal(entries(g.env), entries(r.greeter.env));
+    assert.equal([g.name, g.uid, g.gid, g.cwd, g.logFile, g.extraPipes, g.childArgvAt], ["greeter", 65534, 65534, HOME, `${RUN}/state/log/greeter.log`, 0, r.greeter.childArgvAt]);
+    if (r.greeter.argv.includes(`--content-filter=${FILTER}`)) assert.equal(got.filter, COG_FILTER);
+  } else assert.is(got.greeter, undefined);
+  // no secret on a command line or in an environment: the cookie is in its file only
+  const all = [got.server, got.greeter, got.seatd].flatMap((s) => (s ? [...s.argv, ...Object.values(s.env)] : []));
+  assert.not.ok(all.some((a) => a.includes(COOKIE.toString("hex")) || a.includes(COOKIE.toString("base64"))));
 }
+
+for (const r of ROWS) {
+  test(`builders: ${r.name}`, () => check(r, build(r)));
+  test(`stack: ${r.name}`, async () => check(r, await runStack(r)));
+}
+
+const XKB: [Keyboard, string[]][] = [
+  // an empty -variant resets a variant set before: de(neo) → us must not stay neo
+  [US, ["-display", ":1", "-layout", "us", "-variant", ""]],
+  [DE_NEO, ["-display", ":1", "-layout", "de", "-variant", "neo", "-model", "pc105"]],
+  [{ layout: "fr", variant: "", model: "", options: "compose:ralt" }, ["-display", ":1", "-layout", "fr", "-variant", ""]],
+];
+test("setxkbmap: the layout, always a variant, a model only when set", () => {
+  for (const [k, args] of XKB) assert.equal(setxkbmapArgs(":1", k), args);
+});
+
+test("the VT in foyer-image.sh is the one Xorg is given", () => {
+  const r = spawnSync("bash", ["-c", ". packaging/foyer-image.sh && echo $FOYER_X11_VT && foyer_x11_udev_rules"], { cwd: join(import.meta.dirname, "../.."), encoding: "utf8" });
+  assert.is(r.status, 0, r.stderr);
+  const [vt, ...rules] = r.stdout.trim().split("\n");
+  assert.is(Number(vt), XORG_VT);
+  assert.is(XORG_VT, 2, "the VT the x11 image's udev rule hands the greeter (FOYER_X11_VT)");
+  assert.ok(rules.some((l) => l.includes(`KERNEL=="tty${XORG_VT}"`) && l.includes('GROUP="foyer-greeter"')), rules.join("\n"));
+});
 
 test.run();
