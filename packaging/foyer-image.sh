@@ -69,7 +69,7 @@ FOYER_CHROMIUM_FILES="/usr/lib/chromium/icudtl.dat /usr/lib/chromium/resources.p
   /usr/lib/chromium/chrome_200_percent.pak /usr/lib/chromium/snapshot_blob.bin /usr/lib/chromium/v8_context_snapshot.bin
   /usr/lib/chromium/vk_swiftshader_icd.json /usr/lib/chromium/locales/en-US.pak
   $FOYER_LIBDIR/libsoftokn3.chk $FOYER_LIBDIR/libfreeblpriv3.chk"
-# The VT Xorg takes (its vtN argument, src/display/stacks.ts XORG_VT): the greeter's, as below
+# The VT Xorg takes (its vtN argument, src/display/stack-x11.ts XORG_VT): the greeter's, as below
 FOYER_X11_VT=2
 
 # foyer_x11_udev_rules: the rules an image with the x11 stack needs. Xorg runs as the greeter user

@@ -15,7 +15,7 @@ import { monotonicMs } from "../base/timeout.js";
 import { describe } from "../base/errors.js";
 import { GreeterListener, LaunchTokens, type RefusalLog } from "../greeter/listener.js";
 import { ensureLoopback } from "../greeter/loopback.js";
-import { DisplayStack } from "../display/stacks.js";
+import { displayStack, type DisplayStack } from "../display/stacks.js";
 import { waitForDisplayDevices } from "../display/drm-device.js";
 import { newXCookie, xauthorityFile } from "../display/xauth.js";
 import { readKeyboard } from "../display/keyboard.js";
@@ -76,7 +76,7 @@ export async function launchFirst(p: Profile, runtimeDir: string, log: Logger, o
     if (folders.problem) log.warning(`cannot mount the greeter's tmpfs (${folders.problem}); its folders are plain ones in the state folder`);
     if (folders.setAside.length) log.info("an earlier greeter's folders set aside", { paths: folders.setAside.join(" ") });
   }
-  const stack = new DisplayStack({
+  const stack = displayStack({
     profile: p,
     runtimeDir,
     folders,

@@ -7,7 +7,7 @@ import { mkdtempSync, mkdirSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
-import { DisplayStack } from "../../src/display/stacks.js";
+import { displayStack } from "../../src/display/stacks.js";
 import { ProfileSchema, StateSchema } from "../../src/profile/schema.js";
 import { US } from "../../src/display/keyboard.js";
 import { lookupUser } from "../../src/display/users.js";
@@ -42,7 +42,7 @@ G("a frame within the bound is a PPM of the output; past the bound grim is stopp
   const user = lookupUser("foyer-greeter");
   const page = await animated();
   ctx.close = page.close;
-  const stack = new DisplayStack({
+  const stack = displayStack({
     profile: ProfileSchema.parse({ schema: 1, display: { stack: "headless-wayland", browser: "cog", renderer: "pixman", rotate: 2 } }),
     runtimeDir,
     folders: makeGreeterFolders(join(runtimeDir, "state"), user, StateSchema.parse({})),

@@ -1,5 +1,5 @@
 // Reliability check 8 for cog (WPE WebKit), the initramfs default: the content filter foyer
-// writes (display/stacks.ts) lets nothing load but the greeter's origin. cog has no debug
+// writes (display/stack-base.ts) lets nothing load but the greeter's origin. cog has no debug
 // protocol, so the "greeter" here is a hostile page on the allowed origin (a local server without
 // the greeter's CSP, so only the filter stands in the way): it fetches, loads an image, an
 // iframe, a WebSocket and a popup from another origin, then navigates to file: and to that
@@ -13,7 +13,9 @@ import { mkdtempSync, mkdirSync, chmodSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { DisplayStack } from "../../src/display/stacks.js";
+import { displayStack } from "../../src/display/stacks.js";
+import { writeCogFilter } from "../../src/display/stack-base.js";
+import { browserArgv } from "../../src/display/greeter-args.js";
 import { ProfileSchema, StateSchema } from "../../src/profile/schema.js";
 import { makeGreeterFolders } from "../../src/state/greeter-folders.js";
 import { US } from "../../src/display/keyboard.js";
@@ -92,8 +94,9 @@ function launch(allowed: number, filter: boolean): Launched {
   mkdirSync(join(runtimeDir, "state"), { mode: 0o755 });
   const log = createLogger({ level: "error", kmsg: false });
   const launcher = new DirectLauncher(log);
-  const stack = new DisplayStack({
-    profile: ProfileSchema.parse({ schema: 1, display: { stack: "headless-wayland", browser: "cog", renderer: "pixman" } }),
+  const profile = ProfileSchema.parse({ schema: 1, display: { stack: "headless-wayland", browser: "cog", renderer: "pixman" } });
+  const stack = displayStack({
+    profile,
     runtimeDir,
     folders: makeGreeterFolders(join(runtimeDir, "state"), lookupUser("foyer-greeter"), StateSchema.parse({})),
     logDir: join(runtimeDir, "state", "log"),
@@ -105,7 +108,8 @@ function launch(allowed: number, filter: boolean): Launched {
     origin: () => `http://127.0.0.1:${allowed}`,
   });
   stack.prepareTmp();
-  const argv = stack.browserArgv(true).filter((a) => filter || !a.startsWith("--content-filter="));
+  const contentFilter = writeCogFilter(runtimeDir, `http://127.0.0.1:${allowed}`);
+  const argv = browserArgv(profile, stack.greeterHome, { scale: 1, url: `http://127.0.0.1:${allowed}/`, contentFilter }, "wayland").filter((a) => filter || !a.startsWith("--content-filter="));
   const u = lookupUser("foyer-greeter");
   return launcher.start({
     name: "greeter",
