@@ -137,7 +137,7 @@ function rig(): Rig {
       },
     },
     recovery: { active: false, view: { reason: "", fsck: null, journal: [], busy: "", terminal: { open: false, repair: false } }, start() {}, action() {}, openTerminal() {}, resize() {}, closeTerminal() {} },
-    firstboot: { active: false, view: undefined as never, start: () => false, options: () => ({ type: "firstboot_options", layouts: [], locales: [], timezones: [] }), chooseKeyboard() {}, submit() {} },
+    firstboot: { active: false, view: undefined as never, start: async () => false, options: () => ({ type: "firstboot_options", layouts: [], locales: [], timezones: [] }), chooseKeyboard() {}, submit() {} },
     settings: {
       locale: "C.UTF-8",
       appearance: { theme: "default", highContrast: false, largeText: false, reducedMotion: false, osk: false },
