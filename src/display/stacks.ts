@@ -13,6 +13,7 @@ import { spawn } from "node:child_process";
 import type { Profile } from "../profile/schema.js";
 import type { LaunchSpec, Launched, Launcher } from "../launch/direct.js";
 import { FoyerError } from "../base/errors.js";
+import { TOOL_PATH } from "../base/command.js";
 import { withTimeout } from "../base/timeout.js";
 import type { Logger } from "../base/log.js";
 import { xkbEnv, type Keyboard } from "./keyboard.js";
@@ -60,7 +61,7 @@ export interface DisplayHandle {
  */
 export const XORG_VT = 2;
 
-const BASE_ENV = { PATH: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", LANG: "C.UTF-8" };
+const BASE_ENV = { PATH: TOOL_PATH, LANG: "C.UTF-8" };
 
 export class DisplayStack {
   #c: StackContext;
