@@ -22,6 +22,7 @@ export const FAST = [
   "agents/ask-file.test.ts",
   "agents/firstboot-validate.test.ts",
   "agents/plymouth-protocol.test.ts",
+  "base/command.test.ts",
   "base/controls.test.ts",
   "base/secret.test.ts",
   "dbus/names.test.ts",

@@ -14,18 +14,16 @@
 // The flow is marked done by a stamp, /var/lib/foyer/firstboot.done, not by writing
 // /etc/machine-id: a machine-id would also switch off systemd's own first boot (preset-all,
 // units with ConditionFirstBoot=yes) on the boot that is about to happen.
-import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync, renameSync, mkdirSync, existsSync, chmodSync } from "node:fs";
 import { join, dirname } from "node:path";
-import { FoyerError, describe } from "../base/errors.js";
-import { withTimeout } from "../base/timeout.js";
+import { FoyerError } from "../base/errors.js";
+import { run } from "../base/command.js";
 import type { Secret } from "../base/secret.js";
 import type { Logger } from "../base/log.js";
 import type { FirstbootAnswers } from "../protocol/firstboot.js";
 import { namesIn } from "./firstboot-validate.js";
 
 export const STAMP = "var/lib/foyer/firstboot.done";
-const TOOL_ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" };
 const TOOL_TIMEOUT_MS = 60_000;
 const SHA512_CRYPT = /^\$6\$(rounds=\d+\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{86}$/;
 
@@ -66,36 +64,14 @@ export function readFirstbootCondition(root: string): FirstbootCondition {
   return { hasRoot: existsSync(join(root, "etc/passwd")), machineId, stamped: existsSync(join(root, STAMP)) };
 }
 
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a tool with an explicit environment; `input` is written to stdin and zeroed once written. */
-function run(argv: string[], input?: Buffer): Promise<RunResult> {
-  const p = spawn(argv[0]!, argv.slice(1), { env: TOOL_ENV, stdio: ["pipe", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  p.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d.slice(0, 4096)));
-  p.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr = (stderr + d).slice(-2048)));
-  const done = new Promise<RunResult>((resolve, reject) => {
-    p.on("error", (e) => {
-      input?.fill(0);
-      reject(new FoyerError("spawn-failed", `cannot run '${argv[0]}': ${describe(e)}`, { cause: e }));
-    });
-    p.on("close", (code) => {
-      input?.fill(0);
-      resolve({ code, stdout, stderr });
-    });
-  });
-  p.stdin!.on("error", () => {}); // a tool that exits early closes the pipe; its exit code tells
-  if (input) p.stdin!.end(input, () => input.fill(0));
-  else p.stdin!.end();
-  return withTimeout(done, TOOL_TIMEOUT_MS, `'${argv[0]}'`).catch((e) => {
-    p.kill("SIGKILL");
-    throw e;
-  });
+/** Runs a first-boot tool; `input` goes to its stdin and is zeroed once the tool has ended. */
+async function tool(argv: string[], input?: Buffer): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  try {
+    const r = await run(argv, { timeoutMs: TOOL_TIMEOUT_MS, maxOutput: 4096, ...(input ? { input } : {}) });
+    return { code: r.code, stdout: r.stdout.toString("utf8"), stderr: r.stderr.toString("utf8") };
+  } finally {
+    input?.fill(0);
+  }
 }
 
 /** SHA-512 crypt of a password; the Secret stays the caller's to wipe, the pipe copy is zeroed here. */
@@ -105,7 +81,7 @@ export async function hashPassword(secret: Secret): Promise<string> {
   const line = Buffer.alloc(bytes.length + 1); // alloc: never the shared pool
   bytes.copy(line);
   line[bytes.length] = 0x0a;
-  const r = await run(["openssl", "passwd", "-6", "-stdin"], line);
+  const r = await tool(["openssl", "passwd", "-6", "-stdin"], line);
   const hash = r.stdout.trim();
   if (r.code !== 0 || !SHA512_CRYPT.test(hash)) throw new FoyerError("internal", `openssl passwd failed (exit ${r.code})`);
   return hash;
@@ -173,7 +149,7 @@ export async function applyFirstboot(plan: ApplyPlan, log: Logger): Promise<stri
   const { root, answers: a } = plan;
   const done: string[] = [];
   const step = async (name: string, argv: string[], input?: Buffer) => {
-    const r = await run(argv, input);
+    const r = await tool(argv, input);
     log.info(`first-boot step '${name}' exited ${r.code}`);
     if (r.code !== 0) {
       log.warning(`first-boot step '${name}' failed`, { stderr: r.stderr.trim().slice(-1024) });

@@ -8,7 +8,7 @@
 // installed"), while with --root=DIR it checks the name's form only — and by then the account
 // would be made already.
 import { readFileSync, readdirSync, openSync, readSync, closeSync, lstatSync, statSync, realpathSync, existsSync } from "node:fs";
-import { spawnSync } from "node:child_process";
+import { run } from "../base/command.js";
 import { join, resolve } from "node:path";
 import type { KeyboardLayout } from "../protocol/firstboot.js";
 
@@ -192,18 +192,22 @@ function readOr(path: string | null, fallback: string): string {
 }
 
 /** On the running system, the installed ones among `locales` (all of them where `locale -a` cannot run). */
-function liveOnly(root: string, locales: string[]): string[] {
+async function liveOnly(root: string, locales: string[]): Promise<string[]> {
   if (resolve(root) !== "/") return locales;
-  const r = spawnSync("locale", ["-a"], { encoding: "utf8", timeout: 10_000, env: { PATH: "/usr/bin:/bin", LC_ALL: "C" } });
-  return r.status === 0 ? keepInstalled(locales, r.stdout) : locales;
+  try {
+    const r = await run(["locale", "-a"], { timeoutMs: 10_000, env: { LC_ALL: "C" } });
+    return r.code === 0 && !r.truncated ? keepInstalled(locales, r.stdout.toString("utf8")) : locales;
+  } catch {
+    return locales;
+  }
 }
 
 /** Reads the catalog for a target root; missing data gives short lists (never a throw). */
-export function readCatalog(root: string): Catalog {
+export async function readCatalog(root: string): Promise<Catalog> {
   const zoneDir = firstExisting(root, "usr/share/zoneinfo");
   return {
     layouts: parseEvdevXml(readOr(firstExisting(root, "usr/share/X11/xkb/rules/evdev.xml"), "")),
-    locales: liveOnly(root, parseSupported(readOr(firstExisting(root, "usr/share/i18n/SUPPORTED"), ""))),
+    locales: await liveOnly(root, parseSupported(readOr(firstExisting(root, "usr/share/i18n/SUPPORTED"), ""))),
     timezones: zoneDir ? scanZoneinfo(zoneDir) : ["UTC"],
     consoleKeymaps: parseKbdModelMap(readOr(firstExisting(root, "usr/share/systemd/kbd-model-map"), "")),
   };

@@ -3,6 +3,7 @@
 // for its five passes. The output is kept as a bounded tail. Only ever a read-only check (-n):
 // a repair writes as root, so it runs behind sulogin's password (libexec/foyer-repair).
 import { spawn } from "node:child_process";
+import { toolEnv } from "../base/command.js";
 
 // e2fsck weights its passes 70/20/2/3/5 % (e2fsck/unix.c's progress table)
 const PASS_START = [0, 0, 70, 90, 92, 95];
@@ -30,7 +31,8 @@ export function runFsck(o: FsckOptions): Promise<number> {
   return new Promise((resolve) => {
     // -f: check even a file system marked clean (the boot's check failed on it)
     const args = ["-C3", "-n", "-f", o.device];
-    const p = spawn("fsck", ["-T", ...args], { stdio: ["ignore", "pipe", "pipe", "pipe"], env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" } });
+    // not base/command's run: fsck's output and its progress (fd 3) are shown while it runs
+    const p = spawn("fsck", ["-T", ...args], { stdio: ["ignore", "pipe", "pipe", "pipe"], env: toolEnv() });
     let tail = "";
     const out = (d: Buffer) => {
       tail = (tail + d.toString("utf8")).slice(-MAX_OUTPUT);

@@ -14,12 +14,12 @@
 // The key is added with keyctl(1) (keyctlAdd below): `keyctl padd` reads the payload on its
 // standard input, so the passphrase goes through a pipe, never a command line, and foyer's copy is
 // zeroed once keyctl is done.
-import { spawn } from "node:child_process";
 import { readdirSync, realpathSync } from "node:fs";
 import { basename } from "node:path";
 import type { Logger } from "../base/log.js";
 import type { Secret } from "../base/secret.js";
 import { describe, FoyerError } from "../base/errors.js";
+import { exitError, run } from "../base/command.js";
 
 export const KEY_NAME = "cryptsetup";
 
@@ -41,6 +41,7 @@ export interface KeyringOptions {
 
 /** a user key's payload is at most 32 KiB; anything longer read back is not systemd's list */
 const MAX_PAYLOAD = 32 * 1024;
+const KEYCTL_TIMEOUT_MS = 10_000;
 
 /**
  * `first` (one entry: the bytes and a NUL), then each entry of the NUL-separated `list` that is
@@ -107,49 +108,23 @@ const KEYCTL_SCRIPT = [
  * script: a step that fails leaves no key anywhere, so the passphrase never sits in the user keyring
  * without its timeout. Resolves with the key's serial.
  */
-function keyctlAdd(payload: Buffer, timeoutS: number): Promise<string> {
-  return new Promise<string>((resolve, reject) => {
-    const p = spawn("keyctl", ["session", "-", "sh", "-c", KEYCTL_SCRIPT, "sh", String(timeoutS), KEY_PERM], { stdio: ["pipe", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    p.stdout.on("data", (d) => (out += d));
-    p.stderr.on("data", (d) => (err += d));
-    p.on("error", (e) => reject(new FoyerError("spawn-failed", `keyctl: ${describe(e)}`)));
-    p.on("close", (code) => {
-      const serial = out.trim();
-      if (code === 0 && /^\d+$/.test(serial)) return resolve(serial);
-      reject(new FoyerError("internal", `keyctl exited ${code}: ${err.replace(/^Joined session keyring: \d+\n?/m, "").trim() || serial.slice(0, 80)}`));
-    });
-    p.stdin.end(payload);
-  });
+async function keyctlAdd(payload: Buffer, timeoutS: number): Promise<string> {
+  const r = await run(["keyctl", "session", "-", "sh", "-c", KEYCTL_SCRIPT, "sh", String(timeoutS), KEY_PERM], { input: payload, timeoutMs: KEYCTL_TIMEOUT_MS, maxOutput: 4096 });
+  const serial = r.stdout.toString("utf8").trim();
+  if (r.code === 0 && /^\d+$/.test(serial)) return serial;
+  const err = r.stderr.toString("utf8").replace(/^Joined session keyring: \d+\n?/m, "").trim();
+  throw new FoyerError("internal", `${exitError(r)?.message ?? "'keyctl' wrote no serial"}: ${err || serial.slice(0, 80)}`);
 }
 
 /** The "cryptsetup" key in root's user keyring, read with keyctl pipe; empty when there is none. */
-function keyctlRead(): Promise<Buffer> {
-  return new Promise<Buffer>((resolve, reject) => {
-    const p = spawn("sh", ["-c", `k=$(keyctl search @u user ${KEY_NAME} 2>/dev/null) || exit 0; exec keyctl pipe "$k"`], { stdio: ["ignore", "pipe", "ignore"] });
-    const chunks: Buffer[] = [];
-    let n = 0;
-    const wipe = () => chunks.forEach((c) => c.fill(0));
-    p.stdout.on("data", (d: Buffer) => {
-      n += d.length;
-      chunks.push(d);
-      if (n > MAX_PAYLOAD) p.kill("SIGKILL");
-    });
-    p.on("error", (e) => {
-      wipe();
-      reject(new FoyerError("spawn-failed", `keyctl: ${describe(e)}`));
-    });
-    p.on("close", (code) => {
-      if (code !== 0 || n > MAX_PAYLOAD) {
-        wipe();
-        return reject(new FoyerError("internal", `reading the ${KEY_NAME} key: keyctl exited ${code ?? "on a signal"}${n > MAX_PAYLOAD ? `, over ${MAX_PAYLOAD} bytes` : ""}`));
-      }
-      const all = Buffer.concat(chunks, n);
-      wipe();
-      resolve(all);
-    });
-  });
+async function keyctlRead(): Promise<Buffer> {
+  const r = await run(["sh", "-c", `k=$(keyctl search @u user ${KEY_NAME} 2>/dev/null) || exit 0; exec keyctl pipe "$k"`], { timeoutMs: KEYCTL_TIMEOUT_MS, maxOutput: MAX_PAYLOAD });
+  const failed = exitError(r);
+  if (failed || r.truncated) {
+    r.stdout.fill(0);
+    throw new FoyerError("internal", `reading the ${KEY_NAME} key: ${failed?.message ?? `'keyctl' wrote over ${MAX_PAYLOAD} bytes`}`);
+  }
+  return r.stdout;
 }
 
 export class KeyringCache {

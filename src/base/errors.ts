@@ -32,11 +32,20 @@ export function errnoOf(e: unknown): string | undefined {
     : undefined;
 }
 
-/** A short, input-free description of an error for a log line. */
+/**
+ * A short, input-free description of an error for a log line. A system error keeps its syscall
+ * and the path it was about: "ENOENT (spawn journalctl)", "EACCES (open '/run/foyer/x')".
+ */
 export function describe(e: unknown): string {
   if (e instanceof FoyerError) return e.message;
   const errno = errnoOf(e);
-  if (errno) return errno;
+  if (errno) {
+    const { syscall, path, dest } = e as { syscall?: unknown; path?: unknown; dest?: unknown };
+    if (typeof syscall !== "string") return errno;
+    // spawn's syscall names the command already ("spawn journalctl"), and its path is the same
+    const about = typeof path === "string" && !syscall.endsWith(` ${path}`) ? ` '${path}'` : "";
+    return `${errno} (${syscall}${about}${typeof dest === "string" ? ` -> '${dest}'` : ""})`;
+  }
   if (e instanceof Error) return e.message;
   return String(e);
 }

@@ -1,8 +1,8 @@
 // foyerd console-restore (foyer-console.service in the real root): the text console bound again
 // once the display manager holds the display, after foyerd kept the greeter's last frame.
 import { parseArgs } from "node:util";
-import { spawnSync } from "node:child_process";
 import { describe } from "../base/errors.js";
+import { run } from "../base/command.js";
 import { restoreConsole, activeVt, type DmState } from "../display/handoff.js";
 
 /** Exit code: 0 bound again (or nothing to do), 1 failed, 2 bad arguments. */
@@ -19,10 +19,10 @@ export async function consoleRestoreMain(argv: string[]): Promise<number> {
     process.stderr.write(`foyerd console-restore: --timeout-ms '${v["timeout-ms"]}' is not a whole number of milliseconds\n`);
     return 2;
   }
-  const dmState = (): DmState => {
-    const r = spawnSync("systemctl", ["show", "-P", "LoadState,ActiveState", "display-manager.service"], { encoding: "utf8" });
-    const [load = "", active = ""] = (r.stdout ?? "").trim().split("\n");
-    return { load: r.status === 0 ? load : "unknown", active };
+  const dmState = async (): Promise<DmState> => {
+    const r = await run(["systemctl", "show", "-P", "LoadState,ActiveState", "display-manager.service"], { timeoutMs: 10_000, maxOutput: 4096 }).catch(() => undefined);
+    const [load = "", active = ""] = (r?.stdout.toString("utf8") ?? "").trim().split("\n");
+    return { load: r?.code === 0 ? load : "unknown", active };
   };
   try {
     await restoreConsole({ runtimeDir: v["runtime-dir"]!, dmState, activeVt: () => activeVt(), timeoutMs, settleMs: 2000, log: (l) => process.stdout.write(l + "\n") });

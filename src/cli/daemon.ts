@@ -142,7 +142,7 @@ export async function daemonMain(argv: string[]): Promise<number> {
   let state;
   try {
     mkdirSync(runtimeDir, { recursive: true, mode: 0o755 });
-    state = mountState(runtimeDir, profile.state);
+    state = await mountState(runtimeDir, profile.state);
   } catch (e) {
     process.stderr.write(`foyerd: cannot create the state directory under '${runtimeDir}': ${describe(e)}\n`);
     return 1;

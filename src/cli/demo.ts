@@ -3,9 +3,12 @@
 // systemd-ask-password request, the answer checked with `cryptsetup open --test-passphrase`, a
 // wrong one asked again (tries=3, as systemd-cryptsetup). Everything runs in a private mount
 // namespace with its own /run/systemd/ask-password, so the host's agents neither see nor answer.
+// Its mounts (that tmpfs, foyerd's state) end with the namespace; the work folder is made and
+// removed outside it, by the process that started the namespace, once nothing is mounted there.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, rmSync, existsSync, readFileSync, watch } from "node:fs";
-import { unmountState, stateDir } from "../state/overlay.js";
+import { run as runTool } from "../base/command.js";
+import { describe } from "../base/errors.js";
 import { join, dirname } from "node:path";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
@@ -20,10 +23,10 @@ function die(msg: string): never {
   process.exit(1);
 }
 
-function run(cmd: string, args: string[], input?: Buffer): number {
-  const r = spawnSync(cmd, args, { input, stdio: [input ? "pipe" : "ignore", "ignore", "pipe"] });
-  if (r.error) die(`cannot run '${cmd}': ${(r.error as NodeJS.ErrnoException).code}`);
-  return r.status ?? 1;
+/** `cmd`'s exit code; the caller zeroes `input`. */
+async function run(cmd: string, args: string[], input?: Buffer): Promise<number> {
+  const r = await runTool([cmd, ...args], { timeoutMs: 60_000, ...(input ? { input } : {}) }).catch((e: unknown) => die(describe(e)));
+  return r.code ?? 1;
 }
 
 /** One systemd-ask-password request; its stdout (the passphrase) stays in Buffers. */
@@ -74,33 +77,31 @@ async function main(): Promise<number> {
   });
   if (process.getuid?.() !== 0) die("needs root: it makes a private mount namespace and runs cryptsetup");
   if (process.env.FOYER_DEMO_NS !== "1") {
-    // re-run ourselves in a private mount namespace with a private ask directory
+    // re-run ourselves in a private mount namespace with a private ask directory. Synchronous:
+    // this process has nothing else to do while the demo runs in the namespace, and its stdio is ours
     const self = process.argv.slice(1);
-    const r = spawnSync("unshare", ["--mount", "--propagation", "private", "--", process.execPath, ...process.execArgv, ...self], { stdio: "inherit", env: { ...process.env, FOYER_DEMO_NS: "1" } });
+    const work = mkdtempSync(join(tmpdir(), "foyer-demo-"));
+    const r = spawnSync("unshare", ["--mount", "--propagation", "private", "--", process.execPath, ...process.execArgv, ...self], { stdio: "inherit", env: { ...process.env, FOYER_DEMO_NS: "1", FOYER_DEMO_WORK: work } });
+    try {
+      // the namespace is gone, and foyerd's state tmpfs with it
+      rmSync(work, { recursive: true, force: true });
+    } catch (e) {
+      process.stderr.write(`foyer-demo: cannot remove '${work}': ${describe(e)}\n`);
+    }
     if (r.error) die("unshare is missing (install 'util-linux')");
     return r.status ?? 1;
   }
-  spawnSync("mkdir", ["-p", ASK_DIR]);
-  if (run("mount", ["-t", "tmpfs", "-o", "mode=0755,size=1m", "foyer-demo-ask", ASK_DIR]) !== 0) die(`cannot mount a private tmpfs on ${ASK_DIR}`);
+  mkdirSync(ASK_DIR, { recursive: true });
+  if ((await run("mount", ["-t", "tmpfs", "-o", "mode=0755,size=1m", "foyer-demo-ask", ASK_DIR])) !== 0) die(`cannot mount a private tmpfs on ${ASK_DIR}`);
 
-  const work = mkdtempSync(join(tmpdir(), "foyer-demo-"));
+  const work = process.env.FOYER_DEMO_WORK ?? die("FOYER_DEMO_WORK is not set: run foyer-demo itself, not its inner part");
   const runtimeDir = o["runtime-dir"] ?? join(work, "run");
   const luks = join(work, "demo.luks");
-  const cleanup = () => {
-    // foyerd's state tmpfs (and its overlays) first, or the folder cannot go
-    try {
-      unmountState(stateDir(runtimeDir));
-    } catch {
-      /* not mounted, or already gone */
-    }
-    rmSync(work, { recursive: true, force: true });
-  };
-  process.on("exit", cleanup);
 
   // a small LUKS2 container with a cheap KDF, so checking a passphrase takes milliseconds
-  run("truncate", ["-s", "20M", luks]);
+  await run("truncate", ["-s", "20M", luks]);
   const key = Buffer.from(DEMO_PASSPHRASE);
-  if (run("cryptsetup", ["luksFormat", "--batch-mode", "--type", "luks2", "--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", "--key-file=-", luks], key) !== 0) die("cryptsetup luksFormat failed (install 'cryptsetup-bin')");
+  if ((await run("cryptsetup", ["luksFormat", "--batch-mode", "--type", "luks2", "--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", "--key-file=-", luks], key)) !== 0) die("cryptsetup luksFormat failed (install 'cryptsetup-bin')");
   wipeAll(key);
 
   const display = process.env.WAYLAND_DISPLAY || process.env.DISPLAY;
@@ -133,7 +134,7 @@ async function main(): Promise<number> {
   for (let i = 1; i <= tries && !unlocked; i++) {
     const pass = await ask(`Please enter passphrase for disk demo.luks (${i}/${tries}):`, "cryptsetup:demo.luks");
     if (!pass) break;
-    const rc = run("cryptsetup", ["open", "--test-passphrase", "--key-file=-", luks], pass);
+    const rc = await run("cryptsetup", ["open", "--test-passphrase", "--key-file=-", luks], pass);
     wipeAll(pass);
     unlocked = rc === 0;
     process.stdout.write(unlocked ? "foyer demo: unlocked demo.luks\n" : `foyer demo: wrong passphrase (try ${i} of ${tries})\n`);

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { Profile } from "../profile/schema.js";
 import type { LaunchSpec } from "../launch/direct.js";
 import type { SystemUser } from "./users.js";
+import { TOOL_PATH } from "../base/command.js";
 
 export type Env = Record<string, string>;
 
@@ -28,7 +29,7 @@ export interface BrowserFacts {
   contentFilter: string;
 }
 
-export const BASE_ENV: Env = { PATH: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", LANG: "C.UTF-8" };
+export const BASE_ENV: Env = { PATH: TOOL_PATH, LANG: "C.UTF-8" };
 
 /** cog's content filter, in foyerd's runtime folder (root's, so never a folder the greeter writes) */
 export const COG_FILTER_FILE = "cog-content-filter.json";

@@ -181,7 +181,7 @@ export interface DmState {
 export interface RestoreOptions {
   /** the initrd's runtime folder, carried over by switch-root (/run/foyer) */
   runtimeDir: string;
-  dmState: () => DmState;
+  dmState: () => DmState | Promise<DmState>;
   activeVt: () => string | undefined;
   /** how long to wait for the display manager at most */
   timeoutMs: number;
@@ -216,8 +216,8 @@ export async function restoreConsole(o: RestoreOptions): Promise<string> {
   const why = await new Promise<string>((resolve) => {
     const started = Date.now();
     let movedAt = 0;
-    const check = () => {
-      const dm = o.dmState();
+    const check = async () => {
+      const dm = await o.dmState();
       if (dm.load !== "loaded") return resolve("no display manager");
       if (dm.active === "failed" || dm.active === "inactive") return resolve(`the display manager is ${dm.active}`);
       const vt = o.activeVt();
@@ -226,9 +226,9 @@ export async function restoreConsole(o: RestoreOptions): Promise<string> {
         if (Date.now() - movedAt >= o.settleMs) return resolve(`the display manager took ${vt}`);
       }
       if (Date.now() - started >= o.timeoutMs) return resolve(`the display manager did not take the display in ${o.timeoutMs} ms`);
-      setTimeout(check, o.pollMs ?? 100);
+      setTimeout(() => void check(), o.pollMs ?? 100);
     };
-    check();
+    void check();
   });
   const consoles = held.consoles.length ? held.consoles : framebufferConsoles(dir, false);
   bindConsoles(consoles, true);

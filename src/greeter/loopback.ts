@@ -3,8 +3,8 @@
 // down, and a browser then fails with "Network is unreachable" while the listener looks fine. So
 // foyer checks that it can reach its own port and, if not, brings `lo` up as systemd would.
 import { connect } from "node:net";
-import { spawnSync } from "node:child_process";
 import { describe } from "../base/errors.js";
+import { exitError, firstLine, run } from "../base/command.js";
 import type { Logger } from "../base/log.js";
 
 function reach(port: number, ms: number): Promise<string | undefined> {
@@ -25,7 +25,10 @@ function reach(port: number, ms: number): Promise<string | undefined> {
 export async function ensureLoopback(port: number, log: Logger, ip = ["ip", "link", "set", "lo", "up"]): Promise<boolean> {
   const first = await reach(port, 2000);
   if (first === undefined) return true;
-  const r = spawnSync(ip[0]!, ip.slice(1), { encoding: "utf8", timeout: 5000 });
+  const ran = await run(ip, { timeoutMs: 5000, maxOutput: 4096 }).then(
+    (r) => (exitError(r) ? firstLine(r.stderr) || exitError(r)!.message : undefined),
+    (e: unknown) => describe(e),
+  );
   const again = await reach(port, 2000);
   if (again === undefined) {
     log.notice("the loopback interface was down: brought it up", { was: first });
@@ -33,7 +36,7 @@ export async function ensureLoopback(port: number, log: Logger, ip = ["ip", "lin
   }
   log.error("the greeter cannot reach foyer on 127.0.0.1: the loopback interface is down and could not be brought up", {
     err: again,
-    ip: r.error ? describe(r.error) : (r.stderr || `exit ${r.status}`).trim(),
+    ip: ran ?? "exit 0",
   });
   return false;
 }

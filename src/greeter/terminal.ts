@@ -21,6 +21,7 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "../base/log.js";
 import { FoyerError, describe } from "../base/errors.js";
+import { TOOL_PATH } from "../base/command.js";
 import { descendsFrom } from "../base/procs.js";
 import { secretBuffer } from "../base/secret.js";
 import { monotonicMs } from "../base/timeout.js";
@@ -117,7 +118,7 @@ export class TerminalBridge {
     try {
       broker = spawn(argv[0]!, argv.slice(1), {
         stdio: ["pipe", "pipe", "pipe"],
-        env: { FOYER_MAIN: "foyer-pty", PATH: process.env.PATH ?? "/usr/bin:/bin", FOYER_PTY_SPEC: JSON.stringify({ argv: spec.argv, env: spec.env, cols, rows }) },
+        env: { FOYER_MAIN: "foyer-pty", PATH: TOOL_PATH, FOYER_PTY_SPEC: JSON.stringify({ argv: spec.argv, env: spec.env, cols, rows }) },
       });
     } catch (e) {
       this.log.error("cannot start the recovery terminal's broker", { err: describe(e) });

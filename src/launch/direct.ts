@@ -8,6 +8,7 @@ import { openSync, closeSync, mkdirSync, readFileSync, existsSync } from "node:f
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FoyerError, describe } from "../base/errors.js";
+import { TOOL_PATH, run } from "../base/command.js";
 import type { Logger } from "../base/log.js";
 import { processes, alive } from "../base/procs.js";
 
@@ -106,7 +107,7 @@ function setprivCandidates(path: string, own: string): string[] {
   return [own, ...path.split(":").map((dir) => join(dir || ".", "setpriv"))].filter((p) => existsSync(p));
 }
 const PROBE = ["--pdeathsig", "KILL", "--", "/bin/sh", "-c", ":"];
-const DEFAULT_PATH = () => process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin";
+const DEFAULT_PATH = () => TOOL_PATH;
 const OWN_SETPRIV = () => fileURLToPath(new URL("./bin/setpriv", import.meta.url));
 
 /**
@@ -135,11 +136,7 @@ export function probeDeathSignal(): Promise<void> {
 /** findPdeathsigSetpriv without blocking the event loop. */
 export async function findPdeathsigSetprivAsync(path = DEFAULT_PATH(), own = OWN_SETPRIV()): Promise<string | undefined> {
   for (const p of setprivCandidates(path, own)) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const c = spawn(p, PROBE, { stdio: "ignore", timeout: 5000 });
-      c.once("error", () => resolve(false));
-      c.once("exit", (code) => resolve(code === 0));
-    });
+    const ok = await run([p, ...PROBE], { timeoutMs: 5000, maxOutput: 0 }).then((r) => r.code === 0, () => false);
     if (ok) return p;
   }
   return undefined;

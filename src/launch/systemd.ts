@@ -19,6 +19,7 @@ import { EventEmitter } from "node:events";
 import dbus from "dbus-next";
 import { systemdIsPid1, wantsSystemd } from "./pid1.js";
 import { FoyerError, describe } from "../base/errors.js";
+import { TOOL_PATH } from "../base/command.js";
 import type { Logger } from "../base/log.js";
 import type { Exit, LaunchSpec, Launched, Launcher } from "./direct.js";
 import { connectSystemd, manager, subscribe, unitObjectPath, str, num, SYSTEMD_NAME, SYSTEMD_PATH, MANAGER, type SystemdBus, type SystemdBusOptions } from "./systemd-bus.js";
@@ -29,7 +30,6 @@ const SIGKILL = 9;
 const SIGTERM = 15;
 /** after the SIGKILL at the stop deadline, how long systemd gets to say the unit ended */
 const GIVE_UP_AFTER_KILL_MS = 5000;
-const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /** a unit name is at most 255 bytes; the name part is kept short so the whole always fits */
 const MAX_NAME_BYTES = 64;
 
@@ -67,7 +67,7 @@ export function exitFrom(code: number, status: number): Exit {
 
 /** argv[0] as an absolute path, searched in the unit's PATH as execvp would; undefined if absent. */
 export function resolveExecutable(argv0: string, path: string | undefined, canExec = (p: string) => accessSync(p, fsc.X_OK)): string | undefined {
-  const candidates = argv0.includes("/") ? [argv0] : (path || DEFAULT_PATH).split(":").filter((d) => d.startsWith("/")).map((d) => join(d, argv0));
+  const candidates = argv0.includes("/") ? [argv0] : (path || TOOL_PATH).split(":").filter((d) => d.startsWith("/")).map((d) => join(d, argv0));
   for (const c of candidates) {
     if (!c.startsWith("/")) continue;
     try {

@@ -70,7 +70,7 @@ export async function flushMain(argv: string[]): Promise<number> {
   }
   if (o.unmount) {
     try {
-      if (isMountPoint(from)) unmountState(from);
+      if (isMountPoint(from)) await unmountState(from);
       // else foyerd ran on a plain folder (no privilege to mount): it is the data itself, now on disk
       await fs.rm(from, { recursive: true, force: true });
     } catch (e) {

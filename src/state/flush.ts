@@ -14,10 +14,10 @@
 // source.ts reads one, by fd, never through a symlink, regular files only. The copies are root's
 // and get copyMode; a target folder someone else could change is not written under.
 import { promises as fs, constants, lstatSync, mkdirSync, readdirSync, rmSync, openSync, writeSync, fchmodSync, chmodSync, closeSync, renameSync, fsyncSync, readSync, type Stats } from "node:fs";
-import { execFile } from "node:child_process";
 import { createHash, type Hash } from "node:crypto";
 import * as path from "node:path";
 import { SourceDir, readChunks } from "./source.js";
+import { run } from "../base/command.js";
 
 export const TEMP_PREFIX = ".foyer-flush.";
 
@@ -139,7 +139,7 @@ export async function writeFileSafe(dstDir: string, name: string, data: Buffer, 
 
 /** syncfs(2) of the file system holding `dir` (coreutils' `sync --file-system`); false where it cannot run. */
 export function syncFileSystem(dir: string): Promise<boolean> {
-  return new Promise((resolve) => execFile("sync", ["--file-system", dir], { timeout: 120_000 }, (e) => resolve(!e)));
+  return run(["sync", "--file-system", dir], { timeoutMs: 120_000, maxOutput: 4096 }).then((r) => r.code === 0, () => false);
 }
 
 /** A temp to rename into place: a file, or a whole new folder holding `files` files. */

@@ -21,6 +21,7 @@ import { mkdirSync, lstatSync, lchownSync, renameSync, writeFileSync } from "nod
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { FoyerError } from "../base/errors.js";
+import { toolEnv } from "../base/command.js";
 import type { StateConfig } from "../profile/schema.js";
 import { isMountPoint, mountCmd, umountCmd } from "./overlay.js";
 
@@ -59,7 +60,7 @@ export interface GreeterFiles {
  * Makes the greeter's folders anew for `user`. `stateDir` must be root's (foyerd's state tmpfs);
  * anything of an earlier foyerd's at <state>/greeter is detached or set aside, never entered.
  */
-export function makeGreeterFolders(stateDir: string, user: { uid: number; gid: number }, cfg: StateConfig, files: GreeterFiles = {}): GreeterFolders {
+export async function makeGreeterFolders(stateDir: string, user: { uid: number; gid: number }, cfg: StateConfig, files: GreeterFiles = {}): Promise<GreeterFolders> {
   if (user.uid === 0) throw new FoyerError("invalid-argument", "the greeter's folders are for an unprivileged user");
   const st = lstatSync(stateDir);
   if (!st.isDirectory() || st.uid !== 0 || (st.mode & 0o022) !== 0) throw new FoyerError("access-denied", `'${stateDir}' is not a folder only root may write to`);
@@ -67,7 +68,7 @@ export function makeGreeterFolders(stateDir: string, user: { uid: number; gid: n
   const r: GreeterFolders = { home: p.home, xdgRuntime: p.xdgRuntime, xauthority: p.xauthority, tmpfs: false, setAside: [] };
   // an earlier foyerd's tmpfs: detached (lazily: its greeter may still hold files in it), never read
   while (isMountPoint(p.dir)) {
-    const problem = umountCmd(p.dir, true);
+    const problem = await umountCmd(p.dir, true);
     if (problem) throw new FoyerError("internal", `cannot detach the old greeter folders at '${p.dir}': ${problem}`);
   }
   // a plain folder an earlier foyerd made (or anything else in the way): renamed aside in the
@@ -79,7 +80,7 @@ export function makeGreeterFolders(stateDir: string, user: { uid: number; gid: n
     removeAs(aside, user);
   }
   mkdirSync(p.dir, { mode: 0o755 });
-  const problem = mountCmd(["-t", "tmpfs", "-o", `size=${cfg.sizeMb}m,nr_inodes=${cfg.inodes},mode=0755,uid=0,gid=0,nosuid,nodev`, "foyer-greeter", p.dir]);
+  const problem = await mountCmd(["-t", "tmpfs", "-o", `size=${cfg.sizeMb}m,nr_inodes=${cfg.inodes},mode=0755,uid=0,gid=0,nosuid,nodev`, "foyer-greeter", p.dir]);
   if (problem) r.problem = problem;
   else r.tmpfs = true;
   // everything below is made while only root can reach it: home is root's 0700 until its last step
@@ -117,7 +118,8 @@ export function makeGreeterFolders(stateDir: string, user: { uid: number; gid: n
  */
 function removeAs(path: string, user: { uid: number; gid: number }): void {
   try {
-    const p = spawn("rm", ["-rf", "--", path], { uid: user.uid, gid: user.gid, stdio: "ignore", detached: true });
+    // not base/command's run: nothing waits for it, and it may outlive this foyerd
+    const p = spawn("rm", ["-rf", "--", path], { uid: user.uid, gid: user.gid, env: toolEnv(), stdio: "ignore", detached: true });
     p.on("error", () => {});
     p.unref();
   } catch {

@@ -4,9 +4,9 @@
 // still, so the flush kills it before it reads them: what is copied then holds still, and the
 // tmpfs can be unmounted after. The reads are safe without it (source.ts), this is not their guard.
 import { lstatSync } from "node:fs";
-import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { processes, alive } from "../base/procs.js";
+import { run } from "../base/command.js";
 
 /** The greeter's uid and gid: the owner foyerd gave `state/greeter` (display/stacks.ts); null when root owns it or there is none. */
 export function greeterOwner(stateDir: string): { uid: number; gid: number } | null {
@@ -32,7 +32,8 @@ export async function killUser(uid: number, gid: number, ms: number): Promise<Sw
   if (uid === 0 || uid === process.geteuid?.() || process.geteuid?.() !== 0) return { killed: 0, left: 0 };
   const killed = pidsOf(uid).length;
   if (killed === 0) return { killed, left: 0 };
-  spawnSync(process.execPath, ["-e", "process.kill(-1, 'SIGKILL')"], { uid, gid, env: {}, cwd: "/", stdio: "ignore", timeout: 10_000 });
+  // whether it ran is what /proc says next, as before: a failure to start is not fatal here
+  await run([process.execPath, "-e", "process.kill(-1, 'SIGKILL')"], { uid, gid, cwd: "/", timeoutMs: 10_000, maxOutput: 0 }).catch(() => {});
   const end = Date.now() + ms;
   let left = pidsOf(uid).length;
   while (left > 0 && Date.now() < end) {

@@ -14,9 +14,9 @@
 //
 // Mounting needs CAP_SYS_ADMIN. Without it (a container, a test as non-root) foyer runs on a plain
 // directory at the same place and says so once: nothing else changes but the limits.
-import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, chmodSync, statSync, writeFileSync, renameSync, openSync, fstatSync, fchmodSync, closeSync, constants } from "node:fs";
-import { FoyerError } from "../base/errors.js";
+import { mkdirSync, readFileSync, statSync, lstatSync, readlinkSync, realpathSync, writeFileSync, renameSync, openSync, fstatSync, fchmodSync, fchownSync, closeSync, constants } from "node:fs";
+import { FoyerError, describe, errnoOf } from "../base/errors.js";
+import { firstLine, run } from "../base/command.js";
 import { join, resolve } from "node:path";
 import type { StateConfig } from "../profile/schema.js";
 
@@ -74,16 +74,22 @@ export interface StateMount {
   overlayProblems: string[];
 }
 
-/** mount(8) with `args`; undefined when it worked, else the first line it said. */
-export function mountCmd(args: string[]): string | undefined {
+/** mount(8) and umount(8) take a moment; one that hangs (a dead network file system below) is given up on */
+const MOUNT_TIMEOUT_MS = 30_000;
+
+/** `argv` (mount or umount); undefined when it worked, else the first line it said, or why it could not run. */
+async function mountTool(argv: string[], pkg: string): Promise<string | undefined> {
   try {
-    execFileSync("mount", args, { stdio: ["ignore", "ignore", "pipe"] });
-    return undefined;
+    const r = await run(argv, { timeoutMs: MOUNT_TIMEOUT_MS, maxOutput: 4096 });
+    return r.code === 0 ? undefined : firstLine(r.stderr) || `'${argv[0]}' exited ${r.code ?? r.signal}`;
   } catch (e) {
-    const err = e as NodeJS.ErrnoException & { stderr?: Buffer };
-    if (err.code === "ENOENT") return "'mount' not found (util-linux)";
-    return (err.stderr?.toString() ?? err.message).trim().split("\n")[0] ?? "mount failed";
+    return errnoOf((e as Error).cause) === "ENOENT" ? `'${argv[0]}' not found (${pkg})` : describe(e);
   }
+}
+
+/** mount(8) with `args`; undefined when it worked, else the first line it said. */
+export function mountCmd(args: string[]): Promise<string | undefined> {
+  return mountTool(["mount", ...args], "util-linux");
 }
 
 /**
@@ -91,7 +97,7 @@ export function mountCmd(args: string[]): string | undefined {
  * it, logs included) and the overlays. Never throws for a refused mount: the caller logs
  * `problem` and runs on a plain directory.
  */
-export function mountState(runtimeDir: string, cfg: StateConfig): StateMount {
+export async function mountState(runtimeDir: string, cfg: StateConfig): Promise<StateMount> {
   const dir = stateDir(runtimeDir);
   ownFolder(runtimeDir);
   mkdirSync(dir, { recursive: true, mode: 0o755 });
@@ -99,17 +105,17 @@ export function mountState(runtimeDir: string, cfg: StateConfig): StateMount {
   const here = readMounts().find((m) => m.mountPoint === resolve(dir));
   if (here?.fsType === "tmpfs") r.tmpfs = true;
   else {
-    const problem = mountCmd(["-t", "tmpfs", "-o", `size=${cfg.sizeMb}m,nr_inodes=${cfg.inodes},mode=0755,nosuid,nodev`, "foyer-state", dir]);
+    const problem = await mountCmd(["-t", "tmpfs", "-o", `size=${cfg.sizeMb}m,nr_inodes=${cfg.inodes},mode=0755,nosuid,nodev`, "foyer-state", dir]);
     if (problem) r.problem = problem;
     else r.tmpfs = true;
   }
   ownFolder(dir);
   mkdirSync(join(dir, LOG_DIR), { recursive: true, mode: 0o700 });
-  cfg.overlay.forEach((path, i) => {
-    const problem = mountOverlay(dir, path, i);
+  for (const [i, path] of cfg.overlay.entries()) {
+    const problem = await mountOverlay(dir, path, i);
     if (problem) r.overlayProblems.push(`'${path}': ${problem}`);
     else r.overlays.push(path);
-  });
+  }
   return r;
 }
 
@@ -131,26 +137,68 @@ function ownFolder(path: string): void {
   }
 }
 
-function mountOverlay(dir: string, path: string, i: number): string | undefined {
-  let st;
+/**
+ * Why root must not mount over `path` by its name, or undefined. Each name on the way (a
+ * symlink's target too) must sit in a folder no other uid can change: root's, not writable by
+ * others or a group other than root's, or root's sticky folder holding a name of root's.
+ * Otherwise that uid could put a symlink there, between the checks and mount(8), and have root
+ * mount over a folder of its choosing, owned and moded as the one it showed. The path itself may
+ * be anyone's (a home).
+ */
+function swappableBy(path: string, links = 0): string | undefined {
+  if (links > 40) return `'${path}' has too many symlinks`;
+  const names = path.split("/").filter(Boolean);
+  let parent = lstatSync("/");
+  let at = "/";
+  for (const [k, name] of names.entries()) {
+    const next = join(at, name);
+    const st = lstatSync(next);
+    const othersWrite = parent.uid !== 0 || (parent.mode & 0o002) !== 0 || ((parent.mode & 0o020) !== 0 && parent.gid !== 0);
+    const sticky = parent.uid === 0 && (parent.mode & 0o1000) !== 0 && st.uid === 0;
+    if (othersWrite && !sticky) return `'${at}' is a folder that uid ${parent.uid} or others may change`;
+    if (st.isSymbolicLink()) return swappableBy(resolve(at, readlinkSync(next), ...names.slice(k + 1)), links + 1);
+    parent = st;
+    at = next;
+  }
+  return undefined;
+}
+
+async function mountOverlay(dir: string, given: string, i: number): Promise<string | undefined> {
+  let st, path: string, swappable: string | undefined;
   try {
+    swappable = swappableBy(given);
+    // once no other uid can change it, its target is what mount(8), which resolves it too, mounts on
+    path = realpathSync(given);
     st = statSync(path);
   } catch {
     return "does not exist";
   }
   if (!st.isDirectory()) return "is not a directory";
+  if (swappable) return `not mounted: ${swappable}`;
   if (readMounts().some((m) => m.mountPoint === path && m.fsType === "overlay" && m.superOptions.includes(`upperdir=${dir}/`))) return undefined;
   const upper = join(dir, "overlay", String(i), "upper"), work = join(dir, "overlay", String(i), "work");
   mkdirSync(upper, { recursive: true, mode: 0o755 });
   mkdirSync(work, { recursive: true, mode: 0o700 });
-  // the upper's root takes the lower's owner and mode, so the merged folder looks like the real one
-  chmodSync(upper, st.mode & 0o7777);
+  // the upper's root takes the lower's owner and mode, so the merged folder looks like the real
+  // one. Through an fd: an upper kept from an earlier foyerd is the lower owner's, and root's
+  // chown must never follow a name (docs/security.md, rule 1)
+  let fd: number;
   try {
-    execFileSync("chown", [`${st.uid}:${st.gid}`, upper]);
-  } catch {
-    /* root only; the merged folder keeps the upper's owner */
+    fd = openSync(upper, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch (e) {
+    return `its upper layer cannot be opened (${describe(e)})`;
   }
-  return mountCmd(["-t", "overlay", "foyer-overlay", "-o", `lowerdir=${path},upperdir=${upper},workdir=${work}`, path]);
+  try {
+    try {
+      fchownSync(fd, st.uid, st.gid);
+    } catch {
+      /* root only; the merged folder keeps the upper's owner */
+    }
+    fchmodSync(fd, st.mode & 0o7777);
+  } finally {
+    closeSync(fd);
+  }
+  return await mountCmd(["-t", "overlay", "foyer-overlay", "-o", `lowerdir=${path},upperdir=${upper},workdir=${work}`, path]);
 }
 
 /** The overlays whose upper layer lives in `dir`, innermost first: they go before the tmpfs. */
@@ -177,18 +225,12 @@ export function writePersistPlan(dir: string, cfg: StateConfig): void {
 }
 
 /** umount(8) of `p` (`lazy`: detached now, freed when nothing holds it); undefined when it worked, else why not. */
-export function umountCmd(p: string, lazy = false): string | undefined {
-  try {
-    execFileSync("umount", lazy ? ["-l", p] : [p], { stdio: ["ignore", "ignore", "pipe"] });
-    return undefined;
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException & { stderr?: Buffer };
-    return err.code === "ENOENT" ? "'umount' not found (util-linux)" : (err.stderr?.toString() ?? err.message).trim();
-  }
+export function umountCmd(p: string, lazy = false): Promise<string | undefined> {
+  return mountTool(["umount", ...(lazy ? ["-l", p] : [p])], "util-linux");
 }
 
-function umount(p: string): void {
-  const problem = umountCmd(p);
+async function umount(p: string): Promise<void> {
+  const problem = await umountCmd(p);
   if (problem) throw new Error(problem);
 }
 
@@ -196,10 +238,10 @@ function umount(p: string): void {
  * Overlays first (their upper layers live in the tmpfs), then what is mounted inside it (the
  * greeter's own tmpfs, greeter-folders.ts), deepest first, then the tmpfs; leaves the empty mount point.
  */
-export function unmountState(dir: string): void {
-  for (const o of overlaysOn(dir)) umount(o);
+export async function unmountState(dir: string): Promise<void> {
+  for (const o of overlaysOn(dir)) await umount(o);
   const d = resolve(dir);
-  for (const m of readMounts().filter((m) => m.mountPoint.startsWith(`${d}/`)).reverse()) umount(m.mountPoint);
-  if (isMountPoint(dir)) umount(dir);
+  for (const m of readMounts().filter((m) => m.mountPoint.startsWith(`${d}/`)).reverse()) await umount(m.mountPoint);
+  if (isMountPoint(dir)) await umount(dir);
   if (isMountPoint(dir)) throw new Error(`${dir} is still a mount point`);
 }

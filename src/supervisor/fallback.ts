@@ -9,6 +9,7 @@ import { ReadStream } from "node:tty";
 import { spawn, type ChildProcess } from "node:child_process";
 import { Secret, wipeAll } from "../base/secret.js";
 import { describe } from "../base/errors.js";
+import { TOOL_PATH } from "../base/command.js";
 import { MAX_PASSPHRASE_BYTES } from "../protocol/greeter.js";
 import type { PromptKind } from "../protocol/classify.js";
 import type { Logger } from "../base/log.js";
@@ -50,7 +51,7 @@ class TtyAgentFallback implements Fallback {
     private replies: FallbackReplies,
     private log: Logger,
   ) {
-    this.#child = spawn("systemd-tty-ask-password-agent", ["--watch", `--console=${consolePath}`], { stdio: "ignore", env: { PATH: "/usr/bin:/bin:/usr/sbin:/sbin:/lib/systemd" } });
+    this.#child = spawn("systemd-tty-ask-password-agent", ["--watch", `--console=${consolePath}`], { stdio: "ignore", env: { PATH: `${TOOL_PATH}:/lib/systemd` } }); // a long-lived child; the agent may sit in /lib/systemd
     this.#child.on("error", (e) => log.error("cannot start systemd-tty-ask-password-agent", { err: describe(e) }));
     log.notice("console handed to systemd-tty-ask-password-agent", { console: consolePath });
     this.update(pending);

@@ -71,7 +71,7 @@ export async function launchFirst(p: Profile, runtimeDir: string, log: Logger, o
   const tokens = new LaunchTokens(() => listener);
   // one cookie per foyerd start: a greeter relaunch and a new X server use the same file
   const xCookie = p.display.stack === "x11" ? newXCookie() : undefined;
-  const folders = hasGreeter ? greeterFolders(stateDir(runtimeDir), user, p, xCookie) : greeterPaths(stateDir(runtimeDir));
+  const folders = hasGreeter ? await greeterFolders(stateDir(runtimeDir), user, p, xCookie) : greeterPaths(stateDir(runtimeDir));
   if ("setAside" in folders) {
     if (folders.problem) log.warning(`cannot mount the greeter's tmpfs (${folders.problem}); its folders are plain ones in the state folder`);
     if (folders.setAside.length) log.info("an earlier greeter's folders set aside", { paths: folders.setAside.join(" ") });
@@ -110,10 +110,10 @@ export async function launchFirst(p: Profile, runtimeDir: string, log: Logger, o
 }
 
 /** The greeter's folders, with the X server's cookie file among them when there is a cookie. */
-function greeterFolders(state: string, user: { uid: number; gid: number }, p: Profile, xCookie: Buffer | undefined): GreeterFolders {
+async function greeterFolders(state: string, user: { uid: number; gid: number }, p: Profile, xCookie: Buffer | undefined): Promise<GreeterFolders> {
   const xauthority = xCookie ? xauthorityFile(xCookie) : undefined;
   try {
-    return makeGreeterFolders(state, user, p.state, xauthority ? { xauthority } : {});
+    return await makeGreeterFolders(state, user, p.state, xauthority ? { xauthority } : {});
   } finally {
     xauthority?.fill(0);
   }

@@ -52,7 +52,7 @@ export class Firstboot {
   }
 
   /** Enters the flow when it is due; returns whether it did. */
-  start(): boolean {
+  async start(): Promise<boolean> {
     const { enabled, root, log } = this.#o;
     const { due, why } = firstbootDue(enabled, readFirstbootCondition(root));
     if (!due) {
@@ -60,7 +60,7 @@ export class Firstboot {
       (enabled === true && why !== "already done" ? log.warning : log.info)(`first-boot setup skipped: ${why}`, { root });
       return false;
     }
-    this.#catalog = readCatalog(root);
+    this.#catalog = await readCatalog(root);
     this.#view = { phase: "form", values: this.#defaults(), errors: [], hashed: { user: false, root: false }, message: "" };
     this.#active = true;
     log.notice("first-boot setup starts", { root, layouts: this.#catalog.layouts.length, locales: this.#catalog.locales.length, timezones: this.#catalog.timezones.length });

@@ -5,8 +5,8 @@
 // password is right (or, root locked, with recovery.suloginForce), and foyer's SUSHELL is
 // libexec/foyer-repair (packaging/libexec/ in the source), which runs `fsck -y` of the device foyerd names in its environment, its
 // progress in the terminal.
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runFsck } from "../agents/fsck.js";
@@ -17,8 +17,11 @@ import type { Profile } from "../profile/schema.js";
 import type { Logger } from "../base/log.js";
 import { guardedArgv } from "../launch/direct.js";
 import { FoyerError, describe, type ProblemCode } from "../base/errors.js";
+import { TOOL_PATH, exitError, run } from "../base/command.js";
 
-const BASE_ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", TERM: "xterm-256color", LANG: "C.UTF-8", HOME: "/root" };
+const BASE_ENV = { PATH: TOOL_PATH, TERM: "xterm-256color", LANG: "C.UTF-8", HOME: "/root" };
+/** a recovery action (reboot, poweroff, continue) still running after this is killed, and the buttons come back */
+const ACTION_TIMEOUT_MS = 5 * 60_000;
 
 /** fsck's "checking canceled by user request": the repair's terminal closed while fsck ran */
 const FSCK_CANCELED = 32;
@@ -75,7 +78,7 @@ export class Recovery {
       const output = e.signal === 0 ? "" : "the repair was stopped: its terminal closed while fsck ran";
       this.#view.fsck = { device, exitCode: code, running: false, percent: null, output };
       this.log.info(`fsck repair of '${device}' exited ${code}`);
-      this.#view.journal = this.#journal();
+      this.#refreshJournal();
       // fsck's 0 and 1 (errors corrected): check again read-only, so the screen says whether it is clean now
       if (code === 0 || code === 1) void this.#check(device);
     } else if (device) this.log.notice(`no repair of '${device}': the terminal closed before sulogin let anyone in`);
@@ -103,7 +106,7 @@ export class Recovery {
     this.#active = true;
     if (keep) this.log.info(`${reason}; the screen keeps '${this.#view.reason}'`);
     else this.#view.reason = reason;
-    this.#view.journal = this.#journal();
+    this.#refreshJournal();
     this.log.notice(reason);
     this.changed();
     // the same failure may be reported twice (systemd's signal and the OnFailure= unit): check once
@@ -141,17 +144,34 @@ export class Recovery {
     f.exitCode = code;
     f.percent = null;
     this.log.info(`fsck check of '${device}' exited ${code}`);
-    this.#view.journal = this.#journal();
     this.changed();
+    this.#refreshJournal();
   }
 
-  #journal(): string[] {
+  /** Reads the journal's tail off the event loop and shows it once read; a later read wins over an earlier one. */
+  #refreshJournal(): void {
+    const read = ++this.#journalReads;
+    void this.#journal().then((lines) => {
+      if (read !== this.#journalReads || !this.#active) return;
+      this.#view.journal = lines;
+      this.changed();
+    });
+  }
+  #journalReads = 0;
+
+  async #journal(): Promise<string[]> {
     const n = this.profile.recovery.journalLines;
-    const j = spawnSync("journalctl", ["-b", "-n", String(n), "-o", "short-monotonic", "--no-pager", "-q"], { encoding: "utf8", timeout: 5000 });
-    if (j.status === 0 && j.stdout.trim()) return j.stdout.trimEnd().split("\n").slice(-n).map((l) => l.slice(0, 1000));
+    const tail = (text: string) => text.trimEnd().split("\n").slice(-n).map((l) => l.slice(0, 1000));
+    try {
+      const j = await run(["journalctl", "-b", "-n", String(n), "-o", "short-monotonic", "--no-pager", "-q"], { timeoutMs: 5000 });
+      const text = j.stdout.toString("utf8");
+      if (j.code === 0 && !j.truncated && text.trim()) return tail(text);
+    } catch {
+      /* no journalctl, or it hung: foyer's own log */
+    }
     // no journal (no systemd, or before journald): foyer's own log
     try {
-      return readFileSync(this.logFile, "utf8").trimEnd().split("\n").slice(-n).map((l) => l.slice(0, 1000));
+      return tail(await readFile(this.logFile, "utf8"));
     } catch {
       return [];
     }
@@ -163,15 +183,20 @@ export class Recovery {
     const argv = a === "continue" ? r.continueCommand : a === "reboot" ? r.rebootCommand : r.poweroffCommand;
     this.#view.busy = a === "continue" ? "continuing boot" : a === "reboot" ? "rebooting" : "powering off";
     this.changed();
-    const p = spawn(argv[0]!, argv.slice(1), { stdio: "ignore", env: BASE_ENV });
-    p.on("error", (e) => this.log.error(`cannot run '${argv[0]}'`, { err: describe(e) }));
-    p.on("exit", (code) => {
-      this.log.notice(`recovery action '${a}' ran`, { code });
-      if (code !== 0) {
+    run(argv, { env: BASE_ENV, timeoutMs: ACTION_TIMEOUT_MS, maxOutput: 0 }).then(
+      (r) => {
+        this.log.notice(`recovery action '${a}' ran`, { code: r.code });
+        if (exitError(r)) {
+          this.#view.busy = "";
+          this.changed();
+        } else if (a === "continue") this.leave();
+      },
+      (e) => {
+        this.log.error(`recovery action '${a}' failed`, { err: describe(e) });
         this.#view.busy = "";
         this.changed();
-      } else if (a === "continue") this.leave();
-    });
+      },
+    );
   }
 
   /**

@@ -96,7 +96,7 @@ export class Supervisor extends EventEmitter {
     const k = p.stack.keyboard;
     this.#log.info("keyboard layout", { layout: k.layout, variant: k.variant, from: profile.keyboard.vconsole });
     // decided before the greeter can connect, so its first state already shows the form
-    const form = (profile.flow !== "recovery" || firstbootOnly === true) && p.firstboot.start();
+    const form = (profile.flow !== "recovery" || firstbootOnly === true) && (await p.firstboot.start());
     // the listener, the greeter's folders, seatd and the greeter itself are first-launch.ts's
     await p.server.start();
     const urlFile = join(this.#o.runtimeDir, "greeter-url");

@@ -45,7 +45,7 @@ G("a frame within the bound is a PPM of the output; past the bound grim is stopp
   const stack = displayStack({
     profile: ProfileSchema.parse({ schema: 1, display: { stack: "headless-wayland", browser: "cog", renderer: "pixman", rotate: 2 } }),
     runtimeDir,
-    folders: makeGreeterFolders(join(runtimeDir, "state"), user, StateSchema.parse({})),
+    folders: await makeGreeterFolders(join(runtimeDir, "state"), user, StateSchema.parse({})),
     logDir: join(runtimeDir, "log"),
     user,
     keyboard: US,

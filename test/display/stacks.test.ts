@@ -44,7 +44,7 @@ const HOME = `${RUN}/state/greeter/home`;
 const XDG = `${RUN}/state/greeter/xdg`;
 const URL = "http://127.0.0.1:4242/#token=t";
 const FILTER = `${RUN}/cog-content-filter.json`;
-const PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
+const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"; // base/command.ts TOOL_PATH, to the letter
 const GREETER_ENV: Env = {
   PATH,
   LANG: "C.UTF-8",

@@ -88,7 +88,7 @@ async function origins(ctx: Ctx): Promise<{ allowed: number; other: number; repo
 }
 
 /** cage (headless, pixman) running foyer's cog argv as the greeter user; `filter` false drops --content-filter. */
-function launch(allowed: number, filter: boolean): Launched {
+async function launch(allowed: number, filter: boolean): Promise<Launched> {
   const runtimeDir = mkdtempSync(join(tmpdir(), "foyer-cog-"));
   chmodSync(runtimeDir, 0o755); // as foyerd makes it: the greeter user reaches its folders below
   mkdirSync(join(runtimeDir, "state"), { mode: 0o755 });
@@ -98,7 +98,7 @@ function launch(allowed: number, filter: boolean): Launched {
   const stack = displayStack({
     profile,
     runtimeDir,
-    folders: makeGreeterFolders(join(runtimeDir, "state"), lookupUser("foyer-greeter"), StateSchema.parse({})),
+    folders: await makeGreeterFolders(join(runtimeDir, "state"), lookupUser("foyer-greeter"), StateSchema.parse({})),
     logDir: join(runtimeDir, "state", "log"),
     user: lookupUser("foyer-greeter"),
     keyboard: US,
@@ -133,7 +133,7 @@ function launch(allowed: number, filter: boolean): Launched {
 
 C("cog's content filter: nothing from another origin or scheme loads, the page stays", async (ctx) => {
   const o = await origins(ctx);
-  ctx.greeter = launch(o.allowed, true);
+  ctx.greeter = await launch(o.allowed, true);
   await withTimeout(o.reported("left"), 60_000, "the hostile page's last report").catch((e) => {
     throw new Error(`${(e as Error).message}; reports ${JSON.stringify([...o.reports])}, other origin asked for ${JSON.stringify(o.hits)}`);
   });
@@ -151,7 +151,7 @@ C("cog's content filter: nothing from another origin or scheme loads, the page s
 
 C("control: the same cog without --content-filter reaches the other origin", async (ctx) => {
   const o = await origins(ctx);
-  ctx.greeter = launch(o.allowed, false);
+  ctx.greeter = await launch(o.allowed, false);
   await withTimeout(o.reported("fetch"), 60_000, "the hostile page's first report");
   await withTimeout(
     new Promise<void>((res) => {

@@ -37,10 +37,10 @@ function flush(ctx: Ctx, args: string[]): Promise<{ code: number | null; stderr:
 }
 
 /** A state as foyerd leaves it: a tmpfs (nosuid, nodev), log/ root's, the greeter's folders its own. */
-function state(ctx: Ctx, persist: string[]): { dir: string; home: string; root: string } {
+async function state(ctx: Ctx, persist: string[]): Promise<{ dir: string; home: string; root: string }> {
   const rt = mkdtempSync(join(ctx.base, "rt-"));
   chmodSync(rt, 0o755);
-  const s = mountState(rt, StateSchema.parse({ sizeMb: 32 }));
+  const s = await mountState(rt, StateSchema.parse({ sizeMb: 32 }));
   assert.ok(s.tmpfs, s.problem);
   const { uid, gid } = ctx.greeter;
   const home = join(s.dir, "greeter/home");
@@ -113,7 +113,7 @@ T.after((ctx) => {
 });
 
 T("set-id bits, symlinks and a FIFO the greeter made in kept folders: root's copies carry no set-id or group/other write bit, nothing behind a symlink is read, no hang", async (ctx) => {
-  const s = state(ctx, ["timeline.json", "greeter/home/keep", "greeter/home/run.sh"]);
+  const s = await state(ctx, ["timeline.json", "greeter/home/keep", "greeter/home/run.sh"]);
   writeFileSync(join(s.dir, "timeline.json"), JSON.stringify({ schema: 1, entries: [] }));
   asGreeter(`
     cd "$H"
@@ -148,7 +148,7 @@ T("set-id bits, symlinks and a FIFO the greeter made in kept folders: root's cop
 });
 
 T("a symlink or a FIFO in place of a kept path, or a symlink on the way to one: refused by name, nothing behind it read, no hang", async (ctx) => {
-  const s = state(ctx, ["greeter/home/settings.json", "greeter/home/pipe", "greeter/home/via/f", "greeter/home/dir"]);
+  const s = await state(ctx, ["greeter/home/settings.json", "greeter/home/pipe", "greeter/home/via/f", "greeter/home/dir"]);
   asGreeter(`
     cd "$H"
     ln -s "$SECRET/f" settings.json
@@ -169,7 +169,7 @@ T("a symlink or a FIFO in place of a kept path, or a symlink on the way to one: 
 const unescape = (s: string) => Buffer.from(s.replace(/\\x([0-9a-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))), "latin1");
 
 T("the children's output cannot forge a section of the boot log nor hide a line on a terminal; tokens stay redacted", async (ctx) => {
-  const s = state(ctx, []);
+  const s = await state(ctx, []);
   const foyerd = Buffer.from("2026-01-01T00:00:00.000Z info foyerd: started\n2026-01-01T00:00:01.000Z warning agents: ignoring ask file 'a\x1b[2K\rb'\n", "latin1");
   writeFileSync(join(s.dir, "log/foyerd.log"), foyerd);
   const greeter = Buffer.concat([
@@ -263,7 +263,7 @@ function raceTree(ctx: Ctx, home: string): string {
 }
 
 T(`a file swapped for a symlink to root's secret (or a FIFO, or a folder for a symlink) while the flush runs, ${ROUNDS} rounds: the secret never lands, the flush never hangs`, async (ctx) => {
-  const s = state(ctx, []);
+  const s = await state(ctx, []);
   const src = raceTree(ctx, s.home);
   const swapper = await startSwapper(ctx, src);
   let asFile = 0, absent = 0;
@@ -289,7 +289,7 @@ T(`a file swapped for a symlink to root's secret (or a FIFO, or a folder for a s
 });
 
 T("a greeter process still running at the flush (--state) is killed before its tree is read, and the flush says so", async (ctx) => {
-  const s = state(ctx, ["greeter/home/race"]);
+  const s = await state(ctx, ["greeter/home/race"]);
   raceTree(ctx, s.home);
   const swapper = await startSwapper(ctx, join(s.home, "race"));
   const gone = new Promise<string | null>((res) => swapper.on("exit", (_, sig) => res(sig)));

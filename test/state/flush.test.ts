@@ -7,6 +7,7 @@ import * as path from "node:path";
 import { createHash } from "node:crypto";
 import { flushTree, TEMP_PREFIX } from "../../src/state/flush.js";
 import { withTimeout } from "../../src/base/timeout.js";
+import { TOOL_PATH } from "../../src/base/command.js";
 
 let root = "";
 test.before(async () => { root = await fs.mkdtemp(path.join(os.tmpdir(), "foyer-flush-")); });
@@ -55,16 +56,17 @@ test("where `sync --file-system` cannot run, each temp is fsync'd instead: a new
   await fs.writeFile(path.join(from, "old/z"), "new z");
   await fs.mkdir(path.join(to, "old"), { recursive: true });
   await fs.writeFile(path.join(to, "old/z"), "old z");
-  // a `sync` that fails, first on PATH, and says it was asked
+  // a `sync` that fails and says it was asked, bound over the one foyer's PATH finds (this suite
+  // has a mount namespace of its own)
   await fs.mkdir(bin);
   await fs.writeFile(path.join(bin, "sync"), `#!/bin/sh\necho "$@" > ${path.join(bin, "asked")}\nexit 1\n`, { mode: 0o755 });
-  const saved = process.env.PATH;
-  process.env.PATH = `${bin}:${saved}`;
+  const real = execFileSync("sh", ["-c", "command -v sync"], { encoding: "utf8", env: { PATH: TOOL_PATH } }).trim();
+  execFileSync("mount", ["--bind", path.join(bin, "sync"), real]);
   try {
     const r = await withTimeout(flushTree(from, to), 10_000, "flush");
     assert.equal({ copied: r.copied, problems: r.problems }, { copied: 2, problems: [] });
   } finally {
-    process.env.PATH = saved;
+    execFileSync("umount", [real]);
   }
   assert.match(await fs.readFile(path.join(bin, "asked"), "utf8"), /--file-system/);
   assert.is(await fs.readFile(path.join(to, "new/sub/y"), "utf8"), "y");

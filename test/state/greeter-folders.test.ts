@@ -27,9 +27,9 @@ function state(ctx: { dirs: string[] }): string {
 
 const greeter = account("foyer-greeter");
 
-F("an X server's cookie: <xdg>/Xauthority, the greeter's, 0600, the bytes given", (ctx) => {
+F("an X server's cookie: <xdg>/Xauthority, the greeter's, 0600, the bytes given", async (ctx) => {
   const bytes = xauthorityFile(newXCookie());
-  const f = makeGreeterFolders(state(ctx), greeter, StateSchema.parse({}), { xauthority: bytes });
+  const f = await makeGreeterFolders(state(ctx), greeter, StateSchema.parse({}), { xauthority: bytes });
   assert.is(f.xauthority, join(f.xdgRuntime, "Xauthority"));
   const st = lstatSync(f.xauthority);
   assert.ok(st.isFile());
@@ -39,9 +39,9 @@ F("an X server's cookie: <xdg>/Xauthority, the greeter's, 0600, the bytes given"
   assert.equal([xdg.uid, (xdg.mode & 0o7777).toString(8)], [greeter.uid, "700"]);
 });
 
-F("no X server: no Xauthority file; its path is still the layout's", (ctx) => {
+F("no X server: no Xauthority file; its path is still the layout's", async (ctx) => {
   const dir = state(ctx);
-  const f = makeGreeterFolders(dir, greeter, StateSchema.parse({}));
+  const f = await makeGreeterFolders(dir, greeter, StateSchema.parse({}));
   assert.is(f.xauthority, greeterPaths(dir).xauthority);
   assert.not.ok(existsSync(f.xauthority));
 });

@@ -59,10 +59,10 @@ T.after.each(async (ctx) => {
   ctx.dirs = [];
 });
 
-T("a tmpfs with the profile's size and inode limits; mounted once, a second foyerd finds it and its files", (ctx) => {
+T("a tmpfs with the profile's size and inode limits; mounted once, a second foyerd finds it and its files", async (ctx) => {
   const rt = tmp(ctx, "rt");
   const cfg = StateSchema.parse({ sizeMb: 4, inodes: 300 });
-  const s = mountState(rt, cfg);
+  const s = await mountState(rt, cfg);
   assert.ok(s.tmpfs, s.problem);
   const m = readMounts().filter((x) => x.mountPoint === stateDir(rt));
   assert.is(m.length, 1);
@@ -77,13 +77,13 @@ T("a tmpfs with the profile's size and inode limits; mounted once, a second foye
   assert.throws(() => {
     for (let i = 0; i < 400; i++) writeFileSync(join(s.dir, `f${i}`), "");
   }, /ENOSPC/);
-  const again = mountState(rt, cfg);
+  const again = await mountState(rt, cfg);
   assert.ok(again.tmpfs);
   assert.is(readMounts().filter((x) => x.mountPoint === stateDir(rt)).length, 1, "not mounted twice");
   assert.is(readFileSync(join(s.dir, "keep"), "utf8"), "x");
 });
 
-T("an overlay: writes land in the tmpfs, the read-only disk below is never touched, unmount leaves nothing", (ctx) => {
+T("an overlay: writes land in the tmpfs, the read-only disk below is never touched, unmount leaves nothing", async (ctx) => {
   const rt = tmp(ctx, "rt"), disk = tmp(ctx, "disk"), root = tmp(ctx, "root");
   execFileSync("mount", ["-t", "tmpfs", "-o", "size=8m", "foyer-disk", disk]);
   mkdirSync(join(disk, "home"));
@@ -91,7 +91,7 @@ T("an overlay: writes land in the tmpfs, the read-only disk below is never touch
   execFileSync("mount", ["-o", "remount,ro", disk]);
   const before = snapshot(disk);
   const home = join(disk, "home");
-  const s = mountState(rt, StateSchema.parse({ overlay: [home, join(disk, "missing")] }));
+  const s = await mountState(rt, StateSchema.parse({ overlay: [home, join(disk, "missing")] }));
   assert.equal(s.overlays, [home]);
   assert.equal(s.overlayProblems, [`'${join(disk, "missing")}': does not exist`]);
   assert.is(readFileSync(join(home, "settings"), "utf8"), "from the disk\n", "the merged folder shows the disk's files");
@@ -174,9 +174,9 @@ T("without the privilege to mount: a plain folder, said once, foyerd runs; flush
   assert.not.ok(existsSync(stateDir(rt)));
 });
 
-T("bad input: a malformed plan, a symlinked target, a full disk, a symlink in the state: clear lines, exit 1, the state kept", (ctx) => {
+T("bad input: a malformed plan, a symlinked target, a full disk, a symlink in the state: clear lines, exit 1, the state kept", async (ctx) => {
   const rt = tmp(ctx, "rt"), root = tmp(ctx, "root"), outside = tmp(ctx, "outside");
-  const s = mountState(rt, StateSchema.parse({}));
+  const s = await mountState(rt, StateSchema.parse({}));
   writeFileSync(join(s.dir, "log/foyerd.log"), "a line\n");
   writeFileSync(join(s.dir, "persist.json"), '{"logs":"relative/path","persist":[],"persistTo":"/var/lib/foyer"}');
   let r = flush("--state", s.dir, "--root", root, "--boot-id", BOOT, "--unmount");

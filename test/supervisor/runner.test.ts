@@ -137,7 +137,7 @@ function rig(): Rig {
       },
     },
     recovery: { active: false, view: { reason: "", fsck: null, journal: [], busy: "", terminal: { open: false, repair: false } }, start() {}, action() {}, openTerminal() {}, resize() {}, closeTerminal() {} },
-    firstboot: { active: false, view: undefined as never, start: () => false, options: () => ({ type: "firstboot_options", layouts: [], locales: [], timezones: [] }), chooseKeyboard() {}, submit() {} },
+    firstboot: { active: false, view: undefined as never, start: async () => false, options: () => ({ type: "firstboot_options", layouts: [], locales: [], timezones: [] }), chooseKeyboard() {}, submit() {} },
     settings: {
       locale: "C.UTF-8",
       appearance: { theme: "default", highContrast: false, largeText: false, reducedMotion: false, osk: false },
@@ -219,7 +219,7 @@ test("the breaker trips to the text fallback with the pending request; a manual 
   assert.is(t.sup.state.phase, "fallback");
   assert.is(t.greeters.length, 4, "no greeter after the breaker tripped");
   assert.equal(t.fallbacks.length, 1);
-  assert.equal(t.fallbacks[0]!.requests, [{ key: 7, message: "Passphrase for root:", echo: false, retries: 0, from: "systemd" }]);
+  assert.equal(t.fallbacks[0]!.requests, [{ key: 7, message: "Passphrase for root:", echo: false, retries: 0, kind: "passphrase", from: "systemd" }]);
   assert.ok(t.log.some((l) => l.startsWith("error crash-loop breaker tripped: greeter exited 4 times in 10000 ms")), t.log.join("\n"));
   await t.clock.advance(60_000);
   assert.is(t.greeters.length, 4, "nothing restarts it by itself");
