@@ -116,9 +116,15 @@ async function keyctlAdd(payload: Buffer, timeoutS: number): Promise<string> {
   throw new FoyerError("internal", `${exitError(r)?.message ?? "'keyctl' wrote no serial"}: ${err || serial.slice(0, 80)}`);
 }
 
-/** The "cryptsetup" key in root's user keyring, read with keyctl pipe; empty when there is none. */
+/**
+ * The "cryptsetup" key in root's user keyring, read with keyctl pipe; empty when there is none.
+ * systemd-cryptsetup's key may be read only by a possessor, and a service's private session
+ * keyring (KeyringMode=private) does not reach root's user keyring: the read runs in a new session
+ * keyring with the user keyring linked into it, which makes foyer a possessor for that moment.
+ */
+const KEYCTL_READ = `keyctl link @u @s >/dev/null && k=$(keyctl search @s user ${KEY_NAME} 2>/dev/null) || exit 0; exec keyctl pipe "$k"`;
 async function keyctlRead(): Promise<Buffer> {
-  const r = await run(["sh", "-c", `k=$(keyctl search @u user ${KEY_NAME} 2>/dev/null) || exit 0; exec keyctl pipe "$k"`], { timeoutMs: KEYCTL_TIMEOUT_MS, maxOutput: MAX_PAYLOAD });
+  const r = await run(["keyctl", "session", "-", "sh", "-c", KEYCTL_READ], { timeoutMs: KEYCTL_TIMEOUT_MS, maxOutput: MAX_PAYLOAD });
   const failed = exitError(r);
   if (failed || r.truncated) {
     r.stdout.fill(0);

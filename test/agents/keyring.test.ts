@@ -87,6 +87,28 @@ test("systemd-cryptsetup's own cache in the keyring is kept behind the confirmed
   assert.match(lines.join("\n"), /cachedAfter\W+2\b/);
 });
 
+// foyer.service's KeyringMode=private gives foyerd a session keyring that does not reach root's user
+// keyring, where systemd-cryptsetup's key may be read by a possessor only (add_key's default)
+const IN_PRIVATE_SESSION = `
+const { KeyringCache } = await import("./src/agents/keyring.ts");
+const { Secret } = await import("./src/base/secret.ts");
+const { collectingLogger, pollUntil } = await import("./test/helpers/index.ts");
+const lines = [];
+const c = new KeyringCache({ enabled: true, timeoutS: 150, log: collectingLogger(lines), pollMs: 10, confirmMs: 5000, holders: () => ["dm-0"] });
+c.answered("cryptsetup:/dev/null", Secret.copyOf(Buffer.from("right")));
+await pollUntil(() => lines.some((l) => /passphrase kept|cannot add/.test(l)), 10000, "kept");
+console.log(lines.join("\\n"));
+`;
+
+test("from a service's private session keyring, systemd's possessor-only cache is read and kept behind", () => {
+  const pushed = spawnSync("keyctl", ["padd", "user", "cryptsetup", "@u"], { input: Buffer.from("typo\0right\0"), encoding: "utf8" });
+  assert.is(pushed.status, 0, `keyctl padd: ${pushed.stderr}`);
+  assert.is(spawnSync("keyctl", ["setperm", pushed.stdout.trim(), "0x3f010000"]).status, 0);
+  const child = spawnSync("keyctl", ["session", "-", process.execPath, "--import", "tsx", "--input-type=module", "-e", IN_PRIVATE_SESSION], { encoding: "utf8", timeout: 60_000 });
+  assert.match(child.stdout, /passphrase kept[^\n]*cachedAfter\W+1\b/, `${child.stdout}${child.stderr}`);
+  assert.is(spawnSync("keyctl", ["pipe", keySerial()!]).stdout.toString(), "right\0typo\0");
+});
+
 test("a request asked again before its disk opened: the answer was wrong and is never kept", async () => {
   const added: Buffer[] = [];
   const { c, lines, holders } = cache({ add: async (b) => (added.push(Buffer.from(b)), "1") });
