@@ -8,7 +8,8 @@
 //     log/                          foyerd.log, greeter.log, display.log, seatd.log (0700)
 //     greeter/                      the greeter user's own tmpfs: HOME and XDG_RUNTIME_DIR
 //                                   (greeter-folders.ts)
-//     overlay/<n>/{upper,work}/     upper layers of the profile's state.overlay paths
+//     overlay/<dev>-<ino>/{upper,work}/  upper layers of the profile's state.overlay paths, named
+//                                   after the lower folder they belong to
 //     timeline.json                 the boot timeline (timeline.ts)
 //     persist.json                  what foyer-flush keeps, written by foyerd from the profile
 //
@@ -111,8 +112,8 @@ export async function mountState(runtimeDir: string, cfg: StateConfig): Promise<
   }
   ownFolder(dir);
   mkdirSync(join(dir, LOG_DIR), { recursive: true, mode: 0o700 });
-  for (const [i, path] of cfg.overlay.entries()) {
-    const problem = await mountOverlay(dir, path, i);
+  for (const path of cfg.overlay) {
+    const problem = await mountOverlay(dir, path);
     if (problem) r.overlayProblems.push(`'${path}': ${problem}`);
     else r.overlays.push(path);
   }
@@ -140,7 +141,9 @@ function ownFolder(path: string): void {
 /**
  * Why root must not mount over `path` by its name, or undefined. Each name on the way (a
  * symlink's target too) must sit in a folder no other uid can change: root's, not writable by
- * others or a group other than root's, or root's sticky folder holding a name of root's.
+ * group or others (with an ACL the group bits are its mask, so a named user's grant shows there),
+ * or root's sticky folder holding a real folder of root's (a symlink there may be a hard link
+ * another uid made of root's symlink, where protected_hardlinks is off).
  * Otherwise that uid could put a symlink there, between the checks and mount(8), and have root
  * mount over a folder of its choosing, owned and moded as the one it showed. The path itself may
  * be anyone's (a home).
@@ -153,8 +156,8 @@ function swappableBy(path: string, links = 0): string | undefined {
   for (const [k, name] of names.entries()) {
     const next = join(at, name);
     const st = lstatSync(next);
-    const othersWrite = parent.uid !== 0 || (parent.mode & 0o002) !== 0 || ((parent.mode & 0o020) !== 0 && parent.gid !== 0);
-    const sticky = parent.uid === 0 && (parent.mode & 0o1000) !== 0 && st.uid === 0;
+    const othersWrite = parent.uid !== 0 || (parent.mode & 0o022) !== 0;
+    const sticky = parent.uid === 0 && (parent.mode & 0o1000) !== 0 && st.uid === 0 && st.isDirectory();
     if (othersWrite && !sticky) return `'${at}' is a folder that uid ${parent.uid} or others may change`;
     if (st.isSymbolicLink()) return swappableBy(resolve(at, readlinkSync(next), ...names.slice(k + 1)), links + 1);
     parent = st;
@@ -163,7 +166,7 @@ function swappableBy(path: string, links = 0): string | undefined {
   return undefined;
 }
 
-async function mountOverlay(dir: string, given: string, i: number): Promise<string | undefined> {
+async function mountOverlay(dir: string, given: string): Promise<string | undefined> {
   let st, path: string, swappable: string | undefined;
   try {
     swappable = swappableBy(given);
@@ -176,7 +179,10 @@ async function mountOverlay(dir: string, given: string, i: number): Promise<stri
   if (!st.isDirectory()) return "is not a directory";
   if (swappable) return `not mounted: ${swappable}`;
   if (readMounts().some((m) => m.mountPoint === path && m.fsType === "overlay" && m.superOptions.includes(`upperdir=${dir}/`))) return undefined;
-  const upper = join(dir, "overlay", String(i), "upper"), work = join(dir, "overlay", String(i), "work");
+  // named after the lower, not its place in the profile: an upper kept from an earlier foyerd
+  // (another uid's files in it) never lands on another folder when the profile changed
+  const layer = join(dir, "overlay", `${st.dev}-${st.ino}`);
+  const upper = join(layer, "upper"), work = join(layer, "work");
   mkdirSync(upper, { recursive: true, mode: 0o755 });
   mkdirSync(work, { recursive: true, mode: 0o700 });
   // the upper's root takes the lower's owner and mode, so the merged folder looks like the real
@@ -198,7 +204,8 @@ async function mountOverlay(dir: string, given: string, i: number): Promise<stri
   } finally {
     closeSync(fd);
   }
-  return await mountCmd(["-t", "overlay", "foyer-overlay", "-o", `lowerdir=${path},upperdir=${upper},workdir=${work}`, path]);
+  // nosuid, nodev: the merged folder must not gain what a nosuid /home lacks
+  return await mountCmd(["-t", "overlay", "foyer-overlay", "-o", `nosuid,nodev,lowerdir=${path},upperdir=${upper},workdir=${work}`, path]);
 }
 
 /** The overlays whose upper layer lives in `dir`, innermost first: they go before the tmpfs. */

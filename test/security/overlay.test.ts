@@ -7,7 +7,7 @@
 import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, writeFileSync, lstatSync, chmodSync, chownSync, rmSync, symlinkSync } from "node:fs";
+import { mkdtempSync, mkdirSync, writeFileSync, lstatSync, chmodSync, chownSync, rmSync, symlinkSync, linkSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { requireTool, requirePrivateAskDir, unmountUnder } from "../helpers/index.js";
@@ -36,11 +36,17 @@ const ownerAndMode = (p: string) => {
   return [st.uid, (st.mode & 0o7777).toString(8)];
 };
 const mountedAt = (p: string) => readMounts().some((m) => m.mountPoint === p);
+/** The upper layer's folder name for the lower `p`: its device and inode. */
+const layerOf = (p: string) => {
+  const st = lstatSync(p);
+  return `${st.dev}-${st.ino}`;
+};
 
 T.before((ctx) => {
   requirePrivateAskDir(); // test/run.mjs's namespaces: these mounts stay in the suite's own
   requireTool("setpriv", "util-linux");
   requireTool("mount", "mount");
+  requireTool("setfacl", "acl");
   ctx.base = mkdtempSync(join(tmpdir(), "foyer-overlay-sec-"));
   chmodSync(ctx.base, 0o755);
 });
@@ -77,9 +83,10 @@ T("the upper layer takes the lower's owner through an fd: nobody cannot rename i
   chownSync(home, nobody.uid, nobody.gid);
   const rt = join(ctx.base, "rt2");
   mkdirSync(rt, { mode: 0o755 });
+  const layer = layerOf(home); // the lower's, before the overlay covers it
   const s = await mountState(rt, StateSchema.parse({ overlay: [home] }));
   assert.equal([s.overlays, s.overlayProblems], [[home], []]);
-  const upper = join(stateDir(rt), "overlay/0/upper");
+  const upper = join(stateDir(rt), "overlay", layer, "upper");
   assert.equal(ownerAndMode(upper), [nobody.uid, "750"], "the upper is the lower's");
   assert.equal(ownerAndMode(home), [nobody.uid, "750"], "the merged folder looks like the real one");
   // nobody owns the upper but not its name: the folder holding it is root's
@@ -93,9 +100,54 @@ T("the upper layer takes the lower's owner through an fd: nobody cannot rename i
   const again = await mountState(rt, StateSchema.parse({ overlay: [home] }));
   assert.equal(again.overlays, []);
   assert.is(again.overlayProblems.length, 1);
-  assert.match(again.overlayProblems[0]!, /its upper layer cannot be opened \((ELOOP|ENOTDIR) \(open .*\/overlay\/0\/upper.\)\)/, again.overlayProblems[0]);
+  assert.match(again.overlayProblems[0]!, /its upper layer cannot be opened \((ELOOP|ENOTDIR) \(open .*\/overlay\/\d+-\d+\/upper.\)\)/, again.overlayProblems[0]);
   assert.equal(ownerAndMode(roots), [0, "700"]);
   assert.not.ok(mountedAt(home));
+});
+
+T("a folder another uid may write through an ACL, or root's symlink in a sticky folder, is no way to root's folder", async (ctx) => {
+  const roots = join(ctx.base, "roots3");
+  mkdirSync(roots, { mode: 0o700 });
+  // root:root 0755 with an ACL grant to nobody: the mode's group bits become the mask, 0775
+  const acl = join(ctx.base, "acl");
+  mkdirSync(acl, { mode: 0o755 });
+  const set = spawnSync("setfacl", ["-m", `u:nobody:rwx`, acl], { encoding: "utf8" });
+  assert.is(set.status, 0, `setfacl: ${set.stderr}`);
+  assert.is(asNobody(`ln -s ${roots} ${acl}/x`), 0, "nobody's symlink through the ACL grant");
+  // root's own symlink in a root sticky folder, as a hard link another uid could have made of it
+  // where fs.protected_hardlinks is 0 (made by root here: this host protects hard links)
+  const sticky = join(ctx.base, "sticky");
+  mkdirSync(sticky);
+  chmodSync(sticky, 0o1777);
+  symlinkSync(roots, join(ctx.base, "rootlink"));
+  linkSync(join(ctx.base, "rootlink"), join(sticky, "hard"));
+  const rt = join(ctx.base, "rt3");
+  mkdirSync(rt, { mode: 0o755 });
+  const s = await mountState(rt, StateSchema.parse({ overlay: [join(acl, "x"), join(sticky, "hard")] }));
+  assert.equal(s.overlays, []);
+  assert.match(s.overlayProblems[0]!, /'[^']*\/acl' is a folder that uid 0 or others may change/, s.overlayProblems.join(" | "));
+  assert.match(s.overlayProblems[1]!, /'[^']*\/sticky' is a folder that uid 0 or others may change/, s.overlayProblems.join(" | "));
+  assert.not.ok(mountedAt(roots), "root's folder was mounted over");
+  assert.equal(ownerAndMode(roots), [0, "700"]);
+});
+
+T("an upper layer kept from an earlier foyerd goes back over its own folder, whatever the profile's order now", async (ctx) => {
+  const home = join(ctx.base, "home4");
+  mkdirSync(home, { mode: 0o750 });
+  chownSync(home, nobody.uid, nobody.gid);
+  const roots = join(ctx.base, "roots4");
+  mkdirSync(roots, { mode: 0o700 });
+  const rt = join(ctx.base, "rt4");
+  mkdirSync(rt, { mode: 0o755 });
+  const first = await mountState(rt, StateSchema.parse({ overlay: [home] }));
+  assert.equal(first.overlays, [home]);
+  assert.is(asNobody(`echo planted > ${home}/planted`), 0, "nobody writes in its own merged home");
+  spawnSync("umount", [home]);
+  // a restarted foyerd on the same state tmpfs, with root's folder first in the profile now
+  const again = await mountState(rt, StateSchema.parse({ overlay: [roots, home] }));
+  assert.equal(again.overlays, [roots, home]);
+  assert.not.ok(existsSync(join(roots, "planted")), "nobody's file from the kept upper layer appeared in root's folder");
+  assert.ok(existsSync(join(home, "planted")), "the kept upper layer is not back over its own folder");
 });
 
 T.run();
