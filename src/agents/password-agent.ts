@@ -25,6 +25,8 @@ export interface PendingPrompt {
   /** stable per request for this daemon's life; what the greeter answers to */
   key: number;
   request: AskRequest;
+  /** what it asks for (protocol/classify.ts), read once from its words */
+  kind: PromptKind;
   /** how many times this agent answered the same request before (retryTag): > 0 means "wrong, try again" */
   retries: number;
   /** monotonic ms at which foyer first saw the request */
@@ -52,18 +54,15 @@ function defaultIsAlive(pid: number): boolean {
   }
 }
 
-/** What a request asks for (protocol/classify.ts). */
-export const askKind = (r: AskRequest): PromptKind => classifyAsk(r.message, r.echo);
-
 /**
  * What makes a request the same one asked again: its Id=, or without one (systemd-cryptsetup's
  * PIN requests have none) the same asker's PID asking for the same kind of secret, as its PIN
  * loop does (252 asks "Please enter LUKS2 token PIN:" first, then "Please enter TPM2 PIN:").
  * Not the words alone: two disks ask "Please enter TPM2 PIN:" alike, and the second is no retry.
  */
-function retryTag(r: AskRequest): string | undefined {
+function retryTag(r: AskRequest, kind: PromptKind): string | undefined {
   if (r.id) return `id:${r.id}`;
-  if (r.pid !== undefined) return `pid:${r.pid}:${askKind(r)}`;
+  if (r.pid !== undefined) return `pid:${r.pid}:${kind}`;
   return undefined;
 }
 
@@ -205,14 +204,16 @@ export class PasswordAgent {
         return entry;
       }
       const id = parsed.request.id;
-      const tag = retryTag(parsed.request);
+      const kind = classifyAsk(parsed.request.message, parsed.request.echo);
+      const tag = retryTag(parsed.request, kind);
       entry.prompt = {
         key: old?.prompt?.key ?? this.#nextKey++,
         request: parsed.request,
+        kind,
         retries: tag ? (this.#answered.get(tag) ?? 0) : 0,
         seenAt: Number(process.hrtime.bigint() / 1_000_000n),
       };
-      this.#o.log.info("password request pending", { file: name, id: id ?? "", echo: parsed.request.echo, kind: askKind(parsed.request), retries: entry.prompt.retries });
+      this.#o.log.info("password request pending", { file: name, id: id ?? "", echo: parsed.request.echo, kind, retries: entry.prompt.retries });
       return entry;
     } catch (e) {
       const errno = (e as NodeJS.ErrnoException).code;
@@ -277,10 +278,10 @@ export class PasswordAgent {
     const [name, p] = this.#find(key);
     sendPassphrases(p.request.socket, [secret]);
     this.#done.add(name);
-    const tag = retryTag(p.request);
+    const tag = retryTag(p.request, p.kind);
     if (tag) this.#answered.set(tag, (this.#answered.get(tag) ?? 0) + 1);
     this.#o.log.info("password request answered", { file: name });
-    if (!p.request.echo) this.#handOn(name, askKind(p.request), secret);
+    if (!p.request.echo) this.#handOn(name, p.kind, secret);
     this.#emit();
   }
 
@@ -291,7 +292,7 @@ export class PasswordAgent {
   #handOn(from: string, kind: PromptKind, secret: Secret): void {
     for (const [name, s] of this.#seen) {
       const p = s.prompt;
-      if (!p || name === from || this.#done.has(name) || !p.request.acceptCached || p.request.echo || askKind(p.request) !== kind) continue;
+      if (!p || name === from || this.#done.has(name) || !p.request.acceptCached || p.request.echo || p.kind !== kind) continue;
       const tag = p.request.id ?? name;
       if (this.#handedOn.has(tag)) continue;
       this.#handedOn.add(tag);

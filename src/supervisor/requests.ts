@@ -5,7 +5,7 @@
 import { promptViews, consoleRequests } from "./snapshot.js";
 import type { ConsoleRequest } from "./fallback.js";
 import type { Parts } from "./parts.js";
-import { askKind, type PendingPrompt } from "../agents/password-agent.js";
+import type { PendingPrompt } from "../agents/password-agent.js";
 import type { PromptView } from "../protocol/greeter.js";
 import type { Secret } from "../base/secret.js";
 import { monotonicUs } from "../base/timeout.js";
@@ -45,10 +45,10 @@ export class Requests {
     const { plymouth, agent, keyring } = this.#p;
     if (plymouth.owns(key)) plymouth.answer(key, secret);
     else {
-      const request = agent.pending().find((p) => p.key === key)?.request;
+      const pending = agent.pending().find((p) => p.key === key);
       agent.answer(key, secret);
       // single sign-on is for the person's passphrase: never a PIN or a recovery key
-      if (request && askKind(request) === "passphrase") keyring.answered(request.id, secret);
+      if (pending?.kind === "passphrase") keyring.answered(pending.request.id, secret);
     }
   }
 

@@ -5,12 +5,15 @@ import * as assert from "uvu/assert";
 import { Requests } from "../../src/supervisor/requests.js";
 import type { PendingPrompt } from "../../src/agents/password-agent.js";
 import { Secret } from "../../src/base/secret.js";
+import { classifyAsk } from "../../src/protocol/classify.js";
 
+// as the agent reads it: the kind from the words (protocol/classify.ts)
 const pending = (key: number, message: string, echo = false): PendingPrompt => ({
   key,
   retries: 0,
   seenAt: 0,
   request: { name: `ask.${key}`, socket: `/run/systemd/ask-password/sck.${key}`, acceptCached: false, echo, silent: false, notAfterUs: 0n, message, id: `cryptsetup:/dev/vd${key}` },
+  kind: classifyAsk(message, echo),
 });
 
 const CASES: [string, PendingPrompt, boolean][] = [

@@ -75,6 +75,7 @@ const PROMPT: PendingPrompt = {
   retries: 0,
   seenAt: 0,
   request: { name: "ask.1", socket: "/run/systemd/ask-password/sck.1", acceptCached: false, echo: false, silent: false, notAfterUs: 0n, message: "Passphrase for root:", id: "cryptsetup:/dev/vda2" },
+  kind: "passphrase",
 };
 
 interface Rig {

@@ -7,6 +7,7 @@ import type { PendingPrompt } from "../../src/agents/password-agent.js";
 import type { PlymouthPrompt } from "../../src/agents/plymouth.js";
 import type { FirstbootView } from "../../src/protocol/firstboot.js";
 import type { RecoveryView } from "../../src/protocol/greeter.js";
+import { classifyAsk } from "../../src/protocol/classify.js";
 
 const recoveryView: RecoveryView = { reason: "fsck failed", fsck: null, journal: [], busy: "", terminal: { open: false, repair: false } };
 const firstbootView: FirstbootView = {
@@ -55,12 +56,11 @@ test("the keyboard is sent as layout and variant only; the rest as given", () =>
   assert.equal([s.type, s.phase, s.locale, s.messages], ["state", "running", "de_DE.UTF-8", ["checking disks"]]);
 });
 
-const ask = (key: number, extra: Partial<PendingPrompt["request"]>, retries = 0): PendingPrompt => ({
-  key,
-  retries,
-  seenAt: 0,
-  request: { name: `ask.${key}`, socket: `/run/systemd/ask-password/sck.${key}`, acceptCached: false, echo: false, silent: false, notAfterUs: 0n, message: `systemd ${key}`, ...extra },
-});
+// as the agent reads it: the kind from the words (protocol/classify.ts)
+const ask = (key: number, extra: Partial<PendingPrompt["request"]>, retries = 0): PendingPrompt => {
+  const request = { name: `ask.${key}`, socket: `/run/systemd/ask-password/sck.${key}`, acceptCached: false, echo: false, silent: false, notAfterUs: 0n, message: `systemd ${key}`, ...extra };
+  return { key, retries, seenAt: 0, request, kind: classifyAsk(request.message, request.echo) };
+};
 const ply = (key: number, echo: boolean): PlymouthPrompt => ({ key, message: `plymouth ${key}`, echo, retries: 1, seenAt: 0 });
 
 const NOW_US = 1_000_000_000n;
