@@ -2,14 +2,14 @@
 // unlock and recovery screens in every mode, keyboard-only use, visible focus, the high-contrast,
 // large-text and reduced-motion modes from the profile and from the greeter's toggles.
 // Headless stack: a real foyerd and systemd-ask-password; Debian's chromium via playwright.
-import { suite } from "../helpers/loud-hooks.js";
+import { pageSuite } from "../helpers/greeter-page.js";
 import * as assert from "uvu/assert";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { type Browser, type Page } from "playwright-core";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { audit, serious } from "../helpers/axe.js";
-import { Foyerd, askPassword, killAskers, requirePrivateAskDir, requireTool, withTimeout, CHROMIUM_ARGS, top } from "../helpers/index.js";
+import { Foyerd, askPassword, requirePrivateAskDir, requireTool, withTimeout, top } from "../helpers/index.js";
 
 requireTool("systemd-ask-password", "systemd");
 requireTool("chromium", "chromium");
@@ -25,19 +25,7 @@ function foyerd(name: string, extra: Record<string, unknown> = {}, args: string[
   return new Foyerd(join(dir, `${name}.json`), { extraArgs: args });
 }
 
-const A = suite<{ browser?: Browser; foyerd?: Foyerd }>("integration/greeter-a11y", {});
-A.before(async (ctx) => {
-  ctx.browser = await withTimeout(chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS }), 30_000, "chromium launch");
-});
-A.after.each(async (ctx) => {
-  killAskers();
-  await ctx.foyerd?.stop();
-  ctx.foyerd?.cleanup();
-  ctx.foyerd = undefined;
-});
-A.after(async (ctx) => {
-  await ctx.browser?.close();
-});
+const A = pageSuite("integration/greeter-a11y");
 
 async function open(ctx: { browser?: Browser; foyerd?: Foyerd }, opts: { reducedMotion?: "reduce" | "no-preference"; contrast?: "more" | "no-preference" } = {}): Promise<Page> {
   const c = await ctx.browser!.newContext({ bypassCSP: true, viewport: { width: 1024, height: 760 }, ...(opts.reducedMotion ? { reducedMotion: opts.reducedMotion } : {}), ...(opts.contrast ? { contrast: opts.contrast } : {}) });

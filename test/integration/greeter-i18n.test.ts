@@ -1,13 +1,13 @@
 // Translations through the real greeter: the language comes from locale.conf, the profile or the
 // kernel command line; Arabic lays the page out right to left; systemd's prompt stays as sent.
 // Headless stack: a real foyerd, a real systemd-ask-password, Debian's chromium via playwright.
-import { suite } from "../helpers/loud-hooks.js";
+import { pageSuite } from "../helpers/greeter-page.js";
 import * as assert from "uvu/assert";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { type Browser, type Page } from "playwright-core";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { Foyerd, askPassword, killAskers, requirePrivateAskDir, requireTool, withTimeout, CHROMIUM_ARGS, top } from "../helpers/index.js";
+import { Foyerd, askPassword, requirePrivateAskDir, requireTool, withTimeout, top } from "../helpers/index.js";
 
 requireTool("systemd-ask-password", "systemd");
 requireTool("chromium", "chromium");
@@ -25,19 +25,7 @@ function foyerd(name: string, lang: string | null, extra: Record<string, unknown
   return new Foyerd(join(dir, `${name}.json`), { extraArgs: args });
 }
 
-const I = suite<{ browser?: Browser; foyerd?: Foyerd }>("integration/greeter-i18n", {});
-I.before(async (ctx) => {
-  ctx.browser = await withTimeout(chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS }), 30_000, "chromium launch");
-});
-I.after.each(async (ctx) => {
-  killAskers();
-  await ctx.foyerd?.stop();
-  ctx.foyerd?.cleanup();
-  ctx.foyerd = undefined;
-});
-I.after(async (ctx) => {
-  await ctx.browser?.close();
-});
+const I = pageSuite("integration/greeter-i18n");
 
 async function open(ctx: { browser?: Browser; foyerd?: Foyerd }): Promise<Page> {
   const page = await ctx.browser!.newPage({ viewport: { width: 1024, height: 700 } });

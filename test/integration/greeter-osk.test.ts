@@ -1,13 +1,13 @@
 // The on-screen keyboard in the real greeter: shown by itself on a tablet (touch screen, no
 // keyboard, from a recorded /proc/bus/input/devices), hidden on a laptop; it follows the layout;
 // clicking its keys types a passphrase that systemd-ask-password receives byte for byte.
-import { suite } from "../helpers/loud-hooks.js";
+import { pageSuite } from "../helpers/greeter-page.js";
 import * as assert from "uvu/assert";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { type Browser, type Page } from "playwright-core";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { Foyerd, askPassword, killAskers, requirePrivateAskDir, requireTool, withTimeout, CHROMIUM_ARGS, top } from "../helpers/index.js";
+import { Foyerd, askPassword, requirePrivateAskDir, requireTool, withTimeout, top } from "../helpers/index.js";
 import { makeScratchRoot, removeScratchRoot } from "../helpers/scratch-root.js";
 
 requireTool("systemd-ask-password", "systemd");
@@ -31,19 +31,7 @@ function foyerd(name: string, devices: string, layout = "us", appearance: Record
   return new Foyerd(join(dir, `${name}.json`), { extraArgs: args });
 }
 
-const O = suite<{ browser?: Browser; foyerd?: Foyerd }>("integration/greeter-osk", {});
-O.before(async (ctx) => {
-  ctx.browser = await withTimeout(chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS }), 30_000, "chromium launch");
-});
-O.after.each(async (ctx) => {
-  killAskers();
-  await ctx.foyerd?.stop();
-  ctx.foyerd?.cleanup();
-  ctx.foyerd = undefined;
-});
-O.after(async (ctx) => {
-  await ctx.browser?.close();
-});
+const O = pageSuite("integration/greeter-osk");
 
 async function open(ctx: { browser?: Browser; foyerd?: Foyerd }): Promise<Page> {
   // a tablet-sized touch viewport: what the OSK is for

@@ -7,15 +7,15 @@
 import { runInPrivateNetns } from "../helpers/netns.js";
 runInPrivateNetns(import.meta.url);
 
-import { suite } from "../helpers/loud-hooks.js";
+import { pageSuite, type PageCtx } from "../helpers/greeter-page.js";
 import * as assert from "uvu/assert";
-import { chromium, type Browser, type Page, type Locator } from "playwright-core";
+import { type Page, type Locator } from "playwright-core";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { audit, serious } from "../helpers/axe.js";
 import { ply, killClients } from "../helpers/plymouth.js";
-import { Foyerd, askPassword, killAskers, requirePrivateAskDir, requireTool, withTimeout, CHROMIUM_ARGS, top } from "../helpers/index.js";
+import { Foyerd, askPassword, requirePrivateAskDir, requireTool, withTimeout, top } from "../helpers/index.js";
 
 requireTool("systemd-ask-password", "systemd");
 requireTool("plymouth", "plymouth");
@@ -27,29 +27,13 @@ const dir = mkdtempSync(join(tmpdir(), "foyer-states-"));
 const docs = process.env.FOYER_UPDATE_DOCS ? join(top, "docs") : dir;
 const PIN_LABEL = "Enter the PIN to unlock this disk";
 
-interface Ctx {
-  browser?: Browser;
-  foyerd?: Foyerd;
-}
-const S = suite<Ctx>("integration/greeter-states", {});
-S.before(async (ctx) => {
-  ctx.browser = await withTimeout(chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS }), 30_000, "chromium launch");
-});
+type Ctx = PageCtx;
+const S = pageSuite("integration/greeter-states", killClients);
 S.before.each(async (ctx) => {
   const p = { schema: 1, display: { stack: "headless" }, log: { kmsg: false }, locale: { conf: "/nonexistent" }, appearance: { inputDevices: join(top, "test/fixtures/input/laptop.txt") } };
   writeFileSync(join(dir, "profile.json"), JSON.stringify(p));
   ctx.foyerd = new Foyerd(join(dir, "profile.json"));
   await ctx.foyerd.until((l) => /serving plymouth's protocol on '@\/ply-boot-protocol'/.test(l), 20_000, "plymouth server up");
-});
-S.after.each(async (ctx) => {
-  killClients();
-  killAskers();
-  await ctx.foyerd?.stop();
-  ctx.foyerd?.cleanup();
-  ctx.foyerd = undefined;
-});
-S.after(async (ctx) => {
-  await ctx.browser?.close();
 });
 
 async function open(ctx: Ctx): Promise<Page> {

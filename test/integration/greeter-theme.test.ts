@@ -1,14 +1,14 @@
 // Themes: a folder in assets/themes/ chosen by the profile. The daylight theme's colours, logo
 // and background apply and pass axe's contrast checks; a theme folder that does not exist leaves
 // the built-in colours (style.css) in place rather than an unstyled page.
-import { suite } from "../helpers/loud-hooks.js";
+import { pageSuite } from "../helpers/greeter-page.js";
 import * as assert from "uvu/assert";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { type Browser, type Page } from "playwright-core";
 import { createRequire } from "node:module";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { Foyerd, askPassword, killAskers, requirePrivateAskDir, requireTool, withTimeout, CHROMIUM_ARGS, top } from "../helpers/index.js";
+import { Foyerd, askPassword, requirePrivateAskDir, requireTool, withTimeout, top } from "../helpers/index.js";
 
 requireTool("systemd-ask-password", "systemd");
 requireTool("chromium", "chromium");
@@ -24,19 +24,7 @@ function foyerd(theme: string): Foyerd {
   return new Foyerd(join(dir, `${theme}.json`));
 }
 
-const T = suite<{ browser?: Browser; foyerd?: Foyerd }>("integration/greeter-theme", {});
-T.before(async (ctx) => {
-  ctx.browser = await withTimeout(chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS }), 30_000, "chromium launch");
-});
-T.after.each(async (ctx) => {
-  killAskers();
-  await ctx.foyerd?.stop();
-  ctx.foyerd?.cleanup();
-  ctx.foyerd = undefined;
-});
-T.after(async (ctx) => {
-  await ctx.browser?.close();
-});
+const T = pageSuite("integration/greeter-theme");
 
 async function open(ctx: { browser?: Browser; foyerd?: Foyerd }): Promise<Page> {
   const c = await ctx.browser!.newContext({ bypassCSP: true, viewport: { width: 1024, height: 700 } });
