@@ -159,15 +159,15 @@ export class Vm {
     if (enter) await this.qmp("send-key", { keys: [{ type: "qcode", data: "ret" }] });
   }
 
-  /**
-   * A left click at a point of the screen (`size`: the screen's pixels) on an absolute pointer
-   * (QEMU's usb-tablet), through QMP input-send-event.
-   */
   /** Slows the root disk down (QEMU's I/O throttling; 0, 0: full speed again), so that a check of it lasts. */
   async throttleRoot(iops: number, bps: number): Promise<void> {
     await this.qmp("block_set_io_throttle", { device: "virtio0", iops, bps, iops_rd: 0, iops_wr: 0, bps_rd: 0, bps_wr: 0 });
   }
 
+  /**
+   * A left click at a point of the screen (`size`: the screen's pixels) on an absolute pointer
+   * (QEMU's usb-tablet), through QMP input-send-event.
+   */
   async click(x: number, y: number, size: { width: number; height: number }): Promise<void> {
     const abs = (axis: "x" | "y", v: number, of: number) => ({ type: "abs", data: { axis, value: Math.round((v * 0x7fff) / (of - 1)) } });
     const button = (down: boolean) => ({ type: "btn", data: { down, button: "left" } });
@@ -296,6 +296,43 @@ export function countColour(s: { rgb: Buffer }, colour: [number, number, number]
 }
 
 type Screen = { width: number; height: number; rgb: Buffer };
+
+/**
+ * The characters in the focused field as a person counts them: the field is the widest box drawn
+ * in the focus outline's accent colour, and each bullet a column run at least 4 px wide of light
+ * pixels inside it (the 1-2 px caret is not one). Undefined when no field has the focus.
+ */
+export function fieldDots(s: Screen): number | undefined {
+  const accent = (x: number, y: number) => near(s.rgb, (y * s.width + x) * 3, [0x6e, 0xa8, 0xfe], 40);
+  for (let y = 0; y < s.height; y++) {
+    let a = -1, e = -1, n = 0;
+    for (let x = 0; x < s.width; x++) {
+      if (!accent(x, y)) continue;
+      if (a < 0) a = x;
+      e = x;
+      n++;
+    }
+    if (e - a < 200 || n < 0.9 * (e - a)) continue;
+    let bottom = y + 1;
+    while (bottom < s.height && accent(a + 1, bottom)) bottom++;
+    let dots = 0, run = 0;
+    for (let x = a + 6; x <= e - 6; x++) {
+      let light = false;
+      for (let yy = y + 6; yy < bottom - 6 && !light; yy++) {
+        const i = (yy * s.width + x) * 3;
+        light = s.rgb[i]! > 150 && s.rgb[i + 1]! > 150 && s.rgb[i + 2]! > 150;
+      }
+      if (light) run++;
+      else {
+        if (run >= 4) dots++;
+        run = 0;
+      }
+    }
+    return dots;
+  }
+  return undefined;
+}
+
 /** the theme's button colour (#323c52): the recovery screen's actions */
 const BUTTON: [number, number, number] = [0x32, 0x3c, 0x52];
 

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { requireTool, pollUntil } from "../helpers/index.js";
 import { buildAppliance, VM_PASSPHRASE, type Appliance } from "./appliance.js";
-import { Vm, countColour, oskKeys, waitForPrompt } from "./qemu.js";
+import { Vm, countColour, fieldDots, oskKeys, waitForPrompt } from "./qemu.js";
 import { KEYMAPS } from "../../src/ui/osk.js";
 import { afterUnlock, askedAgain, inVm, timesAsked, unlockToRoot } from "./journey.js";
 
@@ -72,6 +72,16 @@ test("boot → foyer's greeter on screen → a wrong passphrase is asked again �
   });
 });
 
+/** Waits until the focused field shows `n` bullets; fails naming what it shows instead. */
+async function bullets(vm: Vm, n: number, when: string): Promise<void> {
+  let seen: number | undefined;
+  const done = await pollUntil(async () => (seen = fieldDots(await vm.screen())) === n, 30_000, "").then(() => true, () => false);
+  if (!done) {
+    await vm.screen(join(tmpdir(), "foyer-vm-bullets.png"));
+    assert.unreachable(`${n} bullets expected ${when}; the field shows ${seen ?? "no focus"} (foyer-vm-bullets.png)`);
+  }
+}
+
 test("nothing to type with at boot: the greeter comes up; a USB tablet plugged in brings the on-screen keyboard, a USB keyboard plugged in hides it and types the rest in the image's layout", async () => {
   // a machine without PS/2 (i8042=off) and with its USB controller empty, as a desktop whose
   // devices come late; the kernel's info lines (loglevel=7) say when it sees each one
@@ -95,7 +105,13 @@ test("nothing to type with at boot: the greeter comes up; a USB tablet plugged i
     await new Promise((r) => setTimeout(r, 3000)); // udev and cage's libinput have the tablet well before
     // the first half clicked on it
     const half = VM_PASSPHRASE.slice(0, 5);
-    for (const c of half) await vm.click(keys!.get(c)!.x, keys!.get(c)!.y, screen);
+    // each character is looked for in the field before the next, as a person would: a lost or
+    // doubled one fails here, named, instead of as a wrong passphrase at the end
+    let n = 0;
+    for (const c of half) {
+      await vm.click(keys!.get(c)!.x, keys!.get(c)!.y, screen);
+      await bullets(vm, ++n, `after "${c}" clicked on the on-screen keyboard`);
+    }
     // a keyboard plugged in: the on-screen one goes, the field keeps what was clicked, and the rest
     // is typed on the German positions (a keyboard added with the default layout types "/" for "-")
     await plug("usb-kbd", "Keyboard");
@@ -103,7 +119,11 @@ test("nothing to type with at boot: the greeter comes up; a USB tablet plugged i
     await new Promise((r) => setTimeout(r, 3000));
     assert.match(vm.serial, /input devices changed keyboard=true touch=false pointer=true osk=false/);
     say(`prompt drawn ${shown.toFixed(0)} s after qemu started with no input device; a tablet plugged in brought the on-screen keyboard, "${half}" clicked on it, a keyboard plugged in took it away`);
-    await vm.type(VM_PASSPHRASE.slice(half.length), "de");
+    for (const c of VM_PASSPHRASE.slice(half.length)) {
+      await vm.type(c, "de", false);
+      await bullets(vm, ++n, `after "${c}" typed on the keyboard plugged in`);
+    }
+    await vm.chord(["ret"]);
     say(await afterUnlock(vm));
   });
 });
