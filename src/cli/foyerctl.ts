@@ -219,5 +219,12 @@ function timeline(o: { json: boolean; svg: string | undefined; runtimeDir: strin
 
 const invokedDirectly = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (invokedDirectly || process.env.FOYER_MAIN === "foyerctl") {
-  main(process.argv.slice(2)).then((code) => process.exit(code));
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      // one line naming the failure rather than node's unhandled-rejection dump
+      process.stderr.write(`foyerctl: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(EXIT.failed);
+    },
+  );
 }

@@ -22,5 +22,12 @@ export async function main(argv: string[]): Promise<number> {
 
 const invokedDirectly = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (invokedDirectly || process.env.FOYER_MAIN === "foyerd") {
-  main(process.argv.slice(2)).then((code) => process.exit(code));
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      // one line naming the failure rather than node's unhandled-rejection dump
+      process.stderr.write(`foyerd: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(1);
+    },
+  );
 }
