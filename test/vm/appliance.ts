@@ -622,9 +622,10 @@ export function buildTokenRoot(a: Appliance, log: (s: string) => void = () => {}
     copyFileSync(a.rootImage, rootImage);
     rmSync(tpmState, { recursive: true, force: true });
     mkdirSync(tpmState);
-    // systemd-cryptenroll reaches swtpm over TCP (its swtpm TCTI); QEMU later takes the same state through a socket
+    // systemd-cryptenroll reaches swtpm over TCP (its swtpm TCTI) once swtpm listens (10 s at most);
+    // QEMU later takes the same state through a socket
     const port = 20000 + Math.floor(Math.random() * 20000);
-    const tpm = spawnSync("sh", ["-c", 'swtpm socket --tpm2 --tpmstate dir="$1" --server type=tcp,port=$2,bindaddr=127.0.0.1 --ctrl type=tcp,port=$(($2+1)),bindaddr=127.0.0.1 --flags not-need-init,startup-clear & p=$!; sleep 0.5; systemd-cryptenroll --tpm2-device=swtpm:host=127.0.0.1,port=$2 --tpm2-with-pin=yes --tpm2-pcrs= "$3"; r=$?; kill $p; wait $p; exit $r', "sh", tpmState, String(port), rootImage],
+    const tpm = spawnSync("sh", ["-c", 'swtpm socket --tpm2 --tpmstate dir="$1" --server type=tcp,port=$2,bindaddr=127.0.0.1 --ctrl type=tcp,port=$(($2+1)),bindaddr=127.0.0.1 --flags not-need-init,startup-clear & p=$!; i=0; until ss -Hltn "sport = :$2" | grep -q . || [ $i -ge 100 ]; do i=$((i+1)); sleep 0.1; done; systemd-cryptenroll --tpm2-device=swtpm:host=127.0.0.1,port=$2 --tpm2-with-pin=yes --tpm2-pcrs= "$3"; r=$?; kill $p; wait $p; exit $r', "sh", tpmState, String(port), rootImage],
       { env: { ...process.env, PASSWORD: VM_PASSPHRASE, NEWPIN: VM_TPM_PIN }, encoding: "utf8" });
     if (tpm.status !== 0) throw new Error(`enrolling the TPM2 PIN failed (${tpm.status}): ${tpm.stderr}${tpm.error ?? ""} — swtpm (swtpm), systemd-cryptenroll (systemd) and libtss2-tcti-swtpm0 are needed: run packaging/dev/setup.sh`);
     const tree = join(cacheDir, "disk-keystick-tree");
