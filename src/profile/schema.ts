@@ -135,8 +135,8 @@ export const RecoverySchema = z.strictObject({
   fsckDevice: def(z.nullable(abs()), null),
   /**
    * what the actions run. Continue is what leaving the emergency shell does (its ExecStopPost,
-   * `systemctl default`), after ending that shell: its sulogin ignores the stop's signal, and
-   * the isolate would wait 90 s (TimeoutStopSec) before killing it
+   * `systemctl default`), after ending that shell, which may not be dracut's (foyer's drop-in
+   * makes that one stop promptly: packaging/systemd/initrd/emergency.service.d)
    */
   continueCommand: def(Argv, ["sh", "-c", CONTINUE_SCRIPT]),
   rebootCommand: def(Argv, ["systemctl", "reboot"]),
