@@ -8,8 +8,9 @@
 // passphrase was wrong: it is wiped, never stored. Unconfirmed in confirmMs: wiped.
 //
 // systemd-cryptsetup keeps its own cache under the same key (every passphrase it was given, each
-// with a NUL, for other volumes that accept cached ones), and pam_gdm reads only the first entry:
-// foyer's key is that list with the confirmed passphrase moved to the front, so neither loses.
+// with a NUL, for other volumes that accept cached ones), and pam_gdm reads only the last entry
+// (GDM 43: "in the case of an incorrect password the last one is correct"): foyer's key is that
+// list with the confirmed passphrase moved to the end, so neither loses.
 //
 // The key is added with keyctl(1) (keyctlAdd below): `keyctl padd` reads the payload on its
 // standard input, so the passphrase goes through a pipe, never a command line, and foyer's copy is
@@ -44,22 +45,23 @@ const MAX_PAYLOAD = 32 * 1024;
 const KEYCTL_TIMEOUT_MS = 10_000;
 
 /**
- * `first` (one entry: the bytes and a NUL), then each entry of the NUL-separated `list` that is
- * not the same, in order. A new buffer; the caller zeroes all three.
+ * Each entry of the NUL-separated `list` that is not `last`, in order, then `last` (one entry: the
+ * bytes and a NUL). A new buffer; the caller zeroes all three.
  */
-export function cacheWithFirst(first: Buffer, list: Buffer): Buffer {
-  const parts = [first];
-  let total = first.length;
+export function cacheWithLast(last: Buffer, list: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  let total = last.length;
   for (let at = 0; at < list.length; ) {
     let end = list.indexOf(0, at);
     if (end < 0) end = list.length;
     const entry = list.subarray(at, end);
-    if (entry.length > 0 && !(entry.length === first.length - 1 && entry.equals(first.subarray(0, -1)))) {
+    if (entry.length > 0 && !(entry.length === last.length - 1 && entry.equals(last.subarray(0, -1)))) {
       parts.push(entry, Buffer.alloc(1));
       total += entry.length + 1;
     }
     at = end + 1;
   }
+  parts.push(last);
   return Buffer.concat(parts, total);
 }
 
@@ -186,7 +188,7 @@ export class KeyringCache {
         this.#o.log.warning("cannot read systemd-cryptsetup's cached passphrases, keeping only this one", { err: describe(e) });
         return Buffer.alloc(0);
       });
-      payload = cacheWithFirst(c.bytes, cached);
+      payload = cacheWithLast(c.bytes, cached);
       const serial = await (this.#o.add ?? keyctlAdd)(payload, this.#o.timeoutS);
       const others = payload.subarray(0, -1).reduce((n, b) => n + (b === 0 ? 1 : 0), 0);
       this.#o.log.info("passphrase kept for the session's single sign-on", { key: KEY_NAME, serial, timeoutS: this.#o.timeoutS, device: c.dev, holder, cachedAfter: others });

@@ -6,7 +6,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { KeyringCache, cacheWithFirst, cryptsetupDevice } from "../../src/agents/keyring.js";
+import { KeyringCache, cacheWithLast, cryptsetupDevice } from "../../src/agents/keyring.js";
 import { Secret } from "../../src/base/secret.js";
 import { collectingLogger, pollUntil, requireTool } from "../helpers/index.js";
 
@@ -63,19 +63,19 @@ test("the passphrase that opened the disk goes into root's user keyring with key
   assert.ok(lines.every((l) => !l.includes("right ünd")), "the passphrase is in the log");
 });
 
-test("the confirmed passphrase goes first in systemd-cryptsetup's list, once; the others keep their order", () => {
+test("the confirmed passphrase goes last in systemd-cryptsetup's list (where pam_gdm reads), once; the others keep their order", () => {
   const b = (s: string) => Buffer.from(s, "latin1");
   const cases: [string, string, string][] = [
     ["right\0", "", "right\0"],
-    ["right\0", "wrong\0right\0other\0", "right\0wrong\0other\0"],
+    ["right\0", "wrong\0right\0other\0", "wrong\0other\0right\0"],
     ["right\0", "right\0", "right\0"],
-    ["right\0", "righter\0rig\0", "right\0righter\0rig\0"],
-    ["right\0", "\0\0a", "right\0a\0"], // empty entries dropped, an unterminated last one ended
+    ["right\0", "righter\0rig\0", "righter\0rig\0right\0"],
+    ["right\0", "\0\0a", "a\0right\0"], // empty entries dropped, an unterminated last one ended
   ];
-  for (const [first, list, want] of cases) assert.is(cacheWithFirst(b(first), b(list)).toString("latin1"), want, JSON.stringify([first, list]));
+  for (const [last, list, want] of cases) assert.is(cacheWithLast(b(last), b(list)).toString("latin1"), want, JSON.stringify([last, list]));
 });
 
-test("systemd-cryptsetup's own cache in the keyring is kept behind the confirmed passphrase", async () => {
+test("systemd-cryptsetup's own cache in the keyring is kept ahead of the confirmed passphrase", async () => {
   const pushed = spawnSync("keyctl", ["padd", "user", "cryptsetup", "@u"], { input: Buffer.from("typo\0right\0home-only\0") });
   assert.is(pushed.status, 0, `keyctl padd: ${pushed.stderr}`);
   const { c, lines, holders } = cache();
@@ -83,7 +83,7 @@ test("systemd-cryptsetup's own cache in the keyring is kept behind the confirmed
   holders.now = ["dm-0"];
   await pollUntil(() => lines.some((l) => /passphrase kept|cannot add/.test(l)), 5000, "'passphrase kept'");
   const payload = spawnSync("keyctl", ["pipe", keySerial()!]).stdout;
-  assert.is(payload.toString(), "right\0typo\0home-only\0");
+  assert.is(payload.toString(), "typo\0home-only\0right\0");
   assert.match(lines.join("\n"), /cachedAfter\W+2\b/);
 });
 
@@ -100,13 +100,13 @@ await pollUntil(() => lines.some((l) => /passphrase kept|cannot add/.test(l)), 1
 console.log(lines.join("\\n"));
 `;
 
-test("from a service's private session keyring, systemd's possessor-only cache is read and kept behind", () => {
+test("from a service's private session keyring, systemd's possessor-only cache is read and kept ahead", () => {
   const pushed = spawnSync("keyctl", ["padd", "user", "cryptsetup", "@u"], { input: Buffer.from("typo\0right\0"), encoding: "utf8" });
   assert.is(pushed.status, 0, `keyctl padd: ${pushed.stderr}`);
   assert.is(spawnSync("keyctl", ["setperm", pushed.stdout.trim(), "0x3f010000"]).status, 0);
   const child = spawnSync("keyctl", ["session", "-", process.execPath, "--import", "tsx", "--input-type=module", "-e", IN_PRIVATE_SESSION], { encoding: "utf8", timeout: 60_000 });
   assert.match(child.stdout, /passphrase kept[^\n]*cachedAfter\W+1\b/, `${child.stdout}${child.stderr}`);
-  assert.is(spawnSync("keyctl", ["pipe", keySerial()!]).stdout.toString(), "right\0typo\0");
+  assert.is(spawnSync("keyctl", ["pipe", keySerial()!]).stdout.toString(), "typo\0right\0");
 });
 
 test("a request asked again before its disk opened: the answer was wrong and is never kept", async () => {

@@ -4,6 +4,8 @@
 // bundles taken from the foyer initramfs. Its greeter's background is one flat colour
 // (DM_BACKGROUND) so a screendump tells it apart. A report unit prints on the console, once the
 // greeter runs, the processes, what the flush kept and the console's state; the machine stays up.
+// Two more report on root's single sign-on key: early, what it holds and whether GDM's pam_gdm
+// (taken alone from Debian's gdm3) hands it to a PAM checker; later, when it is gone.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, cpSync, symlinkSync, copyFileSync } from "node:fs";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
@@ -11,7 +13,7 @@ import { cacheDir, fresh, hashTree, keyOf, rootDisk, sh, top, unpackInitrd, VM_P
 
 /** The display manager's greeter background, set in lightdm-gtk-greeter.conf. */
 export const DM_BACKGROUND: [number, number, number] = [0x2e, 0x7d, 0x32];
-const PACKAGES = ["systemd-sysv", "dbus", "udev", "libpam-systemd", "lightdm", "lightdm-gtk-greeter", "xserver-xorg-core", "xserver-xorg-input-libinput", "procps", "kmod", "libstdc++6", "keyutils"];
+const PACKAGES = ["systemd-sysv", "dbus", "udev", "libpam-systemd", "lightdm", "lightdm-gtk-greeter", "xserver-xorg-core", "xserver-xorg-input-libinput", "procps", "kmod", "libstdc++6", "keyutils", "pamtester"];
 
 const REPORT = [
   "#!/bin/sh",
@@ -40,23 +42,46 @@ const REPORT = [
 
 const KEYRING_REPORT = [
   "#!/bin/sh",
-  "# root's user key 'cryptsetup' (single sign-on): its timeout in /proc/keys, whether its first entry (what pam_gdm reads) is",
+  "# root's user key 'cryptsetup' (single sign-on): its timeout in /proc/keys, whether its last entry (what pam_gdm reads) is",
   "# the passphrase, and how many NUL-ended entries it holds (systemd-cryptsetup's cache keeps every answer it was given)",
   "s=$(keyctl search @u user cryptsetup 2>/dev/null) || { echo 'FOYER-DM-KEYRING none'; exit 0; }",
   'hex=$(printf "%08x" "$s")',
   'timeout=$(awk -v h="$hex" \'$1 == h { print $4 }\' /proc/keys)',
-  'first=$(keyctl pipe "$s" | tr "\\000" "\\n" | head -n 1)',
+  'last=$(keyctl pipe "$s" | tr "\\000" "\\n" | tail -n 1)',
   'entries=$(keyctl pipe "$s" | tr -cd "\\000" | wc -c)',
-  `[ "$first" = '${VM_PASSPHRASE}' ] && payload=match || payload="differ(\${#first} bytes first)"`,
+  `[ "$last" = '${VM_PASSPHRASE}' ] && payload=match || payload="differ(\${#last} bytes last)"`,
   'echo "FOYER-DM-KEYRING serial=$s timeout=$timeout payload=$payload entries=$entries"',
+  "# the key consumed as GDM consumes it: pam_gdm sets PAM_AUTHTOK from it, and pam_exec's checker",
+  "# (expose_authtok) passes only on the passphrase's exact bytes; the same stack without pam_gdm",
+  "# has no token to check (its prompt reads /dev/null), so it must fail",
+  'pam() { pamtester "$1" root authenticate </dev/null >/dev/null 2>&1 && echo pass || echo fail; }',
+  'echo "FOYER-DM-PAM pam_gdm=$(pam foyer-sso) without=$(pam foyer-sso-bare)"',
   "",
 ].join("\n");
 
-/** foyer-appliance-NAME.service running `script` once, its output on the serial console, wanted by `target`. */
-function reportUnit(tree: string, name: string, description: string, script: string, unitLines: string[], target: string): void {
+// pam_exec's checker: the token on stdin (NUL-ended); exit 0 only for the passphrase, never printed
+const SSO_CHECK = ["#!/bin/sh", "t=$(tr -d '\\000')", `[ "$t" = '${VM_PASSPHRASE}' ]`, ""].join("\n");
+const PAM_STACK = (gdm: boolean) =>
+  [...(gdm ? ["auth optional pam_gdm.so"] : []), "auth required pam_exec.so expose_authtok quiet /usr/lib/foyer/appliance-sso-check.sh", "account required pam_permit.so", ""].join("\n");
+
+const KEYRING_GONE = [
+  "#!/bin/sh",
+  "# when root's 'cryptsetup' key is gone: foyer gives it a timeout, and nothing in this root removes it",
+  "n=0",
+  "while keyctl search @u user cryptsetup >/dev/null 2>&1 && [ $n -lt 600 ]; do sleep 0.5; n=$((n + 1)); done",
+  'keyctl search @u user cryptsetup >/dev/null 2>&1 && gone=no || gone=yes',
+  'echo "FOYER-DM-KEYRING-GONE $gone uptime=$(cut -d" " -f1 /proc/uptime)"',
+  "",
+].join("\n");
+
+/**
+ * foyer-appliance-NAME.service running `script` once, its output on the serial console, wanted by
+ * `target`; `service`: its [Service] lines besides ExecStart.
+ */
+function reportUnit(tree: string, name: string, description: string, script: string, unitLines: string[], target: string, service = ["Type=oneshot"]): void {
   writeFileSync(join(tree, `usr/lib/foyer/appliance-${name}.sh`), script, { mode: 0o755 });
   const unit = `foyer-appliance-${name}.service`;
-  writeFileSync(join(tree, "lib/systemd/system", unit), ["[Unit]", `Description=the appliance: ${description}`, ...unitLines, "[Service]", "Type=oneshot", `ExecStart=/bin/sh -c '/usr/lib/foyer/appliance-${name}.sh > /dev/ttyS0 2>&1'`, ""].join("\n"));
+  writeFileSync(join(tree, "lib/systemd/system", unit), ["[Unit]", `Description=the appliance: ${description}`, ...unitLines, "[Service]", ...service, `ExecStart=/bin/sh -c '/usr/lib/foyer/appliance-${name}.sh > /dev/ttyS0 2>&1'`, ""].join("\n"));
   mkdirSync(join(tree, `etc/systemd/system/${target}.wants`), { recursive: true });
   symlinkSync(`/lib/systemd/system/${unit}`, join(tree, `etc/systemd/system/${target}.wants/${unit}`));
 }
@@ -65,13 +90,17 @@ function reportUnit(tree: string, name: string, description: string, script: str
 export function buildDmRoot(a: Appliance, log: (s: string) => void = () => {}): { rootImage: string; luksUuid: string } {
   const rootImage = join(cacheDir, "root-lightdm.img");
   const uuidFile = join(cacheDir, "root-lightdm.uuid");
-  const key = [keyOf("initrd-foyer"), hashTree([join(top, "packaging/systemd/root")]), createHash("sha256").update(buildDmRoot.toString() + reportUnit.toString() + REPORT + KEYRING_REPORT + PACKAGES.join()).digest("hex").slice(0, 8)].join(":");
+  const key = [keyOf("initrd-foyer"), hashTree([join(top, "packaging/systemd/root")]), createHash("sha256").update(buildDmRoot.toString() + reportUnit.toString() + REPORT + KEYRING_REPORT + KEYRING_GONE + SSO_CHECK + PAM_STACK(true) + PACKAGES.join()).digest("hex").slice(0, 8)].join(":");
   if (fresh("root-lightdm", key, rootImage) && existsSync(uuidFile)) return { rootImage, luksUuid: readFileSync(uuidFile, "utf8").trim() };
   if (!existsSync("/usr/bin/mmdebstrap")) throw new Error("mmdebstrap is missing: install it (packaging/dev/setup.sh does)");
   const tree = join(cacheDir, "root-lightdm-tree");
   rmSync(tree, { recursive: true, force: true });
   log("building the LightDM root from Debian's archive (mmdebstrap)…");
-  sh("mmdebstrap", ["--quiet", "--variant=minbase", `--include=${PACKAGES.join(",")}`, "bookworm", tree]);
+  // GDM's PAM module alone (gdm3 would bring GNOME): taken from Debian's gdm3 package inside the root
+  const pamGdm = "lib/x86_64-linux-gnu/security/pam_gdm.so";
+  const fromGdm = `cd /tmp && apt-get -q download gdm3 && dpkg-deb -x gdm3_*.deb gdm && cp gdm/${pamGdm} /${pamGdm} && rm -rf gdm gdm3_*.deb`;
+  sh("mmdebstrap", ["--quiet", "--variant=minbase", `--include=${PACKAGES.join(",")}`, `--customize-hook=chroot "$1" sh -c '${fromGdm}'`, "bookworm", tree]);
+  if (!existsSync(join(tree, pamGdm))) throw new Error(`no ${pamGdm} in the LightDM root: taking it from Debian's gdm3 package failed`);
   // foyer as a distribution package would put it in the real root: node, the bundles, the units
   const initrdTree = join(cacheDir, "root-lightdm-initrd");
   rmSync(initrdTree, { recursive: true, force: true });
@@ -92,7 +121,13 @@ export function buildDmRoot(a: Appliance, log: (s: string) => void = () => {}): 
   rmSync(join(tree, "etc/systemd/system/default.target"), { force: true });
   symlinkSync("/lib/systemd/system/graphical.target", join(tree, "etc/systemd/system/default.target"));
   // the single sign-on key as the real root finds it, early (it expires 150 s after the unlock)
-  reportUnit(tree, "dm-keyring", "report root's cryptsetup key", KEYRING_REPORT, ["DefaultDependencies=no", "After=local-fs.target"], "sysinit.target");
+  // KeyringMode=shared, as gdm.service has it: pam_gdm's request_key() finds root's user keyring
+  // through the session keyring, which systemd's default (private) does not link to it
+  writeFileSync(join(tree, "usr/lib/foyer/appliance-sso-check.sh"), SSO_CHECK, { mode: 0o755 });
+  writeFileSync(join(tree, "etc/pam.d/foyer-sso"), PAM_STACK(true));
+  writeFileSync(join(tree, "etc/pam.d/foyer-sso-bare"), PAM_STACK(false));
+  reportUnit(tree, "dm-keyring", "report root's cryptsetup key", KEYRING_REPORT, ["DefaultDependencies=no", "After=local-fs.target"], "sysinit.target", ["Type=oneshot", "KeyringMode=shared"]);
+  reportUnit(tree, "dm-keyring-gone", "report when root's cryptsetup key is gone", KEYRING_GONE, ["DefaultDependencies=no", "After=local-fs.target"], "sysinit.target", ["Type=exec"]);
   // what the integrator sets for a seamless hand-over (packaging/systemd/README.md): X starts on
   // what is on the screen (the frame foyer kept) instead of a black root window
   mkdirSync(join(tree, "etc/lightdm/lightdm.conf.d"), { recursive: true });

@@ -6,7 +6,8 @@
 // The real root's report then says: no foyer process left, the console bound again by
 // foyer-console.service, foyer's log flushed to /var/log/foyer without the passphrase, and (single
 // sign-on, keyring.enabled in the appliance's profile) root's "cryptsetup" key holding the passphrase
-// that opened the disk — not the wrong one typed first.
+// that opened the disk — not the wrong one typed first —, GDM's pam_gdm handing those bytes to a
+// PAM checker, and the key gone after its timeout.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { join } from "node:path";
@@ -130,11 +131,21 @@ test("unlock, switch-root, LightDM takes the display: no text-console frame, no 
     assert.is(kept, "1", "foyerd's log does not say the last frame was kept");
     assert.is(secret, "absent", "the passphrase is in the kept log");
     assert.not.ok(vm.serial.includes(VM_PASSPHRASE), "the passphrase appeared on the serial console");
-    // single sign-on: foyer did not keep the wrong one, put the one that opened the root first (what
-    // pam_gdm reads), and kept systemd-cryptsetup's own cache (both answers it was given) behind it
+    // single sign-on: foyer did not keep the wrong one, put the one that opened the root last (what
+    // pam_gdm reads), and kept systemd-cryptsetup's own cache (both answers it was given) ahead of it
     assert.match(vm.serial, /keyring: the passphrase did not open the disk, not kept/);
     assert.match(vm.serial, /keyring: passphrase kept for the session's single sign-on[^\n]*cachedAfter=1/);
-    assert.match(keyLine, /FOYER-DM-KEYRING serial=\d+ timeout=(\d+s|[12]m) payload=match entries=2/, "root's 'cryptsetup' key is missing, does not expire within 150 s, or does not start with the passphrase");
+    assert.match(keyLine, /FOYER-DM-KEYRING serial=\d+ timeout=(\d+s|[12]m) payload=match entries=2/, "root's 'cryptsetup' key is missing, does not expire within 150 s, or does not end with the passphrase");
+    // consumed as GDM consumes it: pam_gdm in a unit with gdm.service's KeyringMode=shared gives
+    // pam_exec's checker the passphrase's bytes; the stack without pam_gdm fails the same check
+    const [pamLine] = /FOYER-DM-PAM [^\n]*/.exec(vm.serial) ?? ["FOYER-DM-PAM (no report)"];
+    say(pamLine.trim());
+    assert.match(pamLine, /pam_gdm=pass without=fail/, "GDM's PAM module did not hand the passphrase on (or the check passes without it)");
+    // and gone once its timeout has passed, counted on the guest's clock from foyer keeping it
+    const [, gone, goneAt] = await vm.waitSerial(/FOYER-DM-KEYRING-GONE (\w+) uptime=([\d.]+)/, 300_000, "the key's end");
+    const keptAt = Number(/\[\s*([\d.]+)\][^\n]*keyring: passphrase kept/.exec(vm.serial)?.[1]);
+    say(`root's 'cryptsetup' key gone ${(Number(goneAt) - keptAt).toFixed(0)} s after foyer kept it (guest clock)`);
+    assert.is(gone, "yes", "root's 'cryptsetup' key outlived its timeout");
   });
 });
 
