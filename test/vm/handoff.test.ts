@@ -143,8 +143,7 @@ test("unlock, switch-root, LightDM takes the display: no text-console frame, no 
     assert.match(pamLine, /pam_gdm=pass without=fail/, "GDM's PAM module did not hand the passphrase on (or the check passes without it)");
     // and gone once its timeout has passed, counted on the guest's clock from foyer keeping it
     const [, gone, goneAt] = await vm.waitSerial(/FOYER-DM-KEYRING-GONE (\w+) uptime=([\d.]+)/, 300_000, "the key's end");
-    const keptAt = Number(/\[\s*([\d.]+)\][^\n]*keyring: passphrase kept/.exec(vm.serial)?.[1]);
-    say(`root's 'cryptsetup' key gone ${(Number(goneAt) - keptAt).toFixed(0)} s after foyer kept it (guest clock)`);
+    say(`root's 'cryptsetup' key gone ${(Number(goneAt) - vm.stamp(/keyring: passphrase kept/)).toFixed(0)} s after foyer kept it (guest clock)`);
     assert.is(gone, "yes", "root's 'cryptsetup' key outlived its timeout");
   });
 });

@@ -184,6 +184,11 @@ export class Vm {
     await new Promise((r) => setTimeout(r, 150));
   }
 
+  /** The guest's clock (the kernel's timestamp, s) on the first console line matching `re`; NaN when none. */
+  stamp(re: RegExp): number {
+    return Number(new RegExp(`\\[\\s*([\\d.]+)\\][^\\n]*${re.source}`).exec(this.serial)?.[1]);
+  }
+
   get seconds(): number {
     return (performance.now() - this.started) / 1000;
   }

@@ -63,8 +63,7 @@ for (const a of ACTIONS) {
       assert.is.not(code, "timeout", `the machine did not ${a.action} within 180 s; the console's last lines:\n${vm.tail()}`);
       assert.match(vm.serial, a.kernel, `the kernel did not say it: ${vm.tail()}`);
       // the guest's own clock from foyer running the action to the kernel's last word: the shutdown as a person waits for it
-      const stamp = (re: RegExp) => Number(new RegExp(`\\[\\s*([\\d.]+)\\][^\\n]*${re.source}`).exec(vm.serial)?.[1]);
-      const shutdown = stamp(a.kernel) - stamp(new RegExp(`recovery action '${a.action}' ran`));
+      const shutdown = vm.stamp(a.kernel) - vm.stamp(new RegExp(`recovery action '${a.action}' ran`));
       say(`${a.label} at (${b.x}, ${b.y}): '${(a.kernel.exec(vm.serial) ?? [""])[0]}' ${shutdown.toFixed(1)} s after foyer ran it (guest clock), QEMU exit ${code}`);
     } finally {
       await vm.stop(`recovery-${a.action}`);
