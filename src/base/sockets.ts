@@ -8,6 +8,7 @@
 //                   (/proc/net/tcp where the kernel lacks inet_diag: tcpOwnerSource)
 //   listenAbstract  a listener on an abstract name of its exact length (Node 20 pads it)
 //   abstractPeer    who listens on an abstract name
+//   kdMode          a VT's display mode (KDGETMODE): whether a display server holds it
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -35,6 +36,8 @@ interface Addon {
   listenAbstract(name: string, padded: boolean): number;
   abstractPeer(name: string, padded: boolean): PeerCred | null;
   setCloexec(fd: number): null;
+  /** 0 text, 1 graphics */
+  kdMode(fd: number): number;
 }
 
 /**

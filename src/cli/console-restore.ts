@@ -3,7 +3,7 @@
 import { parseArgs } from "node:util";
 import { describe } from "../base/errors.js";
 import { run } from "../base/command.js";
-import { restoreConsole, activeVt, type DmState } from "../display/handoff.js";
+import { restoreConsole, activeVt, vtGraphics, type DmState } from "../display/handoff.js";
 
 /** Exit code: 0 bound again (or nothing to do), 1 failed, 2 bad arguments. */
 export async function consoleRestoreMain(argv: string[]): Promise<number> {
@@ -25,7 +25,8 @@ export async function consoleRestoreMain(argv: string[]): Promise<number> {
     return { load: r?.code === 0 ? load : "unknown", active };
   };
   try {
-    await restoreConsole({ runtimeDir: v["runtime-dir"]!, dmState, activeVt: () => activeVt(), timeoutMs, settleMs: 2000, log: (l) => process.stdout.write(l + "\n") });
+    const log = (l: string) => process.stdout.write(l + "\n");
+    await restoreConsole({ runtimeDir: v["runtime-dir"]!, dmState, activeVt: () => activeVt(), vtGraphics: (vt) => vtGraphics(vt), timeoutMs, settleMs: 15_000, log });
     return 0;
   } catch (e) {
     process.stderr.write(`foyerd console-restore: ${describe(e)}\n`);

@@ -10,11 +10,12 @@
 // foyer-console.service, once the display manager holds the display (or at once when the machine
 // has none, or the display manager failed); foyer freezes only when that unit is in the new root, so
 // nobody is left without a text console. HELD_FILE in /run tells the unit what to give back.
-import { readFileSync, readdirSync, writeFileSync, openSync, writeSync, closeSync, existsSync, rmSync } from "node:fs";
+import { readFileSync, readdirSync, writeFileSync, openSync, writeSync, closeSync, existsSync, rmSync, constants } from "node:fs";
 import { join } from "node:path";
 import { FoyerError, describe } from "../base/errors.js";
 import { monotonicMs } from "../base/timeout.js";
 import type { Logger } from "../base/log.js";
+import { loadSockets } from "../base/sockets.js";
 
 export interface FrameBuffer {
   dev: string;
@@ -114,6 +115,24 @@ export function bindConsoles(consoles: string[], bind: boolean): void {
 }
 
 /** The VT the kernel shows now ("tty1"), from /sys/class/tty/tty0/active. */
+/**
+ * Whether VT `vt` ("tty7") is in graphics mode: a display server holds it and the kernel's console
+ * does not draw there. undefined when it cannot be read (no such VT, or no addon).
+ */
+export function vtGraphics(vt: string, dev = "/dev"): boolean | undefined {
+  if (!/^tty[1-9]\d{0,2}$/.test(vt)) return undefined;
+  let fd: number | undefined;
+  try {
+    // O_NOCTTY: opening a VT must never make it this process's controlling terminal (Node adds O_CLOEXEC)
+    fd = openSync(join(dev, vt), constants.O_RDONLY | constants.O_NOCTTY | constants.O_NONBLOCK);
+    return loadSockets().kdMode(fd) === 1;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 export function activeVt(sys = "/sys/class/tty/tty0/active"): string | undefined {
   try {
     return readFileSync(sys, "utf8").trim() || undefined;
@@ -183,9 +202,15 @@ export interface RestoreOptions {
   runtimeDir: string;
   dmState: () => DmState | Promise<DmState>;
   activeVt: () => string | undefined;
+  /** whether a VT (tty7) is in graphics mode; undefined when that cannot be read */
+  vtGraphics: (vt: string) => boolean | undefined;
   /** how long to wait for the display manager at most */
   timeoutMs: number;
-  /** how long a new VT is given to be switched to graphics by its server before the console is bound */
+  /**
+   * how long the display manager's VT may stay in text mode before the console is bound all the
+   * same (a text greeter needs it; a compositor started by a greeter daemon takes seconds), and how
+   * long to wait where the mode cannot be read
+   */
   settleMs: number;
   pollMs?: number;
   /** /sys/class/vtconsole (a test's folder otherwise) */
@@ -195,8 +220,9 @@ export interface RestoreOptions {
 
 /**
  * foyer-console.service, in the real root after a frozen hand-over: binds the text consoles foyer
- * unbound, once nobody will draw over the frozen frame but the display manager — it runs on another
- * VT now (X's vt7), or it is not there, failed or stopped, or it did not come in `timeoutMs`.
+ * unbound, once nobody will draw over the frozen frame but the display manager — it switched to
+ * another VT (X's vt7, greetd's) and its server put that VT in graphics mode (or `settleMs` passed
+ * there in text mode), or it is not there, failed or stopped, or it did not come in `timeoutMs`.
  * Returns why it bound them; nothing to do without HELD_FILE. Malformed files are reported and
  * every framebuffer console is bound, so a text console is never lost.
  */
@@ -223,7 +249,9 @@ export async function restoreConsole(o: RestoreOptions): Promise<string> {
       const vt = o.activeVt();
       if (held.vt && vt && vt !== held.vt) {
         movedAt ||= Date.now();
-        if (Date.now() - movedAt >= o.settleMs) return resolve(`the display manager took ${vt}`);
+        const graphics = o.vtGraphics(vt);
+        if (graphics) return resolve(`the display manager took ${vt}`);
+        if (Date.now() - movedAt >= o.settleMs) return resolve(`the display manager took ${vt} (${graphics === false ? "in text mode" : "its mode unknown"} after ${o.settleMs} ms)`);
       }
       if (Date.now() - started >= o.timeoutMs) return resolve(`the display manager did not take the display in ${o.timeoutMs} ms`);
       setTimeout(() => void check(), o.pollMs ?? 100);

@@ -10,6 +10,8 @@
 //     it), or padded to the whole sun_path (old plymouthd's legacy name), whatever libuv does
 //   abstractPeer(name, padded) → { pid, uid, gid } | null: who listens on an abstract name (the
 //     listener's credentials through a connect), null when nobody does
+//   kdMode(fd) → 0 text | 1 graphics: a virtual terminal's display mode (KDGETMODE), the one thing
+//     here not about sockets: whether a display server holds the VT it switched to
 // Node-API only, so one build runs on every Node from 18 on.
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
@@ -21,6 +23,8 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <linux/inet_diag.h>
+#include <linux/kd.h>
+#include <sys/ioctl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -251,6 +255,20 @@ static napi_value set_cloexec(napi_env env, napi_callback_info info) {
   return null_value(env);
 }
 
+// a display server (X, or logind for a Wayland compositor) puts its VT in KD_GRAPHICS: from then on
+// the kernel's console does not draw on it
+static napi_value kd_mode(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  int32_t fd;
+  int mode = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) return fail(env, "ERR_INVALID_ARG_TYPE", "kdMode(fd)");
+  if (!arg_int(env, argv[0], 0, 1 << 30, &fd, "kdMode: the argument must be a file descriptor")) return NULL;
+  if (ioctl(fd, KDGETMODE, &mode) != 0) return fail_errno(env, errno, "ioctl(KDGETMODE)");
+  if (napi_create_int32(env, mode == KD_GRAPHICS ? 1 : 0, &out) != napi_ok) return NULL;
+  return out;
+}
+
 NAPI_MODULE_INIT() {
   const struct { const char *name; napi_callback cb; } fns[] = {
     { "peerCred", peer_cred },
@@ -258,6 +276,7 @@ NAPI_MODULE_INIT() {
     { "listenAbstract", listen_abstract },
     { "abstractPeer", abstract_peer },
     { "setCloexec", set_cloexec },
+    { "kdMode", kd_mode },
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value fn;

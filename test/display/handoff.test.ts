@@ -6,7 +6,7 @@ import * as assert from "uvu/assert";
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { ppmToFrame, framebufferConsoles, bindConsoles, frameBuffer, restoreConsole, rootRestoresConsole, HELD_FILE, type DmState } from "../../src/display/handoff.js";
+import { ppmToFrame, framebufferConsoles, bindConsoles, frameBuffer, restoreConsole, rootRestoresConsole, vtGraphics, HELD_FILE, type DmState } from "../../src/display/handoff.js";
 
 const ppm = (w: number, h: number, px: number[]) => Buffer.concat([Buffer.from(`P6\n${w} ${h}\n255\n`), Buffer.from(px)]);
 
@@ -73,8 +73,8 @@ test("foyer keeps a frame only for a root that has foyer-console.service", () =>
   assert.ok(rootRestoresConsole(root));
 });
 
-/** restoreConsole with a held file, a display manager whose state and VT follow `script` (one entry per poll). */
-async function restore(held: string | undefined, script: { dm: DmState; vt: string }[], timeoutMs = 5000) {
+/** restoreConsole with a held file, a display manager whose state, VT and VT's mode follow `script` (one entry per poll). */
+async function restore(held: string | undefined, script: { dm: DmState; vt: string; graphics?: boolean }[], timeoutMs = 5000) {
   const d = sysfs();
   bindConsoles([join(d, "vtcon1")], false);
   const run = mkdtempSync(join(tmpdir(), "foyer-run-"));
@@ -86,18 +86,29 @@ async function restore(held: string | undefined, script: { dm: DmState; vt: stri
     runtimeDir: run, vtconsoleDir: d, timeoutMs, settleMs: 30, pollMs: 10, log: (l) => lines.push(l),
     dmState: () => at(i++).dm, // one poll: the display manager's state, then the VT
     activeVt: () => at(i - 1).vt,
+    vtGraphics: (vt) => (vt === at(i - 1).vt ? at(i - 1).graphics : (assert.unreachable(`asked for ${vt}'s mode`) as never)),
   });
   return { why, bound: bindOf(d, "vtcon1"), heldLeft: existsSync(join(run, HELD_FILE)), lines, polls: i };
 }
 const lightdm = (active: string): DmState => ({ load: "loaded", active });
 const HELD = JSON.stringify({ vt: "tty1", consoles: ["$D/vtcon1"] });
 
-test("the console comes back once the display manager switched to its VT and settled", async () => {
-  const r = await restore(HELD, [{ dm: lightdm("activating"), vt: "tty1" }, { dm: lightdm("active"), vt: "tty1" }, { dm: lightdm("active"), vt: "tty7" }]);
+test("the console comes back once the display manager switched to its VT and its server put it in graphics mode", async () => {
+  const text = { dm: lightdm("active"), vt: "tty7", graphics: false };
+  const r = await restore(HELD, [{ dm: lightdm("activating"), vt: "tty1" }, { dm: lightdm("active"), vt: "tty1" }, text, text, { ...text, graphics: true }]);
   assert.is(r.why, "the display manager took tty7");
   assert.is(r.bound, "1");
   assert.not.ok(r.heldLeft, "the held file is removed");
-  assert.ok(r.polls >= 4, `bound after ${r.polls} polls: the new VT was not given time to settle`);
+  assert.is(r.polls, 5, `bound after ${r.polls} polls: not at the first poll that found tty7 in graphics mode`);
+});
+
+test("a VT left in text mode (a text greeter), or one whose mode cannot be read: the console comes back after the settling time", async () => {
+  for (const [graphics, how] of [[false, "in text mode"], [undefined, "its mode unknown"]] as const) {
+    const r = await restore(HELD, [{ dm: lightdm("active"), vt: "tty1" }, { dm: lightdm("active"), vt: "tty7", graphics }]);
+    assert.is(r.why, `the display manager took tty7 (${how} after 30 ms)`);
+    assert.is(r.bound, "1");
+    assert.ok(r.polls >= 4, `bound after ${r.polls} polls: the new VT was not given time to settle`);
+  }
 });
 
 test("no display manager, or a failed or stopped one: the console comes back at once", async () => {
@@ -121,6 +132,12 @@ test("a malformed held file is reported and every framebuffer console is bound",
     assert.is(r.bound, "1", `not bound after '${bad}'`);
     assert.not.ok(r.heldLeft);
   }
+});
+
+test("a VT's mode is read only from a VT: not from a name that is no VT's, nor from a file that is no terminal", () => {
+  const dev = mkdtempSync(join(tmpdir(), "foyer-dev-"));
+  writeFileSync(join(dev, "tty7"), "");
+  for (const vt of ["tty7", "../tty7", "tty0", "ttyS0", "tty7/x", ""]) assert.is(vtGraphics(vt, dev), undefined, `'${vt}'`);
 });
 
 test("nothing held: nothing done", async () => {
