@@ -28,6 +28,8 @@ export interface FrameBuffer {
 
 /** /run/foyer/display-held: the consoles foyer unbound and the VT it left, for the real root's foyer-console.service. */
 export const HELD_FILE = "display-held";
+/** How long grim may take for the last frame: without it the screen is black until the display manager draws, so it is worth a slow machine's seconds. */
+const GRAB_MS = 5000;
 /** The unit in the real root that binds the consoles again; foyer freezes the frame only when it is there. */
 export const CONSOLE_UNIT = "foyer-console.service";
 const UNIT_DIRS = ["usr/lib/systemd/system", "lib/systemd/system", "etc/systemd/system"];
@@ -167,7 +169,7 @@ export async function keepLastFrame(o: KeepFrameOptions): Promise<boolean> {
   let frame: Buffer;
   try {
     // a frame up to twice the framebuffer's size each way is still centred and cropped; more is not a frame of this screen
-    frame = ppmToFrame(await o.grab(2000, 64 + 3 * (2 * fb.width) * (2 * fb.height)), fb);
+    frame = ppmToFrame(await o.grab(GRAB_MS, 64 + 3 * (2 * fb.width) * (2 * fb.height)), fb);
   } catch (e) {
     log.warning("cannot take the greeter's last frame, leaving the screen black", { err: describe(e) });
     frame = Buffer.alloc(fb.stride * fb.height);
