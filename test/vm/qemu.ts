@@ -25,8 +25,10 @@ export class Vm {
    * `disks`: more raw images, written through (no snapshot), named by their virtio serial.
    * `tpm`: a software TPM's state folder (swtpm), copied for this boot and attached as a TPM 2.0
    * on the TIS interface, as a laptop's chip.
+   * `incoming`: a state `save` wrote; the machine starts from it, paused, instead of booting (give
+   * it the same options as the machine that saved it, then `resume`).
    */
-  constructor(a: Appliance, opts: { initrd?: string; append?: string; memMb?: number; payload?: string; disks?: { file: string; serial: string; readonly?: boolean }[]; qemuArgs?: string[]; tpm?: string } = {}) {
+  constructor(a: Appliance, opts: { initrd?: string; append?: string; memMb?: number; payload?: string; disks?: { file: string; serial: string; readonly?: boolean }[]; qemuArgs?: string[]; tpm?: string; incoming?: string } = {}) {
     const append = [
       "console=ttyS0",
       `rd.luks.uuid=${a.luksUuid}`,
@@ -56,6 +58,7 @@ export class Vm {
       ...(opts.qemuArgs ?? []),
       ...(tpm ? ["-chardev", `socket,id=tpm,path=${join(tpm, "swtpm.sock")}`, "-tpmdev", "emulator,id=tpm0,chardev=tpm", "-device", "tpm-tis,tpmdev=tpm0"] : []),
       "-kernel", a.kernel, "-initrd", opts.initrd ?? a.initrd, "-append", append,
+      ...(opts.incoming ? ["-incoming", `exec:cat '${opts.incoming}'`] : []),
     ];
     // QEMU connects to swtpm's socket as it starts: swtpm first, and it ends when QEMU lets go (--terminate)
     this.proc = tpm
@@ -99,6 +102,28 @@ export class Vm {
       this.#replies.push((m) => (m.error ? reject(new Error(`${execute}: ${m.error.desc}`)) : resolve(m.return)));
       this.#qmp!.write(JSON.stringify(args === undefined ? { execute } : { execute, arguments: args }) + "\n");
     });
+  }
+
+  /**
+   * Pauses the machine and writes its state (RAM and devices, through QEMU's migration) to `file`;
+   * it stays paused until `resume`. Journeys that share a long start boot it once and each goes on
+   * from the state. The disks are not in it: a machine started from it must find them as they were
+   * (snapshot=on drives the guest has not written to, as here).
+   */
+  async save(file: string): Promise<void> {
+    await this.qmp("stop");
+    await this.qmp("migrate", { uri: `exec:cat > '${file}'` });
+    await pollUntil(async () => {
+      const m = (await this.qmp("query-migrate")) as { status?: string; "error-desc"?: string };
+      if (m.status === "failed" || m.status === "cancelled") throw new Error(`saving the machine's state failed: ${m["error-desc"] ?? m.status}`);
+      return m.status === "completed";
+    }, 300_000, "the machine's state written");
+  }
+
+  /** Runs a paused machine again: one `save` paused, or one started from a state once it has read it. */
+  async resume(): Promise<void> {
+    await pollUntil(async () => ((await this.qmp("query-status")) as { status: string }).status !== "inmigrate", 300_000, "the machine's state read");
+    await this.qmp("cont");
   }
 
   /**

@@ -1,15 +1,14 @@
 // The systemd side of foyer in a real boot: the greeter run as transient units by the initrd's
 // systemd (profile vm-systemd, launch "auto") and controlled with foyerctl over the initrd's bus,
-// Plymouth's socket held by systemd, and the recovery flow entered by itself when
-// systemd-fsck-root.service fails on a root file system fsck cannot preen, with the device it
-// failed on found from the unit and checked read-only for the screen.
+// Plymouth's socket held by systemd, and systemd-fsckd's progress on the greeter. (Recovery when
+// systemd-fsck-root.service fails: recovery.test.ts.)
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { requireTool } from "../helpers/index.js";
-import { buildAppliance, buildBrokenRoot, VM_PASSPHRASE, type Appliance } from "./appliance.js";
-import { Vm, firstButton, near, themeDrawn, waitForPrompt } from "./qemu.js";
+import { buildAppliance, VM_PASSPHRASE, type Appliance } from "./appliance.js";
+import { Vm, near, waitForPrompt } from "./qemu.js";
 
 const say = (s: string) => process.stdout.write(`• ${s}\n`);
 let appliance: Appliance;
@@ -88,69 +87,6 @@ test("launch auto: systemd runs the greeter as a transient unit; foyerctl over t
     assert.is((vm.serial.match(/pinging the service manager's watchdog/g) ?? []).length, 1, "foyerd's watchdog line, once");
   } finally {
     await vm.stop("systemd");
-  }
-});
-
-test("fsck cannot preen the root: foyer enters recovery by itself, checks the device, repairs it; Continue checks and mounts the root", async () => {
-  const broken = buildBrokenRoot(say);
-  // a USB tablet from the start: the recovery screen's buttons are clicked
-  const vm = new Vm({ ...appliance, ...broken }, { append: "rd.foyer.profile=vm-recovery", qemuArgs: ["-device", "qemu-xhci,id=xhci", "-device", "usb-tablet,bus=xhci.0"] });
-  try {
-    await vm.attach();
-    await vm.waitSerial(/greeter interactive ms=\d+/, 480_000, "foyer's greeter interactive");
-    await waitForPrompt(vm, 240_000);
-    await vm.type(VM_PASSPHRASE, "de");
-    const [reason] = await vm.waitSerial(/recovery: [^\n]*systemd-fsck-root[^\n]*\n/, 300_000, "foyer's recovery flow");
-    say(`${reason.trim()} (${vm.seconds.toFixed(0)} s)`);
-    // the device comes from the failed unit itself (no recovery.fsckDevice in the profile): the
-    // unlocked root's mapping, checked read-only for the screen
-    const [, device, code] = await vm.waitSerial(/fsck check of '(\/dev\/[^']+)' exited (\d+)/, 300_000, "foyer's read-only check of the failed unit's device");
-    assert.match(device!, /^\/dev\/(mapper\/luks-|disk\/by-uuid\/|dm-)/, `not the root's mapping: ${device}`);
-    assert.is(Number(code), 4, "fsck -n should find the damage (exit 4)");
-    say(`the recovery screen checked ${device} read-only: fsck exit ${code}`);
-    assert.not.match(vm.serial, /FOYER-ROOT-OK/, "the boot went on with a broken root");
-    // dracut's emergency shell runs `plymouth quit` for the text console: foyer keeps the screen
-    await vm.waitSerial(/the recovery screen is up \(an emergency shell asks for the console\), ignoring the quit/, 120_000, "dracut's plymouth quit ignored");
-    // the recovery screen replaces the prompt and stays: foyer's theme, not a black screen
-    const png = join(tmpdir(), "foyer-vm-recovery.png");
-    await new Promise((r) => setTimeout(r, 20_000));
-    const shown = themeDrawn(await vm.screen(png));
-    assert.ok(shown.dark > 0.5, `the recovery screen is not on the display (${(shown.dark * 100).toFixed(0)} % theme background): ${png}`);
-    assert.not.match(vm.serial, /supervisor: phase stopping/, "foyer stopped in emergency mode");
-
-    // Repair: sulogin in foyer's terminal, then fsck -y; the screen checks again; Continue boots
-    const repairAt = firstButton(await vm.screen(), 170); // "Repair file system (asks for the root password)"
-    assert.ok(repairAt, "no Repair button on the screen");
-    await vm.click(repairAt.x, repairAt.y, repairAt.screen);
-    // sulogin --force says "Press Enter for maintenance" in the terminal (the dracut shell on the
-    // serial console says it too, so the serial cannot tell): once the terminal is open, give
-    // sulogin time to say it, then Enter
-    await vm.waitSerial(/recovery terminal opened argv0=sulogin/, 120_000, "the recovery terminal opened");
-    await new Promise((r) => setTimeout(r, 8_000));
-    await vm.screen(join(tmpdir(), "foyer-vm-repair-asks.png"));
-    await vm.chord(["ret"]);
-    await vm.waitSerial(/fsck repair of '[^']+' started in the recovery terminal/, 120_000, "sulogin starting foyer-repair");
-    // fsck -y reads nothing: this Enter waits for foyer-repair's "Press Enter to close this terminal."
-    await vm.chord(["ret"]);
-    const [, repaired] = await vm.waitSerial(/fsck repair of '[^']+' exited (\d+)/, 300_000, "fsck -y in the terminal");
-    assert.is(repaired, "1", "fsck -y should correct the errors (exit 1)");
-    await vm.waitSerial(/fsck repair of '[^']+' exited 1[\s\S]*fsck check of '[^']+' exited 0/, 180_000, "the check after the repair, clean");
-    say(`Repair: fsck -y exited ${repaired ?? "1"}, the read-only check after it 0 (${vm.seconds.toFixed(0)} s)`);
-    await new Promise((r) => setTimeout(r, 10_000));
-    await vm.screen(join(tmpdir(), "foyer-vm-repaired.png"));
-    const continueAt = firstButton(await vm.screen(), 585); // "Continue boot", where the shorter output left it
-    assert.ok(continueAt, "no Continue button on the screen");
-    await vm.click(continueAt.x, continueAt.y, continueAt.screen);
-    await vm.waitSerial(/recovery action 'continue' ran code=0/, 120_000, "Continue");
-    // the boot goes on at once (the console's emergency shell ended, not waited for): the root's
-    // check runs again and passes, the root is mounted, and switch-root reaches the real root
-    await vm.waitSerial(/recovery action 'continue' ran[\s\S]*plymouth status 'systemd-fsck-root\.service'[\s\S]*plymouth status 'sysroot\.mount'/, 120_000, "the root's check and mount after Continue");
-    const continuedAt = vm.seconds;
-    const [root] = await vm.waitSerial(/FOYER-ROOT-OK [\d.]+/, 240_000, "the real root's marker after Continue");
-    assert.not.match(vm.serial, /emergency\.service: State 'stop-sigterm' timed out/, "the boot waited for the console's emergency shell");
-    say(`Continue: the root's check passed, sysroot.mount, then ${root} ${(vm.seconds - continuedAt).toFixed(0)} s after the mount`);
-  } finally {
-    await vm.stop("fsck");
   }
 });
 
