@@ -1,11 +1,13 @@
 // A real root with a real display manager: Debian 12 (mmdebstrap from Debian's archive) with
-// systemd, LightDM and its GTK greeter on Xorg, as a distribution installs them, plus foyer's
-// real-root units as shipped (foyer-flush.service, foyer-console.service) and node with foyer's
-// bundles taken from the foyer initramfs. Its greeter's background is one flat colour
-// (DM_BACKGROUND) so a screendump tells it apart. A report unit prints on the console, once the
-// greeter runs, the processes, what the flush kept and the console's state; the machine stays up.
-// Two more report on root's single sign-on key: early, what it holds and whether GDM's pam_gdm
-// (taken alone from Debian's gdm3) hands it to a PAM checker; later, when it is gone.
+// systemd and one display manager as a distribution installs it — LightDM and its GTK greeter on
+// Xorg, or greetd with agreety in foot in cage on Wayland (bookworm packages no graphical greetd
+// greeter; cage is how greetd's own documentation runs one) — plus foyer's real-root units as
+// shipped (foyer-flush.service, foyer-console.service) and node with foyer's bundles taken from
+// the foyer initramfs. The greeter's background is one flat colour (DM_BACKGROUND) so a
+// screendump tells it apart. A report unit prints on the console, once the greeter runs, the
+// processes, what the flush kept and the console's state; the machine stays up. In the LightDM
+// root two more report on root's single sign-on key: early, what it holds and whether GDM's
+// pam_gdm (taken alone from Debian's gdm3) hands it to a PAM checker; later, when it is gone.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, cpSync, symlinkSync, copyFileSync } from "node:fs";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
@@ -13,15 +15,54 @@ import { cacheDir, fresh, hashTree, keyOf, rootDisk, sh, top, unpackInitrd, VM_P
 
 /** The display manager's greeter background, set in lightdm-gtk-greeter.conf. */
 export const DM_BACKGROUND: [number, number, number] = [0x2e, 0x7d, 0x32];
-const PACKAGES = ["systemd-sysv", "dbus", "udev", "libpam-systemd", "lightdm", "lightdm-gtk-greeter", "xserver-xorg-core", "xserver-xorg-input-libinput", "procps", "kmod", "libstdc++6", "keyutils", "pamtester"];
+const BASE = ["systemd-sysv", "dbus", "udev", "libpam-systemd", "procps", "kmod", "libstdc++6", "keyutils"];
+const HEX = "#" + DM_BACKGROUND.map((c) => c.toString(16).padStart(2, "0")).join("");
 
-const REPORT = [
+export type Dm = "lightdm" | "greetd";
+/** Each display manager: its packages, its greeter's process name (pgrep), how it is set up. */
+const DMS: Record<Dm, { packages: string[]; greeter: string; configure: (tree: string) => void }> = {
+  lightdm: {
+    packages: ["lightdm", "lightdm-gtk-greeter", "xserver-xorg-core", "xserver-xorg-input-libinput", "pamtester"],
+    greeter: "lightdm-gtk-gre",
+    configure: (tree) => {
+      // what the integrator sets for a seamless hand-over (packaging/systemd/README.md): X starts on
+      // what is on the screen (the frame foyer kept) instead of a black root window
+      mkdirSync(join(tree, "etc/lightdm/lightdm.conf.d"), { recursive: true });
+      writeFileSync(join(tree, "etc/lightdm/lightdm.conf.d/50-foyer.conf"), "[Seat:*]\nxserver-command=X -background none\n");
+      writeFileSync(join(tree, "etc/lightdm/lightdm-gtk-greeter.conf"), `[greeter]\nbackground=${HEX}\nuser-background=false\n`);
+      aliasDm(tree, "lightdm.service");
+    },
+  },
+  greetd: {
+    packages: ["greetd", "cage", "xwayland", "foot", "fonts-dejavu-core", "polkitd"],
+    greeter: "agreety",
+    configure: (tree) => {
+      // Debian's config (VT 7, the _greetd user) with a graphical greeter: greetd's own agreety in
+      // foot, in cage; pixman, as the VM has no GPU to render with. polkit, as a desktop has it:
+      // without it logind lets no one but root activate a session (libseat does, for cage);
+      // Xwayland: Debian's cage is built with it and will not start without it, yet does not depend on it
+      writeFileSync(join(tree, "etc/greetd/config.toml"), ["[terminal]", "vt = 7", "[default_session]", 'command = "env LANG=C.UTF-8 WLR_RENDERER=pixman cage -s -- foot /usr/sbin/agreety --cmd /bin/sh"', 'user = "_greetd"', ""].join("\n"));
+      mkdirSync(join(tree, "etc/xdg/foot"), { recursive: true });
+      writeFileSync(join(tree, "etc/xdg/foot/foot.ini"), `[main]\nfont=monospace:size=14\n[colors]\nbackground=${HEX.slice(1)}\n`);
+      aliasDm(tree, "greetd.service");
+    },
+  },
+};
+
+/** display-manager.service is `unit`, as the package's postinst leaves it (set again: two DMs' postinsts race). */
+function aliasDm(tree: string, unit: string): void {
+  const alias = join(tree, "etc/systemd/system/display-manager.service");
+  rmSync(alias, { force: true });
+  symlinkSync(`/lib/systemd/system/${unit}`, alias);
+}
+
+const REPORT = (greeter: string) => [
   "#!/bin/sh",
-  "# the hand-over as the real root sees it, once LightDM's greeter runs: one line per fact",
+  "# the hand-over as the real root sees it, once the display manager's greeter runs: one line per fact",
   "n=0",
   "# (not when there is no display manager: a masked one, say)",
-  'until pgrep -x lightdm-gtk-gre >/dev/null || [ $n -ge 600 ] || [ "$(systemctl show -P LoadState display-manager.service)" != loaded ]; do sleep 0.5; n=$((n + 1)); done',
-  'echo "FOYER-DM greeter=$(pgrep -x lightdm-gtk-gre >/dev/null && echo running || echo missing) vt=$(cat /sys/class/tty/tty0/active) uptime=$(cut -d" " -f1 /proc/uptime)"',
+  `until pgrep -x ${greeter} >/dev/null || [ $n -ge 600 ] || [ "$(systemctl show -P LoadState display-manager.service)" != loaded ]; do sleep 0.5; n=$((n + 1)); done`,
+  `echo "FOYER-DM greeter=$(pgrep -x ${greeter} >/dev/null && echo running || echo missing) vt=$(cat /sys/class/tty/tty0/active) uptime=$(cut -d" " -f1 /proc/uptime)"`,
   'echo "FOYER-DM-PS $(ps -eo comm= | sort -u | tr "\\n" " ")"',
   'for c in /sys/class/vtconsole/vtcon*; do echo "FOYER-DM-VTCON ${c##*/} bind=$(cat $c/bind) $(cat $c/name)"; done',
   'echo "FOYER-DM-CONSOLE-UNIT $(systemctl show -P ActiveState,Result foyer-console.service | tr "\\n" " ") held=$([ -e /run/foyer/display-held ] && echo yes || echo no)"',
@@ -86,23 +127,25 @@ function reportUnit(tree: string, name: string, description: string, script: str
   symlinkSync(`/lib/systemd/system/${unit}`, join(tree, `etc/systemd/system/${target}.wants/${unit}`));
 }
 
-/** Builds (or reuses) the LightDM root disk, LUKS2-encrypted with the appliance's passphrase. */
-export function buildDmRoot(a: Appliance, log: (s: string) => void = () => {}): { rootImage: string; luksUuid: string } {
-  const rootImage = join(cacheDir, "root-lightdm.img");
-  const uuidFile = join(cacheDir, "root-lightdm.uuid");
-  const key = [keyOf("initrd-foyer"), hashTree([join(top, "packaging/systemd/root")]), createHash("sha256").update(buildDmRoot.toString() + reportUnit.toString() + REPORT + KEYRING_REPORT + KEYRING_GONE + SSO_CHECK + PAM_STACK(true) + PACKAGES.join()).digest("hex").slice(0, 8)].join(":");
-  if (fresh("root-lightdm", key, rootImage) && existsSync(uuidFile)) return { rootImage, luksUuid: readFileSync(uuidFile, "utf8").trim() };
+/** Builds (or reuses) the root disk with display manager `dm`, LUKS2-encrypted with the appliance's passphrase. */
+export function buildDmRoot(a: Appliance, log: (s: string) => void = () => {}, dm: Dm = "lightdm"): { rootImage: string; luksUuid: string } {
+  const name = `root-${dm}`, { packages, greeter, configure } = DMS[dm], sso = dm === "lightdm";
+  const rootImage = join(cacheDir, `${name}.img`);
+  const uuidFile = join(cacheDir, `${name}.uuid`);
+  const recipe = [buildDmRoot, reportUnit, aliasDm, configure].map(String).join() + REPORT(greeter) + (sso ? KEYRING_REPORT + KEYRING_GONE + SSO_CHECK + PAM_STACK(true) : "") + [...BASE, ...packages].join();
+  const key = [keyOf("initrd-foyer"), hashTree([join(top, "packaging/systemd/root")]), createHash("sha256").update(recipe).digest("hex").slice(0, 8)].join(":");
+  if (fresh(name, key, rootImage) && existsSync(uuidFile)) return { rootImage, luksUuid: readFileSync(uuidFile, "utf8").trim() };
   if (!existsSync("/usr/bin/mmdebstrap")) throw new Error("mmdebstrap is missing: install it (packaging/dev/setup.sh does)");
-  const tree = join(cacheDir, "root-lightdm-tree");
+  const tree = join(cacheDir, `${name}-tree`);
   rmSync(tree, { recursive: true, force: true });
-  log("building the LightDM root from Debian's archive (mmdebstrap)…");
+  log(`building the ${dm} root from Debian's archive (mmdebstrap)…`);
   // GDM's PAM module alone (gdm3 would bring GNOME): taken from Debian's gdm3 package inside the root
   const pamGdm = "lib/x86_64-linux-gnu/security/pam_gdm.so";
   const fromGdm = `cd /tmp && apt-get -q download gdm3 && dpkg-deb -x gdm3_*.deb gdm && cp gdm/${pamGdm} /${pamGdm} && rm -rf gdm gdm3_*.deb`;
-  sh("mmdebstrap", ["--quiet", "--variant=minbase", `--include=${PACKAGES.join(",")}`, `--customize-hook=chroot "$1" sh -c '${fromGdm}'`, "bookworm", tree]);
-  if (!existsSync(join(tree, pamGdm))) throw new Error(`no ${pamGdm} in the LightDM root: taking it from Debian's gdm3 package failed`);
+  sh("mmdebstrap", ["--quiet", "--variant=minbase", `--include=${[...BASE, ...packages].join(",")}`, ...(sso ? [`--customize-hook=chroot "$1" sh -c '${fromGdm}'`] : []), "bookworm", tree]);
+  if (sso && !existsSync(join(tree, pamGdm))) throw new Error(`no ${pamGdm} in the ${dm} root: taking it from Debian's gdm3 package failed`);
   // foyer as a distribution package would put it in the real root: node, the bundles, the units
-  const initrdTree = join(cacheDir, "root-lightdm-initrd");
+  const initrdTree = join(cacheDir, `${name}-initrd`);
   rmSync(initrdTree, { recursive: true, force: true });
   mkdirSync(initrdTree);
   unpackInitrd(a.initrd, initrdTree);
@@ -117,24 +160,20 @@ export function buildDmRoot(a: Appliance, log: (s: string) => void = () => {}): 
   // the reports, on the serial console (console=ttyS0); no login there: agetty's vhangup on ttyS0
   // would cut off a report that opened it first (seen: the report lost when both started together)
   symlinkSync("/dev/null", join(tree, "etc/systemd/system/serial-getty@ttyS0.service"));
-  reportUnit(tree, "dm-report", "report the hand-over to LightDM", REPORT, ["After=foyer-console.service foyer-flush.service display-manager.service"], "graphical.target");
+  reportUnit(tree, "dm-report", `report the hand-over to ${dm}`, REPORT(greeter), ["After=foyer-console.service foyer-flush.service display-manager.service"], "graphical.target");
   rmSync(join(tree, "etc/systemd/system/default.target"), { force: true });
   symlinkSync("/lib/systemd/system/graphical.target", join(tree, "etc/systemd/system/default.target"));
-  // the single sign-on key as the real root finds it, early (it expires 150 s after the unlock)
-  // KeyringMode=shared, as gdm.service has it: pam_gdm's request_key() finds root's user keyring
-  // through the session keyring, which systemd's default (private) does not link to it
-  writeFileSync(join(tree, "usr/lib/foyer/appliance-sso-check.sh"), SSO_CHECK, { mode: 0o755 });
-  writeFileSync(join(tree, "etc/pam.d/foyer-sso"), PAM_STACK(true));
-  writeFileSync(join(tree, "etc/pam.d/foyer-sso-bare"), PAM_STACK(false));
-  reportUnit(tree, "dm-keyring", "report root's cryptsetup key", KEYRING_REPORT, ["DefaultDependencies=no", "After=local-fs.target"], "sysinit.target", ["Type=oneshot", "KeyringMode=shared"]);
-  reportUnit(tree, "dm-keyring-gone", "report when root's cryptsetup key is gone", KEYRING_GONE, ["DefaultDependencies=no", "After=local-fs.target"], "sysinit.target", ["Type=exec"]);
-  // what the integrator sets for a seamless hand-over (packaging/systemd/README.md): X starts on
-  // what is on the screen (the frame foyer kept) instead of a black root window
-  mkdirSync(join(tree, "etc/lightdm/lightdm.conf.d"), { recursive: true });
-  writeFileSync(join(tree, "etc/lightdm/lightdm.conf.d/50-foyer.conf"), "[Seat:*]\nxserver-command=X -background none\n");
-  // the greeter's look: a flat colour a screendump can find
-  const hex = "#" + DM_BACKGROUND.map((c) => c.toString(16).padStart(2, "0")).join("");
-  writeFileSync(join(tree, "etc/lightdm/lightdm-gtk-greeter.conf"), `[greeter]\nbackground=${hex}\nuser-background=false\n`);
+  if (sso) {
+    // the single sign-on key as the real root finds it, early (it expires 150 s after the unlock)
+    // KeyringMode=shared, as gdm.service has it: pam_gdm's request_key() finds root's user keyring
+    // through the session keyring, which systemd's default (private) does not link to it
+    writeFileSync(join(tree, "usr/lib/foyer/appliance-sso-check.sh"), SSO_CHECK, { mode: 0o755 });
+    writeFileSync(join(tree, "etc/pam.d/foyer-sso"), PAM_STACK(true));
+    writeFileSync(join(tree, "etc/pam.d/foyer-sso-bare"), PAM_STACK(false));
+    reportUnit(tree, "dm-keyring", "report root's cryptsetup key", KEYRING_REPORT, ["DefaultDependencies=no", "After=local-fs.target"], "sysinit.target", ["Type=oneshot", "KeyringMode=shared"]);
+    reportUnit(tree, "dm-keyring-gone", "report when root's cryptsetup key is gone", KEYRING_GONE, ["DefaultDependencies=no", "After=local-fs.target"], "sysinit.target", ["Type=exec"]);
+  }
+  configure(tree);
   writeFileSync(join(tree, "etc/hostname"), "foyer-appliance\n");
-  return rootDisk(tree, "root-lightdm", key);
+  return rootDisk(tree, name, key);
 }

@@ -1,30 +1,34 @@
 // The hand-over to a real display manager, in a real boot: unlock in the initrd, switch-root into
-// Debian 12 with LightDM (test/vm/dm-root.ts), LightDM's greeter takes the display. Screendumps are
-// taken back to back across the transition (the largest gap is measured and must stay ≤ 200 ms)
-// and each is sorted: foyer's greeter, LightDM's greeter, black, a text console (fbcon's grey glyphs
-// or cursor on black), or something else. No frame may be a text console; the last is LightDM's.
-// The real root's report then says: no foyer process left, the console bound again by
-// foyer-console.service, foyer's log flushed to /var/log/foyer without the passphrase, and (single
-// sign-on, keyring.enabled in the appliance's profile) root's "cryptsetup" key holding the passphrase
-// that opened the disk — not the wrong one typed first —, GDM's pam_gdm handing those bytes to a
-// PAM checker, and the key gone after its timeout.
+// Debian 12 with LightDM or greetd (test/vm/dm-root.ts), whose greeter takes the display.
+// Screendumps are taken back to back across the transition (the largest gap is measured and must
+// stay ≤ 200 ms) and each is sorted: foyer's greeter, the display manager's greeter, black, a text
+// console (fbcon's grey glyphs or cursor on black), or something else. No frame may be a text
+// console; the last is the display manager's; the time from foyer's last frame to the display
+// manager's first is printed. The real root's report then says: no foyer process left, the console
+// bound again by foyer-console.service once the display manager's VT is in graphics mode, foyer's
+// log flushed to /var/log/foyer without the passphrase, and for LightDM (single sign-on,
+// keyring.enabled in the appliance's profile) root's "cryptsetup" key holding the passphrase that
+// opened the disk — not the wrong one typed first —, GDM's pam_gdm handing those bytes to a PAM
+// checker, and the key gone after its timeout.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { requireTool } from "../helpers/index.js";
 import { buildAppliance, VM_PASSPHRASE, type Appliance } from "./appliance.js";
-import { buildDmRoot, DM_BACKGROUND } from "./dm-root.js";
+import { buildDmRoot, DM_BACKGROUND, type Dm } from "./dm-root.js";
 import { waitForPrompt, countColour, themeDark, type Vm } from "./qemu.js";
 import { inVm } from "./journey.js";
 
 const say = (s: string) => process.stdout.write(`• ${s}\n`);
 let appliance: Appliance;
+let greetd: Appliance;
 
 test.before(() => {
   for (const [t, p] of [["qemu-system-x86_64", "qemu-system-x86"], ["cryptsetup", "cryptsetup-bin"], ["mkfs.ext4", "e2fsprogs"], ["mmdebstrap", "mmdebstrap"]] as const) requireTool(t, p);
   const a = buildAppliance(say);
-  appliance = { ...a, ...buildDmRoot(a, say) };
+  appliance = { ...a, ...buildDmRoot(a, say, "lightdm") };
+  greetd = { ...a, ...buildDmRoot(a, say, "greetd") };
 });
 
 type Kind = "foyer" | "dm" | "black" | "off" | "text" | "other";
@@ -94,6 +98,37 @@ async function watch(vm: Vm, name: string, t0: number, limitS: number, holdS: nu
   return { runs, frames, maxGapMs };
 }
 
+/** Prints the runs, and the time from the last screendump of foyer's frame to the first of the display manager's. */
+function tell(w: Awaited<ReturnType<typeof watch>>, dm: Dm): number {
+  for (const r of w.runs) say(`${r.kind.padEnd(5)} ${r.from.toFixed(2)}–${r.to.toFixed(2)} s after Enter (${r.frames} frames)`);
+  say(`${w.frames} screendumps, largest gap ${w.maxGapMs.toFixed(0)} ms`);
+  const first = w.runs.findIndex((r) => r.kind === "dm");
+  const last = w.runs.slice(0, Math.max(0, first)).findLastIndex((r) => r.kind === "foyer");
+  if (first < 0 || last < 0) return NaN;
+  const between = w.runs.slice(last + 1, first).map((r) => `${r.kind} ${(r.to - r.from).toFixed(2)} s`);
+  const gap = w.runs[first]!.from - w.runs[last]!.to;
+  say(`${dm}: ${gap.toFixed(2)} s from foyer's last frame to ${dm}'s first${between.length ? ` (${between.join(", ")})` : ", nothing in between"}`);
+  return gap;
+}
+
+/** From the Enter that unlocks: the hand-over watched and told, then the real root's report (its first line, and the console from there). */
+async function handOver(vm: Vm, name: string, dm: Dm): Promise<{ w: Awaited<ReturnType<typeof watch>>; dmLine: string; rest: string }> {
+  const w = await watch(vm, name, vm.seconds, 420, 5);
+  tell(w, dm);
+  await vm.screen(join(tmpdir(), `foyer-vm-${name}-end.png`));
+  const [dmLine] = await vm.waitSerial(/FOYER-DM greeter=\S+ vt=\S+ uptime=[\d.]+/, 300_000, `the ${dm} root's report`);
+  await vm.waitSerial(/FOYER-DM-END/, 60_000, "the end of the report");
+  return { w, dmLine, rest: vm.serial.slice(vm.serial.indexOf(dmLine)) };
+}
+
+/** The per-frame judgement every hand-over must pass: watched every ≤ 200 ms, no text console, the DM last. */
+function judge(w: Awaited<ReturnType<typeof watch>>, name: string): void {
+  assert.ok(w.maxGapMs <= 200, `screendumps were ${w.maxGapMs.toFixed(0)} ms apart at most; the transition must be watched every ≤ 200 ms`);
+  const text = w.runs.filter((r) => r.kind === "text");
+  assert.is(text.length, 0, `a text console was on screen: ${text.map((r) => `${r.from.toFixed(2)}–${r.to.toFixed(2)} s (${r.frames} frames)`).join(", ")}; see ${tmpdir()}/foyer-vm-${name}-*-text.png`);
+  assert.is(w.runs.at(-1)?.kind, "dm", `the display manager's greeter is not on screen at the end: ${w.runs.map((r) => r.kind).join(" → ")}`);
+}
+
 test("unlock, switch-root, LightDM takes the display: no text-console frame, no foyer process left, the log kept", async () => {
   await inVm(appliance, { append: "rd.foyer.profile=vm" }, "handoff", async (vm) => {
     await vm.waitSerial(/greeter interactive ms=\d+/, 480_000, "foyer's greeter interactive");
@@ -104,29 +139,20 @@ test("unlock, switch-root, LightDM takes the display: no text-console frame, no 
     // the re-prompt drawn ("That passphrase did not work" in the danger colour) before typing, as a person would
     await waitForPrompt(vm, 120_000, undefined, (s) => countColour(s, [0xff, 0x8c, 0x8c], 30) > 40);
     await vm.type(VM_PASSPHRASE, "de");
-    const t0 = vm.seconds;
-    const w = await watch(vm, "handoff", t0, 420, 5);
-    for (const r of w.runs) say(`${r.kind.padEnd(5)} ${r.from.toFixed(2)}–${r.to.toFixed(2)} s after Enter (${r.frames} frames)`);
-    say(`${w.frames} screendumps, largest gap ${w.maxGapMs.toFixed(0)} ms`);
-    await vm.screen(join(tmpdir(), "foyer-vm-handoff-end.png"));
-    const [dmLine] = await vm.waitSerial(/FOYER-DM greeter=\S+ vt=\S+ uptime=[\d.]+/, 300_000, "the LightDM root's report");
-    await vm.waitSerial(/FOYER-DM-END/, 60_000, "the end of the report");
-    const rest = vm.serial.slice(vm.serial.indexOf(dmLine));
+    const { w, dmLine, rest } = await handOver(vm, "handoff", "lightdm");
     const [keyLine] = /FOYER-DM-KEYRING [^\n]*/.exec(vm.serial) ?? ["FOYER-DM-KEYRING (no report)"];
     say(keyLine.trim());
     for (const l of rest.split("\n").filter((x) => /^FOYER-DM/.test(x.trim()) && !/FOYER-DM-PS|FOYER-DM-CONSOLE-LOG (Starting|Finished|foyer-console)/.test(x))) say(l.trim());
     say(`whole journey ${vm.seconds.toFixed(0)} s`);
 
-    assert.ok(w.maxGapMs <= 200, `screendumps were ${w.maxGapMs.toFixed(0)} ms apart at most; the transition must be watched every ≤ 200 ms`);
-    const text = w.runs.filter((r) => r.kind === "text");
-    assert.is(text.length, 0, `a text console was on screen: ${text.map((r) => `${r.from.toFixed(2)}–${r.to.toFixed(2)} s (${r.frames} frames)`).join(", ")}; see ${tmpdir()}/foyer-vm-handoff-*-text.png`);
-    assert.is(w.runs.at(-1)?.kind, "dm", `LightDM's greeter is not on screen at the end: ${w.runs.map((r) => r.kind).join(" → ")}`);
+    judge(w, "handoff");
     assert.match(dmLine, /greeter=running/);
     const [ps] = /FOYER-DM-PS [^\n]*/.exec(rest) ?? [""];
     assert.not.match(ps, /\b(node|cage|cog|seatd|grim|foyerd)\b/, `a foyer process is left in the real root: ${ps}`);
     assert.match(ps, /\bXorg\b/, `no X server in the real root: ${ps}`);
     assert.not.match(rest, /FOYER-DM-VTCON \S+ bind=0 \(?.*frame buffer/i, "a framebuffer console is still unbound");
-    assert.match(rest, /FOYER-DM-CONSOLE-LOG text console bound again \(\d+\): the display manager took tty\d+/);
+    // bound once X put its VT in graphics mode, not after a wait in text mode
+    assert.match(rest, /FOYER-DM-CONSOLE-LOG text console bound again \(\d+\): the display manager took tty\d+\r?\n/);
     const [, , kept, secret] = /FOYER-DM-FLUSH-LOG boot-[0-9a-f]{32}\.log lines=(\d+) kept=(\d+) secret=(\w+)/.exec(rest) ?? assert.unreachable(`no boot log in /var/log/foyer:\n${rest}`) as never;
     assert.is(kept, "1", "foyerd's log does not say the last frame was kept");
     assert.is(secret, "absent", "the passphrase is in the kept log");
@@ -145,6 +171,26 @@ test("unlock, switch-root, LightDM takes the display: no text-console frame, no 
     const [, gone, goneAt] = await vm.waitSerial(/FOYER-DM-KEYRING-GONE (\w+) uptime=([\d.]+)/, 300_000, "the key's end");
     say(`root's 'cryptsetup' key gone ${(Number(goneAt) - vm.stamp(/keyring: passphrase kept/)).toFixed(0)} s after foyer kept it (guest clock)`);
     assert.is(gone, "yes", "root's 'cryptsetup' key outlived its timeout");
+  });
+});
+
+test("unlock, switch-root, greetd takes the display (agreety in foot in cage): no text-console frame, the console given back", async () => {
+  await inVm(greetd, { append: "rd.foyer.profile=vm" }, "handoff-greetd", async (vm) => {
+    await vm.waitSerial(/greeter interactive ms=\d+/, 480_000, "foyer's greeter interactive");
+    await waitForPrompt(vm, 240_000);
+    await vm.type(VM_PASSPHRASE, "de");
+    const { w, dmLine, rest } = await handOver(vm, "handoff-greetd", "greetd");
+    for (const l of rest.split("\n").filter((x) => /^FOYER-DM/.test(x.trim()) && !/FOYER-DM-PS|FOYER-DM-FOYER-LOG|FOYER-DM-CONSOLE-LOG (Starting|Finished|foyer-console)/.test(x))) say(l.trim());
+    say(`whole journey ${vm.seconds.toFixed(0)} s`);
+    judge(w, "handoff-greetd");
+    assert.match(dmLine, /greeter=running vt=tty7/, "agreety is not running on greetd's VT 7");
+    const [ps] = /FOYER-DM-PS [^\n]*/.exec(rest) ?? [""];
+    assert.not.match(ps, /\b(node|cog|seatd|grim|foyerd)\b/, `a foyer process is left in the real root: ${ps}`);
+    assert.match(ps, /\bgreetd\b[\s\S]*\bcage\b|\bcage\b[\s\S]*\bgreetd\b/, `greetd's cage is not running in the real root: ${ps}`);
+    // bound once logind put greetd's VT in graphics mode for cage, not after a wait in text mode
+    assert.match(rest, /FOYER-DM-CONSOLE-LOG text console bound again \(\d+\): the display manager took tty7\r?\n/);
+    assert.match(rest, /FOYER-DM-FLUSH-LOG boot-[0-9a-f]{32}\.log lines=\d+ kept=1 secret=absent/, "foyerd's log was not kept, or does not say the last frame was kept, or holds the passphrase");
+    assert.not.ok(vm.serial.includes(VM_PASSPHRASE), "the passphrase appeared on the serial console");
   });
 });
 
