@@ -11,7 +11,9 @@ import { top } from "./tiers.mjs";
 
 const write = (s) => process.stdout.write(s);
 if (process.getuid?.() === 0) {
-  process.stderr.write("test/fast.mjs: the fast tier runs without root (a suite that needs it must fail): run it through test/run.mjs, which runs it as nobody\n");
+  process.stderr.write(
+    "test/fast.mjs: the fast tier runs without root (a suite that needs it must fail): run it through test/run.mjs, which runs it as nobody\n",
+  );
   process.exit(1);
 }
 // a suite stops being waited for after this long (uvu has no timeout of its own); its leftovers

@@ -30,9 +30,10 @@ function usage(why) {
   process.stderr.write(`test/run.mjs: ${why}\nusage: node test/run.mjs [--tier ${TIERS.join(",")}] [--jobs N] [FILTER…]\n`);
   process.exit(2);
 }
-let tiers = TIERS, jobs = 1;
+let tiers = TIERS,
+  jobs = 1;
 const filters = [];
-for (let a = process.argv.slice(2); a.length; ) {
+for (let a = process.argv.slice(2); a.length;) {
   const x = a.shift();
   if (x === "--tier") {
     tiers = (a.shift() ?? "").split(",");
@@ -48,7 +49,8 @@ const suites = findSuites().filter((s) => tiers.includes(tierOf(s)) && (filters.
 // /etc/chromium gets a tmpfs too (with the host's files copied in): foyerd writes chromium's
 // machine-wide kiosk policy there (profile greeter.chromiumPolicyDir), which must never reach the
 // host's own chromium
-const CHROMIUM_ETC = 'if [ -d /etc/chromium ]; then k=$(tar -C /etc/chromium -cf - . | base64 -w0) && mount -t tmpfs -o mode=0755,size=4m foyer-test /etc/chromium && printf %s "$k" | base64 -d | tar -C /etc/chromium -xf -; fi';
+const CHROMIUM_ETC =
+  'if [ -d /etc/chromium ]; then k=$(tar -C /etc/chromium -cf - . | base64 -w0) && mount -t tmpfs -o mode=0755,size=4m foyer-test /etc/chromium && printf %s "$k" | base64 -d | tar -C /etc/chromium -xf -; fi';
 const NS = `mkdir -p /run/systemd/ask-password && mount -t tmpfs -o mode=0755,size=4m foyer-test /run/systemd/ask-password && ${CHROMIUM_ETC} && "$@"`;
 const PRIVATE = ["--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc", "--kill-child", "--"];
 
@@ -58,7 +60,8 @@ function run(name, argv, opts, live) {
     const head = `\n=== ${name}\n`;
     if (live) process.stdout.write(head);
     const p = spawn(argv[0], argv.slice(1), { cwd: top, env: ENV, stdio: ["ignore", "pipe", "pipe"], ...opts });
-    let out = "", all = head;
+    let out = "",
+      all = head;
     p.stdout.on("data", (d) => {
       out += d;
       if (live) process.stdout.write(d);
@@ -82,25 +85,39 @@ function run(name, argv, opts, live) {
   });
 }
 
-let passed = 0, failed = 0, skipped = 0;
+let passed = 0,
+  failed = 0,
+  skipped = 0;
 const rows = [];
 const row = (name, p, f, s, seconds, note = "") => {
-  passed += p; failed += f; skipped += s;
+  passed += p;
+  failed += f;
+  skipped += s;
   rows.push(`${name}: ${p} passed, ${f} failed${s ? `, ${s} skipped` : ""} (${seconds.toFixed(1)} s)${note}`);
 };
 
 /** One suite in its own namespaces, counted from uvu's summary. */
 async function runSuite(rel, live) {
-  const name = `test/${rel}`, t0 = Date.now();
-  const { code, out } = await run(name, ["unshare", ...PRIVATE, "sh", "-c", NS, "sh", process.execPath, "--import", "tsx", "--import", LOUD_HOOKS, join(top, name)], {}, live);
-  const total = /Total:\s+(\d+)/.exec(out), ok = /Passed:\s+(\d+)/.exec(out), sk = /Skipped:\s+(\d+)/.exec(out);
+  const name = `test/${rel}`,
+    t0 = Date.now();
+  const { code, out } = await run(
+    name,
+    ["unshare", ...PRIVATE, "sh", "-c", NS, "sh", process.execPath, "--import", "tsx", "--import", LOUD_HOOKS, join(top, name)],
+    {},
+    live,
+  );
+  const total = /Total:\s+(\d+)/.exec(out),
+    ok = /Passed:\s+(\d+)/.exec(out),
+    sk = /Skipped:\s+(\d+)/.exec(out);
   if (!total || !ok) {
     failed += 1; // crashed before its summary: one failure, whatever it had run
     rows.push(`${name}: CRASHED (exit ${code}, no summary)`);
     return;
   }
   // uvu's Total counts the tests that ran; skipped ones are not in it
-  const t = Number(total[1]), p = Number(ok[1]), s = sk ? Number(sk[1]) : 0;
+  const t = Number(total[1]),
+    p = Number(ok[1]),
+    s = sk ? Number(sk[1]) : 0;
   const f = Math.max(0, t - p) + (code !== 0 && t - p === 0 ? 1 : 0);
   // what a before hook that threw looks like in uvu's count (its error is printed above: loud-hooks.ts)
   const hook = p === 0 && t > 0 && !/FAIL/.test(out) ? " — no test ran: its before hook threw (the error is above)" : "";
@@ -110,7 +127,8 @@ async function runSuite(rel, live) {
 /** nobody's uid and gid, for the fast tier when we are root. */
 function nobody() {
   const id = (flag) => spawnSync("id", [flag, "nobody"], { encoding: "utf8" });
-  const u = id("-u"), g = id("-g");
+  const u = id("-u"),
+    g = id("-g");
   if (u.status !== 0 || g.status !== 0) throw new Error("the fast tier runs as 'nobody', and this machine has no such user");
   return [u.stdout.trim(), g.stdout.trim()];
 }

@@ -56,6 +56,7 @@ export const FAST = [
   "ui/connection.test.ts",
   "ui/i18n.test.ts",
   "ui/kiosk-keys.test.ts",
+  "unit/format.test.ts",
   "unit/imports.test.ts",
   "unit/lint.test.ts",
   "unit/loud-hooks.test.ts",

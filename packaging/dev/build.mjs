@@ -28,7 +28,11 @@ function newest(dir) {
 }
 
 if (process.argv.includes("--if-stale")) {
-  const outs = [...Object.keys(entries.node).map((n) => join(out, `${n}.mjs`)), ...Object.keys(addons).map((n) => join(out, `${n}.node`)), join(out, "ui/app.js")];
+  const outs = [
+    ...Object.keys(entries.node).map((n) => join(out, `${n}.mjs`)),
+    ...Object.keys(addons).map((n) => join(out, `${n}.node`)),
+    join(out, "ui/app.js"),
+  ];
   const oldest = Math.min(...outs.map((p) => (existsSync(p) ? statSync(p).mtimeMs : 0)));
   const src = Math.max(newest(join(top, "src")), statSync(join(top, "package-lock.json")).mtimeMs);
   if (oldest > src) process.exit(0);
@@ -45,10 +49,16 @@ function missing(what) {
 const nodedir = process.env.npm_config_nodedir || join(dirname(process.execPath), "..");
 const include = join(nodedir, "include/node");
 if (spawnSync("cc", ["--version"], { stdio: "ignore" }).error) missing("no C compiler 'cc' (install the Debian package 'gcc')");
-if (!existsSync(join(include, "node_api.h"))) missing(`no node_api.h in '${include}' (install Node's headers: NodeSource's 'nodejs' package has them, Debian's own node 'libnode-dev'; or set npm_config_nodedir)`);
+if (!existsSync(join(include, "node_api.h")))
+  missing(
+    `no node_api.h in '${include}' (install Node's headers: NodeSource's 'nodejs' package has them, Debian's own node 'libnode-dev'; or set npm_config_nodedir)`,
+  );
 mkdirSync(out, { recursive: true });
 for (const [name, source] of Object.entries(addons)) {
-  const r = spawnSync("cc", ["-O2", "-shared", "-fPIC", "-Wall", "-Werror", "-I", include, "-o", join(out, `${name}.node`), source], { cwd: top, stdio: "inherit" });
+  const r = spawnSync("cc", ["-O2", "-shared", "-fPIC", "-Wall", "-Werror", "-I", include, "-o", join(out, `${name}.node`), source], {
+    cwd: top,
+    stdio: "inherit",
+  });
   if (r.status !== 0) {
     process.stderr.write(`build: cc failed on ${source}\n`);
     process.exit(1);

@@ -112,7 +112,9 @@ export function mergeVconsole(old: string, keys: Record<string, string>): string
     const k = l.split("=")[0]!.trim();
     return l.trim() !== "" && !ours.has(k);
   });
-  const added = Object.entries(keys).filter(([, v]) => v !== "").map(([k, v]) => `${k}=${v}`);
+  const added = Object.entries(keys)
+    .filter(([, v]) => v !== "")
+    .map(([k, v]) => `${k}=${v}`);
   return [...kept, ...added].join("\n") + "\n";
 }
 
@@ -190,7 +192,10 @@ export async function applyFirstboot(plan: ApplyPlan, log: Logger): Promise<stri
     /* no keymap given: it wrote none */
   }
   const keymapLine = /^KEYMAP=(.*)$/m.exec(written)?.[1] ?? "";
-  writeAtomic(vconsolePath, mergeVconsole(oldVconsole, { KEYMAP: keymapLine || (/^KEYMAP=(.*)$/m.exec(oldVconsole)?.[1] ?? ""), XKBLAYOUT: a.layout, XKBVARIANT: a.variant }));
+  writeAtomic(
+    vconsolePath,
+    mergeVconsole(oldVconsole, { KEYMAP: keymapLine || (/^KEYMAP=(.*)$/m.exec(oldVconsole)?.[1] ?? ""), XKBLAYOUT: a.layout, XKBVARIANT: a.variant }),
+  );
   writeAtomic(join(root, "etc/X11/xorg.conf.d/00-keyboard.conf"), xorgKeyboardConf(a.layout, a.variant));
   done.push("keyboard");
 

@@ -93,7 +93,12 @@ export function normalizeLocale(name: string): string {
 
 /** The offered locales that `locale -a`'s output lists (in glibc's normalized spelling). */
 export function keepInstalled(locales: string[], localeA: string): string[] {
-  const installed = new Set(localeA.split("\n").map((l) => l.trim()).filter(Boolean));
+  const installed = new Set(
+    localeA
+      .split("\n")
+      .map((l) => l.trim())
+      .filter(Boolean),
+  );
   return locales.filter((l) => installed.has(normalizeLocale(l)));
 }
 

@@ -14,7 +14,9 @@ export const MAX_OUTPUT = 60 * 1024;
 export function progressPercent(line: string): number | undefined {
   const m = /^(\d+) (\d+) (\d+)/.exec(line.trim());
   if (!m) return undefined;
-  const pass = Number(m[1]), cur = Number(m[2]), max = Number(m[3]);
+  const pass = Number(m[1]),
+    cur = Number(m[2]),
+    max = Number(m[3]);
   // digits past a double's range read as Infinity, and Infinity / Infinity is NaN: not a progress line
   if (pass < 1 || pass > 5 || max <= 0 || !Number.isFinite(cur) || !Number.isFinite(max)) return undefined;
   return Math.min(100, PASS_START[pass]! + (PASS_WEIGHT[pass]! * Math.min(cur, max)) / max);
@@ -44,7 +46,10 @@ export function runFsck(o: FsckOptions): Promise<number> {
     (p.stdio[3] as NodeJS.ReadableStream).on("data", (d: Buffer) => {
       const lines = (partial + d.toString("latin1")).split("\n");
       partial = lines.pop() ?? "";
-      const last = lines.map(progressPercent).filter((x): x is number => x !== undefined).pop();
+      const last = lines
+        .map(progressPercent)
+        .filter((x): x is number => x !== undefined)
+        .pop();
       if (last !== undefined) o.onProgress(last);
     });
     p.on("error", () => {

@@ -51,7 +51,7 @@ const KEYCTL_TIMEOUT_MS = 10_000;
 export function cacheWithLast(last: Buffer, list: Buffer): Buffer {
   const parts: Buffer[] = [];
   let total = last.length;
-  for (let at = 0; at < list.length; ) {
+  for (let at = 0; at < list.length;) {
     let end = list.indexOf(0, at);
     if (end < 0) end = list.length;
     const entry = list.subarray(at, end);
@@ -111,10 +111,17 @@ const KEYCTL_SCRIPT = [
  * without its timeout. Resolves with the key's serial.
  */
 async function keyctlAdd(payload: Buffer, timeoutS: number): Promise<string> {
-  const r = await run(["keyctl", "session", "-", "sh", "-c", KEYCTL_SCRIPT, "sh", String(timeoutS), KEY_PERM], { input: payload, timeoutMs: KEYCTL_TIMEOUT_MS, maxOutput: 4096 });
+  const r = await run(["keyctl", "session", "-", "sh", "-c", KEYCTL_SCRIPT, "sh", String(timeoutS), KEY_PERM], {
+    input: payload,
+    timeoutMs: KEYCTL_TIMEOUT_MS,
+    maxOutput: 4096,
+  });
   const serial = r.stdout.toString("utf8").trim();
   if (r.code === 0 && /^\d+$/.test(serial)) return serial;
-  const err = r.stderr.toString("utf8").replace(/^Joined session keyring: \d+\n?/m, "").trim();
+  const err = r.stderr
+    .toString("utf8")
+    .replace(/^Joined session keyring: \d+\n?/m, "")
+    .trim();
   throw new FoyerError("internal", `${exitError(r)?.message ?? "'keyctl' wrote no serial"}: ${err || serial.slice(0, 80)}`);
 }
 
@@ -191,7 +198,14 @@ export class KeyringCache {
       payload = cacheWithLast(c.bytes, cached);
       const serial = await (this.#o.add ?? keyctlAdd)(payload, this.#o.timeoutS);
       const others = payload.subarray(0, -1).reduce((n, b) => n + (b === 0 ? 1 : 0), 0);
-      this.#o.log.info("passphrase kept for the session's single sign-on", { key: KEY_NAME, serial, timeoutS: this.#o.timeoutS, device: c.dev, holder, cachedAfter: others });
+      this.#o.log.info("passphrase kept for the session's single sign-on", {
+        key: KEY_NAME,
+        serial,
+        timeoutS: this.#o.timeoutS,
+        device: c.dev,
+        holder,
+        cachedAfter: others,
+      });
     } catch (e) {
       this.#o.log.warning("cannot add the key, ignoring", { err: describe(e) });
     } finally {

@@ -58,8 +58,7 @@ export interface Request {
 }
 
 export type Parsed =
-  | { ok: true; requests: Request[]; /** bytes of an incomplete request, to be kept for the next read */ rest: Buffer }
-  | { ok: false; reason: string };
+  { ok: true; requests: Request[]; /** bytes of an incomplete request, to be kept for the next read */ rest: Buffer } | { ok: false; reason: string };
 
 /**
  * Splits `buf` into complete requests. An incomplete tail is returned as `rest` (always shorter
@@ -78,7 +77,11 @@ export function parseRequests(buf: Buffer): Parsed {
       i += 2;
       continue;
     }
-    if (mark !== ARGUMENT_MARK) return { ok: false, reason: `byte 0x${mark.toString(16).padStart(2, "0")} after command 0x${byte.toString(16).padStart(2, "0")} is neither NUL nor an argument mark` };
+    if (mark !== ARGUMENT_MARK)
+      return {
+        ok: false,
+        reason: `byte 0x${mark.toString(16).padStart(2, "0")} after command 0x${byte.toString(16).padStart(2, "0")} is neither NUL nor an argument mark`,
+      };
     if (buf.length - i < 3) break;
     const len = buf[i + 2]!;
     if (buf.length - i < 3 + len) break;
@@ -157,4 +160,3 @@ export function parseFsckd(status: string): FsckdProgress | undefined {
   const percent = Number(m[2]);
   return percent <= 100 ? { devices: Number(m[1]), percent } : undefined;
 }
-

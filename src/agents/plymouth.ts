@@ -182,7 +182,18 @@ export class PlymouthServer extends EventEmitter {
   #credentialsErrorLogged = false;
   #stopped = false;
   #pidWritten?: string;
-  readonly record: PlymouthRecord = { status: "", mode: "", progress: null, fsck: null, newRoot: null, systemInitialized: false, deactivated: false, splashShown: false, progressPaused: false, errors: 0 };
+  readonly record: PlymouthRecord = {
+    status: "",
+    mode: "",
+    progress: null,
+    fsck: null,
+    newRoot: null,
+    systemInitialized: false,
+    deactivated: false,
+    splashShown: false,
+    progressPaused: false,
+    errors: 0,
+  };
 
   constructor(o: PlymouthServerOptions) {
     super();
@@ -287,10 +298,7 @@ export class PlymouthServer extends EventEmitter {
         this.#log.error(`cannot serve plymouth's protocol on fd ${fd}, ignoring`, { err: describe(e) });
       }
     }
-    const names = [
-      ...(handed.current === undefined ? [o.socket] : []),
-      ...(o.legacy && handed.legacy === undefined ? [PLYMOUTH_LEGACY_SOCKET] : []),
-    ];
+    const names = [...(handed.current === undefined ? [o.socket] : []), ...(o.legacy && handed.legacy === undefined ? [PLYMOUTH_LEGACY_SOCKET] : [])];
     const free: string[] = [];
     for (const name of names) {
       const holder = o.serve === "auto" ? this.#holder(name, sockets) : undefined;
@@ -504,7 +512,7 @@ export class PlymouthServer extends EventEmitter {
       case "update": {
         const status = this.#text(r);
         const fsck = parseFsckd(status);
-        if (fsck) return this.#fsckProgress(fsck), ack();
+        if (fsck) return (this.#fsckProgress(fsck), ack());
         this.record.status = status;
         log.info(`plymouth status '${status}'`);
         return ack();
@@ -730,4 +738,3 @@ function removeStaleSocket(path: string): void {
     /* absent: fine */
   }
 }
-

@@ -189,7 +189,14 @@ export class BusConnection extends EventEmitter {
     const destination = c.destination ?? this.#destination;
     const who = this.#who(destination);
     if (this.#closed) throw new FoyerError("unsupported", `the connection to ${who} is closed`);
-    const msg = new this.dbus.Message({ ...(destination !== undefined ? { destination } : {}), path: c.path, interface: c.interface, member: c.member, signature: c.signature ?? "", body: c.body ?? [] });
+    const msg = new this.dbus.Message({
+      ...(destination !== undefined ? { destination } : {}),
+      path: c.path,
+      interface: c.interface,
+      member: c.member,
+      signature: c.signature ?? "",
+      body: c.body ?? [],
+    });
     let reply: unknown;
     try {
       reply = await withTimeout(this.bus.call(msg), timeoutMs, `${who} ${c.member}`);
@@ -207,8 +214,16 @@ export class BusConnection extends EventEmitter {
 
   /** One property, unwrapped from its variant. */
   async get(path: string, iface: string, prop: string, destination?: string): Promise<unknown> {
-    const [v] = await this.call({ ...(destination !== undefined ? { destination } : {}), path, interface: "org.freedesktop.DBus.Properties", member: "Get", signature: "ss", body: [iface, prop] });
-    if (!(v instanceof this.dbus.Variant)) throw new FoyerError("protocol-error", `${this.#who(destination ?? this.#destination)}'s reply to Get ${prop} is not a variant`);
+    const [v] = await this.call({
+      ...(destination !== undefined ? { destination } : {}),
+      path,
+      interface: "org.freedesktop.DBus.Properties",
+      member: "Get",
+      signature: "ss",
+      body: [iface, prop],
+    });
+    if (!(v instanceof this.dbus.Variant))
+      throw new FoyerError("protocol-error", `${this.#who(destination ?? this.#destination)}'s reply to Get ${prop} is not a variant`);
     return v.value;
   }
 

@@ -100,7 +100,8 @@ class Capture {
 export function run(argv: readonly string[], o: RunOptions): Promise<RunResult> {
   const command = argv[0] ?? "";
   return new Promise<RunResult>((resolve, reject) => {
-    const out = new Capture(o.maxOutput ?? DEFAULT_MAX_OUTPUT), err = new Capture(o.maxOutput ?? DEFAULT_MAX_OUTPUT);
+    const out = new Capture(o.maxOutput ?? DEFAULT_MAX_OUTPUT),
+      err = new Capture(o.maxOutput ?? DEFAULT_MAX_OUTPUT);
     let settled = false;
     const fail = (e: FoyerError) => {
       if (settled) return;

@@ -19,10 +19,12 @@ function utf8Length(b: Buffer, i: number): number {
 export function escapeControls(b: Buffer): string {
   const s = b.toString("latin1");
   if (!/[\x00-\x08\x0b-\x1f\x7f-\xff]/.test(s)) return s;
-  let out = "", from = 0;
-  for (let i = 0; i < b.length; ) {
+  let out = "",
+    from = 0;
+  for (let i = 0; i < b.length;) {
     const c = b[i]!;
-    let n = 1, bad: boolean;
+    let n = 1,
+      bad: boolean;
     if (c >= 0x80) {
       n = utf8Length(b, i);
       // C1 controls, U+0080-U+009F: 0xC2 0x80-0x9F (a terminal may take U+009B for CSI)

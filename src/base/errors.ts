@@ -27,9 +27,7 @@ export class FoyerError extends Error {
 
 /** The errno of a Node system error, or undefined. */
 export function errnoOf(e: unknown): string | undefined {
-  return typeof e === "object" && e !== null && "code" in e && typeof (e as { code: unknown }).code === "string"
-    ? (e as { code: string }).code
-    : undefined;
+  return typeof e === "object" && e !== null && "code" in e && typeof (e as { code: unknown }).code === "string" ? (e as { code: string }).code : undefined;
 }
 
 /**

@@ -102,7 +102,8 @@ export function tcpClientUid(sock: Socket): number | undefined {
   const { remoteAddress, remotePort, localAddress, localPort } = sock;
   if (!remoteAddress || !remotePort || !localAddress || !localPort) return undefined;
   // (a kernel without inet_diag is asked again at each connection: the module may come later)
-  if (tcpOwnerSource(sock) === "/proc/net/tcp") return tableUid(readFileSync("/proc/net/tcp", "latin1"), { ip: remoteAddress, port: remotePort }, { ip: localAddress, port: localPort });
+  if (tcpOwnerSource(sock) === "/proc/net/tcp")
+    return tableUid(readFileSync("/proc/net/tcp", "latin1"), { ip: remoteAddress, port: remotePort }, { ip: localAddress, port: localPort });
   const o = loadSockets().tcpOwner(remoteAddress, remotePort, localAddress, localPort);
   return o && o.inode !== 0 && o.state !== 10 ? o.uid : undefined;
 }
@@ -125,8 +126,12 @@ export function tableUid(table: string, client: { ip: string; port: number }, se
   if (at < 0) return undefined;
   const end = table.indexOf("\n", at);
   // sl local rem st tx:rx tr:when retrnsmt uid timeout inode …; the line's start is cut off above
-  const f = table.slice(at, end < 0 ? undefined : end).trim().split(/\s+/);
-  const uid = f[6], inode = f[8];
+  const f = table
+    .slice(at, end < 0 ? undefined : end)
+    .trim()
+    .split(/\s+/);
+  const uid = f[6],
+    inode = f[8];
   if (uid === undefined || !/^\d+$/.test(uid) || inode === undefined || !/^\d+$/.test(inode) || inode === "0") return undefined;
   return Number(uid);
 }

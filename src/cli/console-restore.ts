@@ -9,7 +9,10 @@ import { restoreConsole, activeVt, vtGraphics, type DmState } from "../display/h
 export async function consoleRestoreMain(argv: string[]): Promise<number> {
   let v;
   try {
-    ({ values: v } = parseArgs({ args: argv, options: { "runtime-dir": { type: "string", default: "/run/foyer" }, "timeout-ms": { type: "string", default: "90000" } } }));
+    ({ values: v } = parseArgs({
+      args: argv,
+      options: { "runtime-dir": { type: "string", default: "/run/foyer" }, "timeout-ms": { type: "string", default: "90000" } },
+    }));
   } catch (e) {
     process.stderr.write(`foyerd console-restore: ${(e as Error).message}\n`);
     return 2;
@@ -20,13 +23,23 @@ export async function consoleRestoreMain(argv: string[]): Promise<number> {
     return 2;
   }
   const dmState = async (): Promise<DmState> => {
-    const r = await run(["systemctl", "show", "-P", "LoadState,ActiveState", "display-manager.service"], { timeoutMs: 10_000, maxOutput: 4096 }).catch(() => undefined);
+    const r = await run(["systemctl", "show", "-P", "LoadState,ActiveState", "display-manager.service"], { timeoutMs: 10_000, maxOutput: 4096 }).catch(
+      () => undefined,
+    );
     const [load = "", active = ""] = (r?.stdout.toString("utf8") ?? "").trim().split("\n");
     return { load: r?.code === 0 ? load : "unknown", active };
   };
   try {
     const log = (l: string) => process.stdout.write(l + "\n");
-    await restoreConsole({ runtimeDir: v["runtime-dir"]!, dmState, activeVt: () => activeVt(), vtGraphics: (vt) => vtGraphics(vt), timeoutMs, settleMs: 15_000, log });
+    await restoreConsole({
+      runtimeDir: v["runtime-dir"]!,
+      dmState,
+      activeVt: () => activeVt(),
+      vtGraphics: (vt) => vtGraphics(vt),
+      timeoutMs,
+      settleMs: 15_000,
+      log,
+    });
     return 0;
   } catch (e) {
     process.stderr.write(`foyerd console-restore: ${describe(e)}\n`);

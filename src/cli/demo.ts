@@ -81,7 +81,10 @@ async function main(): Promise<number> {
     // this process has nothing else to do while the demo runs in the namespace, and its stdio is ours
     const self = process.argv.slice(1);
     const work = mkdtempSync(join(tmpdir(), "foyer-demo-"));
-    const r = spawnSync("unshare", ["--mount", "--propagation", "private", "--", process.execPath, ...process.execArgv, ...self], { stdio: "inherit", env: { ...process.env, FOYER_DEMO_NS: "1", FOYER_DEMO_WORK: work } });
+    const r = spawnSync("unshare", ["--mount", "--propagation", "private", "--", process.execPath, ...process.execArgv, ...self], {
+      stdio: "inherit",
+      env: { ...process.env, FOYER_DEMO_NS: "1", FOYER_DEMO_WORK: work },
+    });
     try {
       // the namespace is gone, and foyerd's state tmpfs with it
       rmSync(work, { recursive: true, force: true });
@@ -101,7 +104,14 @@ async function main(): Promise<number> {
   // a small LUKS2 container with a cheap KDF, so checking a passphrase takes milliseconds
   await run("truncate", ["-s", "20M", luks]);
   const key = Buffer.from(DEMO_PASSPHRASE);
-  if ((await run("cryptsetup", ["luksFormat", "--batch-mode", "--type", "luks2", "--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", "--key-file=-", luks], key)) !== 0) die("cryptsetup luksFormat failed (install 'cryptsetup-bin')");
+  if (
+    (await run(
+      "cryptsetup",
+      ["luksFormat", "--batch-mode", "--type", "luks2", "--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", "--key-file=-", luks],
+      key,
+    )) !== 0
+  )
+    die("cryptsetup luksFormat failed (install 'cryptsetup-bin')");
   wipeAll(key);
 
   const display = process.env.WAYLAND_DISPLAY || process.env.DISPLAY;
@@ -109,10 +119,14 @@ async function main(): Promise<number> {
   const here = dirname(fileURLToPath(import.meta.url));
   const foyerd = existsSync(join(here, "foyerd.mjs")) ? join(here, "foyerd.mjs") : join(here, "foyerd.ts");
   mkdirSync(runtimeDir, { recursive: true, mode: 0o755 });
-  const daemon = spawn(process.execPath, [...process.execArgv, foyerd, "--profile", profile, "--runtime-dir", runtimeDir, "--ask-dir", ASK_DIR, "--cmdline", "/dev/null"], {
-    stdio: ["ignore", "inherit", "inherit"],
-    env: { ...process.env, FOYER_MAIN: "foyerd" },
-  });
+  const daemon = spawn(
+    process.execPath,
+    [...process.execArgv, foyerd, "--profile", profile, "--runtime-dir", runtimeDir, "--ask-dir", ASK_DIR, "--cmdline", "/dev/null"],
+    {
+      stdio: ["ignore", "inherit", "inherit"],
+      env: { ...process.env, FOYER_MAIN: "foyerd" },
+    },
+  );
   const stopDaemon = () => daemon.exitCode === null && daemon.kill("SIGTERM");
   process.on("SIGINT", () => {
     stopDaemon();
@@ -125,7 +139,11 @@ async function main(): Promise<number> {
   const url = readFileSync(join(runtimeDir, "greeter-url"), "utf8").trim();
   process.stdout.write(`\nfoyer demo: a LUKS2 container is waiting to be unlocked.\n  passphrase: ${DEMO_PASSPHRASE}\n`);
   if (profile === "headless") {
-    if (display) spawn("chromium", [`--app=${url}`, `--user-data-dir=${join(work, "browser")}`, "--no-first-run"], { stdio: "ignore", detached: true }).on("error", () => {});
+    if (display)
+      spawn("chromium", [`--app=${url}`, `--user-data-dir=${join(work, "browser")}`, "--no-first-run"], { stdio: "ignore", detached: true }).on(
+        "error",
+        () => {},
+      );
     process.stdout.write(`  open the greeter in a browser on this machine: ${url}\n\n`);
   }
 
@@ -145,5 +163,8 @@ async function main(): Promise<number> {
 }
 
 if (process.env.FOYER_MAIN === "foyer-demo" || (process.argv[1] && process.argv[1] === fileURLToPath(import.meta.url))) {
-  main().then((c) => process.exit(c), (e) => die(String(e)));
+  main().then(
+    (c) => process.exit(c),
+    (e) => die(String(e)),
+  );
 }

@@ -114,7 +114,15 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     args = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { bus: { type: "string", default: "system" }, unit: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" }, svg: { type: "string" }, "runtime-dir": { type: "string" }, timeline: { type: "string" } },
+      options: {
+        bus: { type: "string", default: "system" },
+        unit: { type: "string" },
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h" },
+        svg: { type: "string" },
+        "runtime-dir": { type: "string" },
+        timeline: { type: "string" },
+      },
     });
   } catch (e) {
     err.write(`foyerctl: ${(e as Error).message}\n${USAGE}\n`);
@@ -151,7 +159,10 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     return EXIT.unreachable;
   }
   try {
-    const [reply] = await bus.call({ destination: BUS_NAME, path: OBJECT_PATH, interface: INTERFACE, member: cmd.member, signature: cmd.signature, body: cmd.body }, CALL_TIMEOUT_MS);
+    const [reply] = await bus.call(
+      { destination: BUS_NAME, path: OBJECT_PATH, interface: INTERFACE, member: cmd.member, signature: cmd.signature, body: cmd.body },
+      CALL_TIMEOUT_MS,
+    );
     if (cmd.member === "Status") {
       const s = unwrap(reply);
       out.write(json ? JSON.stringify(s) + "\n" : human(s));
@@ -165,7 +176,12 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     const text = d?.text ?? describe(e);
     const code = name === "org.freedesktop.DBus.Error.AccessDenied" ? EXIT.denied : UNREACHABLE.has(name) || !d ? EXIT.unreachable : EXIT.failed;
     if (json) out.write(JSON.stringify({ ok: false, error: name || "timeout", message: text }) + "\n");
-    const what = code === EXIT.unreachable ? "foyerd is not running or does not answer" : code === EXIT.denied ? "access denied (methods are for root)" : `${cmd.member} failed`;
+    const what =
+      code === EXIT.unreachable
+        ? "foyerd is not running or does not answer"
+        : code === EXIT.denied
+          ? "access denied (methods are for root)"
+          : `${cmd.member} failed`;
     err.write(`foyerctl: ${what}: ${text}\n`);
     return code;
   } finally {
@@ -175,7 +191,11 @@ export async function main(argv: string[], out = process.stdout, err = process.s
 
 export const PERSISTED_TIMELINE = "/var/lib/foyer/timeline.json";
 
-function timeline(o: { json: boolean; svg: string | undefined; runtimeDir: string | undefined; file: string | undefined }, out: NodeJS.WritableStream, err: NodeJS.WritableStream): number {
+function timeline(
+  o: { json: boolean; svg: string | undefined; runtimeDir: string | undefined; file: string | undefined },
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
+): number {
   if (o.json && o.svg !== undefined) {
     err.write(`foyerctl: --json and --svg do not go together\n${USAGE}\n`);
     return EXIT.usage;
@@ -185,8 +205,14 @@ function timeline(o: { json: boolean; svg: string | undefined; runtimeDir: strin
     return EXIT.usage;
   }
   // the live file first; once foyer-flush removed the tmpfs, the copy it kept
-  const candidates = o.file !== undefined ? [o.file] : o.runtimeDir !== undefined ? [join(stateDir(o.runtimeDir), TIMELINE_FILE)] : [join(stateDir("/run/foyer"), TIMELINE_FILE), PERSISTED_TIMELINE];
-  let text: string | undefined, from = "";
+  const candidates =
+    o.file !== undefined
+      ? [o.file]
+      : o.runtimeDir !== undefined
+        ? [join(stateDir(o.runtimeDir), TIMELINE_FILE)]
+        : [join(stateDir("/run/foyer"), TIMELINE_FILE), PERSISTED_TIMELINE];
+  let text: string | undefined,
+    from = "";
   for (const c of candidates) {
     try {
       text = readFileSync(c, "utf8");

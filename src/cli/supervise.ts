@@ -94,7 +94,19 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
   const { profile, runtimeDir, timeline, log, watchdog, first } = o;
   let sup: Supervisor;
   try {
-    const so: SupervisorOptions = { profile, runtimeDir, timeline, askDir: o.askDir, assetsDir: join(o.top, "assets"), uiDir: join(o.top, "dist", "ui"), log, first, ...(o.cmdlineLang ? { cmdlineLang: o.cmdlineLang } : {}), ...(o.cmdlineFile ? { cmdlineFile: o.cmdlineFile } : {}), ...(o.firstbootOnly ? { firstbootOnly: true } : {}) };
+    const so: SupervisorOptions = {
+      profile,
+      runtimeDir,
+      timeline,
+      askDir: o.askDir,
+      assetsDir: join(o.top, "assets"),
+      uiDir: join(o.top, "dist", "ui"),
+      log,
+      first,
+      ...(o.cmdlineLang ? { cmdlineLang: o.cmdlineLang } : {}),
+      ...(o.cmdlineFile ? { cmdlineFile: o.cmdlineFile } : {}),
+      ...(o.firstbootOnly ? { firstbootOnly: true } : {}),
+    };
     sup = new Supervisor(so, realParts(so));
     await sup.start();
     if (o.recovery !== undefined) sup.showRecovery(o.recovery.slice(0, 1024), o.fsckDevice);

@@ -138,7 +138,8 @@ export class SupervisorService extends EventEmitter {
   #drop(): void {
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
-    const conn = this.#conn, iface = this.#iface;
+    const conn = this.#conn,
+      iface = this.#iface;
     this.#conn = undefined;
     this.#iface = undefined;
     if (conn && iface) {

@@ -10,7 +10,17 @@ import type { Logger } from "../base/log.js";
 
 import { INTERFACE, INVALID_ARGS, MAX_REASON_BYTES, promptsValue, type SupervisorPort } from "./names.js";
 
-export { BUS_NAME, OBJECT_PATH, INTERFACE, INVALID_ARGS, MAX_REASON_BYTES, METHOD_SIGNATURES, propertyValues, type SupervisorView, type SupervisorPort } from "./names.js";
+export {
+  BUS_NAME,
+  OBJECT_PATH,
+  INTERFACE,
+  INVALID_ARGS,
+  MAX_REASON_BYTES,
+  METHOD_SIGNATURES,
+  propertyValues,
+  type SupervisorView,
+  type SupervisorPort,
+} from "./names.js";
 
 // ProblemCode → the last part of the error name. Bad input uses the standard InvalidArgs, which
 // busctl, gdbus and sd-bus clients already understand.

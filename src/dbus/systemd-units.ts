@@ -20,11 +20,18 @@ const ms = (v: unknown) => Number(typeof v === "bigint" ? v : BigInt(Number(v ??
 
 /** Units that began activating at or after `sinceMs`, oldest first, at most MAX_UNITS. */
 export async function readUnitTimes(bus: BusConnection, sinceMs: number, timeoutMs = 2000): Promise<UnitTimes[]> {
-  const [units] = (await bus.call({ destination: SYSTEMD, path: "/org/freedesktop/systemd1", interface: `${SYSTEMD}.Manager`, member: "ListUnits" }, timeoutMs)) as [unknown[][]];
+  const [units] = (await bus.call(
+    { destination: SYSTEMD, path: "/org/freedesktop/systemd1", interface: `${SYSTEMD}.Manager`, member: "ListUnits" },
+    timeoutMs,
+  )) as [unknown[][]];
   const out: UnitTimes[] = [];
   for (const u of units ?? []) {
-    const name = String(u[0]), path = String(u[6]);
-    const [props] = (await bus.call({ destination: SYSTEMD, path, interface: "org.freedesktop.DBus.Properties", member: "GetAll", signature: "s", body: [`${SYSTEMD}.Unit`] }, timeoutMs)) as [Record<string, { value: unknown }>];
+    const name = String(u[0]),
+      path = String(u[6]);
+    const [props] = (await bus.call(
+      { destination: SYSTEMD, path, interface: "org.freedesktop.DBus.Properties", member: "GetAll", signature: "s", body: [`${SYSTEMD}.Unit`] },
+      timeoutMs,
+    )) as [Record<string, { value: unknown }>];
     const start = ms(props?.InactiveExitTimestampMonotonic?.value);
     const end = ms(props?.ActiveEnterTimestampMonotonic?.value);
     if (start <= 0 || start < sinceMs) continue;

@@ -89,7 +89,9 @@ export interface DeviceDirs {
  * kernel command line has it (no real driver will come). `onWait` is called once, before the first
  * pause, with the card usable so far (if any): not at all when everything is there at once.
  */
-export async function waitForDisplayDevices(o: { timeoutMs: number; nomodeset: boolean; pollMs?: number; onWait?: (card: DrmCard | undefined) => void } & DeviceDirs): Promise<DeviceWait> {
+export async function waitForDisplayDevices(
+  o: { timeoutMs: number; nomodeset: boolean; pollMs?: number; onWait?: (card: DrmCard | undefined) => void } & DeviceDirs,
+): Promise<DeviceWait> {
   const start = performance.now();
   const poll = o.pollMs ?? 50;
   for (let first = true; ; first = false) {

@@ -67,7 +67,14 @@ export function greeterSpec(f: GreeterFacts, name: string, argv: string[], env: 
 export function browserArgv(p: Profile, home: string, b: BrowserFacts, platform: "wayland" | "x11"): string[] {
   const d = p.display;
   if (d.browser === "cog") {
-    return ["cog", `--platform=${platform === "wayland" ? "wl" : "x11"}`, "--webprocess-failure=exit", `--content-filter=${b.contentFilter}`, ...(b.scale !== 1 ? [`--device-scale=${b.scale}`] : []), b.url];
+    return [
+      "cog",
+      `--platform=${platform === "wayland" ? "wl" : "x11"}`,
+      "--webprocess-failure=exit",
+      `--content-filter=${b.contentFilter}`,
+      ...(b.scale !== 1 ? [`--device-scale=${b.scale}`] : []),
+      b.url,
+    ];
   }
   return [
     "chromium",

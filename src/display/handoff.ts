@@ -101,14 +101,16 @@ export function framebufferConsoles(sys = "/sys/class/vtconsole", boundOnly = tr
   } catch {
     return [];
   }
-  return entries.filter((e) => {
-    try {
-      const name = readFileSync(join(sys, e, "name"), "utf8");
-      return /frame buffer/i.test(name) && (!boundOnly || readFileSync(join(sys, e, "bind"), "utf8").trim() === "1");
-    } catch {
-      return false;
-    }
-  }).map((e) => join(sys, e));
+  return entries
+    .filter((e) => {
+      try {
+        const name = readFileSync(join(sys, e, "name"), "utf8");
+        return /frame buffer/i.test(name) && (!boundOnly || readFileSync(join(sys, e, "bind"), "utf8").trim() === "1");
+      } catch {
+        return false;
+      }
+    })
+    .map((e) => join(sys, e));
 }
 
 /** Binds (true) or unbinds (false) text consoles listed by framebufferConsoles. */
@@ -180,7 +182,11 @@ export async function keepLastFrame(o: KeepFrameOptions): Promise<boolean> {
     consoles = framebufferConsoles();
     writeFileSync(join(o.runtimeDir, HELD_FILE), JSON.stringify({ vt: activeVt() ?? null, consoles, root }) + "\n");
     bindConsoles(consoles, false);
-    log.notice("last frame kept on the screen for the display manager", { ms: Math.round(monotonicMs() - t0), consoles: consoles.length, size: `${fb.width}x${fb.height}` });
+    log.notice("last frame kept on the screen for the display manager", {
+      ms: Math.round(monotonicMs() - t0),
+      consoles: consoles.length,
+      size: `${fb.width}x${fb.height}`,
+    });
     return true;
   } catch (e) {
     log.warning("cannot keep the last frame, the console shows again", { err: describe(e) });
@@ -235,7 +241,8 @@ export async function restoreConsole(o: RestoreOptions): Promise<string> {
   let held: { vt: string | null; consoles: string[] };
   try {
     const j = JSON.parse(readFileSync(file, "utf8")) as { vt?: unknown; consoles?: unknown };
-    if (!Array.isArray(j.consoles) || !j.consoles.every((c) => typeof c === "string" && c.startsWith(dir + "/") && /^vtcon\d+$/.test(c.slice(dir.length + 1)))) throw new Error(`'consoles' is not a list of ${dir}/vtconN`);
+    if (!Array.isArray(j.consoles) || !j.consoles.every((c) => typeof c === "string" && c.startsWith(dir + "/") && /^vtcon\d+$/.test(c.slice(dir.length + 1))))
+      throw new Error(`'consoles' is not a list of ${dir}/vtconN`);
     held = { vt: typeof j.vt === "string" ? j.vt : null, consoles: j.consoles as string[] };
   } catch (e) {
     o.log(`${file} is malformed (${(e as Error).message}): binding every framebuffer console`);
@@ -253,7 +260,8 @@ export async function restoreConsole(o: RestoreOptions): Promise<string> {
         movedAt ||= Date.now();
         const graphics = o.vtGraphics(vt);
         if (graphics) return resolve(`the display manager took ${vt}`);
-        if (Date.now() - movedAt >= o.settleMs) return resolve(`the display manager took ${vt} (${graphics === false ? "in text mode" : "its mode unknown"} after ${o.settleMs} ms)`);
+        if (Date.now() - movedAt >= o.settleMs)
+          return resolve(`the display manager took ${vt} (${graphics === false ? "in text mode" : "its mode unknown"} after ${o.settleMs} ms)`);
       }
       if (Date.now() - started >= o.timeoutMs) return resolve(`the display manager did not take the display in ${o.timeoutMs} ms`);
       setTimeout(() => void check(), o.pollMs ?? 100);

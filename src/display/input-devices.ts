@@ -5,7 +5,11 @@
 
 /** A bitmap line ("B: KEY=7 ffff 0 …"): words are hex longs, most significant first. */
 function bits(words: string): (n: number) => boolean {
-  const w = words.trim().split(/\s+/).reverse().map((x) => BigInt("0x" + (x || "0")));
+  const w = words
+    .trim()
+    .split(/\s+/)
+    .reverse()
+    .map((x) => BigInt("0x" + (x || "0")));
   return (n) => {
     const word = w[Math.floor(n / 64)];
     return word !== undefined && ((word >> BigInt(n % 64)) & 1n) === 1n;
@@ -42,7 +46,11 @@ export function parseInputDevices(text: string): InputDevices {
   for (const block of text.split(/\n\s*\n/)) {
     const b: Record<string, (n: number) => boolean> = {};
     for (const m of block.matchAll(/^B: (EV|KEY|REL|ABS|PROP)=([0-9a-f ]*)$/gm)) b[m[1]!] = bits(m[2]!);
-    const ev = b.EV, key = b.KEY, rel = b.REL, abs = b.ABS, prop = b.PROP;
+    const ev = b.EV,
+      key = b.KEY,
+      rel = b.REL,
+      abs = b.ABS,
+      prop = b.PROP;
     if (!ev) continue;
     // power buttons, lid switches and media remotes have EV_KEY too, but not the letters
     if (ev(EV_KEY) && key && LETTERS.every((k) => key(k))) found.keyboard = true;

@@ -90,7 +90,12 @@ export class CageStack extends StackBase {
     }
     if (!socket) return noCompositor();
     return new Promise((resolve, reject) => {
-      const p = spawn("grim", ["-t", "ppm", "-"], { uid: this.c.user.uid, gid: this.c.user.gid, env: greeterEnv(this.facts, { WAYLAND_DISPLAY: socket }), stdio: ["ignore", "pipe", "ignore"] });
+      const p = spawn("grim", ["-t", "ppm", "-"], {
+        uid: this.c.user.uid,
+        gid: this.c.user.gid,
+        env: greeterEnv(this.facts, { WAYLAND_DISPLAY: socket }),
+        stdio: ["ignore", "pipe", "ignore"],
+      });
       const chunks: Buffer[] = [];
       let bytes = 0;
       const timer = setTimeout(() => {

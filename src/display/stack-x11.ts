@@ -105,7 +105,9 @@ export class XStack extends StackBase {
           // grab that fails is logged there, and the greeter starts anyway
           this.#keyGrab?.close();
           const grab = (this.#keyGrab = grabBrowserKeys(this.#xDisplay, cookie, this.c.log));
-          void withTimeout(grab.ready, 5_000, "key grab").catch(() => {}).finally(resolve);
+          void withTimeout(grab.ready, 5_000, "key grab")
+            .catch(() => {})
+            .finally(resolve);
         }
       });
       pipe.on("error", () => {});

@@ -15,11 +15,26 @@ import { secretBuffer } from "../base/secret.js";
 import { COOKIE_PROTOCOL } from "./xauth.js";
 
 // modifier masks of the core protocol
-const SHIFT = 1, LOCK = 2, CONTROL = 4, MOD1 = 8, MOD2 = 16;
+const SHIFT = 1,
+  LOCK = 2,
+  CONTROL = 4,
+  MOD1 = 8,
+  MOD2 = 16;
 // keysyms (X11/keysymdef.h)
 const K = {
-  Tab: 0xff09, Escape: 0xff1b, Delete: 0xffff, Home: 0xff50, Prior: 0xff55, Next: 0xff56, F1: 0xffbe, F4: 0xffc1, F11: 0xffc8,
-  BrowserBack: 0x1008ff26, BrowserForward: 0x1008ff27, BrowserHome: 0x1008ff18, BrowserSearch: 0x1008ff1b,
+  Tab: 0xff09,
+  Escape: 0xff1b,
+  Delete: 0xffff,
+  Home: 0xff50,
+  Prior: 0xff55,
+  Next: 0xff56,
+  F1: 0xffbe,
+  F4: 0xffc1,
+  F11: 0xffc8,
+  BrowserBack: 0x1008ff26,
+  BrowserForward: 0x1008ff27,
+  BrowserHome: 0x1008ff18,
+  BrowserSearch: 0x1008ff1b,
 } as const;
 const letter = (c: string) => c.charCodeAt(0); // latin keysyms are their code points
 
@@ -85,7 +100,9 @@ export function grabBrowserKeys(display: string, cookie: Buffer, log: Logger, so
   if (n === undefined) throw new Error(`not a local display: '${display}'`);
   const sock: Socket = createConnection({ path: `${socketDir}/X${n}` });
   let buf: Buffer = Buffer.alloc(0);
-  let root = 0, minKey = 0, maxKey = 0;
+  let root = 0,
+    minKey = 0,
+    maxKey = 0;
   let setupDone = false;
   let seq = 0;
   let closed = false;
@@ -200,7 +217,8 @@ export function grabBrowserKeys(display: string, cookie: Buffer, log: Logger, so
           cb?.(Buffer.from(packet));
         } else if (kind === 0) {
           // BadAccess (10) on GrabKey: another client holds that combination; the rest still hold
-          const code = packet.readUInt8(1), major = packet.readUInt8(10);
+          const code = packet.readUInt8(1),
+            major = packet.readUInt8(10);
           if (!(code === 10 && major === 33)) log.warning("X error on the key grab connection, ignoring", { code, major });
         } else if ((kind & 0x7f) === 34) {
           // MappingNotify: a new layout moves the keys; grab them again

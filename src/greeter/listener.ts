@@ -57,7 +57,9 @@ export class GreeterListener {
     try {
       if (!this.#sourceSaid && tcpOwnerSource(sock) !== "sock_diag") {
         this.#sourceSaid = true;
-        this.#warn("the kernel has no sock_diag for TCP (modules inet_diag, tcp_diag): each connection's owner is read from /proc/net/tcp, which another user can make slow to read");
+        this.#warn(
+          "the kernel has no sock_diag for TCP (modules inet_diag, tcp_diag): each connection's owner is read from /proc/net/tcp, which another user can make slow to read",
+        );
       }
       uid = tcpClientUid(sock);
       if (uid === undefined) why = "the kernel knows no live socket for it";
@@ -81,8 +83,18 @@ export class GreeterListener {
     http.maxConnections = MAX_CONNECTIONS;
     const self = new GreeterListener(http, port, new Set([0, ...o.peers]), o.refused, o.warn ?? (() => {}));
     http.on("connection", (sock: Socket) => self.#admit(sock));
-    http.on("request", (req: IncomingMessage, res: ServerResponse) => self.#hand(() => self.#handlers!.request(req, res), () => res.destroy()));
-    http.on("upgrade", (req: IncomingMessage, sock: Duplex, head: Buffer) => self.#hand(() => self.#handlers!.upgrade(req, sock, head), () => sock.destroy()));
+    http.on("request", (req: IncomingMessage, res: ServerResponse) =>
+      self.#hand(
+        () => self.#handlers!.request(req, res),
+        () => res.destroy(),
+      ),
+    );
+    http.on("upgrade", (req: IncomingMessage, sock: Duplex, head: Buffer) =>
+      self.#hand(
+        () => self.#handlers!.upgrade(req, sock, head),
+        () => sock.destroy(),
+      ),
+    );
     http.on("clientError", (_e, sock) => sock.destroy());
     await new Promise<void>((resolve, reject) => {
       http.once("error", reject);

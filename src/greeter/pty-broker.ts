@@ -135,7 +135,8 @@ export function runBroker(spec: Spec): void {
     b.writeInt32BE(exitCode, 0);
     b.writeInt32BE(signal ?? 0, 4);
     process.stdout.write(encodeFrame("x", b));
-    if (phase === "running") end(); // what the program left in its session goes too
+    if (phase === "running")
+      end(); // what the program left in its session goes too
     else if (phase === "killed" || sessionMembers(sid).length === 0) leave();
   });
   const reader = new FrameReader(1 << 20, (type, payload) => {

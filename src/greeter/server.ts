@@ -8,14 +8,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket, type RawData } from "ws";
 import sirv from "sirv";
-import {
-  ClientMessage,
-  FRAME_TERMINAL,
-  MAX_FRAME_BYTES,
-  decodeFrame,
-  type ServerMessage,
-  type StateMessage,
-} from "../protocol/greeter.js";
+import { ClientMessage, FRAME_TERMINAL, MAX_FRAME_BYTES, decodeFrame, type ServerMessage, type StateMessage } from "../protocol/greeter.js";
 import "../base/schema-messages.js";
 import { Secret, wipeAll } from "../base/secret.js";
 import { describe, FoyerError } from "../base/errors.js";
@@ -90,7 +83,10 @@ export class GreeterServer {
   async start(): Promise<void> {
     const ui = sirv(this.#o.uiDir, { dev: false, etag: true });
     const assets = sirv(this.#o.assetsDir, { dev: false, etag: true });
-    this.#l ??= await GreeterListener.open(this.#o.port, { peers: [], refused: (uid, why) => this.#o.log.warning(`refusing a connection to the greeter's server: ${why}`, { uid: uid ?? null }) });
+    this.#l ??= await GreeterListener.open(this.#o.port, {
+      peers: [],
+      refused: (uid, why) => this.#o.log.warning(`refusing a connection to the greeter's server: ${why}`, { uid: uid ?? null }),
+    });
     this.#l.attach({ request: (req, res) => this.#serve(req, res, ui, assets), upgrade: (req, sock, head) => this.#upgrade(req, sock, head) });
     this.#o.log.info("greeter server listening", { address: `127.0.0.1:${this.#l.port}` });
   }
@@ -114,7 +110,10 @@ export class GreeterServer {
     // sandbox without allow-popups, allow-modals or allow-downloads: even a script of the page
     // (with a person's keystroke as its user gesture) opens no window, print dialog or download
     // in the kiosk; its own origin stays (allow-same-origin), as the WebSocket's Origin check needs
-    res.setHeader("Content-Security-Policy", `default-src 'self'; connect-src 'self' ws://127.0.0.1:${this.port} ws://localhost:${this.port}; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; sandbox allow-scripts allow-same-origin allow-forms`);
+    res.setHeader(
+      "Content-Security-Policy",
+      `default-src 'self'; connect-src 'self' ws://127.0.0.1:${this.port} ws://localhost:${this.port}; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; sandbox allow-scripts allow-same-origin allow-forms`,
+    );
     res.setHeader("X-Content-Type-Options", "nosniff");
     res.setHeader("Referrer-Policy", "no-referrer");
     res.setHeader("Cache-Control", "no-store");
@@ -149,7 +148,10 @@ export class GreeterServer {
     sock.on("error", () => sock.destroy());
     const token = this.#tokenOf(req);
     if (!this.#hostOk(req) || !this.#originOk(req) || token === undefined) {
-      this.#o.log.warning("refusing greeter connection: bad token, origin or host", { tokenPresent: (req.url ?? "").includes("token="), originPresent: req.headers.origin !== undefined });
+      this.#o.log.warning("refusing greeter connection: bad token, origin or host", {
+        tokenPresent: (req.url ?? "").includes("token="),
+        originPresent: req.headers.origin !== undefined,
+      });
       sock.end("HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
       return;
     }
@@ -223,7 +225,8 @@ export class GreeterServer {
           return reject("protocol-error", "not valid JSON");
         }
         const m = ClientMessage.safeParse(raw);
-        if (!m.success) return reject("protocol-error", `not a valid message (${m.error.issues[0]?.path.join(".") || "<root>"}: ${m.error.issues[0]?.message ?? "invalid"})`);
+        if (!m.success)
+          return reject("protocol-error", `not a valid message (${m.error.issues[0]?.path.join(".") || "<root>"}: ${m.error.issues[0]?.message ?? "invalid"})`);
         switch (m.data.type) {
           case "hello":
             this.#sendState(ws);

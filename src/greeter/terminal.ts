@@ -111,7 +111,10 @@ export class TerminalBridge {
 
   start(client: GreeterClient, spec: TerminalSpec, cols: number, rows: number): void {
     if (this.#t) {
-      throw new FoyerError("busy", this.#t.closing ? "the last recovery terminal is still closing: open it again in a moment" : "a recovery terminal is open already");
+      throw new FoyerError(
+        "busy",
+        this.#t.closing ? "the last recovery terminal is still closing: open it again in a moment" : "a recovery terminal is open already",
+      );
     }
     const argv = spec.wrap([process.execPath, ...brokerCommand()]);
     let broker: ChildProcess;
@@ -127,7 +130,21 @@ export class TerminalBridge {
     // EAGAIN, EMFILE, ENOENT… arrive as an event on the next tick, and no pid now
     broker.on("error", (e) => this.log.error("the recovery terminal's broker failed", { err: describe(e) }));
     if (broker.pid === undefined) throw new FoyerError("spawn-failed", "the recovery terminal could not be started");
-    const t: Open = { broker, client, paced: spec.paced, shell: false, closing: false, reader: new FrameReader(1 << 20, (type, p) => this.#frame(t, type, p)), held: [], heldBytes: 0, inFlight: 0, bytesIn: 0, bytesOut: 0, bytesDropped: 0, stderr: "" };
+    const t: Open = {
+      broker,
+      client,
+      paced: spec.paced,
+      shell: false,
+      closing: false,
+      reader: new FrameReader(1 << 20, (type, p) => this.#frame(t, type, p)),
+      held: [],
+      heldBytes: 0,
+      inFlight: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+      bytesDropped: 0,
+      stderr: "",
+    };
     this.#t = t;
     this.log.notice("recovery terminal opened", { argv0: spec.argv[0] });
     broker.stdout!.on("data", (d: Buffer) => {

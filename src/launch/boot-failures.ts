@@ -104,7 +104,10 @@ export function parseFstab(text: string): FstabEntry[] {
   for (const line of text.split("\n")) {
     const head = line.replace(/^[ \t]+/, "").replace(/[ \t]+$/, "");
     if (head === "" || head.startsWith("#")) continue;
-    const [spec = "", file = ""] = head.split(/[ \t]+/).slice(0, 2).map(decodeFstabField);
+    const [spec = "", file = ""] = head
+      .split(/[ \t]+/)
+      .slice(0, 2)
+      .map(decodeFstabField);
     out.push({ spec, file });
   }
   return out;
@@ -112,13 +115,23 @@ export function parseFstab(text: string): FstabEntry[] {
 
 /** systemd's path_equal for absolute paths: repeated slashes, a trailing one and `.` ignored. */
 function samePath(a: string, b: string): boolean {
-  const norm = (p: string) => p.split("/").filter((c) => c !== "" && c !== ".").join("/");
+  const norm = (p: string) =>
+    p
+      .split("/")
+      .filter((c) => c !== "" && c !== ".")
+      .join("/");
   return a.startsWith("/") && b.startsWith("/") && norm(a) === norm(b);
 }
 
 /** The kernel command line's switches systemd-fstab-generator mounts the root and /usr by (the last of each wins; one without a value is ignored, an empty one unsets). */
 function mountSwitches(cmdline: string) {
-  const s = { root: undefined as string | undefined, usr: undefined as string | undefined, usrFstype: undefined as string | undefined, usrFlags: false, fstab: true };
+  const s = {
+    root: undefined as string | undefined,
+    usr: undefined as string | undefined,
+    usrFstype: undefined as string | undefined,
+    usrFlags: false,
+    fstab: true,
+  };
   for (const word of splitCmdline(cmdline)) {
     const eq = word.indexOf("=");
     const key = eq < 0 ? word : word.slice(0, eq);
@@ -276,7 +289,9 @@ export class BootFailureWatch extends EventEmitter {
     if (named !== undefined || fs === undefined) return named;
     const [cmdline, fstab] = await Promise.all([this.#readConfig(this.files.cmdline ?? "/proc/cmdline"), this.#readConfig(this.files.fstab ?? "/etc/fstab")]);
     const device = configuredFsckDevice(fs, cmdline ?? "", fstab ?? "");
-    this.log.info(`${unit} names no device: ${device ? `${device}, from the kernel command line or the fstab` : "nor do the kernel command line and the fstab"}`);
+    this.log.info(
+      `${unit} names no device: ${device ? `${device}, from the kernel command line or the fstab` : "nor do the kernel command line and the fstab"}`,
+    );
     return device;
   }
 

@@ -69,7 +69,9 @@ export function userRssKb(uid: number): number {
 
 /** The live (not zombie) processes of `uid`, from /proc. */
 function userPids(uid: number): number[] {
-  return processes().filter((p) => p.realUid === uid && alive(p)).map((p) => p.pid);
+  return processes()
+    .filter((p) => p.realUid === uid && alive(p))
+    .map((p) => p.pid);
 }
 
 /**
@@ -136,7 +138,10 @@ export function probeDeathSignal(): Promise<void> {
 /** findPdeathsigSetpriv without blocking the event loop. */
 export async function findPdeathsigSetprivAsync(path = DEFAULT_PATH(), own = OWN_SETPRIV()): Promise<string | undefined> {
   for (const p of setprivCandidates(path, own)) {
-    const ok = await run([p, ...PROBE], { timeoutMs: 5000, maxOutput: 0 }).then((r) => r.code === 0, () => false);
+    const ok = await run([p, ...PROBE], { timeoutMs: 5000, maxOutput: 0 }).then(
+      (r) => r.code === 0,
+      () => false,
+    );
     if (ok) return p;
   }
   return undefined;

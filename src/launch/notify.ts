@@ -24,7 +24,8 @@ export function watchdogFromEnv(env: NodeJS.ProcessEnv, pid: number): WatchdogCo
   if (!/^[1-9][0-9]{0,15}$/.test(usec)) return { problem: `WATCHDOG_USEC='${usec.slice(0, 40)}' is not a positive number of microseconds` };
   const socket = env.NOTIFY_SOCKET ?? "";
   if (!socket) return { problem: "WATCHDOG_USEC is set but NOTIFY_SOCKET is not" };
-  if (!socket.startsWith("/")) return { problem: `NOTIFY_SOCKET '${socket.slice(0, 108)}' is not a socket path (abstract and vsock addresses are not supported)` };
+  if (!socket.startsWith("/"))
+    return { problem: `NOTIFY_SOCKET '${socket.slice(0, 108)}' is not a socket path (abstract and vsock addresses are not supported)` };
   return { socket, everyMs: Math.max(10, Math.floor(Number(usec) / 2000)) };
 }
 

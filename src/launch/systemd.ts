@@ -22,10 +22,24 @@ import { FoyerError, describe } from "../base/errors.js";
 import { TOOL_PATH } from "../base/command.js";
 import type { Logger } from "../base/log.js";
 import type { Exit, LaunchSpec, Launched, Launcher } from "./direct.js";
-import { connectSystemd, manager, subscribe, unitObjectPath, str, num, SYSTEMD_NAME, SYSTEMD_PATH, MANAGER, type SystemdBus, type SystemdBusOptions } from "./systemd-bus.js";
+import {
+  connectSystemd,
+  manager,
+  subscribe,
+  unitObjectPath,
+  str,
+  num,
+  SYSTEMD_NAME,
+  SYSTEMD_PATH,
+  MANAGER,
+  type SystemdBus,
+  type SystemdBusOptions,
+} from "./systemd-bus.js";
 import { dbusErrorName, Reconnect } from "../base/bus-connection.js";
 
-const CLD_EXITED = 1, CLD_KILLED = 2, CLD_DUMPED = 3;
+const CLD_EXITED = 1,
+  CLD_KILLED = 2,
+  CLD_DUMPED = 3;
 const SIGKILL = 9;
 const SIGTERM = 15;
 /** after the SIGKILL at the stop deadline, how long systemd gets to say the unit ended */
@@ -67,7 +81,12 @@ export function exitFrom(code: number, status: number): Exit {
 
 /** argv[0] as an absolute path, searched in the unit's PATH as execvp would; undefined if absent. */
 export function resolveExecutable(argv0: string, path: string | undefined, canExec = (p: string) => accessSync(p, fsc.X_OK)): string | undefined {
-  const candidates = argv0.includes("/") ? [argv0] : (path || TOOL_PATH).split(":").filter((d) => d.startsWith("/")).map((d) => join(d, argv0));
+  const candidates = argv0.includes("/")
+    ? [argv0]
+    : (path || TOOL_PATH)
+        .split(":")
+        .filter((d) => d.startsWith("/"))
+        .map((d) => join(d, argv0));
   for (const c of candidates) {
     if (!c.startsWith("/")) continue;
     try {
@@ -159,7 +178,10 @@ export class SystemdLink extends EventEmitter {
     super();
     this.#o = o;
     this.#log = log;
-    this.#reconnect = new Reconnect(() => this.#retry(), (e) => this.#log.debug("systemd's bus not back yet", { err: describe(e) }));
+    this.#reconnect = new Reconnect(
+      () => this.#retry(),
+      (e) => this.#log.debug("systemd's bus not back yet", { err: describe(e) }),
+    );
     this.setMaxListeners(0); // one listener per running unit
   }
 
@@ -233,7 +255,11 @@ export interface BackendChoice {
  * The profile's `launch`: direct; systemd (when its bus answers); auto = systemd when systemd is
  * PID 1 and its bus answers. Never throws: a systemd that does not answer means direct.
  */
-export async function chooseBackend(mode: "direct" | "systemd" | "auto", log: Logger, o: { pid1?: boolean; address?: string; timeoutMs?: number } = {}): Promise<BackendChoice> {
+export async function chooseBackend(
+  mode: "direct" | "systemd" | "auto",
+  log: Logger,
+  o: { pid1?: boolean; address?: string; timeoutMs?: number } = {},
+): Promise<BackendChoice> {
   if (!wantsSystemd(mode, o.pid1)) return { kind: "direct" };
   try {
     return { kind: "systemd", link: await SystemdLink.open({ address: o.address ?? "auto", timeoutMs: o.timeoutMs ?? 2000 }, log) };
@@ -377,9 +403,14 @@ class UnitRun implements Launched {
       if (m.path !== this.#path || m.member !== "PropertiesChanged") return;
       const [iface, changed] = m.body as [unknown, unknown];
       if (typeof changed !== "object" || changed === null) throw new FoyerError("protocol-error", "PropertiesChanged without a dictionary");
-      const get = (k: string) => (changed as Record<string, unknown>)[k] instanceof dbus.Variant ? ((changed as Record<string, InstanceType<typeof dbus.Variant>>)[k]!.value as unknown) : undefined;
+      const get = (k: string) =>
+        (changed as Record<string, unknown>)[k] instanceof dbus.Variant
+          ? ((changed as Record<string, InstanceType<typeof dbus.Variant>>)[k]!.value as unknown)
+          : undefined;
       if (iface === "org.freedesktop.systemd1.Service") {
-        const code = get("ExecMainCode"), status = get("ExecMainStatus"), pid = get("MainPID");
+        const code = get("ExecMainCode"),
+          status = get("ExecMainStatus"),
+          pid = get("MainPID");
         if (code !== undefined) this.#exec.code = num(code, "ExecMainCode");
         if (status !== undefined) this.#exec.status = num(status, "ExecMainStatus");
         if (pid !== undefined && num(pid, "MainPID") > 0) this.#pid = num(pid, "MainPID");
@@ -435,7 +466,10 @@ class UnitRun implements Launched {
     this.log.debug(`${this.spec.name} unit ended`, { unit: this.unit, state, code: x.code, signal: x.signal });
     // a failed unit stays loaded until reset; reset lets systemd collect it. Awaited: when this
     // exit is the last thing foyerd waits for, it closes the connection right after
-    if (bus && state === "failed") await manager(bus, "ResetFailedUnit", "s", [this.unit]).catch((e) => this.log.debug(`ResetFailedUnit '${this.unit}' failed, ignoring`, { err: describe(e) }));
+    if (bus && state === "failed")
+      await manager(bus, "ResetFailedUnit", "s", [this.unit]).catch((e) =>
+        this.log.debug(`ResetFailedUnit '${this.unit}' failed, ignoring`, { err: describe(e) }),
+      );
     this.#finish(x);
   }
 
@@ -472,7 +506,8 @@ class UnitRun implements Launched {
       const timer = setTimeout(() => {
         this.log.warning(`${this.spec.name} did not stop within ${timeoutMs} ms, killing`, { unit: this.unit });
         const bus = this.link.bus;
-        if (bus) manager(bus, "KillUnit", "ssi", [this.unit, "all", SIGKILL]).catch((e) => this.log.warning(`KillUnit '${this.unit}' failed`, { err: describe(e) }));
+        if (bus)
+          manager(bus, "KillUnit", "ssi", [this.unit, "all", SIGKILL]).catch((e) => this.log.warning(`KillUnit '${this.unit}' failed`, { err: describe(e) }));
       }, timeoutMs);
       // stop() must end even when systemd cannot be asked (its bus gone for good): the supervisor
       // waits for this exit before it exits itself

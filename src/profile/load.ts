@@ -85,9 +85,7 @@ export function resolveProfile(nameOrPath: string, opts: ResolveOptions = {}): s
   return found ?? { problem: `no profile named '${nameOrPath}' in ${dirs.join(", ")}` };
 }
 
-export type LoadResult =
-  | { ok: true; profile: Profile; source: string }
-  | { ok: false; profile: Profile; source: "built-in"; problems: string[] };
+export type LoadResult = { ok: true; profile: Profile; source: string } | { ok: false; profile: Profile; source: "built-in"; problems: string[] };
 
 /** Loads a profile, or returns the built-in default with the problems that made it fall back. */
 export function loadProfile(nameOrPath: string | undefined, opts: ResolveOptions = {}): LoadResult {
@@ -119,7 +117,11 @@ export function loadProfile(nameOrPath: string | undefined, opts: ResolveOptions
   const r = parseProfile(text);
   if (!r.ok) return fail(file, r.problems);
   const test = opts.testKeys ? [] : TEST_KEYS.filter((k) => k.set(r.profile));
-  if (test.length > 0) return fail(file, test.map((k) => `${k.path}: a test-only key (${k.why}); foyerd takes it only with FOYER_TEST_KEYS=1`));
+  if (test.length > 0)
+    return fail(
+      file,
+      test.map((k) => `${k.path}: a test-only key (${k.why}); foyerd takes it only with FOYER_TEST_KEYS=1`),
+    );
   return { ok: true, profile: r.profile, source: file };
 }
 

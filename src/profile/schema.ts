@@ -193,7 +193,10 @@ export const PlymouthSchema = z.strictObject({
 /** a path inside the state tmpfs: relative, no '..', no empty or dot segments */
 const StatePath = z
   .string()
-  .check(z.maxLength(255), z.regex(/^(?!\/)(?!.*(^|\/)\.{1,2}(\/|$))(?!.*\/\/)[^\0]+(?<!\/)$/, "must be a relative path inside the state directory, without '.' or '..' segments"));
+  .check(
+    z.maxLength(255),
+    z.regex(/^(?!\/)(?!.*(^|\/)\.{1,2}(\/|$))(?!.*\/\/)[^\0]+(?<!\/)$/, "must be a relative path inside the state directory, without '.' or '..' segments"),
+  );
 const AbsDir = z.string().check(z.maxLength(255), z.regex(/^\/(?!.*(^|\/)\.{1,2}(\/|$))[^\0]*$/, "must be an absolute path without '.' or '..' segments"));
 
 export const StateSchema = z.strictObject({

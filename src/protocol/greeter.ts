@@ -124,7 +124,12 @@ export const ClientMessage = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("cancel"), key: z.int().check(z.positive()) }),
   z.strictObject({ type: z.literal("recovery_action"), action: z.enum(["continue", "reboot", "poweroff"]) }),
   /** the root terminal (sulogin); `repair`: the file system's repair, behind the same root password */
-  z.strictObject({ type: z.literal("terminal_open"), cols: z.int().check(z.gte(2), z.lte(1000)), rows: z.int().check(z.gte(2), z.lte(1000)), repair: z.optional(z.boolean()) }),
+  z.strictObject({
+    type: z.literal("terminal_open"),
+    cols: z.int().check(z.gte(2), z.lte(1000)),
+    rows: z.int().check(z.gte(2), z.lte(1000)),
+    repair: z.optional(z.boolean()),
+  }),
   z.strictObject({ type: z.literal("terminal_resize"), cols: z.int().check(z.gte(2), z.lte(1000)), rows: z.int().check(z.gte(2), z.lte(1000)) }),
   z.strictObject({ type: z.literal("terminal_close") }),
   ...FirstbootClientMessages,
@@ -132,7 +137,14 @@ export const ClientMessage = z.discriminatedUnion("type", [
   /** switch the layout: applied to the X server at once, or by restarting cage with it */
   z.strictObject({ type: z.literal("keyboard_set"), layout: z.string().check(z.maxLength(64)), variant: z.string().check(z.maxLength(64)) }),
   /** the person's accessibility and language toggles; absent keys stay as they are */
-  z.strictObject({ type: z.literal("appearance_set"), highContrast: z.optional(z.boolean()), largeText: z.optional(z.boolean()), reducedMotion: z.optional(z.boolean()), osk: z.optional(z.boolean()), locale: z.optional(LocaleName) }),
+  z.strictObject({
+    type: z.literal("appearance_set"),
+    highContrast: z.optional(z.boolean()),
+    largeText: z.optional(z.boolean()),
+    reducedMotion: z.optional(z.boolean()),
+    osk: z.optional(z.boolean()),
+    locale: z.optional(LocaleName),
+  }),
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 

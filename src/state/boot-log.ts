@@ -7,7 +7,10 @@
 // `\x1b` in it reads like an escaped one, and acts like text.
 import { escapeControls } from "../base/controls.js";
 
-export interface LogFile { name: string; data: Buffer }
+export interface LogFile {
+  name: string;
+  data: Buffer;
+}
 
 /** The combined text, or null when there is no log; redacts the greeter's tokens (a browser prints its URL). */
 export function bootLogText(files: LogFile[]): Buffer | null {

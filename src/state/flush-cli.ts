@@ -21,7 +21,17 @@ export async function flushMain(argv: string[]): Promise<number> {
   process.env.UV_THREADPOOL_SIZE ??= "16";
   let o;
   try {
-    o = parseArgs({ args: argv, options: { from: { type: "string" }, to: { type: "string" }, state: { type: "string" }, root: { type: "string" }, "boot-id": { type: "string" }, unmount: { type: "boolean" } } }).values;
+    o = parseArgs({
+      args: argv,
+      options: {
+        from: { type: "string" },
+        to: { type: "string" },
+        state: { type: "string" },
+        root: { type: "string" },
+        "boot-id": { type: "string" },
+        unmount: { type: "boolean" },
+      },
+    }).values;
   } catch (e) {
     process.stderr.write(`foyerd flush: ${(e as Error).message}\n${USAGE}\n`);
     return 2;
@@ -33,7 +43,8 @@ export async function flushMain(argv: string[]): Promise<number> {
   // the persist plan's and the timeline's schemas (zod) only for --state: one tree's mirror starts without them
   const state = o.state === undefined ? undefined : { ...(await import("./persist.js")), ...(await import("./timeline.js")) };
   const bootId = state ? (o["boot-id"] ?? state.readBootId()).replace(/-/g, "") : "";
-  if (state && !/^[0-9a-f]{32}$/.test(bootId)) return usage(o["boot-id"] === undefined ? "no boot id in /proc/sys/kernel/random/boot_id; give --boot-id" : "--boot-id must be 32 hex digits");
+  if (state && !/^[0-9a-f]{32}$/.test(bootId))
+    return usage(o["boot-id"] === undefined ? "no boot id in /proc/sys/kernel/random/boot_id; give --boot-id" : "--boot-id must be 32 hex digits");
 
   const from = resolve(o.state ?? o.from!);
   const say = (m: string) => process.stderr.write(`foyerd ${m}\n`);
@@ -46,12 +57,19 @@ export async function flushMain(argv: string[]): Promise<number> {
         say(`flush: ${from} is gone and boot ${bootId} is in the manifest: already flushed`);
         return 0;
       }
-      if (!(await fs.stat(from).then(() => true, () => false))) {
+      if (
+        !(await fs.stat(from).then(
+          () => true,
+          () => false,
+        ))
+      ) {
         say(`flush: no state at ${from}; nothing to flush`);
         return 0;
       }
       r = p;
-      say(`flush: ${from} → ${root}: ${p.copied} copied, ${p.skipped} unchanged, ${p.problems.length} problems${p.logFile ? `; this boot's log is ${p.logFile}` : ""}`);
+      say(
+        `flush: ${from} → ${root}: ${p.copied} copied, ${p.skipped} unchanged, ${p.problems.length} problems${p.logFile ? `; this boot's log is ${p.logFile}` : ""}`,
+      );
     } else {
       const to = resolve(o.to!);
       await fs.mkdir(to, { recursive: true });

@@ -13,7 +13,23 @@
 // The source is another user's tree (the greeter owns its folders in the state): it is read as
 // source.ts reads one, by fd, never through a symlink, regular files only. The copies are root's
 // and get copyMode; a target folder someone else could change is not written under.
-import { promises as fs, constants, lstatSync, mkdirSync, readdirSync, rmSync, openSync, writeSync, fchmodSync, chmodSync, closeSync, renameSync, fsyncSync, readSync, type Stats } from "node:fs";
+import {
+  promises as fs,
+  constants,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  rmSync,
+  openSync,
+  writeSync,
+  fchmodSync,
+  chmodSync,
+  closeSync,
+  renameSync,
+  fsyncSync,
+  readSync,
+  type Stats,
+} from "node:fs";
 import { createHash, type Hash } from "node:crypto";
 import * as path from "node:path";
 import { SourceDir, readChunks } from "./source.js";
@@ -24,7 +40,11 @@ export const TEMP_PREFIX = ".foyer-flush.";
 /** Where `dir/name`'s new version is built: this process's temp beside it. */
 const tempName = (dir: string, name: string) => path.join(dir, `${TEMP_PREFIX}${process.pid}.${name}`);
 
-export interface FlushResult { copied: number; skipped: number; problems: string[] }
+export interface FlushResult {
+  copied: number;
+  skipped: number;
+  problems: string[];
+}
 
 /**
  * The mode of root's copy of a file or folder whose mode is `mode`. The copy changes hands (the
@@ -50,7 +70,11 @@ export function unsafeTarget(st: Stats): string | null {
 /** fsync of a folder: the renames in it made durable. */
 function fsyncDir(dir: string): void {
   const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try { fsyncSync(fd); } finally { closeSync(fd); }
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 const PARALLEL = 16;
@@ -80,7 +104,7 @@ async function pool<T>(items: T[], n: number, f: (x: T) => Promise<void>): Promi
 function writeTemp(tmp: string, data: Buffer, mode: number): void {
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
-    for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
+    for (let off = 0; off < data.length;) off += writeSync(fd, data, off, data.length - off);
     fsyncSync(fd);
     fchmodSync(fd, copyMode(mode));
   } catch (e) {
@@ -101,7 +125,7 @@ function copyNew(src: number, size: number, dst: string, mode: number, hash?: Ha
   const fd = openSync(dst, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
     readChunks(src, size, (b) => {
-      for (let off = 0; off < b.length; ) off += writeSync(fd, b, off, b.length - off);
+      for (let off = 0; off < b.length;) off += writeSync(fd, b, off, b.length - off);
       hash?.update(b);
     });
     fchmodSync(fd, copyMode(mode));
@@ -139,14 +163,25 @@ export async function writeFileSafe(dstDir: string, name: string, data: Buffer, 
 
 /** syncfs(2) of the file system holding `dir` (coreutils' `sync --file-system`); false where it cannot run. */
 export function syncFileSystem(dir: string): Promise<boolean> {
-  return run(["sync", "--file-system", dir], { timeoutMs: 120_000, maxOutput: 4096 }).then((r) => r.code === 0, () => false);
+  return run(["sync", "--file-system", dir], { timeoutMs: 120_000, maxOutput: 4096 }).then(
+    (r) => r.code === 0,
+    () => false,
+  );
 }
 
 /** A temp to rename into place: a file, or a whole new folder holding `files` files. */
-interface Pending { tmp: string; dst: string; dir: string; files: number }
+interface Pending {
+  tmp: string;
+  dst: string;
+  dir: string;
+  files: number;
+}
 
 /** Where flushTree puts the SHA-256 of each file it mirrors: `into[prefix/<path under from>]`. */
-export interface TreeHashes { into: Record<string, string>; prefix: string }
+export interface TreeHashes {
+  into: Record<string, string>;
+  prefix: string;
+}
 
 // Mirror `from` into `to`; a file present only in `to` is left alone. A target that is a symlink,
 // a non-directory where a directory should be, or a folder someone else could change, is reported
@@ -155,9 +190,14 @@ export interface TreeHashes { into: Record<string, string>; prefix: string }
 export async function flushTree(from: string | SourceDir, to: string, log: (m: string) => void = () => {}, hashes?: TreeHashes): Promise<FlushResult> {
   const r: FlushResult = { copied: 0, skipped: 0, problems: [] };
   const pending: Pending[] = [];
-  const problem = (m: string) => { r.problems.push(m); log(m); };
+  const problem = (m: string) => {
+    r.problems.push(m);
+    log(m);
+  };
   const newHash = () => (hashes ? createHash("sha256") : undefined);
-  const record = (rel: string, h: Hash | undefined) => { if (hashes && h) hashes.into[path.join(hashes.prefix, rel)] = h.digest("hex"); };
+  const record = (rel: string, h: Hash | undefined) => {
+    if (hashes && h) hashes.into[path.join(hashes.prefix, rel)] = h.digest("hex");
+  };
   // the regular files and folders of `s` as opened (source.ts), each closed after its callback;
   // readdir's types only spare opening what was a symlink, a FIFO or a socket already
   const each = (s: SourceDir, file: (name: string, fd: number, st: Stats) => void, dir: (name: string, sub: SourceDir) => void): void => {
@@ -165,9 +205,17 @@ export async function flushTree(from: string | SourceDir, to: string, log: (m: s
       if (!e.isFile() && !e.isDirectory()) continue;
       const x = s.open(e.name);
       if (x.kind === "file") {
-        try { file(e.name, x.fd, x.st); } finally { closeSync(x.fd); }
+        try {
+          file(e.name, x.fd, x.st);
+        } finally {
+          closeSync(x.fd);
+        }
       } else if (x.kind === "dir") {
-        try { dir(e.name, x.dir); } finally { x.dir.close(); }
+        try {
+          dir(e.name, x.dir);
+        } finally {
+          x.dir.close();
+        }
       }
     }
   };
@@ -176,12 +224,16 @@ export async function flushTree(from: string | SourceDir, to: string, log: (m: s
     // chmod, not mkdir's mode: that one passes through the umask and takes a set-gid parent's bit
     mkdirSync(d, { mode: 0o700 });
     chmodSync(d, copyMode(s.st.mode));
-    each(s, (name, fd, st) => {
-      const h = newHash();
-      copyNew(fd, st.size, path.join(d, name), st.mode, h);
-      record(path.join(rel, name), h);
-      into.files++;
-    }, (name, sub) => fill(sub, path.join(d, name), into, path.join(rel, name)));
+    each(
+      s,
+      (name, fd, st) => {
+        const h = newHash();
+        copyNew(fd, st.size, path.join(d, name), st.mode, h);
+        record(path.join(rel, name), h);
+        into.files++;
+      },
+      (name, sub) => fill(sub, path.join(d, name), into, path.join(rel, name)),
+    );
   };
   // synchronous: the flush is a process of its own with nothing else to serve, and thousands of
   // small files cost more in the thread pool's round trips than in the file system
@@ -202,25 +254,29 @@ export async function flushTree(from: string | SourceDir, to: string, log: (m: s
       if (n.startsWith(TEMP_PREFIX)) rmSync(path.join(d, n), { force: true, recursive: true });
       else there.add(n);
     }
-    each(s, (name, fd, ss) => {
-      const dp = path.join(d, name);
-      const t = there.has(name) ? lstatSync(dp, { throwIfNoEntry: false }) : undefined;
-      if (t && !t.isFile()) {
-        problem(`flush: ${dp} is ${t.isSymbolicLink() ? "a symlink" : "not a regular file"}; left alone`);
-        return;
-      }
-      let h = newHash();
-      if (t && t.size === ss.size && (t.mode & 0o7777) === copyMode(ss.mode) && sameContent(fd, ss.size, dp, h)) {
-        r.skipped++;
+    each(
+      s,
+      (name, fd, ss) => {
+        const dp = path.join(d, name);
+        const t = there.has(name) ? lstatSync(dp, { throwIfNoEntry: false }) : undefined;
+        if (t && !t.isFile()) {
+          problem(`flush: ${dp} is ${t.isSymbolicLink() ? "a symlink" : "not a regular file"}; left alone`);
+          return;
+        }
+        let h = newHash();
+        if (t && t.size === ss.size && (t.mode & 0o7777) === copyMode(ss.mode) && sameContent(fd, ss.size, dp, h)) {
+          r.skipped++;
+          record(path.join(rel, name), h);
+          return;
+        }
+        const tmp = tempName(d, name);
+        h = newHash();
+        copyNew(fd, ss.size, tmp, ss.mode, h); // made durable below, all at once
         record(path.join(rel, name), h);
-        return;
-      }
-      const tmp = tempName(d, name);
-      h = newHash();
-      copyNew(fd, ss.size, tmp, ss.mode, h); // made durable below, all at once
-      record(path.join(rel, name), h);
-      pending.push({ tmp, dst: dp, dir: d, files: 1 });
-    }, (name, sub) => walk(sub, path.join(d, name), path.join(rel, name)));
+        pending.push({ tmp, dst: dp, dir: d, files: 1 });
+      },
+      (name, sub) => walk(sub, path.join(d, name), path.join(rel, name)),
+    );
   };
   let failed: { e: unknown } | undefined;
   let renamed = 0;
@@ -240,10 +296,15 @@ export async function flushTree(from: string | SourceDir, to: string, log: (m: s
       return r;
     }
     // every temp durable before the first rename (a new folder's files and entries with it)
-    if (!(await syncFileSystem(to))) await pool(pending.flatMap(temps), PARALLEL, async (t) => {
-      const h = await fs.open(t, constants.O_RDONLY | constants.O_NOFOLLOW);
-      try { await h.sync(); } finally { await h.close(); }
-    });
+    if (!(await syncFileSystem(to)))
+      await pool(pending.flatMap(temps), PARALLEL, async (t) => {
+        const h = await fs.open(t, constants.O_RDONLY | constants.O_NOFOLLOW);
+        try {
+          await h.sync();
+        } finally {
+          await h.close();
+        }
+      });
     const dirs = new Set<string>();
     try {
       for (const p of pending) {

@@ -60,10 +60,16 @@ export interface GreeterFiles {
  * Makes the greeter's folders anew for `user`. `stateDir` must be root's (foyerd's state tmpfs);
  * anything of an earlier foyerd's at <state>/greeter is detached or set aside, never entered.
  */
-export async function makeGreeterFolders(stateDir: string, user: { uid: number; gid: number }, cfg: StateConfig, files: GreeterFiles = {}): Promise<GreeterFolders> {
+export async function makeGreeterFolders(
+  stateDir: string,
+  user: { uid: number; gid: number },
+  cfg: StateConfig,
+  files: GreeterFiles = {},
+): Promise<GreeterFolders> {
   if (user.uid === 0) throw new FoyerError("invalid-argument", "the greeter's folders are for an unprivileged user");
   const st = lstatSync(stateDir);
-  if (!st.isDirectory() || st.uid !== 0 || (st.mode & 0o022) !== 0) throw new FoyerError("access-denied", `'${stateDir}' is not a folder only root may write to`);
+  if (!st.isDirectory() || st.uid !== 0 || (st.mode & 0o022) !== 0)
+    throw new FoyerError("access-denied", `'${stateDir}' is not a folder only root may write to`);
   const p = greeterPaths(stateDir);
   const r: GreeterFolders = { home: p.home, xdgRuntime: p.xdgRuntime, xauthority: p.xauthority, tmpfs: false, setAside: [] };
   // an earlier foyerd's tmpfs: detached (lazily: its greeter may still hold files in it), never read
@@ -80,7 +86,14 @@ export async function makeGreeterFolders(stateDir: string, user: { uid: number; 
     removeAs(aside, user);
   }
   mkdirSync(p.dir, { mode: 0o755 });
-  const problem = await mountCmd(["-t", "tmpfs", "-o", `size=${cfg.sizeMb}m,nr_inodes=${cfg.inodes},mode=0755,uid=0,gid=0,nosuid,nodev`, "foyer-greeter", p.dir]);
+  const problem = await mountCmd([
+    "-t",
+    "tmpfs",
+    "-o",
+    `size=${cfg.sizeMb}m,nr_inodes=${cfg.inodes},mode=0755,uid=0,gid=0,nosuid,nodev`,
+    "foyer-greeter",
+    p.dir,
+  ]);
   if (problem) r.problem = problem;
   else r.tmpfs = true;
   // everything below is made while only root can reach it: home is root's 0700 until its last step

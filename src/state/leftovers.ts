@@ -16,9 +16,15 @@ export function greeterOwner(stateDir: string): { uid: number; gid: number } | n
 }
 
 /** The live processes whose real or saved uid is `uid`: the ones a kill(-1) sent as `uid` reaches. */
-const pidsOf = (uid: number): number[] => processes().filter((p) => (p.realUid === uid || p.savedUid === uid) && alive(p)).map((p) => p.pid);
+const pidsOf = (uid: number): number[] =>
+  processes()
+    .filter((p) => (p.realUid === uid || p.savedUid === uid) && alive(p))
+    .map((p) => p.pid);
 
-export interface Sweep { killed: number; left: number }
+export interface Sweep {
+  killed: number;
+  left: number;
+}
 
 /**
  * SIGKILLs every process of `uid` and waits up to `ms` for them to be gone; says how many there

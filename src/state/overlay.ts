@@ -15,7 +15,22 @@
 //
 // Mounting needs CAP_SYS_ADMIN. Without it (a container, a test as non-root) foyer runs on a plain
 // directory at the same place and says so once: nothing else changes but the limits.
-import { mkdirSync, readFileSync, statSync, lstatSync, readlinkSync, realpathSync, writeFileSync, renameSync, openSync, fstatSync, fchmodSync, fchownSync, closeSync, constants } from "node:fs";
+import {
+  mkdirSync,
+  readFileSync,
+  statSync,
+  lstatSync,
+  readlinkSync,
+  realpathSync,
+  writeFileSync,
+  renameSync,
+  openSync,
+  fstatSync,
+  fchmodSync,
+  fchownSync,
+  closeSync,
+  constants,
+} from "node:fs";
 import { FoyerError, describe, errnoOf } from "../base/errors.js";
 import { firstLine, run } from "../base/command.js";
 import { join, resolve } from "node:path";
@@ -53,7 +68,8 @@ export function readMounts(file = "/proc/self/mountinfo"): MountInfo[] {
   for (const line of text.split("\n")) {
     const [pre, post] = line.split(" - ");
     if (!pre || !post) continue;
-    const f = pre.split(" "), g = post.split(" ");
+    const f = pre.split(" "),
+      g = post.split(" ");
     out.push({ mountPoint: unescape(f[4] ?? ""), fsType: g[0] ?? "", source: unescape(g[1] ?? ""), superOptions: unescape(g[2] ?? "") });
   }
   return out;
@@ -182,7 +198,8 @@ async function mountOverlay(dir: string, given: string): Promise<string | undefi
   // named after the lower, not its place in the profile: an upper kept from an earlier foyerd
   // (another uid's files in it) never lands on another folder when the profile changed
   const layer = join(dir, "overlay", `${st.dev}-${st.ino}`);
-  const upper = join(layer, "upper"), work = join(layer, "work");
+  const upper = join(layer, "upper"),
+    work = join(layer, "work");
   mkdirSync(upper, { recursive: true, mode: 0o755 });
   mkdirSync(work, { recursive: true, mode: 0o700 });
   // the upper's root takes the lower's owner and mode, so the merged folder looks like the real
@@ -248,7 +265,10 @@ async function umount(p: string): Promise<void> {
 export async function unmountState(dir: string): Promise<void> {
   for (const o of overlaysOn(dir)) await umount(o);
   const d = resolve(dir);
-  for (const m of readMounts().filter((m) => m.mountPoint.startsWith(`${d}/`)).reverse()) await umount(m.mountPoint);
+  for (const m of readMounts()
+    .filter((m) => m.mountPoint.startsWith(`${d}/`))
+    .reverse())
+    await umount(m.mountPoint);
   if (isMountPoint(dir)) await umount(dir);
   if (isMountPoint(dir)) throw new Error(`${dir} is still a mount point`);
 }

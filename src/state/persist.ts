@@ -188,7 +188,10 @@ async function keep(state: SourceDir, rel: string, to: string, files: Record<str
 export async function flushState(o: { stateDir: string; root: string; bootId: string; say: (m: string) => void }): Promise<PersistResult> {
   const r: PersistResult = { copied: 0, skipped: 0, problems: [], alreadyDone: false, logFile: null };
   const { stateDir, root, bootId, say } = o;
-  const present = await fs.stat(stateDir).then((s) => s.isDirectory(), () => false);
+  const present = await fs.stat(stateDir).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
   const plan = present ? await readPlan(stateDir) : PlanSchema.parse({});
   const manifestDir = under(root, plan.persistTo);
   const manifestFile = path.join(manifestDir, MANIFEST);
@@ -201,7 +204,8 @@ export async function flushState(o: { stateDir: string; root: string; bootId: st
   const owner = greeterOwner(stateDir);
   if (owner) {
     const k = await killUser(owner.uid, owner.gid, 5_000);
-    if (k.killed > 0) say(`flush: killed ${k.killed} process${k.killed === 1 ? "" : "es"} of uid ${owner.uid} (the greeter's), still running after the greeter stopped`);
+    if (k.killed > 0)
+      say(`flush: killed ${k.killed} process${k.killed === 1 ? "" : "es"} of uid ${owner.uid} (the greeter's), still running after the greeter stopped`);
     if (k.left > 0) say(`flush: ${k.left} process${k.left === 1 ? "" : "es"} of uid ${owner.uid} outlived SIGKILL by 5 s, ignoring`);
   }
   await markFlush(stateDir);

@@ -12,12 +12,7 @@ const OPEN = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | 
 const at = (fd: number) => `/proc/self/fd/${fd}`;
 
 /** What a name in a folder was when it was opened: a folder or a regular file (held open), or what is not copied. */
-export type Entry =
-  | { kind: "dir"; dir: SourceDir }
-  | { kind: "file"; fd: number; st: Stats }
-  | { kind: "symlink" }
-  | { kind: "other" }
-  | { kind: "missing" };
+export type Entry = { kind: "dir"; dir: SourceDir } | { kind: "file"; fd: number; st: Stats } | { kind: "symlink" } | { kind: "other" } | { kind: "missing" };
 
 export class SourceDir {
   private constructor(

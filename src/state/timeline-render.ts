@@ -20,7 +20,11 @@ export function renderText(d: TimelineData): string {
   const rows = es.map((e) => [fmt(e.at), `+${fmt(e.at - t0)}`, e.end === undefined ? "" : fmt(e.end - e.at), e.name]);
   const head = ["MONOTONIC", "SINCE START", "TOOK", "MILESTONE"];
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : i === 3 ? c : c.padStart(w[i]!))).join("  ").trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : i === 3 ? c : c.padStart(w[i]!)))
+      .join("  ")
+      .trimEnd();
   return [`boot ${d.bootId || "unknown"}, foyerd pid ${d.pid}`, line(head), ...rows.map(line)].join("\n") + "\n";
 }
 
@@ -43,16 +47,24 @@ export function renderSvg(d: TimelineData): string {
   const t0 = es[0]?.at ?? 0;
   const tEnd = Math.max(t0 + 1, ...es.map((e) => e.end ?? e.at));
   const span = tEnd - t0;
-  const left = 20, top = 70, rowH = 22, labelW = 320;
+  const left = 20,
+    top = 70,
+    rowH = 22,
+    labelW = 320;
   const plotW = 900;
   const x = (ms: number) => left + ((ms - t0) / span) * plotW;
-  const width = left + plotW + labelW, height = top + es.length * rowH + 40;
+  const width = left + plotW + labelW,
+    height = top + es.length * rowH + 40;
   const step = gridStep(span);
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="100%" height="100%" fill="#ffffff"/>`);
   out.push(`<text x="${left}" y="24" font-size="16" font-weight="bold">foyer boot timeline</text>`);
-  out.push(`<text x="${left}" y="44" fill="#555">boot ${esc(d.bootId || "unknown")} · foyerd pid ${d.pid} · ${fmt(t0)} → ${fmt(tEnd)} after the kernel started (${fmt(span)})</text>`);
+  out.push(
+    `<text x="${left}" y="44" fill="#555">boot ${esc(d.bootId || "unknown")} · foyerd pid ${d.pid} · ${fmt(t0)} → ${fmt(tEnd)} after the kernel started (${fmt(span)})</text>`,
+  );
   // the grid counts from foyerd's start, as the rows' labels do; the header gives the absolute times
   for (let k = 0; t0 + k * step <= tEnd; k++) {
     const gx = x(t0 + k * step).toFixed(1);
@@ -65,7 +77,9 @@ export function renderSvg(d: TimelineData): string {
     const cy = y + rowH / 2;
     if (e.end !== undefined) {
       const w = Math.max(2, x(e.end) - x(e.at));
-      out.push(`<rect x="${x(e.at).toFixed(1)}" y="${y + 4}" width="${w.toFixed(1)}" height="${rowH - 8}" rx="2" fill="#3a7bd5"><title>${esc(e.name)}: ${fmt(e.end - e.at)}</title></rect>`);
+      out.push(
+        `<rect x="${x(e.at).toFixed(1)}" y="${y + 4}" width="${w.toFixed(1)}" height="${rowH - 8}" rx="2" fill="#3a7bd5"><title>${esc(e.name)}: ${fmt(e.end - e.at)}</title></rect>`,
+      );
     } else {
       out.push(`<rect x="${left}" y="${cy - 1}" width="${Math.max(0, x(e.at) - left).toFixed(1)}" height="2" fill="#c8d3df"/>`);
       out.push(`<path d="M${x(e.at).toFixed(1)} ${cy - 6}l6 6-6 6-6-6z" fill="#e07b00"><title>${esc(e.name)}</title></path>`);

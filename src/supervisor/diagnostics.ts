@@ -18,7 +18,11 @@ export interface Milestone {
 export class Milestones {
   readonly list: Milestone[] = [];
   #t0 = Math.round(processStartMs());
-  constructor(private timeline: Timeline, private clock: Clock, private log: Logger) {}
+  constructor(
+    private timeline: Timeline,
+    private clock: Clock,
+    private log: Logger,
+  ) {}
 
   mark(name: string): Milestone {
     const m = { name, at: this.clock.now() - this.#t0 };

@@ -51,7 +51,10 @@ class TtyAgentFallback implements Fallback {
     private replies: FallbackReplies,
     private log: Logger,
   ) {
-    this.#child = spawn("systemd-tty-ask-password-agent", ["--watch", `--console=${consolePath}`], { stdio: "ignore", env: { PATH: `${TOOL_PATH}:/lib/systemd` } }); // a long-lived child; the agent may sit in /lib/systemd
+    this.#child = spawn("systemd-tty-ask-password-agent", ["--watch", `--console=${consolePath}`], {
+      stdio: "ignore",
+      env: { PATH: `${TOOL_PATH}:/lib/systemd` },
+    }); // a long-lived child; the agent may sit in /lib/systemd
     this.#child.on("error", (e) => log.error("cannot start systemd-tty-ask-password-agent", { err: describe(e) }));
     log.notice("console handed to systemd-tty-ask-password-agent", { console: consolePath });
     this.update(pending);
@@ -73,7 +76,13 @@ class TtyAgentFallback implements Fallback {
 
 const WRONG: Record<PromptKind, string> = { passphrase: "passphrase", pin: "PIN", "recovery-key": "recovery key" };
 
-const CR = 0x0d, LF = 0x0a, BS = 0x08, DEL = 0x7f, CTRL_U = 0x15, CTRL_C = 0x03, ESC = 0x1b;
+const CR = 0x0d,
+  LF = 0x0a,
+  BS = 0x08,
+  DEL = 0x7f,
+  CTRL_U = 0x15,
+  CTRL_C = 0x03,
+  ESC = 0x1b;
 
 /** foyer's own console prompt: one pending request at a time, in the order they arrived. */
 class ConsolePrompt implements Fallback {

@@ -29,7 +29,12 @@ import { greeterPaths, makeGreeterFolders, type GreeterFolders } from "../state/
 export type SwitchableLauncher = { target: Launcher } & Launcher;
 
 export function switchable(target: Launcher): SwitchableLauncher {
-  return { target, start(spec: LaunchSpec) { return this.target.start(spec); } };
+  return {
+    target,
+    start(spec: LaunchSpec) {
+      return this.target.start(spec);
+    },
+  };
 }
 
 export interface FirstLaunch {
@@ -63,7 +68,11 @@ export async function launchFirst(p: Profile, runtimeDir: string, log: Logger, o
   const keyboard = readKeyboard(p.keyboard.vconsole);
   const hasGreeter = p.display.stack !== "headless";
   const user = hasGreeter ? lookupUser(p.greeter.user) : { name: "root", uid: 0, gid: 0 };
-  const listener = await GreeterListener.open(p.greeter.port, { peers: [user.uid], refused: refusals(log.child("greeter")), warn: (l) => log.child("greeter").warning(l) });
+  const listener = await GreeterListener.open(p.greeter.port, {
+    peers: [user.uid],
+    refused: refusals(log.child("greeter")),
+    warn: (l) => log.child("greeter").warning(l),
+  });
   await ensureLoopback(listener.port, log.child("greeter"));
   // seatd always starts directly; the greeter through the launcher the supervisor may switch to systemd
   const direct = new DirectLauncher(log.child("launch"));
@@ -139,7 +148,11 @@ async function waitForDisplay(p: Profile, log: Logger, o: LaunchFirstOptions): P
     nomodeset,
     onWait: (card) => {
       waited = true;
-      log.info("waiting for the display and input devices", { card: card?.name ?? "none", timeoutMs: p.display.deviceTimeoutMs, ...(nomodeset ? { nomodeset } : {}) });
+      log.info("waiting for the display and input devices", {
+        card: card?.name ?? "none",
+        timeoutMs: p.display.deviceTimeoutMs,
+        ...(nomodeset ? { nomodeset } : {}),
+      });
       o.meanwhile?.();
     },
   });
@@ -149,6 +162,7 @@ async function waitForDisplay(p: Profile, log: Logger, o: LaunchFirstOptions): P
   }
   if (!w.input) log.notice("no input device set up by udev yet: launching without one", { waitedMs: w.waitedMs });
   if (w.result === "none") log.warning("no display device came: launching anyway", { waitedMs: w.waitedMs });
-  else if (w.result === "firmware") log.notice("no GPU driver's card came: using the firmware framebuffer's", { card: w.card.name, driver: w.card.driver, waitedMs: w.waitedMs });
+  else if (w.result === "firmware")
+    log.notice("no GPU driver's card came: using the firmware framebuffer's", { card: w.card.name, driver: w.card.driver, waitedMs: w.waitedMs });
   else log.info("display device", { card: w.card.name, driver: w.card.driver || "?", waitedMs: w.waitedMs });
 }

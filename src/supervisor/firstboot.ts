@@ -11,7 +11,15 @@ import { applyFirstboot, hashPassword, firstbootDue, readFirstbootCondition, typ
 import { Secret } from "../base/secret.js";
 import { describe, FoyerError } from "../base/errors.js";
 import type { Logger } from "../base/log.js";
-import { hostnameProblem, problemMessage, PASSWORD_FIELD, type FirstbootAnswers, type FirstbootView, type FirstbootOptionsMessage, type ProblemCode } from "../protocol/firstboot.js";
+import {
+  hostnameProblem,
+  problemMessage,
+  PASSWORD_FIELD,
+  type FirstbootAnswers,
+  type FirstbootView,
+  type FirstbootOptionsMessage,
+  type ProblemCode,
+} from "../protocol/firstboot.js";
 
 export interface FirstbootOptions {
   enabled: FirstbootEnabled;
@@ -63,7 +71,12 @@ export class Firstboot {
     this.#catalog = await readCatalog(root);
     this.#view = { phase: "form", values: this.#defaults(), errors: [], hashed: { user: false, root: false }, message: "" };
     this.#active = true;
-    log.notice("first-boot setup starts", { root, layouts: this.#catalog.layouts.length, locales: this.#catalog.locales.length, timezones: this.#catalog.timezones.length });
+    log.notice("first-boot setup starts", {
+      root,
+      layouts: this.#catalog.layouts.length,
+      locales: this.#catalog.locales.length,
+      timezones: this.#catalog.timezones.length,
+    });
     this.#o.changed();
     return true;
   }
@@ -238,7 +251,8 @@ export class Firstboot {
     const dir = this.#o.stateDir;
     mkdirSync(dir, { recursive: true, mode: 0o755 });
     const file = join(dir, "firstboot.json");
-    const text = JSON.stringify({ schema: 1, root: plan.root, answers: plan.answers, userHash: plan.userHash, rootHash: plan.rootHash, applied }, null, 2) + "\n";
+    const text =
+      JSON.stringify({ schema: 1, root: plan.root, answers: plan.answers, userHash: plan.userHash, rootHash: plan.rootHash, applied }, null, 2) + "\n";
     writeFileSync(`${file}.tmp`, text, { mode: 0o600 });
     chmodSync(`${file}.tmp`, 0o600);
     renameSync(`${file}.tmp`, file);

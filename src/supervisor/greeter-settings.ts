@@ -42,7 +42,13 @@ export class GreeterSettings {
     this.#oskFollows = a.osk === "auto";
     const devices = this.#readDevices();
     this.#devicesSeen = devices ?? "";
-    this.appearance = { theme: a.theme, highContrast: a.highContrast, largeText: a.largeText, reducedMotion: a.reducedMotion, osk: a.osk === "on" || (a.osk === "auto" && this.#oskAuto(devices)) };
+    this.appearance = {
+      theme: a.theme,
+      highContrast: a.highContrast,
+      largeText: a.largeText,
+      reducedMotion: a.reducedMotion,
+      osk: a.osk === "on" || (a.osk === "auto" && this.#oskAuto(devices)),
+    };
     o.log.info("greeter settings", { locale: this.locale, theme: a.theme, osk: this.appearance.osk });
   }
 

@@ -93,7 +93,11 @@ export type Effect =
 export const initialState: State = { phase: "init", display: { kind: "none" }, greeter: { kind: "none" }, exits: [], restarts: 0, failedStarts: 0 };
 
 function startStack(s: State, p: Policy, now: number): [State, Effect[]] {
-  if (p.hasDisplay) return [{ ...s, phase: "starting", display: { kind: "starting", deadline: now + p.readyTimeoutMs }, greeter: { kind: "waiting" } }, [{ do: "start_display" }, { do: "arm", at: now + p.readyTimeoutMs }]];
+  if (p.hasDisplay)
+    return [
+      { ...s, phase: "starting", display: { kind: "starting", deadline: now + p.readyTimeoutMs }, greeter: { kind: "waiting" } },
+      [{ do: "start_display" }, { do: "arm", at: now + p.readyTimeoutMs }],
+    ];
   if (p.hasGreeter) return startGreeter({ ...s, phase: "starting" }, p, now);
   return [{ ...s, phase: "running" }, []];
 }
@@ -120,8 +124,10 @@ function onExit(s: State, p: Policy, now: number, code: number | null, signal: s
   const failedStarts = neverUp ? s.failedStarts + 1 : 0;
   s = { ...s, failedStarts };
   if (exits.length > p.burst || failedStarts >= p.maxFailedStarts) {
-    const reason = exits.length > p.burst ? `${what} exited ${exits.length} times in ${p.windowMs} ms` : `${what} failed to start ${failedStarts} times in a row`;
-    const stopOther: Effect[] = what === "greeter" && isAlive(s.display) ? [{ do: "stop_display" }] : what === "display" && isAlive(s.greeter) ? [{ do: "stop_greeter" }] : [];
+    const reason =
+      exits.length > p.burst ? `${what} exited ${exits.length} times in ${p.windowMs} ms` : `${what} failed to start ${failedStarts} times in a row`;
+    const stopOther: Effect[] =
+      what === "greeter" && isAlive(s.display) ? [{ do: "stop_display" }] : what === "display" && isAlive(s.greeter) ? [{ do: "stop_greeter" }] : [];
     return [
       { ...s, phase: "fallback", exits, greeter: { kind: "tripped" }, display: p.hasDisplay ? { kind: "tripped" } : { kind: "none" } },
       [...fx, ...stopOther, { do: "fallback_start", reason }],
@@ -132,7 +138,10 @@ function onExit(s: State, p: Policy, now: number, code: number | null, signal: s
   if (what === "display") {
     // the greeter cannot outlive its display: stop it, restart both after the backoff
     const stop: Effect[] = isAlive(s.greeter) ? [{ do: "stop_greeter" }] : [];
-    return [{ ...s, exits, display: { kind: "backoff", until }, greeter: isAlive(s.greeter) ? { kind: "stopping", forDisplay: true } : { kind: "waiting" } }, [...stop, { do: "arm", at: until }]];
+    return [
+      { ...s, exits, display: { kind: "backoff", until }, greeter: isAlive(s.greeter) ? { kind: "stopping", forDisplay: true } : { kind: "waiting" } },
+      [...stop, { do: "arm", at: until }],
+    ];
   }
   if (delay === 0) {
     const [n, f] = startGreeter({ ...s, exits, restarts: s.restarts + 1 }, p, now);
@@ -190,12 +199,16 @@ export function step(s: State, e: Event, p: Policy, now: number): [State, Effect
     case "timer": {
       if (s.phase === "stopping" || s.phase === "stopped" || s.phase === "fallback") return [s, []];
       if (s.display.kind === "backoff" && now >= s.display.until) {
-        return [{ ...s, restarts: s.restarts + 1, display: { kind: "starting", deadline: now + p.readyTimeoutMs } }, [{ do: "start_display" }, { do: "arm", at: now + p.readyTimeoutMs }]];
+        return [
+          { ...s, restarts: s.restarts + 1, display: { kind: "starting", deadline: now + p.readyTimeoutMs } },
+          [{ do: "start_display" }, { do: "arm", at: now + p.readyTimeoutMs }],
+        ];
       }
       if (s.display.kind === "starting" && now >= s.display.deadline) return [{ ...s, display: { kind: "stopping" } }, [{ do: "stop_display" }]];
       if (s.greeter.kind === "backoff" && now >= s.greeter.until) return startGreeter({ ...s, restarts: s.restarts + 1 }, p, now);
       if (s.greeter.kind === "starting" && now >= s.greeter.deadline) return [{ ...s, greeter: { kind: "stopping" } }, [{ do: "stop_greeter" }]];
-      if (s.greeter.kind === "running" && s.greeter.lostUntil !== undefined && now >= s.greeter.lostUntil) return [{ ...s, greeter: { kind: "stopping" } }, [{ do: "stop_greeter" }]];
+      if (s.greeter.kind === "running" && s.greeter.lostUntil !== undefined && now >= s.greeter.lostUntil)
+        return [{ ...s, greeter: { kind: "stopping" } }, [{ do: "stop_greeter" }]];
       // nothing due yet: a timer can fire a little early (libuv counts from its cached loop time)
       // or an arm for one deadline may have replaced another's: wait for the nearest one again
       const next = nextDeadline(s);
@@ -205,7 +218,11 @@ export function step(s: State, e: Event, p: Policy, now: number): [State, Effect
     case "restart_greeter": {
       if (!p.hasGreeter || s.phase === "stopping" || s.phase === "stopped" || s.phase === "init") return [s, []];
       if (s.phase === "fallback") {
-        const [n, fx] = startStack({ ...s, exits: [], failedStarts: 0, restarts: s.restarts + 1, display: { kind: "none" }, greeter: { kind: "none" } }, p, now);
+        const [n, fx] = startStack(
+          { ...s, exits: [], failedStarts: 0, restarts: s.restarts + 1, display: { kind: "none" }, greeter: { kind: "none" } },
+          p,
+          now,
+        );
         return [n, [{ do: "fallback_stop" }, ...fx]];
       }
       if (s.greeter.kind === "running" || s.greeter.kind === "starting") {

@@ -203,7 +203,15 @@ export function realParts(o: SupervisorOptions): BuildParts {
     });
     const uid = stack.user.uid;
     return {
-      agent, plymouth, keyring, server, stack, recovery, firstboot, settings, systemd,
+      agent,
+      plymouth,
+      keyring,
+      server,
+      stack,
+      recovery,
+      firstboot,
+      settings,
+      systemd,
       greeterUser: { rssKb: () => userRssKb(uid), sweep: () => sweepUser(uid), gone: (ms) => userGone(uid, ms) },
       tokens: o.first.tokens,
       ...(o.first.greeter ? { firstGreeter: o.first.greeter } : {}),
@@ -212,7 +220,12 @@ export function realParts(o: SupervisorOptions): BuildParts {
       clock: monotonicClock,
       fallback: (requests, replies) => startFallback(p.fallback.mode, p.fallback.console, requests, replies, o.log.child("fallback")),
       keepFrame: () =>
-        keepLastFrame({ root: plymouth.record.newRoot ?? o.newRoot ?? "/sysroot", runtimeDir: o.runtimeDir, grab: (ms, max) => stack.grabFrame(ms, max), log: o.log.child("supervisor") }),
+        keepLastFrame({
+          root: plymouth.record.newRoot ?? o.newRoot ?? "/sysroot",
+          runtimeDir: o.runtimeDir,
+          grab: (ms, max) => stack.grabFrame(ms, max),
+          log: o.log.child("supervisor"),
+        }),
     };
   };
 }

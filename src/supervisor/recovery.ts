@@ -37,7 +37,9 @@ export function isStopReason(reason: string): boolean {
 /** foyer's SUSHELL for the repair: libexec/ beside the bundle in an image, packaging/libexec/ in the source tree. */
 export function repairHelper(): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  const found = [join(here, "libexec"), join(here, "../packaging/libexec"), join(here, "../../packaging/libexec")].find((d) => existsSync(join(d, "foyer-repair")));
+  const found = [join(here, "libexec"), join(here, "../packaging/libexec"), join(here, "../../packaging/libexec")].find((d) =>
+    existsSync(join(d, "foyer-repair")),
+  );
   return join(found ?? join(here, "libexec"), "foyer-repair");
 }
 
@@ -161,7 +163,12 @@ export class Recovery {
 
   async #journal(): Promise<string[]> {
     const n = this.profile.recovery.journalLines;
-    const tail = (text: string) => text.trimEnd().split("\n").slice(-n).map((l) => l.slice(0, 1000));
+    const tail = (text: string) =>
+      text
+        .trimEnd()
+        .split("\n")
+        .slice(-n)
+        .map((l) => l.slice(0, 1000));
     try {
       const j = await run(["journalctl", "-b", "-n", String(n), "-o", "short-monotonic", "--no-pager", "-q"], { timeoutMs: 5000 });
       const text = j.stdout.toString("utf8");

@@ -28,13 +28,16 @@ export async function stopParts(p: Parts, o: ShutdownOptions): Promise<void> {
     ["systemd", () => p.systemd.stop()],
     ["greeter user's processes", () => greeterUser?.sweep() && log.info("swept the greeter user's leftover processes")],
     // Handoff's reply once nothing of the greeter holds the display: the sweep's SIGKILLs are only sent
-    ["display", async () => {
-      try {
-        if (greeterUser && !(await greeterUser.gone(2000))) log.warning("the greeter user's processes outlived their SIGKILL by 2 s");
-      } finally {
-        o.released();
-      }
-    }],
+    [
+      "display",
+      async () => {
+        try {
+          if (greeterUser && !(await greeterUser.gone(2000))) log.warning("the greeter user's processes outlived their SIGKILL by 2 s");
+        } finally {
+          o.released();
+        }
+      },
+    ],
     ["plymouth", () => p.plymouth.stop()],
   ] as const) {
     try {

@@ -59,7 +59,8 @@ export class Supervisor extends EventEmitter {
       promptsChanged: () => this.#promptsChanged(this.#p.agent.pending()),
       answer: (key, secret) => this.answer(key, secret),
       decline: (key) => this.#requests.decline(key),
-      message: (client, m) => perform(this.#p, client, route(m, this.#p.firstboot.active), { restartGreeter: () => this.dispatch({ type: "restart_greeter" }), log: this.#log }),
+      message: (client, m) =>
+        perform(this.#p, client, route(m, this.#p.firstboot.active), { restartGreeter: () => this.dispatch({ type: "restart_greeter" }), log: this.#log }),
       stop: (opts) => void this.stop(opts),
       showRecovery: (reason, device) => this.showRecovery(reason, device),
       stopping: () => this.#state.phase === "stopping" || this.#state.phase === "stopped",
@@ -78,7 +79,17 @@ export class Supervisor extends EventEmitter {
     const r = o.profile.restart;
     const g = o.profile.greeter;
     const { hasDisplay, hasGreeter } = this.#p.stack;
-    this.#policy = { hasDisplay, hasGreeter, burst: r.burst, windowMs: r.windowMs, initialMs: r.initialMs, maxMs: r.maxMs, readyTimeoutMs: g.readyTimeoutMs, lostTimeoutMs: g.lostTimeoutMs, maxFailedStarts: r.maxFailedStarts };
+    this.#policy = {
+      hasDisplay,
+      hasGreeter,
+      burst: r.burst,
+      windowMs: r.windowMs,
+      initialMs: r.initialMs,
+      maxMs: r.maxMs,
+      readyTimeoutMs: g.readyTimeoutMs,
+      lostTimeoutMs: g.lostTimeoutMs,
+      maxFailedStarts: r.maxFailedStarts,
+    };
   }
 
   get state(): State {
@@ -120,7 +131,18 @@ export class Supervisor extends EventEmitter {
 
   snapshot(): StateMessage {
     const { plymouth, settings, stack, recovery, firstboot } = this.#p;
-    return snapshot({ phase: this.#state.phase, prompts: this.#requests.views(), keyboard: stack.keyboard, notice: this.#notice, messages: plymouth.messages, diskCheck: plymouth.record.fsck, recovery, firstboot, locale: settings.locale, appearance: settings.appearance });
+    return snapshot({
+      phase: this.#state.phase,
+      prompts: this.#requests.views(),
+      keyboard: stack.keyboard,
+      notice: this.#notice,
+      messages: plymouth.messages,
+      diskCheck: plymouth.record.fsck,
+      recovery,
+      firstboot,
+      locale: settings.locale,
+      appearance: settings.appearance,
+    });
   }
 
   #promptsChanged(list: PendingPrompt[]): void {
@@ -195,8 +217,10 @@ export class Supervisor extends EventEmitter {
       this.emit("phase", next.phase);
       this.#p.server.stateChanged();
     }
-    if (e.type === "greeter_lost" && next !== before) this.#log.warning("greeter page disconnected, restarting the greeter unless it connects again", { ms: this.#policy.lostTimeoutMs });
-    if (e.type === "timer" && before.greeter.kind === "running" && next.greeter.kind === "stopping") this.#log.warning("greeter page did not come back, restarting the greeter");
+    if (e.type === "greeter_lost" && next !== before)
+      this.#log.warning("greeter page disconnected, restarting the greeter unless it connects again", { ms: this.#policy.lostTimeoutMs });
+    if (e.type === "timer" && before.greeter.kind === "running" && next.greeter.kind === "stopping")
+      this.#log.warning("greeter page did not come back, restarting the greeter");
     if (e.type === "greeter_connected" && before.greeter.kind === "starting" && next.greeter.kind === "running") {
       this.#lastConnectedAt = now();
       this.#p.timeline.end("greeter start");
@@ -226,10 +250,13 @@ export class Supervisor extends EventEmitter {
         const h = p.stack.startDisplay();
         this.#display = h.launched;
         p.timeline.begin("display server start");
-        h.ready.then(() => {
-          p.timeline.end("display server start");
-          if (this.#display === h.launched) this.dispatch({ type: "display_ready" });
-        }, () => {});
+        h.ready.then(
+          () => {
+            p.timeline.end("display server start");
+            if (this.#display === h.launched) this.dispatch({ type: "display_ready" });
+          },
+          () => {},
+        );
         void h.launched.exited.then((x) => {
           if (this.#display === h.launched) this.#display = undefined;
           this.#log.warning("display server exited", { code: x.code, signal: x.signal });
@@ -274,7 +301,10 @@ export class Supervisor extends EventEmitter {
           return;
         }
         this.#log.error(`crash-loop breaker tripped: ${fx.reason}; falling back to the console`);
-        this.#fallback = p.fallback(this.#requests.forConsole(), { answer: (key, secret) => this.answer(key, secret), decline: (key) => this.#requests.decline(key) });
+        this.#fallback = p.fallback(this.#requests.forConsole(), {
+          answer: (key, secret) => this.answer(key, secret),
+          decline: (key) => this.#requests.decline(key),
+        });
         return;
       case "fallback_stop":
         this.#fallback?.stop();

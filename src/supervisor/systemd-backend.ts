@@ -46,7 +46,8 @@ export class SystemdBackend {
     }
     const link = choice.link;
     const launcher = this.#o.launcher;
-    if (link) launcher.target = new systemd!.SystemdLauncher(link, this.#o.log.child("launch"), { stopTimeoutMs: p.restart.stopTimeoutMs, fallback: launcher.target });
+    if (link)
+      launcher.target = new systemd!.SystemdLauncher(link, this.#o.log.child("launch"), { stopTimeoutMs: p.restart.stopTimeoutMs, fallback: launcher.target });
     this.#o.log.child("supervisor").info(`launch backend ${choice.kind}`, link ? { bus: link.address } : {});
     this.#link = link;
     if (p.recovery.watchSystemd && systemdIsPid1()) {

@@ -18,7 +18,14 @@ export interface Connection {
   open(): boolean;
 }
 
-export function connect(handlers: { state: (s: StateMessage, c: Connection) => void; error: (msg: string) => void; terminal: (bytes: Uint8Array) => void; status: (s: string) => void; firstbootOptions?: (m: FirstbootOptionsMessage) => void; keyboardLayouts?: (m: KeyboardLayoutsMessage) => void }): Connection {
+export function connect(handlers: {
+  state: (s: StateMessage, c: Connection) => void;
+  error: (msg: string) => void;
+  terminal: (bytes: Uint8Array) => void;
+  status: (s: string) => void;
+  firstbootOptions?: (m: FirstbootOptionsMessage) => void;
+  keyboardLayouts?: (m: KeyboardLayoutsMessage) => void;
+}): Connection {
   const given = new URLSearchParams(location.hash.slice(1)).get("token") ?? undefined;
   let token = given;
   let ws: WebSocket | undefined;

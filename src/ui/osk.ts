@@ -22,7 +22,7 @@ export const KEYMAPS: Record<string, KeyMap> = {
   },
   de: {
     normal: ["^1234567890ß´", "qwertzuiopü+", "asdfghjklöä#", "<yxcvbnm,.-"],
-    shift: ["°!\"§$%&/()=?`", "QWERTZUIOPÜ*", "ASDFGHJKLÖÄ'", ">YXCVBNM;:_"],
+    shift: ['°!"§$%&/()=?`', "QWERTZUIOPÜ*", "ASDFGHJKLÖÄ'", ">YXCVBNM;:_"],
     altgr: { q: "@", e: "€", "2": "²", "3": "³", "7": "{", "8": "[", "9": "]", "0": "}", ß: "\\", "+": "~", "<": "|", m: "µ" },
   },
   fr: {
@@ -114,7 +114,8 @@ function build(host: HTMLElement, layout: string): void {
   });
   const last = document.createElement("div");
   last.className = "osk-row";
-  if (Object.keys(map.altgr).length > 0) last.append(key("AltGr", { cls: "wide", name: t("osk.altgr"), pressed: altgr, press: () => ((altgr = !altgr), rerender()) }));
+  if (Object.keys(map.altgr).length > 0)
+    last.append(key("AltGr", { cls: "wide", name: t("osk.altgr"), pressed: altgr, press: () => ((altgr = !altgr), rerender()) }));
   last.append(key(" ", { cls: "space", name: t("osk.space"), press: () => insert(" ") }));
   host.append(last);
 }

@@ -76,7 +76,8 @@ export function renderRecovery(s: StateMessage, c: Connection): void {
   $("fsck").hidden = f === null;
   if (f) {
     $("fsck-device").textContent = f.device;
-    const verdict = f.exitCode === 0 ? t("recovery.clean") : f.exitCode === 1 ? t("recovery.corrected") : (f.exitCode ?? 0) >= 4 ? t("recovery.uncorrected") : "";
+    const verdict =
+      f.exitCode === 0 ? t("recovery.clean") : f.exitCode === 1 ? t("recovery.corrected") : (f.exitCode ?? 0) >= 4 ? t("recovery.uncorrected") : "";
     const repair = r.terminal.open && r.terminal.repair;
     $("fsck-status").textContent = repair
       ? t(f.running ? "recovery.repairing" : "recovery.repairAsks")

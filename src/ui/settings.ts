@@ -59,7 +59,12 @@ function buildPanel(): void {
   panel.setAttribute("role", "group");
   panel.setAttribute("aria-labelledby", "kb-panel-title");
   const fields = el("div", { className: "kb-fields" });
-  fields.append(el("label", { htmlFor: "kb-layout" }, "keyboard.layout"), el("select", { id: "kb-layout" }), el("label", { htmlFor: "kb-variant" }, "keyboard.variant"), el("select", { id: "kb-variant" }));
+  fields.append(
+    el("label", { htmlFor: "kb-layout" }, "keyboard.layout"),
+    el("select", { id: "kb-layout" }),
+    el("label", { htmlFor: "kb-variant" }, "keyboard.variant"),
+    el("select", { id: "kb-variant" }),
+  );
   const actions = el("div", { className: "actions kb-actions" });
   const cancel = el("button", { id: "kb-cancel", type: "button" }, "keyboard.cancel");
   const apply = el("button", { id: "kb-apply", type: "button", className: "submit" }, "keyboard.apply");

@@ -86,7 +86,10 @@ function update(form: HTMLFormElement, p: PromptView): void {
 
 /** The field's description: the sent message under a translated label, and the time left. */
 function describe(form: HTMLFormElement): void {
-  const ids = [".sent", ".time-left"].map((sel) => form.querySelector(sel) as HTMLElement).filter((el) => !el.hidden).map((el) => el.id);
+  const ids = [".sent", ".time-left"]
+    .map((sel) => form.querySelector(sel) as HTMLElement)
+    .filter((el) => !el.hidden)
+    .map((el) => el.id);
   const input = form.querySelector("input") as HTMLInputElement;
   if (ids.length) input.setAttribute("aria-describedby", ids.join(" "));
   else input.removeAttribute("aria-describedby");
@@ -173,4 +176,3 @@ function clearField(form: HTMLFormElement): void {
   const input = form.querySelector("input");
   if (input) input.value = "";
 }
-

@@ -6,7 +6,9 @@ const enc = (s: string) => new TextEncoder().encode(s);
 const ask = (body: string) => parseAskFile("ask.x", enc(`[Ask]\n${body}`));
 
 test("parses a systemd-ask-password file", () => {
-  const r = ask("PID=42\nSocket=/run/systemd/ask-password/sck.1\nAcceptCached=0\nEcho=0\nNotAfter=123456\nSilent=0\nMessage=Please enter passphrase for disk root:\nId=cryptsetup:/dev/vda2\nIcon=drive-harddisk\n");
+  const r = ask(
+    "PID=42\nSocket=/run/systemd/ask-password/sck.1\nAcceptCached=0\nEcho=0\nNotAfter=123456\nSilent=0\nMessage=Please enter passphrase for disk root:\nId=cryptsetup:/dev/vda2\nIcon=drive-harddisk\n",
+  );
   assert.ok(r.ok);
   if (!r.ok) return;
   assert.equal(r.request.pid, 42);

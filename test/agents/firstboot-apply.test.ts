@@ -10,7 +10,14 @@ import { createLogger } from "../../src/base/log.js";
 import { requireTool } from "../helpers/index.js";
 import { makeScratchRoot, removeScratchRoot, rehash } from "../helpers/scratch-root.js";
 
-for (const [t, p] of [["openssl", "openssl"], ["useradd", "passwd"], ["chpasswd", "passwd"], ["usermod", "passwd"], ["systemd-firstboot", "systemd"]]) requireTool(t!, p!);
+for (const [t, p] of [
+  ["openssl", "openssl"],
+  ["useradd", "passwd"],
+  ["chpasswd", "passwd"],
+  ["usermod", "passwd"],
+  ["systemd-firstboot", "systemd"],
+])
+  requireTool(t!, p!);
 
 const log = createLogger({ level: "error", kmsg: false });
 const A = suite<{ root?: string }>("agents/firstboot-apply", {});
@@ -19,8 +26,16 @@ A.before.each((ctx) => {
 });
 A.after.each((ctx) => removeScratchRoot(ctx.root));
 
-const shadowOf = (root: string, name: string) => readFileSync(join(root, "etc/shadow"), "utf8").split("\n").find((l) => l.startsWith(`${name}:`))?.split(":");
-const passwdOf = (root: string, name: string) => readFileSync(join(root, "etc/passwd"), "utf8").split("\n").find((l) => l.startsWith(`${name}:`))?.split(":");
+const shadowOf = (root: string, name: string) =>
+  readFileSync(join(root, "etc/shadow"), "utf8")
+    .split("\n")
+    .find((l) => l.startsWith(`${name}:`))
+    ?.split(":");
+const passwdOf = (root: string, name: string) =>
+  readFileSync(join(root, "etc/passwd"), "utf8")
+    .split("\n")
+    .find((l) => l.startsWith(`${name}:`))
+    ?.split(":");
 
 A("hashPassword: SHA-512 crypt of the exact bytes; the caller's secret is intact until it wipes", async () => {
   const s = Secret.copyOf(Buffer.from(" wörd with spaces "));
@@ -43,7 +58,22 @@ A("a full apply writes the /etc files, the account and the stamp", async ({ root
   const rootHash = await hashPassword(Secret.copyOf(Buffer.from("root pw")));
   assert.equal(readFirstbootCondition(root!), { hasRoot: true, machineId: null, stamped: false });
   const steps = await applyFirstboot(
-    { root: root!, answers: { layout: "gb", variant: "", locale: "en_GB.UTF-8", timezone: "Europe/London", hostname: "box.example", fullName: "Ada Lovelace", username: "ada", rootLocked: false }, userHash, rootHash, consoleKeymap: "uk" },
+    {
+      root: root!,
+      answers: {
+        layout: "gb",
+        variant: "",
+        locale: "en_GB.UTF-8",
+        timezone: "Europe/London",
+        hostname: "box.example",
+        fullName: "Ada Lovelace",
+        username: "ada",
+        rootLocked: false,
+      },
+      userHash,
+      rootHash,
+      consoleKeymap: "uk",
+    },
     log,
   );
   assert.equal(steps, ["useradd", "user password", "root password", "systemd-firstboot", "keyboard"]);
@@ -69,9 +99,29 @@ A("a full apply writes the /etc files, the account and the stamp", async ({ root
 A("root locked: the root hash is disabled and the user joins sudo", async ({ root }) => {
   const before = shadowOf(root!, "root")![1]!;
   const userHash = await hashPassword(Secret.copyOf(Buffer.from("pw")));
-  await applyFirstboot({ root: root!, answers: { layout: "de", variant: "nodeadkeys", locale: "de_DE.UTF-8", timezone: "Europe/Berlin", hostname: "kiste", fullName: "", username: "ada", rootLocked: true }, userHash, rootHash: null, consoleKeymap: null }, log);
+  await applyFirstboot(
+    {
+      root: root!,
+      answers: {
+        layout: "de",
+        variant: "nodeadkeys",
+        locale: "de_DE.UTF-8",
+        timezone: "Europe/Berlin",
+        hostname: "kiste",
+        fullName: "",
+        username: "ada",
+        rootLocked: true,
+      },
+      userHash,
+      rootHash: null,
+      consoleKeymap: null,
+    },
+    log,
+  );
   assert.is(shadowOf(root!, "root")![1], `!${before}`);
-  const sudo = readFileSync(join(root!, "etc/group"), "utf8").split("\n").find((l) => l.startsWith("sudo:"));
+  const sudo = readFileSync(join(root!, "etc/group"), "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("sudo:"));
   assert.ok(sudo?.split(":")[3]?.split(",").includes("ada"), sudo);
   assert.is(readFileSync(join(root!, "etc/vconsole.conf"), "utf8"), "XKBLAYOUT=de\nXKBVARIANT=nodeadkeys\n");
 });
@@ -81,7 +131,16 @@ A("a refused account stops the apply before anything else is written", async ({ 
   const shadow = readFileSync(join(root!, "etc/shadow"), "utf8");
   try {
     // 'daemon' exists: validation would refuse it; here the tool must, and nothing follows
-    await applyFirstboot({ root: root!, answers: { layout: "us", variant: "", locale: "C.UTF-8", timezone: "UTC", hostname: "x", fullName: "", username: "daemon", rootLocked: true }, userHash, rootHash: null, consoleKeymap: null }, log);
+    await applyFirstboot(
+      {
+        root: root!,
+        answers: { layout: "us", variant: "", locale: "C.UTF-8", timezone: "UTC", hostname: "x", fullName: "", username: "daemon", rootLocked: true },
+        userHash,
+        rootHash: null,
+        consoleKeymap: null,
+      },
+      log,
+    );
     assert.unreachable("useradd must refuse an existing user");
   } catch (e) {
     assert.match(String((e as Error).message), /^useradd failed/);

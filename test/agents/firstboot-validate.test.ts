@@ -4,7 +4,15 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { readFileSync } from "node:fs";
 import { validateAnswers, namesIn, type ValidationContext } from "../../src/agents/firstboot-validate.js";
-import { parseEvdevXml, parseSupported, scanZoneinfo, parseKbdModelMap, consoleKeymapFor, normalizeLocale, keepInstalled } from "../../src/agents/firstboot-catalog.js";
+import {
+  parseEvdevXml,
+  parseSupported,
+  scanZoneinfo,
+  parseKbdModelMap,
+  consoleKeymapFor,
+  normalizeLocale,
+  keepInstalled,
+} from "../../src/agents/firstboot-catalog.js";
 import { isFirstBoot, firstbootDue, mergeVconsole } from "../../src/agents/firstboot-apply.js";
 import { problemMessage, type FirstbootAnswers } from "../../src/protocol/firstboot.js";
 
@@ -12,8 +20,24 @@ const layouts = parseEvdevXml(readFileSync("/usr/share/X11/xkb/rules/evdev.xml",
 const locales = parseSupported(readFileSync("/usr/share/i18n/SUPPORTED", "utf8"));
 const timezones = scanZoneinfo("/usr/share/zoneinfo");
 
-const good: FirstbootAnswers = { layout: "de", variant: "nodeadkeys", locale: "de_DE.UTF-8", timezone: "Europe/Berlin", hostname: "box", fullName: "Ada Lovelace", username: "ada", rootLocked: true };
-const ctx: ValidationContext = { layouts, locales, timezones, takenUsers: new Set(["root", "daemon"]), takenGroups: new Set(["root", "sudo"]), hashed: { user: true, root: false } };
+const good: FirstbootAnswers = {
+  layout: "de",
+  variant: "nodeadkeys",
+  locale: "de_DE.UTF-8",
+  timezone: "Europe/Berlin",
+  hostname: "box",
+  fullName: "Ada Lovelace",
+  username: "ada",
+  rootLocked: true,
+};
+const ctx: ValidationContext = {
+  layouts,
+  locales,
+  timezones,
+  takenUsers: new Set(["root", "daemon"]),
+  takenGroups: new Set(["root", "sudo"]),
+  hashed: { user: true, root: false },
+};
 
 test("evdev.xml: layouts with their variants, descriptions unescaped", () => {
   assert.ok(layouts.length > 50, `${layouts.length} layouts`);
@@ -49,13 +73,18 @@ test("on the running system only installed locales, matched in glibc's spelling 
   assert.is(normalizeLocale("POSIX"), "POSIX");
   // what Debian's `locale -a` prints with de_DE and sr_RS@latin generated
   const localeA = "C\nC.utf8\nPOSIX\nde_DE.utf8\nsr_RS.utf8@latin\n";
-  assert.equal(keepInstalled(["C.UTF-8", "de_DE.UTF-8", "en_US.UTF-8", "sr_RS.UTF-8@latin", "sr_RS.UTF-8"], localeA), ["C.UTF-8", "de_DE.UTF-8", "sr_RS.UTF-8@latin"]);
+  assert.equal(keepInstalled(["C.UTF-8", "de_DE.UTF-8", "en_US.UTF-8", "sr_RS.UTF-8@latin", "sr_RS.UTF-8"], localeA), [
+    "C.UTF-8",
+    "de_DE.UTF-8",
+    "sr_RS.UTF-8@latin",
+  ]);
   assert.equal(keepInstalled(locales, ""), []);
 });
 
 test("zoneinfo: TZif files only, no posix/right copies or tables", () => {
   for (const z of ["UTC", "Europe/Berlin", "America/Argentina/Buenos_Aires"]) assert.ok(timezones.includes(z), z);
-  for (const z of ["zone.tab", "iso3166.tab", "tzdata.zi", "posix/Europe/Berlin", "right/UTC", "posixrules", "leap-seconds.list"]) assert.not.ok(timezones.includes(z), z);
+  for (const z of ["zone.tab", "iso3166.tab", "tzdata.zi", "posix/Europe/Berlin", "right/UTC", "posixrules", "leap-seconds.list"])
+    assert.not.ok(timezones.includes(z), z);
 });
 
 test("kbd-model-map gives the console keymap for an exact X layout only", () => {
@@ -73,9 +102,24 @@ test("good answers pass", () => {
 test("each bad answer is named by its field, in form order", () => {
   const bad = { ...good, layout: "xx", locale: "de_DE", timezone: "../../etc/passwd", hostname: "-bad-", fullName: "a:b", username: "Ada", rootLocked: false };
   const errs = validateAnswers(bad, { ...ctx, hashed: { user: false, root: false } });
-  assert.equal(errs.map((e) => e.field), ["layout", "locale", "timezone", "hostname", "fullName", "username", "userPassword", "rootPassword"]);
+  assert.equal(
+    errs.map((e) => e.field),
+    ["layout", "locale", "timezone", "hostname", "fullName", "username", "userPassword", "rootPassword"],
+  );
   // a code for the greeter to translate, the English sentence for everyone else
-  assert.equal(errs.map((e) => e.code), ["layout-unknown", "locale-unknown", "timezone-invalid", "hostname-characters", "fullname-characters", "username-characters", "password-empty", "root-password-missing"]);
+  assert.equal(
+    errs.map((e) => e.code),
+    [
+      "layout-unknown",
+      "locale-unknown",
+      "timezone-invalid",
+      "hostname-characters",
+      "fullname-characters",
+      "username-characters",
+      "password-empty",
+      "root-password-missing",
+    ],
+  );
   assert.ok(errs.every((e) => e.message === problemMessage(e.code!)));
 });
 
@@ -85,7 +129,11 @@ test("variants, time zones and names are checked against the machine", () => {
   assert.equal(f({ timezone: "Europe/Atlantis" }), ["timezone"]);
   assert.equal(f({ timezone: "zone.tab" }), ["timezone"], "a file in zoneinfo that is not a zone");
   assert.equal(f({ username: "daemon" }), ["username"], "an existing system user");
-  assert.equal(validateAnswers({ ...good, username: "daemon" }, ctx)[0], { field: "username", code: "username-taken-user", message: "The name 'daemon' is already used by an account on this system." });
+  assert.equal(validateAnswers({ ...good, username: "daemon" }, ctx)[0], {
+    field: "username",
+    code: "username-taken-user",
+    message: "The name 'daemon' is already used by an account on this system.",
+  });
   assert.equal(f({ username: "sudo" }), ["username"], "an existing group: useradd would refuse");
   assert.equal(f({ rootLocked: false }), ["rootPassword"], "root not locked and no root password");
   assert.equal(f({}, { hashed: { user: false, root: true } }), ["userPassword"]);
@@ -115,7 +163,10 @@ test("ConditionFirstBoot: missing or 'uninitialized' machine-id; the stamp alway
 });
 
 test("vconsole.conf merge keeps other keys and replaces ours", () => {
-  assert.is(mergeVconsole("FONT=eurlatgr\nKEYMAP=us\nXKBLAYOUT=us\n", { KEYMAP: "de", XKBLAYOUT: "de", XKBVARIANT: "" }), "FONT=eurlatgr\nKEYMAP=de\nXKBLAYOUT=de\n");
+  assert.is(
+    mergeVconsole("FONT=eurlatgr\nKEYMAP=us\nXKBLAYOUT=us\n", { KEYMAP: "de", XKBLAYOUT: "de", XKBVARIANT: "" }),
+    "FONT=eurlatgr\nKEYMAP=de\nXKBLAYOUT=de\n",
+  );
   assert.is(mergeVconsole("", { KEYMAP: "", XKBLAYOUT: "fr", XKBVARIANT: "bepo" }), "XKBLAYOUT=fr\nXKBVARIANT=bepo\n");
 });
 

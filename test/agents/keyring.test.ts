@@ -27,7 +27,11 @@ function cache(opts: { enabled?: boolean; confirmMs?: number; add?: (b: Buffer, 
   const lines: string[] = [];
   const holders = { now: [] as string[], asked: [] as string[] };
   const c = new KeyringCache({
-    enabled: opts.enabled ?? true, timeoutS: 150, log: collectingLogger(lines), pollMs: 10, confirmMs: opts.confirmMs ?? 5000,
+    enabled: opts.enabled ?? true,
+    timeoutS: 150,
+    log: collectingLogger(lines),
+    pollMs: 10,
+    confirmMs: opts.confirmMs ?? 5000,
     holders: (dev) => (holders.asked.push(dev), holders.now),
     ...(opts.add && { add: opts.add }),
   });
@@ -58,9 +62,14 @@ test("the passphrase that opened the disk goes into root's user keyring with key
   assert.ok(serial && lines.some((l) => l.includes("passphrase kept")), `no key; log: ${lines.join(" | ")}`);
   const payload = spawnSync("keyctl", ["pipe", serial!]).stdout;
   assert.ok(payload.equals(Buffer.from("right ünd 2\0")), `the key holds ${payload.length} bytes, not the passphrase and a NUL`);
-  const line = readFileSync("/proc/keys", "utf8").split("\n").find((l) => l.startsWith(Number(serial).toString(16).padStart(8, "0") + " "));
+  const line = readFileSync("/proc/keys", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith(Number(serial).toString(16).padStart(8, "0") + " "));
   assert.match(line!.split(/\s+/)[3]!, /^(\d+s|[12]m)$/, `not expiring within 150 s: ${line}`);
-  assert.ok(lines.every((l) => !l.includes("right ünd")), "the passphrase is in the log");
+  assert.ok(
+    lines.every((l) => !l.includes("right ünd")),
+    "the passphrase is in the log",
+  );
 });
 
 test("the confirmed passphrase goes last in systemd-cryptsetup's list (where pam_gdm reads), once; the others keep their order", () => {
@@ -104,7 +113,10 @@ test("from a service's private session keyring, systemd's possessor-only cache i
   const pushed = spawnSync("keyctl", ["padd", "user", "cryptsetup", "@u"], { input: Buffer.from("typo\0right\0"), encoding: "utf8" });
   assert.is(pushed.status, 0, `keyctl padd: ${pushed.stderr}`);
   assert.is(spawnSync("keyctl", ["setperm", pushed.stdout.trim(), "0x3f010000"]).status, 0);
-  const child = spawnSync("keyctl", ["session", "-", process.execPath, "--import", "tsx", "--input-type=module", "-e", IN_PRIVATE_SESSION], { encoding: "utf8", timeout: 60_000 });
+  const child = spawnSync("keyctl", ["session", "-", process.execPath, "--import", "tsx", "--input-type=module", "-e", IN_PRIVATE_SESSION], {
+    encoding: "utf8",
+    timeout: 60_000,
+  });
   assert.match(child.stdout, /passphrase kept[^\n]*cachedAfter\W+1\b/, `${child.stdout}${child.stderr}`);
   assert.is(spawnSync("keyctl", ["pipe", keySerial()!]).stdout.toString(), "typo\0right\0");
 });

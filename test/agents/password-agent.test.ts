@@ -18,8 +18,6 @@ interface Ctx {
 }
 const A = suite<Ctx>("agents/password-agent", { lines: [], changes: [] });
 
-
-
 function start(ctx: Ctx): PasswordAgent {
   ctx.agent = new PasswordAgent({ askDir: ASK_DIR, log: collectingLogger(ctx.lines), onChange: (p) => ctx.changes.forEach((f) => f(p)), livenessMs: 200 });
   ctx.agent.start();
@@ -180,8 +178,14 @@ A("a passphrase typed for one disk answers the others pending that accept cached
   assert.is(h.code, 0);
   const left = await until(ctx, (l) => l.length === 1, "only the request without AcceptCached left");
   assert.is(left[0]!.request.message, "Swap:");
-  assert.ok(ctx.lines.some((l) => l.startsWith("info password request answered with the passphrase typed for another") && l.includes("cryptsetup:/dev/b")), ctx.lines.join("\n"));
-  assert.not.ok(ctx.lines.some((l) => l.includes("shared pass")), "a passphrase in the log");
+  assert.ok(
+    ctx.lines.some((l) => l.startsWith("info password request answered with the passphrase typed for another") && l.includes("cryptsetup:/dev/b")),
+    ctx.lines.join("\n"),
+  );
+  assert.not.ok(
+    ctx.lines.some((l) => l.includes("shared pass")),
+    "a passphrase in the log",
+  );
   answer(agent, left[0]!.key, Buffer.from("another"));
   assert.is((await withTimeout(swap.result, 10_000, "swap answered")).out.toString(), "another\n");
   // nothing is kept: a request that comes later is asked (systemd-cryptsetup's keyring serves those)
@@ -206,7 +210,10 @@ A("a PIN is never handed to a passphrase request, nor a passphrase to a PIN requ
   assert.is((await withTimeout(home.result, 10_000, "home answered")).out.toString(), "home pass\n");
   const still = await until(ctx, (l) => l.length === 1, "the PIN request still asked");
   assert.is(still[0]!.key, both.find((p) => p.request.message.includes("TPM2"))!.key);
-  assert.not.ok(ctx.lines.some((l) => l.includes("typed for another")), ctx.lines.join("\n"));
+  assert.not.ok(
+    ctx.lines.some((l) => l.includes("typed for another")),
+    ctx.lines.join("\n"),
+  );
   pin2.proc.kill();
 });
 

@@ -102,7 +102,10 @@ F("systemd-fsckd's progress updates show as a bar in the greeter's language; non
   assert.is(await page.locator("#disk-check-progress").evaluate((e) => (e as HTMLProgressElement).value), 42.4);
   await ctx.foyerd!.until((l) => l.includes("file system check: 42.4 % on 2 disk(s)"), 5_000, "progress logged");
   assert.not.match(ctx.foyerd!.log, /plymouth status 'fsckd:/, "fsckd's progress taken for a unit's status");
-  assert.is((await withTimeout(ply(["display-message", "--text", "fsckd-cancel-msg:Press Ctrl+C to cancel all filesystem checks in progress"]).result, 10_000)).code, 0);
+  assert.is(
+    (await withTimeout(ply(["display-message", "--text", "fsckd-cancel-msg:Press Ctrl+C to cancel all filesystem checks in progress"]).result, 10_000)).code,
+    0,
+  );
   assert.is((await withTimeout(ply(["display-message", "--text", ""]).result, 10_000)).code, 0);
   assert.is((await withTimeout(ply(["update", "--status=fsckd:1:97.0:Checking in progress on 1 disk (97.0% complete)"]).result, 10_000)).code, 0);
   await withTimeout(page.locator("#disk-check-text", { hasText: "(1 disk(s)): 97 %" }).waitFor(), 10_000, "progress updated");
@@ -134,7 +137,10 @@ F("quit --retain-splash ends foyerd cleanly: the client gets its ACK, exit 0, no
   assert.match(f.log, /plymouth: quit --retain-splash/);
   // nothing foyerd started survives it: no process mentions its runtime directory
   const ps = spawnSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" }).stdout;
-  assert.not.ok(ps.split("\n").some((l) => l.includes(f.runtimeDir)), ps);
+  assert.not.ok(
+    ps.split("\n").some((l) => l.includes(f.runtimeDir)),
+    ps,
+  );
   assert.is((await withTimeout(ply(["--ping"]).result, 10_000)).code, 1, "nobody answers after the quit");
 });
 
@@ -158,12 +164,26 @@ F("socket activation: systemd binds the exact-length name; clients that know onl
   await f.until((l) => l.includes("serving plymouth's protocol on fd 3 (socket activation)"), 10_000, "activated");
   // systemd's plymouth_send_raw connects with the exact length and sends one request; python's
   // socket module connects the same way (Node 20 could not)
-  const py = spawnSync("python3", ["-c", "import socket\ns=socket.socket(socket.AF_UNIX)\ns.connect('\\0/org/freedesktop/plymouthd')\ns.sendall(b'M\\x02\\x18Touch your security key\\x00')\nprint(s.recv(1).hex())"], { encoding: "utf8", timeout: 10_000 });
+  const py = spawnSync(
+    "python3",
+    [
+      "-c",
+      "import socket\ns=socket.socket(socket.AF_UNIX)\ns.connect('\\0/org/freedesktop/plymouthd')\ns.sendall(b'M\\x02\\x18Touch your security key\\x00')\nprint(s.recv(1).hex())",
+    ],
+    { encoding: "utf8", timeout: 10_000 },
+  );
   assert.is(py.stdout.trim(), "06", py.stderr);
   await f.until((l) => l.includes("plymouth message 'Touch your security key'"), 5_000, "message logged");
   // the padded legacy name, which systemd cannot bind, foyerd binds itself: an old client's way in
   await f.until((l) => l.includes("serving plymouth's protocol on '@/ply-boot-protocol'"), 5_000, "the legacy name bound by foyerd");
-  const legacy = spawnSync("python3", ["-c", "import socket\ns=socket.socket(socket.AF_UNIX)\ns.connect(b'\\0/ply-boot-protocol'.ljust(108, b'\\0'))\ns.sendall(b'P\\x00')\nprint(s.recv(1).hex())"], { encoding: "utf8", timeout: 10_000 });
+  const legacy = spawnSync(
+    "python3",
+    [
+      "-c",
+      "import socket\ns=socket.socket(socket.AF_UNIX)\ns.connect(b'\\0/ply-boot-protocol'.ljust(108, b'\\0'))\ns.sendall(b'P\\x00')\nprint(s.recv(1).hex())",
+    ],
+    { encoding: "utf8", timeout: 10_000 },
+  );
   assert.is(legacy.stdout.trim(), "06", legacy.stderr);
 });
 

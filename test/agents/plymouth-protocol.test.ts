@@ -2,7 +2,15 @@
 // write (recorded with a listening socket), so the parser is checked against the real thing.
 import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
-import { parseRequests, encodeRequest, encodeAnswer, encodeMultipleAnswers, parsePercent, parseFsckd, MAX_REQUEST_BYTES } from "../../src/agents/plymouth-protocol.js";
+import {
+  parseRequests,
+  encodeRequest,
+  encodeAnswer,
+  encodeMultipleAnswers,
+  parsePercent,
+  parseFsckd,
+  MAX_REQUEST_BYTES,
+} from "../../src/agents/plymouth-protocol.js";
 
 const P = suite("agents/plymouth-protocol");
 
@@ -53,7 +61,10 @@ P("arguments stop at their NUL; quit's retain flag is the first byte", () => {
   const r = parseRequests(Buffer.from("Q\x02\x02\x01\0Q\x02\x01\0M\x02\x06hel\0lo", "latin1"));
   assert.ok(r.ok);
   if (!r.ok) return;
-  assert.equal(r.requests.map((x) => [...(x.argument ?? [])]), [[1], [], [...Buffer.from("hel")]]);
+  assert.equal(
+    r.requests.map((x) => [...(x.argument ?? [])]),
+    [[1], [], [...Buffer.from("hel")]],
+  );
 });
 
 P("pipelined requests split; an incomplete tail is kept, at any cut", () => {
@@ -65,7 +76,11 @@ P("pipelined requests split; an incomplete tail is kept, at any cut", () => {
     const b = parseRequests(Buffer.concat([a.rest, all.subarray(cut)]));
     assert.ok(b.ok);
     if (!b.ok) return;
-    assert.equal([...a.requests, ...b.requests].map((x) => x.name), ["progressPause", "password", "progressUnpause"], `cut at ${cut}`);
+    assert.equal(
+      [...a.requests, ...b.requests].map((x) => x.name),
+      ["progressPause", "password", "progressUnpause"],
+      `cut at ${cut}`,
+    );
     assert.is(b.rest.length, 0);
     assert.ok(a.rest.length < MAX_REQUEST_BYTES);
   }
@@ -75,7 +90,13 @@ P("a length byte of 0 (the client's 255-byte overflow) is an empty argument, not
   const r = parseRequests(Buffer.from("M\x02\x00P\0", "latin1"));
   assert.ok(r.ok);
   if (!r.ok) return;
-  assert.equal(r.requests.map((x) => [x.name, x.argument?.length]), [["showMessage", 0], ["ping", undefined]]);
+  assert.equal(
+    r.requests.map((x) => [x.name, x.argument?.length]),
+    [
+      ["showMessage", 0],
+      ["ping", undefined],
+    ],
+  );
 });
 
 P("unknown command bytes parse (they get a NAK); a bad mark is an error", () => {
@@ -114,7 +135,8 @@ P("system-update's percentage, as plymouthd reads it", () => {
 P("fsckd's progress: disks and percentage from its update; anything else is a status", () => {
   assert.equal(parseFsckd("fsckd:1:42.5:Checking in progress on 1 disk (42.5% complete)"), { devices: 1, percent: 42.5 });
   assert.equal(parseFsckd("fsckd:0:100.0:"), { devices: 0, percent: 100 });
-  for (const s of ["fsckd:1:100.1:x", "fsckd:1:42.5", "fsckd:a:1:x", "fsckd:-1:5:x", "fsckd:1: 7.0:x", "systemd-fsck-root.service", "fsckd-cancel-msg:x", ""]) assert.is(parseFsckd(s), undefined, s);
+  for (const s of ["fsckd:1:100.1:x", "fsckd:1:42.5", "fsckd:a:1:x", "fsckd:-1:5:x", "fsckd:1: 7.0:x", "systemd-fsck-root.service", "fsckd-cancel-msg:x", ""])
+    assert.is(parseFsckd(s), undefined, s);
 });
 
 P.run();

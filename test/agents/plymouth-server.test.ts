@@ -28,10 +28,16 @@ interface Ctx {
 }
 const S = suite<Ctx>("agents/plymouth-server", { lines: [], others: [] });
 
-
-
 async function start(ctx: Ctx, o: Partial<ConstructorParameters<typeof PlymouthServer>[0]> = {}): Promise<PlymouthServer> {
-  ctx.server = new PlymouthServer({ socket: PLYMOUTH_SOCKET, legacy: true, serve: true, cachePasswords: false, log: collectingLogger(ctx.lines), partialTimeoutMs: 300, ...o });
+  ctx.server = new PlymouthServer({
+    socket: PLYMOUTH_SOCKET,
+    legacy: true,
+    serve: true,
+    cachePasswords: false,
+    log: collectingLogger(ctx.lines),
+    partialTimeoutMs: 300,
+    ...o,
+  });
   await withTimeout(ctx.server.start(), 5_000, "server start");
   return ctx.server;
 }
@@ -201,7 +207,10 @@ S("quit --retain-splash: the event carries the flag; the client waits for stop()
   const quits: boolean[] = [];
   s.on("quit", (q: { retainSplash: boolean }) => quits.push(q.retainSplash));
   const c = ply(["quit", "--retain-splash"]);
-  await withTimeout(pollUntil(() => quits.length === 1, 10_000, "quit event"), 11_000);
+  await withTimeout(
+    pollUntil(() => quits.length === 1, 10_000, "quit event"),
+    11_000,
+  );
   assert.equal(quits, [true]);
   assert.is(c.proc.exitCode, null, "the client waits for the quit to complete");
   await s.stop();
@@ -296,7 +305,10 @@ S("500 connections of random bytes: the server answers the real client afterward
   assert.equal(s.pending(), []);
   assert.is(s.keystrokeWatches, 0);
   assert.is((await withTimeout(ply(["--ping"]).result, 10_000)).code, 0);
-  assert.not.ok(ctx.lines.some((l) => l.startsWith("error")), ctx.lines.filter((l) => l.startsWith("error")).join("\n"));
+  assert.not.ok(
+    ctx.lines.some((l) => l.startsWith("error")),
+    ctx.lines.filter((l) => l.startsWith("error")).join("\n"),
+  );
 });
 
 S("at most 16 prompts: more get NO_ANSWER at once", async (ctx) => {
@@ -312,7 +324,11 @@ S("at most 16 prompts: more get NO_ANSWER at once", async (ctx) => {
 
 S("serve auto: a real plymouthd's socket (exact-length abstract name) means foyer stays off", async (ctx) => {
   // plymouthd binds the exact-length name; python's socket module does the same
-  const py = spawn("python3", ["-c", "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.bind('\\0/org/freedesktop/plymouthd')\ns.listen()\nprint('up',flush=True)\nsys.stdin.read()"], { stdio: ["pipe", "pipe", "inherit"] });
+  const py = spawn(
+    "python3",
+    ["-c", "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.bind('\\0/org/freedesktop/plymouthd')\ns.listen()\nprint('up',flush=True)\nsys.stdin.read()"],
+    { stdio: ["pipe", "pipe", "inherit"] },
+  );
   ctx.others.push(py);
   await withTimeout(once(py.stdout!, "data"), 10_000, "python listener");
   const s = await start(ctx, { serve: "auto" });
@@ -337,32 +353,38 @@ S("activatedFd: only our PID's fds, by FileDescriptorName", () => {
   assert.is(activatedFd({}, 42, "plymouth"), undefined);
 });
 
-S("the pid file: written once serving (what systemd-fsckd takes for a running plymouthd), removed at stop; never through a folder others may write", async (ctx) => {
-  const dir = mkdtempSync(join(tmpdir(), "foyer-plypid-"));
-  try {
-    const pidFile = join(dir, "plymouth", "pid");
-    const s = await start(ctx, { pidFile });
-    assert.is(readFileSync(pidFile, "utf8"), `${process.pid}\n`);
-    assert.is(lstatSync(join(dir, "plymouth")).mode & 0o777, 0o755);
-    await s.stop();
-    assert.not.ok(existsSync(pidFile), "the pid file outlived the server");
-    // a folder another user may write: refused, nothing written, the server serves all the same
-    const open = join(dir, "open");
-    writeFileSync(join(dir, "elsewhere"), "root's file\n");
-    rmSync(join(dir, "plymouth"), { recursive: true });
-    chmodSync(dir, 0o755);
-    mkdirSync(open, { mode: 0o777 });
-    chmodSync(open, 0o1777);
-    symlinkSync(join(dir, "elsewhere"), join(open, "pid"));
-    ctx.lines = [];
-    const t = await start(ctx, { pidFile: join(open, "pid") });
-    assert.ok(t.serving);
-    assert.is(readFileSync(join(dir, "elsewhere"), "utf8"), "root's file\n");
-    assert.ok(lstatSync(join(open, "pid")).isSymbolicLink(), "the planted link was replaced");
-    assert.ok(ctx.lines.some((l) => l.includes("is not root's folder, writable by root only")), ctx.lines.join("\n"));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+S(
+  "the pid file: written once serving (what systemd-fsckd takes for a running plymouthd), removed at stop; never through a folder others may write",
+  async (ctx) => {
+    const dir = mkdtempSync(join(tmpdir(), "foyer-plypid-"));
+    try {
+      const pidFile = join(dir, "plymouth", "pid");
+      const s = await start(ctx, { pidFile });
+      assert.is(readFileSync(pidFile, "utf8"), `${process.pid}\n`);
+      assert.is(lstatSync(join(dir, "plymouth")).mode & 0o777, 0o755);
+      await s.stop();
+      assert.not.ok(existsSync(pidFile), "the pid file outlived the server");
+      // a folder another user may write: refused, nothing written, the server serves all the same
+      const open = join(dir, "open");
+      writeFileSync(join(dir, "elsewhere"), "root's file\n");
+      rmSync(join(dir, "plymouth"), { recursive: true });
+      chmodSync(dir, 0o755);
+      mkdirSync(open, { mode: 0o777 });
+      chmodSync(open, 0o1777);
+      symlinkSync(join(dir, "elsewhere"), join(open, "pid"));
+      ctx.lines = [];
+      const t = await start(ctx, { pidFile: join(open, "pid") });
+      assert.ok(t.serving);
+      assert.is(readFileSync(join(dir, "elsewhere"), "utf8"), "root's file\n");
+      assert.ok(lstatSync(join(open, "pid")).isSymbolicLink(), "the planted link was replaced");
+      assert.ok(
+        ctx.lines.some((l) => l.includes("is not root's folder, writable by root only")),
+        ctx.lines.join("\n"),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 S.run();

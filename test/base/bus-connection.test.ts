@@ -13,7 +13,9 @@ import { FoyerError } from "../../src/base/errors.js";
 import { pollUntil, withTimeout } from "../helpers/index.js";
 import { PrivateBus } from "../dbus/bus.js";
 
-const NAME = "org.foyer.Test", PATH = "/org/foyer/Test", IFACE = "org.foyer.Test";
+const NAME = "org.foyer.Test",
+  PATH = "/org/foyer/Test",
+  IFACE = "org.foyer.Test";
 // a bus where anyone may own and call anything: only the connection is under test
 const bus = new PrivateBus({ open: true });
 const address = bus.address;
@@ -28,7 +30,11 @@ async function connect(o: Partial<Parameters<typeof BusConnection.connect>[0]> =
   return c;
 }
 
-const caught = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as Error);
+const caught = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e as Error,
+  );
 
 test.before(async () => {
   await bus.start();
@@ -37,7 +43,10 @@ test.before(async () => {
   o.bus.addMethodHandler((m: DBusMessage) => {
     if (m.path !== PATH || mode === "silent") return true;
     if (m.member === "Echo") o.bus.send(dbus.Message.newMethodReturn(m, "s", [m.body[0]]));
-    else if (m.member === "Get") o.bus.send(mode === "wrong" ? dbus.Message.newMethodReturn(m, "s", ["no variant"]) : dbus.Message.newMethodReturn(m, "v", [new dbus.Variant("s", "252")]));
+    else if (m.member === "Get")
+      o.bus.send(
+        mode === "wrong" ? dbus.Message.newMethodReturn(m, "s", ["no variant"]) : dbus.Message.newMethodReturn(m, "v", [new dbus.Variant("s", "252")]),
+      );
     // (the typings say newError takes a string; it takes the call it answers)
     else if (m.member === "Fail") o.bus.send(dbus.Message.newError(m as unknown as string, "org.foyer.Test.Error.Refused", "refused, as asked"));
     return true;

@@ -15,7 +15,15 @@ import { pollUntil } from "../helpers/index.js";
 const dir = mkdtempSync(join(tmpdir(), "foyer-command-"));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
-const rejection = (p: Promise<unknown>) => withTimeout(p.then(() => assert.unreachable("it resolved"), (e: unknown) => e), 10_000, "the run");
+const rejection = (p: Promise<unknown>) =>
+  withTimeout(
+    p.then(
+      () => assert.unreachable("it resolved"),
+      (e: unknown) => e,
+    ),
+    10_000,
+    "the run",
+  );
 
 const gone = (pid: number) => {
   try {
@@ -40,7 +48,11 @@ test("a command past its timeout is SIGKILLed and the run rejects with 'timeout'
 });
 
 test("stdout and stderr are kept up to maxOutput each, the rest drained, and it says so", async () => {
-  const r = await withTimeout(run(["sh", "-c", "head -c 3000000 /dev/zero | tr '\\0' a; head -c 200000 /dev/zero | tr '\\0' b >&2; exit 0"], { timeoutMs: 20_000, maxOutput: 1000 }), 30_000, "the run");
+  const r = await withTimeout(
+    run(["sh", "-c", "head -c 3000000 /dev/zero | tr '\\0' a; head -c 200000 /dev/zero | tr '\\0' b >&2; exit 0"], { timeoutMs: 20_000, maxOutput: 1000 }),
+    30_000,
+    "the run",
+  );
   assert.is(r.code, 0, "the child was not blocked on a full pipe");
   assert.is(r.stdout.length, 1000);
   assert.is(r.stderr.length, 1000);

@@ -32,8 +32,13 @@ test("the same lines before and after winston takes over", async () => {
     records(log, "R");
     await log.close();
     const all = readFileSync(file, "utf8");
-    const strip = (s: string) => s.split("\n").filter(Boolean).map((l) => l.replace(/^\S+ /, ""));
-    const before = strip(direct), after = strip(all.slice(direct.length));
+    const strip = (s: string) =>
+      s
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => l.replace(/^\S+ /, ""));
+    const before = strip(direct),
+      after = strip(all.slice(direct.length));
     assert.equal(before, [
       "info R: started pid=42 path=/run/foyer",
       "warning greeter/server: R: refusing tokenPresent=false err=bad\\nline",
@@ -57,19 +62,26 @@ test("closing without winston closes the file", async () => {
     log.info("one");
     await log.close();
     log.info("after close"); // a closed file: dropped, never thrown
-    assert.equal(readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => l.replace(/^\S+ /, "")), ["info one"]);
+    assert.equal(
+      readFileSync(file, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => l.replace(/^\S+ /, "")),
+      ["info one"],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
-const kmsgFds = () => readdirSync("/proc/self/fd").filter((fd) => {
-  try {
-    return readlinkSync(`/proc/self/fd/${fd}`) === "/dev/kmsg";
-  } catch {
-    return false;
-  }
-}).length;
+const kmsgFds = () =>
+  readdirSync("/proc/self/fd").filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === "/dev/kmsg";
+    } catch {
+      return false;
+    }
+  }).length;
 
 test("kmsg 'auto': opened when writable, not when stderr is the journal's (journald reads kmsg too)", async () => {
   const before = kmsgFds();

@@ -11,7 +11,17 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { pathToFileURL } from "node:url";
-import { peerCred, addonPath, tcpClientUid, tcpOwnerSource, tableUid, tcpTableAddress, listenAbstract, abstractPeer, type PeerCred } from "../../src/base/sockets.js";
+import {
+  peerCred,
+  addonPath,
+  tcpClientUid,
+  tcpOwnerSource,
+  tableUid,
+  tcpTableAddress,
+  listenAbstract,
+  abstractPeer,
+  type PeerCred,
+} from "../../src/base/sockets.js";
 import { FoyerError } from "../../src/base/errors.js";
 import { account, asAccount, requireTool, withTimeout, top, type Account } from "../helpers/index.js";
 
@@ -41,7 +51,13 @@ test.after(async () => {
 /** The server's side of a connection from a child run as `who`, and the child's pid. */
 async function connectionFrom(who: Account): Promise<{ sock: Socket; pid: number }> {
   const got = new Promise<Socket>((r) => (next = r));
-  const [cmd, ...argv] = [...asAccount(who), process.execPath, "-e", "const s = require('net').connect(process.argv[1]); s.on('close', () => process.exit(0)); s.on('error', (e) => { console.error(e.message); process.exit(1); })", path];
+  const [cmd, ...argv] = [
+    ...asAccount(who),
+    process.execPath,
+    "-e",
+    "const s = require('net').connect(process.argv[1]); s.on('close', () => process.exit(0)); s.on('error', (e) => { console.error(e.message); process.exit(1); })",
+    path,
+  ];
   const child = spawn(cmd!, argv, { cwd: "/", stdio: ["ignore", "ignore", "inherit"] });
   const sock = await withTimeout(got, 10_000, `a connection from ${who.name}`);
   return { sock, pid: child.pid! };
@@ -73,20 +89,33 @@ test("a closed socket: a FoyerError, never credentials", async () => {
   const sock = await withTimeout(got, 5_000, "own connection");
   client.destroy();
   sock.destroy();
-  assert.throws(() => peerCred(sock), (e: unknown) => e instanceof FoyerError && /no file descriptor/.test(e.message));
+  assert.throws(
+    () => peerCred(sock),
+    (e: unknown) => e instanceof FoyerError && /no file descriptor/.test(e.message),
+  );
 });
 
 test("the addon itself: the errno's name for a bad fd, a type error for a non-fd", () => {
   const addon = createRequire(import.meta.url)(addonPath()) as { peerCred(fd: unknown): PeerCred };
   const fd = openSync("/dev/null", "r");
   try {
-    assert.throws(() => addon.peerCred(fd), (e: unknown) => (e as { code?: string }).code === "ENOTSOCK" && /SO_PEERCRED/.test((e as Error).message));
+    assert.throws(
+      () => addon.peerCred(fd),
+      (e: unknown) => (e as { code?: string }).code === "ENOTSOCK" && /SO_PEERCRED/.test((e as Error).message),
+    );
   } finally {
     closeSync(fd);
   }
   // far above any open fd (and above RLIMIT_NOFILE)
-  assert.throws(() => addon.peerCred(1 << 24), (e: unknown) => (e as { code?: string }).code === "EBADF");
-  for (const bad of [-1, "3", undefined]) assert.throws(() => addon.peerCred(bad), (e: unknown) => (e as { code?: string }).code === "ERR_INVALID_ARG_TYPE");
+  assert.throws(
+    () => addon.peerCred(1 << 24),
+    (e: unknown) => (e as { code?: string }).code === "EBADF",
+  );
+  for (const bad of [-1, "3", undefined])
+    assert.throws(
+      () => addon.peerCred(bad),
+      (e: unknown) => (e as { code?: string }).code === "ERR_INVALID_ARG_TYPE",
+    );
 });
 
 test("addonPath: beside the bundle, or dist/ from the sources", () => {
@@ -138,7 +167,12 @@ test("tcpClientUid: a client that closed its socket (orphaned, uid 0 in the tabl
   const got = new Promise<Socket>((r) => srv.once("connection", r));
   const port = (srv.address() as { port: number }).port;
   // nobody connects and closes at once: its end is FIN_WAIT, orphaned, while ours still stands
-  const [cmd, ...argv] = [...asAccount(account("nobody")), process.execPath, "-e", `require('net').connect(${port}, '127.0.0.1').on('connect', function () { this.end(); process.exit(0); })`];
+  const [cmd, ...argv] = [
+    ...asAccount(account("nobody")),
+    process.execPath,
+    "-e",
+    `require('net').connect(${port}, '127.0.0.1').on('connect', function () { this.end(); process.exit(0); })`,
+  ];
   const child = spawn(cmd!, argv, { cwd: "/", stdio: "ignore" });
   const sock = await withTimeout(got, 10_000, "a TCP connection");
   await withTimeout(new Promise((r) => child.once("exit", r)), 10_000, "the client's exit");
@@ -158,7 +192,12 @@ test("listenAbstract: the exact name reaches only exact connects, the padded onl
     await new Promise<void>((r) => srv.close(() => r()));
   }
   const other = `/foyer-test-nobody-${process.pid}`;
-  const [cmd, ...argv] = [...asAccount(account("nobody")), process.execPath, "-e", `require('net').createServer().listen('\\0${other}', () => console.log('up')); setTimeout(() => process.exit(0), 5000)`];
+  const [cmd, ...argv] = [
+    ...asAccount(account("nobody")),
+    process.execPath,
+    "-e",
+    `require('net').createServer().listen('\\0${other}', () => console.log('up')); setTimeout(() => process.exit(0), 5000)`,
+  ];
   const child = spawn(cmd!, argv, { cwd: "/", stdio: ["ignore", "pipe", "inherit"] });
   await withTimeout(new Promise((r) => child.stdout!.once("data", r)), 10_000, "nobody's listener");
   // Node pads it: it is found padded, with nobody's uid

@@ -101,7 +101,34 @@ async function bareStart(home?: string): Promise<number> {
   await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
   const port = (srv.address() as { port: number }).port;
   const t0 = now();
-  const p = spawn("runuser", ["-u", "foyer-greeter", "--", "env", `XDG_RUNTIME_DIR=${xdg}`, `HOME=${dir}`, "WLR_BACKENDS=headless", "WLR_LIBINPUT_NO_DEVICES=1", "WLR_RENDERER=pixman", "cage", "-d", "--", "chromium", "--ozone-platform=wayland", "--kiosk", "--no-first-run", `--user-data-dir=${join(xdg, "ch")}`, "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", `http://127.0.0.1:${port}/`], { stdio: "ignore", detached: true });
+  const p = spawn(
+    "runuser",
+    [
+      "-u",
+      "foyer-greeter",
+      "--",
+      "env",
+      `XDG_RUNTIME_DIR=${xdg}`,
+      `HOME=${dir}`,
+      "WLR_BACKENDS=headless",
+      "WLR_LIBINPUT_NO_DEVICES=1",
+      "WLR_RENDERER=pixman",
+      "cage",
+      "-d",
+      "--",
+      "chromium",
+      "--ozone-platform=wayland",
+      "--kiosk",
+      "--no-first-run",
+      `--user-data-dir=${join(xdg, "ch")}`,
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      `http://127.0.0.1:${port}/`,
+    ],
+    { stdio: "ignore", detached: true },
+  );
   await loaded;
   const ms = now() - t0;
   process.kill(-p.pid!, "SIGKILL");
@@ -116,7 +143,8 @@ function flushBench(): { flushMs: number; cpSyncMs: number; mb: number; files: n
   const srcRoot = mkdtempSync(join(tmpdir(), "foyer-bench-src-"));
   execFileSync("mount", ["-t", "tmpfs", "-o", "size=256m", "foyer-bench-src", srcRoot]);
   const src = join(srcRoot, "state");
-  let bytes = 0, files = 0;
+  let bytes = 0,
+    files = 0;
   for (let i = 0; i < 3000; i++) {
     const d = join(src, `d${i % 40}`);
     mkdirSync(d, { recursive: true });
@@ -133,11 +161,13 @@ function flushBench(): { flushMs: number; cpSyncMs: number; mb: number; files: n
   }
   const dstRoot = mkdtempSync(join("/var/tmp", "foyer-bench-dst-"));
   const bundle = new URL("../../dist/foyerd.mjs", import.meta.url).pathname;
-  const flushMs: number[] = [], cpMs: number[] = [];
+  const flushMs: number[] = [],
+    cpMs: number[] = [];
   const n = Number(process.env.FOYER_BENCH_FLUSH_N ?? 3);
   spawnSync("sync");
   for (let i = 0; i < n; i++) {
-    const a = join(dstRoot, `flush${i}`), c = join(dstRoot, `cp${i}`);
+    const a = join(dstRoot, `flush${i}`),
+      c = join(dstRoot, `cp${i}`);
     let t0 = now();
     const r = spawnSync(process.execPath, [bundle, "flush", "--from", src, "--to", a], { env: { ...process.env, FOYER_MAIN: "foyerd" }, stdio: "ignore" });
     flushMs.push(now() - t0);
@@ -177,8 +207,11 @@ if (process.argv.includes("--flush-only")) {
   process.exit(0);
 }
 
-const foyer: number[] = [], bare: number[] = [];
-let supRss = 0, stackRss = 0, supRssSettled = 0;
+const foyer: number[] = [],
+  bare: number[] = [];
+let supRss = 0,
+  stackRss = 0,
+  supRssSettled = 0;
 for (let i = 0; i < N; i++) {
   bare.push(await bareStart());
   const { ms, f } = await foyerStart();
@@ -201,17 +234,22 @@ for (let i = 0; i < N; i++) {
 // a machine that slows down or speeds up during the run moves both figures alike. Like against
 // like: the bare stack is killed and started again with its profile kept, as the greeter is (a
 // kept chromium profile alone starts ~50 ms sooner than a new one here); one start first to make it
-const respawn: number[] = [], bareAgain: number[] = [];
+const respawn: number[] = [],
+  bareAgain: number[] = [];
 const bareHome = mkdtempSync(join(tmpdir(), "foyer-bare-kept-"));
 await bareStart(bareHome);
 const BLOCK = 10;
-for (let done = 0; done < KILLS; ) {
+for (let done = 0; done < KILLS;) {
   const n = Math.min(BLOCK, KILLS - done);
   const { f } = await foyerStart();
   await new Promise((r) => setTimeout(r, 500));
   for (let k = 1; k <= n; k++) {
     // foyerd's own child: by user alone, a bare run's cage that is still dying could be picked
-    const cage = Number(spawnSync("pgrep", ["-P", String(f.proc.pid), "-x", "cage"], { encoding: "utf8" }).stdout.trim().split("\n")[0]);
+    const cage = Number(
+      spawnSync("pgrep", ["-P", String(f.proc.pid), "-x", "cage"], { encoding: "utf8" })
+        .stdout.trim()
+        .split("\n")[0],
+    );
     if (!cage) throw new Error(`no cage under foyerd ${f.proc.pid} before kill ${done + k}`);
     const t0 = now();
     process.kill(cage, "SIGKILL");
@@ -222,7 +260,9 @@ for (let done = 0; done < KILLS; ) {
   f.cleanup();
   for (let k = 0; k < n; k++) bareAgain.push(await bareStart(bareHome));
   done += n;
-  log(`kills ${done - n + 1}-${done}: interactive again after p50 ${pct(respawn.slice(-n), 50).toFixed(0)} ms; the bare stack's ${n} starts p50 ${pct(bareAgain.slice(-n), 50).toFixed(0)} ms`);
+  log(
+    `kills ${done - n + 1}-${done}: interactive again after p50 ${pct(respawn.slice(-n), 50).toFixed(0)} ms; the bare stack's ${n} starts p50 ${pct(bareAgain.slice(-n), 50).toFixed(0)} ms`,
+  );
 }
 
 rmSync(bareHome, { recursive: true, force: true });

@@ -28,8 +28,16 @@ const root = join(dir, "root");
 const bundle = (n: string) => join(top, "dist", n);
 const r = spawnSync(process.execPath, [bundle("foyerd.mjs"), "flush", "--state", join(dir, "run/state"), "--root", root, "--unmount"], { encoding: "utf8" });
 if (r.status !== 0) throw new Error(r.stderr);
-const t = spawnSync(process.execPath, [bundle("foyerctl.mjs"), "timeline", "--timeline", join(root, "var/lib/foyer/timeline.json"), "--svg", out], { encoding: "utf8", env: { ...process.env, FOYER_MAIN: "foyerctl" } });
+const t = spawnSync(process.execPath, [bundle("foyerctl.mjs"), "timeline", "--timeline", join(root, "var/lib/foyer/timeline.json"), "--svg", out], {
+  encoding: "utf8",
+  env: { ...process.env, FOYER_MAIN: "foyerctl" },
+});
 if (t.status !== 0) throw new Error(t.stderr);
-process.stdout.write(spawnSync(process.execPath, [bundle("foyerctl.mjs"), "timeline", "--timeline", join(root, "var/lib/foyer/timeline.json")], { encoding: "utf8", env: { ...process.env, FOYER_MAIN: "foyerctl" } }).stdout);
+process.stdout.write(
+  spawnSync(process.execPath, [bundle("foyerctl.mjs"), "timeline", "--timeline", join(root, "var/lib/foyer/timeline.json")], {
+    encoding: "utf8",
+    env: { ...process.env, FOYER_MAIN: "foyerctl" },
+  }).stdout,
+);
 process.stdout.write(`wrote ${out}\n`);
 process.exit(0);

@@ -110,7 +110,11 @@ export async function stackStartFigures(rounds: number, log: (s: string) => void
     const initrd = join(work, "initrd.img");
     withExtraCpio(a.initrd, extra, initrd);
     const vm = new Vm(a, { initrd, append: `rdinit=/foyer-bench/init foyer.stack.rounds=${rounds}` });
-    const bare: number[] = [], foyerd: number[] = [], listening: number[] = [], launched: number[] = [], node: number[] = [];
+    const bare: number[] = [],
+      foyerd: number[] = [],
+      listening: number[] = [],
+      launched: number[] = [],
+      node: number[] = [];
     try {
       await vm.attach();
       await vm.waitSerial(/FOYER-STACK-END/, 300_000 + rounds * 400_000, "the stack-start rounds");
@@ -120,12 +124,15 @@ export async function stackStartFigures(rounds: number, log: (s: string) => void
     for (const m of vm.serial.matchAll(/FOYER-STACK (\{.*\})/g)) {
       const r = JSON.parse(m[1]!) as { run: string; round: number; result: string; ms: number; listeningMs?: number; launchedMs?: number; log?: string };
       if (r.result !== "ok") throw new Error(`${r.run} round ${r.round}: ${r.result}${r.log ? `: ${r.log}` : ""}`);
-      log(`vm stack ${r.round}: ${r.run} ${(r.ms / 1000).toFixed(1)} s${r.launchedMs ? ` (greeter launched at ${(r.launchedMs / 1000).toFixed(1)} s, the server listening at ${(r.listeningMs! / 1000).toFixed(1)} s)` : ""}`);
+      log(
+        `vm stack ${r.round}: ${r.run} ${(r.ms / 1000).toFixed(1)} s${r.launchedMs ? ` (greeter launched at ${(r.launchedMs / 1000).toFixed(1)} s, the server listening at ${(r.listeningMs! / 1000).toFixed(1)} s)` : ""}`,
+      );
       (r.run === "bare" ? bare : r.run === "node" ? node : foyerd).push(r.ms);
       if (r.listeningMs) listening.push(r.listeningMs);
       if (r.launchedMs) launched.push(r.launchedMs);
     }
-    if (bare.length !== rounds || foyerd.length !== rounds) throw new Error(`the guest said ${bare.length} bare and ${foyerd.length} foyerd starts of ${rounds}; the console's last lines:\n${vm.tail()}`);
+    if (bare.length !== rounds || foyerd.length !== rounds)
+      throw new Error(`the guest said ${bare.length} bare and ${foyerd.length} foyerd starts of ${rounds}; the console's last lines:\n${vm.tail()}`);
     return {
       vmBareStackS: Number((median(bare) / 1000).toFixed(1)),
       vmFoyerdReadyS: Number((median(foyerd) / 1000).toFixed(1)),

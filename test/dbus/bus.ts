@@ -129,7 +129,9 @@ export function nobodyFoyerctl(): string {
     const d = mkdtempSync(join(tmpdir(), "foyerctl-"));
     chmodSync(d, 0o755);
     // dist/*.mjs: the bundle and the chunks it shares with foyerd, as the image builders copy them
-    const dist = readdirSync(join(top, "dist")).filter((f) => f.endsWith(".mjs")).map((f) => `dist/${f}`);
+    const dist = readdirSync(join(top, "dist"))
+      .filter((f) => f.endsWith(".mjs"))
+      .map((f) => `dist/${f}`);
     for (const f of ["bin/foyerctl.mjs", ...dist]) {
       mkdirSync(dirname(join(d, f)), { recursive: true, mode: 0o755 });
       copyFileSync(join(top, f), join(d, f));
@@ -152,7 +154,17 @@ export function foyerctl(bus: PrivateBus | string, args: string[], opts: { asNob
 // foyerd's own mount namespace with a private ask directory: the real systemd-ask-password
 // always writes to /run/systemd/ask-password, and the host's agents must not see our requests
 // (nor we theirs). The test joins that namespace with nsenter to ask.
-export const PRIVATE_ASK_DIR = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", 'mkdir -p /run/systemd/ask-password && mount -t tmpfs -o mode=0755,size=4m foyer-dbus-test /run/systemd/ask-password && exec "$@"', "sh"];
+export const PRIVATE_ASK_DIR = [
+  "unshare",
+  "--mount",
+  "--propagation",
+  "private",
+  "--",
+  "sh",
+  "-c",
+  'mkdir -p /run/systemd/ask-password && mount -t tmpfs -o mode=0755,size=4m foyer-dbus-test /run/systemd/ask-password && exec "$@"',
+  "sh",
+];
 
 /** The introspection of org.foyer.Supervisor1 as a sorted list of members, without names of args or comments. */
 export function members(xml: string): string[] {
@@ -163,7 +175,11 @@ export function members(xml: string): string[] {
   for (const m of body[1]!.matchAll(/<(property|method|signal)\b([^>]*?)(\/>|>([\s\S]*?)<\/\1>)/g)) {
     const [, kind, head, , inner] = m;
     const args = [...(inner ?? "").matchAll(/<arg\b[^>]*>/g)].map((a) => `${attr(a[0], "direction") || (kind === "signal" ? "" : "in")}:${attr(a[0], "type")}`);
-    out.push(kind === "property" ? `property ${attr(head!, "name")} ${attr(head!, "type")} ${attr(head!, "access")}` : `${kind} ${attr(head!, "name")}(${args.join(",")})`);
+    out.push(
+      kind === "property"
+        ? `property ${attr(head!, "name")} ${attr(head!, "type")} ${attr(head!, "access")}`
+        : `${kind} ${attr(head!, "name")}(${args.join(",")})`,
+    );
   }
   return out.sort();
 }

@@ -10,7 +10,9 @@ import { PrivateBus, busctl, PRIVATE_ASK_DIR } from "./bus.js";
 import { connectBus } from "../../src/dbus/service.js";
 import type { BusConnection } from "../../src/base/bus-connection.js";
 
-const NAME = "org.foyer.Supervisor1", PATH = "/org/foyer/Supervisor1", IFACE = "org.foyer.Supervisor1";
+const NAME = "org.foyer.Supervisor1",
+  PATH = "/org/foyer/Supervisor1",
+  IFACE = "org.foyer.Supervisor1";
 const bus = new PrivateBus();
 let foyerd: Foyerd;
 let conn: BusConnection | undefined;
@@ -62,7 +64,10 @@ function cages(): { found: number[]; ours: string } {
   // cage forks before it execs its client (and wlroots before Xwayland): a child still named cage
   // under a cage is not a second compositor
   const found = [...comm].filter(([p, c]) => c === "cage" && isOurs(p) && comm.get(parent.get(p)!) !== "cage").map(([p]) => p);
-  const ours = [...comm].filter(([p]) => isOurs(p)).map(([p, c]) => `${p}(${c}) ← ${parent.get(p)}(${comm.get(parent.get(p)!)})`).join(", ");
+  const ours = [...comm]
+    .filter(([p]) => isOurs(p))
+    .map(([p, c]) => `${p}(${c}) ← ${parent.get(p)}(${comm.get(parent.get(p)!)})`)
+    .join(", ");
   return { found, ours };
 }
 
@@ -75,7 +80,8 @@ async function cagePid(): Promise<number> {
   for (;;) {
     const { found, ours } = cages();
     if (found.length === 1) return found[0]!;
-    if (performance.now() > deadline) throw new Error(`expected one cage under foyerd, found ${found.length}; foyerd said:\n${foyerd.log.split("\n").slice(-30).join("\n")}\n${ours}`);
+    if (performance.now() > deadline)
+      throw new Error(`expected one cage under foyerd, found ${found.length}; foyerd said:\n${foyerd.log.split("\n").slice(-30).join("\n")}\n${ours}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -93,7 +99,20 @@ test.before(async () => {
     signals.push({ m, at: performance.now() });
     for (const w of waiters) w();
   });
-  await withTimeout(client.call(new dbus.Message({ destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus", member: "AddMatch", signature: "s", body: [`type='signal',path='${PATH}'`] })), 5000, "AddMatch");
+  await withTimeout(
+    client.call(
+      new dbus.Message({
+        destination: "org.freedesktop.DBus",
+        path: "/org/freedesktop/DBus",
+        interface: "org.freedesktop.DBus",
+        member: "AddMatch",
+        signature: "s",
+        body: [`type='signal',path='${PATH}'`],
+      }),
+    ),
+    5000,
+    "AddMatch",
+  );
   foyerd = new Foyerd("headless-wayland", { wrap: PRIVATE_ASK_DIR, extraArgs: ["--bus", bus.address] });
   await foyerd.until((l) => l.includes(`owning ${NAME}`), 15_000, "foyerd owning its name");
   await foyerd.until((l) => l.includes("greeter interactive"), 90_000, "the greeter connecting");
@@ -120,9 +139,18 @@ test("a killed greeter: GreeterExited(-1, SIGKILL), then GreeterRestarts and Gre
     const ex = await signal(from, (m) => m.member === "GreeterExited", "GreeterExited");
     figures.push(`${(ex.at - t0).toFixed(1)} ms`);
     assert.equal(ex.m.body, [-1, "SIGKILL"]);
-    const pc = await signal(from, (m) => m.member === "PropertiesChanged" && (m.body[1] as Record<string, { value: unknown }>).GreeterRestarts?.value === before + 1, "GreeterRestarts +1");
+    const pc = await signal(
+      from,
+      (m) => m.member === "PropertiesChanged" && (m.body[1] as Record<string, { value: unknown }>).GreeterRestarts?.value === before + 1,
+      "GreeterRestarts +1",
+    );
     assert.ok(pc.at >= ex.at);
-    await signal(from, (m) => m.member === "PropertiesChanged" && (m.body[1] as Record<string, { value: unknown }>).GreeterState?.value === "running", "GreeterState running again", 90_000);
+    await signal(
+      from,
+      (m) => m.member === "PropertiesChanged" && (m.body[1] as Record<string, { value: unknown }>).GreeterState?.value === "running",
+      "GreeterState running again",
+      90_000,
+    );
     assert.is.not(await cagePid(), pid);
   }
   console.log(`greeter SIGKILL → GreeterExited at a bus client: ${figures.join(", ")}`);
@@ -138,8 +166,15 @@ test("RestartGreeter through busctl stops the greeter and a new one comes up", a
   const r = busctl(bus, ["call", NAME, PATH, IFACE, "RestartGreeter"]);
   assert.is(r.code, 0, r.stderr);
   const ex = await signal(from, (m) => m.member === "GreeterExited", "GreeterExited after RestartGreeter");
-  await signal(from, (m) => m.member === "PropertiesChanged" && (m.body[1] as Record<string, { value: unknown }>).GreeterState?.value === "running", "GreeterState running again", 90_000);
-  console.log(`RestartGreeter → GreeterExited ${(ex.at - t0).toFixed(0)} ms (exit ${JSON.stringify(ex.m.body)}); → running again ${(performance.now() - t0).toFixed(0)} ms`);
+  await signal(
+    from,
+    (m) => m.member === "PropertiesChanged" && (m.body[1] as Record<string, { value: unknown }>).GreeterState?.value === "running",
+    "GreeterState running again",
+    90_000,
+  );
+  console.log(
+    `RestartGreeter → GreeterExited ${(ex.at - t0).toFixed(0)} ms (exit ${JSON.stringify(ex.m.body)}); → running again ${(performance.now() - t0).toFixed(0)} ms`,
+  );
   assert.is(restarts(), before + 1);
   assert.is.not(await cagePid(), pid);
 });

@@ -7,7 +7,20 @@ import { checkBusOption } from "../../src/dbus/service.js";
 import { FoyerError, type ProblemCode } from "../../src/base/errors.js";
 import type { Logger } from "../../src/base/log.js";
 
-const CODES: ProblemCode[] = ["invalid-argument", "invalid-profile", "invalid-ask-file", "not-found", "access-denied", "timeout", "spawn-failed", "display-failed", "protocol-error", "busy", "unsupported", "internal"];
+const CODES: ProblemCode[] = [
+  "invalid-argument",
+  "invalid-profile",
+  "invalid-ask-file",
+  "not-found",
+  "access-denied",
+  "timeout",
+  "spawn-failed",
+  "display-failed",
+  "protocol-error",
+  "busy",
+  "unsupported",
+  "internal",
+];
 const lines: string[] = [];
 const log: Logger = {
   error: (m, meta) => lines.push(`error ${m} ${JSON.stringify(meta)}`),
@@ -46,14 +59,26 @@ test("checkReason: 1..1024 bytes of printable UTF-8", () => {
   checkReason("y".repeat(MAX_REASON_BYTES));
   checkReason("Dateisystemprüfung fehlgeschlagen");
   for (const bad of ["", "z".repeat(MAX_REASON_BYTES + 1), "ü".repeat(513), "a\nb", "tab\there", "nul\u0000", "del\u007f"]) {
-    assert.throws(() => checkReason(bad), (e: unknown) => e instanceof FoyerError && e.code === "invalid-argument", JSON.stringify(bad.slice(0, 20)));
+    assert.throws(
+      () => checkReason(bad),
+      (e: unknown) => e instanceof FoyerError && e.code === "invalid-argument",
+      JSON.stringify(bad.slice(0, 20)),
+    );
   }
 });
 
 test("checkBusOption", () => {
-  for (const ok of ["system", "unix:path=/run/dbus/system_bus_socket", "unix:path=/tmp/b,guid=0123abcd", "unix:abstract=/tmp/dbus-x", "tcp:host=127.0.0.1,port=5555"]) assert.is(checkBusOption(ok, false), undefined, ok);
+  for (const ok of [
+    "system",
+    "unix:path=/run/dbus/system_bus_socket",
+    "unix:path=/tmp/b,guid=0123abcd",
+    "unix:abstract=/tmp/dbus-x",
+    "tcp:host=127.0.0.1,port=5555",
+  ])
+    assert.is(checkBusOption(ok, false), undefined, ok);
   assert.is(checkBusOption("none", true), undefined);
-  for (const bad of ["none", "", "session", "unix:", "unix:path=", "/run/dbus/system_bus_socket", "tcp:host=x", "unix:path=/a;unix:path=/b"]) assert.type(checkBusOption(bad, false), "string", bad);
+  for (const bad of ["none", "", "session", "unix:", "unix:path=", "/run/dbus/system_bus_socket", "tcp:host=x", "unix:path=/a;unix:path=/b"])
+    assert.type(checkBusOption(bad, false), "string", bad);
 });
 
 test.run();

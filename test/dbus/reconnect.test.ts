@@ -10,7 +10,9 @@ import { PrivateBus, busctl, foyerctl, PRIVATE_ASK_DIR } from "./bus.js";
 import { connectBus } from "../../src/dbus/service.js";
 import { busDaemonCall, type BusConnection } from "../../src/base/bus-connection.js";
 
-const NAME = "org.foyer.Supervisor1", PATH = "/org/foyer/Supervisor1", IFACE = "org.foyer.Supervisor1";
+const NAME = "org.foyer.Supervisor1",
+  PATH = "/org/foyer/Supervisor1",
+  IFACE = "org.foyer.Supervisor1";
 const bus = new PrivateBus();
 let foyerd: Foyerd | undefined;
 const clients: BusConnection[] = [];
@@ -74,7 +76,9 @@ test("bus killed and restarted at the same address, three times (the last after 
     const readyAt = performance.now();
     const owned = await nameOwned();
     await f.untilCount(/owning org\.foyer\.Supervisor1/, round + 1, 5000); // its log line may trail the bus's signal
-    console.log(`round ${round}: bus killed → name re-owned ${(owned - killedAt).toFixed(0)} ms (bus down ${(restartAt - killedAt).toFixed(0)} ms; new bus listening → owned ${(owned - readyAt).toFixed(0)} ms)`);
+    console.log(
+      `round ${round}: bus killed → name re-owned ${(owned - killedAt).toFixed(0)} ms (bus down ${(restartAt - killedAt).toFixed(0)} ms; new bus listening → owned ${(owned - readyAt).toFixed(0)} ms)`,
+    );
     assert.is(f.proc.pid, pid);
     assert.is(f.proc.exitCode, null);
     const st = foyerctl(bus, ["--json", "status"]);

@@ -51,7 +51,8 @@ function socketFds(pid: number): number {
   }).length;
 }
 
-const attempt = (n: number) => withTimeout(new Promise<void>((r) => (accepted >= n ? r() : (onAccept = () => accepted >= n && r()))), 20_000, `connection attempt ${n}`);
+const attempt = (n: number) =>
+  withTimeout(new Promise<void>((r) => (accepted >= n ? r() : (onAccept = () => accepted >= n && r()))), 20_000, `connection attempt ${n}`);
 
 test("foyerd supervises on, retries, and closes each timed-out connection", async () => {
   foyerd = new Foyerd("headless", { wrap: PRIVATE_ASK_DIR, extraArgs: ["--bus", address] });

@@ -12,7 +12,9 @@ import { PrivateBus, busctl, gdbusCall, foyerctl, nobodyFoyerctl, members, PRIVA
 import { connectBus } from "../../src/dbus/service.js";
 import type { BusConnection } from "../../src/base/bus-connection.js";
 
-const NAME = "org.foyer.Supervisor1", PATH = "/org/foyer/Supervisor1", IFACE = "org.foyer.Supervisor1";
+const NAME = "org.foyer.Supervisor1",
+  PATH = "/org/foyer/Supervisor1",
+  IFACE = "org.foyer.Supervisor1";
 const bus = new PrivateBus();
 let foyerd: Foyerd;
 let conn: BusConnection | undefined;
@@ -59,7 +61,20 @@ test.before(async () => {
     signals.push(m);
     for (const w of signalWaiters) w();
   });
-  await withTimeout(client.call(new dbus.Message({ destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus", member: "AddMatch", signature: "s", body: [`type='signal',path='${PATH}'`] })), 5000, "AddMatch");
+  await withTimeout(
+    client.call(
+      new dbus.Message({
+        destination: "org.freedesktop.DBus",
+        path: "/org/freedesktop/DBus",
+        interface: "org.freedesktop.DBus",
+        member: "AddMatch",
+        signature: "s",
+        body: [`type='signal',path='${PATH}'`],
+      }),
+    ),
+    5000,
+    "AddMatch",
+  );
 });
 
 test.after(async () => {
@@ -98,9 +113,16 @@ test("properties read as root and as nobody", () => {
 
 test("a real password request shows in PendingPrompts (key and message, never an answer) with PropertiesChanged", async () => {
   const before = signals.length;
-  const asker = spawn("nsenter", [`--mount=/proc/${foyerd.proc.pid}/ns/mnt`, "systemd-ask-password", "--no-tty", "--timeout=60", "Passphrase for root (dbus test):"], { stdio: ["ignore", "pipe", "pipe"] });
+  const asker = spawn(
+    "nsenter",
+    [`--mount=/proc/${foyerd.proc.pid}/ns/mnt`, "systemd-ask-password", "--no-tty", "--timeout=60", "Passphrase for root (dbus test):"],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
   askers.push(asker);
-  const m = await signal((s, i = signals.indexOf(s)) => i >= before && s.member === "PropertiesChanged" && "PendingPrompts" in (s.body[1] as object), "PropertiesChanged with PendingPrompts");
+  const m = await signal(
+    (s, i = signals.indexOf(s)) => i >= before && s.member === "PropertiesChanged" && "PendingPrompts" in (s.body[1] as object),
+    "PropertiesChanged with PendingPrompts",
+  );
   const changed = (m.body[1] as Record<string, { value: [number, string][] }>).PendingPrompts!.value;
   assert.is(changed.length, 1);
   assert.is(changed[0]![1], "Passphrase for root (dbus test):");
@@ -112,7 +134,11 @@ test("a real password request shows in PendingPrompts (key and message, never an
   // cancelled: the prompt goes away again
   const gone = signals.length;
   asker.kill("SIGTERM");
-  await signal((x, i = signals.indexOf(x)) => i >= gone && x.member === "PropertiesChanged" && JSON.stringify((x.body[1] as Record<string, { value: unknown }>).PendingPrompts?.value) === "[]", "PendingPrompts empty again");
+  await signal(
+    (x, i = signals.indexOf(x)) =>
+      i >= gone && x.member === "PropertiesChanged" && JSON.stringify((x.body[1] as Record<string, { value: unknown }>).PendingPrompts?.value) === "[]",
+    "PendingPrompts empty again",
+  );
 });
 
 test("Status, Reload and ShowRecovery through busctl; Flow changes with PropertiesChanged", async () => {
@@ -126,7 +152,11 @@ test("Status, Reload and ShowRecovery through busctl; Flow changes with Properti
   const before = signals.length;
   const r = call("ShowRecovery", ["s", "fsck found errors on /dev/vda2"]);
   assert.is(r.code, 0, r.stderr);
-  await signal((m, i = signals.indexOf(m)) => i >= before && m.member === "PropertiesChanged" && (m.body[1] as Record<string, { value: unknown }>).Flow?.value === "recovery", "Flow → recovery");
+  await signal(
+    (m, i = signals.indexOf(m)) =>
+      i >= before && m.member === "PropertiesChanged" && (m.body[1] as Record<string, { value: unknown }>).Flow?.value === "recovery",
+    "Flow → recovery",
+  );
   assert.is(get("Flow").stdout.trim(), 's "recovery"');
   const j = foyerctl(bus, ["--json", "status"]);
   assert.is(j.code, 0, j.stderr);
@@ -162,7 +192,11 @@ test("bad input: InvalidArgs for oversized, empty or control-character reasons a
     ["ShowRecovery", "", []],
     ["Handoff", "s", ["now"]],
   ] as const) {
-    const e = await withTimeout(client.call(new dbus.Message({ destination: NAME, path: PATH, interface: IFACE, member, signature, body: [...body] })), 5000, member).then(
+    const e = await withTimeout(
+      client.call(new dbus.Message({ destination: NAME, path: PATH, interface: IFACE, member, signature, body: [...body] })),
+      5000,
+      member,
+    ).then(
       () => undefined,
       (x: unknown) => x,
     );
@@ -195,7 +229,27 @@ test("a non-root caller is denied every method by the policy but reads propertie
   assert.is(ctl.code, 4, ctl.stderr);
   assert.match(ctl.stderr, "access denied");
   // nobody cannot take the name either
-  const own = spawnSync("setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "gdbus", "call", "-a", bus.address, "-d", "org.freedesktop.DBus", "-o", "/org/freedesktop/DBus", "-m", "org.freedesktop.DBus.RequestName", NAME, "4"], { encoding: "utf8", timeout: 10_000 });
+  const own = spawnSync(
+    "setpriv",
+    [
+      "--reuid=nobody",
+      "--regid=nogroup",
+      "--clear-groups",
+      "gdbus",
+      "call",
+      "-a",
+      bus.address,
+      "-d",
+      "org.freedesktop.DBus",
+      "-o",
+      "/org/freedesktop/DBus",
+      "-m",
+      "org.freedesktop.DBus.RequestName",
+      NAME,
+      "4",
+    ],
+    { encoding: "utf8", timeout: 10_000 },
+  );
   assert.match(own.stderr, "AccessDenied");
 });
 
@@ -223,10 +277,17 @@ test("foyerctl: usage errors exit 2, failed calls 1, an unreachable bus 3; --jso
 test("the shipped foyerctl (bin/foyerctl.mjs → dist/foyerctl.mjs) works the same", () => {
   const bin = join(top, "bin/foyerctl.mjs");
   assert.ok(existsSync(join(top, "dist/foyerctl.mjs")), "dist/foyerctl.mjs is missing: run npm run build");
-  const r = spawnSync(process.execPath, [bin, "--bus", `${bus.address},guid=0123456789abcdef0123456789abcdef`, "--json", "status"], { encoding: "utf8", timeout: 20_000 });
+  const r = spawnSync(process.execPath, [bin, "--bus", `${bus.address},guid=0123456789abcdef0123456789abcdef`, "--json", "status"], {
+    encoding: "utf8",
+    timeout: 20_000,
+  });
   assert.is(r.status, 0, r.stderr);
   assert.is(JSON.parse(r.stdout).Phase, "running");
-  const denied = spawnSync("setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", process.execPath, nobodyFoyerctl(), "--bus", bus.address, "reload"], { encoding: "utf8", timeout: 20_000, cwd: "/" });
+  const denied = spawnSync(
+    "setpriv",
+    ["--reuid=nobody", "--regid=nogroup", "--clear-groups", process.execPath, nobodyFoyerctl(), "--bus", bus.address, "reload"],
+    { encoding: "utf8", timeout: 20_000, cwd: "/" },
+  );
   assert.is(denied.status, 4, denied.stderr);
 });
 
@@ -248,7 +309,10 @@ test("Handoff: PhaseChanged is signalled, foyerd exits 0 and releases the name; 
   const r = foyerctl(bus, ["handoff"]);
   assert.is(r.code, 0, r.stderr);
   assert.is(await withTimeout(exited, 15_000, "foyerd exit after handoff"), 0);
-  const phases = signals.slice(before).filter((m) => m.member === "PhaseChanged").map((m) => m.body[0]);
+  const phases = signals
+    .slice(before)
+    .filter((m) => m.member === "PhaseChanged")
+    .map((m) => m.body[0]);
   assert.ok(phases.includes("stopped") || phases.includes("stopping"), `PhaseChanged seen: ${JSON.stringify(phases)}`);
   const after = foyerctl(bus, ["status"]);
   assert.is(after.code, 3, after.stderr);

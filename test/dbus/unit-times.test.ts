@@ -14,7 +14,9 @@ import { connectBus } from "../../src/dbus/service.js";
 import { parseTimeline } from "../../src/state/timeline.js";
 
 const T = suite<{ foyerd?: Foyerd }>("dbus/unit-times", {});
-let daemon: ChildProcess, dir = "", address = "";
+let daemon: ChildProcess,
+  dir = "",
+  address = "";
 const nowUs = () => process.hrtime.bigint() / 1000n;
 
 class Manager extends dbus.interface.Interface {
@@ -26,7 +28,10 @@ class Manager extends dbus.interface.Interface {
 Manager.configureMembers({ methods: { ListUnits: { inSignature: "", outSignature: "a(ssssssouso)" } } });
 
 class Unit extends dbus.interface.Interface {
-  constructor(public start: bigint, public end: bigint) {
+  constructor(
+    public start: bigint,
+    public end: bigint,
+  ) {
     super("org.freedesktop.systemd1.Unit");
   }
   get InactiveExitTimestampMonotonic(): bigint {
@@ -49,10 +54,15 @@ T.before(async () => {
   chmodSync(dir, 0o755);
   const socket = join(dir, "bus");
   address = `unix:path=${socket}`;
-  writeFileSync(join(dir, "bus.conf"), `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN" "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+  writeFileSync(
+    join(dir, "bus.conf"),
+    `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN" "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig><type>system</type><listen>unix:path=${socket}</listen><auth>EXTERNAL</auth>
-<policy context="default"><allow user="*"/><allow own="*"/><allow send_type="method_call"/><allow send_type="signal"/><allow send_requested_reply="true"/><allow receive_type="*"/></policy></busconfig>`);
-  daemon = spawn("dbus-daemon", ["--config-file", join(dir, "bus.conf"), "--nofork", "--nopidfile", "--print-address=1"], { stdio: ["ignore", "pipe", "ignore"] });
+<policy context="default"><allow user="*"/><allow own="*"/><allow send_type="method_call"/><allow send_type="signal"/><allow send_requested_reply="true"/><allow receive_type="*"/></policy></busconfig>`,
+  );
+  daemon = spawn("dbus-daemon", ["--config-file", join(dir, "bus.conf"), "--nofork", "--nopidfile", "--print-address=1"], {
+    stdio: ["ignore", "pipe", "ignore"],
+  });
   await withTimeout(new Promise<void>((r) => daemon.stdout!.once("data", () => r())), 5000, "dbus-daemon");
 });
 T.after(() => {
@@ -96,7 +106,10 @@ T("the units that started while foyerd ran are spans on its timeline; older ones
     assert.is(crypt!.end, Math.round(Number(t - 20_000n) / 100) / 10);
     const mount = es.find((e) => e.name === "unit sysroot.mount");
     assert.ok(mount && mount.end === undefined, "still activating: no end");
-    assert.not.ok(es.some((e) => e.name === "unit systemd-udevd.service"), "a unit from before foyerd is not foyer's to show");
+    assert.not.ok(
+      es.some((e) => e.name === "unit systemd-udevd.service"),
+      "a unit from before foyerd is not foyer's to show",
+    );
     assert.match(f.log, /unit activation times on the timeline units=2/);
   } finally {
     conn.close();

@@ -28,7 +28,13 @@ G.after.each(async (ctx) => {
 
 /** a page that changes every frame: cage's headless output renders for screencopy only on damage */
 async function animated(): Promise<{ origin: string; close: () => void }> {
-  const srv = createServer((_q, r) => r.setHeader("Content-Type", "text/html").end("<body style='margin:0'><div id=d style='width:50px;height:50px;background:red'></div><script>let i=0;setInterval(()=>{d.style.marginLeft=(i++%300)+'px'},30)</script>"));
+  const srv = createServer((_q, r) =>
+    r
+      .setHeader("Content-Type", "text/html")
+      .end(
+        "<body style='margin:0'><div id=d style='width:50px;height:50px;background:red'></div><script>let i=0;setInterval(()=>{d.style.marginLeft=(i++%300)+'px'},30)</script>",
+      ),
+  );
   await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
   const { port } = srv.address() as { port: number };
   return { origin: `http://127.0.0.1:${port}`, close: () => srv.close() };
@@ -62,7 +68,14 @@ G("a frame within the bound is a PPM of the output; past the bound grim is stopp
   const head = /^P6\s+(\d+)\s+(\d+)\s+255\s/.exec(frame!.subarray(0, 32).toString("latin1"));
   assert.ok(head, "not a binary PPM");
   assert.is(frame!.length, head[0].length + 3 * Number(head[1]) * Number(head[2]));
-  const small = await withTimeout(stack.grabFrame(5000, 100_000).then(() => "taken", (e: Error) => e.message), 10_000, "the bounded grab");
+  const small = await withTimeout(
+    stack.grabFrame(5000, 100_000).then(
+      () => "taken",
+      (e: Error) => e.message,
+    ),
+    10_000,
+    "the bounded grab",
+  );
   assert.match(small, /the greeter's frame is larger than 100000 bytes/);
 });
 

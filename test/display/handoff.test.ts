@@ -6,13 +6,26 @@ import * as assert from "uvu/assert";
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { ppmToFrame, framebufferConsoles, bindConsoles, frameBuffer, restoreConsole, rootRestoresConsole, vtGraphics, HELD_FILE, type DmState } from "../../src/display/handoff.js";
+import {
+  ppmToFrame,
+  framebufferConsoles,
+  bindConsoles,
+  frameBuffer,
+  restoreConsole,
+  rootRestoresConsole,
+  vtGraphics,
+  HELD_FILE,
+  type DmState,
+} from "../../src/display/handoff.js";
 
 const ppm = (w: number, h: number, px: number[]) => Buffer.concat([Buffer.from(`P6\n${w} ${h}\n255\n`), Buffer.from(px)]);
 
 function sysfs(): string {
   const d = mkdtempSync(join(tmpdir(), "foyer-vtcon-"));
-  for (const [n, name, bind] of [["vtcon0", "(S) dummy device", "0"], ["vtcon1", "(M) frame buffer device", "1"]] as const) {
+  for (const [n, name, bind] of [
+    ["vtcon0", "(S) dummy device", "0"],
+    ["vtcon1", "(M) frame buffer device", "1"],
+  ] as const) {
     mkdirSync(join(d, n));
     writeFileSync(join(d, n, "name"), name + "\n");
     writeFileSync(join(d, n, "bind"), bind + "\n");
@@ -29,7 +42,10 @@ test("a PPM becomes XRGB rows at the framebuffer's stride, centred, cropped wher
   assert.equal([...out.subarray(4, 8)], [0, 0, 255, 0], "red as B G R x");
   assert.equal([...out.subarray(8, 12)], [255, 0, 0, 0], "blue as B G R x");
   assert.equal([...out.subarray(0, 4)], [0, 0, 0, 0], "black around it");
-  assert.ok(out.subarray(20).every((b) => b === 0), "the second row is black");
+  assert.ok(
+    out.subarray(20).every((b) => b === 0),
+    "the second row is black",
+  );
   // larger than the screen: the middle is kept
   const big = ppmToFrame(ppm(3, 1, [1, 1, 1, 2, 2, 2, 3, 3, 3]), { dev: "", width: 1, height: 1, stride: 4, bitsPerPixel: 32 });
   assert.equal([...big], [2, 2, 2, 0]);
@@ -83,7 +99,12 @@ async function restore(held: string | undefined, script: { dm: DmState; vt: stri
   const lines: string[] = [];
   const at = (k: number) => script[Math.min(k, script.length - 1)]!;
   const why = await restoreConsole({
-    runtimeDir: run, vtconsoleDir: d, timeoutMs, settleMs: 30, pollMs: 10, log: (l) => lines.push(l),
+    runtimeDir: run,
+    vtconsoleDir: d,
+    timeoutMs,
+    settleMs: 30,
+    pollMs: 10,
+    log: (l) => lines.push(l),
     dmState: () => at(i++).dm, // one poll: the display manager's state, then the VT
     activeVt: () => at(i - 1).vt,
     vtGraphics: (vt) => (vt === at(i - 1).vt ? at(i - 1).graphics : (assert.unreachable(`asked for ${vt}'s mode`) as never)),
@@ -103,8 +124,14 @@ test("the console comes back once the display manager switched to its VT and its
 });
 
 test("a VT left in text mode (a text greeter), or one whose mode cannot be read: the console comes back after the settling time", async () => {
-  for (const [graphics, how] of [[false, "in text mode"], [undefined, "its mode unknown"]] as const) {
-    const r = await restore(HELD, [{ dm: lightdm("active"), vt: "tty1" }, { dm: lightdm("active"), vt: "tty7", graphics }]);
+  for (const [graphics, how] of [
+    [false, "in text mode"],
+    [undefined, "its mode unknown"],
+  ] as const) {
+    const r = await restore(HELD, [
+      { dm: lightdm("active"), vt: "tty1" },
+      { dm: lightdm("active"), vt: "tty7", graphics },
+    ]);
     assert.is(r.why, `the display manager took tty7 (${how} after 30 ms)`);
     assert.is(r.bound, "1");
     assert.ok(r.polls >= 4, `bound after ${r.polls} polls: the new VT was not given time to settle`);
@@ -112,7 +139,11 @@ test("a VT left in text mode (a text greeter), or one whose mode cannot be read:
 });
 
 test("no display manager, or a failed or stopped one: the console comes back at once", async () => {
-  for (const [dm, why] of [[{ load: "not-found", active: "inactive" }, "no display manager"], [lightdm("failed"), "the display manager is failed"], [lightdm("inactive"), "the display manager is inactive"]] as const) {
+  for (const [dm, why] of [
+    [{ load: "not-found", active: "inactive" }, "no display manager"],
+    [lightdm("failed"), "the display manager is failed"],
+    [lightdm("inactive"), "the display manager is inactive"],
+  ] as const) {
     const r = await restore(HELD, [{ dm, vt: "tty1" }]);
     assert.is(r.why, why);
     assert.is(r.bound, "1");

@@ -33,7 +33,9 @@ test("QEMU's USB tablet, USB mouse and PS/2 mouse with no keyboard: pointers, so
   assert.equal(d, { keyboard: false, touch: false, pointer: true });
   assert.is(oskWanted(d), true);
   // each one alone: relative axes (the mice), absolute ones off the display (the tablet)
-  for (const block of fixture("qemu-pointers-only.txt").split(/\n\s*\n/).filter((b) => b.trim())) {
+  for (const block of fixture("qemu-pointers-only.txt")
+    .split(/\n\s*\n/)
+    .filter((b) => b.trim())) {
     assert.is(parseInputDevices(block).pointer, true, block.split("\n")[1]);
   }
 });

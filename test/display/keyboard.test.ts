@@ -6,7 +6,12 @@ import { parseVconsole, xkbEnv } from "../../src/display/keyboard.js";
 test("reads XKB settings from vconsole.conf, quoted or not", () => {
   const k = parseVconsole('# comment\nKEYMAP=de-latin1\nXKBLAYOUT="de,us"\nXKBVARIANT=nodeadkeys\nXKBMODEL=pc105\nXKBOPTIONS=grp:alt_shift_toggle\n');
   assert.equal(k, { layout: "de,us", variant: "nodeadkeys", model: "pc105", options: "grp:alt_shift_toggle" });
-  assert.equal(xkbEnv(k), { XKB_DEFAULT_LAYOUT: "de,us", XKB_DEFAULT_VARIANT: "nodeadkeys", XKB_DEFAULT_MODEL: "pc105", XKB_DEFAULT_OPTIONS: "grp:alt_shift_toggle" });
+  assert.equal(xkbEnv(k), {
+    XKB_DEFAULT_LAYOUT: "de,us",
+    XKB_DEFAULT_VARIANT: "nodeadkeys",
+    XKB_DEFAULT_MODEL: "pc105",
+    XKB_DEFAULT_OPTIONS: "grp:alt_shift_toggle",
+  });
 });
 
 test("missing or unsafe values fall back to us", () => {

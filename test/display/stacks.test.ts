@@ -24,7 +24,10 @@ import { createLogger } from "../../src/base/log.js";
 import type { LaunchSpec, Launched } from "../../src/launch/direct.js";
 
 type Env = Record<string, string>;
-interface Started { argv: string[]; env: Env }
+interface Started {
+  argv: string[];
+  env: Env;
+}
 interface Row {
   name: string;
   display: Record<string, unknown>;
@@ -61,13 +64,35 @@ const GREETER_ENV: Env = {
   GIO_USE_NETWORK_MONITOR: "base",
 };
 const X_ENV: Env = { ...GREETER_ENV, XAUTHORITY: `${XDG}/Xauthority` };
-const cog = (platform: string, ...flags: string[]) => ["cog", `--platform=${platform}`, "--webprocess-failure=exit", `--content-filter=${FILTER}`, ...flags, URL];
+const cog = (platform: string, ...flags: string[]) => [
+  "cog",
+  `--platform=${platform}`,
+  "--webprocess-failure=exit",
+  `--content-filter=${FILTER}`,
+  ...flags,
+  URL,
+];
 const chromium = (size: string, scale: number, ...flags: string[]) => [
-  "chromium", "--kiosk", "--no-first-run", "--no-default-browser-check", `--user-data-dir=${HOME}/chromium`,
-  "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-breakpad",
-  "--disable-features=Translate,MediaRouter,DialMediaRouteProvider", "--noerrdialogs", "--disable-session-crashed-bubble",
-  "--disable-infobars", "--password-store=basic", "--disable-gpu", `--window-size=${size}`, "--window-position=0,0",
-  `--force-device-scale-factor=${scale}`, ...flags, URL,
+  "chromium",
+  "--kiosk",
+  "--no-first-run",
+  "--no-default-browser-check",
+  `--user-data-dir=${HOME}/chromium`,
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--disable-breakpad",
+  "--disable-features=Translate,MediaRouter,DialMediaRouteProvider",
+  "--noerrdialogs",
+  "--disable-session-crashed-bubble",
+  "--disable-infobars",
+  "--password-store=basic",
+  "--disable-gpu",
+  `--window-size=${size}`,
+  "--window-position=0,0",
+  `--force-device-scale-factor=${scale}`,
+  ...flags,
+  URL,
 ];
 const cage = (...browser: string[]) => ({ argv: ["cage", "-d", "--", ...browser], childArgvAt: 3 });
 const SEATD: Started = { argv: ["seatd", "-g", "nobody"], env: { PATH, LANG: "C.UTF-8" } };
@@ -79,14 +104,27 @@ const ROWS: Row[] = [
     display: { stack: "wayland", scale: 1 },
     input: true,
     seatd: SEATD,
-    greeter: { ...cage(...cog("wl")), env: { ...GREETER_ENV, XKB_DEFAULT_LAYOUT: "us", WLR_RENDERER: "pixman", LIBGL_ALWAYS_SOFTWARE: "1", LIBSEAT_BACKEND: "seatd" } },
+    greeter: {
+      ...cage(...cog("wl")),
+      env: { ...GREETER_ENV, XKB_DEFAULT_LAYOUT: "us", WLR_RENDERER: "pixman", LIBGL_ALWAYS_SOFTWARE: "1", LIBSEAT_BACKEND: "seatd" },
+    },
   },
   {
     name: "wayland without an input device yet: cage is told to start without one",
     display: { stack: "wayland", scale: 1 },
     input: false,
     seatd: SEATD,
-    greeter: { ...cage(...cog("wl")), env: { ...GREETER_ENV, XKB_DEFAULT_LAYOUT: "us", WLR_RENDERER: "pixman", LIBGL_ALWAYS_SOFTWARE: "1", LIBSEAT_BACKEND: "seatd", WLR_LIBINPUT_NO_DEVICES: "1" } },
+    greeter: {
+      ...cage(...cog("wl")),
+      env: {
+        ...GREETER_ENV,
+        XKB_DEFAULT_LAYOUT: "us",
+        WLR_RENDERER: "pixman",
+        LIBGL_ALWAYS_SOFTWARE: "1",
+        LIBSEAT_BACKEND: "seatd",
+        WLR_LIBINPUT_NO_DEVICES: "1",
+      },
+    },
   },
   {
     name: "wayland, chromium at scale 2, turned once, auto renderer, no seatd, a full layout",
@@ -106,7 +144,15 @@ const ROWS: Row[] = [
     input: true,
     seatd: SEATD,
     greeter: {
-      argv: ["cage", "-d", "-r", "-r", "-r", "--", ...chromium("1280,800", 1, "--ozone-platform=wayland", "--remote-debugging-port=9333", "--remote-debugging-address=127.0.0.1")],
+      argv: [
+        "cage",
+        "-d",
+        "-r",
+        "-r",
+        "-r",
+        "--",
+        ...chromium("1280,800", 1, "--ozone-platform=wayland", "--remote-debugging-port=9333", "--remote-debugging-address=127.0.0.1"),
+      ],
       childArgvAt: 6,
       env: { ...GREETER_ENV, XKB_DEFAULT_LAYOUT: "us", WLR_RENDERER: "gles2", LIBSEAT_BACKEND: "seatd" },
     },
@@ -118,7 +164,15 @@ const ROWS: Row[] = [
     greeter: {
       argv: ["cage", "-d", "-r", "-r", "--", ...cog("wl", "--device-scale=2")],
       childArgvAt: 5,
-      env: { ...GREETER_ENV, XKB_DEFAULT_LAYOUT: "us", WLR_RENDERER: "pixman", LIBGL_ALWAYS_SOFTWARE: "1", WLR_BACKENDS: "headless", WLR_LIBINPUT_NO_DEVICES: "1", WLR_HEADLESS_OUTPUTS: "1" },
+      env: {
+        ...GREETER_ENV,
+        XKB_DEFAULT_LAYOUT: "us",
+        WLR_RENDERER: "pixman",
+        LIBGL_ALWAYS_SOFTWARE: "1",
+        WLR_BACKENDS: "headless",
+        WLR_LIBINPUT_NO_DEVICES: "1",
+        WLR_HEADLESS_OUTPUTS: "1",
+      },
     },
   },
   {
@@ -128,7 +182,15 @@ const ROWS: Row[] = [
     input: false,
     greeter: {
       ...cage(...chromium("640,360", 3, "--ozone-platform=wayland", "--remote-debugging-port=9333", "--remote-debugging-address=127.0.0.1")),
-      env: { ...GREETER_ENV, XKB_DEFAULT_LAYOUT: "us", WLR_RENDERER: "pixman", LIBGL_ALWAYS_SOFTWARE: "1", WLR_BACKENDS: "headless", WLR_LIBINPUT_NO_DEVICES: "1", WLR_HEADLESS_OUTPUTS: "1" },
+      env: {
+        ...GREETER_ENV,
+        XKB_DEFAULT_LAYOUT: "us",
+        WLR_RENDERER: "pixman",
+        LIBGL_ALWAYS_SOFTWARE: "1",
+        WLR_BACKENDS: "headless",
+        WLR_LIBINPUT_NO_DEVICES: "1",
+        WLR_HEADLESS_OUTPUTS: "1",
+      },
     },
   },
   {
@@ -164,7 +226,12 @@ const entries = (o: Env) => Object.entries(o);
 const NOBODY = { name: "nobody", uid: 65534, gid: 65534 };
 const COOKIE = Buffer.alloc(16, 7);
 const parse = (r: Row): Profile => ProfileSchema.parse({ schema: 1, display: r.display, greeter: r.debugPort ? { debugPort: r.debugPort } : {} });
-interface Got { server?: LaunchSpec; greeter?: LaunchSpec; seatd?: LaunchSpec; filter?: unknown }
+interface Got {
+  server?: LaunchSpec;
+  greeter?: LaunchSpec;
+  seatd?: LaunchSpec;
+  filter?: unknown;
+}
 
 /** the row through its kind's pure builders, with the facts a stack would gather */
 function build(r: Row): Got {
@@ -228,18 +295,27 @@ async function runStack(r: Row): Promise<Got> {
 }
 
 function check(r: Row, got: Got): void {
-  assert.equal(got.seatd && { argv: got.seatd.argv, env: entries(got.seatd.env), logFile: got.seatd.logFile, uid: got.seatd.uid }, r.seatd && { argv: r.seatd.argv, env: entries(r.seatd.env), logFile: `${RUN}/state/log/seatd.log`, uid: undefined });
+  assert.equal(
+    got.seatd && { argv: got.seatd.argv, env: entries(got.seatd.env), logFile: got.seatd.logFile, uid: got.seatd.uid },
+    r.seatd && { argv: r.seatd.argv, env: entries(r.seatd.env), logFile: `${RUN}/state/log/seatd.log`, uid: undefined },
+  );
   if (r.server) {
     const s = got.server!;
     assert.equal(s.argv, r.server.argv);
     assert.equal(entries(s.env), entries(r.server.env));
-    assert.equal([s.name, s.uid, s.gid, s.cwd, s.logFile, s.extraPipes, s.childArgvAt], ["display", 65534, 65534, HOME, `${RUN}/state/log/display.log`, 1, undefined]);
+    assert.equal(
+      [s.name, s.uid, s.gid, s.cwd, s.logFile, s.extraPipes, s.childArgvAt],
+      ["display", 65534, 65534, HOME, `${RUN}/state/log/display.log`, 1, undefined],
+    );
   } else assert.is(got.server, undefined);
   if (r.greeter) {
     const g = got.greeter!;
     assert.equal(g.argv, r.greeter.argv);
     assert.equal(entries(g.env), entries(r.greeter.env));
-    assert.equal([g.name, g.uid, g.gid, g.cwd, g.logFile, g.extraPipes, g.childArgvAt], ["greeter", 65534, 65534, HOME, `${RUN}/state/log/greeter.log`, 0, r.greeter.childArgvAt]);
+    assert.equal(
+      [g.name, g.uid, g.gid, g.cwd, g.logFile, g.extraPipes, g.childArgvAt],
+      ["greeter", 65534, 65534, HOME, `${RUN}/state/log/greeter.log`, 0, r.greeter.childArgvAt],
+    );
     if (r.greeter.argv.includes(`--content-filter=${FILTER}`)) assert.equal(got.filter, COG_FILTER);
   } else assert.is(got.greeter, undefined);
   // no secret on a command line or in an environment: the cookie is in its file only
@@ -263,12 +339,18 @@ test("setxkbmap: the layout, always a variant, a model only when set", () => {
 });
 
 test("the VT in foyer-image.sh is the one Xorg is given", () => {
-  const r = spawnSync("bash", ["-c", ". packaging/foyer-image.sh && echo $FOYER_X11_VT && foyer_x11_udev_rules"], { cwd: join(import.meta.dirname, "../.."), encoding: "utf8" });
+  const r = spawnSync("bash", ["-c", ". packaging/foyer-image.sh && echo $FOYER_X11_VT && foyer_x11_udev_rules"], {
+    cwd: join(import.meta.dirname, "../.."),
+    encoding: "utf8",
+  });
   assert.is(r.status, 0, r.stderr);
   const [vt, ...rules] = r.stdout.trim().split("\n");
   assert.is(Number(vt), XORG_VT);
   assert.is(XORG_VT, 2, "the VT the x11 image's udev rule hands the greeter (FOYER_X11_VT)");
-  assert.ok(rules.some((l) => l.includes(`KERNEL=="tty${XORG_VT}"`) && l.includes('GROUP="foyer-greeter"')), rules.join("\n"));
+  assert.ok(
+    rules.some((l) => l.includes(`KERNEL=="tty${XORG_VT}"`) && l.includes('GROUP="foyer-greeter"')),
+    rules.join("\n"),
+  );
 });
 
 test.run();

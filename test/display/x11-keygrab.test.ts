@@ -43,11 +43,21 @@ G("with the X server's cookie the keys are grabbed; with another the server refu
   const good = grabBrowserKeys(x.display, cookie, collectingLogger(lines));
   ctx.grabs.push(good);
   await withTimeout(good.ready, 10_000, "the grabs");
-  assert.ok(lines.some((l) => l.startsWith("info browser accelerators grabbed")), lines.join("\n"));
+  assert.ok(
+    lines.some((l) => l.startsWith("info browser accelerators grabbed")),
+    lines.join("\n"),
+  );
   const refused: string[] = [];
   const bad = grabBrowserKeys(x.display, newXCookie(), collectingLogger(refused));
   ctx.grabs.push(bad);
-  const err = await withTimeout(bad.ready.then(() => "grabbed", (e: Error) => e.message), 10_000, "the refusal");
+  const err = await withTimeout(
+    bad.ready.then(
+      () => "grabbed",
+      (e: Error) => e.message,
+    ),
+    10_000,
+    "the refusal",
+  );
   assert.match(err, /X server refused the connection: .*(Invalid MIT-MAGIC-COOKIE-1|Authorization)/);
   assert.match(refused.join("\n"), /warning cannot grab the browser's keys .*, ignoring/);
 });

@@ -41,7 +41,8 @@ A("one MIT-MAGIC-COOKIE-1 for any host (FamilyWild) and any display (no number),
 A("an X server started with -auth: a client with the file gets in, one without it or with another cookie is refused", async (ctx) => {
   const auth = file("server", newXCookie());
   const x = (ctx.x = await startXvfb(auth));
-  const root = (xauthority: string) => spawnSync("xwininfo", ["-root", "-display", x.display], { encoding: "utf8", env: { ...process.env, XAUTHORITY: xauthority } });
+  const root = (xauthority: string) =>
+    spawnSync("xwininfo", ["-root", "-display", x.display], { encoding: "utf8", env: { ...process.env, XAUTHORITY: xauthority } });
   const ok = root(auth);
   assert.is(ok.status, 0, ok.stderr);
   assert.match(ok.stdout, /the root window/);

@@ -23,7 +23,17 @@ const server = new GreeterServer({
   port: 0,
   listener,
   log: silentLogger,
-  snapshot: () => ({ type: "state", flow: "unlock", phase: "running", prompts: [], keyboard: { layout: "us", variant: "" }, notice: "", messages: [], diskCheck: null, locale: "C.UTF-8" }),
+  snapshot: () => ({
+    type: "state",
+    flow: "unlock",
+    phase: "running",
+    prompts: [],
+    keyboard: { layout: "us", variant: "" },
+    notice: "",
+    messages: [],
+    diskCheck: null,
+    locale: "C.UTF-8",
+  }),
   onReady: () => void ready++,
   onAnswer: () => {},
   onCancel: () => {},
@@ -69,7 +79,10 @@ test("revoking a launch closes its pages, keeps the boot token's, and refuses th
   launch.revoke();
   assert.is(await withTimeout(page.closed, 5_000, "the launch's page closed"), 4001);
   assert.is(boot.ws.readyState, WebSocket.OPEN, "the boot token's page was closed too");
-  const refused = await open(launch.url, s.token).then(() => "connected", (e: Error) => e.message);
+  const refused = await open(launch.url, s.token).then(
+    () => "connected",
+    (e: Error) => e.message,
+  );
   assert.match(refused, /HTTP 403/);
   assert.is((await session()).status, 404, "a session after the launch ended");
   // the next launch's page connects and counts

@@ -23,7 +23,10 @@ const srv = createServer((c) => c.end()).listen(0, "127.0.0.1", async () => {
 /** The probe in a new network namespace, whose lo starts down (or is brought up first, `loUp`). */
 function inFreshNetns(ip: string[], loUp = false): { ok: boolean; lines: string[] } {
   const node = [process.execPath, "--import", "tsx", "--input-type=module", "-e", probe(ip)];
-  const r = spawnSync("unshare", ["--net", "--", ...(loUp ? ["sh", "-c", 'ip link set lo up && exec "$@"', "sh"] : []), ...node], { encoding: "utf8", cwd: top });
+  const r = spawnSync("unshare", ["--net", "--", ...(loUp ? ["sh", "-c", 'ip link set lo up && exec "$@"', "sh"] : []), ...node], {
+    encoding: "utf8",
+    cwd: top,
+  });
   assert.is(r.status, 0, r.stderr);
   return JSON.parse(r.stdout.trim().split("\n").pop()!);
 }
@@ -43,7 +46,10 @@ test("lo down: foyer brings it up and says it did", () => {
 test("lo down and no way to bring it up: a clear error naming the cause", () => {
   const r = inFreshNetns(["ip", "link", "set", "no-such-interface", "up"]);
   assert.not.ok(r.ok);
-  assert.match(r.lines[0]!, /^error the greeter cannot reach foyer on 127\.0\.0\.1: the loopback interface is down and could not be brought up .*"ip":".*no-such-interface/i);
+  assert.match(
+    r.lines[0]!,
+    /^error the greeter cannot reach foyer on 127\.0\.0\.1: the loopback interface is down and could not be brought up .*"ip":".*no-such-interface/i,
+  );
 });
 
 test("lo up: nothing to do, nothing said", () => {

@@ -5,7 +5,12 @@ import * as assert from "uvu/assert";
 import { encodeFrame, FrameReader } from "../../src/greeter/pty-frames.js";
 
 test("frames come out whole however the stream is cut", () => {
-  const stream = Buffer.concat([encodeFrame("d", Buffer.from("root-pw\r")), encodeFrame("r", Buffer.from([0, 80, 0, 24])), encodeFrame("k"), encodeFrame("d", Buffer.alloc(3000, 0x61))]);
+  const stream = Buffer.concat([
+    encodeFrame("d", Buffer.from("root-pw\r")),
+    encodeFrame("r", Buffer.from([0, 80, 0, 24])),
+    encodeFrame("k"),
+    encodeFrame("d", Buffer.alloc(3000, 0x61)),
+  ]);
   for (const size of [1, 2, 5, 7, 64, stream.length]) {
     const got: string[] = [];
     const r = new FrameReader(1 << 20, (type, p) => got.push(`${type}:${p.length}:${p.subarray(0, 8).toString("latin1")}`));
@@ -25,12 +30,18 @@ test("what a callee saw is zeroed once it returns; a frame cut short, by wipe()"
   const f = encodeFrame("d", Buffer.from("root-pw"));
   r.push(f);
   assert.is(seen.length, 1);
-  assert.ok(seen[0]!.every((b) => b === 0), "the payload is zeroed after the callback");
+  assert.ok(
+    seen[0]!.every((b) => b === 0),
+    "the payload is zeroed after the callback",
+  );
   // the start of the next frame lands in the same buffer (seen[0] looks at bytes 5..11 of it)
   r.push(f.subarray(0, 9));
   assert.is(seen[0]!.subarray(0, 4).toString(), "root");
   r.wipe();
-  assert.ok(seen[0]!.every((b) => b === 0), "the cut frame is zeroed by wipe()");
+  assert.ok(
+    seen[0]!.every((b) => b === 0),
+    "the cut frame is zeroed by wipe()",
+  );
   r.push(f.subarray(9));
   assert.is(seen.length, 1, "the rest of a wiped frame is not a frame");
 });

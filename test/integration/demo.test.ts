@@ -17,7 +17,10 @@ requirePrivateAskDir();
 
 test("the demo unlocks its LUKS2 file after a wrong try", async () => {
   const rt = mkdtempSync(join(tmpdir(), "foyer-demo-test-"));
-  const demo = spawn(process.execPath, ["--import", "tsx", join(top, "src/cli/demo.ts"), "--runtime-dir", rt], { env: { ...process.env, FOYER_MAIN: "foyer-demo", WAYLAND_DISPLAY: "", DISPLAY: "" }, stdio: ["ignore", "pipe", "pipe"] });
+  const demo = spawn(process.execPath, ["--import", "tsx", join(top, "src/cli/demo.ts"), "--runtime-dir", rt], {
+    env: { ...process.env, FOYER_MAIN: "foyer-demo", WAYLAND_DISPLAY: "", DISPLAY: "" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   demo.stdout.on("data", (d) => (out += d));
   demo.stderr.on("data", (d) => (out += d));

@@ -18,7 +18,14 @@ import { SystemdContainer } from "../helpers/nspawn.js";
 import { Foyerd, pollUntil, requireTool, top, withTimeout, CHROMIUM_ARGS } from "../helpers/index.js";
 import { makeScratchRoot, removeScratchRoot, rehash } from "../helpers/scratch-root.js";
 
-for (const [t, p] of [["chromium", "chromium"], ["openssl", "openssl"], ["useradd", "passwd"], ["chpasswd", "passwd"], ["systemd-firstboot", "systemd"]]) requireTool(t!, p!);
+for (const [t, p] of [
+  ["chromium", "chromium"],
+  ["openssl", "openssl"],
+  ["useradd", "passwd"],
+  ["chpasswd", "passwd"],
+  ["systemd-firstboot", "systemd"],
+])
+  requireTool(t!, p!);
 
 const UNIT = "foyer-firstboot.service";
 
@@ -33,7 +40,10 @@ function unitDir(): string {
   chmodSync(dir, 0o755);
   writeFileSync(join(dir, UNIT), unit);
   mkdirSync(join(dir, `${UNIT}.d`));
-  writeFileSync(join(dir, `${UNIT}.d`, "test.conf"), `[Service]\nEnvironment=NODE_EXTRA_CA_CERTS=\nExecStart=\nExecStart=${ours} --profile headless --cmdline /dev/null\n`);
+  writeFileSync(
+    join(dir, `${UNIT}.d`, "test.conf"),
+    `[Service]\nEnvironment=NODE_EXTRA_CA_CERTS=\nExecStart=\nExecStart=${ours} --profile headless --cmdline /dev/null\n`,
+  );
   mkdirSync(join(dir, "multi-user.target.wants"));
   symlinkSync(`../${UNIT}`, join(dir, "multi-user.target.wants", UNIT));
   return dir;
@@ -98,10 +108,16 @@ test("a first boot: the boot starts the unit, which shows the form, applies it w
 
   const etc = (f: string) => c.exec(["cat", `/etc/${f}`]).stdout;
   assert.is(etc("hostname"), "erststart\n");
-  const pw = etc("passwd").split("\n").find((l) => l.startsWith("grace:"))?.split(":");
+  const pw = etc("passwd")
+    .split("\n")
+    .find((l) => l.startsWith("grace:"))
+    ?.split(":");
   assert.ok(pw, "no account 'grace' in the container's /etc/passwd");
   assert.is(pw![4], "Grace Hopper");
-  const hash = etc("shadow").split("\n").find((l) => l.startsWith("grace:"))!.split(":")[1]!;
+  const hash = etc("shadow")
+    .split("\n")
+    .find((l) => l.startsWith("grace:"))!
+    .split(":")[1]!;
   assert.is(rehash("Erster Start 1", hash), hash);
   assert.match(etc("vconsole.conf"), /^XKBLAYOUT=de$/m);
   assert.is(c.exec(["test", "-e", "/var/lib/foyer/firstboot.done"]).code, 0, "no stamp");
@@ -120,7 +136,12 @@ test("the next start is skipped, and foyerd --firstboot on a root that is done s
     mkdirSync(join(root, "var/lib/foyer"), { recursive: true });
     writeFileSync(join(root, "var/lib/foyer/firstboot.done"), "");
     const rt = join(root, "rt");
-    const foyerd = (args: string[]) => spawnSync(process.execPath, [join(top, "dist/foyerd.mjs"), ...args], { encoding: "utf8", env: { ...process.env, FOYER_MAIN: "foyerd" }, timeout: 30_000 });
+    const foyerd = (args: string[]) =>
+      spawnSync(process.execPath, [join(top, "dist/foyerd.mjs"), ...args], {
+        encoding: "utf8",
+        env: { ...process.env, FOYER_MAIN: "foyerd" },
+        timeout: 30_000,
+      });
     const r = foyerd(["--firstboot", "--firstboot-root", root, "--runtime-dir", rt, "--profile", "headless", "--cmdline", "/dev/null", "--bus", "none"]);
     assert.is(r.status, 0, r.stderr);
     assert.match(r.stderr, "no first-boot setup on");

@@ -13,7 +13,14 @@ import { Foyerd, requirePrivateAskDir, requireTool, withTimeout, CHROMIUM_ARGS, 
 import { makeScratchRoot, removeScratchRoot, rehash } from "../helpers/scratch-root.js";
 import { encodePassword } from "../../src/protocol/firstboot.js";
 
-for (const [t, p] of [["chromium", "chromium"], ["openssl", "openssl"], ["useradd", "passwd"], ["chpasswd", "passwd"], ["systemd-firstboot", "systemd"]]) requireTool(t!, p!);
+for (const [t, p] of [
+  ["chromium", "chromium"],
+  ["openssl", "openssl"],
+  ["useradd", "passwd"],
+  ["chpasswd", "passwd"],
+  ["systemd-firstboot", "systemd"],
+])
+  requireTool(t!, p!);
 requirePrivateAskDir();
 
 interface Ctx {
@@ -46,7 +53,12 @@ function treeDigest(root: string): string[] {
       else if (st.isDirectory()) {
         out.push(`${r}/ ${st.mode.toString(8)}`);
         walk(r);
-      } else out.push(`${r} ${st.mode.toString(8)} ${createHash("sha256").update(readFileSync(join(root, r))).digest("hex")}`);
+      } else
+        out.push(
+          `${r} ${st.mode.toString(8)} ${createHash("sha256")
+            .update(readFileSync(join(root, r)))
+            .digest("hex")}`,
+        );
     }
   };
   walk("");
@@ -101,8 +113,8 @@ F("bad answers: inline errors, the first one focused, nothing written", async (c
   await page.getByLabel("Password", { exact: true }).fill("one password");
   await page.getByLabel("Confirm password", { exact: true }).fill("another");
   await page.getByRole("button", { name: "Set up" }).click();
-  assert.match(await errorOf(page, "fb-hostname").textContent() ?? "", /hyphen/);
-  assert.match(await errorOf(page, "fb-username").textContent() ?? "", /lowercase/);
+  assert.match((await errorOf(page, "fb-hostname").textContent()) ?? "", /hyphen/);
+  assert.match((await errorOf(page, "fb-username").textContent()) ?? "", /lowercase/);
   assert.is(await errorOf(page, "fb-userPassword").textContent(), "The two passwords do not match.");
   assert.is(await page.locator("#fb-hostname").getAttribute("aria-invalid"), "true");
   assert.is(await focusedId(page), "fb-hostname");
@@ -122,7 +134,7 @@ F("bad answers: inline errors, the first one focused, nothing written", async (c
   await page.getByLabel("Lock the root account").check();
   await page.getByRole("button", { name: "Set up" }).click();
   await withTimeout(page.locator("#fb-username[aria-invalid='true']").waitFor(), 10_000, "the daemon's verdict");
-  assert.match(await errorOf(page, "fb-username").textContent() ?? "", /'daemon' is already used by an account/);
+  assert.match((await errorOf(page, "fb-username").textContent()) ?? "", /'daemon' is already used by an account/);
   assert.is(await focusedId(page), "fb-username");
   assert.is(await page.locator("#fb-hostname").getAttribute("aria-invalid"), null);
   await page.close();
@@ -141,7 +153,10 @@ F("bad answers: inline errors, the first one focused, nothing written", async (c
   ws.send(JSON.stringify({ type: "firstboot_submit", answers: bad }));
   await until(() => msgs.some((m) => m.type === "state" && (m.firstboot?.errors.length ?? 0) >= 5), "errors for the crafted answers");
   const last = msgs.filter((m) => m.type === "state").pop()!;
-  assert.equal(last.firstboot!.errors.map((e) => e.field), ["layout", "locale", "timezone", "fullName", "rootPassword"]);
+  assert.equal(
+    last.firstboot!.errors.map((e) => e.field),
+    ["layout", "locale", "timezone", "fullName", "rootPassword"],
+  );
   // a password as JSON is not a message at all
   ws.send(JSON.stringify({ type: "firstboot_submit", answers: { ...bad, password: "x" } }));
   await until(() => msgs.some((m) => m.type === "error" && m.code === "protocol-error"), "protocol error");
@@ -177,7 +192,8 @@ F("in the greeter's language: the form, its choices and the daemon's errors; a s
     assert.is(await page.locator("#fb-variant option[value='']").textContent(), "Standard");
     assert.is(await page.locator("#fb-timezone optgroup[label='Sonstige'] option[value='UTC']").count(), 1);
     const text = await page.locator("#firstboot-view").innerText();
-    for (const english of ["Set up", "Keyboard layout", "Time zone", "Login name", "Confirm password", "Lock the root account", "Choose a"]) assert.not.ok(text.includes(english), `'${english}' left untranslated`);
+    for (const english of ["Set up", "Keyboard layout", "Time zone", "Login name", "Confirm password", "Lock the root account", "Choose a"])
+      assert.not.ok(text.includes(english), `'${english}' left untranslated`);
 
     // the daemon's verdict on a new submit, with the name it is about
     await page.getByLabel("Tastaturbelegung").selectOption("us");
@@ -206,7 +222,10 @@ F("in the greeter's language: the form, its choices and the daemon's errors; a s
     assert.is(await errorOf(page, "fb-userPassword").textContent(), "The two passwords do not match.");
     assert.is(await page.locator("#fb-locale option[value='de_DE.UTF-8']").textContent(), "German (Germany) — de_DE.UTF-8");
     assert.is(await page.getByLabel("Language").inputValue(), "de_DE.UTF-8", "the relabelled choice stays chosen");
-    assert.ok(msgs.every((m) => m.type !== "error"), "appearance_set refused during first boot");
+    assert.ok(
+      msgs.every((m) => m.type !== "error"),
+      "appearance_set refused during first boot",
+    );
   } finally {
     // the language is the daemon's, for every page: the tests after this one read English
     ws.send(JSON.stringify({ type: "appearance_set", locale: "C.UTF-8" }));
@@ -256,7 +275,11 @@ F("a full run writes /etc and the account; the layout applies live; passwords on
   assert.match(xorg, /Option "XkbLayout" "de"/);
   assert.match(xorg, /Option "XkbVariant" "nodeadkeys"/);
 
-  const entry = (file: string, name: string) => readFileSync(join(root, "etc", file), "utf8").split("\n").find((l) => l.startsWith(`${name}:`))?.split(":");
+  const entry = (file: string, name: string) =>
+    readFileSync(join(root, "etc", file), "utf8")
+      .split("\n")
+      .find((l) => l.startsWith(`${name}:`))
+      ?.split(":");
   const pw = entry("passwd", "ada")!;
   assert.is(pw[4], "Ada Lovelace");
   assert.is(pw[5], "/home/ada");
@@ -299,7 +322,12 @@ F("the flow does not run a second time on the same root", async (ctx) => {
   const { ws, msgs, until } = await rawClient(ctx.foyerd);
   assert.is(msgs.find((m) => m.type === "state")?.flow, "unlock");
   ws.send(Buffer.from(encodePassword(1, Buffer.from("pw"))), { binary: true });
-  ws.send(JSON.stringify({ type: "firstboot_submit", answers: { layout: "us", variant: "", locale: "C.UTF-8", timezone: "UTC", hostname: "x", fullName: "", username: "mallory", rootLocked: true } }));
+  ws.send(
+    JSON.stringify({
+      type: "firstboot_submit",
+      answers: { layout: "us", variant: "", locale: "C.UTF-8", timezone: "UTC", hostname: "x", fullName: "", username: "mallory", rootLocked: true },
+    }),
+  );
   await until(() => msgs.filter((m) => m.type === "error" && m.code === "unsupported").length === 2, "both refused");
   ws.close();
   assert.equal(treeDigest(ctx.root!), before);

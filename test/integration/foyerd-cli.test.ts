@@ -9,7 +9,12 @@ import { tmpdir } from "node:os";
 import { top } from "../helpers/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "foyer-cli-"));
-const foyerd = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", join(top, "src/cli/foyerd.ts"), ...args], { encoding: "utf8", timeout: 30_000, env: { ...process.env, FOYER_MAIN: "foyerd" } });
+const foyerd = (...args: string[]) =>
+  spawnSync(process.execPath, ["--import", "tsx", join(top, "src/cli/foyerd.ts"), ...args], {
+    encoding: "utf8",
+    timeout: 30_000,
+    env: { ...process.env, FOYER_MAIN: "foyerd" },
+  });
 const cmdline = (text: string) => {
   const p = join(dir, `cmdline-${Math.random().toString(36).slice(2)}`);
   writeFileSync(p, text);

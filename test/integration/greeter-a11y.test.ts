@@ -27,8 +27,16 @@ function foyerd(name: string, extra: Record<string, unknown> = {}, args: string[
 
 const A = pageSuite("integration/greeter-a11y");
 
-async function open(ctx: { browser?: Browser; foyerd?: Foyerd }, opts: { reducedMotion?: "reduce" | "no-preference"; contrast?: "more" | "no-preference" } = {}): Promise<Page> {
-  const c = await ctx.browser!.newContext({ bypassCSP: true, viewport: { width: 1024, height: 760 }, ...(opts.reducedMotion ? { reducedMotion: opts.reducedMotion } : {}), ...(opts.contrast ? { contrast: opts.contrast } : {}) });
+async function open(
+  ctx: { browser?: Browser; foyerd?: Foyerd },
+  opts: { reducedMotion?: "reduce" | "no-preference"; contrast?: "more" | "no-preference" } = {},
+): Promise<Page> {
+  const c = await ctx.browser!.newContext({
+    bypassCSP: true,
+    viewport: { width: 1024, height: 760 },
+    ...(opts.reducedMotion ? { reducedMotion: opts.reducedMotion } : {}),
+    ...(opts.contrast ? { contrast: opts.contrast } : {}),
+  });
   const page = await c.newPage();
   await page.goto(await ctx.foyerd!.url());
   return page;
@@ -79,7 +87,10 @@ A("the audit can fail: a field without a label is reported (guards the audit its
   const page = await open(ctx);
   await withTimeout(page.locator("#status", { hasText: "No password" }).waitFor(), 10_000);
   await page.evaluate(() => document.getElementById("prompts")!.append(Object.assign(document.createElement("input"), { type: "password" })));
-  assert.ok(serious(await audit(page)).some((v) => v.startsWith("label")), "axe missed an unlabelled field");
+  assert.ok(
+    serious(await audit(page)).some((v) => v.startsWith("label")),
+    "axe missed an unlabelled field",
+  );
   await page.close();
 });
 
@@ -89,11 +100,16 @@ A("keyboard only: the field has the focus, Tab goes field → Show → Unlock �
   const ask = askPassword("Disk:");
   const input = page.getByLabel("Disk:");
   await withTimeout(input.waitFor(), 10_000, "prompt");
-  await withTimeout(page.waitForFunction(() => document.activeElement?.classList.contains("secret")), 5_000, "focus in the field");
-  const focused = () => page.evaluate(() => {
-    const a = document.activeElement as HTMLElement;
-    return a.getAttribute("aria-label") ?? (a.tagName === "INPUT" ? `input:${a.id}` : a.textContent?.trim());
-  });
+  await withTimeout(
+    page.waitForFunction(() => document.activeElement?.classList.contains("secret")),
+    5_000,
+    "focus in the field",
+  );
+  const focused = () =>
+    page.evaluate(() => {
+      const a = document.activeElement as HTMLElement;
+      return a.getAttribute("aria-label") ?? (a.tagName === "INPUT" ? `input:${a.id}` : a.textContent?.trim());
+    });
   const order = [await focused()];
   for (let i = 0; i < 5; i++) {
     await page.keyboard.press("Tab");
@@ -118,9 +134,17 @@ A("keyboard only: the field has the focus, Tab goes field → Show → Unlock �
   // the layout panel opens with Enter, takes the focus, and Escape gives it back
   await page.getByRole("button", { name: /^Keyboard:/ }).focus();
   await page.keyboard.press("Enter");
-  await withTimeout(page.waitForFunction(() => document.activeElement?.id === "kb-layout"), 5_000, "focus in the panel");
+  await withTimeout(
+    page.waitForFunction(() => document.activeElement?.id === "kb-layout"),
+    5_000,
+    "focus in the panel",
+  );
   await page.keyboard.press("Escape");
-  await withTimeout(page.waitForFunction(() => document.activeElement?.id === "kb-button"), 5_000, "focus back on the button");
+  await withTimeout(
+    page.waitForFunction(() => document.activeElement?.id === "kb-button"),
+    5_000,
+    "focus back on the button",
+  );
   assert.ok(await page.locator("#kb-panel").isHidden());
   await input.focus();
   await page.keyboard.type("typed with keys");

@@ -20,7 +20,14 @@ const docs = process.env.FOYER_UPDATE_DOCS ? join(top, "docs") : dir;
 function foyerd(name: string, lang: string | null, extra: Record<string, unknown> = {}, args: string[] = []): Foyerd {
   const conf = join(dir, `${name}.locale.conf`);
   writeFileSync(conf, lang ? `LANG=${lang}\n` : "");
-  const p = { schema: 1, display: { stack: "headless" }, log: { kmsg: false }, locale: { conf }, appearance: { inputDevices: join(top, "test/fixtures/input/laptop.txt") }, ...extra };
+  const p = {
+    schema: 1,
+    display: { stack: "headless" },
+    log: { kmsg: false },
+    locale: { conf },
+    appearance: { inputDevices: join(top, "test/fixtures/input/laptop.txt") },
+    ...extra,
+  };
   writeFileSync(join(dir, `${name}.json`), JSON.stringify(p));
   return new Foyerd(join(dir, `${name}.json`), { extraArgs: args });
 }
@@ -48,7 +55,8 @@ I("LANG=de_DE.UTF-8 in locale.conf: German screen, html lang=de; the prompt stay
   assert.is(await page.getByRole("button", { name: "Tastatur: us" }).count(), 1);
   // no English left in what a person reads (the prompt is systemd's and stays English)
   const text = (await page.locator("main").innerText()).replace("Please enter passphrase for disk root:", "");
-  for (const english of ["Unlock", "Show", "High contrast", "Large text", "Language", "Keyboard"]) assert.not.ok(text.includes(english), `'${english}' left untranslated`);
+  for (const english of ["Unlock", "Show", "High contrast", "Large text", "Language", "Keyboard"])
+    assert.not.ok(text.includes(english), `'${english}' left untranslated`);
   await page.screenshot({ path: join(docs, "greeter-de.png") });
   await input.fill("geheim");
   await input.press("Enter");
@@ -74,7 +82,12 @@ I("rd.foyer.lang=ar_EG.UTF-8 on the kernel command line wins over locale.conf: A
   const submit = page.getByRole("button", { name: "فتح القفل" });
   const show = page.getByRole("button", { name: "إظهار" });
   // mirrored: the reveal button sits left of the field, the submit button at the left edge
-  const [fieldBox, showBox, submitBox, formBox] = await Promise.all([input.boundingBox(), show.boundingBox(), submit.boundingBox(), page.locator("form.prompt").boundingBox()]);
+  const [fieldBox, showBox, submitBox, formBox] = await Promise.all([
+    input.boundingBox(),
+    show.boundingBox(),
+    submit.boundingBox(),
+    page.locator("form.prompt").boundingBox(),
+  ]);
   assert.ok(showBox!.x + showBox!.width <= fieldBox!.x, "Show is left of the field");
   assert.ok(submitBox!.x - formBox!.x < formBox!.x + formBox!.width - (submitBox!.x + submitBox!.width), "Unlock is on the left side");
   await page.screenshot({ path: join(docs, "greeter-rtl.png") });

@@ -35,7 +35,6 @@ function foyerd(name: string, base: string, port: number, o: { vconsole?: string
   return new Foyerd(join(dir, `${name}.json`));
 }
 
-
 /**
  * Picks a layout in the greeter's panel, as a person would. Under cage the click kills the very
  * browser it runs in (the greeter restarts with the new layout), so playwright may see the page
@@ -80,7 +79,11 @@ K("X: switching to de from the greeter makes the physical Y key type 'z' (xdotoo
   await input.focus();
   // keycodes are physical positions (evdev + 8): 29 is the key labelled Y on a US board, Z on a German one
   xdo("key", "29", "52");
-  await withTimeout(g.page.waitForFunction(() => (document.querySelector(".secret") as HTMLInputElement).value.length === 2), 5_000, "two keys typed");
+  await withTimeout(
+    g.page.waitForFunction(() => (document.querySelector(".secret") as HTMLInputElement).value.length === 2),
+    5_000,
+    "two keys typed",
+  );
   assert.is(await input.inputValue(), "yz", "us layout: keycodes 29, 52 are y, z");
   await input.fill("");
   await switchLayout(g.page, "de");
@@ -94,7 +97,12 @@ K("X: switching to de from the greeter makes the physical Y key type 'z' (xdotoo
   await input.focus();
   for (let i = 0; ; i++) {
     xdo("key", "29");
-    const typed = await g.page.waitForFunction(() => (document.querySelector(".secret") as HTMLInputElement).value.length > 0, undefined, { timeout: 500 }).then(() => true, () => false);
+    const typed = await g.page
+      .waitForFunction(() => (document.querySelector(".secret") as HTMLInputElement).value.length > 0, undefined, { timeout: 500 })
+      .then(
+        () => true,
+        () => false,
+      );
     if (typed) break;
     assert.ok(i < 20, "the Y key typed nothing for 10 s after the switch to de");
   }
@@ -121,7 +129,9 @@ K("X: input devices plugged in while the greeter shows get the layout set again 
   await pollUntil(() => layout() === "de", 10_000, "the vconsole's de on the X server");
   assert.is(spawnSync("setxkbmap", ["-display", display, "-layout", "us"], { env }).status, 0);
   assert.is(layout(), "us");
-  const usbKeyboard = readFileSync(join(top, "test/fixtures/input/qemu-pc-usb.txt"), "utf8").split(/\n\s*\n/).find((b) => b.includes("USB Keyboard"))!;
+  const usbKeyboard = readFileSync(join(top, "test/fixtures/input/qemu-pc-usb.txt"), "utf8")
+    .split(/\n\s*\n/)
+    .find((b) => b.includes("USB Keyboard"))!;
   writeFileSync(devices, readFileSync(devices, "utf8") + usbKeyboard + "\n\n");
   await pollUntil(() => layout() === "de", 10_000, "the layout set again after a keyboard was plugged in");
   await f.until((l) => l.includes("keyboard layout set again for the input devices plugged in"), 5_000, "foyerd's line");

@@ -72,7 +72,11 @@ async function typeOnOsk(page: Page, text: string): Promise<void> {
 }
 
 O("auto: a tablet (touch screen, no keyboard) gets the OSK; a laptop and a tablet with its keyboard cover do not", async (ctx) => {
-  for (const [devices, shown] of [["tablet.txt", true], ["laptop.txt", false], ["tablet-with-keyboard.txt", false]] as const) {
+  for (const [devices, shown] of [
+    ["tablet.txt", true],
+    ["laptop.txt", false],
+    ["tablet-with-keyboard.txt", false],
+  ] as const) {
     ctx.foyerd = foyerd(devices, devices);
     const page = await open(ctx);
     await withTimeout(page.locator("#status", { hasText: "No password" }).waitFor(), 10_000);

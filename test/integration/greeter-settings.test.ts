@@ -39,7 +39,16 @@ async function client(url: string): Promise<{ ws: WebSocket; msgs: Msg[] }> {
 const last = (msgs: Msg[], type: string) => [...msgs].reverse().find((m) => m.type === type);
 
 S("layouts from evdev.xml; unknown layouts refused; a switch and the toggles reach every client", async (ctx) => {
-  writeFileSync(join(dir, "p.json"), JSON.stringify({ schema: 1, display: { stack: "headless" }, log: { kmsg: false }, locale: { conf: "/nonexistent" }, appearance: { inputDevices: join(top, "test/fixtures/input/laptop.txt") } }));
+  writeFileSync(
+    join(dir, "p.json"),
+    JSON.stringify({
+      schema: 1,
+      display: { stack: "headless" },
+      log: { kmsg: false },
+      locale: { conf: "/nonexistent" },
+      appearance: { inputDevices: join(top, "test/fixtures/input/laptop.txt") },
+    }),
+  );
   ctx.foyerd = new Foyerd(join(dir, "p.json"));
   const url = await ctx.foyerd.url();
   const a = await client(url);
@@ -48,9 +57,16 @@ S("layouts from evdev.xml; unknown layouts refused; a switch and the toggles rea
   await pollUntil(() => last(a.msgs, "keyboard_layouts") !== undefined, 5_000, "layouts");
   const layouts = last(a.msgs, "keyboard_layouts")!.layouts!;
   assert.ok(layouts.length > 50, `${layouts.length} layouts`);
-  assert.ok(layouts.find((l) => l.name === "de")?.variants.some((v) => v.name === "neo"), "de(neo) listed");
+  assert.ok(
+    layouts.find((l) => l.name === "de")?.variants.some((v) => v.name === "neo"),
+    "de(neo) listed",
+  );
   assert.is(last(b.msgs, "keyboard_layouts"), undefined, "the list goes to the asker only");
-  for (const bad of [{ layout: "klingon", variant: "" }, { layout: "de", variant: "nosuch" }, { layout: "de;reboot", variant: "" }]) {
+  for (const bad of [
+    { layout: "klingon", variant: "" },
+    { layout: "de", variant: "nosuch" },
+    { layout: "de;reboot", variant: "" },
+  ]) {
     const before = a.msgs.length;
     a.ws.send(JSON.stringify({ type: "keyboard_set", ...bad }));
     await pollUntil(() => a.msgs.slice(before).some((m) => m.type === "error"), 5_000, "refusal");

@@ -30,7 +30,13 @@ const PIN_LABEL = "Enter the PIN to unlock this disk";
 type Ctx = PageCtx;
 const S = pageSuite("integration/greeter-states", killClients);
 S.before.each(async (ctx) => {
-  const p = { schema: 1, display: { stack: "headless" }, log: { kmsg: false }, locale: { conf: "/nonexistent" }, appearance: { inputDevices: join(top, "test/fixtures/input/laptop.txt") } };
+  const p = {
+    schema: 1,
+    display: { stack: "headless" },
+    log: { kmsg: false },
+    locale: { conf: "/nonexistent" },
+    appearance: { inputDevices: join(top, "test/fixtures/input/laptop.txt") },
+  };
   writeFileSync(join(dir, "profile.json"), JSON.stringify(p));
   ctx.foyerd = new Foyerd(join(dir, "profile.json"));
   await ctx.foyerd.until((l) => /serving plymouth's protocol on '@\/ply-boot-protocol'/.test(l), 20_000, "plymouth server up");
@@ -52,7 +58,12 @@ async function shownSeconds(timer: Locator, pattern: RegExp): Promise<number> {
 
 /** What a screen reader reads as the field's description (its aria-describedby, in order). */
 const description = (field: Locator) =>
-  field.evaluate((el) => (el.getAttribute("aria-describedby") ?? "").split(" ").filter(Boolean).map((id) => document.getElementById(id)?.textContent ?? `(no #${id})`));
+  field.evaluate((el) =>
+    (el.getAttribute("aria-describedby") ?? "")
+      .split(" ")
+      .filter(Boolean)
+      .map((id) => document.getElementById(id)?.textContent ?? `(no #${id})`),
+  );
 
 S("a TPM2 PIN request: a PIN's label, systemd's words and a countdown under it; a wrong PIN is said to be one", async (ctx) => {
   const page = await open(ctx);
@@ -70,7 +81,11 @@ S("a TPM2 PIN request: a PIN's label, systemd's words and a countdown under it; 
   const LEFT = /^(\d+):(\d\d) left$/;
   const before = await shownSeconds(timer, LEFT);
   assert.ok(before > 0 && before <= 300, `countdown starts at ${before} s for a 300 s timeout`);
-  await withTimeout(page.waitForFunction((t) => document.querySelector(".time-left")?.textContent !== t, await timer.textContent()), 10_000, "countdown moves");
+  await withTimeout(
+    page.waitForFunction((t) => document.querySelector(".time-left")?.textContent !== t, await timer.textContent()),
+    10_000,
+    "countdown moves",
+  );
   assert.ok((await shownSeconds(timer, LEFT)) < before, "the countdown went up");
   const desc = await description(field);
   assert.is(desc[0], "Please enter TPM2 PIN:");
@@ -115,7 +130,12 @@ S("the countdown is told to screen readers at 10 s, not each second; at the end 
   assert.ok(Number(said!.split(" ")[0]) <= 10, `announced '${said}' before 10 s were left`);
   // the visible countdown moves on twice; what a screen reader was told stays
   const timer = form.locator(".time-left");
-  for (let i = 0; i < 2; i++) await withTimeout(page.waitForFunction((t) => document.querySelector(".time-left")?.textContent !== t, await timer.textContent()), 5_000, "countdown moves");
+  for (let i = 0; i < 2; i++)
+    await withTimeout(
+      page.waitForFunction((t) => document.querySelector(".time-left")?.textContent !== t, await timer.textContent()),
+      5_000,
+      "countdown moves",
+    );
   assert.is(await told.textContent(), said);
   assert.is(await timer.getAttribute("aria-live"), "off");
   await withTimeout(form.waitFor({ state: "detached" }), 20_000, "expired request gone");

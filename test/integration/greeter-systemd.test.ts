@@ -27,7 +27,16 @@ test.before(async () => {
   c.installPolicy(POLICY);
   c.installFoyerUnit(rt());
   const profile = join(c.dir, "greeter.json");
-  writeFileSync(profile, JSON.stringify({ schema: 1, display: { stack: "headless-wayland", browser: "chromium", renderer: "pixman", rotate: 2 }, log: { kmsg: false, level: "debug" }, launch: "systemd", greeter: { readyTimeoutMs: 120_000 } }));
+  writeFileSync(
+    profile,
+    JSON.stringify({
+      schema: 1,
+      display: { stack: "headless-wayland", browser: "chromium", renderer: "pixman", rotate: 2 },
+      log: { kmsg: false, level: "debug" },
+      launch: "systemd",
+      greeter: { readyTimeoutMs: 120_000 },
+    }),
+  );
   writeFileSync(join(c.dir, "foyerd.env"), `FOYER_PROFILE=${profile}\n`);
   const r = c.exec(["systemctl", "start", "foyer.service"]);
   assert.equal(r.code, 0, r.stderr);
@@ -73,7 +82,13 @@ test("cage killed from outside: the unit's end is GreeterExited(SIGKILL), a new 
 test("stopping foyerd stops its greeter unit: nothing is left", async () => {
   assert.equal(c.exec(["systemctl", "stop", "foyer.service"]).code, 0);
   await pollUntil(() => greeterUnits().length === 0, 30_000, "no greeter unit left").catch((e) => {
-    throw new Error(`${e.message}: ${JSON.stringify(greeterUnits())}\n${log().split("\n").filter((l) => !l.includes("said:")).slice(-15).join("\n")}`);
+    throw new Error(
+      `${e.message}: ${JSON.stringify(greeterUnits())}\n${log()
+        .split("\n")
+        .filter((l) => !l.includes("said:"))
+        .slice(-15)
+        .join("\n")}`,
+    );
   });
 });
 

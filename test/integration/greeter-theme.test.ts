@@ -19,7 +19,13 @@ const dir = mkdtempSync(join(tmpdir(), "foyer-theme-"));
 const docs = process.env.FOYER_UPDATE_DOCS ? join(top, "docs") : dir;
 
 function foyerd(theme: string): Foyerd {
-  const p = { schema: 1, display: { stack: "headless" }, log: { kmsg: false }, locale: { conf: "/nonexistent" }, appearance: { theme, inputDevices: join(top, "test/fixtures/input/laptop.txt") } };
+  const p = {
+    schema: 1,
+    display: { stack: "headless" },
+    log: { kmsg: false },
+    locale: { conf: "/nonexistent" },
+    appearance: { theme, inputDevices: join(top, "test/fixtures/input/laptop.txt") },
+  };
   writeFileSync(join(dir, `${theme}.json`), JSON.stringify(p));
   return new Foyerd(join(dir, `${theme}.json`));
 }
@@ -40,7 +46,11 @@ T("daylight: its colours, its logo, and no serious axe violations (contrast incl
   const page = await open(ctx);
   askPassword("Please enter passphrase for disk root:");
   await withTimeout(page.getByLabel("Please enter passphrase for disk root:").waitFor(), 10_000, "prompt");
-  await withTimeout(page.waitForFunction(() => getComputedStyle(document.documentElement).getPropertyValue("--bg").trim() === "#eef1f5"), 10_000, "theme applied");
+  await withTimeout(
+    page.waitForFunction(() => getComputedStyle(document.documentElement).getPropertyValue("--bg").trim() === "#eef1f5"),
+    10_000,
+    "theme applied",
+  );
   // the theme's logo replaces the built-in icon
   assert.match(await page.evaluate(() => getComputedStyle(document.querySelector(".brand")!, "::before").backgroundImage), /themes\/daylight\/logo\.svg/);
   assert.is(await page.locator("#unlock-view .logo").isVisible(), false);

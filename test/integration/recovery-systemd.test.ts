@@ -35,7 +35,17 @@ ExecStart=/bin/sh -c 'echo "$1: UNEXPECTED INCONSISTENCY; RUN fsck MANUALLY." >&
 /** `plymouth`: serve Plymouth's protocol (emergency.service's own `plymouth quit` would stop foyerd) */
 function profile(name: string, watch: boolean, plymouth: boolean, launch = "auto"): string {
   const p = join(c.dir, `${name}.json`);
-  writeFileSync(p, JSON.stringify({ schema: 1, display: { stack: "headless" }, log: { kmsg: false }, launch, recovery: { watchSystemd: watch }, plymouth: { serve: plymouth ? "auto" : false } }));
+  writeFileSync(
+    p,
+    JSON.stringify({
+      schema: 1,
+      display: { stack: "headless" },
+      log: { kmsg: false },
+      launch,
+      recovery: { watchSystemd: watch },
+      plymouth: { serve: plymouth ? "auto" : false },
+    }),
+  );
   return p;
 }
 
@@ -65,11 +75,15 @@ function status(): Record<string, unknown> {
 
 async function untilRecovery(pred: (reason: string) => boolean, what: string): Promise<string> {
   let reason = "";
-  await pollUntil(() => {
-    const s = status();
-    reason = String(s.RecoveryReason ?? "");
-    return s.Flow === "recovery" && pred(reason);
-  }, 60_000, what);
+  await pollUntil(
+    () => {
+      const s = status();
+      reason = String(s.RecoveryReason ?? "");
+      return s.Flow === "recovery" && pred(reason);
+    },
+    60_000,
+    what,
+  );
   return reason;
 }
 
@@ -113,7 +127,12 @@ test("drop-ins: OnFailure= → foyer-recovery@.service → foyerctl recovery --u
   // the shipped files, into /etc/systemd/system as dracut puts them into the initrd's unit dir
   const etc = join(c.root, "etc/systemd/system");
   const pkg = join(top, "packaging/systemd/initrd");
-  for (const f of ["foyer-recovery@.service", "systemd-fsck@.service.d/foyer-recovery.conf", "systemd-fsck-root.service.d/foyer-recovery.conf", "emergency.service.d/foyer-recovery.conf"]) {
+  for (const f of [
+    "foyer-recovery@.service",
+    "systemd-fsck@.service.d/foyer-recovery.conf",
+    "systemd-fsck-root.service.d/foyer-recovery.conf",
+    "emergency.service.d/foyer-recovery.conf",
+  ]) {
     mkdirSync(join(etc, f, ".."), { recursive: true });
     copyFileSync(join(pkg, f), join(etc, f));
   }
@@ -142,10 +161,14 @@ test("drop-ins: without foyerd the recovery unit still succeeds (foyerctl's 'not
   failFsck();
   const unit = `foyer-recovery@${FSCK_UNIT}.service`;
   let shown = "";
-  await pollUntil(() => {
-    shown = c.exec(["systemctl", "show", "-p", "Result,ActiveState,ExecMainStatus", unit]).stdout;
-    return shown.includes("ExecMainStatus=3") && shown.includes("ActiveState=inactive");
-  }, 60_000, "the recovery unit finishing with foyerctl's exit 3");
+  await pollUntil(
+    () => {
+      shown = c.exec(["systemctl", "show", "-p", "Result,ActiveState,ExecMainStatus", unit]).stdout;
+      return shown.includes("ExecMainStatus=3") && shown.includes("ActiveState=inactive");
+    },
+    60_000,
+    "the recovery unit finishing with foyerctl's exit 3",
+  );
   assert.match(shown, "Result=success");
 });
 

@@ -13,7 +13,15 @@ import { tmpdir } from "node:os";
 import { chromium, type Browser } from "playwright-core";
 import { Foyerd, requireTool, requirePrivateAskDir, withTimeout, top, CHROMIUM_ARGS } from "../helpers/index.js";
 
-for (const [t, pkg] of [["mkfs.ext4", "e2fsprogs"], ["debugfs", "e2fsprogs"], ["fsck.ext4", "e2fsprogs"], ["sulogin", "util-linux"], ["openssl", "openssl"], ["chromium", "chromium"]]) requireTool(t!, pkg!);
+for (const [t, pkg] of [
+  ["mkfs.ext4", "e2fsprogs"],
+  ["debugfs", "e2fsprogs"],
+  ["fsck.ext4", "e2fsprogs"],
+  ["sulogin", "util-linux"],
+  ["openssl", "openssl"],
+  ["chromium", "chromium"],
+])
+  requireTool(t!, pkg!);
 requirePrivateAskDir();
 
 const dir = mkdtempSync(join(tmpdir(), "foyer-recovery-"));
@@ -61,13 +69,15 @@ R("the failure is shown with fsck's output and exit code; the repair asks for th
   const page = await ctx.browser!.newPage({ viewport: { width: 1280, height: 900 } });
   // the terminal's bytes as the page receives them: fsck's progress bar is drawn there
   let terminal = "";
-  page.on("websocket", (ws) => ws.on("framereceived", (f) => typeof f.payload !== "string" && f.payload[0] === 0x02 && (terminal += f.payload.subarray(1).toString("latin1"))));
+  page.on("websocket", (ws) =>
+    ws.on("framereceived", (f) => typeof f.payload !== "string" && f.payload[0] === 0x02 && (terminal += f.payload.subarray(1).toString("latin1"))),
+  );
   await page.goto(url.href);
   await withTimeout(page.locator("#recovery-reason", { hasText: "fsck failed on /dev/vda2" }).waitFor(), 15_000, "reason shown");
   await withTimeout(page.locator("#fsck-status", { hasText: "exit code 4" }).waitFor(), 30_000, "read-only check finished");
   const output = await page.locator("#fsck-output").textContent();
   assert.match(output ?? "", /Fix\? no/);
-  assert.match(await page.locator("#journal").textContent() ?? "", /recovery: fsck failed/);
+  assert.match((await page.locator("#journal").textContent()) ?? "", /recovery: fsck failed/);
   writeFileSync(join(tmpdir(), "foyer-recovery.png"), await page.screenshot());
   if (process.env.FOYER_UPDATE_DOCS) writeFileSync(join(top, "docs/recovery.png"), await page.screenshot());
 
@@ -76,7 +86,11 @@ R("the failure is shown with fsck's output and exit code; the repair asks for th
     await page.getByRole("button", { name: "Repair file system (asks for the root password)" }).click();
     const rows = page.locator("#terminal .xterm-rows");
     await withTimeout(rows.filter({ hasText: "Give root password for maintenance" }).waitFor(), 30_000, "sulogin's prompt for the repair");
-    await withTimeout(page.locator("#fsck-status", { hasText: "enter the root password in the terminal below to repair" }).waitFor(), 10_000, "the status says what is asked");
+    await withTimeout(
+      page.locator("#fsck-status", { hasText: "enter the root password in the terminal below to repair" }).waitFor(),
+      10_000,
+      "the status says what is asked",
+    );
     assert.is.not(run("fsck.ext4", ["-n", "-f", img]).status, 0, "the image changed before the password");
     await page.locator("#terminal .xterm-helper-textarea").focus();
     await page.keyboard.type("recovery-pw\n");
@@ -86,7 +100,10 @@ R("the failure is shown with fsck's output and exit code; the repair asks for th
     const percents = [...terminal.matchAll(/\|\s*(\d{1,3}\.\d)%/g)].map((m) => Number(m[1])).filter((p, i, a) => i === 0 || p !== a[i - 1]);
     console.log(`the repair's progress in the terminal: ${percents.join(", ")}`);
     assert.ok(percents.length >= 2 && percents[percents.length - 1] === 100, `progress shown up to 100 %: ${percents.join(", ")}`);
-    assert.ok(percents.every((p, i) => i === 0 || p >= percents[i - 1]!), `progress never goes back: ${percents.join(", ")}`);
+    assert.ok(
+      percents.every((p, i) => i === 0 || p >= percents[i - 1]!),
+      `progress never goes back: ${percents.join(", ")}`,
+    );
     await page.keyboard.type("\n"); // "Press Enter to close this terminal."
     // fsck's 1 (errors corrected): foyer checks again, read-only, and the screen says it is clean now
     await withTimeout(page.locator("#fsck-status", { hasText: /exit code 0 \(clean\)/ }).waitFor(), 30_000, "the check after the repair shown clean");
@@ -115,7 +132,7 @@ R("the terminal runs sulogin: a wrong root password is refused, the right one gi
   await page.locator("#terminal .xterm-helper-textarea").focus();
   await page.keyboard.type("not-the-password\n");
   await withTimeout(rows.filter({ hasText: "Login incorrect" }).waitFor(), 15_000, "wrong password refused");
-  assert.not.match(await rows.textContent() ?? "", /not-the-password/);
+  assert.not.match((await rows.textContent()) ?? "", /not-the-password/);
   await withTimeout(rows.filter({ hasText: /Give root password[\s\S]*Give root password/ }).waitFor(), 15_000, "asked again");
   await page.keyboard.type("recovery-pw\n");
   await page.keyboard.type("echo FOYER-$((6*7))\n");
@@ -133,7 +150,14 @@ R("the terminal runs sulogin: a wrong root password is refused, the right one gi
   while (Date.now() - t0 < 4_000) {
     peak = Math.max(peak, rss());
     // the page still answers while the flood runs
-    assert.is(await withTimeout(page.evaluate(() => 1 + 1), 3_000, "greeter responsive during the flood"), 2);
+    assert.is(
+      await withTimeout(
+        page.evaluate(() => 1 + 1),
+        3_000,
+        "greeter responsive during the flood",
+      ),
+      2,
+    );
     await new Promise((r) => setTimeout(r, 250));
   }
   await withTimeout(rows.filter({ hasText: "FLOOD-42" }).waitFor(), 60_000, "flood finished");
@@ -156,7 +180,11 @@ R("the terminal button works on the first click, however slowly its code loads",
   const closedBefore = ctx.foyerd!.count(/recovery terminal closed/);
   await page.goto(await ctx.foyerd!.url());
   await page.getByRole("button", { name: "Open root terminal" }).click();
-  await withTimeout(page.locator("#terminal .xterm-rows").filter({ hasText: "Give root password for maintenance" }).waitFor(), 30_000, "sulogin's prompt after the first click");
+  await withTimeout(
+    page.locator("#terminal .xterm-rows").filter({ hasText: "Give root password for maintenance" }).waitFor(),
+    30_000,
+    "sulogin's prompt after the first click",
+  );
   await page.close();
   await ctx.foyerd!.untilCount(/recovery terminal closed/, closedBefore + 1, 10_000);
 });
@@ -165,7 +193,11 @@ R("an emergency shell's `plymouth quit` (dracut's) while the recovery screen is 
   // dracut-emergency runs `plymouth quit` for the text console: foyer would leave a black screen
   const q = spawnSync("plymouth", ["quit"], { encoding: "utf8", timeout: 10_000 });
   assert.is(q.status, 0, `the quit was not ACKed: ${q.stderr}`);
-  await ctx.foyerd!.until((l) => l.includes("the recovery screen is up (an emergency shell asks for the console), ignoring the quit"), 10_000, "the quit ignored");
+  await ctx.foyerd!.until(
+    (l) => l.includes("the recovery screen is up (an emergency shell asks for the console), ignoring the quit"),
+    10_000,
+    "the quit ignored",
+  );
   assert.is(ctx.foyerd!.proc.exitCode, null, "foyerd ended");
   assert.not.match(ctx.foyerd!.log, /phase stopping/);
   const page = await ctx.browser!.newPage();

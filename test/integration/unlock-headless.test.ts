@@ -115,7 +115,12 @@ U("bad tokens, foreign origins and wrong hosts are refused with 403", async (ctx
   assert.is(await wsOpen(ws + token, { Origin: "http://evil.example" }), 403);
   assert.is(await wsOpen(ws + token, {}), 403);
   // DNS rebinding: a page served under another name that resolves to 127.0.0.1
-  const status = await new Promise<number>((resolve) => get({ host: "127.0.0.1", port: Number(url.port), path: "/", headers: { Host: `evil.example:${url.port}` } }, (res) => resolve(res.statusCode ?? 0)).on("error", () => resolve(0)));
+  const status = await new Promise<number>((resolve) =>
+    get({ host: "127.0.0.1", port: Number(url.port), path: "/", headers: { Host: `evil.example:${url.port}` } }, (res) => resolve(res.statusCode ?? 0)).on(
+      "error",
+      () => resolve(0),
+    ),
+  );
   assert.is(status, 403);
 });
 
@@ -126,9 +131,23 @@ U("malformed frames get an error, the connection and the daemon go on", async (c
   const msgs: { type: string; code?: string }[] = [];
   ws.on("message", (d) => msgs.push(JSON.parse(d.toString())));
   await withTimeout(new Promise((r) => ws.on("open", r)), 5_000);
-  const frames: (string | Buffer)[] = ["{", "[]", '{"type":"answer","passphrase":"x"}', '{"type":"cancel","key":"1"}', Buffer.from([9, 9]), Buffer.from([1, 0, 0]), Buffer.from([1, 0, 0, 0, 99, 65])];
+  const frames: (string | Buffer)[] = [
+    "{",
+    "[]",
+    '{"type":"answer","passphrase":"x"}',
+    '{"type":"cancel","key":"1"}',
+    Buffer.from([9, 9]),
+    Buffer.from([1, 0, 0]),
+    Buffer.from([1, 0, 0, 0, 99, 65]),
+  ];
   for (const f of frames) ws.send(f, { binary: Buffer.isBuffer(f) });
-  await withTimeout((async () => { while (msgs.filter((m) => m.type === "error").length < frames.length) await new Promise((r) => setTimeout(r, 20)); })(), 5_000, "error replies");
+  await withTimeout(
+    (async () => {
+      while (msgs.filter((m) => m.type === "error").length < frames.length) await new Promise((r) => setTimeout(r, 20));
+    })(),
+    5_000,
+    "error replies",
+  );
   assert.ok(msgs.filter((m) => m.type === "error").every((m) => m.code === "protocol-error" || m.code === "not-found"));
   // an oversized frame closes that connection only
   const closed = new Promise<number>((r) => ws.on("close", (c) => r(c)));

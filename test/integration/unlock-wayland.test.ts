@@ -6,7 +6,7 @@
 import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync, mkdirSync, readFileSync} from "node:fs";
+import { mkdtempSync, writeFileSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import * as pty from "node-pty";
@@ -44,7 +44,6 @@ W.after.each(async (ctx) => {
   assert.is(left, "", "greeter processes left after foyerd stopped");
 });
 
-
 function greeterPid(): number {
   const r = spawnSync("pgrep", ["-u", "foyer-greeter", "-x", "cage"], { encoding: "utf8" });
   const pid = Number(r.stdout.trim().split("\n")[0]);
@@ -61,7 +60,11 @@ W("types into the greeter under cage; screenshot of the unlock screen", async (c
   await withTimeout(input.waitFor(), 15_000, "prompt in the greeter");
   await page.waitForFunction(() => document.activeElement instanceof HTMLInputElement);
   // the compositor's view of it: grim over wlr-screencopy, as the greeter user
-  const shot = spawnSync("runuser", ["-u", "foyer-greeter", "--", "env", `XDG_RUNTIME_DIR=${join(f.runtimeDir, "state/greeter/xdg")}`, "WAYLAND_DISPLAY=wayland-0", "grim", "-"], { maxBuffer: 64 << 20 });
+  const shot = spawnSync(
+    "runuser",
+    ["-u", "foyer-greeter", "--", "env", `XDG_RUNTIME_DIR=${join(f.runtimeDir, "state/greeter/xdg")}`, "WAYLAND_DISPLAY=wayland-0", "grim", "-"],
+    { maxBuffer: 64 << 20 },
+  );
   assert.is(shot.status, 0, String(shot.stderr));
   assert.ok(shot.stdout.length > 10_000, "grim returned an empty picture");
   mkdirSync(join(top, "docs"), { recursive: true });

@@ -22,8 +22,6 @@ X.after.each(async (ctx) => {
   spawnSync("pkill", ["-KILL", "-u", "foyer-greeter"]);
 });
 
-
-
 X("Xvfb + chromium: prompt answered, browser restarted on the same display", async (ctx) => {
   // a machine configured for German (Neo variant): shown in the greeter and applied to the X server
   const dir = mkdtempSync(join(tmpdir(), "foyer-x11-"));

@@ -17,7 +17,8 @@ const usr = (cmdline: string, fstab = "") => configuredFsckDevice("usr", cmdline
 test("which checks may name no device: the root's and /usr's", () => {
   assert.is(fsckFileSystem("systemd-fsck-root.service"), "root");
   assert.is(fsckFileSystem("systemd-fsck-usr.service"), "usr");
-  for (const u of ["systemd-fsck@dev-vda2.service", "emergency.target", "systemd-fsck-root.socket", "systemd-fsckd.service"]) assert.is(fsckFileSystem(u), undefined, u);
+  for (const u of ["systemd-fsck@dev-vda2.service", "emergency.target", "systemd-fsck-root.socket", "systemd-fsckd.service"])
+    assert.is(fsckFileSystem(u), undefined, u);
 });
 
 test("each spec form as udev's symlink; the UUID's case as written, as systemd keeps it", () => {
@@ -46,7 +47,21 @@ test("udev's escaping of a tag's value (systemd's own cases): '/', spaces, backs
   assert.is(udevNode("LABEL='root'"), "/dev/disk/by-label/root");
   assert.is(udevNode(`LABEL=a"b`), "/dev/disk/by-label/a\\x22b");
   // nothing that is not a device node under /dev
-  for (const bad of ["UUID=", `LABEL=""`, "LABEL=..", "LABEL=.", "/dev/", "/dev/nfs", "/dev//nfs", "/dev/../etc/shadow", "rootfs", "zfs:rpool/ROOT", "/srv/nfsroot", "/dev/a\0b", "/dev/" + "x".repeat(4100)]) {
+  for (const bad of [
+    "UUID=",
+    `LABEL=""`,
+    "LABEL=..",
+    "LABEL=.",
+    "/dev/",
+    "/dev/nfs",
+    "/dev//nfs",
+    "/dev/../etc/shadow",
+    "rootfs",
+    "zfs:rpool/ROOT",
+    "/srv/nfsroot",
+    "/dev/a\0b",
+    "/dev/" + "x".repeat(4100),
+  ]) {
     assert.is(udevNode(bad), undefined, bad);
   }
 });
@@ -70,7 +85,22 @@ test("quoting as the kernel splits the command line: double quotes group and are
 test("a root that is no block device (gpt-auto, tmpfs, NFS, …): none, and the fstab is not asked", () => {
   const fstab = "/dev/vdb1 /sysroot ext4 defaults 0 1\n";
   assert.is(root("", fstab), "/dev/vdb1", "the fstab alone names it");
-  for (const r of ["gpt-auto", "tmpfs", "/dev/nfs", "nfs:10.0.0.1:/srv/root", "nfs4:server:/root", "dhcp", "dhcp6", "10.0.0.1:/srv/root", "[2001:db8::1]:/srv/root", "/srv/nfsroot", "cifs://server/root", "iscsi:10.0.0.1::::iqn.2009-06.test:root", "live:CDLABEL=Fedora", "zfs:AUTO"]) {
+  for (const r of [
+    "gpt-auto",
+    "tmpfs",
+    "/dev/nfs",
+    "nfs:10.0.0.1:/srv/root",
+    "nfs4:server:/root",
+    "dhcp",
+    "dhcp6",
+    "10.0.0.1:/srv/root",
+    "[2001:db8::1]:/srv/root",
+    "/srv/nfsroot",
+    "cifs://server/root",
+    "iscsi:10.0.0.1::::iqn.2009-06.test:root",
+    "live:CDLABEL=Fedora",
+    "zfs:AUTO",
+  ]) {
     assert.is(root(`root=${r}`, fstab), undefined, r);
     assert.is(fileSystemSpec("root", `root=${r}`, fstab), undefined, r);
   }
@@ -93,7 +123,10 @@ test("the fstab: the /sysroot entry (the first), else /; comments, blank lines, 
   assert.is(fileSystemSpec("root", "quiet splash", fstab), "PARTUUID=0f0f0f0f-01");
   assert.is(root("quiet splash", fstab), "/dev/disk/by-partuuid/0f0f0f0f-01");
   // no /sysroot entry: the real root's fstab names /
-  assert.is(root("", "UUID=11111111-2222-3333-4444-555555555555 / ext4 defaults 0 1\n#/dev/vda1 /sysroot ext4 defaults 0 1"), "/dev/disk/by-uuid/11111111-2222-3333-4444-555555555555");
+  assert.is(
+    root("", "UUID=11111111-2222-3333-4444-555555555555 / ext4 defaults 0 1\n#/dev/vda1 /sysroot ext4 defaults 0 1"),
+    "/dev/disk/by-uuid/11111111-2222-3333-4444-555555555555",
+  );
   // root=fstab says: the fstab's; fstab=0 / rd.fstab=no: none
   assert.is(root("root=fstab", fstab), "/dev/disk/by-partuuid/0f0f0f0f-01");
   assert.is(root("rd.fstab=no", fstab), undefined);
@@ -162,9 +195,14 @@ test("the watch: a root check without a device argument → the device from the 
   const cmdline = file("cmdline", "BOOT_IMAGE=/vmlinuz root=UUID=037b9d94-148e-4ee4-8d38-67bfe15bb535 ro quiet\n");
   const lines: string[] = [];
   const seen = await failures("systemd-fsck-root.service", [SYSTEMD_FSCK], { cmdline, fstab: join(dir, "no-fstab") }, lines);
-  assert.equal(seen, [["file system check failed: 'systemd-fsck-root.service'", "systemd-fsck-root.service", "/dev/disk/by-uuid/037b9d94-148e-4ee4-8d38-67bfe15bb535"]]);
+  assert.equal(seen, [
+    ["file system check failed: 'systemd-fsck-root.service'", "systemd-fsck-root.service", "/dev/disk/by-uuid/037b9d94-148e-4ee4-8d38-67bfe15bb535"],
+  ]);
   // a missing fstab is common in an initrd: not a warning
-  assert.not.ok(lines.some((l) => l.startsWith("warning")), lines.join("\n"));
+  assert.not.ok(
+    lines.some((l) => l.startsWith("warning")),
+    lines.join("\n"),
+  );
 });
 
 test("the watch: the unit's own device wins, a systemd-fsck@ instance's too; -usr from mount.usr=", async () => {
@@ -185,14 +223,20 @@ test("the watch: the fstab when the command line names no root; unreadable or ov
   const big = file("cmdline-big", `root=/dev/vda9 ${"x".repeat(64 * 1024)}`);
   let lines: string[] = [];
   assert.equal((await failures("systemd-fsck-root.service", [SYSTEMD_FSCK], { cmdline: big, fstab }, lines))[0]![2], "/dev/disk/by-label/my\\x20root");
-  assert.ok(lines.some((l) => l.startsWith(`warning cannot read ${big}, ignoring`) && l.includes("larger than 65536 bytes")), lines.join("\n"));
+  assert.ok(
+    lines.some((l) => l.startsWith(`warning cannot read ${big}, ignoring`) && l.includes("larger than 65536 bytes")),
+    lines.join("\n"),
+  );
 
   // an fstab that is a folder: a warning, and the command line alone decides
   const folder = join(dir, "fstab-folder");
   mkdirSync(folder);
   lines = [];
   assert.equal((await failures("systemd-fsck-root.service", [SYSTEMD_FSCK], { cmdline: quiet, fstab: folder }, lines))[0]![2], undefined);
-  assert.ok(lines.some((l) => l.startsWith(`warning cannot read ${folder}, ignoring`)), lines.join("\n"));
+  assert.ok(
+    lines.some((l) => l.startsWith(`warning cannot read ${folder}, ignoring`)),
+    lines.join("\n"),
+  );
 });
 
 test.run();

@@ -44,12 +44,18 @@ test("pings arrive on a real datagram socket, the variables leave the environmen
     assert.ok(w, lines.join("\n"));
     assert.equal(env, { KEEP: "1" }, "what foyerd starts must not ping on its behalf");
     await pollUntil(() => got.length >= 3, 5000, "three pings");
-    assert.ok(got.every((m) => m === "WATCHDOG=1"), JSON.stringify(got));
+    assert.ok(
+      got.every((m) => m === "WATCHDOG=1"),
+      JSON.stringify(got),
+    );
     w!.stop();
     const n = got.length;
     await new Promise((r) => setTimeout(r, 300));
     assert.is(got.length, n, "no ping after stop()");
-    assert.equal(lines.filter((l) => !l.startsWith("info")), []);
+    assert.equal(
+      lines.filter((l) => !l.startsWith("info")),
+      [],
+    );
   } finally {
     w?.stop();
     sock.close();

@@ -39,7 +39,10 @@ test("a call systemd never answers: it times out, and the connection is given up
   let lost = "";
   sd.on("end", (why: string) => (lost = why));
   answering = false;
-  const err = await manager(sd, "ListUnits").then(() => undefined, (e: Error) => e);
+  const err = await manager(sd, "ListUnits").then(
+    () => undefined,
+    (e: Error) => e,
+  );
   assert.ok(err, "the call returned");
   assert.match(err!.message, /systemd ListUnits timed out after 500 ms/);
   assert.is(lost, "systemd did not answer ListUnits within 500 ms");
@@ -54,7 +57,10 @@ test("the link: a silent systemd is dropped, and a new connection is made once i
     const first = link.bus!;
     answering = false;
     await manager(first, "ListUnits").catch(() => {});
-    assert.ok(lines.some((l) => l.includes("lost systemd's bus: systemd did not answer ListUnits within 500 ms")), lines.join("\n"));
+    assert.ok(
+      lines.some((l) => l.includes("lost systemd's bus: systemd did not answer ListUnits within 500 ms")),
+      lines.join("\n"),
+    );
     answering = true;
     await pollUntil(() => lines.some((l) => l.includes("systemd's bus is back")), 10_000, `the link back; it logged:\n${lines.join("\n")}`);
     assert.ok(link.bus && link.bus !== first, "no new connection");

@@ -6,9 +6,28 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { EventEmitter } from "node:events";
 import dbus from "dbus-next";
-import { escapeUnitPart, unitName, exitFrom, resolveExecutable, transientProperties, ownUnitFrom, SystemdLauncher, type SystemdLink } from "../../src/launch/systemd.js";
+import {
+  escapeUnitPart,
+  unitName,
+  exitFrom,
+  resolveExecutable,
+  transientProperties,
+  ownUnitFrom,
+  SystemdLauncher,
+  type SystemdLink,
+} from "../../src/launch/systemd.js";
 import { unitObjectPath, resolveSystemdAddress } from "../../src/launch/systemd-bus.js";
-import { classify, reasonForUnit, isFsckUnit, printableUnit, bootEvent, fsckReason, fsckDevice, unescapePath, execStartArgv } from "../../src/launch/boot-failures.js";
+import {
+  classify,
+  reasonForUnit,
+  isFsckUnit,
+  printableUnit,
+  bootEvent,
+  fsckReason,
+  fsckDevice,
+  unescapePath,
+  execStartArgv,
+} from "../../src/launch/boot-failures.js";
 import { checkReason } from "../../src/dbus/supervisor1.js";
 import { collectingLogger, pollUntil, withTimeout } from "../helpers/index.js";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -57,7 +76,18 @@ test("executables are found as execvp would, relative PATH entries ignored", () 
 });
 
 test("transient properties: what the unit gets; refused environment keys dropped and named, values never", () => {
-  const { props, dropped } = transientProperties({ name: "greeter", argv: ["cage", "--", "cog"], uid: 1001, gid: 1002, env: { A: "1", "BAD KEY": "secret", "B=": "x", C: "nul\0byte" }, logFile: "/run/foyer/log/greeter.log" }, "/usr/bin/cage", 5000);
+  const { props, dropped } = transientProperties(
+    {
+      name: "greeter",
+      argv: ["cage", "--", "cog"],
+      uid: 1001,
+      gid: 1002,
+      env: { A: "1", "BAD KEY": "secret", "B=": "x", C: "nul\0byte" },
+      logFile: "/run/foyer/log/greeter.log",
+    },
+    "/usr/bin/cage",
+    5000,
+  );
   const p = Object.fromEntries(props.map(([k, v]) => [k, v.value]));
   assert.equal(p.ExecStart, [["/usr/bin/cage", ["cage", "--", "cog"], false]]);
   assert.equal(p.Environment, ["A=1"]);
@@ -73,7 +103,12 @@ test("transient properties: what the unit gets; refused environment keys dropped
   assert.is(p.WorkingDirectory, "/");
   assert.equal(p.Before, ["shutdown.target"], "outside a service there is no own unit to order against");
   // inside foyer.service: ordered before it, so a transaction that stops both stops foyerd first
-  const inUnit = Object.fromEntries(transientProperties({ name: "greeter", argv: ["cage"], env: {}, logFile: "/l" }, "/usr/bin/cage", 5000, "foyer.service").props.map(([k, v]) => [k, v.value]));
+  const inUnit = Object.fromEntries(
+    transientProperties({ name: "greeter", argv: ["cage"], env: {}, logFile: "/l" }, "/usr/bin/cage", 5000, "foyer.service").props.map(([k, v]) => [
+      k,
+      v.value,
+    ]),
+  );
   assert.equal(inUnit.Before, ["shutdown.target", "foyer.service"]);
 });
 
@@ -87,23 +122,48 @@ test("foyerd's own unit from its cgroup: a service's name, nothing for a scope, 
 });
 
 test("bus choice: the system bus when it is there, else systemd's private socket (peer-to-peer)", () => {
-  const has = (...paths: string[]) => (p: import("node:fs").PathLike) => paths.includes(String(p));
-  assert.equal(resolveSystemdAddress("auto", {}, has("/run/dbus/system_bus_socket", "/run/systemd/private")), { address: "unix:path=/run/dbus/system_bus_socket", peer: false });
+  const has =
+    (...paths: string[]) =>
+    (p: import("node:fs").PathLike) =>
+      paths.includes(String(p));
+  assert.equal(resolveSystemdAddress("auto", {}, has("/run/dbus/system_bus_socket", "/run/systemd/private")), {
+    address: "unix:path=/run/dbus/system_bus_socket",
+    peer: false,
+  });
   // in an initrd: systemd's own socket, which outlives the initrd's bus daemon
-  assert.equal(resolveSystemdAddress("auto", {}, has("/etc/initrd-release", "/run/dbus/system_bus_socket", "/run/systemd/private")), { address: "unix:path=/run/systemd/private", peer: true });
-  assert.equal(resolveSystemdAddress("auto", {}, has("/etc/initrd-release", "/run/dbus/system_bus_socket")), { address: "unix:path=/run/dbus/system_bus_socket", peer: false });
-  assert.equal(resolveSystemdAddress("auto", {}, () => false), { address: "unix:path=/run/systemd/private", peer: true });
-  assert.equal(resolveSystemdAddress("auto", { DBUS_SYSTEM_BUS_ADDRESS: "unix:path=/x" }, () => false), { address: "unix:path=/x", peer: false });
+  assert.equal(resolveSystemdAddress("auto", {}, has("/etc/initrd-release", "/run/dbus/system_bus_socket", "/run/systemd/private")), {
+    address: "unix:path=/run/systemd/private",
+    peer: true,
+  });
+  assert.equal(resolveSystemdAddress("auto", {}, has("/etc/initrd-release", "/run/dbus/system_bus_socket")), {
+    address: "unix:path=/run/dbus/system_bus_socket",
+    peer: false,
+  });
+  assert.equal(
+    resolveSystemdAddress("auto", {}, () => false),
+    { address: "unix:path=/run/systemd/private", peer: true },
+  );
+  assert.equal(
+    resolveSystemdAddress("auto", { DBUS_SYSTEM_BUS_ADDRESS: "unix:path=/x" }, () => false),
+    { address: "unix:path=/x", peer: false },
+  );
   assert.equal(resolveSystemdAddress("unix:path=/proc/1/root/run/systemd/private"), { address: "unix:path=/proc/1/root/run/systemd/private", peer: true });
 });
 
 test("boot failures: fsck units and stop targets, reasons that name the unit and pass checkReason", () => {
-  for (const u of ["systemd-fsck-root.service", "systemd-fsck-usr.service", "systemd-fsck@dev-sda1.service", "systemd-fsck@dev-disk-by\\x2duuid-1.service"]) assert.ok(isFsckUnit(u), u);
+  for (const u of ["systemd-fsck-root.service", "systemd-fsck-usr.service", "systemd-fsck@dev-sda1.service", "systemd-fsck@dev-disk-by\\x2duuid-1.service"])
+    assert.ok(isFsckUnit(u), u);
   for (const u of ["systemd-fsckd.service", "systemd-fsck@.service", "my-systemd-fsck.service", "systemd-fsck-root.socket"]) assert.not.ok(isFsckUnit(u), u);
-  assert.is(classify({ kind: "job_removed", unit: "systemd-fsck-root.service", result: "failed" }, undefined), "file system check failed: 'systemd-fsck-root.service'");
+  assert.is(
+    classify({ kind: "job_removed", unit: "systemd-fsck-root.service", result: "failed" }, undefined),
+    "file system check failed: 'systemd-fsck-root.service'",
+  );
   assert.is(classify({ kind: "job_removed", unit: "systemd-fsck-root.service", result: "done" }, undefined), undefined);
   assert.is(classify({ kind: "job_removed", unit: "systemd-fsck-root.service", result: "dependency" }, undefined), undefined);
-  assert.is(classify({ kind: "job_new", unit: "emergency.target" }, "x.service"), "boot stopped in emergency mode ('emergency.target') after 'x.service' failed");
+  assert.is(
+    classify({ kind: "job_new", unit: "emergency.target" }, "x.service"),
+    "boot stopped in emergency mode ('emergency.target') after 'x.service' failed",
+  );
   assert.is(classify({ kind: "job_new", unit: "rescue.target" }, undefined), "boot stopped in rescue mode ('rescue.target')");
   assert.is(classify({ kind: "job_new", unit: "multi-user.target" }, undefined), undefined);
   // a unit name with control characters or of any length still gives a reason foyer accepts
@@ -123,7 +183,10 @@ test("a failed check's device: ExecStart's last argument, else the instance unes
   assert.is(unescapePath("bad\\xZZ"), undefined);
   assert.is(unescapePath("a\\x00b"), undefined);
   // systemd's a(sasbttttuii): the first entry's argv, nothing for a malformed reply
-  assert.equal(execStartArgv([["/usr/lib/systemd/systemd-fsck", ["/usr/lib/systemd/systemd-fsck", "/dev/vda2"], false, 0n, 0n, 0n, 0n, 0, 0, 0]]), ["/usr/lib/systemd/systemd-fsck", "/dev/vda2"]);
+  assert.equal(execStartArgv([["/usr/lib/systemd/systemd-fsck", ["/usr/lib/systemd/systemd-fsck", "/dev/vda2"], false, 0n, 0n, 0n, 0n, 0, 0, 0]]), [
+    "/usr/lib/systemd/systemd-fsck",
+    "/dev/vda2",
+  ]);
   assert.is(execStartArgv([]), undefined);
   assert.is(execStartArgv("x"), undefined);
   assert.is(execStartArgv([["p", ["a", 3]]]), undefined);
@@ -137,8 +200,13 @@ test("foyerctl --unit: a reason for unit names, none for anything that is not on
 });
 
 test("Manager signals with a wrong signature or body are not boot events", () => {
-  const m = (member: string, signature: string, body: unknown[]) => ({ path: "/org/freedesktop/systemd1", interface: "org.freedesktop.systemd1.Manager", member, signature, body }) as unknown as dbus.Message;
-  assert.equal(bootEvent(m("JobRemoved", "uoss", [1, "/j/1", "systemd-fsck-root.service", "failed"])), { kind: "job_removed", unit: "systemd-fsck-root.service", result: "failed" });
+  const m = (member: string, signature: string, body: unknown[]) =>
+    ({ path: "/org/freedesktop/systemd1", interface: "org.freedesktop.systemd1.Manager", member, signature, body }) as unknown as dbus.Message;
+  assert.equal(bootEvent(m("JobRemoved", "uoss", [1, "/j/1", "systemd-fsck-root.service", "failed"])), {
+    kind: "job_removed",
+    unit: "systemd-fsck-root.service",
+    result: "failed",
+  });
   assert.is(bootEvent(m("JobRemoved", "uos", [1, "/j/1", "x"])), undefined);
   assert.is(bootEvent(m("JobNew", "s", ["x"])), undefined);
   assert.is(bootEvent({ ...m("JobNew", "uos", [1, "/j", "emergency.target"]), path: "/other" } as unknown as dbus.Message), undefined);
@@ -147,7 +215,14 @@ test("Manager signals with a wrong signature or body are not boot events", () =>
 /** A link whose bus answers as the test says: malformed replies, errors, signals on demand. */
 function fakeLink(manager: (member: string, body: unknown[]) => Promise<unknown[]>, get: (prop: string) => Promise<unknown> = async () => "inactive") {
   const link = new EventEmitter() as EventEmitter & { bus: unknown; subscribed(): Promise<unknown> };
-  const bus = { peer: true, closed: false, call: (c: { member: string; body?: unknown[] }) => manager(c.member, c.body ?? []), get: (_p: string, _i: string, prop: string) => get(prop), addMatch: async () => {}, removeMatch: () => {} };
+  const bus = {
+    peer: true,
+    closed: false,
+    call: (c: { member: string; body?: unknown[] }) => manager(c.member, c.body ?? []),
+    get: (_p: string, _i: string, prop: string) => get(prop),
+    addMatch: async () => {},
+    removeMatch: () => {},
+  };
   link.bus = bus;
   link.subscribed = async () => bus;
   return link as unknown as SystemdLink & EventEmitter;
@@ -168,7 +243,10 @@ test("bad replies: a job that is not a string, a D-Bus error, no bus → exited 
     const l = new SystemdLauncher(fakeLink(manager as (m: string, b: unknown[]) => Promise<unknown[]>), collectingLogger(lines), { stopTimeoutMs: 100 });
     const run = l.start(spec);
     assert.equal(await withTimeout(run.exited, 2000, what), { code: 127, signal: null }, what);
-    assert.ok(lines.some((x) => x.startsWith("error greeter failed to start as unit")), `${what}: ${lines.join("\n")}`);
+    assert.ok(
+      lines.some((x) => x.startsWith("error greeter failed to start as unit")),
+      `${what}: ${lines.join("\n")}`,
+    );
     assert.equal(await withTimeout(run.stop(100), 2000, "stop"), { code: 127, signal: null });
   }
 });
@@ -176,18 +254,26 @@ test("bad replies: a job that is not a string, a D-Bus error, no bus → exited 
 test("bad signals: garbage PropertiesChanged and ExecMainCode of the wrong type are logged and ignored; a good end still counts", async () => {
   const lines: string[] = [];
   let job = "";
-  const link = fakeLink(async (member) => (member === "StartTransientUnit" ? [(job = "/org/freedesktop/systemd1/job/7")] : []), async (prop) => (prop === "ActiveState" ? "active" : prop === "MainPID" ? 1234 : prop === "ExecMainCode" ? 1 : 5));
+  const link = fakeLink(
+    async (member) => (member === "StartTransientUnit" ? [(job = "/org/freedesktop/systemd1/job/7")] : []),
+    async (prop) => (prop === "ActiveState" ? "active" : prop === "MainPID" ? 1234 : prop === "ExecMainCode" ? 1 : 5),
+  );
   const run = new SystemdLauncher(link, collectingLogger(lines), { stopTimeoutMs: 100 }).start(spec);
   const unit = (run as unknown as { unit: string }).unit;
   const path = unitObjectPath(unit);
   await pollUntil(() => job !== "", 5000, "StartTransientUnit");
-  const sig = (p: string, iface: string, member: string, body: unknown[]) => link.emit("signal", { path: p, interface: iface, member, body } as unknown as dbus.Message);
+  const sig = (p: string, iface: string, member: string, body: unknown[]) =>
+    link.emit("signal", { path: p, interface: iface, member, body } as unknown as dbus.Message);
   sig(path, "org.freedesktop.DBus.Properties", "PropertiesChanged", ["org.freedesktop.systemd1.Unit", "not a dict", []]);
   sig(path, "org.freedesktop.DBus.Properties", "PropertiesChanged", ["org.freedesktop.systemd1.Service", { ExecMainCode: new dbus.Variant("s", "one") }, []]);
   sig("/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "JobRemoved", [7, job, unit, "done"]);
   await new Promise((r) => setTimeout(r, 20));
   assert.is(run.pid, 1234);
-  sig(path, "org.freedesktop.DBus.Properties", "PropertiesChanged", ["org.freedesktop.systemd1.Service", { ExecMainCode: new dbus.Variant("i", 1), ExecMainStatus: new dbus.Variant("i", 5) }, []]);
+  sig(path, "org.freedesktop.DBus.Properties", "PropertiesChanged", [
+    "org.freedesktop.systemd1.Service",
+    { ExecMainCode: new dbus.Variant("i", 1), ExecMainStatus: new dbus.Variant("i", 5) },
+    [],
+  ]);
   sig(path, "org.freedesktop.DBus.Properties", "PropertiesChanged", ["org.freedesktop.systemd1.Unit", { ActiveState: new dbus.Variant("s", "failed") }, []]);
   assert.equal(await withTimeout(run.exited, 2000, "exited"), { code: 5, signal: null });
   assert.is(lines.filter((x) => x.includes("unreadable signal from systemd")).length, 2, lines.join("\n"));
@@ -196,26 +282,58 @@ test("bad signals: garbage PropertiesChanged and ExecMainCode of the wrong type 
 test("stop() ends even when systemd's bus is gone for good: the unit is taken as gone, with an error line", async () => {
   const lines: string[] = [];
   let job = "";
-  const link = fakeLink(async (member) => (member === "StartTransientUnit" ? [(job = "/org/freedesktop/systemd1/job/9")] : []), async (prop) => (prop === "ActiveState" ? "active" : 77));
+  const link = fakeLink(
+    async (member) => (member === "StartTransientUnit" ? [(job = "/org/freedesktop/systemd1/job/9")] : []),
+    async (prop) => (prop === "ActiveState" ? "active" : 77),
+  );
   const run = new SystemdLauncher(link, collectingLogger(lines), { stopTimeoutMs: 100 }).start(spec);
   const unit = (run as unknown as { unit: string }).unit;
   await pollUntil(() => job !== "", 5000, "StartTransientUnit");
-  link.emit("signal", { path: "/org/freedesktop/systemd1", interface: "org.freedesktop.systemd1.Manager", member: "JobRemoved", body: [9, job, unit, "done"] } as unknown as dbus.Message);
+  link.emit("signal", {
+    path: "/org/freedesktop/systemd1",
+    interface: "org.freedesktop.systemd1.Manager",
+    member: "JobRemoved",
+    body: [9, job, unit, "done"],
+  } as unknown as dbus.Message);
   (link as unknown as { bus: unknown }).bus = undefined; // the bus went away and never came back
   assert.equal(await withTimeout(run.stop(50), 15_000, "stop without a bus"), { code: null, signal: null });
-  assert.ok(lines.some((l) => l.startsWith("error greeter: no word from systemd")), lines.join("\n"));
+  assert.ok(
+    lines.some((l) => l.startsWith("error greeter: no word from systemd")),
+    lines.join("\n"),
+  );
 });
 
 test("foyerctl recovery --unit: odd unit names are usage errors (2), a good one goes to the bus (3: none here)", async () => {
   const { main } = await import("../../src/cli/foyerctl.js");
-  const sink = () => Object.assign(new EventEmitter(), { text: "", write(s: string) { this.text += s; return true; } });
-  for (const argv of [["recovery", "--unit", "a b"], ["recovery", "--unit", "a\nb.service"], ["recovery", "--unit", "x.service", "extra"], ["status", "--unit", "x.service"], ["recovery", "--unit", "x".repeat(300)]]) {
+  const sink = () =>
+    Object.assign(new EventEmitter(), {
+      text: "",
+      write(s: string) {
+        this.text += s;
+        return true;
+      },
+    });
+  for (const argv of [
+    ["recovery", "--unit", "a b"],
+    ["recovery", "--unit", "a\nb.service"],
+    ["recovery", "--unit", "x.service", "extra"],
+    ["status", "--unit", "x.service"],
+    ["recovery", "--unit", "x".repeat(300)],
+  ]) {
     const err = sink();
     assert.is(await main(argv, sink() as unknown as typeof process.stdout, err as unknown as typeof process.stderr), 2, argv.join(" "));
     assert.match(err.text, "foyerctl: ");
   }
   const err = sink();
-  assert.is(await main(["--bus", "unix:path=/nonexistent/foyer-test", "recovery", "--unit", "systemd-fsck-root.service"], sink() as unknown as typeof process.stdout, err as unknown as typeof process.stderr), 3, err.text);
+  assert.is(
+    await main(
+      ["--bus", "unix:path=/nonexistent/foyer-test", "recovery", "--unit", "systemd-fsck-root.service"],
+      sink() as unknown as typeof process.stdout,
+      err as unknown as typeof process.stderr,
+    ),
+    3,
+    err.text,
+  );
 });
 
 test.run();

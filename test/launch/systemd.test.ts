@@ -81,7 +81,10 @@ test("exit codes come through; a missing binary is 127 with a clear line; nothin
   lines.length = 0;
   const missing = launcher.start({ name: "missing", argv: ["/nonexistent/greeter"], env: { PATH: "/usr/bin" }, logFile: join(c.dir, "log", "missing.log") });
   assert.equal(await withTimeout(missing.exited, 20_000, "missing"), { code: 127, signal: null });
-  assert.ok(lines.some((l) => l.startsWith("error missing failed to start")), lines.join("\n"));
+  assert.ok(
+    lines.some((l) => l.startsWith("error missing failed to start")),
+    lines.join("\n"),
+  );
 });
 
 test("a unit that ignores SIGTERM is killed at the stop deadline", async () => {
@@ -93,7 +96,12 @@ test("a unit that ignores SIGTERM is killed at the stop deadline", async () => {
 
 test("odd names and environment keys: escaped unit name, refused keys dropped and named", async () => {
   lines.length = 0;
-  const run = launcher.start({ ...spec("x", "echo GOOD=$GOOD"), name: "grüße/../x y\n", env: { PATH: "/usr/bin:/bin", GOOD: "1", "BAD KEY": "secret-value" }, logFile: join(c.dir, "log", "odd.log") });
+  const run = launcher.start({
+    ...spec("x", "echo GOOD=$GOOD"),
+    name: "grüße/../x y\n",
+    env: { PATH: "/usr/bin:/bin", GOOD: "1", "BAD KEY": "secret-value" },
+    logFile: join(c.dir, "log", "odd.log"),
+  });
   assert.equal(await withTimeout(run.exited, 20_000, "odd"), { code: 0, signal: null });
   assert.match(readFileSync(join(c.dir, "log", "odd.log"), "utf8"), "GOOD=1");
   const unit = (run as unknown as { unit: string }).unit;
@@ -103,17 +111,24 @@ test("odd names and environment keys: escaped unit name, refused keys dropped an
   assert.is(r.stdout.trim(), `o "${unitObjectPath(unit)}"`, r.stderr);
   const warn = lines.find((l) => l.includes("environment entries systemd would refuse"));
   assert.ok(warn?.includes("'BAD KEY'"), lines.join("\n"));
-  assert.not.ok(lines.some((l) => l.includes("secret-value")), "a value was logged");
+  assert.not.ok(
+    lines.some((l) => l.includes("secret-value")),
+    "a value was logged",
+  );
 });
 
 test("a unit of the same name left by an earlier foyerd is stopped before the first start; other names and our own are kept", async () => {
-  for (const u of ["foyer-sweepme-1-1.service", "foyer-sweepme-x-1-1.service"]) assert.equal(c.exec(["systemd-run", `--unit=${u}`, "sleep", "1000"]).code, 0, u);
+  for (const u of ["foyer-sweepme-1-1.service", "foyer-sweepme-x-1-1.service"])
+    assert.equal(c.exec(["systemd-run", `--unit=${u}`, "sleep", "1000"]).code, 0, u);
   lines.length = 0;
   const run = launcher.start(spec("sweepme", "exec sleep 1000"));
   await pollUntil(() => run.pid > 0, 20_000, "MainPID");
   assert.is.not(c.exec(["systemctl", "is-active", "foyer-sweepme-1-1.service"]).stdout.trim(), "active");
   assert.is(c.exec(["systemctl", "is-active", "foyer-sweepme-x-1-1.service"]).stdout.trim(), "active");
-  assert.ok(lines.some((l) => l.includes("stopping 'foyer-sweepme-1-1.service', left by an earlier foyerd")), lines.join("\n"));
+  assert.ok(
+    lines.some((l) => l.includes("stopping 'foyer-sweepme-1-1.service', left by an earlier foyerd")),
+    lines.join("\n"),
+  );
   const second = launcher.start(spec("sweepme", "exec sleep 1000"));
   await pollUntil(() => second.pid > 0, 20_000, "the second MainPID");
   assert.is(c.exec(["systemctl", "is-active", (run as unknown as { unit: string }).unit]).stdout.trim(), "active", "our own unit was stopped");
@@ -127,7 +142,9 @@ test("the system bus dies while a unit runs: the link reconnects and the unit's 
   lines.length = 0;
   assert.equal(c.exec(["systemctl", "kill", "-s", "KILL", "dbus.service"]).code, 0);
   await pollUntil(() => lines.some((l) => l.includes("lost systemd's bus")), 20_000, "the loss noticed").catch((e: Error) => {
-    throw new Error(`${e.message}; the link logged:\n${lines.join("\n")}\nsystemctl status dbus.service:\n${c.exec(["systemctl", "status", "--no-pager", "dbus.service", "dbus.socket"]).stdout}\nlink address ${link.address}, bus closed ${link.bus === undefined}`);
+    throw new Error(
+      `${e.message}; the link logged:\n${lines.join("\n")}\nsystemctl status dbus.service:\n${c.exec(["systemctl", "status", "--no-pager", "dbus.service", "dbus.socket"]).stdout}\nlink address ${link.address}, bus closed ${link.bus === undefined}`,
+    );
   });
   await pollUntil(() => lines.some((l) => l.includes("systemd's bus is back")), 30_000, "the bus back (socket activation)");
   assert.equal(c.exec(["kill", "-KILL", String(run.pid)]).code, 0);
@@ -137,7 +154,12 @@ test("the system bus dies while a unit runs: the link reconnects and the unit's 
 test("inside the container: auto picks systemd on the system bus; outside (no systemd as PID 1) it picks direct", async () => {
   const r = c.exec(nodeArgv(FIXTURE, ["choose", "auto"]), { timeoutMs: 60_000 });
   assert.equal(r.code, 0, r.stderr);
-  assert.equal(JSON.parse(r.stdout.trim().split("\n").pop()!), { kind: "systemd", address: "unix:path=/run/dbus/system_bus_socket", peer: false, problem: null });
+  assert.equal(JSON.parse(r.stdout.trim().split("\n").pop()!), {
+    kind: "systemd",
+    address: "unix:path=/run/dbus/system_bus_socket",
+    peer: false,
+    problem: null,
+  });
   const outside = await chooseBackend("auto", log);
   assert.equal(outside.kind, existsSync("/run/systemd/system") ? "systemd" : "direct");
   outside.link?.close();

@@ -33,7 +33,7 @@ test("quotes group words", () => {
 });
 
 test("malformed switches are warnings, not failures", () => {
-  const s = parseCmdline('rd.foyer=banana rd.foyer.profile=../../etc/x rd.foyer.debug=perhaps rd.foyer.colour=1 rd.foyer.profile=');
+  const s = parseCmdline("rd.foyer=banana rd.foyer.profile=../../etc/x rd.foyer.debug=perhaps rd.foyer.colour=1 rd.foyer.profile=");
   assert.is(s.enabled, true);
   assert.is(s.profile, undefined);
   assert.is(s.debug, false);

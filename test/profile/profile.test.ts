@@ -30,8 +30,14 @@ test("unknown keys, wrong types and a wrong schema are reported as path: reason"
   const r = parseProfile('{"schema":1,"display":{"stack":"wayland","colour":"red"},"restart":{"burst":"five"}}');
   assert.is(r.ok, false);
   if (r.ok) return;
-  assert.ok(r.problems.some((p) => p.startsWith("display: ") && p.includes("colour")), r.problems.join("|"));
-  assert.ok(r.problems.some((p) => p.startsWith("restart.burst: ")), r.problems.join("|"));
+  assert.ok(
+    r.problems.some((p) => p.startsWith("display: ") && p.includes("colour")),
+    r.problems.join("|"),
+  );
+  assert.ok(
+    r.problems.some((p) => p.startsWith("restart.burst: ")),
+    r.problems.join("|"),
+  );
   assert.equal(parseProfile('{"schema":2}').ok, false);
 });
 

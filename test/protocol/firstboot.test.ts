@@ -1,12 +1,40 @@
 // The first-boot field checks the browser and the daemon share, and the 0x03 password frame.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { hostnameProblem, usernameProblem, fullNameProblem, timezoneSyntaxProblem, passwordProblem, problemMessage, encodePassword, MAX_PASSWORD_BYTES, FirstbootAnswers, FirstbootView, PROBLEM_CODES, PROBLEM_MAX, PROBLEM_TEXT } from "../../src/protocol/firstboot.js";
+import {
+  hostnameProblem,
+  usernameProblem,
+  fullNameProblem,
+  timezoneSyntaxProblem,
+  passwordProblem,
+  problemMessage,
+  encodePassword,
+  MAX_PASSWORD_BYTES,
+  FirstbootAnswers,
+  FirstbootView,
+  PROBLEM_CODES,
+  PROBLEM_MAX,
+  PROBLEM_TEXT,
+} from "../../src/protocol/firstboot.js";
 import { decodeFrame, ClientMessage } from "../../src/protocol/greeter.js";
 
 test("host names: RFC 1123 labels, 64 characters at most", () => {
   for (const ok of ["box", "Box-1", "a", "web01.example.org", "x".repeat(63), `${"a".repeat(31)}.${"b".repeat(32)}`]) assert.is(hostnameProblem(ok), null, ok);
-  for (const bad of ["", "-box", "box-", "a..b", ".box", "box.", "bö", "has space", "under_score", "x".repeat(64), `${"a".repeat(32)}.${"b".repeat(32)}`, "a/b"]) assert.type(hostnameProblem(bad), "string", bad);
+  for (const bad of [
+    "",
+    "-box",
+    "box-",
+    "a..b",
+    ".box",
+    "box.",
+    "bö",
+    "has space",
+    "under_score",
+    "x".repeat(64),
+    `${"a".repeat(32)}.${"b".repeat(32)}`,
+    "a/b",
+  ])
+    assert.type(hostnameProblem(bad), "string", bad);
 });
 
 test("login names: Debian's NAME_REGEX, 32 characters at most", () => {
@@ -21,7 +49,8 @@ test("full names: no GECOS separators or control characters", () => {
 
 test("time zone names: tzdata spelling, never '..'", () => {
   for (const ok of ["UTC", "Europe/Berlin", "America/Argentina/Buenos_Aires", "Etc/GMT+5"]) assert.is(timezoneSyntaxProblem(ok), null, ok);
-  for (const bad of ["", "../etc/passwd", "Europe/../../etc", "/UTC", "Europe/", "Europe//Berlin", "Europe Berlin"]) assert.type(timezoneSyntaxProblem(bad), "string", bad);
+  for (const bad of ["", "../etc/passwd", "Europe/../../etc", "/UTC", "Europe/", "Europe//Berlin", "Europe Berlin"])
+    assert.type(timezoneSyntaxProblem(bad), "string", bad);
 });
 
 test("passwords: empty, mismatched, line breaks and over-long ones are refused", () => {
@@ -56,12 +85,25 @@ test("problems are codes; the English sentence on the wire is the one sent befor
 });
 
 test("errors: a code is optional (a daemon from before codes), an unknown one is refused", () => {
-  const view = (errors: unknown[]) => ({ phase: "form", values: { layout: "us", variant: "", locale: "C.UTF-8", timezone: "UTC", hostname: "", fullName: "", username: "", rootLocked: true }, errors, hashed: { user: false, root: false }, message: "" });
+  const view = (errors: unknown[]) => ({
+    phase: "form",
+    values: { layout: "us", variant: "", locale: "C.UTF-8", timezone: "UTC", hostname: "", fullName: "", username: "", rootLocked: true },
+    errors,
+    hashed: { user: false, root: false },
+    message: "",
+  });
   assert.ok(FirstbootView.safeParse(view([{ field: "hostname", message: "Enter a name for this computer." }])).success);
   assert.ok(FirstbootView.safeParse(view([{ field: "hostname", code: "hostname-empty", message: "Enter a name for this computer." }])).success);
   assert.not.ok(FirstbootView.safeParse(view([{ field: "hostname", code: "no-such-code", message: "x" }])).success);
   assert.not.ok(FirstbootView.safeParse(view([{ field: "hostname", code: "hostname-empty", message: "x", params: {} }])).success, "still strict");
-  assert.ok(FirstbootView.safeParse({ ...view([]), phase: "failed", message: "Setup could not be completed: useradd failed (exit 9).", detail: "useradd failed (exit 9)" }).success);
+  assert.ok(
+    FirstbootView.safeParse({
+      ...view([]),
+      phase: "failed",
+      message: "Setup could not be completed: useradd failed (exit 9).",
+      detail: "useradd failed (exit 9)",
+    }).success,
+  );
 });
 
 test("password frames: [0x03][field][bytes], fields 1 and 2 only, bounded", () => {
@@ -82,7 +124,16 @@ test("password frames: [0x03][field][bytes], fields 1 and 2 only, bounded", () =
 });
 
 test("the submit message carries no password field", () => {
-  const answers = { layout: "de", variant: "", locale: "de_DE.UTF-8", timezone: "Europe/Berlin", hostname: "box", fullName: "", username: "ada", rootLocked: true };
+  const answers = {
+    layout: "de",
+    variant: "",
+    locale: "de_DE.UTF-8",
+    timezone: "Europe/Berlin",
+    hostname: "box",
+    fullName: "",
+    username: "ada",
+    rootLocked: true,
+  };
   assert.ok(ClientMessage.safeParse({ type: "firstboot_submit", answers }).success);
   assert.not.ok(FirstbootAnswers.safeParse({ ...answers, password: "x" }).success);
   assert.not.ok(ClientMessage.safeParse({ type: "firstboot_submit", answers: { ...answers, rootPassword: "x" } }).success);

@@ -29,7 +29,14 @@ test("client messages are strict", () => {
 });
 
 test("server state messages validate", () => {
-  const m = { type: "state", flow: "unlock", phase: "running", prompts: [{ key: 1, message: "m", echo: false, silent: false, retries: 0 }], keyboard: { layout: "de", variant: "" }, notice: "" };
+  const m = {
+    type: "state",
+    flow: "unlock",
+    phase: "running",
+    prompts: [{ key: 1, message: "m", echo: false, silent: false, retries: 0 }],
+    keyboard: { layout: "de", variant: "" },
+    notice: "",
+  };
   assert.ok(ServerMessage.safeParse(m).success);
 });
 

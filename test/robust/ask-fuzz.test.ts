@@ -93,7 +93,13 @@ test("10,000 malformed ask files: no crash, no stall, a real request still answe
   ftruncateSync(fd, 100 * 1024 * 1024);
   closeSync(fd);
   const real = askPassword("Still here after the fuzz?");
-  await withTimeout((async () => { while (!latest.some((p) => p.request.message === "Still here after the fuzz?")) await new Promise((r) => setTimeout(r, 20)); })(), 15_000, "the real request seen");
+  await withTimeout(
+    (async () => {
+      while (!latest.some((p) => p.request.message === "Still here after the fuzz?")) await new Promise((r) => setTimeout(r, 20));
+    })(),
+    15_000,
+    "the real request seen",
+  );
   const p = latest.find((x) => x.request.message === "Still here after the fuzz?")!;
   const s = Secret.copyOf(Buffer.from("fuzzed"));
   agent.answer(p.key, s);
@@ -107,10 +113,22 @@ test("10,000 malformed ask files: no crash, no stall, a real request still answe
   assert.ok(stall < 1000, `the event loop stalled ${stall.toFixed(0)} ms`);
   // every kind but the expired and dead-PID ones (debug lines) is a warning: about 16 in 18
   assert.ok(warnings.length >= 8_000, `only ${warnings.length} warnings for ${TOTAL} bad files`);
-  assert.ok(warnings.some((w) => w.includes("not owned by root")), "a socket not owned by root was refused");
-  assert.ok(warnings.some((w) => w.includes("not a socket")), "a regular file as Socket= was refused");
-  assert.ok(warnings.some((w) => w.includes("larger than")), "the 100 MB file was refused");
-  assert.ok(warnings.every((w) => w.length < 400), "a log line echoed a huge value");
+  assert.ok(
+    warnings.some((w) => w.includes("not owned by root")),
+    "a socket not owned by root was refused",
+  );
+  assert.ok(
+    warnings.some((w) => w.includes("not a socket")),
+    "a regular file as Socket= was refused",
+  );
+  assert.ok(
+    warnings.some((w) => w.includes("larger than")),
+    "the 100 MB file was refused",
+  );
+  assert.ok(
+    warnings.every((w) => w.length < 400),
+    "a log line echoed a huge value",
+  );
 });
 
 test.run();

@@ -8,7 +8,18 @@ import { mkdtempSync, readdirSync, lstatSync, readFileSync, rmSync, writeFileSyn
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { chromium } from "playwright-core";
-import { Foyerd, askPassword, killAskers, requirePrivateAskDir, requireTool, withTimeout, top, waitForFile, CHROMIUM_ARGS, unmountUnder } from "../helpers/index.js";
+import {
+  Foyerd,
+  askPassword,
+  killAskers,
+  requirePrivateAskDir,
+  requireTool,
+  withTimeout,
+  top,
+  waitForFile,
+  CHROMIUM_ARGS,
+  unmountUnder,
+} from "../helpers/index.js";
 
 requireTool("cage", "cage");
 requireTool("chromium", "chromium");
@@ -41,7 +52,10 @@ test("a greeter killed by SIGSEGV/SIGABRT leaves no core file or minidump", asyn
   spawnSync("prlimit", ["--core=unlimited", "--", "sh", "-c", "kill -SEGV $$"], { cwd: ctl });
   const controlDumped = findCores(ctl).length > 0;
   rmSync(ctl, { recursive: true, force: true });
-  assert.ok(controlDumped || readFileSync("/proc/sys/kernel/core_pattern", "utf8").startsWith("|"), "the control process wrote no core: cores cannot be observed here");
+  assert.ok(
+    controlDumped || readFileSync("/proc/sys/kernel/core_pattern", "utf8").startsWith("|"),
+    "the control process wrote no core: cores cannot be observed here",
+  );
 
   const f = new Foyerd("headless-wayland", { bundle: true, wrap: ["prlimit", "--core=unlimited", "--"] });
   try {
@@ -87,7 +101,10 @@ test("under a foyerd whose own core limit is 0, every greeter process has 0, sof
 
 test("held Enter spends exactly `tries` attempts and opens no shell", async () => {
   const rt = mkdtempSync(join(tmpdir(), "foyer-tries-"));
-  const demo = spawn(process.execPath, ["--import", "tsx", join(top, "src/cli/demo.ts"), "--runtime-dir", rt, "--tries", "3"], { env: { ...process.env, FOYER_MAIN: "foyer-demo", DISPLAY: "", WAYLAND_DISPLAY: "" }, stdio: ["ignore", "pipe", "pipe"] });
+  const demo = spawn(process.execPath, ["--import", "tsx", join(top, "src/cli/demo.ts"), "--runtime-dir", rt, "--tries", "3"], {
+    env: { ...process.env, FOYER_MAIN: "foyer-demo", DISPLAY: "", WAYLAND_DISPLAY: "" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   demo.stdout.on("data", (d) => (out += d));
   demo.stderr.on("data", (d) => (out += d));
@@ -108,7 +125,11 @@ test("held Enter spends exactly `tries` attempts and opens no shell", async () =
       await page.keyboard.press("Enter").catch(() => {});
       presses++;
     }
-    assert.is(await withTimeout(exited, 30_000, `the demo's exit after ${presses} presses in ${((Date.now() - t0) / 1000).toFixed(0)} s; it said:\n${out}`), 1, out);
+    assert.is(
+      await withTimeout(exited, 30_000, `the demo's exit after ${presses} presses in ${((Date.now() - t0) / 1000).toFixed(0)} s; it said:\n${out}`),
+      1,
+      out,
+    );
   } finally {
     demo.kill();
     await browser.close();

@@ -42,9 +42,11 @@ D(`the X server killed ${KILLS} times under a waiting request: a new display and
     const again = f.count(/greeter interactive again/);
     const t0 = performance.now();
     process.kill(x, "SIGKILL");
-    await f.until(() => f.count(/greeter interactive again/) > again, 60_000, `the greeter back after X server kill ${k}`).catch((e) => {
-      throw new Error(`${(e as Error).message}; foyerd's last lines:\n${f.log.split("\n").slice(-15).join("\n")}`);
-    });
+    await f
+      .until(() => f.count(/greeter interactive again/) > again, 60_000, `the greeter back after X server kill ${k}`)
+      .catch((e) => {
+        throw new Error(`${(e as Error).message}; foyerd's last lines:\n${f.log.split("\n").slice(-15).join("\n")}`);
+      });
     times.push(performance.now() - t0);
     assert.is.not(xServer(), x, "a new X server");
   }
@@ -61,7 +63,9 @@ D(`the X server killed ${KILLS} times under a waiting request: a new display and
   assert.is((await withTimeout(ask.result, 10_000)).out.toString(), "dïsplay gone ×5\n");
   const s = [...times].sort((a, b) => a - b);
   // the later kills include the restart backoff (100 ms doubling): they fall in one window
-  console.log(`  X server SIGKILL → greeter interactive again: ${times.map((t) => t.toFixed(0)).join(", ")} ms (median ${s[Math.floor(s.length / 2)]!.toFixed(0)})`);
+  console.log(
+    `  X server SIGKILL → greeter interactive again: ${times.map((t) => t.toFixed(0)).join(", ")} ms (median ${s[Math.floor(s.length / 2)]!.toFixed(0)})`,
+  );
 });
 
 D.run();

@@ -46,8 +46,14 @@ for (const { name, profile, display, browser } of stacks) {
     const f = (ctx.foyerd = new Foyerd(profile, { bundle: true }));
     await f.until((l) => l.includes("greeter interactive"), 60_000, "greeter interactive");
     const before = greeterProcs();
-    assert.ok(before.some((p) => p.endsWith(` ${display}`)), `no ${display} running: ${before.join(", ")}`);
-    assert.ok(before.some((p) => browser.test(p)), `no browser running: ${before.join(", ")}`);
+    assert.ok(
+      before.some((p) => p.endsWith(` ${display}`)),
+      `no ${display} running: ${before.join(", ")}`,
+    );
+    assert.ok(
+      before.some((p) => browser.test(p)),
+      `no browser running: ${before.join(", ")}`,
+    );
     const t0 = performance.now();
     f.proc.kill("SIGKILL");
     await pollUntil(() => !greeterProcs().some((p) => p.endsWith(` ${display}`)), 5000, `${display} gone after foyerd's SIGKILL`).catch((e) => {
@@ -57,7 +63,9 @@ for (const { name, profile, display, browser } of stacks) {
     await pollUntil(() => greeterProcs().length === 0, 10_000, "every process of the greeter user gone").catch((e) => {
       throw new Error(`${(e as Error).message}; left: ${greeterProcs().join(", ")}`);
     });
-    console.log(`  ${name}: ${display} gone ${displayMs.toFixed(0)} ms after foyerd's SIGKILL, all ${before.length} greeter processes ${(performance.now() - t0).toFixed(0)} ms`);
+    console.log(
+      `  ${name}: ${display} gone ${displayMs.toFixed(0)} ms after foyerd's SIGKILL, all ${before.length} greeter processes ${(performance.now() - t0).toFixed(0)} ms`,
+    );
   });
 }
 

@@ -39,7 +39,9 @@ test("listeners, probes, 10,000 random frames", async () => {
     const token = new URLSearchParams(url.hash.slice(1)).get("token")!;
     const pid = f.proc.pid!;
     // check 7: every listening socket of foyerd is on loopback (TCP) — no unix, no wildcard
-    const ss = spawnSync("ss", ["-Hltnp"], { encoding: "utf8" }).stdout.split("\n").filter((l) => l.includes(`pid=${pid},`));
+    const ss = spawnSync("ss", ["-Hltnp"], { encoding: "utf8" })
+      .stdout.split("\n")
+      .filter((l) => l.includes(`pid=${pid},`));
     assert.ok(ss.length >= 1, "foyerd listens");
     for (const l of ss) assert.match(l, /\s127\.0\.0\.1:\d+\s/, `non-loopback listener: ${l}`);
 
@@ -83,7 +85,10 @@ test("listeners, probes, 10,000 random frames", async () => {
       const len = rnd(2048);
       const bytes = Buffer.from(Array.from({ length: len }, () => rnd(256)));
       if (k === 0) ws.send(bytes.toString("latin1"));
-      else if (k === 1) ws.send(JSON.stringify({ type: ["hello", "ready", "cancel", "answer", "terminal_open", "x"][rnd(6)], key: rnd(5), version: rnd(3), cols: rnd(3000) - 5 }));
+      else if (k === 1)
+        ws.send(
+          JSON.stringify({ type: ["hello", "ready", "cancel", "answer", "terminal_open", "x"][rnd(6)], key: rnd(5), version: rnd(3), cols: rnd(3000) - 5 }),
+        );
       else if (k === 2) ws.send(bytes, { binary: true });
       else if (k === 3) ws.send(Buffer.from(encodeAnswer(1 + rnd(1000), bytes)), { binary: true });
       else if (k === 4) ws.send(Buffer.concat([Buffer.from([2]), bytes]), { binary: true });

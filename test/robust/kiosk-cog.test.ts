@@ -64,7 +64,9 @@ Promise.all([
 }
 
 /** Serves the hostile page on one origin and counts what reaches the other. */
-async function origins(ctx: Ctx): Promise<{ allowed: number; other: number; reports: Map<string, string>; hits: string[]; reported: (what: string) => Promise<void> }> {
+async function origins(
+  ctx: Ctx,
+): Promise<{ allowed: number; other: number; reports: Map<string, string>; hits: string[]; reported: (what: string) => Promise<void> }> {
   const hits: string[] = [];
   const b = createServer((q, r) => (hits.push(q.url ?? ""), r.end("<title>elsewhere</title>elsewhere")));
   b.on("upgrade", (q, sock) => (hits.push(q.url ?? ""), sock.destroy()));
@@ -109,7 +111,9 @@ async function launch(allowed: number, filter: boolean): Promise<Launched> {
   });
   stack.prepareTmp();
   const contentFilter = writeCogFilter(runtimeDir, `http://127.0.0.1:${allowed}`);
-  const argv = browserArgv(profile, stack.greeterHome, { scale: 1, url: `http://127.0.0.1:${allowed}/`, contentFilter }, "wayland").filter((a) => filter || !a.startsWith("--content-filter="));
+  const argv = browserArgv(profile, stack.greeterHome, { scale: 1, url: `http://127.0.0.1:${allowed}/`, contentFilter }, "wayland").filter(
+    (a) => filter || !a.startsWith("--content-filter="),
+  );
   const u = lookupUser("foyer-greeter");
   return launcher.start({
     name: "greeter",

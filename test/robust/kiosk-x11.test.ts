@@ -40,7 +40,8 @@ const profile = (greeter: Record<string, unknown>, restart: Record<string, unkno
 
 // the display's access is foyerd's cookie: the file it wrote for the greeter (greeter-folders.ts)
 let xauthority = "";
-const x = (display: string, ...args: string[]) => spawnSync("xdotool", args, { encoding: "utf8", env: { ...process.env, DISPLAY: display, XAUTHORITY: xauthority } });
+const x = (display: string, ...args: string[]) =>
+  spawnSync("xdotool", args, { encoding: "utf8", env: { ...process.env, DISPLAY: display, XAUTHORITY: xauthority } });
 function visibleWindows(display: string): string[] {
   const ids = x(display, "search", "--onlyvisible", "--name", "").stdout.split("\n").filter(Boolean);
   return ids.map((id) => x(display, "getwindowname", id).stdout.trim());
@@ -53,9 +54,37 @@ function browserPid(): number {
 
 // the brief's list and chromium's other accelerators that open or leave something (xdotool names)
 const KEYS = [
-  "ctrl+l", "ctrl+t", "ctrl+n", "ctrl+shift+n", "ctrl+o", "ctrl+p", "ctrl+s", "F12", "ctrl+shift+i", "ctrl+shift+j",
-  "ctrl+shift+c", "ctrl+u", "alt+F4", "ctrl+w", "ctrl+q", "alt+Left", "F11", "ctrl+shift+Delete", "shift+Escape",
-  "ctrl+h", "ctrl+j", "ctrl+d", "ctrl+shift+o", "ctrl+shift+t", "ctrl+shift+w", "ctrl+shift+q", "F1", "alt+Home", "alt+f", "ctrl+Tab", "shift+F10",
+  "ctrl+l",
+  "ctrl+t",
+  "ctrl+n",
+  "ctrl+shift+n",
+  "ctrl+o",
+  "ctrl+p",
+  "ctrl+s",
+  "F12",
+  "ctrl+shift+i",
+  "ctrl+shift+j",
+  "ctrl+shift+c",
+  "ctrl+u",
+  "alt+F4",
+  "ctrl+w",
+  "ctrl+q",
+  "alt+Left",
+  "F11",
+  "ctrl+shift+Delete",
+  "shift+Escape",
+  "ctrl+h",
+  "ctrl+j",
+  "ctrl+d",
+  "ctrl+shift+o",
+  "ctrl+shift+t",
+  "ctrl+shift+w",
+  "ctrl+shift+q",
+  "F1",
+  "alt+Home",
+  "alt+f",
+  "ctrl+Tab",
+  "shift+F10",
 ];
 
 K("production lock-down, real keys: every escape key leaves one greeter window that still unlocks", async (ctx) => {
@@ -123,7 +152,11 @@ K("production lock-down, real keys: every escape key leaves one greeter window t
       const windows = visibleWindows(display);
       const alive = existsSync(`/proc/${pid}`) && browserPid() === pid;
       const problems = [
-        got?.out.toString() === `pass ${round}\n` ? "" : got ? `the greeter answered ${JSON.stringify(got.out.toString())}, not the typed passphrase` : "the typed passphrase did not reach the greeter",
+        got?.out.toString() === `pass ${round}\n`
+          ? ""
+          : got
+            ? `the greeter answered ${JSON.stringify(got.out.toString())}, not the typed passphrase`
+            : "the typed passphrase did not reach the greeter",
         JSON.stringify(windows) === JSON.stringify(baseline) ? "" : `windows ${JSON.stringify(windows)}`,
         alive ? "" : "the browser exited",
       ].filter(Boolean);
@@ -141,7 +174,9 @@ K("production lock-down, real keys: every escape key leaves one greeter window t
   if (failures.length) console.log(`foyerd's log:\n${f.log}`);
   assert.equal(failures, [], failures.join("\n"));
   // no devtools anywhere: nothing of chromium listens on TCP
-  const ss = spawnSync("ss", ["-Hltnp"], { encoding: "utf8" }).stdout.split("\n").filter((l) => l.includes('"chromium"'));
+  const ss = spawnSync("ss", ["-Hltnp"], { encoding: "utf8" })
+    .stdout.split("\n")
+    .filter((l) => l.includes('"chromium"'));
   assert.equal(ss, [], "chromium listens");
 });
 

@@ -29,7 +29,51 @@ const N = 10_000;
 const random = fuzzRandom("parsers-fuzz", 0xf0e1);
 const { int } = random;
 
-const TOKENS = ["=", "\n", "\r\n", "\r", "[Ask]", "[", "]", "\0", "\\", '"', "'", "#", ";", " ", "\t", "é", "\u{1F511}", "\uFFFD", "%", "-1", "99999999999999999999", "1e400", "NaN", "{", "}", ":", ",", "null", "true", "__proto__", "constructor", "rd.foyer.", "foyer.", "UUID=", "/", "..", "\x1b[2J", "\u0085", "\u2028", "<", ">", "&amp;", "<!--"];
+const TOKENS = [
+  "=",
+  "\n",
+  "\r\n",
+  "\r",
+  "[Ask]",
+  "[",
+  "]",
+  "\0",
+  "\\",
+  '"',
+  "'",
+  "#",
+  ";",
+  " ",
+  "\t",
+  "é",
+  "\u{1F511}",
+  "\uFFFD",
+  "%",
+  "-1",
+  "99999999999999999999",
+  "1e400",
+  "NaN",
+  "{",
+  "}",
+  ":",
+  ",",
+  "null",
+  "true",
+  "__proto__",
+  "constructor",
+  "rd.foyer.",
+  "foyer.",
+  "UUID=",
+  "/",
+  "..",
+  "\x1b[2J",
+  "\u0085",
+  "\u2028",
+  "<",
+  ">",
+  "&amp;",
+  "<!--",
+];
 
 function mutate(sample: Buffer): Buffer {
   let b = sample;
@@ -46,7 +90,8 @@ function mutate(sample: Buffer): Buffer {
       case 2: // cut short
         b = b.subarray(0, i);
         break;
-      case 3: { // a slice repeated, a few or thousands of times
+      case 3: {
+        // a slice repeated, a few or thousands of times
         const s = b.subarray(i, i + 1 + int(64));
         b = Buffer.concat([b.subarray(0, i), ...Array<Buffer>(1 + (int(2) ? int(8) : int(3000))).fill(s), b.subarray(i)]);
         break;
@@ -74,7 +119,10 @@ function fuzz(samples: (string | Buffer)[], check: (input: Buffer) => void): voi
     try {
       check(input);
     } catch (e) {
-      throw new Error(`input ${i} (${input.length} bytes, FOYER_FUZZ_SEED=${random.seed}): ${(e as Error).message}\n${JSON.stringify(input.toString("latin1").slice(0, 400))}`, { cause: e });
+      throw new Error(
+        `input ${i} (${input.length} bytes, FOYER_FUZZ_SEED=${random.seed}): ${(e as Error).message}\n${JSON.stringify(input.toString("latin1").slice(0, 400))}`,
+        { cause: e },
+      );
     }
   }
 }
@@ -82,15 +130,20 @@ const text = (b: Buffer) => b.toString("utf8");
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
 
 test("ask files: a request's strings carry no control characters and stay bounded", () => {
-  fuzz(["[Ask]\nPID=123\nSocket=/run/systemd/ask-password/sck.1\nAcceptCached=1\nEcho=0\nNotAfter=123456789\nMessage=Please enter passphrase for disk X\nIcon=drive-harddisk\nId=cryptsetup:/dev/vda2\nSilent=0\n"], (b) => {
-    const r = parseAskFile("ask.fuzz", b);
-    if (!r.ok) return assert.ok(r.reason.length > 0, "a refusal says why");
-    const q = r.request;
-    assert.ok(q.socket.startsWith("/") && q.socket.length <= 107 && !CONTROL.test(q.socket), `socket ${JSON.stringify(q.socket)}`);
-    assert.ok(!CONTROL.test(q.message) && q.message.length <= 2048, "message");
-    for (const s of [q.icon, q.id]) assert.ok(s === undefined || !CONTROL.test(s), "icon or id");
-    assert.ok(q.pid === undefined || (Number.isInteger(q.pid) && q.pid > 0), `pid ${q.pid}`);
-  });
+  fuzz(
+    [
+      "[Ask]\nPID=123\nSocket=/run/systemd/ask-password/sck.1\nAcceptCached=1\nEcho=0\nNotAfter=123456789\nMessage=Please enter passphrase for disk X\nIcon=drive-harddisk\nId=cryptsetup:/dev/vda2\nSilent=0\n",
+    ],
+    (b) => {
+      const r = parseAskFile("ask.fuzz", b);
+      if (!r.ok) return assert.ok(r.reason.length > 0, "a refusal says why");
+      const q = r.request;
+      assert.ok(q.socket.startsWith("/") && q.socket.length <= 107 && !CONTROL.test(q.socket), `socket ${JSON.stringify(q.socket)}`);
+      assert.ok(!CONTROL.test(q.message) && q.message.length <= 2048, "message");
+      for (const s of [q.icon, q.id]) assert.ok(s === undefined || !CONTROL.test(s), "icon or id");
+      assert.ok(q.pid === undefined || (Number.isInteger(q.pid) && q.pid > 0), `pid ${q.pid}`);
+    },
+  );
 });
 
 test("Plymouth's socket: requests parsed, the kept tail shorter than one request", () => {
@@ -114,11 +167,16 @@ test("greeter binary frames: a passphrase's start inside the frame, never past i
 });
 
 test("kernel command lines: settings or warnings, and a warning is printable", () => {
-  fuzz(['BOOT_IMAGE=/vmlinuz root=UUID=abc ro quiet splash rd.luks.uuid=1234 rd.foyer.profile=wayland foyer.debug=1 rd.foyer.lang=de_DE.UTF-8 locale.LANG=fr_FR.UTF-8 rd.foyer=0 "quoted arg=1" console=ttyS0,115200 nomodeset'], (b) => {
-    const s = parseCmdline(text(b));
-    for (const w of s.warnings) assert.ok(/^[\x20-\x7e]*$/.test(w) && w.length < 200, `warning ${JSON.stringify(w)}`);
-    assert.ok(s.profile === undefined || !CONTROL.test(s.profile), "profile name");
-  });
+  fuzz(
+    [
+      'BOOT_IMAGE=/vmlinuz root=UUID=abc ro quiet splash rd.luks.uuid=1234 rd.foyer.profile=wayland foyer.debug=1 rd.foyer.lang=de_DE.UTF-8 locale.LANG=fr_FR.UTF-8 rd.foyer=0 "quoted arg=1" console=ttyS0,115200 nomodeset',
+    ],
+    (b) => {
+      const s = parseCmdline(text(b));
+      for (const w of s.warnings) assert.ok(/^[\x20-\x7e]*$/.test(w) && w.length < 200, `warning ${JSON.stringify(w)}`);
+      assert.ok(s.profile === undefined || !CONTROL.test(s.profile), "profile name");
+    },
+  );
 });
 
 test("profiles: a profile or its problems, never an exception", () => {
@@ -146,14 +204,20 @@ test("the machine's own files: input devices, vconsole.conf, locale.conf, the ke
   fuzz([modelMap], (b) => void parseKbdModelMap(text(b)));
   fuzz(['LANG="de_DE.UTF-8"\nLC_TIME=en_GB.UTF-8\n# c\n'], (b) => void parseLocaleConf(text(b)));
   fuzz(["de_DE.UTF-8 UTF-8\nen_US.UTF-8 UTF-8\nja_JP.EUC-JP EUC-JP\n"], (b) => void parseSupported(text(b)));
-  fuzz(['<?xml version="1.0"?><xkbConfigRegistry><layoutList><layout><configItem><name>de</name><description>German</description></configItem><variantList><variant><configItem><name>nodeadkeys</name><description>German (no dead keys)</description></configItem></variant></variantList></layout></layoutList></xkbConfigRegistry>'], (b) => void parseEvdevXml(text(b)));
+  fuzz(
+    [
+      '<?xml version="1.0"?><xkbConfigRegistry><layoutList><layout><configItem><name>de</name><description>German</description></configItem><variantList><variant><configItem><name>nodeadkeys</name><description>German (no dead keys)</description></configItem></variant></variantList></layout></layoutList></xkbConfigRegistry>',
+    ],
+    (b) => void parseEvdevXml(text(b)),
+  );
   fuzz(["root:x:0:0:root:/root:/bin/bash\nfoyer:x:1000:1000::/home/foyer:/bin/sh\n"], (b) => void namesIn(text(b)));
 });
 
 test("first-boot answers and a cryptsetup request's id: a problem string or null", () => {
   fuzz(["my-host.example", "Europe/Berlin", "Jane Doe", "jane", "correct horse"], (b) => {
     const s = text(b);
-    for (const p of [hostnameProblem(s), usernameProblem(s), fullNameProblem(s), timezoneSyntaxProblem(s), passwordProblem(s, s)]) assert.ok(p === null || (typeof p === "string" && p.length > 0));
+    for (const p of [hostnameProblem(s), usernameProblem(s), fullNameProblem(s), timezoneSyntaxProblem(s), passwordProblem(s, s)])
+      assert.ok(p === null || (typeof p === "string" && p.length > 0));
   });
   fuzz(["cryptsetup:/dev/vda2", "cryptsetup:luks-1234", "cryptsetup:UUID=abcd"], (b) => void cryptsetupDevice(text(b)));
 });

@@ -51,7 +51,10 @@ async function session(rootLocked: boolean, force: boolean): Promise<{ screen: s
     // waits for Enter. Whatever happened, try to run a command; only a shell answers it
     if (answered) await f.until((l) => /started a shell|recovery terminal closed/.test(l), 20_000, "a shell, or the terminal's end");
     type("echo SHELL-$((20+22))\r");
-    const shell = await until(/SHELL-42/, 3_000).then(() => true, () => false);
+    const shell = await until(/SHELL-42/, 3_000).then(
+      () => true,
+      () => false,
+    );
     ws.close();
     return { screen, shell };
   } finally {

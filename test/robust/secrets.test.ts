@@ -25,7 +25,11 @@ function forms(p: string): Buffer[] {
   return [
     Buffer.from(p, "utf8"),
     Buffer.from(JSON.stringify(p).slice(1, -1), "utf8"),
-    Buffer.from(JSON.stringify(p).slice(1, -1).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)),
+    Buffer.from(
+      JSON.stringify(p)
+        .slice(1, -1)
+        .replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`),
+    ),
     Buffer.from(Buffer.from(p).toString("base64")),
     Buffer.from(p, "utf16le"),
   ];
@@ -151,7 +155,10 @@ test("byte-exact: foyer delivers what systemd-tty-ask-password-agent delivers", 
     console.log(`the tty rounds:\n${seen.join("\n")}\nprocesses:\n${ps}`);
   }
   assert.equal(viaFoyer, viaTty);
-  assert.equal(viaFoyer, samples.map((s) => s + "\n"));
+  assert.equal(
+    viaFoyer,
+    samples.map((s) => s + "\n"),
+  );
 });
 
 test.run();

@@ -85,7 +85,16 @@ async function nextRun(n: number, since: number, what: string): Promise<number> 
 test.before(async () => {
   await c.start();
   const profile = join(c.dir, "greeter.json");
-  writeFileSync(profile, JSON.stringify({ schema: 1, display: { stack: "headless-wayland", browser: "chromium", renderer: "pixman" }, log: { kmsg: false }, launch: "systemd", greeter: { readyTimeoutMs: 120_000, debugPort: DEBUG_PORT } }));
+  writeFileSync(
+    profile,
+    JSON.stringify({
+      schema: 1,
+      display: { stack: "headless-wayland", browser: "chromium", renderer: "pixman" },
+      log: { kmsg: false },
+      launch: "systemd",
+      greeter: { readyTimeoutMs: 120_000, debugPort: DEBUG_PORT },
+    }),
+  );
   installShippedUnit(profile);
   const r = c.exec(["systemctl", "start", "foyer.service"]);
   assert.is(r.code, 0, r.stderr);

@@ -7,7 +7,20 @@
 import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, readdirSync, lstatSync, chmodSync, chownSync, rmSync, openSync, closeSync, type Stats } from "node:fs";
+import {
+  mkdtempSync,
+  mkdirSync,
+  writeFileSync,
+  readFileSync,
+  readdirSync,
+  lstatSync,
+  chmodSync,
+  chownSync,
+  rmSync,
+  openSync,
+  closeSync,
+  type Stats,
+} from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { createHash, randomBytes } from "node:crypto";
@@ -19,12 +32,21 @@ import { lookupUser, type SystemUser } from "../../src/display/users.js";
 const BOOT = "0123456789abcdef0123456789abcdef";
 const FLUSH_MS = 60_000;
 
-interface Ctx { base: string; greeter: SystemUser; secret: string; secretDir: string; children: ChildProcess[] }
+interface Ctx {
+  base: string;
+  greeter: SystemUser;
+  secret: string;
+  secretDir: string;
+  children: ChildProcess[];
+}
 const T = suite<Ctx>("security/flush", { base: "", greeter: { name: "", uid: 0, gid: 0 }, secret: "", secretDir: "", children: [] });
 
 /** Runs `script` with sh as the greeter user (no supplementary groups), the way foyerd's children run. */
 function asGreeter(script: string, env: Record<string, string> = {}): string {
-  return execFileSync("setpriv", ["--reuid=foyer-greeter", "--regid=foyer-greeter", "--clear-groups", "--", "sh", "-ec", script], { encoding: "utf8", env: { PATH: process.env.PATH!, ...env } });
+  return execFileSync("setpriv", ["--reuid=foyer-greeter", "--regid=foyer-greeter", "--clear-groups", "--", "sh", "-ec", script], {
+    encoding: "utf8",
+    env: { PATH: process.env.PATH!, ...env },
+  });
 }
 
 /** `foyerd flush …` through the real CLI, as root; resolves with its exit code and stderr, or rejects after FLUSH_MS (a hang). */
@@ -44,7 +66,15 @@ async function state(ctx: Ctx, persist: string[]): Promise<{ dir: string; home: 
   assert.ok(s.tmpfs, s.problem);
   const { uid, gid } = ctx.greeter;
   const home = join(s.dir, "greeter/home");
-  for (const d of ["greeter", "greeter/home", "greeter/home/.cache", "greeter/home/.config", "greeter/home/.local", "greeter/home/.local/share", "greeter/home/.local/state"]) {
+  for (const d of [
+    "greeter",
+    "greeter/home",
+    "greeter/home/.cache",
+    "greeter/home/.config",
+    "greeter/home/.local",
+    "greeter/home/.local/share",
+    "greeter/home/.local/state",
+  ]) {
     mkdirSync(join(s.dir, d), { recursive: true, mode: 0o700 });
     chownSync(join(s.dir, d), uid, gid);
   }
@@ -69,7 +99,8 @@ function tree(d: string): { p: string; st: Stats }[] {
   const out: { p: string; st: Stats }[] = [];
   const walk = (x: string) => {
     for (const n of readdirSync(x)) {
-      const p = join(x, n), st = lstatSync(p);
+      const p = join(x, n),
+        st = lstatSync(p);
       out.push({ p, st });
       if (st.isDirectory()) walk(p);
     }
@@ -80,8 +111,12 @@ function tree(d: string): { p: string; st: Stats }[] {
 
 /** The secret or its SHA-256 in any file under `d`: the paths that hold it. */
 function leaks(ctx: Ctx, d: string): string[] {
-  const hash = createHash("sha256").update(readFileSync(join(ctx.secretDir, "f"))).digest("hex");
-  return tree(d).filter(({ p, st }) => st.isFile() && (readFileSync(p, "latin1").includes(ctx.secret) || readFileSync(p, "latin1").includes(hash))).map((x) => x.p);
+  const hash = createHash("sha256")
+    .update(readFileSync(join(ctx.secretDir, "f")))
+    .digest("hex");
+  return tree(d)
+    .filter(({ p, st }) => st.isFile() && (readFileSync(p, "latin1").includes(ctx.secret) || readFileSync(p, "latin1").includes(hash)))
+    .map((x) => x.p);
 }
 
 T.before((ctx) => {
@@ -112,10 +147,13 @@ T.after((ctx) => {
   rmSync(ctx.base, { recursive: true, force: true });
 });
 
-T("set-id bits, symlinks and a FIFO the greeter made in kept folders: root's copies carry no set-id or group/other write bit, nothing behind a symlink is read, no hang", async (ctx) => {
-  const s = await state(ctx, ["timeline.json", "greeter/home/keep", "greeter/home/run.sh"]);
-  writeFileSync(join(s.dir, "timeline.json"), JSON.stringify({ schema: 1, entries: [] }));
-  asGreeter(`
+T(
+  "set-id bits, symlinks and a FIFO the greeter made in kept folders: root's copies carry no set-id or group/other write bit, nothing behind a symlink is read, no hang",
+  async (ctx) => {
+    const s = await state(ctx, ["timeline.json", "greeter/home/keep", "greeter/home/run.sh"]);
+    writeFileSync(join(s.dir, "timeline.json"), JSON.stringify({ schema: 1, entries: [] }));
+    asGreeter(
+      `
     cd "$H"
     mkdir keep keep/sgid keep/shared
     printf '#!/bin/sh\\nid\\n' > keep/tool && chmod 4755 keep/tool
@@ -127,35 +165,60 @@ T("set-id bits, symlinks and a FIFO the greeter made in kept folders: root's cop
     ln -s "$SECRET" keep/profile
     mkfifo keep/pipe
     printf '#!/bin/sh\\n' > run.sh && chmod 4755 run.sh
-  `, { H: s.home, SECRET: ctx.secretDir });
-  // the source still has its bits: they are the greeter's to set on its own files
-  assert.is(lstatSync(join(s.home, "keep/tool")).mode & 0o7777, 0o4755);
-  // keep/ is there from an earlier boot (its files go one by one), its subfolders are new (built whole)
-  mkdirSync(join(s.root, "var/lib/foyer/greeter/home/keep"), { recursive: true, mode: 0o755 });
+  `,
+      { H: s.home, SECRET: ctx.secretDir },
+    );
+    // the source still has its bits: they are the greeter's to set on its own files
+    assert.is(lstatSync(join(s.home, "keep/tool")).mode & 0o7777, 0o4755);
+    // keep/ is there from an earlier boot (its files go one by one), its subfolders are new (built whole)
+    mkdirSync(join(s.root, "var/lib/foyer/greeter/home/keep"), { recursive: true, mode: 0o755 });
 
-  const r = await flush(ctx, ["--state", s.dir, "--root", s.root, "--boot-id", BOOT]);
-  assert.is(r.code, 0, r.stderr);
-  const kept = join(s.root, "var/lib/foyer/greeter/home");
-  const written = tree(join(s.root, "var"));
-  const bad = written.filter(({ st }) => (st.mode & 0o6000) !== 0 || (st.isFile() && (st.mode & 0o1000) !== 0) || (st.mode & 0o022) !== 0);
-  assert.equal(bad.map(({ p, st }) => `${p} ${(st.mode & 0o7777).toString(8)}`), [], "no set-id, sticky or group/other write bit on what the flush wrote");
-  assert.ok(written.every(({ st }) => st.uid === 0), "every copy is root's");
-  const mode = (rel: string) => lstatSync(join(kept, rel)).mode & 0o7777;
-  assert.equal([mode("keep/tool"), mode("keep/both"), mode("keep/sgid"), mode("keep/sgid/inside"), mode("keep/open"), mode("keep/shared"), mode("keep/shared/f"), mode("run.sh")], [0o755, 0o755, 0o755, 0o755, 0o644, 0o755, 0o644, 0o755]);
-  assert.is(readFileSync(join(kept, "keep/tool"), "utf8"), "#!/bin/sh\nid\n");
-  assert.equal(readdirSync(join(kept, "keep")).sort(), ["both", "open", "sgid", "shared", "tool"], "no symlink, no FIFO, nothing behind them");
-  assert.equal(leaks(ctx, s.root), []);
-});
+    const r = await flush(ctx, ["--state", s.dir, "--root", s.root, "--boot-id", BOOT]);
+    assert.is(r.code, 0, r.stderr);
+    const kept = join(s.root, "var/lib/foyer/greeter/home");
+    const written = tree(join(s.root, "var"));
+    const bad = written.filter(({ st }) => (st.mode & 0o6000) !== 0 || (st.isFile() && (st.mode & 0o1000) !== 0) || (st.mode & 0o022) !== 0);
+    assert.equal(
+      bad.map(({ p, st }) => `${p} ${(st.mode & 0o7777).toString(8)}`),
+      [],
+      "no set-id, sticky or group/other write bit on what the flush wrote",
+    );
+    assert.ok(
+      written.every(({ st }) => st.uid === 0),
+      "every copy is root's",
+    );
+    const mode = (rel: string) => lstatSync(join(kept, rel)).mode & 0o7777;
+    assert.equal(
+      [
+        mode("keep/tool"),
+        mode("keep/both"),
+        mode("keep/sgid"),
+        mode("keep/sgid/inside"),
+        mode("keep/open"),
+        mode("keep/shared"),
+        mode("keep/shared/f"),
+        mode("run.sh"),
+      ],
+      [0o755, 0o755, 0o755, 0o755, 0o644, 0o755, 0o644, 0o755],
+    );
+    assert.is(readFileSync(join(kept, "keep/tool"), "utf8"), "#!/bin/sh\nid\n");
+    assert.equal(readdirSync(join(kept, "keep")).sort(), ["both", "open", "sgid", "shared", "tool"], "no symlink, no FIFO, nothing behind them");
+    assert.equal(leaks(ctx, s.root), []);
+  },
+);
 
 T("a symlink or a FIFO in place of a kept path, or a symlink on the way to one: refused by name, nothing behind it read, no hang", async (ctx) => {
   const s = await state(ctx, ["greeter/home/settings.json", "greeter/home/pipe", "greeter/home/via/f", "greeter/home/dir"]);
-  asGreeter(`
+  asGreeter(
+    `
     cd "$H"
     ln -s "$SECRET/f" settings.json
     mkfifo pipe
     ln -s "$SECRET" via
     ln -s "$SECRET" dir
-  `, { H: s.home, SECRET: ctx.secretDir });
+  `,
+    { H: s.home, SECRET: ctx.secretDir },
+  );
   const r = await flush(ctx, ["--state", s.dir, "--root", s.root, "--boot-id", BOOT]);
   assert.is(r.code, 1, r.stderr);
   assert.match(r.stderr, /greeter\/home\/settings\.json is a symlink; 'greeter\/home\/settings\.json' not kept/);
@@ -166,11 +229,18 @@ T("a symlink or a FIFO in place of a kept path, or a symlink on the way to one: 
 });
 
 /** Undoes the boot log's escapes (\xHH), so a section can be compared with the file it came from. */
-const unescape = (s: string) => Buffer.from(s.replace(/\\x([0-9a-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))), "latin1");
+const unescape = (s: string) =>
+  Buffer.from(
+    s.replace(/\\x([0-9a-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))),
+    "latin1",
+  );
 
 T("the children's output cannot forge a section of the boot log nor hide a line on a terminal; tokens stay redacted", async (ctx) => {
   const s = await state(ctx, []);
-  const foyerd = Buffer.from("2026-01-01T00:00:00.000Z info foyerd: started\n2026-01-01T00:00:01.000Z warning agents: ignoring ask file 'a\x1b[2K\rb'\n", "latin1");
+  const foyerd = Buffer.from(
+    "2026-01-01T00:00:00.000Z info foyerd: started\n2026-01-01T00:00:01.000Z warning agents: ignoring ask file 'a\x1b[2K\rb'\n",
+    "latin1",
+  );
   writeFileSync(join(s.dir, "log/foyerd.log"), foyerd);
   const greeter = Buffer.concat([
     Buffer.from("[1:1:0101/000000.000:INFO] opening http://127.0.0.1:9/?token=abcDEF123-_x\n"),
@@ -194,7 +264,10 @@ T("the children's output cannot forge a section of the boot log nor hide a line 
   const parts = text.split(/^==> (.*) <==\n/m);
   assert.is(parts[0], "", "the log starts with a header");
   const sections = Array.from({ length: (parts.length - 1) / 2 }, (_, i) => ({ name: parts[1 + 2 * i]!, body: parts[2 + 2 * i]! }));
-  assert.equal(sections.map((x) => x.name), ["foyerd.log", "display.log", "greeter.log"]);
+  assert.equal(
+    sections.map((x) => x.name),
+    ["foyerd.log", "display.log", "greeter.log"],
+  );
   const redact = (b: Buffer) => Buffer.from(b.toString("latin1").replace(/token=[\w-]+/g, "token=[redacted]"), "latin1");
   const withNewline = (b: Buffer) => (b.length && b[b.length - 1] !== 0x0a ? Buffer.concat([b, Buffer.from("\n")]) : b);
   assert.equal(unescape(sections[0]!.body), foyerd);
@@ -208,7 +281,9 @@ T("the children's output cannot forge a section of the boot log nor hide a line 
 // A greeter-owned tree under the flush while the greeter user swaps its entries: files for
 // symlinks to root's secret or for FIFOs, folders for symlinks to root's secret folder. --from/--to
 // (one tree, no greeter to sweep): what holds here is how the flush reads, not that it kills first.
-const FILES = 40, DIRS = 8, ROUNDS = Number(process.env.FOYER_SWAP_ROUNDS ?? 30);
+const FILES = 40,
+  DIRS = 8,
+  ROUNDS = Number(process.env.FOYER_SWAP_ROUNDS ?? 30);
 const SWAPPER = `
 const fs = require("node:fs");
 const [dir, secret] = process.argv.slice(2);
@@ -243,7 +318,9 @@ for (let i = 0; ; i++) {
 async function startSwapper(ctx: Ctx, dir: string): Promise<ChildProcess> {
   const script = join(ctx.base, "swapper.cjs");
   writeFileSync(script, SWAPPER, { mode: 0o644 });
-  const p = spawn("setpriv", ["--reuid=foyer-greeter", "--regid=foyer-greeter", "--clear-groups", "--", process.execPath, script, dir, ctx.secretDir], { stdio: ["ignore", "pipe", "inherit"] });
+  const p = spawn("setpriv", ["--reuid=foyer-greeter", "--regid=foyer-greeter", "--clear-groups", "--", process.execPath, script, dir, ctx.secretDir], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   ctx.children.push(p);
   let out = "";
   p.stdout!.on("data", (d) => (out += d));
@@ -254,39 +331,46 @@ async function startSwapper(ctx: Ctx, dir: string): Promise<ChildProcess> {
 
 /** The race's tree, made by the greeter: FILES files and DIRS folders, each folder holding `f`. */
 function raceTree(ctx: Ctx, home: string): string {
-  asGreeter(`
+  asGreeter(
+    `
     mkdir "$H/race"; cd "$H/race"
     i=0; while [ $i -lt ${FILES} ]; do printf 'file %s\\n' $i > f$i; i=$((i+1)); done
     while [ $i -lt ${FILES + DIRS} ]; do mkdir d$i; printf 'inside %s\\n' $i > d$i/f; i=$((i+1)); done
-  `, { H: home });
+  `,
+    { H: home },
+  );
   return join(home, "race");
 }
 
-T(`a file swapped for a symlink to root's secret (or a FIFO, or a folder for a symlink) while the flush runs, ${ROUNDS} rounds: the secret never lands, the flush never hangs`, async (ctx) => {
-  const s = await state(ctx, []);
-  const src = raceTree(ctx, s.home);
-  const swapper = await startSwapper(ctx, src);
-  let asFile = 0, absent = 0;
-  for (let round = 0; round < ROUNDS; round++) {
-    const to = join(s.root, "to");
-    // a new target (whole new folders) every other round, the last round's otherwise (file by file)
-    if (round % 2 === 0) rmSync(to, { recursive: true, force: true });
-    mkdirSync(to, { recursive: true });
-    const r = await flush(ctx, ["--from", src, "--to", to]);
-    assert.equal(leaks(ctx, s.root), [], `round ${round}`);
-    assert.is(r.code, 0, r.stderr);
-    for (let k = 0; k < FILES; k++) {
-      const st = lstatSync(join(to, `f${k}`), { throwIfNoEntry: false });
-      if (st?.isFile()) asFile++;
-      else absent++;
-      assert.ok(!st || st.isFile(), `f${k} is a regular file or absent`);
+T(
+  `a file swapped for a symlink to root's secret (or a FIFO, or a folder for a symlink) while the flush runs, ${ROUNDS} rounds: the secret never lands, the flush never hangs`,
+  async (ctx) => {
+    const s = await state(ctx, []);
+    const src = raceTree(ctx, s.home);
+    const swapper = await startSwapper(ctx, src);
+    let asFile = 0,
+      absent = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      const to = join(s.root, "to");
+      // a new target (whole new folders) every other round, the last round's otherwise (file by file)
+      if (round % 2 === 0) rmSync(to, { recursive: true, force: true });
+      mkdirSync(to, { recursive: true });
+      const r = await flush(ctx, ["--from", src, "--to", to]);
+      assert.equal(leaks(ctx, s.root), [], `round ${round}`);
+      assert.is(r.code, 0, r.stderr);
+      for (let k = 0; k < FILES; k++) {
+        const st = lstatSync(join(to, `f${k}`), { throwIfNoEntry: false });
+        if (st?.isFile()) asFile++;
+        else absent++;
+        assert.ok(!st || st.isFile(), `f${k} is a regular file or absent`);
+      }
+      assert.ok(swapper.exitCode === null, "the swapper still runs");
     }
-    assert.ok(swapper.exitCode === null, "the swapper still runs");
-  }
-  console.log(`swap race: ${ROUNDS} rounds, ${asFile} files kept, ${absent} seen as a symlink or FIFO`);
-  // both outcomes: the swapper really raced the flush
-  assert.ok(asFile > 0 && absent > 0, `${asFile} kept, ${absent} not`);
-});
+    console.log(`swap race: ${ROUNDS} rounds, ${asFile} files kept, ${absent} seen as a symlink or FIFO`);
+    // both outcomes: the swapper really raced the flush
+    assert.ok(asFile > 0 && absent > 0, `${asFile} kept, ${absent} not`);
+  },
+);
 
 T("a greeter process still running at the flush (--state) is killed before its tree is read, and the flush says so", async (ctx) => {
   const s = await state(ctx, ["greeter/home/race"]);

@@ -46,7 +46,8 @@ function victims(): { dir: string; look: () => string } {
   mkdirSync(join(dir, "victimdir"), { mode: 0o755 });
   chmodSync(join(dir, "victimdir"), 0o755);
   const look = () => {
-    const f = statSync(join(dir, "victim")), d = statSync(join(dir, "victimdir"));
+    const f = statSync(join(dir, "victim")),
+      d = statSync(join(dir, "victimdir"));
     return JSON.stringify({
       file: [f.uid, f.gid, (f.mode & 0o7777).toString(8), readFileSync(join(dir, "victim"), "utf8")],
       dir: [d.uid, d.gid, (d.mode & 0o7777).toString(8), readdirSync(join(dir, "victimdir"))],
@@ -61,7 +62,10 @@ function profile(): string {
   const file = join(dir, "p.json");
   writeFileSync(join(dir, "cmdline"), "rd.foyer.debug\n");
   // cog: its content filter is a file root writes at every greeter launch
-  writeFileSync(file, JSON.stringify({ schema: 1, display: { stack: "headless-wayland", browser: "cog", renderer: "pixman", rotate: 2 }, log: { kmsg: false } }));
+  writeFileSync(
+    file,
+    JSON.stringify({ schema: 1, display: { stack: "headless-wayland", browser: "cog", renderer: "pixman", rotate: 2 }, log: { kmsg: false } }),
+  );
   return file;
 }
 
@@ -104,7 +108,9 @@ done
 exit 0`;
 
 function asGreeter(script: string, ...args: string[]): { status: number | null; stderr: string } {
-  const r = spawnSync("setpriv", [`--reuid=${greeter.uid}`, `--regid=${greeter.gid}`, "--clear-groups", "--", "sh", "-c", script, "sh", ...args], { encoding: "utf8" });
+  const r = spawnSync("setpriv", [`--reuid=${greeter.uid}`, `--regid=${greeter.gid}`, "--clear-groups", "--", "sh", "-c", script, "sh", ...args], {
+    encoding: "utf8",
+  });
   return { status: r.status, stderr: r.stderr };
 }
 
@@ -150,7 +156,11 @@ S("nobody's /tmp/.X11-unix symlink: foyerd does not chmod through it", async (ct
   const v = victims();
   const before = v.look();
   const nobody = lookupUser("nobody");
-  const r = spawnSync("setpriv", [`--reuid=${nobody.uid}`, `--regid=${nobody.gid}`, "--clear-groups", "--", "ln", "-s", join(v.dir, "victimdir"), "/tmp/.X11-unix"], { encoding: "utf8" });
+  const r = spawnSync(
+    "setpriv",
+    [`--reuid=${nobody.uid}`, `--regid=${nobody.gid}`, "--clear-groups", "--", "ln", "-s", join(v.dir, "victimdir"), "/tmp/.X11-unix"],
+    { encoding: "utf8" },
+  );
   assert.is(r.status, 0, r.stderr);
   const prof = profile();
   const f = (ctx.foyerd = new Foyerd(prof, { extraArgs: ["--bus", "none", "--cmdline", join(prof, "../cmdline")] }));

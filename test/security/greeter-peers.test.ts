@@ -37,8 +37,16 @@ S.after.each(async (ctx) => {
 });
 
 /** peer-client.mjs as `user`, the token on its stdin: what that uid gets from the server */
-function asUser(user: { uid: number; gid: number }, port: number, token: string): { page: number | string; session: number | string; upgrade: number | string } {
-  const r = spawnSync("setpriv", [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--", process.execPath, PEER_CLIENT, String(port)], { input: token, encoding: "utf8", timeout: 30_000 });
+function asUser(
+  user: { uid: number; gid: number },
+  port: number,
+  token: string,
+): { page: number | string; session: number | string; upgrade: number | string } {
+  const r = spawnSync("setpriv", [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--", process.execPath, PEER_CLIENT, String(port)], {
+    input: token,
+    encoding: "utf8",
+    timeout: 30_000,
+  });
   assert.is(r.status, 0, r.stderr);
   return JSON.parse(r.stdout);
 }
@@ -70,7 +78,11 @@ S("nobody is refused whatever it holds; the greeter's user gets its launch's ses
   // nobody, even with the boot's token in hand: nothing is served, not even the page
   const n = asUser(nobody, port, boot);
   assert.equal(n, { page: "ECONNRESET", session: "ECONNRESET", upgrade: "ECONNRESET" }, JSON.stringify(n));
-  await f.until((l) => l.includes("refusing a connection to the greeter's server: uid 65534 is neither root nor the greeter's"), 5_000, "the refusal in foyerd's log");
+  await f.until(
+    (l) => l.includes("refusing a connection to the greeter's server: uid 65534 is neither root nor the greeter's"),
+    5_000,
+    "the refusal in foyerd's log",
+  );
   // the greeter's own user: the page, its launch's session, and a socket with it
   const g = asUser(greeter, port, "");
   assert.equal(g, { page: 200, session: 200, upgrade: 101 }, JSON.stringify(g));
@@ -85,7 +97,9 @@ S("nobody is refused whatever it holds; the greeter's user gets its launch's ses
   assert.not.ok(seen.includes(launch), "the launch's token is in a process's argv or environment");
   assert.not.match(seen, /token=/);
   // and nobody cannot read root's greeter-url
-  const r = spawnSync("setpriv", [`--reuid=${nobody.uid}`, `--regid=${nobody.gid}`, "--clear-groups", "--", "cat", join(f.runtimeDir, "greeter-url")], { encoding: "utf8" });
+  const r = spawnSync("setpriv", [`--reuid=${nobody.uid}`, `--regid=${nobody.gid}`, "--clear-groups", "--", "cat", join(f.runtimeDir, "greeter-url")], {
+    encoding: "utf8",
+  });
   assert.is.not(r.status, 0);
   ask.proc.kill();
 });
@@ -110,7 +124,11 @@ function promptKey(url: URL, token: string, message: string): Promise<number> {
 
 /** peer-submit.mjs as `user` against `f`: the password, the form, the terminal and an answer it would send, were it let in */
 function submitAs(user: { uid: number; gid: number }, port: number, key: number, token: string): { upgrade: number | string; sent: number } {
-  const r = spawnSync("setpriv", [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--", process.execPath, PEER_SUBMIT, String(port), String(key)], { input: token, encoding: "utf8", timeout: 30_000 });
+  const r = spawnSync(
+    "setpriv",
+    [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--", process.execPath, PEER_SUBMIT, String(port), String(key)],
+    { input: token, encoding: "utf8", timeout: 30_000 },
+  );
   assert.is(r.status, 0, r.stderr);
   return JSON.parse(r.stdout);
 }
@@ -151,64 +169,67 @@ S("nobody can submit nothing: an unlock answer, the recovery terminal, the first
   }
 });
 
-S(`stalled clients: ${MAX_CLIENTS} at most, state changes coalesced (under 100 MB), ${MAX_BACKLOG_BYTES >> 20} MiB of other backlog closes one (under 256 MB)`, async (ctx) => {
-  const dir = mkdtempSync(join(tmpdir(), "foyer-peers-"));
-  writeFileSync(join(dir, "p.json"), JSON.stringify({ schema: 1, display: { stack: "headless" }, log: { kmsg: false } }));
-  const f = (ctx.foyerd = new Foyerd(join(dir, "p.json"), { extraArgs: ["--bus", "none"], bundle: true }));
-  const url = new URL(await f.url());
-  const token = new URLSearchParams(url.hash.slice(1)).get("token")!;
-  const open = () =>
-    new Promise<WebSocket | number>((resolve) => {
-      const ws = new WebSocket(`ws://${url.host}/ws?token=${token}`, { headers: { Origin: url.origin } });
-      ws.on("open", () => resolve(ws));
-      ws.on("unexpected-response", (_q, res) => resolve(res.statusCode ?? 0));
-      ws.on("error", () => resolve(0));
+S(
+  `stalled clients: ${MAX_CLIENTS} at most, state changes coalesced (under 100 MB), ${MAX_BACKLOG_BYTES >> 20} MiB of other backlog closes one (under 256 MB)`,
+  async (ctx) => {
+    const dir = mkdtempSync(join(tmpdir(), "foyer-peers-"));
+    writeFileSync(join(dir, "p.json"), JSON.stringify({ schema: 1, display: { stack: "headless" }, log: { kmsg: false } }));
+    const f = (ctx.foyerd = new Foyerd(join(dir, "p.json"), { extraArgs: ["--bus", "none"], bundle: true }));
+    const url = new URL(await f.url());
+    const token = new URLSearchParams(url.hash.slice(1)).get("token")!;
+    const open = () =>
+      new Promise<WebSocket | number>((resolve) => {
+        const ws = new WebSocket(`ws://${url.host}/ws?token=${token}`, { headers: { Origin: url.origin } });
+        ws.on("open", () => resolve(ws));
+        ws.on("unexpected-response", (_q, res) => resolve(res.statusCode ?? 0));
+        ws.on("error", () => resolve(0));
+      });
+    // clients that stop reading once connected: the kernel's buffers fill, then foyerd's queue
+    const stalled: WebSocket[] = [];
+    for (let i = 0; i < MAX_CLIENTS - 1; i++) {
+      const ws = await open();
+      if (typeof ws === "number") throw new Error(`client ${i} refused: ${ws}`);
+      ws.on("error", () => {});
+      (ws as unknown as { _socket: Socket })._socket.pause();
+      stalled.push(ws);
+    }
+    const active = await open();
+    if (typeof active === "number") throw new Error(`the active client was refused: ${active}`);
+    assert.is(await open(), 503, `client ${MAX_CLIENTS + 1} was let in`);
+    // ten pending requests with long messages: every state is ~20 KB
+    for (let i = 0; i < 10; i++) askPassword(`${i} ${"long message ".repeat(150)}`, { id: `cryptsetup:/dev/stall${i}` });
+    await pollUntil(() => askFiles().length >= 10, 30_000, `the ask files (${askFiles().length} of 10)`);
+    // every toggle changes the state, which goes to every client; the last one marks the end
+    let size = 0;
+    let last = false;
+    active.on("message", (d: Buffer) => {
+      const m = JSON.parse(d.toString()) as { type: string; appearance?: { highContrast: boolean } };
+      if (m.type !== "state") return;
+      size = d.length;
+      last = m.appearance?.highContrast === true;
     });
-  // clients that stop reading once connected: the kernel's buffers fill, then foyerd's queue
-  const stalled: WebSocket[] = [];
-  for (let i = 0; i < MAX_CLIENTS - 1; i++) {
-    const ws = await open();
-    if (typeof ws === "number") throw new Error(`client ${i} refused: ${ws}`);
-    ws.on("error", () => {});
-    (ws as unknown as { _socket: Socket })._socket.pause();
-    stalled.push(ws);
-  }
-  const active = await open();
-  if (typeof active === "number") throw new Error(`the active client was refused: ${active}`);
-  assert.is(await open(), 503, `client ${MAX_CLIENTS + 1} was let in`);
-  // ten pending requests with long messages: every state is ~20 KB
-  for (let i = 0; i < 10; i++) askPassword(`${i} ${"long message ".repeat(150)}`, { id: `cryptsetup:/dev/stall${i}` });
-  await pollUntil(() => askFiles().length >= 10, 30_000, `the ask files (${askFiles().length} of 10)`);
-  // every toggle changes the state, which goes to every client; the last one marks the end
-  let size = 0;
-  let last = false;
-  active.on("message", (d: Buffer) => {
-    const m = JSON.parse(d.toString()) as { type: string; appearance?: { highContrast: boolean } };
-    if (m.type !== "state") return;
-    size = d.length;
-    last = m.appearance?.highContrast === true;
-  });
-  const rounds = 10_000;
-  for (let i = 0; i < rounds; i++) {
-    active.send(JSON.stringify({ type: "appearance_set", largeText: i % 2 === 0 }));
-    if (i % 200 === 0) await new Promise((r) => setTimeout(r, 10));
-  }
-  active.send(JSON.stringify({ type: "appearance_set", highContrast: true }));
-  await pollUntil(() => last, 120_000, "the last state at the active client");
-  assert.is(f.count(/does not read what it is sent/), 0, "a slow client was closed for state changes, which coalesce");
-  // VmHWM: the most foyerd has held
-  const peak = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${f.proc.pid}/status`, "utf8"))![1]) / 1024;
-  const afterStates = peak();
-  console.log(`foyerd's peak RSS, ${stalled.length} stalled clients, ${rounds} states of ${(size / 1024).toFixed(0)} KB: ${afterStates.toFixed(1)} MB`);
-  assert.ok(afterStates < 100, `foyerd's peak RSS ${afterStates.toFixed(1)} MB after the state changes`);
-  // what does not coalesce (a reply to each request) closes a client that does not read it
-  for (const ws of stalled) for (let i = 0; i < 300; i++) ws.send(JSON.stringify({ type: "keyboard_layouts" }));
-  await f.untilCount(/greeter client does not read what it is sent, closing it/, stalled.length, 60_000);
-  const afterReplies = peak();
-  console.log(`… and ${stalled.length * 300} unread replies of 34 KB: ${afterReplies.toFixed(1)} MB`);
-  assert.ok(afterReplies < 256, `foyerd's peak RSS ${afterReplies.toFixed(1)} MB after the unread replies`);
-  assert.is(f.proc.exitCode, null, "foyerd alive");
-  active.close();
-});
+    const rounds = 10_000;
+    for (let i = 0; i < rounds; i++) {
+      active.send(JSON.stringify({ type: "appearance_set", largeText: i % 2 === 0 }));
+      if (i % 200 === 0) await new Promise((r) => setTimeout(r, 10));
+    }
+    active.send(JSON.stringify({ type: "appearance_set", highContrast: true }));
+    await pollUntil(() => last, 120_000, "the last state at the active client");
+    assert.is(f.count(/does not read what it is sent/), 0, "a slow client was closed for state changes, which coalesce");
+    // VmHWM: the most foyerd has held
+    const peak = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${f.proc.pid}/status`, "utf8"))![1]) / 1024;
+    const afterStates = peak();
+    console.log(`foyerd's peak RSS, ${stalled.length} stalled clients, ${rounds} states of ${(size / 1024).toFixed(0)} KB: ${afterStates.toFixed(1)} MB`);
+    assert.ok(afterStates < 100, `foyerd's peak RSS ${afterStates.toFixed(1)} MB after the state changes`);
+    // what does not coalesce (a reply to each request) closes a client that does not read it
+    for (const ws of stalled) for (let i = 0; i < 300; i++) ws.send(JSON.stringify({ type: "keyboard_layouts" }));
+    await f.untilCount(/greeter client does not read what it is sent, closing it/, stalled.length, 60_000);
+    const afterReplies = peak();
+    console.log(`… and ${stalled.length * 300} unread replies of 34 KB: ${afterReplies.toFixed(1)} MB`);
+    assert.ok(afterReplies < 256, `foyerd's peak RSS ${afterReplies.toFixed(1)} MB after the unread replies`);
+    assert.is(f.proc.exitCode, null, "foyerd alive");
+    active.close();
+  },
+);
 
 S.run();

@@ -15,13 +15,18 @@ import { mountState, readMounts, stateDir } from "../../src/state/overlay.js";
 import { StateSchema } from "../../src/profile/schema.js";
 import { lookupUser } from "../../src/display/users.js";
 
-interface Ctx { base: string }
+interface Ctx {
+  base: string;
+}
 const T = suite<Ctx>("security/overlay", { base: "" });
 const nobody = lookupUser("nobody");
 
 /** Runs `script` with sh as nobody (no supplementary groups); its exit code. */
 function asNobody(script: string): number | null {
-  return spawnSync("setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--", "sh", "-c", script], { stdio: "ignore", env: { PATH: "/usr/bin:/bin" } }).status;
+  return spawnSync("setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--", "sh", "-c", script], {
+    stdio: "ignore",
+    env: { PATH: "/usr/bin:/bin" },
+  }).status;
 }
 
 /** A folder of root's, 0700, with a file: what nobody wants root to mount over or hand over. */
@@ -100,7 +105,11 @@ T("the upper layer takes the lower's owner through an fd: nobody cannot rename i
   const again = await mountState(rt, StateSchema.parse({ overlay: [home] }));
   assert.equal(again.overlays, []);
   assert.is(again.overlayProblems.length, 1);
-  assert.match(again.overlayProblems[0]!, /its upper layer cannot be opened \((ELOOP|ENOTDIR) \(open .*\/overlay\/\d+-\d+\/upper.\)\)/, again.overlayProblems[0]);
+  assert.match(
+    again.overlayProblems[0]!,
+    /its upper layer cannot be opened \((ELOOP|ENOTDIR) \(open .*\/overlay\/\d+-\d+\/upper.\)\)/,
+    again.overlayProblems[0],
+  );
   assert.equal(ownerAndMode(roots), [0, "700"]);
   assert.not.ok(mountedAt(home));
 });

@@ -74,7 +74,8 @@ const readAll = (s) => new Promise((ok) => { const got = []; s.on("data", (d) =>
 }
 
 function output(p: ChildProcess): Promise<{ code: number | null; out: string; err: string }> {
-  let out = "", err = "";
+  let out = "",
+    err = "";
   p.stdout!.on("data", (d) => (out += d));
   p.stderr!.on("data", (d) => (err += d));
   return new Promise((r) => p.on("close", (code) => r({ code, out, err })));
@@ -104,7 +105,8 @@ P.after.each(async (ctx) => {
 
 for (const who of [NOBODY, GREETER]) {
   P(`${who.name}: ask-for-password fails and no prompt reaches the greeter; foyerd logs the peer, not its text`, async (ctx) => {
-    const f = ctx.foyerd!, g = ctx.greeter!;
+    const f = ctx.foyerd!,
+      g = ctx.greeter!;
     const text = `Please enter passphrase for disk root (asked by ${who.name}):`;
     // as the client asks by default (progress paused first) and with the password request first
     for (const args of [[], ["--dont-pause-progress"]]) {
@@ -113,7 +115,11 @@ for (const who of [NOBODY, GREETER]) {
       assert.is.not(r.code, 0, `the client succeeded: ${r.out.toString()}`);
       assert.is(r.signal, null, "the client crashed: it takes a NAK for a failure, not for an answer");
       assert.is(r.out.length, 0);
-      await f.until((l) => new RegExp(`refusing plymouth client \\d+: uid ${who.uid} \\(pid ${c.proc.pid}\\) is not root`).test(l), 5_000, "the refusal logged with the peer's uid and pid");
+      await f.until(
+        (l) => new RegExp(`refusing plymouth client \\d+: uid ${who.uid} \\(pid ${c.proc.pid}\\) is not root`).test(l),
+        5_000,
+        "the refusal logged with the peer's uid and pid",
+      );
     }
     await barrier(g, `after ${who.name}'s ask-for-password`);
     assert.not.ok(everPrompted(g, text), "a non-root client's prompt reached the greeter");
@@ -121,7 +127,8 @@ for (const who of [NOBODY, GREETER]) {
   });
 
   P(`${who.name}: display-message and watch-keystroke fail; nothing is shown, nothing is held`, async (ctx) => {
-    const f = ctx.foyerd!, g = ctx.greeter!;
+    const f = ctx.foyerd!,
+      g = ctx.greeter!;
     const text = `Touch your security key (says ${who.name})`;
     assert.is.not((await withTimeout(ply(["display-message", `--text=${text}`], undefined, who).result, 15_000, "display-message")).code, 0);
     // held open for root; refused at once here
@@ -133,7 +140,10 @@ for (const who of [NOBODY, GREETER]) {
 
   P(`${who.name}: update-root-fs --new-root-dir fails and records nothing`, async (ctx) => {
     const f = ctx.foyerd!;
-    assert.is.not((await withTimeout(ply(["update-root-fs", `--new-root-dir=/tmp/root-of-${who.name}`], undefined, who).result, 15_000, "update-root-fs")).code, 0);
+    assert.is.not(
+      (await withTimeout(ply(["update-root-fs", `--new-root-dir=/tmp/root-of-${who.name}`], undefined, who).result, 15_000, "update-root-fs")).code,
+      0,
+    );
     await barrier(ctx.greeter!, `after ${who.name}'s update-root-fs`);
     assert.not.match(f.log, /plymouth: new root/);
   });
@@ -151,7 +161,9 @@ for (const who of [NOBODY, GREETER]) {
 P("a refused peer gets one NAK for its first request and is closed, whatever else it sent", async (ctx) => {
   const f = ctx.foyerd!;
   // ping, display-message and quit in one write, on 40 connections one after the other
-  const p = rawAs(NOBODY, `(async () => {
+  const p = rawAs(
+    NOBODY,
+    `(async () => {
   const r = [];
   for (let i = 0; i < Number(process.argv[1]); i++) {
     const s = await open();
@@ -160,7 +172,9 @@ P("a refused peer gets one NAK for its first request and is closed, whatever els
     r.push(await got);
   }
   console.log(r.join(" "));
-})();`, ["40"]);
+})();`,
+    ["40"],
+  );
   const r = await withTimeout(output(p), 60_000, "40 refused connections");
   assert.is(r.code, 0, r.err);
   assert.equal([...new Set(r.out.trim().split(" "))], ["15"], "each connection got exactly one NAK, then its close");
@@ -173,12 +187,16 @@ P("a refused peer gets one NAK for its first request and is closed, whatever els
 
 P("idle non-root connections do not take root's connection slots, and are closed", async (ctx) => {
   // more idle connections than foyerd serves at once (64); none sends a byte
-  const p = rawAs(NOBODY, `(async () => {
+  const p = rawAs(
+    NOBODY,
+    `(async () => {
   const got = [];
   for (let i = 0; i < Number(process.argv[1]); i++) got.push(readAll(await open()));
   console.log("connected");
   process.stdin.once("data", async () => console.log((await Promise.all(got)).join(" ")));
-})();`, ["80"]);
+})();`,
+    ["80"],
+  );
   const r = output(p);
   let out = "";
   p.stdout!.on("data", (d) => (out += d));
@@ -192,7 +210,8 @@ P("idle non-root connections do not take root's connection slots, and are closed
 });
 
 P("root: ask-for-password is answered through the greeter; display-message, update-root-fs and quit act", async (ctx) => {
-  const f = ctx.foyerd!, g = ctx.greeter!;
+  const f = ctx.foyerd!,
+    g = ctx.greeter!;
   const text = "Please enter passphrase for disk root:";
   const c = ply(["ask-for-password", `--prompt=${text}`]);
   await pollUntil(() => everPrompted(g, text), 10_000, "root's prompt in the greeter");
@@ -230,11 +249,18 @@ P("foyerd as an image lays it out: root is served; without the credentials addon
   ctx.foyerd!.cleanup();
   ctx.greeter!.ws.close();
   ctx.tree = mkdtempSync(join(tmpdir(), "foyer-image-"));
-  for (const [name, skip] of [["whole", () => false], ["without-addon", (t: string) => t.endsWith(".node") && !t.includes("node_modules")]] as const) {
+  for (const [name, skip] of [
+    ["whole", () => false],
+    ["without-addon", (t: string) => t.endsWith(".node") && !t.includes("node_modules")],
+  ] as const) {
     const f = (ctx.foyerd = new Foyerd("headless", { bundle: imageTree(join(ctx.tree, name), skip) }));
     await f.until((l) => /serving plymouth's protocol on '@\/ply-boot-protocol'/.test(l), 20_000, `${name}: plymouth server up`);
     const ping = await withTimeout(ply(["--ping"]).result, 10_000, `${name}: root ping`);
-    const ask = await withTimeout(ply(["ask-for-password", "--prompt=Passphrase:", "--dont-pause-progress"], undefined, NOBODY).result, 15_000, `${name}: nobody's ask-for-password`);
+    const ask = await withTimeout(
+      ply(["ask-for-password", "--prompt=Passphrase:", "--dont-pause-progress"], undefined, NOBODY).result,
+      15_000,
+      `${name}: nobody's ask-for-password`,
+    );
     assert.is.not(ask.code, 0);
     if (name === "whole") {
       assert.is(ping.code, 0, "root refused by foyerd with its addon");

@@ -40,7 +40,13 @@ S.after.each(async (ctx) => {
 
 /** node as nobody running `js` (the addon's path in ADDON), its first line of output */
 function asNobody(ctx: Ctx, js: string, limits: string[] = []): Promise<{ proc: ChildProcess; line: string }> {
-  const [cmd, ...argv] = [...(limits.length ? ["prlimit", ...limits, "--"] : []), ...asAccount(NOBODY), process.execPath, "-e", `const ADDON = ${JSON.stringify(ADDON)};\n${js}`];
+  const [cmd, ...argv] = [
+    ...(limits.length ? ["prlimit", ...limits, "--"] : []),
+    ...asAccount(NOBODY),
+    process.execPath,
+    "-e",
+    `const ADDON = ${JSON.stringify(ADDON)};\n${js}`,
+  ];
   const proc = spawn(cmd!, argv, { cwd: "/", stdio: ["ignore", "pipe", "inherit"] });
   ctx.others.push(proc);
   const line = new Promise<string>((resolve) => {
@@ -70,7 +76,11 @@ S("a squatter found before foyerd starts is named in the log and not deferred to
   const { line } = await asNobody(ctx, squat);
   assert.is(line, "bound");
   const f = (ctx.foyerd = new Foyerd("headless", { extraArgs: ["--bus", "none"] }));
-  await f.until((l) => new RegExp(`'@${EXACT}' is held by uid ${NOBODY.uid} \\(pid \\d+\\), not by plymouthd: not serving that name`).test(l), 30_000, "the squatter named");
+  await f.until(
+    (l) => new RegExp(`'@${EXACT}' is held by uid ${NOBODY.uid} \\(pid \\d+\\), not by plymouthd: not serving that name`).test(l),
+    30_000,
+    "the squatter named",
+  );
   await f.until((l) => l.includes("serving plymouth's protocol on '@/ply-boot-protocol'"), 30_000, "the legacy name served");
   assert.not.match(f.log, /a plymouthd listens/);
   assert.equal(abstractPeer("/ply-boot-protocol", true), { pid: f.proc.pid!, uid: 0, gid: 0 });
@@ -102,7 +112,11 @@ S("nobody's 20,000 sockets and 500 refused connections: root's page is served wh
   assert.match(burst.line, /^queued [1-9]\d\d$/, "nobody's burst did not queue");
   // root's request, behind them: served (the old check read the whole table for each of them)
   const status = await withTimeout(
-    new Promise<number>((resolve, reject) => request({ host: "127.0.0.1", port, path: "/", agent: false }, (r) => (r.resume(), resolve(r.statusCode ?? 0))).on("error", reject).end()),
+    new Promise<number>((resolve, reject) =>
+      request({ host: "127.0.0.1", port, path: "/", agent: false }, (r) => (r.resume(), resolve(r.statusCode ?? 0)))
+        .on("error", reject)
+        .end(),
+    ),
     10_000,
     "root's page behind nobody's burst",
   );

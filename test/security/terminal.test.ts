@@ -21,7 +21,17 @@ import { Foyerd, memoryHits, pollUntil, requirePrivateAskDir, requireTool, withT
 import { FRAME_TERMINAL, type StateMessage } from "../../src/protocol/greeter.js";
 import { failureDelayMs, maxTriesWithin } from "../../src/greeter/password-rate.js";
 
-for (const [t, pkg] of [["sulogin", "util-linux"], ["setpriv", "util-linux"], ["prlimit", "util-linux"], ["ps", "procps"], ["openssl", "openssl"], ["mkfs.ext4", "e2fsprogs"], ["debugfs", "e2fsprogs"], ["fsck.ext4", "e2fsprogs"]]) requireTool(t!, pkg!);
+for (const [t, pkg] of [
+  ["sulogin", "util-linux"],
+  ["setpriv", "util-linux"],
+  ["prlimit", "util-linux"],
+  ["ps", "procps"],
+  ["openssl", "openssl"],
+  ["mkfs.ext4", "e2fsprogs"],
+  ["debugfs", "e2fsprogs"],
+  ["fsck.ext4", "e2fsprogs"],
+])
+  requireTool(t!, pkg!);
 requirePrivateAskDir();
 
 const dir = mkdtempSync(join(tmpdir(), "foyer-security-"));
@@ -145,8 +155,11 @@ test("one root terminal at a time: opens while one is live or closing are refuse
   for (let i = 0; i < 40; i++) c.open();
   await c.until(PROMPT, 20_000, "sulogin's prompt");
   await pollUntil(() => c.errors.length + f.count(/recovery terminal opened/) >= 40, 20_000, "an answer to each of 40 opens");
-  const brokers = rootOnes(BROKER), sulogins = rootOnes(/^\S*sulogin\b/);
-  console.log(`40 opens: ${f.count(/recovery terminal opened/)} terminal(s) started, ${c.errors.length} refused; root brokers ${brokers.length}, sulogins ${sulogins.length} (as nobody sees them)`);
+  const brokers = rootOnes(BROKER),
+    sulogins = rootOnes(/^\S*sulogin\b/);
+  console.log(
+    `40 opens: ${f.count(/recovery terminal opened/)} terminal(s) started, ${c.errors.length} refused; root brokers ${brokers.length}, sulogins ${sulogins.length} (as nobody sees them)`,
+  );
   assert.is(f.count(/recovery terminal opened/), 1, "terminals started");
   assert.is(brokers.length, 1, "root brokers running");
   assert.is(sulogins.length, 1, "sulogins running");
@@ -205,7 +218,9 @@ test("root passwords reach sulogin no faster than foyerd's pacing, however fast 
   const elapsed = Date.now() - t0;
   // the bound is the pacing's, from the first try: 1 s for the clocks read at other instants
   const bound = maxTriesWithin(elapsed + 1_000);
-  console.log(`${sent} wrong passwords sent in ${(elapsed / 1000).toFixed(1)} s over ${f.count(/recovery terminal opened/)} terminals: sulogin answered ${tries()} (bound ${bound})`);
+  console.log(
+    `${sent} wrong passwords sent in ${(elapsed / 1000).toFixed(1)} s over ${f.count(/recovery terminal opened/)} terminals: sulogin answered ${tries()} (bound ${bound})`,
+  );
   assert.ok(tries() >= 2, "the flood reached sulogin");
   assert.ok(tries() <= bound, `sulogin saw ${tries()} passwords in ${elapsed} ms; the pacing allows ${bound}`);
 });
@@ -241,7 +256,12 @@ test("a killed foyerd leaves no broker, sulogin, shell or background job running
   const c = await Client.connect(f);
   const s = await shellWithJobs(c);
   const all = [s.broker, s.shell, ...s.jobs];
-  assert.ok(seenByNobody().filter((p) => all.includes(p.pid)).every((p) => p.uid === 0), "the terminal's processes run as root");
+  assert.ok(
+    seenByNobody()
+      .filter((p) => all.includes(p.pid))
+      .every((p) => p.uid === 0),
+    "the terminal's processes run as root",
+  );
   f.proc.kill("SIGKILL");
   await noneLeft(all, "the terminal's processes gone after foyerd's SIGKILL");
   const own = seenByNobody().some((p) => p.pid === s.ownSession);
@@ -341,7 +361,11 @@ test("fsck -y runs only behind the root password: the repair is sulogin's termin
   await c.until(PROMPT, 20_000, "sulogin's prompt for the repair");
   assert.ok(c.state?.recovery?.terminal.repair, "the view says the terminal is the repair's");
   // the device is in the environment, on no command line but fsck's own
-  assert.equal(seenByNobody().filter((p) => p.args.includes(img) && p.pid !== f.proc.pid), [], "the device on a command line");
+  assert.equal(
+    seenByNobody().filter((p) => p.args.includes(img) && p.pid !== f.proc.pid),
+    [],
+    "the device on a command line",
+  );
   c.type("wrong\r");
   await c.until(WRONG, 15_000, "a wrong password refused");
   assert.is.not(fsckN(img), 0, "the image was written to after a wrong password");

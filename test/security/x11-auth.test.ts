@@ -10,7 +10,21 @@ import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
 import { lstatSync, readFileSync, readdirSync } from "node:fs";
-import { Foyerd, account, asAccount, askPassword, connectGreeter, killAskers, requirePrivateAskDir, requireTool, withTimeout, type Account, type Asker, privateTmp, undoPrivateTmp } from "../helpers/index.js";
+import {
+  Foyerd,
+  account,
+  asAccount,
+  askPassword,
+  connectGreeter,
+  killAskers,
+  requirePrivateAskDir,
+  requireTool,
+  withTimeout,
+  type Account,
+  type Asker,
+  privateTmp,
+  undoPrivateTmp,
+} from "../helpers/index.js";
 
 requireTool("setpriv", "util-linux");
 requireTool("Xvfb", "xvfb");
@@ -76,7 +90,9 @@ function processTexts(): { pid: string; argv: Buffer; env: Buffer }[] {
       return Buffer.alloc(0); // exited meanwhile
     }
   };
-  return readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map((pid) => ({ pid, argv: read(pid, "cmdline"), env: read(pid, "environ") }));
+  return readdirSync("/proc")
+    .filter((p) => /^\d+$/.test(p))
+    .map((pid) => ({ pid, argv: read(pid, "cmdline"), env: read(pid, "environ") }));
 }
 
 /** what `who` got from the display without the cookie; "" when it was refused */
@@ -126,8 +142,14 @@ S("without the cookie nobody and the greeter user are refused the display; with 
   const cookie = readFileSync(f.xauthority).subarray(-16);
   assert.is(cookie.length, 16);
   const procs = processTexts();
-  assert.ok(procs.some((p) => p.argv.toString().split("\0").join(" ").includes(`Xvfb -displayfd 3 -auth ${f.xauthority} `)), "Xvfb with -auth");
-  assert.ok(procs.some((p) => /(^|\/)chromium$/.test(p.argv.toString().split("\0")[0]!) && p.env.toString().split("\0").includes(`XAUTHORITY=${f.xauthority}`)), "chromium with XAUTHORITY");
+  assert.ok(
+    procs.some((p) => p.argv.toString().split("\0").join(" ").includes(`Xvfb -displayfd 3 -auth ${f.xauthority} `)),
+    "Xvfb with -auth",
+  );
+  assert.ok(
+    procs.some((p) => /(^|\/)chromium$/.test(p.argv.toString().split("\0")[0]!) && p.env.toString().split("\0").includes(`XAUTHORITY=${f.xauthority}`)),
+    "chromium with XAUTHORITY",
+  );
   for (const needle of [cookie, Buffer.from(cookie.toString("hex")), Buffer.from(cookie.toString("hex").toUpperCase())]) {
     const holders = procs.filter((p) => p.argv.includes(needle) || p.env.includes(needle)).map((p) => p.pid);
     assert.equal(holders, [], "the cookie in an argv or environment");
@@ -165,7 +187,10 @@ S("a /tmp/.X11-unix that nobody made first is set aside: the X server's socket i
   assert.equal([dir.isDirectory(), dir.uid, (dir.mode & 0o7777).toString(8)], [true, 0, "1777"], "/tmp/.X11-unix: owner, mode");
   const socket = lstatSync(`/tmp/.X11-unix/X${display.slice(1)}`);
   assert.ok(socket.isSocket() && socket.uid === greeter.uid, "the X server's socket in root's folder");
-  assert.ok(readdirSync("/tmp").some((n) => n.startsWith(".X11-unix.foyer-aside-")), "nobody's folder set aside");
+  assert.ok(
+    readdirSync("/tmp").some((n) => n.startsWith(".X11-unix.foyer-aside-")),
+    "nobody's folder set aside",
+  );
   assert.match(f.log, /browser accelerators grabbed on the X root window/);
 });
 

@@ -35,11 +35,21 @@ test("a line of a section that starts with ==> is no header; foyerd's first, the
     { name: "display.log", data: b("no newline") },
     { name: "foyerd.log", data: b("started\n") },
   ])!;
-  assert.is(out.toString("latin1"), [
-    "==> foyerd.log <==", "started",
-    "==> display.log <==", "no newline",
-    "==> greeter.log <==", "\\x3d=> foyerd.log <==", "forged", "  ==> not at the start <==", "\\x3d=>", "",
-  ].join("\n"));
+  assert.is(
+    out.toString("latin1"),
+    [
+      "==> foyerd.log <==",
+      "started",
+      "==> display.log <==",
+      "no newline",
+      "==> greeter.log <==",
+      "\\x3d=> foyerd.log <==",
+      "forged",
+      "  ==> not at the start <==",
+      "\\x3d=>",
+      "",
+    ].join("\n"),
+  );
   assert.is(bootLogText([]), null);
 });
 
@@ -69,7 +79,11 @@ test("random bytes in every section: headers are the files, no control byte but 
     assert.not.ok(out!.includes(b("\xc2\x9b")), `round ${round}: a C1 control`);
     const got = sections(out!);
     const want = [...files].sort((x, y) => (x.name === "foyerd.log" ? -1 : y.name === "foyerd.log" ? 1 : x.name.localeCompare(y.name)));
-    assert.equal(got.map((s) => s.name), want.map((f) => f.name), `round ${round}: headers`);
+    assert.equal(
+      got.map((s) => s.name),
+      want.map((f) => f.name),
+      `round ${round}: headers`,
+    );
     for (const [i, f] of want.entries()) {
       let data = b(f.data.toString("latin1").replace(/token=[\w-]+/g, "token=[redacted]"));
       if (data.length && data[data.length - 1] !== 0x0a) data = Buffer.concat([data, b("\n")]);

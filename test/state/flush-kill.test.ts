@@ -18,11 +18,19 @@ import { withTimeout } from "../../src/base/timeout.js";
 import { TEMP_PREFIX } from "../../src/state/flush.js";
 
 const top = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const KILLS = Number(process.env.FOYER_FLUSH_KILLS ?? 120), FILES = 2000, CHAIN = 5, VERIFY_EVERY = Number(process.env.FOYER_FLUSH_VERIFY_EVERY ?? 4);
+const KILLS = Number(process.env.FOYER_FLUSH_KILLS ?? 120),
+  FILES = 2000,
+  CHAIN = 5,
+  VERIFY_EVERY = Number(process.env.FOYER_FLUSH_VERIFY_EVERY ?? 4);
 const bundle = path.join(top, "dist/foyerd.mjs");
 let root = "";
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
-interface Entry { rel: string; oldHash: string | null; newHash: string; mode: number }
+interface Entry {
+  rel: string;
+  oldHash: string | null;
+  newHash: string;
+  mode: number;
+}
 const entries: Entry[] = [];
 
 test.before(async () => {
@@ -39,7 +47,8 @@ test.before(async () => {
     const rel = fresh ? path.join(`n${i % 3}`, `e${i % 5}`, `f${i}`) : path.join(`d${i % 37}`, `e${i % 5}`, `f${i}`);
     // mostly small files, a few MB-sized ones so a kill often lands inside one write
     const size = i % 100 === 0 ? 1_500_000 + randomInt(500_000) : randomInt(1, 25_000);
-    const nu = randomBytes(size), mode = [0o600, 0o640, 0o644][i % 3]!;
+    const nu = randomBytes(size),
+      mode = [0o600, 0o640, 0o644][i % 3]!;
     total += size;
     for (const d of fresh ? ["src"] : ["src", "old"]) await fs.mkdir(path.join(root, d, path.dirname(rel)), { recursive: true });
     await fs.writeFile(path.join(root, "src", rel), nu, { mode });
@@ -57,23 +66,40 @@ test.before(async () => {
   assert.ok(total >= 50 * 1024 * 1024, `tree is ${total} bytes`);
 });
 test.after(async () => {
-  try { execFileSync("umount", [root]); } catch { /* already gone */ }
+  try {
+    execFileSync("umount", [root]);
+  } catch {
+    /* already gone */
+  }
   await fs.rm(root, { recursive: true, force: true });
 });
 
 function runFlush(killAfterMs: number | null): Promise<{ code: number | null; signal: string | null; ms: number }> {
   const t0 = performance.now();
-  const p = spawn(process.execPath, [bundle, "flush", "--from", path.join(root, "src"), "--to", path.join(root, "dst")], { env: { ...process.env, FOYER_MAIN: "foyerd" }, stdio: "ignore" });
+  const p = spawn(process.execPath, [bundle, "flush", "--from", path.join(root, "src"), "--to", path.join(root, "dst")], {
+    env: { ...process.env, FOYER_MAIN: "foyerd" },
+    stdio: "ignore",
+  });
   const timer = killAfterMs === null ? null : setTimeout(() => p.kill("SIGKILL"), killAfterMs);
-  return new Promise((res) => p.on("exit", (code, signal) => { if (timer) clearTimeout(timer); res({ code, signal, ms: performance.now() - t0 }); }));
+  return new Promise((res) =>
+    p.on("exit", (code, signal) => {
+      if (timer) clearTimeout(timer);
+      res({ code, signal, ms: performance.now() - t0 });
+    }),
+  );
 }
 
 async function check(final: boolean): Promise<{ torn: number; missing: number; temps: number }> {
-  let torn = 0, missing = 0, temps = 0;
+  let torn = 0,
+    missing = 0,
+    temps = 0;
   for (const e of entries) {
     const p = path.join(root, "dst", e.rel);
     const b = await fs.readFile(p).catch(() => null);
-    if (b === null) { if (final || e.oldHash !== null) missing++; continue; }
+    if (b === null) {
+      if (final || e.oldHash !== null) missing++;
+      continue;
+    }
     const h = sha(b);
     if (h !== e.newHash && (final || h !== e.oldHash)) torn++;
     if (final && ((await fs.stat(p)).mode & 0o777) !== e.mode) torn++;
@@ -104,7 +130,11 @@ test(`SIGKILLed ${KILLS} times at random points: every file old or new, rerun co
     assert.is(r.code, 0);
     if (r.ms < full.ms) full = r;
   }
-  let kills = 0, killedMidway = 0, torn = 0, missing = 0, checks = 0;
+  let kills = 0,
+    killedMidway = 0,
+    torn = 0,
+    missing = 0,
+    checks = 0;
   while (kills < KILLS) {
     await resetTarget();
     for (let c = 0; c < CHAIN && kills < KILLS; c++) {
@@ -115,7 +145,9 @@ test(`SIGKILLed ${KILLS} times at random points: every file old or new, rerun co
       // every chain and every few kills inside one
       if (c === CHAIN - 1 || kills === KILLS || kills % VERIFY_EVERY === 0) {
         const k = await check(false);
-        torn += k.torn; missing += k.missing; checks++;
+        torn += k.torn;
+        missing += k.missing;
+        checks++;
       }
     }
     const done = await withTimeout(runFlush(null), 120_000, "rerun");
@@ -124,7 +156,9 @@ test(`SIGKILLed ${KILLS} times at random points: every file old or new, rerun co
     assert.equal(f, { torn: 0, missing: 0, temps: 0 });
     assert.is(await fs.readFile(path.join(root, "dst", "only-on-disk"), "utf8"), "keep");
   }
-  console.log(`kill test: ${kills} kills (${killedMidway} before the flush finished), ${checks} checks, full flush ${full.ms.toFixed(0)} ms, torn ${torn}, missing ${missing}`);
+  console.log(
+    `kill test: ${kills} kills (${killedMidway} before the flush finished), ${checks} checks, full flush ${full.ms.toFixed(0)} ms, torn ${torn}, missing ${missing}`,
+  );
   assert.is(torn, 0);
   assert.is(missing, 0);
   // a kill test whose kills all came too late would prove nothing

@@ -10,11 +10,16 @@ import { withTimeout } from "../../src/base/timeout.js";
 import { TOOL_PATH } from "../../src/base/command.js";
 
 let root = "";
-test.before(async () => { root = await fs.mkdtemp(path.join(os.tmpdir(), "foyer-flush-")); });
-test.after(async () => { await fs.rm(root, { recursive: true, force: true }); });
+test.before(async () => {
+  root = await fs.mkdtemp(path.join(os.tmpdir(), "foyer-flush-"));
+});
+test.after(async () => {
+  await fs.rm(root, { recursive: true, force: true });
+});
 
 test("mirrors files, dirs and modes; leaves target-only files; removes stale temps; twice = same", async () => {
-  const from = path.join(root, "a"), to = path.join(root, "b");
+  const from = path.join(root, "a"),
+    to = path.join(root, "b");
   await fs.mkdir(path.join(from, "d/e"), { recursive: true });
   await fs.writeFile(path.join(from, "d/e/x"), "new", { mode: 0o640 });
   await fs.mkdir(path.join(to, "d"), { recursive: true });
@@ -32,7 +37,8 @@ test("mirrors files, dirs and modes; leaves target-only files; removes stale tem
 });
 
 test("a folder new to the target arrives whole with its modes; a killed run's temp folder is removed", async () => {
-  const from = path.join(root, "n"), to = path.join(root, "m");
+  const from = path.join(root, "n"),
+    to = path.join(root, "m");
   await fs.mkdir(path.join(from, "new/sub"), { recursive: true });
   await fs.chmod(path.join(from, "new"), 0o750);
   await fs.writeFile(path.join(from, "new/x"), "x", { mode: 0o600 });
@@ -49,7 +55,9 @@ test("a folder new to the target arrives whole with its modes; a killed run's te
 });
 
 test("where `sync --file-system` cannot run, each temp is fsync'd instead: a new folder's files and folders too", async () => {
-  const from = path.join(root, "f"), to = path.join(root, "g"), bin = path.join(root, "bin");
+  const from = path.join(root, "f"),
+    to = path.join(root, "g"),
+    bin = path.join(root, "bin");
   await fs.mkdir(path.join(from, "new/sub"), { recursive: true });
   await fs.mkdir(path.join(from, "old"), { recursive: true });
   await fs.writeFile(path.join(from, "new/sub/y"), "y");
@@ -76,10 +84,13 @@ test("where `sync --file-system` cannot run, each temp is fsync'd instead: a new
 });
 
 test("a symlink where a directory should be is reported and nothing is written through it", async () => {
-  const from = path.join(root, "s"), to = path.join(root, "t"), outside = path.join(root, "outside");
+  const from = path.join(root, "s"),
+    to = path.join(root, "t"),
+    outside = path.join(root, "outside");
   await fs.mkdir(path.join(from, "d"), { recursive: true });
   await fs.writeFile(path.join(from, "d/x"), "x");
-  await fs.mkdir(to); await fs.mkdir(outside);
+  await fs.mkdir(to);
+  await fs.mkdir(outside);
   await fs.symlink(outside, path.join(to, "d"));
   const r = await withTimeout(flushTree(from, to), 10_000, "flush");
   assert.is(r.problems.length, 1);
@@ -88,7 +99,8 @@ test("a symlink where a directory should be is reported and nothing is written t
 });
 
 test("root's copies: set-id, sticky and group/other write bits dropped, in new folders and existing ones; unchanged next time", async () => {
-  const from = path.join(root, "sid"), to = path.join(root, "sid-to");
+  const from = path.join(root, "sid"),
+    to = path.join(root, "sid-to");
   await fs.mkdir(path.join(from, "old"), { recursive: true });
   await fs.mkdir(path.join(from, "new"));
   for (const d of ["old", "new"]) {
@@ -102,14 +114,18 @@ test("root's copies: set-id, sticky and group/other write bits dropped, in new f
   const r1 = await withTimeout(flushTree(from, to), 10_000, "flush");
   assert.equal({ copied: r1.copied, problems: r1.problems }, { copied: 4, problems: [] });
   const mode = async (p: string) => (await fs.stat(path.join(to, p))).mode & 0o7777;
-  assert.equal([await mode("old/suid"), await mode("old/open"), await mode("new/suid"), await mode("new/open"), await mode("new")], [0o755, 0o644, 0o755, 0o644, 0o755]);
+  assert.equal(
+    [await mode("old/suid"), await mode("old/open"), await mode("new/suid"), await mode("new/open"), await mode("new")],
+    [0o755, 0o644, 0o755, 0o644, 0o755],
+  );
   // the copy's mode is what the source's becomes: not a change to copy again
   const r2 = await withTimeout(flushTree(from, to), 10_000, "flush");
   assert.equal({ copied: r2.copied, skipped: r2.skipped }, { copied: 0, skipped: 4 });
 });
 
 test("a target folder another user could change (group/other-writable, or not ours) is reported and not written under", async () => {
-  const from = path.join(root, "u"), to = path.join(root, "u-to");
+  const from = path.join(root, "u"),
+    to = path.join(root, "u-to");
   await fs.mkdir(path.join(from, "w"), { recursive: true });
   await fs.mkdir(path.join(from, "o"), { recursive: true });
   await fs.writeFile(path.join(from, "w/x"), "x");
@@ -128,7 +144,8 @@ test("a target folder another user could change (group/other-writable, or not ou
 });
 
 test("hashes: each file mirrored, copied or unchanged, by its path under the prefix; symlinks and FIFOs neither copied nor hashed", async () => {
-  const from = path.join(root, "h"), to = path.join(root, "h-to");
+  const from = path.join(root, "h"),
+    to = path.join(root, "h-to");
   await fs.mkdir(path.join(from, "d"), { recursive: true });
   await fs.writeFile(path.join(from, "a"), "a");
   await fs.writeFile(path.join(from, "d/b"), "b");
@@ -138,7 +155,11 @@ test("hashes: each file mirrored, copied or unchanged, by its path under the pre
   const want = { "p/a": sha("a"), "p/d/b": sha("b") };
   for (const run of [1, 2]) {
     const into: Record<string, string> = {};
-    const r = await withTimeout(flushTree(from, to, () => {}, { into, prefix: "p" }), 10_000, "flush");
+    const r = await withTimeout(
+      flushTree(from, to, () => {}, { into, prefix: "p" }),
+      10_000,
+      "flush",
+    );
     assert.equal(r.problems, []);
     assert.equal(into, want, `run ${run}`);
   }

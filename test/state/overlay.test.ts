@@ -24,7 +24,10 @@ function tmp(ctx: { dirs: string[] }, name: string): string {
   ctx.dirs.push(d);
   return d;
 }
-const mountsUnder = (d: string) => readMounts().filter((m) => m.mountPoint === d || m.mountPoint.startsWith(d + "/")).map((m) => m.mountPoint);
+const mountsUnder = (d: string) =>
+  readMounts()
+    .filter((m) => m.mountPoint === d || m.mountPoint.startsWith(d + "/"))
+    .map((m) => m.mountPoint);
 const flush = (...args: string[]) => spawnSync(process.execPath, [bundle, "flush", ...args], { encoding: "utf8", timeout: 60_000 });
 
 /** Every file under `d` with its hash and mtime: "the disk was not touched" is this, unchanged. */
@@ -84,7 +87,9 @@ T("a tmpfs with the profile's size and inode limits; mounted once, a second foye
 });
 
 T("an overlay: writes land in the tmpfs, the read-only disk below is never touched, unmount leaves nothing", async (ctx) => {
-  const rt = tmp(ctx, "rt"), disk = tmp(ctx, "disk"), root = tmp(ctx, "root");
+  const rt = tmp(ctx, "rt"),
+    disk = tmp(ctx, "disk"),
+    root = tmp(ctx, "root");
   execFileSync("mount", ["-t", "tmpfs", "-o", "size=8m", "foyer-disk", disk]);
   mkdirSync(join(disk, "home"));
   writeFileSync(join(disk, "home", "settings"), "from the disk\n");
@@ -104,12 +109,17 @@ T("an overlay: writes land in the tmpfs, the read-only disk below is never touch
   assert.is(r.status, 0, r.stderr);
   assert.equal(mountsUnder(rt), [], "no mount left under the runtime dir");
   assert.not.ok(existsSync(s.dir), "the state folder is removed");
-  assert.not.ok(mountsUnder(disk).some((m) => m !== disk), "the overlay on the disk is gone");
+  assert.not.ok(
+    mountsUnder(disk).some((m) => m !== disk),
+    "the overlay on the disk is gone",
+  );
   assert.is(snapshot(disk), before, "the disk below is as it was");
 });
 
 T("a real foyerd: the greeter's writes and every log are in the tmpfs; flush keeps log and timeline, twice the same, then no mount", async (ctx) => {
-  const rt = tmp(ctx, "rt"), root = tmp(ctx, "root"), dir = tmp(ctx, "prof");
+  const rt = tmp(ctx, "rt"),
+    root = tmp(ctx, "root"),
+    dir = tmp(ctx, "prof");
   // the disk: the real root's /var, which nothing may write before the flush
   execFileSync("mount", ["-t", "tmpfs", "-o", "size=16m", "foyer-var", root]);
   mkdirSync(join(root, "var/log"), { recursive: true });
@@ -122,7 +132,10 @@ T("a real foyerd: the greeter's writes and every log are in the tmpfs; flush kee
   const f = (ctx.foyerd = new Foyerd(join(dir, "p.json"), { runtimeDir: rt, bundle: true, extraArgs: ["--bus", "none"] }));
   await f.until((l) => l.includes("greeter interactive"), 90_000, "greeter interactive");
   const st = stateDir(rt);
-  assert.ok(readMounts().some((m) => m.mountPoint === st && m.fsType === "tmpfs"), "the state is a tmpfs");
+  assert.ok(
+    readMounts().some((m) => m.mountPoint === st && m.fsType === "tmpfs"),
+    "the state is a tmpfs",
+  );
   assert.match(f.log, /state on tmpfs at /);
   for (const l of ["foyerd.log", "greeter.log"]) assert.ok(existsSync(join(st, "log", l)), `${l} in the tmpfs`);
   assert.not.ok(existsSync(join(rt, "log")), "no log outside the tmpfs");
@@ -160,8 +173,14 @@ T("a real foyerd: the greeter's writes and every log are in the tmpfs; flush kee
 
 T("without the privilege to mount: a plain folder, said once, foyerd runs; flush --unmount removes the folder", async (ctx) => {
   requireTool("setpriv", "util-linux");
-  const rt = tmp(ctx, "rt"), root = tmp(ctx, "root");
-  const f = (ctx.foyerd = new Foyerd("headless", { runtimeDir: rt, bundle: true, extraArgs: ["--bus", "none"], wrap: ["setpriv", "--bounding-set", "-sys_admin", "--"] }));
+  const rt = tmp(ctx, "rt"),
+    root = tmp(ctx, "root");
+  const f = (ctx.foyerd = new Foyerd("headless", {
+    runtimeDir: rt,
+    bundle: true,
+    extraArgs: ["--bus", "none"],
+    wrap: ["setpriv", "--bounding-set", "-sys_admin", "--"],
+  }));
   await f.url(30_000);
   await f.until((l) => l.includes("greeter server listening"), 30_000);
   assert.is(f.count(/cannot mount the state tmpfs/), 1, f.log);
@@ -175,14 +194,19 @@ T("without the privilege to mount: a plain folder, said once, foyerd runs; flush
 });
 
 T("bad input: a malformed plan, a symlinked target, a full disk, a symlink in the state: clear lines, exit 1, the state kept", async (ctx) => {
-  const rt = tmp(ctx, "rt"), root = tmp(ctx, "root"), outside = tmp(ctx, "outside");
+  const rt = tmp(ctx, "rt"),
+    root = tmp(ctx, "root"),
+    outside = tmp(ctx, "outside");
   const s = await mountState(rt, StateSchema.parse({}));
   writeFileSync(join(s.dir, "log/foyerd.log"), "a line\n");
   writeFileSync(join(s.dir, "persist.json"), '{"logs":"relative/path","persist":[],"persistTo":"/var/lib/foyer"}');
   let r = flush("--state", s.dir, "--root", root, "--boot-id", BOOT, "--unmount");
   assert.is(r.status, 1);
   assert.match(r.stderr, /persist\.json: logs: must be an absolute path/);
-  assert.ok(readMounts().some((m) => m.mountPoint === s.dir), "still mounted");
+  assert.ok(
+    readMounts().some((m) => m.mountPoint === s.dir),
+    "still mounted",
+  );
 
   writeFileSync(join(s.dir, "persist.json"), JSON.stringify({ logs: "/var/log/foyer", persist: [], persistTo: "/var/lib/foyer" }));
   mkdirSync(join(root, "var/log"), { recursive: true });
@@ -191,7 +215,10 @@ T("bad input: a malformed plan, a symlinked target, a full disk, a symlink in th
   assert.is(r.status, 1);
   assert.match(r.stderr, /var\/log\/foyer is a symlink; not writing under it/);
   assert.equal(readdirSync(outside), []);
-  assert.ok(readMounts().some((m) => m.mountPoint === s.dir), "still mounted");
+  assert.ok(
+    readMounts().some((m) => m.mountPoint === s.dir),
+    "still mounted",
+  );
 
   const full = tmp(ctx, "full");
   execFileSync("mount", ["-t", "tmpfs", "-o", "size=64k", "foyer-full", full]);
@@ -199,7 +226,10 @@ T("bad input: a malformed plan, a symlinked target, a full disk, a symlink in th
   r = flush("--state", s.dir, "--root", full, "--boot-id", BOOT, "--unmount");
   assert.is(r.status, 1);
   assert.match(r.stderr, /no space left on the target\); the source is kept/);
-  assert.ok(readMounts().some((m) => m.mountPoint === s.dir), "still mounted");
+  assert.ok(
+    readMounts().some((m) => m.mountPoint === s.dir),
+    "still mounted",
+  );
   assert.equal(readdirSync(join(full, "var/log/foyer")), [], "no temp file left behind");
 
   // a symlink the greeter planted inside the state: what lies behind it is not copied
@@ -214,7 +244,10 @@ T("bad input: a malformed plan, a symlinked target, a full disk, a symlink in th
   assert.is(r.status, 1);
   assert.match(r.stderr, /greeter\/home is a symlink; 'greeter\/home\/secret' not kept/);
   assert.not.ok(existsSync(join(root, "var/lib/foyer/greeter/home/secret")));
-  assert.ok(readMounts().some((m) => m.mountPoint === s.dir), "still mounted");
+  assert.ok(
+    readMounts().some((m) => m.mountPoint === s.dir),
+    "still mounted",
+  );
 
   r = flush("--state", s.dir, "--root", root, "--boot-id", "not-hex");
   assert.is(r.status, 2);

@@ -12,7 +12,12 @@ import { Timeline, parseTimeline, MAX_ENTRIES, type TimelineData } from "../../s
 import { renderText, renderSvg } from "../../src/state/timeline-render.js";
 
 const T = suite<{ foyerd?: Foyerd; dir?: string }>("state/timeline", {});
-const foyerctl = (...args: string[]) => spawnSync(process.execPath, [join(top, "dist/foyerctl.mjs"), ...args], { encoding: "utf8", timeout: 30_000, env: { ...process.env, FOYER_MAIN: "foyerctl" } });
+const foyerctl = (...args: string[]) =>
+  spawnSync(process.execPath, [join(top, "dist/foyerctl.mjs"), ...args], {
+    encoding: "utf8",
+    timeout: 30_000,
+    env: { ...process.env, FOYER_MAIN: "foyerctl" },
+  });
 
 T.before(() => {
   execFileSync(process.execPath, [join(top, "packaging/dev/build.mjs"), "--if-stale"], { stdio: "inherit" });
@@ -36,7 +41,10 @@ T("points and spans, written at every change, read back as they were", (ctx) => 
   t.end("never begun", 1600); // ignored
   const r = parseTimeline(readFileSync(f, "utf8"));
   assert.ok(r.ok);
-  assert.equal((r as { data: TimelineData }).data.entries, [{ name: "start", at: 1000 }, { name: "greeter start", at: 1010, end: 1500 }]);
+  assert.equal((r as { data: TimelineData }).data.entries, [
+    { name: "start", at: 1000 },
+    { name: "greeter start", at: 1010, end: 1500 },
+  ]);
 });
 
 T("bounded: a crash loop's entries make room by dropping the oldest after the boot's start", () => {
@@ -50,7 +58,15 @@ T("bounded: a crash loop's entries make room by dropping the oldest after the bo
 });
 
 T("the text table and the SVG say every milestone; names are escaped in the SVG", () => {
-  const d: TimelineData = { schema: 1, bootId: "x", pid: 1, entries: [{ name: "a <b> & c", at: 2000 }, { name: "span", at: 2100, end: 2600 }] };
+  const d: TimelineData = {
+    schema: 1,
+    bootId: "x",
+    pid: 1,
+    entries: [
+      { name: "a <b> & c", at: 2000 },
+      { name: "span", at: 2100, end: 2600 },
+    ],
+  };
   const text = renderText(d);
   assert.match(text, /\+0\.0 ms\s+a <b> & c/);
   assert.match(text, /\+100\.0 ms\s+500\.0 ms\s+span/);
@@ -76,9 +92,16 @@ T("a real foyerd: milestones from its start to a prompt shown and withdrawn; foy
   ask.proc.kill("SIGTERM"); // the asker gives up: its request goes, and its span ends
   await pollUntil(() => names().some((e) => /^prompt \d+$/.test(e.name) && e.end !== undefined), 15_000, "the prompt's span closed");
   const es = names();
-  for (const n of ["foyerd start", "profile loaded", "state mounted", "start", "greeter server listening"]) assert.ok(es.some((e) => e.name === n), `${n} is on the timeline`);
+  for (const n of ["foyerd start", "profile loaded", "state mounted", "start", "greeter server listening"])
+    assert.ok(
+      es.some((e) => e.name === n),
+      `${n} is on the timeline`,
+    );
   const start = es.find((e) => e.name === "foyerd start")!.at;
-  assert.ok(es.every((e) => e.at >= start), "nothing before foyerd started");
+  assert.ok(
+    es.every((e) => e.at >= start),
+    "nothing before foyerd started",
+  );
   // the monotonic clock: foyerd started after the kernel and not in the future
   const uptimeMs = Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]) * 1000;
   assert.ok(start > 0 && start <= uptimeMs + 1000, `${start} ms vs uptime ${uptimeMs}`);
@@ -89,7 +112,10 @@ T("a real foyerd: milestones from its start to a prompt shown and withdrawn; foy
   assert.match(table.stdout, /greeter server listening/);
   assert.match(table.stdout, /prompt \d+/);
   await f.stop();
-  assert.ok(names().some((e) => e.name === "exit"), "exit is on the timeline");
+  assert.ok(
+    names().some((e) => e.name === "exit"),
+    "exit is on the timeline",
+  );
   // foyerd is gone: the file still answers
   const json = foyerctl("timeline", "--json", "--runtime-dir", f.runtimeDir);
   assert.is(json.status, 0, json.stderr);

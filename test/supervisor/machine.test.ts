@@ -2,7 +2,17 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { step, initialState, type State, type Event, type Policy, type Effect } from "../../src/supervisor/machine.js";
 
-const policy: Policy = { hasDisplay: false, hasGreeter: true, burst: 5, windowMs: 10_000, initialMs: 100, maxMs: 2_000, readyTimeoutMs: 30_000, lostTimeoutMs: 5_000, maxFailedStarts: 1000 };
+const policy: Policy = {
+  hasDisplay: false,
+  hasGreeter: true,
+  burst: 5,
+  windowMs: 10_000,
+  initialMs: 100,
+  maxMs: 2_000,
+  readyTimeoutMs: 30_000,
+  lostTimeoutMs: 5_000,
+  maxFailedStarts: 1000,
+};
 
 function run(events: [Event, number][], p = policy, s0: State = initialState): { s: State; fx: Effect[][] } {
   let s = s0;
@@ -23,16 +33,28 @@ test("start launches the greeter and arms the ready deadline", () => {
 });
 
 test("the greeter connecting makes the phase running", () => {
-  const { s } = run([[{ type: "start" }, 0], [{ type: "greeter_connected" }, 500]]);
+  const { s } = run([
+    [{ type: "start" }, 0],
+    [{ type: "greeter_connected" }, 500],
+  ]);
   assert.is(s.phase, "running");
   assert.equal(s.greeter, { kind: "running", since: 500 });
 });
 
 test("the first exit restarts at once; the second backs off initialMs", () => {
-  const { s, fx } = run([[{ type: "start" }, 0], [{ type: "greeter_connected" }, 10], [exited, 1000], [{ type: "greeter_connected" }, 1100], [exited, 2000]]);
+  const { s, fx } = run([
+    [{ type: "start" }, 0],
+    [{ type: "greeter_connected" }, 10],
+    [exited, 1000],
+    [{ type: "greeter_connected" }, 1100],
+    [exited, 2000],
+  ]);
   assert.equal(fx[2], [{ do: "notify_exit", code: 0, signal: null }, { do: "start_greeter" }, { do: "arm", at: 31_000 }]);
   assert.equal(s.greeter, { kind: "backoff", until: 2100 });
-  assert.equal(fx[4], [{ do: "notify_exit", code: 0, signal: null }, { do: "arm", at: 2100 }]);
+  assert.equal(fx[4], [
+    { do: "notify_exit", code: 0, signal: null },
+    { do: "arm", at: 2100 },
+  ]);
   const [n, f] = step(s, { type: "timer" }, policy, 2100);
   assert.is(n.greeter.kind, "starting");
   assert.equal(f[0], { do: "start_greeter" });
@@ -122,7 +144,13 @@ test("a greeter that never connects is stopped at the deadline", () => {
 
 test("x11: display first, greeter after display_ready; a display exit stops the greeter", () => {
   const p = { ...policy, hasDisplay: true };
-  const { s, fx } = run([[{ type: "start" }, 0], [{ type: "display_ready" }, 30]], p);
+  const { s, fx } = run(
+    [
+      [{ type: "start" }, 0],
+      [{ type: "display_ready" }, 30],
+    ],
+    p,
+  );
   assert.equal(fx[0]![0], { do: "start_display" });
   assert.equal(fx[1]![0], { do: "start_greeter" });
   const [n, f] = step(s, { type: "display_exited", code: 1, signal: null }, p, 100);
@@ -132,7 +160,11 @@ test("x11: display first, greeter after display_ready; a display exit stops the 
 
 test("x11: the X server's death is one exit, whichever of it and its browser is heard first", () => {
   const p = { ...policy, hasDisplay: true };
-  const up: [Event, number][] = [[{ type: "start" }, 0], [{ type: "display_ready" }, 30], [{ type: "greeter_connected" }, 60]];
+  const up: [Event, number][] = [
+    [{ type: "start" }, 0],
+    [{ type: "display_ready" }, 30],
+    [{ type: "greeter_connected" }, 60],
+  ];
   const displayGone: Event = { type: "display_exited", code: null, signal: "SIGKILL" };
   // the browser's exit first: counted, the greeter restarted at once; the display's 20 ms later is the same fault
   const a = run([...up, [exited, 1000], [displayGone, 1020]], p);
@@ -145,7 +177,13 @@ test("x11: the X server's death is one exit, whichever of it and its browser is 
   const events: [Event, number][] = [...up];
   for (let k = 0; k < 5; k++) {
     const t = 1000 + k * 1500;
-    events.push([exited, t], [displayGone, t + 20], [{ type: "timer" }, t + 1200], [{ type: "display_ready" }, t + 1300], [{ type: "greeter_connected" }, t + 1400]);
+    events.push(
+      [exited, t],
+      [displayGone, t + 20],
+      [{ type: "timer" }, t + 1200],
+      [{ type: "display_ready" }, t + 1300],
+      [{ type: "greeter_connected" }, t + 1400],
+    );
   }
   const c = run(events, p);
   assert.is(c.s.phase, "running");
@@ -156,7 +194,10 @@ test("x11: the X server's death is one exit, whichever of it and its browser is 
 });
 
 test("stop stops what runs and finishes when it exited", () => {
-  const { s } = run([[{ type: "start" }, 0], [{ type: "greeter_connected" }, 1]]);
+  const { s } = run([
+    [{ type: "start" }, 0],
+    [{ type: "greeter_connected" }, 1],
+  ]);
   const [n, fx] = step(s, { type: "stop" }, policy, 5);
   assert.equal(fx, [{ do: "stop_greeter" }]);
   const [m, fx2] = step(n, exited, policy, 6);
@@ -172,7 +213,11 @@ test("headless: nothing to start, running at once", () => {
 
 test("a page that disconnects under a live browser is given lostTimeoutMs, then restarted", () => {
   const lost: Event = { type: "greeter_lost" };
-  const { s, fx } = run([[{ type: "start" }, 0], [{ type: "greeter_connected" }, 10], [lost, 1000]]);
+  const { s, fx } = run([
+    [{ type: "start" }, 0],
+    [{ type: "greeter_connected" }, 10],
+    [lost, 1000],
+  ]);
   assert.equal(s.greeter, { kind: "running", since: 10, lostUntil: 6000 });
   assert.equal(fx[2], [{ do: "arm", at: 6000 }]);
   // a timer that fires a little early (libuv's clock) does nothing yet but waits again: found in
@@ -189,21 +234,38 @@ test("a page that disconnects under a live browser is given lostTimeoutMs, then 
 });
 
 test("a page that connects again in time keeps its greeter", () => {
-  const { s } = run([[{ type: "start" }, 0], [{ type: "greeter_connected" }, 10], [{ type: "greeter_lost" }, 1000], [{ type: "greeter_connected" }, 1500]]);
+  const { s } = run([
+    [{ type: "start" }, 0],
+    [{ type: "greeter_connected" }, 10],
+    [{ type: "greeter_lost" }, 1000],
+    [{ type: "greeter_connected" }, 1500],
+  ]);
   assert.equal(s.greeter, { kind: "running", since: 10 });
   assert.equal(step(s, { type: "timer" }, policy, 6000), [s, []]);
 });
 
 test("a lost page is ignored while starting, stopping or in the fallback", () => {
-  const { s } = run([[{ type: "start" }, 0], [{ type: "greeter_lost" }, 5]]);
+  const { s } = run([
+    [{ type: "start" }, 0],
+    [{ type: "greeter_lost" }, 5],
+  ]);
   assert.is(s.greeter.kind, "starting");
-  const { s: t } = run([[{ type: "start" }, 0], [{ type: "greeter_connected" }, 10], [{ type: "stop" }, 20], [{ type: "greeter_lost" }, 30]]);
+  const { s: t } = run([
+    [{ type: "start" }, 0],
+    [{ type: "greeter_connected" }, 10],
+    [{ type: "stop" }, 20],
+    [{ type: "greeter_lost" }, 30],
+  ]);
   assert.is(t.greeter.kind, "stopping");
 });
 
 test("an early timer never loses a deadline: backoff and ready deadlines are armed again", () => {
   // two quick exits: the second backs off until 10 + 100
-  const { s } = run([[{ type: "start" }, 0], [exited, 5], [exited, 10]]);
+  const { s } = run([
+    [{ type: "start" }, 0],
+    [exited, 5],
+    [exited, 10],
+  ]);
   assert.equal(s.greeter, { kind: "backoff", until: 110 });
   assert.equal(step(s, { type: "timer" }, policy, 109), [s, [{ do: "arm", at: 110 }]]);
   assert.is(step(s, { type: "timer" }, policy, 110)[0].greeter.kind, "starting");
@@ -211,27 +273,50 @@ test("an early timer never loses a deadline: backoff and ready deadlines are arm
   const { s: t } = run([[{ type: "start" }, 0]]);
   assert.equal(step(t, { type: "timer" }, policy, 29_999), [t, [{ do: "arm", at: 30_000 }]]);
   // nothing pending: no arm
-  const { s: r } = run([[{ type: "start" }, 0], [{ type: "greeter_connected" }, 10]]);
+  const { s: r } = run([
+    [{ type: "start" }, 0],
+    [{ type: "greeter_connected" }, 10],
+  ]);
   assert.equal(step(r, { type: "timer" }, policy, 50), [r, []]);
 });
 
 test("X killed: a greeter still on its way out when the new display is ready is waited for, not doubled, and its exit is not counted", () => {
   const px: Policy = { ...policy, hasDisplay: true, maxFailedStarts: 3 };
   const displayExited: Event = { type: "display_exited", code: null, signal: "SIGKILL" };
-  let { s } = run([[{ type: "start" }, 0], [{ type: "display_ready" }, 10], [{ type: "greeter_connected" }, 500]], px);
+  let { s } = run(
+    [
+      [{ type: "start" }, 0],
+      [{ type: "display_ready" }, 10],
+      [{ type: "greeter_connected" }, 500],
+    ],
+    px,
+  );
   for (let i = 0; i < 5; i++) {
     const t = 1000 + i * 3000;
     // the display dies; when its backoff is over a new one is ready before the old browser has noticed
     const [dead, stopFx] = step(s, displayExited, px, t);
     assert.equal(stopFx[0], { do: "stop_greeter" });
     const due = dead.display.kind === "backoff" ? dead.display.until : t;
-    const r = run([[{ type: "timer" }, due], [{ type: "display_ready" }, due + 50]], px, dead);
+    const r = run(
+      [
+        [{ type: "timer" }, due],
+        [{ type: "display_ready" }, due + 50],
+      ],
+      px,
+      dead,
+    );
     assert.equal(r.fx[0]![0], { do: "start_display" });
-    assert.not.ok(r.fx[1]!.some((f) => f.do === "start_greeter"), `round ${i}: a greeter started beside the one still stopping`);
+    assert.not.ok(
+      r.fx[1]!.some((f) => f.do === "start_greeter"),
+      `round ${i}: a greeter started beside the one still stopping`,
+    );
     assert.equal(r.s.greeter, { kind: "stopping", forDisplay: true });
     // the old browser's exit: now the new greeter starts, and it is no failed start of its own
     const [n, f] = step(r.s, exited, px, due + 300);
-    assert.equal(f.map((x) => x.do), ["notify_exit", "start_greeter", "arm"]);
+    assert.equal(
+      f.map((x) => x.do),
+      ["notify_exit", "start_greeter", "arm"],
+    );
     assert.is(n.failedStarts, 0);
     s = step(n, { type: "greeter_connected" }, px, due + 800)[0];
     assert.is(s.phase, "running");
@@ -240,7 +325,16 @@ test("X killed: a greeter still on its way out when the new display is ready is 
 
 test("X killed and the old browser gone before the new display: the greeter waits, then starts with the display", () => {
   const px: Policy = { ...policy, hasDisplay: true };
-  const { s } = run([[{ type: "start" }, 0], [{ type: "display_ready" }, 10], [{ type: "greeter_connected" }, 500], [{ type: "display_exited", code: null, signal: "SIGKILL" }, 1000], [exited, 1010]], px);
+  const { s } = run(
+    [
+      [{ type: "start" }, 0],
+      [{ type: "display_ready" }, 10],
+      [{ type: "greeter_connected" }, 500],
+      [{ type: "display_exited", code: null, signal: "SIGKILL" }, 1000],
+      [exited, 1010],
+    ],
+    px,
+  );
   assert.equal(s.greeter, { kind: "waiting" });
   const [n, f] = step(step(s, { type: "timer" }, px, 1010)[0], { type: "display_ready" }, px, 1100);
   assert.is(n.greeter.kind, "starting");

@@ -10,7 +10,14 @@ import { collectingLogger } from "../helpers/index.js";
 function recovery(lines: string[]): Recovery {
   const r = parseProfile(JSON.stringify({ schema: 1, display: { stack: "headless" } }));
   if (!r.ok) throw new Error(r.problems.join("; "));
-  return new Recovery(r.profile, "/dev/null", collectingLogger(lines), () => {}, () => {}, () => {});
+  return new Recovery(
+    r.profile,
+    "/dev/null",
+    collectingLogger(lines),
+    () => {},
+    () => {},
+    () => {},
+  );
 }
 
 test("boot-failures' stop reasons are what recovery takes for one; a failed check's is not", () => {
@@ -25,7 +32,10 @@ test("a failed check's reason stays when emergency mode is reported after it; th
   r.start(fsckReason("systemd-fsck-root.service"));
   r.start(stopReason("emergency.service", undefined));
   assert.is(r.view.reason, "file system check failed: 'systemd-fsck-root.service'");
-  assert.ok(lines.some((l) => l.includes("boot stopped in emergency mode ('emergency.service'); the screen keeps 'file system check failed")), lines.join("\n"));
+  assert.ok(
+    lines.some((l) => l.includes("boot stopped in emergency mode ('emergency.service'); the screen keeps 'file system check failed")),
+    lines.join("\n"),
+  );
 });
 
 test("emergency mode first, the failed check after: the check's reason replaces it; a second check's too", () => {

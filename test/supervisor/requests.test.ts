@@ -12,7 +12,16 @@ const pending = (key: number, message: string, echo = false): PendingPrompt => (
   key,
   retries: 0,
   seenAt: 0,
-  request: { name: `ask.${key}`, socket: `/run/systemd/ask-password/sck.${key}`, acceptCached: false, echo, silent: false, notAfterUs: 0n, message, id: `cryptsetup:/dev/vd${key}` },
+  request: {
+    name: `ask.${key}`,
+    socket: `/run/systemd/ask-password/sck.${key}`,
+    acceptCached: false,
+    echo,
+    silent: false,
+    notAfterUs: 0n,
+    message,
+    id: `cryptsetup:/dev/vd${key}`,
+  },
   kind: classifyAsk(message, echo),
 });
 

@@ -68,13 +68,27 @@ class FakeGreeter implements Launched {
 /** What the greeter's exit promise and the runner's .then()s need to run: no timers involved. */
 const settle = () => withTimeout(new Promise<void>((resolve) => setImmediate(resolve)), 1000, "settling");
 
-const PROFILE = { schema: 1, display: { stack: "headless-wayland" }, restart: { burst: 3, windowMs: 10_000, initialMs: 100, maxMs: 2_000, maxFailedStarts: 3 }, greeter: { readyTimeoutMs: 30_000, lostTimeoutMs: 5_000 } };
+const PROFILE = {
+  schema: 1,
+  display: { stack: "headless-wayland" },
+  restart: { burst: 3, windowMs: 10_000, initialMs: 100, maxMs: 2_000, maxFailedStarts: 3 },
+  greeter: { readyTimeoutMs: 30_000, lostTimeoutMs: 5_000 },
+};
 
 const PROMPT: PendingPrompt = {
   key: 7,
   retries: 0,
   seenAt: 0,
-  request: { name: "ask.1", socket: "/run/systemd/ask-password/sck.1", acceptCached: false, echo: false, silent: false, notAfterUs: 0n, message: "Passphrase for root:", id: "cryptsetup:/dev/vda2" },
+  request: {
+    name: "ask.1",
+    socket: "/run/systemd/ask-password/sck.1",
+    acceptCached: false,
+    echo: false,
+    silent: false,
+    notAfterUs: 0n,
+    message: "Passphrase for root:",
+    id: "cryptsetup:/dev/vda2",
+  },
   kind: "passphrase",
 };
 
@@ -116,7 +130,18 @@ function rig(): Rig {
       answer() {},
       cancel() {},
       messages: [],
-      record: { status: "", mode: "boot", progress: null, fsck: null, newRoot: null, systemInitialized: false, deactivated: false, splashShown: false, progressPaused: false, errors: 0 },
+      record: {
+        status: "",
+        mode: "boot",
+        progress: null,
+        fsck: null,
+        newRoot: null,
+        systemInitialized: false,
+        deactivated: false,
+        splashShown: false,
+        progressPaused: false,
+        errors: 0,
+      },
     },
     keyring: { asked() {}, answered() {}, stop: stops("keyring") },
     server: { start: async () => {}, stop: async () => void stopped.push("server"), url: "http://127.0.0.1:1/", stateChanged() {}, send() {} },
@@ -137,8 +162,23 @@ function rig(): Rig {
         return g;
       },
     },
-    recovery: { active: false, view: { reason: "", fsck: null, journal: [], busy: "", terminal: { open: false, repair: false } }, start() {}, action() {}, openTerminal() {}, resize() {}, closeTerminal() {} },
-    firstboot: { active: false, view: undefined as never, start: async () => false, options: () => ({ type: "firstboot_options", layouts: [], locales: [], timezones: [] }), chooseKeyboard() {}, submit() {} },
+    recovery: {
+      active: false,
+      view: { reason: "", fsck: null, journal: [], busy: "", terminal: { open: false, repair: false } },
+      start() {},
+      action() {},
+      openTerminal() {},
+      resize() {},
+      closeTerminal() {},
+    },
+    firstboot: {
+      active: false,
+      view: undefined as never,
+      start: async () => false,
+      options: () => ({ type: "firstboot_options", layouts: [], locales: [], timezones: [] }),
+      chooseKeyboard() {},
+      submit() {},
+    },
     settings: {
       locale: "C.UTF-8",
       appearance: { theme: "default", highContrast: false, largeText: false, reducedMotion: false, osk: false },
@@ -197,7 +237,10 @@ test("an exited greeter is started again at once, a second one after the backoff
   assert.is(t.greeters.length, 3, "started when the backoff ends (initialMs)");
   assert.is(t.sup.state.restarts, 2);
   t.connect();
-  assert.ok(t.log.some((l) => l.startsWith("info greeter interactive again")), t.log.join("\n"));
+  assert.ok(
+    t.log.some((l) => l.startsWith("info greeter interactive again")),
+    t.log.join("\n"),
+  );
 });
 
 test("a greeter that never connects is stopped at the ready deadline and started again", async () => {
@@ -221,7 +264,10 @@ test("the breaker trips to the text fallback with the pending request; a manual 
   assert.is(t.greeters.length, 4, "no greeter after the breaker tripped");
   assert.equal(t.fallbacks.length, 1);
   assert.equal(t.fallbacks[0]!.requests, [{ key: 7, message: "Passphrase for root:", echo: false, retries: 0, kind: "passphrase", from: "systemd" }]);
-  assert.ok(t.log.some((l) => l.startsWith("error crash-loop breaker tripped: greeter exited 4 times in 10000 ms")), t.log.join("\n"));
+  assert.ok(
+    t.log.some((l) => l.startsWith("error crash-loop breaker tripped: greeter exited 4 times in 10000 ms")),
+    t.log.join("\n"),
+  );
   await t.clock.advance(60_000);
   assert.is(t.greeters.length, 4, "nothing restarts it by itself");
   t.sup.restartGreeter();
@@ -239,7 +285,10 @@ test("greeters that fail to start trip the breaker too", async () => {
     await t.clock.advance(2_000);
   }
   assert.is(t.sup.state.phase, "fallback");
-  assert.ok(t.log.some((l) => l.includes("greeter failed to start 3 times in a row")), t.log.join("\n"));
+  assert.ok(
+    t.log.some((l) => l.includes("greeter failed to start 3 times in a row")),
+    t.log.join("\n"),
+  );
 });
 
 test("the layout switcher's message restarts the greeter with the new layout", async () => {

@@ -58,7 +58,16 @@ test("the keyboard is sent as layout and variant only; the rest as given", () =>
 
 // as the agent reads it: the kind from the words (protocol/classify.ts)
 const ask = (key: number, extra: Partial<PendingPrompt["request"]>, retries = 0): PendingPrompt => {
-  const request = { name: `ask.${key}`, socket: `/run/systemd/ask-password/sck.${key}`, acceptCached: false, echo: false, silent: false, notAfterUs: 0n, message: `systemd ${key}`, ...extra };
+  const request = {
+    name: `ask.${key}`,
+    socket: `/run/systemd/ask-password/sck.${key}`,
+    acceptCached: false,
+    echo: false,
+    silent: false,
+    notAfterUs: 0n,
+    message: `systemd ${key}`,
+    ...extra,
+  };
   return { key, retries, seenAt: 0, request, kind: classifyAsk(request.message, request.echo) };
 };
 const ply = (key: number, echo: boolean): PlymouthPrompt => ({ key, message: `plymouth ${key}`, echo, retries: 1, seenAt: 0 });
@@ -67,11 +76,39 @@ const NOW_US = 1_000_000_000n;
 const PROMPTS: [string, PendingPrompt[], PlymouthPrompt[], ReturnType<typeof promptViews>][] = [
   ["none", [], [], []],
   ["systemd's, no Id= or Icon=", [ask(1, {})], [], [{ key: 1, message: "systemd 1", echo: false, silent: false, retries: 0, kind: "passphrase" }]],
-  ["a TPM2 PIN with 42.5 s left", [ask(5, { message: "Please enter TPM2 PIN:", notAfterUs: 1_042_500_000n })], [], [{ key: 5, message: "Please enter TPM2 PIN:", echo: false, silent: false, retries: 0, kind: "pin", expiresInMs: 42_500 }]],
-  ["a deadline passed: no time left, not negative", [ask(6, { notAfterUs: 999_000_000n })], [], [{ key: 6, message: "systemd 6", echo: false, silent: false, retries: 0, kind: "passphrase", expiresInMs: 0 }]],
-  ["systemd's with Id=, Icon=, Echo=, Silent= and a retry", [ask(2, { id: "cryptsetup:/dev/sda2", icon: "drive-harddisk", echo: true, silent: true }, 1)], [], [{ key: 2, message: "systemd 2", echo: true, silent: true, retries: 1, kind: "passphrase", id: "cryptsetup:/dev/sda2", icon: "drive-harddisk" }]],
-  ["Plymouth's: never silent", [], [ply(0x4000_0001, true)], [{ key: 0x4000_0001, message: "plymouth 1073741825", echo: true, silent: false, retries: 1, kind: "passphrase" }]],
-  ["systemd's first, then Plymouth's", [ask(3, {})], [ply(0x4000_0002, false)], [{ key: 3, message: "systemd 3", echo: false, silent: false, retries: 0, kind: "passphrase" }, { key: 0x4000_0002, message: "plymouth 1073741826", echo: false, silent: false, retries: 1, kind: "passphrase" }]],
+  [
+    "a TPM2 PIN with 42.5 s left",
+    [ask(5, { message: "Please enter TPM2 PIN:", notAfterUs: 1_042_500_000n })],
+    [],
+    [{ key: 5, message: "Please enter TPM2 PIN:", echo: false, silent: false, retries: 0, kind: "pin", expiresInMs: 42_500 }],
+  ],
+  [
+    "a deadline passed: no time left, not negative",
+    [ask(6, { notAfterUs: 999_000_000n })],
+    [],
+    [{ key: 6, message: "systemd 6", echo: false, silent: false, retries: 0, kind: "passphrase", expiresInMs: 0 }],
+  ],
+  [
+    "systemd's with Id=, Icon=, Echo=, Silent= and a retry",
+    [ask(2, { id: "cryptsetup:/dev/sda2", icon: "drive-harddisk", echo: true, silent: true }, 1)],
+    [],
+    [{ key: 2, message: "systemd 2", echo: true, silent: true, retries: 1, kind: "passphrase", id: "cryptsetup:/dev/sda2", icon: "drive-harddisk" }],
+  ],
+  [
+    "Plymouth's: never silent",
+    [],
+    [ply(0x4000_0001, true)],
+    [{ key: 0x4000_0001, message: "plymouth 1073741825", echo: true, silent: false, retries: 1, kind: "passphrase" }],
+  ],
+  [
+    "systemd's first, then Plymouth's",
+    [ask(3, {})],
+    [ply(0x4000_0002, false)],
+    [
+      { key: 3, message: "systemd 3", echo: false, silent: false, retries: 0, kind: "passphrase" },
+      { key: 0x4000_0002, message: "plymouth 1073741826", echo: false, silent: false, retries: 1, kind: "passphrase" },
+    ],
+  ],
 ];
 
 for (const [name, agent, plymouth, views] of PROMPTS) {
@@ -80,10 +117,13 @@ for (const [name, agent, plymouth, views] of PROMPTS) {
 
 test("the console's requests keep the order and say which protocol asked", () => {
   const views = promptViews([ask(3, { id: "x" })], [ply(0x4000_0002, true)], NOW_US);
-  assert.equal(consoleRequests(views, (k) => k >= 0x4000_0000), [
-    { key: 3, message: "systemd 3", echo: false, retries: 0, kind: "passphrase", from: "systemd" },
-    { key: 0x4000_0002, message: "plymouth 1073741826", echo: true, retries: 1, kind: "passphrase", from: "plymouth" },
-  ]);
+  assert.equal(
+    consoleRequests(views, (k) => k >= 0x4000_0000),
+    [
+      { key: 3, message: "systemd 3", echo: false, retries: 0, kind: "passphrase", from: "systemd" },
+      { key: 0x4000_0002, message: "plymouth 1073741826", echo: true, retries: 1, kind: "passphrase", from: "plymouth" },
+    ],
+  );
 });
 
 test.run();

@@ -28,7 +28,8 @@ function parseHtml(html: string): El {
   for (const m of html.matchAll(/<!--[\s\S]*?-->|<![^>]*>|<(\/?)([a-zA-Z][\w-]*)((?:[^>"']|"[^"]*"|'[^']*')*)>|([^<]+)/g)) {
     const top = stack[stack.length - 1]!;
     if (m[4] !== undefined) top.text += m[4];
-    else if (m[2] === undefined) continue; // a comment or the doctype
+    else if (m[2] === undefined)
+      continue; // a comment or the doctype
     else if (m[1]) {
       const i = stack.map((e) => e.tag).lastIndexOf(m[2].toLowerCase());
       assert.ok(i > 0, `index.html: </${m[2]}> closes nothing`);
@@ -47,7 +48,8 @@ const all = (e: El): El[] => [e, ...e.children.flatMap(all)];
 const html = parseHtml(readFileSync(new URL("../../assets/index.html", import.meta.url), "utf8"));
 const byId = (id: string) => all(html).find((e) => e.attrs.get("id") === id)!;
 /** every key index.html names, with the element it is on */
-const keysOf = (e: El) => all(e).flatMap((el) => [...el.attrs].filter(([a]) => a === "data-i18n" || a.startsWith("data-i18n-")).map(([a, key]) => ({ el, attr: a, key })));
+const keysOf = (e: El) =>
+  all(e).flatMap((el) => [...el.attrs].filter(([a]) => a === "data-i18n" || a.startsWith("data-i18n-")).map(([a, key]) => ({ el, attr: a, key })));
 
 test("every catalogue has every key, non-empty, with the same placeholders as English", () => {
   assert.ok(Object.keys(catalogues).length >= 4);
@@ -65,10 +67,12 @@ test("every key index.html names is in the English catalogue, on an attribute i1
   assert.ok(keys.length > 30, `${keys.length} keys found: the parser lost the page`);
   for (const { attr, key } of keys) {
     assert.ok(key in en, `index.html: ${attr}="${key}" is not in src/ui/locales/en.ts`);
-    if (attr !== "data-i18n") assert.ok((TRANSLATED_ATTRS as readonly string[]).includes(attr.slice("data-i18n-".length)), `index.html: ${attr} is never translated`);
+    if (attr !== "data-i18n")
+      assert.ok((TRANSLATED_ATTRS as readonly string[]).includes(attr.slice("data-i18n-".length)), `index.html: ${attr} is never translated`);
   }
   // the element's text is replaced by the translation: anything inside it would vanish
-  for (const { el, attr, key } of keys) if (attr === "data-i18n") assert.is(el.children.length, 0, `index.html: data-i18n="${key}" on a <${el.tag}> with elements inside`);
+  for (const { el, attr, key } of keys)
+    if (attr === "data-i18n") assert.is(el.children.length, 0, `index.html: data-i18n="${key}" on a <${el.tag}> with elements inside`);
 });
 
 test("the first-boot form: every text and every spoken attribute carries a firstboot.* key", () => {
@@ -93,12 +97,16 @@ test("every first-boot problem code has its text, the limit and name it speaks o
     assert.not.match(text, /\{\w+\}/, `${code}: '${text}'`);
     if (PROBLEM_MAX[code] !== undefined) assert.ok(text.includes(String(PROBLEM_MAX[code])), `${code}: '${text}' names no limit`);
   }
-  assert.is(errorText({ field: "username", code: "username-taken-user", message: "" }, "daemon"), "The name 'daemon' is already used by an account on this system.");
+  assert.is(
+    errorText({ field: "username", code: "username-taken-user", message: "" }, "daemon"),
+    "The name 'daemon' is already used by an account on this system.",
+  );
   // an error from a daemon that sends no code: its sentence, as sent
   assert.is(errorText({ field: "hostname", message: "Some sentence." }, ""), "Some sentence.");
   // no catalogue key for a code that does not exist: a renamed code leaves no dead text behind
   const codes = new Set<string>(PROBLEM_CODES);
-  for (const k of Object.keys(en)) if (k.startsWith("firstboot.error.")) assert.ok(codes.has(k.slice("firstboot.error.".length)), `'${k}' names no problem code`);
+  for (const k of Object.keys(en))
+    if (k.startsWith("firstboot.error.")) assert.ok(codes.has(k.slice("firstboot.error.".length)), `'${k}' names no problem code`);
 });
 
 test("translations are translations: German, French and Arabic differ from English where words are", () => {

@@ -7,7 +7,20 @@ import { join, dirname, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const src = join(dirname(fileURLToPath(import.meta.url)), "../../src");
-const LAYER: Record<string, number> = { cli: 0, supervisor: 1, launch: 2, display: 2, greeter: 2, agents: 2, state: 2, dbus: 2, systemd: 2, profile: 3, protocol: 3, base: 4 };
+const LAYER: Record<string, number> = {
+  cli: 0,
+  supervisor: 1,
+  launch: 2,
+  display: 2,
+  greeter: 2,
+  agents: 2,
+  state: 2,
+  dbus: 2,
+  systemd: 2,
+  profile: 3,
+  protocol: 3,
+  base: 4,
+};
 
 function files(d: string): string[] {
   return readdirSync(d).flatMap((e) => (statSync(join(d, e)).isDirectory() ? files(join(d, e)) : e.endsWith(".ts") ? [join(d, e)] : []));
@@ -39,7 +52,8 @@ function violations(): string[] {
         if (to !== "protocol") bad.push(`${relative(src, f)} → ${to}`);
         continue;
       }
-      const a = LAYER[from], b = LAYER[to];
+      const a = LAYER[from],
+        b = LAYER[to];
       if (a === undefined || b === undefined) bad.push(`${relative(src, f)} → ${to} (unknown part)`);
       else if (b <= a && !(from === "display" && to === "launch")) bad.push(`${relative(src, f)} → ${to}`);
     }
@@ -101,7 +115,10 @@ test("the daemon launches its greeter before it loads winston, ws, sirv and the 
   assert.ok(staticClosure("cli/supervise.ts").has(join(src, "supervisor/supervisor.ts")), "the walk sees the supervisor where it is imported");
   for (const pkg of ["winston", "ws", "sirv", "dbus-next"]) assert.equal(loaders("cli/daemon.ts", pkg), [], `loaded before the greeter starts: ${pkg}`);
   // the sockets addon (a dlopen, ~1 ms) loads at its first call, the greeter's first connection
-  assert.equal(first.filter((f) => f === "supervisor/supervisor.ts" || f === "greeter/server.ts" || f.startsWith("agents/")), []);
+  assert.equal(
+    first.filter((f) => f === "supervisor/supervisor.ts" || f === "greeter/server.ts" || f.startsWith("agents/")),
+    [],
+  );
 });
 
 test("flush and console-restore (the real root's boot path) load neither the logger nor D-Bus", () => {

@@ -47,7 +47,11 @@ test("no suite takes uvu's own suite() (its hooks' errors would be lost)", () =>
   walk(join(top, "test"));
   assert.ok(files.length > 50, `found only ${files.length} suites`);
   const bad = files.filter((f) => /import\s*\{[^}]*\bsuite\b[^}]*\}\s*from\s*"uvu"/.test(readFileSync(f, "utf8")));
-  assert.equal(bad.map((f) => f.slice(top.length + 1)), [], "import suite from test/helpers/loud-hooks.js instead");
+  assert.equal(
+    bad.map((f) => f.slice(top.length + 1)),
+    [],
+    "import suite from test/helpers/loud-hooks.js instead",
+  );
 });
 
 test.run();

@@ -27,7 +27,10 @@ for (const unit of ["foyer-flush.service", "foyer-console.service", "foyer-first
 // make V8 warn (--jitless without --no-expose-wasm did: "disabling flag --expose_wasm due to
 // conflicting flags")
 test("node with foyer.service's flags runs the bundle without a word on stderr", () => {
-  const r = spawnSync(process.execPath, [...shippedNodeFlags(), join(top, "dist/foyerd.mjs"), "print-profile", "--profile", "headless"], { encoding: "utf8", env: { ...process.env, FOYER_MAIN: "foyerd" } });
+  const r = spawnSync(process.execPath, [...shippedNodeFlags(), join(top, "dist/foyerd.mjs"), "print-profile", "--profile", "headless"], {
+    encoding: "utf8",
+    env: { ...process.env, FOYER_MAIN: "foyerd" },
+  });
   assert.is(r.status, 0, r.stderr);
   assert.is(r.stderr, "");
   assert.match(r.stdout, /"stack": "headless"/);
@@ -38,13 +41,30 @@ test("node with foyer.service's flags runs the bundle without a word on stderr",
 test("foyer_own_files puts the native addons beside the bundles and the bus policy in place, and names only files that exist", () => {
   const r = spawnSync("bash", ["-c", '. packaging/foyer-image.sh && foyer_own_files "$1"', "bash", top], { cwd: top, encoding: "utf8" });
   assert.is(r.status, 0, r.stderr);
-  const lines = r.stdout.trim().split("\n").map((l) => l.split(" ") as [string, string]);
-  assert.ok(lines.some(([src, target]) => src === join(top, "dist/sockets.node") && target === "/usr/lib/foyer/sockets.node"), "dist/sockets.node is not in the image");
-  assert.ok(lines.some(([, target]) => target === "/usr/lib/foyer/foyerd.mjs"), "the walk sees the bundle");
+  const lines = r.stdout
+    .trim()
+    .split("\n")
+    .map((l) => l.split(" ") as [string, string]);
+  assert.ok(
+    lines.some(([src, target]) => src === join(top, "dist/sockets.node") && target === "/usr/lib/foyer/sockets.node"),
+    "dist/sockets.node is not in the image",
+  );
+  assert.ok(
+    lines.some(([, target]) => target === "/usr/lib/foyer/foyerd.mjs"),
+    "the walk sees the bundle",
+  );
   // where the initrd has a bus, it must enforce who may call foyer's methods
-  assert.ok(lines.some(([src, target]) => src === join(top, "packaging/dbus/org.foyer.Supervisor1.conf") && target === "/usr/share/dbus-1/system.d/org.foyer.Supervisor1.conf"), "the bus policy is not in the image");
+  assert.ok(
+    lines.some(
+      ([src, target]) => src === join(top, "packaging/dbus/org.foyer.Supervisor1.conf") && target === "/usr/share/dbus-1/system.d/org.foyer.Supervisor1.conf",
+    ),
+    "the bus policy is not in the image",
+  );
   // an unmatched glob comes out as itself, and the image builders skip what they cannot copy
-  assert.equal(lines.filter(([src]) => !existsSync(src)).map(([src]) => src), []);
+  assert.equal(
+    lines.filter(([src]) => !existsSync(src)).map(([src]) => src),
+    [],
+  );
 });
 
 test("the shell-init images' start (initramfs-tools, mkinitcpio's busybox hook) runs foyerd with foyer.service's node flags", () => {

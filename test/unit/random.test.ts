@@ -29,10 +29,18 @@ test("small ranges: each of six kinds near a sixth; a length below 2048 takes ne
 });
 
 test("the same seed replays the same draws; another seed does not", () => {
-  const a = seededRandom(7), b = seededRandom(7), c = seededRandom(8);
+  const a = seededRandom(7),
+    b = seededRandom(7),
+    c = seededRandom(8);
   const xa = Array.from({ length: 100 }, () => a.int(1000));
-  assert.equal(Array.from({ length: 100 }, () => b.int(1000)), xa);
-  assert.not.equal(Array.from({ length: 100 }, () => c.int(1000)), xa);
+  assert.equal(
+    Array.from({ length: 100 }, () => b.int(1000)),
+    xa,
+  );
+  assert.not.equal(
+    Array.from({ length: 100 }, () => c.int(1000)),
+    xa,
+  );
 });
 
 test("FOYER_FUZZ_SEED: decimal or hex; anything else is refused by name", () => {
@@ -40,7 +48,11 @@ test("FOYER_FUZZ_SEED: decimal or hex; anything else is refused by name", () => 
   assert.is(fuzzSeed(42, ""), 42);
   assert.is(fuzzSeed(42, "1234"), 1234);
   assert.is(fuzzSeed(42, "0x5eed"), 0x5eed);
-  for (const bad of ["abc", "-1", "1.5", "4294967296"]) assert.throws(() => fuzzSeed(42, bad), (e: Error) => e.message.includes("FOYER_FUZZ_SEED") && e.message.includes(`'${bad}'`));
+  for (const bad of ["abc", "-1", "1.5", "4294967296"])
+    assert.throws(
+      () => fuzzSeed(42, bad),
+      (e: Error) => e.message.includes("FOYER_FUZZ_SEED") && e.message.includes(`'${bad}'`),
+    );
 });
 
 test.run();

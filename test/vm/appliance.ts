@@ -4,7 +4,20 @@
 //   node --import tsx test/vm/appliance.ts build     builds (or reuses) and prints the paths
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, rmSync, cpSync, copyFileSync, chmodSync, symlinkSync, appendFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+  rmSync,
+  cpSync,
+  copyFileSync,
+  chmodSync,
+  symlinkSync,
+  appendFileSync,
+} from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -78,12 +91,33 @@ export function withExtraCpio(initrd: string, dir: string, out: string): void {
  */
 export function encryptOffline(img: string, passphrase = VM_PASSPHRASE): string {
   sh("truncate", ["-s", "+32M", img]);
-  sh("cryptsetup", ["reencrypt", "--batch-mode", "--encrypt", "--type", "luks2", "--reduce-device-size", "32M", "--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", "--key-file=-", img], { input: Buffer.from(passphrase) });
+  sh(
+    "cryptsetup",
+    [
+      "reencrypt",
+      "--batch-mode",
+      "--encrypt",
+      "--type",
+      "luks2",
+      "--reduce-device-size",
+      "32M",
+      "--pbkdf",
+      "pbkdf2",
+      "--pbkdf-force-iterations",
+      "1000",
+      "--key-file=-",
+      img,
+    ],
+    { input: Buffer.from(passphrase) },
+  );
   return sh("cryptsetup", ["luksUUID", img]).trim();
 }
 
 export function hostKernel(): { version: string; vmlinuz: string } {
-  const k = readdirSync("/boot").filter((f) => f.startsWith("vmlinuz-")).sort().pop();
+  const k = readdirSync("/boot")
+    .filter((f) => f.startsWith("vmlinuz-"))
+    .sort()
+    .pop();
   if (!k) throw new Error("no kernel in /boot: install linux-image-amd64 (packaging/dev/setup.sh does)");
   return { version: k.slice("vmlinuz-".length), vmlinuz: join("/boot", k) };
 }
@@ -144,7 +178,11 @@ export const VM_SYSTEMD_PROFILE = { ...VM_PROFILE, description: "the VM applianc
  * The appliance for a repair: the recovery terminal's sulogin runs with --force, as dracut's own
  * emergency shell does (`sulogin -e`), since the initrd's root has no password: rd.foyer.profile=vm-recovery.
  */
-export const VM_RECOVERY_PROFILE = { ...VM_PROFILE, description: "the VM appliance, repair as dracut's emergency shell allows it", recovery: { suloginForce: true } };
+export const VM_RECOVERY_PROFILE = {
+  ...VM_PROFILE,
+  description: "the VM appliance, repair as dracut's emergency shell allows it",
+  recovery: { suloginForce: true },
+};
 
 /**
  * The x11 image's profile (rd.foyer.profile=vm-x11): the shipped profiles/x11.json (Xorg with the
@@ -168,47 +206,54 @@ function testControlUnit(): string {
   const dir = join(cacheDir, "vm-test-units");
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, "sysinit.target.wants"), { recursive: true });
-  writeFileSync(join(dir, "foyer-test-ctl.sh"), [
-    "#!/bin/bash",
-    "ctl() { FOYER_MAIN=foyerctl /usr/bin/node /usr/lib/foyer/foyerctl.mjs \"$@\"; }",
-    'say() { echo "FOYER-TEST $*" > /dev/console; }',
-    "# until foyerctl says the greeter runs, restarted at least N times, with the prompt pending",
-    "until_up() {",
-    "    local s",
-    "    for ((i = 0; i < 300; i++)); do",
-    "        s=$(ctl status 2>/dev/null)",
-    "        if [[ $s =~ Greeter:\\ running\\ \\(([0-9]+)\\ restarts\\) ]] && (( BASH_REMATCH[1] >= $1 )) && [[ $s == *'Prompts: 1'* ]]; then return 0; fi",
-    "        sleep 2",
-    "    done",
-    '    say "greeter not back after $1 restarts"; exit 1',
-    "}",
-    "until_up 0",
-    'while IFS= read -r l; do say "status| $l"; done <<< "$(ctl status)"',
-    "ctl restart-greeter",
-    'say "restart-greeter exit $?"',
-    "until_up 1",
-    'say "greeter back after restart-greeter"',
-    "greeter_unit() { local u; u=$(systemctl list-units --plain --no-legend --state=running 'foyer-greeter-*.service'); echo \"${u%% *}\"; }",
-    "unit=$(greeter_unit)",
-    'say "killing $unit"',
-    'systemctl kill --signal=SIGKILL "$unit"',
-    "until_up 2",
-    'say "greeter back after the kill: $(greeter_unit)"',
-    "",
-  ].join("\n"), { mode: 0o755 });
-  writeFileSync(join(dir, "foyer-test-ctl.service"), [
-    "[Unit]",
-    "Description=foyer test: foyerctl at the prompt",
-    "DefaultDependencies=no",
-    "ConditionKernelCommandLine=foyer-test.ctl",
-    "After=foyer.service dbus.socket",
-    "Conflicts=initrd-switch-root.target shutdown.target",
-    "[Service]",
-    "ExecStart=/etc/systemd/system/foyer-test-ctl.sh",
-    "StandardOutput=journal+console",
-    "StandardError=journal+console",
-    "",
-  ].join("\n"));
+  writeFileSync(
+    join(dir, "foyer-test-ctl.sh"),
+    [
+      "#!/bin/bash",
+      'ctl() { FOYER_MAIN=foyerctl /usr/bin/node /usr/lib/foyer/foyerctl.mjs "$@"; }',
+      'say() { echo "FOYER-TEST $*" > /dev/console; }',
+      "# until foyerctl says the greeter runs, restarted at least N times, with the prompt pending",
+      "until_up() {",
+      "    local s",
+      "    for ((i = 0; i < 300; i++)); do",
+      "        s=$(ctl status 2>/dev/null)",
+      "        if [[ $s =~ Greeter:\\ running\\ \\(([0-9]+)\\ restarts\\) ]] && (( BASH_REMATCH[1] >= $1 )) && [[ $s == *'Prompts: 1'* ]]; then return 0; fi",
+      "        sleep 2",
+      "    done",
+      '    say "greeter not back after $1 restarts"; exit 1',
+      "}",
+      "until_up 0",
+      'while IFS= read -r l; do say "status| $l"; done <<< "$(ctl status)"',
+      "ctl restart-greeter",
+      'say "restart-greeter exit $?"',
+      "until_up 1",
+      'say "greeter back after restart-greeter"',
+      "greeter_unit() { local u; u=$(systemctl list-units --plain --no-legend --state=running 'foyer-greeter-*.service'); echo \"${u%% *}\"; }",
+      "unit=$(greeter_unit)",
+      'say "killing $unit"',
+      'systemctl kill --signal=SIGKILL "$unit"',
+      "until_up 2",
+      'say "greeter back after the kill: $(greeter_unit)"',
+      "",
+    ].join("\n"),
+    { mode: 0o755 },
+  );
+  writeFileSync(
+    join(dir, "foyer-test-ctl.service"),
+    [
+      "[Unit]",
+      "Description=foyer test: foyerctl at the prompt",
+      "DefaultDependencies=no",
+      "ConditionKernelCommandLine=foyer-test.ctl",
+      "After=foyer.service dbus.socket",
+      "Conflicts=initrd-switch-root.target shutdown.target",
+      "[Service]",
+      "ExecStart=/etc/systemd/system/foyer-test-ctl.sh",
+      "StandardOutput=journal+console",
+      "StandardError=journal+console",
+      "",
+    ].join("\n"),
+  );
   symlinkSync("../foyer-test-ctl.service", join(dir, "sysinit.target.wants/foyer-test-ctl.service"));
   return dir;
 }
@@ -225,12 +270,35 @@ function buildInitrd(kver: string, withFoyer: boolean, out: string, plymouthThem
   writeFileSync(join(profDir, "vm-x11.json"), JSON.stringify(VM_X11_PROFILE, null, 2) + "\n");
   writeFileSync(join(cacheDir, "vm-vconsole.conf"), VM_VCONSOLE);
   const units = testControlUnit();
-  const args = ["--force", "--quiet", "--no-hostonly", "--no-hostonly-cmdline", "--no-early-microcode", "--compress", "zstd", "--kver", kver,
+  const args = [
+    "--force",
+    "--quiet",
+    "--no-hostonly",
+    "--no-hostonly-cmdline",
+    "--no-early-microcode",
+    "--compress",
+    "zstd",
+    "--kver",
+    kver,
     // tpm2-tss: what dracut adds on its own for a crypttab with tpm2-device= (host-only images)
     ...(plymouthTheme ? ["--add", "systemd crypt plymouth"] : ["--add", withFoyer ? "systemd crypt tpm2-tss foyer" : "systemd crypt", "--omit", "plymouth"]),
-    "--add-drivers", "virtio_blk virtio_pci virtio_gpu virtio_rng virtio_input virtio_console dm_crypt",
-    ...(withFoyer ? ["--include", profDir, "/etc/foyer/profiles", "--include", units, "/etc/systemd/system"] : []), "--include", join(cacheDir, "vm-vconsole.conf"), "/etc/vconsole.conf", out];
-  sh("dracut", args, { env: { ...process.env, dracutbasedir: base, FOYER_SRC: top, ...(plymouthTheme && { PLYMOUTH_THEME_NAME: plymouthTheme }), FOYER_STACKS: stacks ?? "wayland" } });
+    "--add-drivers",
+    "virtio_blk virtio_pci virtio_gpu virtio_rng virtio_input virtio_console dm_crypt",
+    ...(withFoyer ? ["--include", profDir, "/etc/foyer/profiles", "--include", units, "/etc/systemd/system"] : []),
+    "--include",
+    join(cacheDir, "vm-vconsole.conf"),
+    "/etc/vconsole.conf",
+    out,
+  ];
+  sh("dracut", args, {
+    env: {
+      ...process.env,
+      dracutbasedir: base,
+      FOYER_SRC: top,
+      ...(plymouthTheme && { PLYMOUTH_THEME_NAME: plymouthTheme }),
+      FOYER_STACKS: stacks ?? "wayland",
+    },
+  });
 }
 
 /**
@@ -239,7 +307,13 @@ function buildInitrd(kver: string, withFoyer: boolean, out: string, plymouthThem
  */
 export function buildX11Initrd(log: (s: string) => void = () => {}): string {
   const out = join(cacheDir, "initrd-x11.img");
-  const key = [keyOf("initrd-foyer"), createHash("sha256").update(JSON.stringify(VM_X11_PROFILE) + buildX11Initrd.toString()).digest("hex").slice(0, 8)].join(":");
+  const key = [
+    keyOf("initrd-foyer"),
+    createHash("sha256")
+      .update(JSON.stringify(VM_X11_PROFILE) + buildX11Initrd.toString())
+      .digest("hex")
+      .slice(0, 8),
+  ].join(":");
   if (fresh("initrd-x11", key, out)) return out;
   log("building the initramfs with foyer's x11 stack (dracut, FOYER_STACKS=x11)…");
   buildInitrd(hostKernel().version, true, out, undefined, "x11");
@@ -253,7 +327,8 @@ export function buildPlymouthInitrd(log: (s: string) => void = () => {}): string
   const out = join(cacheDir, "initrd-plymouth.img");
   const key = `${hostKernel().version}:${PLYMOUTH_THEME}:${VM_VCONSOLE.trim()}`;
   if (fresh("initrd-plymouth", key, out)) return out;
-  if (!existsSync(`/usr/share/plymouth/themes/${PLYMOUTH_THEME}`)) throw new Error(`Plymouth's '${PLYMOUTH_THEME}' theme is missing: install plymouth-themes (packaging/dev/setup.sh does)`);
+  if (!existsSync(`/usr/share/plymouth/themes/${PLYMOUTH_THEME}`))
+    throw new Error(`Plymouth's '${PLYMOUTH_THEME}' theme is missing: install plymouth-themes (packaging/dev/setup.sh does)`);
   log(`building the initramfs with Plymouth (${PLYMOUTH_THEME}) and without foyer (dracut)…`);
   buildInitrd(hostKernel().version, false, out, PLYMOUTH_THEME);
   stamp("initrd-plymouth", key);
@@ -269,7 +344,8 @@ export function buildPlymouthInitrd(log: (s: string) => void = () => {}): string
 function buildRootImage(out: string, fsckFails = false): string {
   const work = join(cacheDir, "root-tree");
   rmSync(work, { recursive: true, force: true });
-  for (const d of ["bin", "sbin", "etc", "dev", "proc", "sys", "run", "tmp", "lib64", "lib/x86_64-linux-gnu", "var/log"]) mkdirSync(join(work, d), { recursive: true });
+  for (const d of ["bin", "sbin", "etc", "dev", "proc", "sys", "run", "tmp", "lib64", "lib/x86_64-linux-gnu", "var/log"])
+    mkdirSync(join(work, d), { recursive: true });
   copyFileSync("/bin/busybox", join(work, "bin/busybox"));
   chmodSync(join(work, "bin/busybox"), 0o755);
   for (const line of sh("ldd", ["/bin/busybox"]).split("\n")) {
@@ -280,22 +356,25 @@ function buildRootImage(out: string, fsckFails = false): string {
   writeFileSync(join(work, "etc/os-release"), 'NAME="foyer appliance"\nID=foyer-appliance\n');
   // the file whose directory entry the broken root loses (not os-release: switch-root needs it)
   writeFileSync(join(work, "var/log/crash.log"), "written just before the power went\n");
-  writeFileSync(join(work, "sbin/init"), [
-    "#!/bin/sh",
-    "# the real root: proves that the disk was unlocked and switch-root happened, then powers off",
-    "/bin/busybox mount -t proc proc /proc 2>/dev/null",
-    'echo "FOYER-ROOT-OK $(/bin/busybox cat /proc/uptime)" > /dev/console',
-    "# every other disk the initrd opened (test/vm/disks): mounted read-only, its marker file shown",
-    "for m in /dev/mapper/luks-*; do",
-    '  [ -b "$m" ] && ! /bin/busybox grep -q "^$m / " /proc/mounts || continue',
-    '  /bin/busybox mkdir -p /tmp/d && /bin/busybox mount -o ro "$m" /tmp/d && echo "FOYER-MOUNTED ${m##*/} $(/bin/busybox cat /tmp/d/marker)" > /dev/console',
-    "  /bin/busybox umount /tmp/d 2>/dev/null",
-    "done",
-    'echo "FOYER-PS $(/bin/busybox ps -o comm | /bin/busybox tr "\\n" " ")" > /dev/console',
-    "/bin/busybox sync",
-    "/bin/busybox poweroff -f",
-    "",
-  ].join("\n"));
+  writeFileSync(
+    join(work, "sbin/init"),
+    [
+      "#!/bin/sh",
+      "# the real root: proves that the disk was unlocked and switch-root happened, then powers off",
+      "/bin/busybox mount -t proc proc /proc 2>/dev/null",
+      'echo "FOYER-ROOT-OK $(/bin/busybox cat /proc/uptime)" > /dev/console',
+      "# every other disk the initrd opened (test/vm/disks): mounted read-only, its marker file shown",
+      "for m in /dev/mapper/luks-*; do",
+      '  [ -b "$m" ] && ! /bin/busybox grep -q "^$m / " /proc/mounts || continue',
+      '  /bin/busybox mkdir -p /tmp/d && /bin/busybox mount -o ro "$m" /tmp/d && echo "FOYER-MOUNTED ${m##*/} $(/bin/busybox cat /tmp/d/marker)" > /dev/console',
+      "  /bin/busybox umount /tmp/d 2>/dev/null",
+      "done",
+      'echo "FOYER-PS $(/bin/busybox ps -o comm | /bin/busybox tr "\\n" " ")" > /dev/console',
+      "/bin/busybox sync",
+      "/bin/busybox poweroff -f",
+      "",
+    ].join("\n"),
+  );
   chmodSync(join(work, "sbin/init"), 0o755);
   rmSync(out, { force: true });
   sh("truncate", ["-s", "64M", out]);
@@ -310,7 +389,21 @@ function buildRootImage(out: string, fsckFails = false): string {
 export function buildAppliance(log: (s: string) => void = () => {}): Appliance {
   mkdirSync(cacheDir, { recursive: true });
   const k = hostKernel();
-  const foyerInputs = createHash("sha256").update(JSON.stringify([VM_PROFILE, VM_SYSTEMD_PROFILE, VM_RECOVERY_PROFILE]) + "debug100" + VM_VCONSOLE + testControlUnit.toString()).digest("hex").slice(0, 8) + hashTree([join(top, "packaging/dracut"), join(top, "packaging/foyer-image.sh"), join(top, "packaging/libexec"), join(top, "packaging/systemd/initrd"), join(top, "dist"), join(top, "assets"), join(top, "profiles"), join(top, "package-lock.json")]);
+  const foyerInputs =
+    createHash("sha256")
+      .update(JSON.stringify([VM_PROFILE, VM_SYSTEMD_PROFILE, VM_RECOVERY_PROFILE]) + "debug100" + VM_VCONSOLE + testControlUnit.toString())
+      .digest("hex")
+      .slice(0, 8) +
+    hashTree([
+      join(top, "packaging/dracut"),
+      join(top, "packaging/foyer-image.sh"),
+      join(top, "packaging/libexec"),
+      join(top, "packaging/systemd/initrd"),
+      join(top, "dist"),
+      join(top, "assets"),
+      join(top, "profiles"),
+      join(top, "package-lock.json"),
+    ]);
 
   const initrd = join(cacheDir, "initrd-foyer.img");
   const keyFoyer = `${k.version}:${foyerInputs}`;
@@ -367,7 +460,14 @@ export function buildInitramfsTools(a: Appliance, log: (s: string) => void = () 
   const name = opts.keyctlWith ? "initrd-itools-keyctl" : "initrd-itools";
   const out = join(cacheDir, `${name}.img`);
   const conf = join(cacheDir, "initramfs-tools");
-  const key = [a.luksUuid, opts.keyctlWith ?? "", hostKernel().version, keyOf("initrd-foyer"), hashTree([join(top, "packaging/initramfs-tools"), join(top, "packaging/foyer-image.sh"), join(top, "packaging/libexec")]), createHash("sha256").update(buildInitramfsTools.toString()).digest("hex").slice(0, 8)].join(":");
+  const key = [
+    a.luksUuid,
+    opts.keyctlWith ?? "",
+    hostKernel().version,
+    keyOf("initrd-foyer"),
+    hashTree([join(top, "packaging/initramfs-tools"), join(top, "packaging/foyer-image.sh"), join(top, "packaging/libexec")]),
+    createHash("sha256").update(buildInitramfsTools.toString()).digest("hex").slice(0, 8),
+  ].join(":");
   if (fresh(name, key, out)) return out;
   log(`building the initramfs with foyer (initramfs-tools${opts.keyctlWith ? ", decrypt_keyctl" : ""})…`);
   rmSync(conf, { recursive: true, force: true });
@@ -383,38 +483,47 @@ export function buildInitramfsTools(a: Appliance, log: (s: string) => void = () 
   mkdirSync(itoolsProfiles, { recursive: true });
   writeFileSync(join(itoolsProfiles, "vm-nobrowser.json"), JSON.stringify(VM_NOBROWSER_PROFILE, null, 2) + "\n");
   // test only: with foyer-test.kill-foyerd, foyerd is killed once its greeter is interactive
-  writeFileSync(join(conf, "scripts/init-premount/zz-test-kill"), [
-    "#!/bin/sh",
-    'PREREQ="foyer"',
-    'case $1 in prereqs) echo "$PREREQ"; exit 0 ;; esac',
-    "grep -qw foyer-test.kill-foyerd /proc/cmdline || exit 0",
-    "(",
-    "    while ! grep -q 'greeter interactive' /run/foyer/state/log/foyerd.log 2>/dev/null; do sleep 1; done",
-    '    pid=$(cat /run/foyer/foyerd.pid)',
-    '    echo "FOYER-TEST killing foyerd $pid" > /dev/console',
-    '    kill -KILL "$pid"',
-    ") &",
-    "exit 0",
-    "",
-  ].join("\n"), { mode: 0o755 });
+  writeFileSync(
+    join(conf, "scripts/init-premount/zz-test-kill"),
+    [
+      "#!/bin/sh",
+      'PREREQ="foyer"',
+      'case $1 in prereqs) echo "$PREREQ"; exit 0 ;; esac',
+      "grep -qw foyer-test.kill-foyerd /proc/cmdline || exit 0",
+      "(",
+      "    while ! grep -q 'greeter interactive' /run/foyer/state/log/foyerd.log 2>/dev/null; do sleep 1; done",
+      "    pid=$(cat /run/foyer/foyerd.pid)",
+      '    echo "FOYER-TEST killing foyerd $pid" > /dev/console',
+      '    kill -KILL "$pid"',
+      ") &",
+      "exit 0",
+      "",
+    ].join("\n"),
+    { mode: 0o755 },
+  );
   const hook = join(conf, "hooks", "zz-appliance");
-  writeFileSync(hook, [
-    "#!/bin/sh",
-    'case $1 in prereqs) echo ""; exit 0 ;; esac',
-    "# the appliance's root disk for cryptsetup-initramfs, its profiles and its console keymap",
-    'mkdir -p "$DESTDIR/cryptroot" "$DESTDIR/etc/foyer/profiles"',
-    ...(opts.keyctlWith
-      ? [
-          ". /usr/share/initramfs-tools/hook-functions",
-          "copy_exec /lib/cryptsetup/scripts/decrypt_keyctl",
-          "copy_exec /usr/bin/keyctl",
-          ...[a.luksUuid, opts.keyctlWith].map((u) => `echo "luks-${u} UUID=${u} none luks,keyscript=/lib/cryptsetup/scripts/decrypt_keyctl" >> "$DESTDIR/cryptroot/crypttab"`),
-        ]
-      : [`echo "luks-${a.luksUuid} UUID=${a.luksUuid} none luks" >> "$DESTDIR/cryptroot/crypttab"`]),
-    `cp '${profDir}'/*.json '${itoolsProfiles}'/*.json "$DESTDIR/etc/foyer/profiles/"`,
-    `printf '%s' '${VM_VCONSOLE.trim()}' > "$DESTDIR/etc/vconsole.conf"`,
-    "",
-  ].join("\n"));
+  writeFileSync(
+    hook,
+    [
+      "#!/bin/sh",
+      'case $1 in prereqs) echo ""; exit 0 ;; esac',
+      "# the appliance's root disk for cryptsetup-initramfs, its profiles and its console keymap",
+      'mkdir -p "$DESTDIR/cryptroot" "$DESTDIR/etc/foyer/profiles"',
+      ...(opts.keyctlWith
+        ? [
+            ". /usr/share/initramfs-tools/hook-functions",
+            "copy_exec /lib/cryptsetup/scripts/decrypt_keyctl",
+            "copy_exec /usr/bin/keyctl",
+            ...[a.luksUuid, opts.keyctlWith].map(
+              (u) => `echo "luks-${u} UUID=${u} none luks,keyscript=/lib/cryptsetup/scripts/decrypt_keyctl" >> "$DESTDIR/cryptroot/crypttab"`,
+            ),
+          ]
+        : [`echo "luks-${a.luksUuid} UUID=${a.luksUuid} none luks" >> "$DESTDIR/cryptroot/crypttab"`]),
+      `cp '${profDir}'/*.json '${itoolsProfiles}'/*.json "$DESTDIR/etc/foyer/profiles/"`,
+      `printf '%s' '${VM_VCONSOLE.trim()}' > "$DESTDIR/etc/vconsole.conf"`,
+      "",
+    ].join("\n"),
+  );
   chmodSync(hook, 0o755);
   sh("mkinitramfs", ["-d", conf, "-o", out, hostKernel().version], { env: { ...process.env, FOYER_SRC: top } });
   stamp(name, key);
@@ -454,19 +563,25 @@ function systemdRootTree(a: Appliance, name: string): { tree: string; units: str
  */
 function applianceTarget(tree: string, units: string, script: string, after: string[], wants: string[] = []): void {
   writeFileSync(join(tree, "usr/lib/foyer/appliance-report.sh"), script, { mode: 0o755 });
-  writeFileSync(join(units, "foyer-appliance-report.service"), [
-    "[Unit]",
-    "Description=the appliance: report what foyer left, then power off",
-    "DefaultDependencies=no",
-    `After=${after.join(" ")} sysinit.target`,
-    "SuccessAction=poweroff-force",
-    "FailureAction=poweroff-force",
-    "[Service]",
-    "Type=oneshot",
-    "ExecStart=/bin/sh -c '/usr/lib/foyer/appliance-report.sh > /dev/console 2>&1'",
-    "",
-  ].join("\n"));
-  writeFileSync(join(units, "foyer-appliance.target"), `[Unit]\nDescription=the appliance's real root (sysinit.target, as a distribution's default target pulls it in through basic.target)\nRequires=sysinit.target\nAfter=sysinit.target\nWants=${["foyer-appliance-report.service", ...wants].join(" ")}\nAfter=foyer-appliance-report.service\n`);
+  writeFileSync(
+    join(units, "foyer-appliance-report.service"),
+    [
+      "[Unit]",
+      "Description=the appliance: report what foyer left, then power off",
+      "DefaultDependencies=no",
+      `After=${after.join(" ")} sysinit.target`,
+      "SuccessAction=poweroff-force",
+      "FailureAction=poweroff-force",
+      "[Service]",
+      "Type=oneshot",
+      "ExecStart=/bin/sh -c '/usr/lib/foyer/appliance-report.sh > /dev/console 2>&1'",
+      "",
+    ].join("\n"),
+  );
+  writeFileSync(
+    join(units, "foyer-appliance.target"),
+    `[Unit]\nDescription=the appliance's real root (sysinit.target, as a distribution's default target pulls it in through basic.target)\nRequires=sysinit.target\nAfter=sysinit.target\nWants=${["foyer-appliance-report.service", ...wants].join(" ")}\nAfter=foyer-appliance-report.service\n`,
+  );
   rmSync(join(units, "default.target"), { force: true });
   symlinkSync("foyer-appliance.target", join(units, "default.target"));
   rmSync(join(tree, "etc/systemd/system/default.target"), { force: true });
@@ -475,7 +590,14 @@ function applianceTarget(tree: string, units: string, script: string, after: str
 export function buildSystemdRoot(a: Appliance, log: (s: string) => void = () => {}): { rootImage: string; luksUuid: string } {
   const rootImage = join(cacheDir, "root-systemd.img");
   const uuidFile = join(cacheDir, "root-systemd.uuid");
-  const key = [keyOf("initrd-foyer"), hashTree([join(top, "packaging/systemd/root")]), createHash("sha256").update(buildSystemdRoot.toString() + systemdRootTree.toString() + applianceTarget.toString()).digest("hex").slice(0, 8)].join(":");
+  const key = [
+    keyOf("initrd-foyer"),
+    hashTree([join(top, "packaging/systemd/root")]),
+    createHash("sha256")
+      .update(buildSystemdRoot.toString() + systemdRootTree.toString() + applianceTarget.toString())
+      .digest("hex")
+      .slice(0, 8),
+  ].join(":");
   if (fresh("root-systemd", key, rootImage) && existsSync(uuidFile)) {
     return { rootImage, luksUuid: readFileSync(uuidFile, "utf8").trim() };
   }
@@ -492,7 +614,9 @@ export function buildSystemdRoot(a: Appliance, log: (s: string) => void = () => 
     "for f in /var/log/foyer/boot-*.log; do",
     '  [ -f "$f" ] || { echo "FOYER-FLUSH-LOG none"; continue; }',
     "  n=0 answered=no secret=absent",
-    '  while IFS= read -r l; do n=$((n + 1)); case $l in *"password request answered"*) answered=yes ;; esac; case $l in *' + VM_PASSPHRASE + '*) secret=present ;; esac; done < "$f"',
+    '  while IFS= read -r l; do n=$((n + 1)); case $l in *"password request answered"*) answered=yes ;; esac; case $l in *' +
+      VM_PASSPHRASE +
+      '*) secret=present ;; esac; done < "$f"',
     '  echo "FOYER-FLUSH-LOG ${f##*/} lines=$n answered=$answered secret=$secret"',
     "done",
     'for f in /var/lib/foyer/flush-manifest.json /var/lib/foyer/timeline.json; do [ -s "$f" ] && echo "FOYER-KEPT $f"; done',
@@ -527,7 +651,14 @@ function instBinaries(tree: string, paths: string[]): void {
 export function buildFirstbootRoot(a: Appliance, log: (s: string) => void = () => {}): { rootImage: string; luksUuid: string } {
   const rootImage = join(cacheDir, "root-firstboot.img");
   const uuidFile = join(cacheDir, "root-firstboot.uuid");
-  const key = [keyOf("initrd-foyer"), hashTree([join(top, "packaging/systemd/root")]), createHash("sha256").update(buildFirstbootRoot.toString() + systemdRootTree.toString() + applianceTarget.toString()).digest("hex").slice(0, 8)].join(":");
+  const key = [
+    keyOf("initrd-foyer"),
+    hashTree([join(top, "packaging/systemd/root")]),
+    createHash("sha256")
+      .update(buildFirstbootRoot.toString() + systemdRootTree.toString() + applianceTarget.toString())
+      .digest("hex")
+      .slice(0, 8),
+  ].join(":");
   if (fresh("root-firstboot", key, rootImage) && existsSync(uuidFile)) {
     return { rootImage, luksUuid: readFileSync(uuidFile, "utf8").trim() };
   }
@@ -538,9 +669,25 @@ export function buildFirstbootRoot(a: Appliance, log: (s: string) => void = () =
   instBinaries(tree, ["/usr/sbin/useradd", "/usr/sbin/chpasswd", "/usr/sbin/usermod", "/usr/bin/systemd-firstboot", "/usr/bin/openssl", "/usr/bin/locale"]);
   copyFileSync("/etc/login.defs", join(tree, "etc/login.defs"));
   // shadow files for the image's accounts, locked, as a Debian root has them
-  const names = (f: string) => readFileSync(join(tree, "etc", f), "utf8").split("\n").filter(Boolean).map((l) => l.split(":")[0]!);
-  writeFileSync(join(tree, "etc/shadow"), names("passwd").map((n) => `${n}:!*:19700:0:99999:7:::\n`).join(""), { mode: 0o640 });
-  writeFileSync(join(tree, "etc/gshadow"), names("group").map((n) => `${n}:!::\n`).join(""), { mode: 0o640 });
+  const names = (f: string) =>
+    readFileSync(join(tree, "etc", f), "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => l.split(":")[0]!);
+  writeFileSync(
+    join(tree, "etc/shadow"),
+    names("passwd")
+      .map((n) => `${n}:!*:19700:0:99999:7:::\n`)
+      .join(""),
+    { mode: 0o640 },
+  );
+  writeFileSync(
+    join(tree, "etc/gshadow"),
+    names("group")
+      .map((n) => `${n}:!::\n`)
+      .join(""),
+    { mode: 0o640 },
+  );
   for (const d of ["/usr/share/zoneinfo", "/usr/lib/locale/C.utf8"]) cpSync(d, join(tree, d), { recursive: true });
   mkdirSync(join(tree, "usr/share/i18n"), { recursive: true });
   copyFileSync("/usr/share/i18n/SUPPORTED", join(tree, "usr/share/i18n/SUPPORTED"));
@@ -585,7 +732,10 @@ export function rootDisk(tree: string, name: string, key: string): { rootImage: 
 export function buildDataDisk(name: string, passphrase: string, log: (s: string) => void = () => {}): { image: string; luksUuid: string } {
   const image = join(cacheDir, `disk-${name}.img`);
   const uuidFile = join(cacheDir, `disk-${name}.uuid`);
-  const key = createHash("sha256").update(buildDataDisk.toString() + encryptOffline.toString() + name + passphrase).digest("hex").slice(0, 16);
+  const key = createHash("sha256")
+    .update(buildDataDisk.toString() + encryptOffline.toString() + name + passphrase)
+    .digest("hex")
+    .slice(0, 16);
   if (!(fresh(`disk-${name}`, key, image) && existsSync(uuidFile))) {
     log(`building the LUKS2 disk '${name}'…`);
     const tree = join(cacheDir, `disk-${name}-tree`);
@@ -611,12 +761,21 @@ export const VM_TPM_PIN = "246810";
  * folder is returned with it, and a keyfile kept on a USB stick (`stick`, an ext4 image whose
  * file system UUID is `stickUuid`, the key at /foyer.key). The passphrase slot stays.
  */
-export function buildTokenRoot(a: Appliance, log: (s: string) => void = () => {}): { rootImage: string; luksUuid: string; tpmState: string; stick: string; stickUuid: string } {
+export function buildTokenRoot(
+  a: Appliance,
+  log: (s: string) => void = () => {},
+): { rootImage: string; luksUuid: string; tpmState: string; stick: string; stickUuid: string } {
   const rootImage = join(cacheDir, "root-tokens.img");
   const tpmState = join(cacheDir, "tpm-state");
   const stick = join(cacheDir, "disk-keystick.img");
   const uuidFile = join(cacheDir, "disk-keystick.uuid");
-  const key = [keyOf("root"), createHash("sha256").update(buildTokenRoot.toString() + VM_TPM_PIN).digest("hex").slice(0, 16)].join(":");
+  const key = [
+    keyOf("root"),
+    createHash("sha256")
+      .update(buildTokenRoot.toString() + VM_TPM_PIN)
+      .digest("hex")
+      .slice(0, 16),
+  ].join(":");
   if (!(fresh("root-tokens", key, rootImage) && existsSync(uuidFile) && existsSync(stick))) {
     log("enrolling a TPM2 PIN (swtpm) and a USB keyfile into a copy of the root disk…");
     copyFileSync(a.rootImage, rootImage);
@@ -625,14 +784,31 @@ export function buildTokenRoot(a: Appliance, log: (s: string) => void = () => {}
     // systemd-cryptenroll reaches swtpm over TCP (its swtpm TCTI) once swtpm listens (10 s at most);
     // QEMU later takes the same state through a socket
     const port = 20000 + Math.floor(Math.random() * 20000);
-    const tpm = spawnSync("sh", ["-c", 'swtpm socket --tpm2 --tpmstate dir="$1" --server type=tcp,port=$2,bindaddr=127.0.0.1 --ctrl type=tcp,port=$(($2+1)),bindaddr=127.0.0.1 --flags not-need-init,startup-clear & p=$!; i=0; until ss -Hltn "sport = :$2" | grep -q . || [ $i -ge 100 ]; do i=$((i+1)); sleep 0.1; done; systemd-cryptenroll --tpm2-device=swtpm:host=127.0.0.1,port=$2 --tpm2-with-pin=yes --tpm2-pcrs= "$3"; r=$?; kill $p; wait $p; exit $r', "sh", tpmState, String(port), rootImage],
-      { env: { ...process.env, PASSWORD: VM_PASSPHRASE, NEWPIN: VM_TPM_PIN }, encoding: "utf8" });
-    if (tpm.status !== 0) throw new Error(`enrolling the TPM2 PIN failed (${tpm.status}): ${tpm.stderr}${tpm.error ?? ""} — swtpm (swtpm), systemd-cryptenroll (systemd) and libtss2-tcti-swtpm0 are needed: run packaging/dev/setup.sh`);
+    const tpm = spawnSync(
+      "sh",
+      [
+        "-c",
+        'swtpm socket --tpm2 --tpmstate dir="$1" --server type=tcp,port=$2,bindaddr=127.0.0.1 --ctrl type=tcp,port=$(($2+1)),bindaddr=127.0.0.1 --flags not-need-init,startup-clear & p=$!; i=0; until ss -Hltn "sport = :$2" | grep -q . || [ $i -ge 100 ]; do i=$((i+1)); sleep 0.1; done; systemd-cryptenroll --tpm2-device=swtpm:host=127.0.0.1,port=$2 --tpm2-with-pin=yes --tpm2-pcrs= "$3"; r=$?; kill $p; wait $p; exit $r',
+        "sh",
+        tpmState,
+        String(port),
+        rootImage,
+      ],
+      { env: { ...process.env, PASSWORD: VM_PASSPHRASE, NEWPIN: VM_TPM_PIN }, encoding: "utf8" },
+    );
+    if (tpm.status !== 0)
+      throw new Error(
+        `enrolling the TPM2 PIN failed (${tpm.status}): ${tpm.stderr}${tpm.error ?? ""} — swtpm (swtpm), systemd-cryptenroll (systemd) and libtss2-tcti-swtpm0 are needed: run packaging/dev/setup.sh`,
+      );
     const tree = join(cacheDir, "disk-keystick-tree");
     rmSync(tree, { recursive: true, force: true });
     mkdirSync(tree);
     writeFileSync(join(tree, "foyer.key"), randomBytes(64), { mode: 0o400 });
-    sh("cryptsetup", ["luksAddKey", "--batch-mode", "--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", "--key-file=-", rootImage, join(tree, "foyer.key")], { input: Buffer.from(VM_PASSPHRASE) });
+    sh(
+      "cryptsetup",
+      ["luksAddKey", "--batch-mode", "--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", "--key-file=-", rootImage, join(tree, "foyer.key")],
+      { input: Buffer.from(VM_PASSPHRASE) },
+    );
     rmSync(stick, { force: true });
     sh("truncate", ["-s", "8M", stick]);
     sh("mkfs.ext4", ["-q", "-F", "-d", tree, stick]);
@@ -646,7 +822,10 @@ export function buildTokenRoot(a: Appliance, log: (s: string) => void = () => {}
 /** The appliance's root disk with a file system fsck cannot preen (see buildRootImage). */
 export function buildBrokenRoot(log: (s: string) => void = () => {}): { rootImage: string; luksUuid: string } {
   const rootImage = join(cacheDir, "root-fsck-fails.img");
-  const key = createHash("sha256").update(buildRootImage.toString() + "fsck-fails").digest("hex").slice(0, 16);
+  const key = createHash("sha256")
+    .update(buildRootImage.toString() + "fsck-fails")
+    .digest("hex")
+    .slice(0, 16);
   const uuidFile = join(cacheDir, "root-fsck-fails.uuid");
   if (!(fresh("root-fsck-fails", key, rootImage) && existsSync(uuidFile))) {
     log("building the LUKS2 root disk whose fsck fails…");
@@ -659,7 +838,9 @@ export function buildBrokenRoot(log: (s: string) => void = () => {}): { rootImag
 if (process.argv[2] === "build") {
   const a = buildAppliance((s) => process.stderr.write(s + "\n"));
   const size = (p: string) => `${(statSync(p).size / 1048576).toFixed(1)} MiB`;
-  process.stdout.write(`kernel   ${a.kernel}\ninitrd   ${a.initrd} (${size(a.initrd)}; without foyer ${size(a.initrdPlain)})\nroot     ${a.rootImage} (LUKS2 ${a.luksUuid})\n`);
+  process.stdout.write(
+    `kernel   ${a.kernel}\ninitrd   ${a.initrd} (${size(a.initrd)}; without foyer ${size(a.initrdPlain)})\nroot     ${a.rootImage} (LUKS2 ${a.luksUuid})\n`,
+  );
 }
 
 // `boot [SECONDS] [-- APPEND…]`: boots the appliance and takes a screendump every 20 s into
@@ -671,7 +852,10 @@ if (process.argv[2] === "boot") {
   const append = dd > 0 ? process.argv.slice(dd + 1).join(" ") : "rd.foyer.profile=vm";
   const shots = process.env.FOYER_VM_SHOTS ?? "/tmp/foyer-vm-shots";
   mkdirSync(shots, { recursive: true });
-  const vm = new Vm(buildAppliance((s) => process.stderr.write(s + "\n")), { append });
+  const vm = new Vm(
+    buildAppliance((s) => process.stderr.write(s + "\n")),
+    { append },
+  );
   await vm.attach();
   let printed = 0;
   const timer = setInterval(() => {

@@ -25,7 +25,14 @@ let tokens: ReturnType<typeof buildTokenRoot>;
 const work = mkdtempSync(join(tmpdir(), "foyer-vm-disks-"));
 
 test.before(() => {
-  for (const [t, p] of [["qemu-system-x86_64", "qemu-system-x86"], ["cryptsetup", "cryptsetup-bin"], ["mkfs.ext4", "e2fsprogs"], ["mkinitramfs", "initramfs-tools-core"], ["keyctl", "keyutils"]] as const) requireTool(t, p);
+  for (const [t, p] of [
+    ["qemu-system-x86_64", "qemu-system-x86"],
+    ["cryptsetup", "cryptsetup-bin"],
+    ["mkfs.ext4", "e2fsprogs"],
+    ["mkinitramfs", "initramfs-tools-core"],
+    ["keyctl", "keyutils"],
+  ] as const)
+    requireTool(t, p);
   requireTool("/lib/cryptsetup/scripts/decrypt_keyctl", "cryptsetup-initramfs");
   appliance = buildAppliance(say);
   same = buildDataDisk("home-same", VM_PASSPHRASE, say);
@@ -39,7 +46,8 @@ test.after(() => rmSync(work, { recursive: true, force: true }));
 /** The prompts' Unlock buttons down the column they sit in: runs of the accent colour ≥ 20 px tall. */
 function unlockButtons(s: { width: number; height: number; rgb: Buffer }): number {
   const x = Math.round(s.width * 0.66); // in the button's padding, right of its label
-  let n = 0, run = 0;
+  let n = 0,
+    run = 0;
   for (let y = 0; y <= s.height; y++) {
     const hit = y < s.height && near(s.rgb, (y * s.width + x) * 3, [0x6e, 0xa8, 0xfe], 20);
     if (hit) run++;
@@ -79,7 +87,9 @@ test("root and /home with one passphrase: both asked on one screen, typed once, 
     const [mounted] = await vm.waitSerial(/FOYER-MOUNTED luks-\S+ \S+/, 30_000, "/home mounted by the real root");
     assert.is(mounted, `FOYER-MOUNTED luks-${same.luksUuid} disk-home-same`);
     assert.is(typed(vm), 1, "the passphrase was asked for twice");
-    const how = /password request answered with the passphrase typed for another/.test(vm.serial) ? "foyer handed it to the other request" : "the other request found it in the keyring";
+    const how = /password request answered with the passphrase typed for another/.test(vm.serial)
+      ? "foyer handed it to the other request"
+      : "the other request found it in the keyring";
     say(`${root}; ${mounted}; typed once (${how})`);
   });
 });
@@ -87,24 +97,29 @@ test("root and /home with one passphrase: both asked on one screen, typed once, 
 test("root and /home with two passphrases: both asked on one screen, each answered", async () => {
   const disk = join(work, "home-other.img");
   copyFileSync(other.image, disk);
-  await inVm(appliance, { append: `rd.foyer.profile=vm rd.luks.uuid=${other.luksUuid}`, disks: [{ file: disk, serial: "home" }] }, "disks-other", async (vm) => {
-    await bothAsked(vm, other.luksUuid, "disks-other");
-    const first = firstAsked(vm, [appliance.luksUuid, other.luksUuid]);
-    const pass = (uuid: string) => (uuid === other.luksUuid ? HOME_OTHER : VM_PASSPHRASE);
-    const second = first === other.luksUuid ? appliance.luksUuid : other.luksUuid;
-    await vm.type(pass(first), "de");
-    // the other volume was given the typed passphrase (keyring or foyer), which did not open it,
-    // and systemd-cryptsetup asks again without AcceptCached: that request is shown
-    await askedAgain(vm, new RegExp(`password request pending [^\\n]*${second}`), 1, "the second volume was not asked again");
-    await waitForPrompt(vm, 120_000, join(tmpdir(), "foyer-vm-disks-other-second.png"), (s) => unlockButtons(s) === 1);
-    await vm.type(pass(second), "de");
-    const root = await afterUnlock(vm);
-    const [mounted] = await vm.waitSerial(/FOYER-MOUNTED luks-\S+ \S+/, 30_000, "/home mounted by the real root");
-    assert.is(mounted, `FOYER-MOUNTED luks-${other.luksUuid} disk-home-other`);
-    assert.is(typed(vm), 2);
-    assert.not.ok(vm.serial.includes(HOME_OTHER), "/home's passphrase appeared on the console");
-    say(`${root}; ${mounted}; two passphrases typed, ${first === other.luksUuid ? "/home" : "the root"} first`);
-  });
+  await inVm(
+    appliance,
+    { append: `rd.foyer.profile=vm rd.luks.uuid=${other.luksUuid}`, disks: [{ file: disk, serial: "home" }] },
+    "disks-other",
+    async (vm) => {
+      await bothAsked(vm, other.luksUuid, "disks-other");
+      const first = firstAsked(vm, [appliance.luksUuid, other.luksUuid]);
+      const pass = (uuid: string) => (uuid === other.luksUuid ? HOME_OTHER : VM_PASSPHRASE);
+      const second = first === other.luksUuid ? appliance.luksUuid : other.luksUuid;
+      await vm.type(pass(first), "de");
+      // the other volume was given the typed passphrase (keyring or foyer), which did not open it,
+      // and systemd-cryptsetup asks again without AcceptCached: that request is shown
+      await askedAgain(vm, new RegExp(`password request pending [^\\n]*${second}`), 1, "the second volume was not asked again");
+      await waitForPrompt(vm, 120_000, join(tmpdir(), "foyer-vm-disks-other-second.png"), (s) => unlockButtons(s) === 1);
+      await vm.type(pass(second), "de");
+      const root = await afterUnlock(vm);
+      const [mounted] = await vm.waitSerial(/FOYER-MOUNTED luks-\S+ \S+/, 30_000, "/home mounted by the real root");
+      assert.is(mounted, `FOYER-MOUNTED luks-${other.luksUuid} disk-home-other`);
+      assert.is(typed(vm), 2);
+      assert.not.ok(vm.serial.includes(HOME_OTHER), "/home's passphrase appeared on the console");
+      say(`${root}; ${mounted}; two passphrases typed, ${first === other.luksUuid ? "/home" : "the root"} first`);
+    },
+  );
 });
 
 test("initramfs-tools: root and /home through Debian's decrypt_keyctl, one passphrase asked once through foyer", async () => {
@@ -158,11 +173,19 @@ test("neither the TPM nor the keyfile's USB stick: the passphrase is asked; with
   });
   // the control: the same key file on the stick plugged in opens the root without a question (a
   // long timeout: under TCG on a busy host the stick's device may take more than 10 s to appear)
-  await inVm(withTokens, { append: `rd.foyer.profile=vm ${key} rd.luks.options=${tokens.luksUuid}=keyfile-timeout=180s`, disks: [{ file: tokens.stick, serial: "keystick", readonly: true }] }, "disks-keyfile", async (vm) => {
-    const root = await afterUnlock(vm);
-    assert.not.match(vm.serial, /password request pending/, "a question was asked with the keyfile there");
-    say(`the stick plugged in: ${root}, nothing asked`);
-  });
+  await inVm(
+    withTokens,
+    {
+      append: `rd.foyer.profile=vm ${key} rd.luks.options=${tokens.luksUuid}=keyfile-timeout=180s`,
+      disks: [{ file: tokens.stick, serial: "keystick", readonly: true }],
+    },
+    "disks-keyfile",
+    async (vm) => {
+      const root = await afterUnlock(vm);
+      assert.not.match(vm.serial, /password request pending/, "a question was asked with the keyfile there");
+      say(`the stick plugged in: ${root}, nothing asked`);
+    },
+  );
 });
 
 test.run();

@@ -41,7 +41,17 @@ const DMS: Record<Dm, { packages: string[]; greeter: string; configure: (tree: s
       // foot, in cage; pixman, as the VM has no GPU to render with. polkit, as a desktop has it:
       // without it logind lets no one but root activate a session (libseat does, for cage);
       // Xwayland: Debian's cage is built with it and will not start without it, yet does not depend on it
-      writeFileSync(join(tree, "etc/greetd/config.toml"), ["[terminal]", "vt = 7", "[default_session]", 'command = "env LANG=C.UTF-8 WLR_RENDERER=pixman cage -s -- foot /usr/sbin/agreety --cmd /bin/sh"', 'user = "_greetd"', ""].join("\n"));
+      writeFileSync(
+        join(tree, "etc/greetd/config.toml"),
+        [
+          "[terminal]",
+          "vt = 7",
+          "[default_session]",
+          'command = "env LANG=C.UTF-8 WLR_RENDERER=pixman cage -s -- foot /usr/sbin/agreety --cmd /bin/sh"',
+          'user = "_greetd"',
+          "",
+        ].join("\n"),
+      );
       mkdirSync(join(tree, "etc/xdg/foot"), { recursive: true });
       writeFileSync(join(tree, "etc/xdg/foot/foot.ini"), `[main]\nfont=monospace:size=14\n[colors]\nbackground=${HEX.slice(1)}\n`);
       aliasDm(tree, "greetd.service");
@@ -56,30 +66,31 @@ function aliasDm(tree: string, unit: string): void {
   symlinkSync(`/lib/systemd/system/${unit}`, alias);
 }
 
-const REPORT = (greeter: string) => [
-  "#!/bin/sh",
-  "# the hand-over as the real root sees it, once the display manager's greeter runs: one line per fact",
-  "n=0",
-  "# (not when there is no display manager: a masked one, say)",
-  `until pgrep -x ${greeter} >/dev/null || [ $n -ge 600 ] || [ "$(systemctl show -P LoadState display-manager.service)" != loaded ]; do sleep 0.5; n=$((n + 1)); done`,
-  `echo "FOYER-DM greeter=$(pgrep -x ${greeter} >/dev/null && echo running || echo missing) vt=$(cat /sys/class/tty/tty0/active) uptime=$(cut -d" " -f1 /proc/uptime)"`,
-  'echo "FOYER-DM-PS $(ps -eo comm= | sort -u | tr "\\n" " ")"',
-  'for c in /sys/class/vtconsole/vtcon*; do echo "FOYER-DM-VTCON ${c##*/} bind=$(cat $c/bind) $(cat $c/name)"; done',
-  'echo "FOYER-DM-CONSOLE-UNIT $(systemctl show -P ActiveState,Result foyer-console.service | tr "\\n" " ") held=$([ -e /run/foyer/display-held ] && echo yes || echo no)"',
-  "journalctl -b -o cat -u foyer-console.service | sed 's/^/FOYER-DM-CONSOLE-LOG /'",
-  "for f in /var/log/foyer/boot-*.log; do",
-  '  [ -f "$f" ] || { echo "FOYER-DM-FLUSH-LOG none"; continue; }',
-  "  secret=absent",
-  `  grep -q '${VM_PASSPHRASE}' "$f" && secret=present`,
-  '  echo "FOYER-DM-FLUSH-LOG ${f##*/} lines=$(wc -l < "$f") kept=$(grep -c "last frame kept" "$f") secret=$secret"',
-  "  # foyerd's own account of its end, for when the frame was not kept",
-  `  grep -E 'supervisor|plymouth|frame|stop|exited|SIGTERM|handoff' "$f" | grep -v '${VM_PASSPHRASE}' | tail -n 25 | cut -c1-300 | sed 's/^/FOYER-DM-FOYER-LOG /'`,
-  "done",
-  "# what X said of its start: whether it could start on the frame that was there (-background none)",
-  "grep -iE 'glamor|background|modeset\\(0\\): (Output|Using)' /var/log/Xorg.0.log 2>/dev/null | head -8 | sed 's/^/FOYER-DM-XORG /'",
-  "echo FOYER-DM-END",
-  "",
-].join("\n");
+const REPORT = (greeter: string) =>
+  [
+    "#!/bin/sh",
+    "# the hand-over as the real root sees it, once the display manager's greeter runs: one line per fact",
+    "n=0",
+    "# (not when there is no display manager: a masked one, say)",
+    `until pgrep -x ${greeter} >/dev/null || [ $n -ge 600 ] || [ "$(systemctl show -P LoadState display-manager.service)" != loaded ]; do sleep 0.5; n=$((n + 1)); done`,
+    `echo "FOYER-DM greeter=$(pgrep -x ${greeter} >/dev/null && echo running || echo missing) vt=$(cat /sys/class/tty/tty0/active) uptime=$(cut -d" " -f1 /proc/uptime)"`,
+    'echo "FOYER-DM-PS $(ps -eo comm= | sort -u | tr "\\n" " ")"',
+    'for c in /sys/class/vtconsole/vtcon*; do echo "FOYER-DM-VTCON ${c##*/} bind=$(cat $c/bind) $(cat $c/name)"; done',
+    'echo "FOYER-DM-CONSOLE-UNIT $(systemctl show -P ActiveState,Result foyer-console.service | tr "\\n" " ") held=$([ -e /run/foyer/display-held ] && echo yes || echo no)"',
+    "journalctl -b -o cat -u foyer-console.service | sed 's/^/FOYER-DM-CONSOLE-LOG /'",
+    "for f in /var/log/foyer/boot-*.log; do",
+    '  [ -f "$f" ] || { echo "FOYER-DM-FLUSH-LOG none"; continue; }',
+    "  secret=absent",
+    `  grep -q '${VM_PASSPHRASE}' "$f" && secret=present`,
+    '  echo "FOYER-DM-FLUSH-LOG ${f##*/} lines=$(wc -l < "$f") kept=$(grep -c "last frame kept" "$f") secret=$secret"',
+    "  # foyerd's own account of its end, for when the frame was not kept",
+    `  grep -E 'supervisor|plymouth|frame|stop|exited|SIGTERM|handoff' "$f" | grep -v '${VM_PASSPHRASE}' | tail -n 25 | cut -c1-300 | sed 's/^/FOYER-DM-FOYER-LOG /'`,
+    "done",
+    "# what X said of its start: whether it could start on the frame that was there (-background none)",
+    "grep -iE 'glamor|background|modeset\\(0\\): (Output|Using)' /var/log/Xorg.0.log 2>/dev/null | head -8 | sed 's/^/FOYER-DM-XORG /'",
+    "echo FOYER-DM-END",
+    "",
+  ].join("\n");
 
 const KEYRING_REPORT = [
   "#!/bin/sh",
@@ -87,7 +98,7 @@ const KEYRING_REPORT = [
   "# the passphrase, and how many NUL-ended entries it holds (systemd-cryptsetup's cache keeps every answer it was given)",
   "s=$(keyctl search @u user cryptsetup 2>/dev/null) || { echo 'FOYER-DM-KEYRING none'; exit 0; }",
   'hex=$(printf "%08x" "$s")',
-  'timeout=$(awk -v h="$hex" \'$1 == h { print $4 }\' /proc/keys)',
+  "timeout=$(awk -v h=\"$hex\" '$1 == h { print $4 }' /proc/keys)",
   'last=$(keyctl pipe "$s" | tr "\\000" "\\n" | tail -n 1)',
   'entries=$(keyctl pipe "$s" | tr -cd "\\000" | wc -c)',
   `[ "$last" = '${VM_PASSPHRASE}' ] && payload=match || payload="differ(\${#last} bytes last)"`,
@@ -103,14 +114,19 @@ const KEYRING_REPORT = [
 // pam_exec's checker: the token on stdin (NUL-ended); exit 0 only for the passphrase, never printed
 const SSO_CHECK = ["#!/bin/sh", "t=$(tr -d '\\000')", `[ "$t" = '${VM_PASSPHRASE}' ]`, ""].join("\n");
 const PAM_STACK = (gdm: boolean) =>
-  [...(gdm ? ["auth optional pam_gdm.so"] : []), "auth required pam_exec.so expose_authtok quiet /usr/lib/foyer/appliance-sso-check.sh", "account required pam_permit.so", ""].join("\n");
+  [
+    ...(gdm ? ["auth optional pam_gdm.so"] : []),
+    "auth required pam_exec.so expose_authtok quiet /usr/lib/foyer/appliance-sso-check.sh",
+    "account required pam_permit.so",
+    "",
+  ].join("\n");
 
 const KEYRING_GONE = [
   "#!/bin/sh",
   "# when root's 'cryptsetup' key is gone: foyer gives it a timeout, and nothing in this root removes it",
   "n=0",
   "while keyctl search @u user cryptsetup >/dev/null 2>&1 && [ $n -lt 600 ]; do sleep 0.5; n=$((n + 1)); done",
-  'keyctl search @u user cryptsetup >/dev/null 2>&1 && gone=no || gone=yes',
+  "keyctl search @u user cryptsetup >/dev/null 2>&1 && gone=no || gone=yes",
   'echo "FOYER-DM-KEYRING-GONE $gone uptime=$(cut -d" " -f1 /proc/uptime)"',
   "",
 ].join("\n");
@@ -122,17 +138,34 @@ const KEYRING_GONE = [
 function reportUnit(tree: string, name: string, description: string, script: string, unitLines: string[], target: string, service = ["Type=oneshot"]): void {
   writeFileSync(join(tree, `usr/lib/foyer/appliance-${name}.sh`), script, { mode: 0o755 });
   const unit = `foyer-appliance-${name}.service`;
-  writeFileSync(join(tree, "lib/systemd/system", unit), ["[Unit]", `Description=the appliance: ${description}`, ...unitLines, "[Service]", ...service, `ExecStart=/bin/sh -c '/usr/lib/foyer/appliance-${name}.sh > /dev/ttyS0 2>&1'`, ""].join("\n"));
+  writeFileSync(
+    join(tree, "lib/systemd/system", unit),
+    [
+      "[Unit]",
+      `Description=the appliance: ${description}`,
+      ...unitLines,
+      "[Service]",
+      ...service,
+      `ExecStart=/bin/sh -c '/usr/lib/foyer/appliance-${name}.sh > /dev/ttyS0 2>&1'`,
+      "",
+    ].join("\n"),
+  );
   mkdirSync(join(tree, `etc/systemd/system/${target}.wants`), { recursive: true });
   symlinkSync(`/lib/systemd/system/${unit}`, join(tree, `etc/systemd/system/${target}.wants/${unit}`));
 }
 
 /** Builds (or reuses) the root disk with display manager `dm`, LUKS2-encrypted with the appliance's passphrase. */
 export function buildDmRoot(a: Appliance, log: (s: string) => void = () => {}, dm: Dm = "lightdm"): { rootImage: string; luksUuid: string } {
-  const name = `root-${dm}`, { packages, greeter, configure } = DMS[dm], sso = dm === "lightdm";
+  const name = `root-${dm}`,
+    { packages, greeter, configure } = DMS[dm],
+    sso = dm === "lightdm";
   const rootImage = join(cacheDir, `${name}.img`);
   const uuidFile = join(cacheDir, `${name}.uuid`);
-  const recipe = [buildDmRoot, reportUnit, aliasDm, configure].map(String).join() + REPORT(greeter) + (sso ? KEYRING_REPORT + KEYRING_GONE + SSO_CHECK + PAM_STACK(true) : "") + [...BASE, ...packages].join();
+  const recipe =
+    [buildDmRoot, reportUnit, aliasDm, configure].map(String).join() +
+    REPORT(greeter) +
+    (sso ? KEYRING_REPORT + KEYRING_GONE + SSO_CHECK + PAM_STACK(true) : "") +
+    [...BASE, ...packages].join();
   const key = [keyOf("initrd-foyer"), hashTree([join(top, "packaging/systemd/root")]), createHash("sha256").update(recipe).digest("hex").slice(0, 8)].join(":");
   if (fresh(name, key, rootImage) && existsSync(uuidFile)) return { rootImage, luksUuid: readFileSync(uuidFile, "utf8").trim() };
   if (!existsSync("/usr/bin/mmdebstrap")) throw new Error("mmdebstrap is missing: install it (packaging/dev/setup.sh does)");
@@ -142,7 +175,14 @@ export function buildDmRoot(a: Appliance, log: (s: string) => void = () => {}, d
   // GDM's PAM module alone (gdm3 would bring GNOME): taken from Debian's gdm3 package inside the root
   const pamGdm = "lib/x86_64-linux-gnu/security/pam_gdm.so";
   const fromGdm = `cd /tmp && apt-get -q download gdm3 && dpkg-deb -x gdm3_*.deb gdm && cp gdm/${pamGdm} /${pamGdm} && rm -rf gdm gdm3_*.deb`;
-  sh("mmdebstrap", ["--quiet", "--variant=minbase", `--include=${[...BASE, ...packages].join(",")}`, ...(sso ? [`--customize-hook=chroot "$1" sh -c '${fromGdm}'`] : []), "bookworm", tree]);
+  sh("mmdebstrap", [
+    "--quiet",
+    "--variant=minbase",
+    `--include=${[...BASE, ...packages].join(",")}`,
+    ...(sso ? [`--customize-hook=chroot "$1" sh -c '${fromGdm}'`] : []),
+    "bookworm",
+    tree,
+  ]);
   if (sso && !existsSync(join(tree, pamGdm))) throw new Error(`no ${pamGdm} in the ${dm} root: taking it from Debian's gdm3 package failed`);
   // foyer as a distribution package would put it in the real root: node, the bundles, the units
   const initrdTree = join(cacheDir, `${name}-initrd`);
@@ -160,7 +200,14 @@ export function buildDmRoot(a: Appliance, log: (s: string) => void = () => {}, d
   // the reports, on the serial console (console=ttyS0); no login there: agetty's vhangup on ttyS0
   // would cut off a report that opened it first (seen: the report lost when both started together)
   symlinkSync("/dev/null", join(tree, "etc/systemd/system/serial-getty@ttyS0.service"));
-  reportUnit(tree, "dm-report", `report the hand-over to ${dm}`, REPORT(greeter), ["After=foyer-console.service foyer-flush.service display-manager.service"], "graphical.target");
+  reportUnit(
+    tree,
+    "dm-report",
+    `report the hand-over to ${dm}`,
+    REPORT(greeter),
+    ["After=foyer-console.service foyer-flush.service display-manager.service"],
+    "graphical.target",
+  );
   rmSync(join(tree, "etc/systemd/system/default.target"), { force: true });
   symlinkSync("/lib/systemd/system/graphical.target", join(tree, "etc/systemd/system/default.target"));
   if (sso) {
@@ -170,8 +217,19 @@ export function buildDmRoot(a: Appliance, log: (s: string) => void = () => {}, d
     writeFileSync(join(tree, "usr/lib/foyer/appliance-sso-check.sh"), SSO_CHECK, { mode: 0o755 });
     writeFileSync(join(tree, "etc/pam.d/foyer-sso"), PAM_STACK(true));
     writeFileSync(join(tree, "etc/pam.d/foyer-sso-bare"), PAM_STACK(false));
-    reportUnit(tree, "dm-keyring", "report root's cryptsetup key", KEYRING_REPORT, ["DefaultDependencies=no", "After=local-fs.target"], "sysinit.target", ["Type=oneshot", "KeyringMode=shared"]);
-    reportUnit(tree, "dm-keyring-gone", "report when root's cryptsetup key is gone", KEYRING_GONE, ["DefaultDependencies=no", "After=local-fs.target"], "sysinit.target", ["Type=exec"]);
+    reportUnit(tree, "dm-keyring", "report root's cryptsetup key", KEYRING_REPORT, ["DefaultDependencies=no", "After=local-fs.target"], "sysinit.target", [
+      "Type=oneshot",
+      "KeyringMode=shared",
+    ]);
+    reportUnit(
+      tree,
+      "dm-keyring-gone",
+      "report when root's cryptsetup key is gone",
+      KEYRING_GONE,
+      ["DefaultDependencies=no", "After=local-fs.target"],
+      "sysinit.target",
+      ["Type=exec"],
+    );
   }
   configure(tree);
   writeFileSync(join(tree, "etc/hostname"), "foyer-appliance\n");

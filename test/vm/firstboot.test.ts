@@ -18,8 +18,15 @@ const say = (s: string) => process.stdout.write(`• ${s}\n`);
 // where the form's fields are on the appliance's 1280×800 screen (left, top, right): a focused
 // one has the theme's accent as a 3-pixel outline 1 (inputs) or 2 (selects) pixels above its top edge
 const FIELDS = {
-  layout: [296, 182, 632], variant: [648, 182, 984], locale: [296, 264, 632], timezone: [648, 264, 984],
-  hostname: [296, 394, 984], fullName: [296, 466, 632], username: [648, 466, 984], password: [296, 538, 632], confirm: [648, 538, 984],
+  layout: [296, 182, 632],
+  variant: [648, 182, 984],
+  locale: [296, 264, 632],
+  timezone: [648, 264, 984],
+  hostname: [296, 394, 984],
+  fullName: [296, 466, 632],
+  username: [648, 466, 984],
+  password: [296, 538, 632],
+  confirm: [648, 538, 984],
 } as const;
 type Field = keyof typeof FIELDS;
 
@@ -45,7 +52,7 @@ async function focusField(vm: Vm, target: Field): Promise<void> {
   // the form puts the focus on its first field when it shows: a Tab before that is drawn would be
   // counted from the wrong place
   let now = await focused(vm);
-  for (const end = performance.now() + 20_000; now === undefined && performance.now() < end; ) {
+  for (const end = performance.now() + 20_000; now === undefined && performance.now() < end;) {
     await new Promise((r) => setTimeout(r, 300));
     now = await focused(vm);
   }
@@ -63,7 +70,12 @@ async function focusField(vm: Vm, target: Field): Promise<void> {
 let appliance: Appliance;
 
 test.before(() => {
-  for (const [t, p] of [["qemu-system-x86_64", "qemu-system-x86"], ["cryptsetup", "cryptsetup-bin"], ["mkfs.ext4", "e2fsprogs"]] as const) requireTool(t, p);
+  for (const [t, p] of [
+    ["qemu-system-x86_64", "qemu-system-x86"],
+    ["cryptsetup", "cryptsetup-bin"],
+    ["mkfs.ext4", "e2fsprogs"],
+  ] as const)
+    requireTool(t, p);
   const a = buildAppliance(say);
   appliance = { ...a, ...buildFirstbootRoot(a, say) };
 });

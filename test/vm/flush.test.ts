@@ -15,7 +15,12 @@ const say = (s: string) => process.stdout.write(`• ${s}\n`);
 let appliance: Appliance;
 
 test.before(() => {
-  for (const [t, p] of [["qemu-system-x86_64", "qemu-system-x86"], ["cryptsetup", "cryptsetup-bin"], ["mkfs.ext4", "e2fsprogs"]] as const) requireTool(t, p);
+  for (const [t, p] of [
+    ["qemu-system-x86_64", "qemu-system-x86"],
+    ["cryptsetup", "cryptsetup-bin"],
+    ["mkfs.ext4", "e2fsprogs"],
+  ] as const)
+    requireTool(t, p);
   const a = buildAppliance(say);
   appliance = { ...a, ...buildSystemdRoot(a, say) };
 });
@@ -33,14 +38,19 @@ test("unlock, switch-root into a systemd root: foyer-flush.service keeps the boo
     assert.is(flush, "active", `foyer-flush.service is ${flush}; console:\n${vm.tail()}`);
     assert.ok(Number(up) > 0);
     assert.match(rest, /FOYER-STATE gone/, "the state tmpfs is still there after the flush");
-    const [, lines, answered, secret] = /FOYER-FLUSH-LOG boot-[0-9a-f]{32}\.log lines=(\d+) answered=(\w+) secret=(\w+)/.exec(rest) ?? assert.unreachable(`no boot log in /var/log/foyer:\n${rest}`) as never;
+    const [, lines, answered, secret] =
+      /FOYER-FLUSH-LOG boot-[0-9a-f]{32}\.log lines=(\d+) answered=(\w+) secret=(\w+)/.exec(rest) ??
+      (assert.unreachable(`no boot log in /var/log/foyer:\n${rest}`) as never);
     assert.ok(Number(lines) > 10, `the kept log has ${lines} lines`);
     assert.is(answered, "yes", "the unlock is not in the kept log");
     assert.is(secret, "absent", "the passphrase is in the kept log");
     assert.match(rest, /FOYER-KEPT \/var\/lib\/foyer\/flush-manifest\.json/);
     assert.match(rest, /FOYER-KEPT \/var\/lib\/foyer\/timeline\.json/);
     const [, t0, t1] = /FOYER-FLUSH-TIME (\d+) (\d+)/.exec(rest) ?? [];
-    if (t0 && t1) say(`foyer-flush.service ran ${((Number(t1) - Number(t0)) / 1000).toFixed(0)} ms under systemd (TCG), ${(Number(t0) / 1e6).toFixed(1)} s after the kernel started`);
+    if (t0 && t1)
+      say(
+        `foyer-flush.service ran ${((Number(t1) - Number(t0)) / 1000).toFixed(0)} ms under systemd (TCG), ${(Number(t0) / 1e6).toFixed(1)} s after the kernel started`,
+      );
   });
 });
 

@@ -25,7 +25,13 @@ let appliance: Appliance;
 let greetd: Appliance;
 
 test.before(() => {
-  for (const [t, p] of [["qemu-system-x86_64", "qemu-system-x86"], ["cryptsetup", "cryptsetup-bin"], ["mkfs.ext4", "e2fsprogs"], ["mmdebstrap", "mmdebstrap"]] as const) requireTool(t, p);
+  for (const [t, p] of [
+    ["qemu-system-x86_64", "qemu-system-x86"],
+    ["cryptsetup", "cryptsetup-bin"],
+    ["mkfs.ext4", "e2fsprogs"],
+    ["mmdebstrap", "mmdebstrap"],
+  ] as const)
+    requireTool(t, p);
   const a = buildAppliance(say);
   appliance = { ...a, ...buildDmRoot(a, say, "lightdm") };
   greetd = { ...a, ...buildDmRoot(a, say, "greetd") };
@@ -35,16 +41,27 @@ type Kind = "foyer" | "dm" | "black" | "off" | "text" | "other";
 
 /** One pass over a screendump: which of the expected pictures it is. */
 function classify(s: { width: number; height: number; rgb: Buffer }): Kind {
-  let foyer = 0, dm = 0, black = 0, glyph = 0, glyphX0 = s.width;
-  let x0 = s.width, x1 = -1, y0 = s.height, y1 = -1; // where anything not black is
+  let foyer = 0,
+    dm = 0,
+    black = 0,
+    glyph = 0,
+    glyphX0 = s.width;
+  let x0 = s.width,
+    x1 = -1,
+    y0 = s.height,
+    y1 = -1; // where anything not black is
   const [dr, dg, db] = DM_BACKGROUND;
   for (let i = 0; i + 2 < s.rgb.length; i += 3) {
-    const r = s.rgb[i]!, g = s.rgb[i + 1]!, b = s.rgb[i + 2]!;
+    const r = s.rgb[i]!,
+      g = s.rgb[i + 1]!,
+      b = s.rgb[i + 2]!;
     if (r < 16 && g < 16 && b < 16) {
       black++;
       continue;
     }
-    const p = i / 3, x = p % s.width, y = (p - x) / s.width;
+    const p = i / 3,
+      x = p % s.width,
+      y = (p - x) / s.width;
     if (x < x0) x0 = x;
     if (x > x1) x1 = x;
     if (y < y0) y0 = y;
@@ -70,12 +87,26 @@ function classify(s: { width: number; height: number; rgb: Buffer }): Kind {
   return "other";
 }
 
-interface Run { kind: Kind; from: number; to: number; frames: number }
+interface Run {
+  kind: Kind;
+  from: number;
+  to: number;
+  frames: number;
+}
 
 /** Screendumps back to back until `until` has been on screen for `holdS`; the runs of each kind and the largest gap. */
-async function watch(vm: Vm, name: string, t0: number, limitS: number, holdS: number, until: Kind = "dm"): Promise<{ runs: Run[]; frames: number; maxGapMs: number }> {
+async function watch(
+  vm: Vm,
+  name: string,
+  t0: number,
+  limitS: number,
+  holdS: number,
+  until: Kind = "dm",
+): Promise<{ runs: Run[]; frames: number; maxGapMs: number }> {
   const runs: Run[] = [];
-  let frames = 0, maxGapMs = 0, last = performance.now();
+  let frames = 0,
+    maxGapMs = 0,
+    last = performance.now();
   while (vm.seconds - t0 < limitS) {
     const s = await vm.screen();
     const now = performance.now();
@@ -125,7 +156,11 @@ async function handOver(vm: Vm, name: string, dm: Dm): Promise<{ w: Awaited<Retu
 function judge(w: Awaited<ReturnType<typeof watch>>, name: string): void {
   assert.ok(w.maxGapMs <= 200, `screendumps were ${w.maxGapMs.toFixed(0)} ms apart at most; the transition must be watched every ≤ 200 ms`);
   const text = w.runs.filter((r) => r.kind === "text");
-  assert.is(text.length, 0, `a text console was on screen: ${text.map((r) => `${r.from.toFixed(2)}–${r.to.toFixed(2)} s (${r.frames} frames)`).join(", ")}; see ${tmpdir()}/foyer-vm-${name}-*-text.png`);
+  assert.is(
+    text.length,
+    0,
+    `a text console was on screen: ${text.map((r) => `${r.from.toFixed(2)}–${r.to.toFixed(2)} s (${r.frames} frames)`).join(", ")}; see ${tmpdir()}/foyer-vm-${name}-*-text.png`,
+  );
   assert.is(w.runs.at(-1)?.kind, "dm", `the display manager's greeter is not on screen at the end: ${w.runs.map((r) => r.kind).join(" → ")}`);
 }
 
@@ -142,7 +177,8 @@ test("unlock, switch-root, LightDM takes the display: no text-console frame, no 
     const { w, dmLine, rest } = await handOver(vm, "handoff", "lightdm");
     const [keyLine] = /FOYER-DM-KEYRING [^\n]*/.exec(vm.serial) ?? ["FOYER-DM-KEYRING (no report)"];
     say(keyLine.trim());
-    for (const l of rest.split("\n").filter((x) => /^FOYER-DM/.test(x.trim()) && !/FOYER-DM-PS|FOYER-DM-CONSOLE-LOG (Starting|Finished|foyer-console)/.test(x))) say(l.trim());
+    for (const l of rest.split("\n").filter((x) => /^FOYER-DM/.test(x.trim()) && !/FOYER-DM-PS|FOYER-DM-CONSOLE-LOG (Starting|Finished|foyer-console)/.test(x)))
+      say(l.trim());
     say(`whole journey ${vm.seconds.toFixed(0)} s`);
 
     judge(w, "handoff");
@@ -153,7 +189,9 @@ test("unlock, switch-root, LightDM takes the display: no text-console frame, no 
     assert.not.match(rest, /FOYER-DM-VTCON \S+ bind=0 \(?.*frame buffer/i, "a framebuffer console is still unbound");
     // bound once X put its VT in graphics mode, not after a wait in text mode
     assert.match(rest, /FOYER-DM-CONSOLE-LOG text console bound again \(\d+\): the display manager took tty\d+\r?\n/);
-    const [, , kept, secret] = /FOYER-DM-FLUSH-LOG boot-[0-9a-f]{32}\.log lines=(\d+) kept=(\d+) secret=(\w+)/.exec(rest) ?? assert.unreachable(`no boot log in /var/log/foyer:\n${rest}`) as never;
+    const [, , kept, secret] =
+      /FOYER-DM-FLUSH-LOG boot-[0-9a-f]{32}\.log lines=(\d+) kept=(\d+) secret=(\w+)/.exec(rest) ??
+      (assert.unreachable(`no boot log in /var/log/foyer:\n${rest}`) as never);
     assert.is(kept, "1", "foyerd's log does not say the last frame was kept");
     assert.is(secret, "absent", "the passphrase is in the kept log");
     assert.not.ok(vm.serial.includes(VM_PASSPHRASE), "the passphrase appeared on the serial console");
@@ -161,7 +199,11 @@ test("unlock, switch-root, LightDM takes the display: no text-console frame, no 
     // pam_gdm reads), and kept systemd-cryptsetup's own cache (both answers it was given) ahead of it
     assert.match(vm.serial, /keyring: the passphrase did not open the disk, not kept/);
     assert.match(vm.serial, /keyring: passphrase kept for the session's single sign-on[^\n]*cachedAfter=1/);
-    assert.match(keyLine, /FOYER-DM-KEYRING serial=\d+ timeout=(\d+s|[12]m) payload=match entries=2/, "root's 'cryptsetup' key is missing, does not expire within 150 s, or does not end with the passphrase");
+    assert.match(
+      keyLine,
+      /FOYER-DM-KEYRING serial=\d+ timeout=(\d+s|[12]m) payload=match entries=2/,
+      "root's 'cryptsetup' key is missing, does not expire within 150 s, or does not end with the passphrase",
+    );
     // consumed as GDM consumes it: pam_gdm in a unit with gdm.service's KeyringMode=shared gives
     // pam_exec's checker the passphrase's bytes; the stack without pam_gdm fails the same check
     const [pamLine] = /FOYER-DM-PAM [^\n]*/.exec(vm.serial) ?? ["FOYER-DM-PAM (no report)"];
@@ -180,7 +222,10 @@ test("unlock, switch-root, greetd takes the display (agreety in foot in cage): n
     await waitForPrompt(vm, 240_000);
     await vm.type(VM_PASSPHRASE, "de");
     const { w, dmLine, rest } = await handOver(vm, "handoff-greetd", "greetd");
-    for (const l of rest.split("\n").filter((x) => /^FOYER-DM/.test(x.trim()) && !/FOYER-DM-PS|FOYER-DM-FOYER-LOG|FOYER-DM-CONSOLE-LOG (Starting|Finished|foyer-console)/.test(x))) say(l.trim());
+    for (const l of rest
+      .split("\n")
+      .filter((x) => /^FOYER-DM/.test(x.trim()) && !/FOYER-DM-PS|FOYER-DM-FOYER-LOG|FOYER-DM-CONSOLE-LOG (Starting|Finished|foyer-console)/.test(x)))
+      say(l.trim());
     say(`whole journey ${vm.seconds.toFixed(0)} s`);
     judge(w, "handoff-greetd");
     assert.match(dmLine, /greeter=running vt=tty7/, "agreety is not running on greetd's VT 7");
@@ -189,7 +234,11 @@ test("unlock, switch-root, greetd takes the display (agreety in foot in cage): n
     assert.match(ps, /\bgreetd\b[\s\S]*\bcage\b|\bcage\b[\s\S]*\bgreetd\b/, `greetd's cage is not running in the real root: ${ps}`);
     // bound once logind put greetd's VT in graphics mode for cage, not after a wait in text mode
     assert.match(rest, /FOYER-DM-CONSOLE-LOG text console bound again \(\d+\): the display manager took tty7\r?\n/);
-    assert.match(rest, /FOYER-DM-FLUSH-LOG boot-[0-9a-f]{32}\.log lines=\d+ kept=1 secret=absent/, "foyerd's log was not kept, or does not say the last frame was kept, or holds the passphrase");
+    assert.match(
+      rest,
+      /FOYER-DM-FLUSH-LOG boot-[0-9a-f]{32}\.log lines=\d+ kept=1 secret=absent/,
+      "foyerd's log was not kept, or does not say the last frame was kept, or holds the passphrase",
+    );
     assert.not.ok(vm.serial.includes(VM_PASSPHRASE), "the passphrase appeared on the serial console");
   });
 });
@@ -214,9 +263,16 @@ test("no display manager (LightDM masked): foyer-console.service gives the conso
     // (binding fbcon again clears the screen before it draws: a black moment just before the text
     // is the console's own, and so is a frame caught while it moves its cursor home — black with one
     // light glyph away from the first column, the "other" of one CI run, 1 frame)
-    const beforeText = w.runs.slice(0, w.runs.findIndex((r) => r.kind === "text"));
-    for (let n = 0; n < 2 && ["black", "other"].includes(beforeText.at(-1)?.kind ?? "") && beforeText.at(-1)!.to - beforeText.at(-1)!.from < 0.3; n++) beforeText.pop();
-    assert.ok(beforeText.length > 0 && beforeText.every((r) => r.kind === "foyer" || r.kind === "off"), `before the console came back: ${beforeText.map((r) => r.kind).join(" → ")}`);
+    const beforeText = w.runs.slice(
+      0,
+      w.runs.findIndex((r) => r.kind === "text"),
+    );
+    for (let n = 0; n < 2 && ["black", "other"].includes(beforeText.at(-1)?.kind ?? "") && beforeText.at(-1)!.to - beforeText.at(-1)!.from < 0.3; n++)
+      beforeText.pop();
+    assert.ok(
+      beforeText.length > 0 && beforeText.every((r) => r.kind === "foyer" || r.kind === "off"),
+      `before the console came back: ${beforeText.map((r) => r.kind).join(" → ")}`,
+    );
     assert.match(rest, /FOYER-DM-CONSOLE-LOG text console bound again \(\d+\): no display manager/);
     assert.not.match(rest, /FOYER-DM-VTCON \S+ bind=0 \(M\) frame buffer/, "the framebuffer console is still unbound");
   });

@@ -20,7 +20,12 @@ let appliance: Appliance;
 let initrd: string;
 
 test.before(() => {
-  for (const [t, p] of [["mkinitramfs", "initramfs-tools-core"], ["plymouth", "plymouth"], ["qemu-system-x86_64", "qemu-system-x86"]] as const) requireTool(t, p);
+  for (const [t, p] of [
+    ["mkinitramfs", "initramfs-tools-core"],
+    ["plymouth", "plymouth"],
+    ["qemu-system-x86_64", "qemu-system-x86"],
+  ] as const)
+    requireTool(t, p);
   requireTool("/usr/lib/cryptsetup/askpass", "cryptsetup-initramfs");
   appliance = buildAppliance(say);
   const t0 = performance.now();

@@ -19,7 +19,14 @@ let appliance: Appliance;
 const images: Record<"systemd" | "busybox", string> = { systemd: "", busybox: "" };
 
 test.before(() => {
-  const tools: [string, string][] = [["qemu-system-x86_64", "qemu-system-x86"], ["bsdtar", "libarchive-tools"], ["busybox", "busybox"], ["zstd", "zstd"], ["plymouth", "plymouth"], ["cryptsetup", "cryptsetup-bin"]];
+  const tools: [string, string][] = [
+    ["qemu-system-x86_64", "qemu-system-x86"],
+    ["bsdtar", "libarchive-tools"],
+    ["busybox", "busybox"],
+    ["zstd", "zstd"],
+    ["plymouth", "plymouth"],
+    ["cryptsetup", "cryptsetup-bin"],
+  ];
   for (const [tool, pkg] of tools) requireTool(tool, pkg);
   requireTool(join(MKINITCPIO_SRC, "mkinitcpio"), "../shared/tools/mkinitcpio (mkinitcpio v41's source, see its FOYER-README.md)");
   appliance = buildAppliance(say);
@@ -28,7 +35,14 @@ test.before(() => {
     const { initrd, buildLog } = buildMkinitcpio(appliance, flavour, say);
     // the build names nothing it could not find: foyer's hooks and, with Debian's paths mapped
     // (test/vm/mkinitcpio.ts), mkinitcpio's own
-    assert.not.match(buildLog, /ERROR/, `mkinitcpio (${flavour}) reported errors:\n${buildLog.split("\n").filter((l) => /ERROR/.test(l)).join("\n")}`);
+    assert.not.match(
+      buildLog,
+      /ERROR/,
+      `mkinitcpio (${flavour}) reported errors:\n${buildLog
+        .split("\n")
+        .filter((l) => /ERROR/.test(l))
+        .join("\n")}`,
+    );
     assert.match(buildLog, flavour === "systemd" ? /Running build hook: \[sd-foyer\]/ : /Running build hook: \[foyer\]/);
     // what the greeter runs with is in the image (a list foyer-image.sh renamed once left it out)
     const listed = new Set(sh("sh", ["-c", `/usr/lib/dracut/skipcpio '${initrd}' | zstd -dc | cpio -t --quiet`]).split("\n"));

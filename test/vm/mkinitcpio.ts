@@ -97,9 +97,23 @@ export const MKINITCPIO_HOOKS: Record<MkinitcpioFlavour, string> = {
 export function buildMkinitcpio(a: Appliance, flavour: MkinitcpioFlavour, log: (s: string) => void = () => {}): { initrd: string; buildLog: string } {
   const out = join(cacheDir, `initrd-mkinitcpio-${flavour}.img`);
   const logFile = join(cacheDir, `initrd-mkinitcpio-${flavour}.log`);
-  const key = [hostKernel().version, keyOf("initrd-foyer"), MKINITCPIO_HOOKS[flavour], VM_VCONSOLE.trim(),
-    hashTree([join(top, "packaging/mkinitcpio"), join(top, "packaging/foyer-image.sh"), join(top, "packaging/libexec"), join(top, "packaging/systemd/initrd"), MKINITCPIO_SRC]),
-    createHash("sha256").update(buildMkinitcpio.toString() + mkinitcpioTree.toString() + JSON.stringify([PLACEHOLDERS.map(([f, t]) => [f, t("L")]), ARCH_PATHS])).digest("hex").slice(0, 8)].join(":");
+  const key = [
+    hostKernel().version,
+    keyOf("initrd-foyer"),
+    MKINITCPIO_HOOKS[flavour],
+    VM_VCONSOLE.trim(),
+    hashTree([
+      join(top, "packaging/mkinitcpio"),
+      join(top, "packaging/foyer-image.sh"),
+      join(top, "packaging/libexec"),
+      join(top, "packaging/systemd/initrd"),
+      MKINITCPIO_SRC,
+    ]),
+    createHash("sha256")
+      .update(buildMkinitcpio.toString() + mkinitcpioTree.toString() + JSON.stringify([PLACEHOLDERS.map(([f, t]) => [f, t("L")]), ARCH_PATHS]))
+      .digest("hex")
+      .slice(0, 8),
+  ].join(":");
   if (fresh(`initrd-mkinitcpio-${flavour}`, key, out) && existsSync(logFile)) return { initrd: out, buildLog: readFileSync(logFile, "utf8") };
   log(`building the initramfs with foyer (mkinitcpio, ${flavour})…`);
   const lib = mkinitcpioTree();
@@ -108,23 +122,29 @@ export function buildMkinitcpio(a: Appliance, flavour: MkinitcpioFlavour, log: (
   mkdirSync(join(extra, "install"), { recursive: true });
   mkdirSync(join(extra, "hooks"), { recursive: true });
   // the appliance's own: foyer's VM profiles (made with the dracut image) and its console keymap
-  writeFileSync(join(extra, "install/foyer-appliance"), [
-    "#!/bin/bash",
-    "build() {",
-    `    local f; for f in '${join(cacheDir, "vm-profiles")}'/*.json; do add_file "$f" "/etc/foyer/profiles/\${f##*/}"; done`,
-    `    add_file '${join(cacheDir, "vm-vconsole.conf")}' /etc/vconsole.conf`,
-    "}",
-    "",
-  ].join("\n"));
+  writeFileSync(
+    join(extra, "install/foyer-appliance"),
+    [
+      "#!/bin/bash",
+      "build() {",
+      `    local f; for f in '${join(cacheDir, "vm-profiles")}'/*.json; do add_file "$f" "/etc/foyer/profiles/\${f##*/}"; done`,
+      `    add_file '${join(cacheDir, "vm-vconsole.conf")}' /etc/vconsole.conf`,
+      "}",
+      "",
+    ].join("\n"),
+  );
   const conf = join(extra, "mkinitcpio.conf");
-  writeFileSync(conf, [
-    "MODULES=(virtio_pci virtio_blk virtio_gpu virtio_input virtio_rng virtio_console ext4 dm_crypt)",
-    "BINARIES=()",
-    "FILES=()",
-    `HOOKS=(${MKINITCPIO_HOOKS[flavour]})`,
-    "COMPRESSION=zstd",
-    "",
-  ].join("\n"));
+  writeFileSync(
+    conf,
+    [
+      "MODULES=(virtio_pci virtio_blk virtio_gpu virtio_input virtio_rng virtio_console ext4 dm_crypt)",
+      "BINARIES=()",
+      "FILES=()",
+      `HOOKS=(${MKINITCPIO_HOOKS[flavour]})`,
+      "COMPRESSION=zstd",
+      "",
+    ].join("\n"),
+  );
   const r = sh("bash", ["-c", `'${lib}/mkinitcpio' -k '${hostKernel().version}' -c '${conf}' -g '${out}' 2>&1; echo "exit=$?"`], {
     env: {
       ...process.env,

@@ -11,7 +11,23 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, writeFileSync, existsSync, rmSync, statSync, copyFileSync, openSync, readSync, writeSync, closeSync, truncateSync, readFileSync, chmodSync, readlinkSync } from "node:fs";
+import {
+  mkdtempSync,
+  mkdirSync,
+  writeFileSync,
+  existsSync,
+  rmSync,
+  statSync,
+  copyFileSync,
+  openSync,
+  readSync,
+  writeSync,
+  closeSync,
+  truncateSync,
+  readFileSync,
+  chmodSync,
+  readlinkSync,
+} from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { requireTool } from "../helpers/index.js";
@@ -32,7 +48,10 @@ function sh(cmd: string): string {
   if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`);
   return r.stdout;
 }
-const mounts = () => readFileSync("/proc/self/mounts", "utf8").split("\n").filter((l) => l.includes(root));
+const mounts = () =>
+  readFileSync("/proc/self/mounts", "utf8")
+    .split("\n")
+    .filter((l) => l.includes(root));
 const mib = (p: string) => (statSync(p).size / 1048576).toFixed(1);
 
 /** Runs the payload script against the scratch root with a command line of its own. */
@@ -66,16 +85,43 @@ function flipAt(f: string, offset: number): void {
 
 /** veritysetup's userspace check of a payload file against the record (no device-mapper needed). */
 function verify(file: string): { status: number | null; out: string } {
-  const r = spawnSync("veritysetup", ["verify", "--no-superblock", "--hash=sha256", "--data-block-size=4096", "--hash-block-size=4096", `--data-blocks=${record.size / 4096}`, `--hash-offset=${record.size}`, `--salt=${record.salt}`, file, file, record.roothash], { encoding: "utf8" });
+  const r = spawnSync(
+    "veritysetup",
+    [
+      "verify",
+      "--no-superblock",
+      "--hash=sha256",
+      "--data-block-size=4096",
+      "--hash-block-size=4096",
+      `--data-blocks=${record.size / 4096}`,
+      `--hash-offset=${record.size}`,
+      `--salt=${record.salt}`,
+      file,
+      file,
+      record.roothash,
+    ],
+    { encoding: "utf8" },
+  );
   return { status: r.status, out: r.stdout + r.stderr };
 }
 
 test.before(() => {
-  for (const [t, p] of [["dracut", "dracut"], ["zstd", "zstd"], ["cpio", "cpio"], ["mkfs.erofs", "erofs-utils"], ["veritysetup", "cryptsetup-bin"], ["busybox", "busybox"], ["qemu-system-x86_64", "qemu-system-x86"]] as const) requireTool(t, p);
+  for (const [t, p] of [
+    ["dracut", "dracut"],
+    ["zstd", "zstd"],
+    ["cpio", "cpio"],
+    ["mkfs.erofs", "erofs-utils"],
+    ["veritysetup", "cryptsetup-bin"],
+    ["busybox", "busybox"],
+    ["qemu-system-x86_64", "qemu-system-x86"],
+  ] as const)
+    requireTool(t, p);
   appliance = buildAppliance(say);
   split = buildSplit(appliance, say);
   say(`${split.moved}`);
-  say(`initramfs: with foyer ${mib(appliance.initrd)} MiB; split: cpio part ${mib(split.initrd)} MiB + erofs payload with its hash tree ${mib(split.payload)} MiB (lz4hc, read on demand); without foyer ${mib(appliance.initrdPlain)} MiB`);
+  say(
+    `initramfs: with foyer ${mib(appliance.initrd)} MiB; split: cpio part ${mib(split.initrd)} MiB + erofs payload with its hash tree ${mib(split.payload)} MiB (lz4hc, read on demand); without foyer ${mib(appliance.initrdPlain)} MiB`,
+  );
   mkdirSync(root);
   chmodSync(root, 0o755);
   unpackInitrd(split.initrd, root);
@@ -90,14 +136,25 @@ test.after(() => {
 });
 
 test("the cpio part carries no node, cage or cog, only the payload's root hash; the payload carries them, and its hash tree", () => {
-  for (const f of ["usr/bin/node", "usr/bin/cage", "usr/bin/cog", "usr/lib/foyer/foyerd.mjs"]) assert.not.ok(existsSync(join(root, f)), `${f} is in the cpio part`);
-  for (const f of ["usr/lib/foyer/payload-mount", "usr/lib/systemd/system/foyer-payload.service", "usr/lib/systemd/system/foyer.service", "usr/sbin/veritysetup", "usr/sbin/blockdev"]) assert.ok(existsSync(join(root, f)), `${f} is missing from the cpio part`);
+  for (const f of ["usr/bin/node", "usr/bin/cage", "usr/bin/cog", "usr/lib/foyer/foyerd.mjs"])
+    assert.not.ok(existsSync(join(root, f)), `${f} is in the cpio part`);
+  for (const f of [
+    "usr/lib/foyer/payload-mount",
+    "usr/lib/systemd/system/foyer-payload.service",
+    "usr/lib/systemd/system/foyer.service",
+    "usr/sbin/veritysetup",
+    "usr/sbin/blockdev",
+  ])
+    assert.ok(existsSync(join(root, f)), `${f} is missing from the cpio part`);
   assert.ok(sh(`find '${root}/usr/lib/modules' -name 'dm-verity.ko*'`).trim(), "dm-verity's module is missing from the cpio part");
   // the payload's unit is wanted in the split image only (in a whole one it would hold foyer back)
   assert.is(readlinkSync(join(root, "etc/systemd/system/sysinit.target.wants/foyer-payload.service")), "/usr/lib/systemd/system/foyer-payload.service");
   const whole = sh(`/usr/lib/dracut/skipcpio '${appliance.initrd}' | zstd -dc | cpio -t --quiet 2>/dev/null`).split("\n");
   assert.ok(whole.includes("usr/lib/systemd/system/foyer-payload.service"), "the whole image lacks the payload's unit");
-  assert.not.ok(whole.some((f) => f.endsWith(".wants/foyer-payload.service")), "the whole image pulls in the payload's unit");
+  assert.not.ok(
+    whole.some((f) => f.endsWith(".wants/foyer-payload.service")),
+    "the whole image pulls in the payload's unit",
+  );
   // the record: the root hash, the salt (the data's sha256), the data's size; the tree after the data
   assert.match(record.roothash, /^[0-9a-f]{64}$/);
   assert.is(record.salt, sh(`head -c ${record.size} '${split.payload}' | sha256sum`).split(" ")[0]);
@@ -106,7 +163,9 @@ test("the cpio part carries no node, cage or cog, only the payload's root hash; 
   assert.is(ok.status, 0, ok.out);
   // what is in the payload is what dracut put in for foyer: node and the browser among it
   sh(`head -c ${record.size} '${split.payload}' > '${dir}/data.erofs'`);
-  const listing = sh(`mkdir -p '${dir}/look' && mount -t erofs -o ro,loop '${dir}/data.erofs' '${dir}/look' && ls '${dir}/look/usr/bin' && umount '${dir}/look'`);
+  const listing = sh(
+    `mkdir -p '${dir}/look' && mount -t erofs -o ro,loop '${dir}/data.erofs' '${dir}/look' && ls '${dir}/look/usr/bin' && umount '${dir}/look'`,
+  );
   rmSync(join(dir, "data.erofs"));
   for (const b of ["node", "cage", "cog"]) assert.ok(listing.split("\n").includes(b), `${b} is not in the payload: ${listing}`);
 });
@@ -125,7 +184,11 @@ test("a payload that cannot be the one is refused with a reason before anything 
   copyFileSync(split.payload, short);
   truncateSync(short, record.size);
   const cases: [string, string, RegExp][] = [
-    ["the data without its hash tree", `rd.foyer.payload=${short}`, new RegExp(`holds ${record.size} bytes, the payload's data alone is ${record.size}: truncated`)],
+    [
+      "the data without its hash tree",
+      `rd.foyer.payload=${short}`,
+      new RegExp(`holds ${record.size} bytes, the payload's data alone is ${record.size}: truncated`),
+    ],
     ["no rd.foyer.payload=", "quiet splash", /no rd\.foyer\.payload= on the kernel command line/],
     ["a device that never appears", "rd.foyer.payload=/dev/disk/by-id/virtio-nothing-here", /virtio-nothing-here did not appear within 2 s/],
   ];
@@ -139,7 +202,13 @@ test("a payload that cannot be the one is refused with a reason before anything 
   const recordFile = join(root, "usr/lib/foyer/payload-verity");
   const good = readFileSync(recordFile, "utf8");
   try {
-    for (const bad of ["not a record\n", `${record.roothash} ${record.salt}\n`, `${record.roothash} ${record.salt} 4097\n`, `${record.roothash.slice(1)} ${record.salt} ${record.size}\n`, `${record.roothash} ${record.salt} -4096\n`]) {
+    for (const bad of [
+      "not a record\n",
+      `${record.roothash} ${record.salt}\n`,
+      `${record.roothash} ${record.salt} 4097\n`,
+      `${record.roothash.slice(1)} ${record.salt} ${record.size}\n`,
+      `${record.roothash} ${record.salt} -4096\n`,
+    ]) {
       writeFileSync(recordFile, bad);
       const r = mountPayload(`rd.foyer.payload=${split.payload}`);
       assert.is.not(r.status, 0, `record ${JSON.stringify(bad)}: accepted`);
@@ -235,7 +304,10 @@ test("under device-mapper in a boot: the right payload mounts and node runs from
   assert.ok(rc !== "0" && Number(eio) >= 1, `reading the changed payload: ${c("data-read")} (cat's status, its I/O errors)`);
   // the kernel says which block (an error line: on the console at loglevel 4): one of those changed
   const blocks = [...vm.serial.matchAll(/device-mapper: verity: [\d:]+: data block (\d+) is corrupted/g)].map((m) => Number(m[1]));
-  assert.ok(blocks.some((b) => changedAt.some((at) => Math.floor(at / 4096) === b)), `dm-verity named blocks ${blocks.join(", ")}; the changed ones are ${changedAt.map((at) => Math.floor(at / 4096)).join(", ")}`);
+  assert.ok(
+    blocks.some((b) => changedAt.some((at) => Math.floor(at / 4096) === b)),
+    `dm-verity named blocks ${blocks.join(", ")}; the changed ones are ${changedAt.map((at) => Math.floor(at / 4096)).join(", ")}`,
+  );
   assert.match(c("superblock"), /^rc=1 foyer-payload: \/dev\/vd\w+ does not match this initramfs \(root hash [0-9a-f]{12}…\): not mounted/);
   assert.match(c("superblock-after"), /^mounts=0 dm=control$/, "a refused payload left a mount or its verity device behind");
   assert.match(c("roothash"), /^rc=1 foyer-payload: \/dev\/vd\w+ does not match this initramfs/);
@@ -249,7 +321,9 @@ test("a real boot from the split image: the payload disk is opened under dm-veri
     const mountedAt = vm.seconds;
     const [, ms] = await vm.waitSerial(/greeter interactive ms=(\d+)/, 480_000, "foyer's greeter interactive");
     const shown = await waitForPrompt(vm, 240_000, join(tmpdir(), "foyer-vm-split-prompt.png"));
-    say(`${mounted.trim()} at ${mountedAt.toFixed(0)} s; greeter interactive ${(Number(ms) / 1000).toFixed(1)} s after foyerd started; prompt drawn ${shown.toFixed(0)} s after qemu started (TCG)`);
+    say(
+      `${mounted.trim()} at ${mountedAt.toFixed(0)} s; greeter interactive ${(Number(ms) / 1000).toFixed(1)} s after foyerd started; prompt drawn ${shown.toFixed(0)} s after qemu started (TCG)`,
+    );
     const mem = /memory at the prompt supervisorMb=([\d.]+) greeterMb=([\d.]+) systemUsedMb=([\d.]+)/.exec(vm.serial);
     if (mem) say(`memory at the prompt: foyerd ${mem[1]} MB, greeter stack ${mem[2]} MB, whole VM ${mem[3]} MB used`);
     say(await unlockToRoot(vm));

@@ -32,7 +32,8 @@ let appliance: Appliance;
 let work = "";
 let initrd = "";
 const versions: Record<"v1" | "v2", Tree> = { v1: new Map(), v2: new Map() };
-let srcImage = "", dstImage = "";
+let srcImage = "",
+  dstImage = "";
 
 /** PID 1 of a round: mount, copy the version into a tmpfs, flush, power off without a sync. */
 const PID1 = `#!/bin/sh
@@ -72,7 +73,10 @@ function makeVersions(root: string): void {
     const v2 = randomBytes(size);
     // a third unchanged, a tenth new in v2, the rest changed
     const v1 = fresh || i % 10 === 0 ? null : i % 3 === 0 ? v2 : randomBytes(randomInt(1, 30_000));
-    for (const [v, data] of [["v1", v1], ["v2", v2]] as const) {
+    for (const [v, data] of [
+      ["v1", v1],
+      ["v2", v2],
+    ] as const) {
       if (!data) continue;
       mkdirSync(join(root, v, rel, ".."), { recursive: true });
       writeFileSync(join(root, v, rel), data);
@@ -92,10 +96,12 @@ function readTarget(): { files: Tree; temps: string[] } {
   const mnt = mkdtempSync(join(work, "mnt-"));
   execFileSync("mount", ["-o", "loop", dstImage, mnt]);
   try {
-    const files: Tree = new Map(), temps: string[] = [];
+    const files: Tree = new Map(),
+      temps: string[] = [];
     const walk = (d: string) => {
       for (const n of readdirSync(d)) {
-        const p = join(d, n), rel = relative(join(mnt, "tree"), p);
+        const p = join(d, n),
+          rel = relative(join(mnt, "tree"), p);
         if (n.startsWith(TEMP_PREFIX)) temps.push(rel);
         else if (lstatSync(p).isDirectory()) walk(p);
         else files.set(rel, sha(readFileSync(p)));
@@ -110,7 +116,13 @@ function readTarget(): { files: Tree; temps: string[] } {
 }
 
 test.before(() => {
-  for (const [t, p] of [["qemu-system-x86_64", "qemu-system-x86"], ["mkfs.ext4", "e2fsprogs"], ["cpio", "cpio"], ["sync", "coreutils"]] as const) requireTool(t, p);
+  for (const [t, p] of [
+    ["qemu-system-x86_64", "qemu-system-x86"],
+    ["mkfs.ext4", "e2fsprogs"],
+    ["cpio", "cpio"],
+    ["sync", "coreutils"],
+  ] as const)
+    requireTool(t, p);
   appliance = buildAppliance(say);
   work = mkdtempSync(join(tmpdir(), "foyer-powercut-"));
   // the appliance's initramfs with this test's PID 1 and coreutils' sync appended as a second archive
@@ -134,7 +146,6 @@ test.before(() => {
   rmSync(src, { recursive: true });
 });
 
-
 test.after(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
@@ -144,7 +155,15 @@ test.after(() => {
  * it, unless the flush ends first. `ioMs`: from that first write to the cut or the end.
  */
 async function round(from: "v1" | "v2", withSync: boolean, cutMs: number | null): Promise<{ cut: boolean; ioMs: number }> {
-  const vm = new Vm(appliance, { initrd, append: `rdinit=/foyer-powercut foyer.pc.from=${from} foyer.pc.sync=${withSync ? 1 : 0}`, memMb: 1024, disks: [{ file: srcImage, serial: "foyer-pc-src", readonly: true }, { file: dstImage, serial: "foyer-pc-dst" }] });
+  const vm = new Vm(appliance, {
+    initrd,
+    append: `rdinit=/foyer-powercut foyer.pc.from=${from} foyer.pc.sync=${withSync ? 1 : 0}`,
+    memMb: 1024,
+    disks: [
+      { file: srcImage, serial: "foyer-pc-src", readonly: true },
+      { file: dstImage, serial: "foyer-pc-dst" },
+    ],
+  });
   try {
     await vm.attach();
     const start = (await vm.waitSerial(/FOYER-PC-FLUSH-START sync=\S+\r?\n/, 300_000, "the flush starting"))[0].trim();
@@ -183,28 +202,45 @@ test("power cuts at random instants of a flush: every file its old or its new ve
   // a kind's first round and every third in a row finish, so the target keeps moving.
   const ioMs: Record<string, number> = {};
   let current: "v1" | "v2" = "v1";
-  let cutsInRow = 0, cuts = 0, finished = 0, midRename = 0;
+  let cutsInRow = 0,
+    cuts = 0,
+    finished = 0,
+    midRename = 0;
   for (let r = 0; r < n; r++) {
     const from: "v1" | "v2" = current === "v1" ? "v2" : "v1";
     const kind = r % 2 === 0 ? "syncfs" : "fsync per temp";
     // every other cut falls in the last 40% of the writing, where the renames are (they take tens of ms)
     const io = ioMs[kind] ?? 0;
-    const cutMs = ioMs[kind] === undefined || cutsInRow === 2 ? null : cuts % 2 === 0 ? randomInt(0, Math.max(1, Math.round(io))) : randomInt(Math.round(io * 0.6), Math.round(io * 1.05) + 1);
+    const cutMs =
+      ioMs[kind] === undefined || cutsInRow === 2
+        ? null
+        : cuts % 2 === 0
+          ? randomInt(0, Math.max(1, Math.round(io)))
+          : randomInt(Math.round(io * 0.6), Math.round(io * 1.05) + 1);
     const before = readTarget();
     const res = await round(from, kind === "syncfs", cutMs);
     const after = readTarget();
     const want = versions[from];
     const bad: string[] = [];
     for (const rel of new Set([...before.files.keys(), ...want.keys(), ...after.files.keys()])) {
-      const got = after.files.get(rel), old = before.files.get(rel), nu = want.get(rel);
+      const got = after.files.get(rel),
+        old = before.files.get(rel),
+        nu = want.get(rel);
       // a file the flushed version lacks is left as it was
       const allowed = res.cut ? [old, nu ?? old] : [nu ?? old];
-      if (!allowed.includes(got)) bad.push(`${rel}: ${got?.slice(0, 8) ?? "absent"} (before ${old?.slice(0, 8) ?? "absent"}, flushed ${nu?.slice(0, 8) ?? "-"})`);
+      if (!allowed.includes(got))
+        bad.push(`${rel}: ${got?.slice(0, 8) ?? "absent"} (before ${old?.slice(0, 8) ?? "absent"}, flushed ${nu?.slice(0, 8) ?? "-"})`);
     }
-    assert.equal(bad, [], `round ${r + 1} (${res.cut ? `cut at ${cutMs} ms` : "finished"}): ${bad.length} files neither old nor new:\n${bad.slice(0, 10).join("\n")}`);
+    assert.equal(
+      bad,
+      [],
+      `round ${r + 1} (${res.cut ? `cut at ${cutMs} ms` : "finished"}): ${bad.length} files neither old nor new:\n${bad.slice(0, 10).join("\n")}`,
+    );
     if (!res.cut) assert.equal(after.temps, [], `temps left by a finished flush: ${after.temps.join(" ")}`);
     const changed = [...after.files].filter(([rel, h]) => before.files.get(rel) !== h).length;
-    say(`round ${r + 1}: ${from} onto the target, ${kind}, ${res.cut ? `power cut ${cutMs} ms after its first write` : `finished ${(res.ioMs / 1000).toFixed(2)} s after its first write, then power off without a sync`}: ${changed} files changed, ${after.temps.length} temps left, none torn`);
+    say(
+      `round ${r + 1}: ${from} onto the target, ${kind}, ${res.cut ? `power cut ${cutMs} ms after its first write` : `finished ${(res.ioMs / 1000).toFixed(2)} s after its first write, then power off without a sync`}: ${changed} files changed, ${after.temps.length} temps left, none torn`,
+    );
     // a cut after the last rename leaves the flushed version whole: the next round goes back
     if ([...want].every(([rel, h]) => after.files.get(rel) === h)) current = from;
     if (res.cut) {

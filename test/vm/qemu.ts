@@ -28,7 +28,19 @@ export class Vm {
    * `incoming`: a state `save` wrote; the machine starts from it, paused, instead of booting (give
    * it the same options as the machine that saved it, then `resume`).
    */
-  constructor(a: Appliance, opts: { initrd?: string; append?: string; memMb?: number; payload?: string; disks?: { file: string; serial: string; readonly?: boolean }[]; qemuArgs?: string[]; tpm?: string; incoming?: string } = {}) {
+  constructor(
+    a: Appliance,
+    opts: {
+      initrd?: string;
+      append?: string;
+      memMb?: number;
+      payload?: string;
+      disks?: { file: string; serial: string; readonly?: boolean }[];
+      qemuArgs?: string[];
+      tpm?: string;
+      incoming?: string;
+    } = {},
+  ) {
     const append = [
       "console=ttyS0",
       `rd.luks.uuid=${a.luksUuid}`,
@@ -46,23 +58,66 @@ export class Vm {
     const tpm = opts.tpm ? join(this.dir, "tpm") : undefined;
     if (opts.tpm && tpm) cpSync(opts.tpm, tpm, { recursive: true }); // a wrong PIN counts against the copy's lockout, not the cached state
     const qemu = [
-      "-accel", "tcg", "-smp", "2", "-m", String(opts.memMb ?? 2048), "-nic", "none", "-no-reboot",
-      "-vga", "none", "-device", "virtio-gpu-pci", "-display", "none",
-      "-device", "virtio-rng-pci",
-      "-qmp", `unix:${join(this.dir, "qmp.sock")},server=on,wait=off`,
-      "-chardev", `socket,id=s0,path=${join(this.dir, "serial.sock")},server=on,wait=off`, "-serial", "chardev:s0",
-      "-drive", `file=${a.rootImage},if=virtio,format=raw,snapshot=on`,
-      ...(opts.payload ? ["-drive", `file=${opts.payload},if=none,id=payload,format=raw,readonly=on`, "-device", "virtio-blk-pci,drive=payload,serial=foyer-payload"] : []),
+      "-accel",
+      "tcg",
+      "-smp",
+      "2",
+      "-m",
+      String(opts.memMb ?? 2048),
+      "-nic",
+      "none",
+      "-no-reboot",
+      "-vga",
+      "none",
+      "-device",
+      "virtio-gpu-pci",
+      "-display",
+      "none",
+      "-device",
+      "virtio-rng-pci",
+      "-qmp",
+      `unix:${join(this.dir, "qmp.sock")},server=on,wait=off`,
+      "-chardev",
+      `socket,id=s0,path=${join(this.dir, "serial.sock")},server=on,wait=off`,
+      "-serial",
+      "chardev:s0",
+      "-drive",
+      `file=${a.rootImage},if=virtio,format=raw,snapshot=on`,
+      ...(opts.payload
+        ? ["-drive", `file=${opts.payload},if=none,id=payload,format=raw,readonly=on`, "-device", "virtio-blk-pci,drive=payload,serial=foyer-payload"]
+        : []),
       // cache=unsafe: QEMU skips the host's fsyncs; what the guest wrote is in the file all the same
-      ...(opts.disks ?? []).flatMap((d, i) => ["-drive", `file=${d.file},if=none,id=disk${i},format=raw,cache=unsafe${d.readonly ? ",readonly=on" : ""}`, "-device", `virtio-blk-pci,drive=disk${i},serial=${d.serial}`]),
+      ...(opts.disks ?? []).flatMap((d, i) => [
+        "-drive",
+        `file=${d.file},if=none,id=disk${i},format=raw,cache=unsafe${d.readonly ? ",readonly=on" : ""}`,
+        "-device",
+        `virtio-blk-pci,drive=disk${i},serial=${d.serial}`,
+      ]),
       ...(opts.qemuArgs ?? []),
-      ...(tpm ? ["-chardev", `socket,id=tpm,path=${join(tpm, "swtpm.sock")}`, "-tpmdev", "emulator,id=tpm0,chardev=tpm", "-device", "tpm-tis,tpmdev=tpm0"] : []),
-      "-kernel", a.kernel, "-initrd", opts.initrd ?? a.initrd, "-append", append,
+      ...(tpm
+        ? ["-chardev", `socket,id=tpm,path=${join(tpm, "swtpm.sock")}`, "-tpmdev", "emulator,id=tpm0,chardev=tpm", "-device", "tpm-tis,tpmdev=tpm0"]
+        : []),
+      "-kernel",
+      a.kernel,
+      "-initrd",
+      opts.initrd ?? a.initrd,
+      "-append",
+      append,
       ...(opts.incoming ? ["-incoming", `exec:cat '${opts.incoming}'`] : []),
     ];
     // QEMU connects to swtpm's socket as it starts: swtpm first, and it ends when QEMU lets go (--terminate)
     this.proc = tpm
-      ? spawn("sh", ["-c", 'swtpm socket --tpm2 --terminate --tpmstate dir="$1" --ctrl type=unixio,path="$1/swtpm.sock" --log file="$1/swtpm.log" & i=0; while [ ! -S "$1/swtpm.sock" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; shift; exec qemu-system-x86_64 "$@"', "sh", tpm, ...qemu], { stdio: ["ignore", "pipe", "pipe"] })
+      ? spawn(
+          "sh",
+          [
+            "-c",
+            'swtpm socket --tpm2 --terminate --tpmstate dir="$1" --ctrl type=unixio,path="$1/swtpm.sock" --log file="$1/swtpm.log" & i=0; while [ ! -S "$1/swtpm.sock" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; shift; exec qemu-system-x86_64 "$@"',
+            "sh",
+            tpm,
+            ...qemu,
+          ],
+          { stdio: ["ignore", "pipe", "pipe"] },
+        )
       : spawn("qemu-system-x86_64", qemu, { stdio: ["ignore", "pipe", "pipe"] });
     this.proc.stderr!.on("data", (d) => (this.serial += `\n[qemu] ${d}`));
     // a QMP command must not wait for a QEMU that is gone (a bad option ends it at once)
@@ -113,11 +168,15 @@ export class Vm {
   async save(file: string): Promise<void> {
     await this.qmp("stop");
     await this.qmp("migrate", { uri: `exec:cat > '${file}'` });
-    await pollUntil(async () => {
-      const m = (await this.qmp("query-migrate")) as { status?: string; "error-desc"?: string };
-      if (m.status === "failed" || m.status === "cancelled") throw new Error(`saving the machine's state failed: ${m["error-desc"] ?? m.status}`);
-      return m.status === "completed";
-    }, 300_000, "the machine's state written");
+    await pollUntil(
+      async () => {
+        const m = (await this.qmp("query-migrate")) as { status?: string; "error-desc"?: string };
+        if (m.status === "failed" || m.status === "cancelled") throw new Error(`saving the machine's state failed: ${m["error-desc"] ?? m.status}`);
+        return m.status === "completed";
+      },
+      300_000,
+      "the machine's state written",
+    );
   }
 
   /** Runs a paused machine again: one `save` paused, or one started from a state once it has read it. */
@@ -143,7 +202,12 @@ export class Vm {
 
   /** The console's last lines, without colour escapes: for failure messages. */
   tail(n = 40): string {
-    return this.serial.replace(/\x1b\[[0-9;]*m/g, "").split(/\r?\n/).filter((l) => l.trim()).slice(-n).join("\n");
+    return this.serial
+      .replace(/\x1b\[[0-9;]*m/g, "")
+      .split(/\r?\n/)
+      .filter((l) => l.trim())
+      .slice(-n)
+      .join("\n");
   }
 
   writeSerial(s: string): void {
@@ -250,13 +314,20 @@ export function themeDrawn(s: { width: number; height: number; rgb: Buffer }): {
  * one every `everyMs`; returns the VM's age then. The benchmark polls as often as it polls for
  * Plymouth's dialog (300 ms), so that neither figure carries a longer wait for the next look.
  */
-export async function waitForPrompt(vm: Vm, ms: number, png?: string, extra: (s: { width: number; height: number; rgb: Buffer }) => boolean = () => true, everyMs = 2000): Promise<number> {
+export async function waitForPrompt(
+  vm: Vm,
+  ms: number,
+  png?: string,
+  extra: (s: { width: number; height: number; rgb: Buffer }) => boolean = () => true,
+  everyMs = 2000,
+): Promise<number> {
   const deadline = performance.now() + ms;
   for (;;) {
     const s = await vm.screen(png);
     const p = themeDrawn(s);
     if (p.dark > 0.5 && p.accent > 1000 && extra(s)) return vm.seconds;
-    if (performance.now() > deadline) throw new Error(`the prompt was never drawn (dark ${(p.dark * 100).toFixed(0)} %, ${p.accent} accent pixels); the console's last lines:\n${vm.tail()}`);
+    if (performance.now() > deadline)
+      throw new Error(`the prompt was never drawn (dark ${(p.dark * 100).toFixed(0)} %, ${p.accent} accent pixels); the console's last lines:\n${vm.tail()}`);
     if (vm.proc.exitCode !== null) throw new Error(`qemu exited (${vm.proc.exitCode}); the console's last lines:\n${vm.tail()}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
@@ -335,7 +406,9 @@ type Screen = { width: number; height: number; rgb: Buffer };
 export function fieldDots(s: Screen): number | undefined {
   const accent = (x: number, y: number) => near(s.rgb, (y * s.width + x) * 3, [0x6e, 0xa8, 0xfe], 40);
   for (let y = 0; y < s.height; y++) {
-    let a = -1, e = -1, n = 0;
+    let a = -1,
+      e = -1,
+      n = 0;
     for (let x = 0; x < s.width; x++) {
       if (!accent(x, y)) continue;
       if (a < 0) a = x;
@@ -345,7 +418,8 @@ export function fieldDots(s: Screen): number | undefined {
     if (e - a < 200 || n < 0.9 * (e - a)) continue;
     let bottom = y + 1;
     while (bottom < s.height && accent(a + 1, bottom)) bottom++;
-    let dots = 0, run = 0;
+    let dots = 0,
+      run = 0;
     for (let x = a + 6; x <= e - 6; x++) {
       let light = false;
       for (let yy = y + 6; yy < bottom - 6 && !light; yy++) {
@@ -408,4 +482,3 @@ export function buttonRow(s: Screen, min = 2): { x: number; y: number; screen: S
   }
   return [];
 }
-

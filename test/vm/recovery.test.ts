@@ -27,7 +27,12 @@ const OPTS = { append: "rd.foyer.profile=vm-recovery", qemuArgs: ["-device", "qe
 let booted: Vm | undefined;
 
 test.before(() => {
-  for (const [tool, pkg] of [["qemu-system-x86_64", "qemu-system-x86"], ["dracut", "dracut"], ["debugfs", "e2fsprogs"]] as const) requireTool(tool, pkg);
+  for (const [tool, pkg] of [
+    ["qemu-system-x86_64", "qemu-system-x86"],
+    ["dracut", "dracut"],
+    ["debugfs", "e2fsprogs"],
+  ] as const)
+    requireTool(tool, pkg);
   machine = { ...buildAppliance(say), ...buildBrokenRoot(say) };
 });
 test.after(async () => {
@@ -82,7 +87,7 @@ test("fsck cannot preen the root: foyer enters recovery by itself and checks the
 });
 
 test("Repair: sulogin and fsck -y in foyer's terminal, the check after it clean; Continue checks and mounts the root", async () => {
-  const vm = booted ?? assert.unreachable("the boot to the recovery screen failed") as never;
+  const vm = booted ?? (assert.unreachable("the boot to the recovery screen failed") as never);
   await vm.resume();
   const repairAt = firstButton(await vm.screen(), 170); // "Repair file system (asks for the root password)"
   assert.ok(repairAt, "no Repair button on the screen");
@@ -109,7 +114,11 @@ test("Repair: sulogin and fsck -y in foyer's terminal, the check after it clean;
   await vm.waitSerial(/recovery action 'continue' ran code=0/, 120_000, "Continue");
   // the boot goes on at once (the console's emergency shell ended, not waited for): the root's
   // check runs again and passes, the root is mounted, and switch-root reaches the real root
-  await vm.waitSerial(/recovery action 'continue' ran[\s\S]*plymouth status 'systemd-fsck-root\.service'[\s\S]*plymouth status 'sysroot\.mount'/, 120_000, "the root's check and mount after Continue");
+  await vm.waitSerial(
+    /recovery action 'continue' ran[\s\S]*plymouth status 'systemd-fsck-root\.service'[\s\S]*plymouth status 'sysroot\.mount'/,
+    120_000,
+    "the root's check and mount after Continue",
+  );
   const continuedAt = vm.seconds;
   const [root] = await vm.waitSerial(/FOYER-ROOT-OK [\d.]+/, 240_000, "the real root's marker after Continue");
   assert.not.match(vm.serial, /emergency\.service: State 'stop-sigterm' timed out/, "the boot waited for the console's emergency shell");
@@ -142,7 +151,9 @@ for (const a of ACTIONS) {
       assert.match(vm.serial, a.kernel, `the kernel did not say it: ${vm.tail()}`);
       // the guest's own clock from foyer running the action to the kernel's last word: the shutdown as a person waits for it
       const shutdown = vm.stamp(a.kernel) - vm.stamp(new RegExp(`recovery action '${a.action}' ran`));
-      say(`${a.label} at (${b.x}, ${b.y}): '${(a.kernel.exec(vm.serial) ?? [""])[0]}' ${shutdown.toFixed(1)} s after foyer ran it (guest clock), QEMU exit ${code}`);
+      say(
+        `${a.label} at (${b.x}, ${b.y}): '${(a.kernel.exec(vm.serial) ?? [""])[0]}' ${shutdown.toFixed(1)} s after foyer ran it (guest clock), QEMU exit ${code}`,
+      );
     } finally {
       await vm.stop(`recovery-${a.action}`);
     }

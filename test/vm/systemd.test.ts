@@ -28,7 +28,12 @@ function barRun(s: { width: number; height: number; rgb: Buffer }): number {
 }
 
 test.before(() => {
-  for (const [tool, pkg] of [["qemu-system-x86_64", "qemu-system-x86"], ["dracut", "dracut"], ["debugfs", "e2fsprogs"]] as const) requireTool(tool, pkg);
+  for (const [tool, pkg] of [
+    ["qemu-system-x86_64", "qemu-system-x86"],
+    ["dracut", "dracut"],
+    ["debugfs", "e2fsprogs"],
+  ] as const)
+    requireTool(tool, pkg);
   appliance = buildAppliance(say);
 });
 
@@ -53,7 +58,11 @@ test("launch auto: systemd runs the greeter as a transient unit; foyerctl over t
     await vm.waitSerial(/FOYER-TEST restart-greeter exit 0/, 60_000, "foyerctl restart-greeter");
     await vm.waitSerial(/FOYER-TEST greeter back after restart-greeter/, 480_000, "the greeter back after restart-greeter");
     const [, killed] = await vm.waitSerial(/FOYER-TEST killing (foyer-greeter-\d+-\d+\.service)/, 60_000, "the greeter's unit killed");
-    const [, again] = await vm.waitSerial(/FOYER-TEST greeter back after the kill: (foyer-greeter-\d+-\d+\.service)/, 480_000, "the greeter back after the kill");
+    const [, again] = await vm.waitSerial(
+      /FOYER-TEST greeter back after the kill: (foyer-greeter-\d+-\d+\.service)/,
+      480_000,
+      "the greeter back after the kill",
+    );
     assert.is.not(again, killed, "the greeter came back in the unit that was killed");
     say(`foyerctl status, restart-greeter (exit 0), ${killed} killed → ${again} (${vm.seconds.toFixed(0)} s)`);
     await waitForPrompt(vm, 240_000);

@@ -17,7 +17,14 @@ const say = (s: string) => process.stdout.write(`• ${s}\n`);
 let appliance: Appliance;
 
 test.before(() => {
-  const tools: [string, string][] = [["qemu-system-x86_64", "qemu-system-x86"], ["dracut", "dracut"], ["cryptsetup", "cryptsetup-bin"], ["mkfs.ext4", "e2fsprogs"], ["busybox", "busybox"], ["zstd", "zstd"]];
+  const tools: [string, string][] = [
+    ["qemu-system-x86_64", "qemu-system-x86"],
+    ["dracut", "dracut"],
+    ["cryptsetup", "cryptsetup-bin"],
+    ["mkfs.ext4", "e2fsprogs"],
+    ["busybox", "busybox"],
+    ["zstd", "zstd"],
+  ];
   for (const [tool, pkg] of tools) requireTool(tool, pkg);
   const t0 = performance.now();
   appliance = buildAppliance(say);
@@ -55,16 +62,37 @@ test("boot → foyer's greeter on screen → a wrong passphrase is asked again �
     // greeter back with the request intact. Either way the prompt must be there again, and the
     // passphrase typed next must unlock.
     const mark = vm.serial.length;
-    const escapes = [["alt", "f4"], ["ctrl", "t"], ["ctrl", "n"], ["ctrl", "l"], ["f12"], ["ctrl", "shift", "i"], ["f11"], ["alt", "left"], ["ctrl", "o"], ["ctrl", "p"], ["esc"], ["f5"], ["ctrl", "w"], ["ctrl", "q"]];
+    const escapes = [
+      ["alt", "f4"],
+      ["ctrl", "t"],
+      ["ctrl", "n"],
+      ["ctrl", "l"],
+      ["f12"],
+      ["ctrl", "shift", "i"],
+      ["f11"],
+      ["alt", "left"],
+      ["ctrl", "o"],
+      ["ctrl", "p"],
+      ["esc"],
+      ["f5"],
+      ["ctrl", "w"],
+      ["ctrl", "q"],
+    ];
     const t2 = performance.now();
     for (const k of escapes) await vm.chord(k);
     await new Promise((r) => setTimeout(r, 10_000));
     if (/greeter page disconnected|greeter exited/.test(vm.serial.slice(mark))) {
-      await pollUntil(() => /greeter interactive again/.test(vm.serial.slice(mark)), 300_000, `the greeter back after the escape keys; the console's last lines:\n${vm.tail()}`);
+      await pollUntil(
+        () => /greeter interactive again/.test(vm.serial.slice(mark)),
+        300_000,
+        `the greeter back after the escape keys; the console's last lines:\n${vm.tail()}`,
+      );
     }
     await waitForPrompt(vm, 120_000, join(tmpdir(), "foyer-vm-after-escapes.png"));
     const restarted = /greeter interactive again/.test(vm.serial.slice(mark));
-    say(`${escapes.length} escape chords on the virtual keyboard: ${restarted ? "cog quit or reloaded, the supervisor brought the greeter back" : "the greeter stayed"}; the prompt was there ${((performance.now() - t2) / 1000).toFixed(1)} s later (TCG)`);
+    say(
+      `${escapes.length} escape chords on the virtual keyboard: ${restarted ? "cog quit or reloaded, the supervisor brought the greeter back" : "the greeter stayed"}; the prompt was there ${((performance.now() - t2) / 1000).toFixed(1)} s later (TCG)`,
+    );
     // typed on a German keyboard: the wrong layout would turn "foyer-vm" into "fozer/vm"
     say(await unlockToRoot(vm));
     // foyer.service's watchdog was armed, and foyerd ran once through all this: no watchdog kill
@@ -75,7 +103,10 @@ test("boot → foyer's greeter on screen → a wrong passphrase is asked again �
 /** Waits until the focused field shows `n` bullets; fails naming what it shows instead. */
 async function bullets(vm: Vm, n: number, when: string): Promise<void> {
   let seen: number | undefined;
-  const done = await pollUntil(async () => (seen = fieldDots(await vm.screen())) === n, 30_000, "").then(() => true, () => false);
+  const done = await pollUntil(async () => (seen = fieldDots(await vm.screen())) === n, 30_000, "").then(
+    () => true,
+    () => false,
+  );
   if (!done) {
     await vm.screen(join(tmpdir(), "foyer-vm-bullets.png"));
     assert.unreachable(`${n} bullets expected ${when}; the field shows ${seen ?? "no focus"} (foyer-vm-bullets.png)`);
@@ -100,7 +131,11 @@ test("nothing to type with at boot: the greeter comes up; a USB tablet plugged i
     await plug("usb-tablet", "Tablet");
     let keys: ReturnType<typeof oskKeys>;
     let screen = await vm.screen();
-    await pollUntil(async () => (keys = oskKeys((screen = await vm.screen()), KEYMAPS.de!)) !== undefined, 120_000, "the on-screen keyboard after a tablet was plugged in");
+    await pollUntil(
+      async () => (keys = oskKeys((screen = await vm.screen()), KEYMAPS.de!)) !== undefined,
+      120_000,
+      "the on-screen keyboard after a tablet was plugged in",
+    );
     await vm.screen(join(tmpdir(), "foyer-vm-osk.png"));
     await new Promise((r) => setTimeout(r, 3000)); // udev and cage's libinput have the tablet well before
     // the first half clicked on it
@@ -118,7 +153,9 @@ test("nothing to type with at boot: the greeter comes up; a USB tablet plugged i
     await pollUntil(async () => oskKeys(await vm.screen(), KEYMAPS.de!) === undefined, 60_000, "the on-screen keyboard gone after a keyboard was plugged in");
     await new Promise((r) => setTimeout(r, 3000));
     assert.match(vm.serial, /input devices changed keyboard=true touch=false pointer=true osk=false/);
-    say(`prompt drawn ${shown.toFixed(0)} s after qemu started with no input device; a tablet plugged in brought the on-screen keyboard, "${half}" clicked on it, a keyboard plugged in took it away`);
+    say(
+      `prompt drawn ${shown.toFixed(0)} s after qemu started with no input device; a tablet plugged in brought the on-screen keyboard, "${half}" clicked on it, a keyboard plugged in took it away`,
+    );
     for (const c of VM_PASSPHRASE.slice(half.length)) {
       await vm.type(c, "de", false);
       await bullets(vm, ++n, `after "${c}" typed on the keyboard plugged in`);

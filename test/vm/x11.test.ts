@@ -20,16 +20,30 @@ let appliance: Appliance;
 let initrd: string;
 
 test.before(() => {
-  const tools: [string, string][] = [["qemu-system-x86_64", "qemu-system-x86"], ["dracut", "dracut"], ["cryptsetup", "cryptsetup-bin"], ["mkfs.ext4", "e2fsprogs"], ["busybox", "busybox"], ["zstd", "zstd"],
-    ["Xorg", "xserver-xorg-core"], ["xkbcomp", "x11-xkb-utils"], ["/usr/lib/chromium/chromium", "chromium"]];
+  const tools: [string, string][] = [
+    ["qemu-system-x86_64", "qemu-system-x86"],
+    ["dracut", "dracut"],
+    ["cryptsetup", "cryptsetup-bin"],
+    ["mkfs.ext4", "e2fsprogs"],
+    ["busybox", "busybox"],
+    ["zstd", "zstd"],
+    ["Xorg", "xserver-xorg-core"],
+    ["xkbcomp", "x11-xkb-utils"],
+    ["/usr/lib/chromium/chromium", "chromium"],
+  ];
   for (const [tool, pkg] of tools) requireTool(tool, pkg);
-  for (const [file, pkg] of [["/usr/lib/xorg/modules/drivers/modesetting_drv.so", "xserver-xorg-core"], ["/usr/lib/xorg/modules/input/libinput_drv.so", "xserver-xorg-input-libinput"]] as const) {
+  for (const [file, pkg] of [
+    ["/usr/lib/xorg/modules/drivers/modesetting_drv.so", "xserver-xorg-core"],
+    ["/usr/lib/xorg/modules/input/libinput_drv.so", "xserver-xorg-input-libinput"],
+  ] as const) {
     if (!existsSync(file)) throw new Error(`'${file}' is missing: install the Debian package '${pkg}' (packaging/dev/setup.sh does)`);
   }
   appliance = buildAppliance(say);
   const t0 = performance.now();
   initrd = buildX11Initrd(say);
-  say(`x11 image ${(statSync(initrd).size / 1048576).toFixed(1)} MiB, the wayland one ${(statSync(appliance.initrd).size / 1048576).toFixed(1)} MiB (ready in ${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+  say(
+    `x11 image ${(statSync(initrd).size / 1048576).toFixed(1)} MiB, the wayland one ${(statSync(appliance.initrd).size / 1048576).toFixed(1)} MiB (ready in ${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+  );
 });
 
 test("x11: Xorg + chromium on virtio-gpu → the prompt on screen → the passphrase reaches the real root", async () => {
