@@ -141,9 +141,9 @@ test("held Enter spends exactly `tries` attempts and opens no shell", async () =
   assert.not.match(out, /unlocked demo\.luks/);
 });
 
-// 100 in every run; the reliability list's 1,000 is the longer target:
+// 40 in every run; the reliability list's 1,000 is the longer target:
 //   FOYER_GREETER_KILLS=1000 node test/run.mjs test/robust/crashes
-const KILLS = Number(process.env.FOYER_GREETER_KILLS ?? 100);
+const KILLS = Number(process.env.FOYER_GREETER_KILLS ?? 40);
 
 test(`${KILLS} greeter kills: the request is never lost and is answered at the end`, async () => {
   const dir = mkdtempSync(join(tmpdir(), "foyer-kills-"));

@@ -18,7 +18,7 @@ import { withTimeout } from "../../src/base/timeout.js";
 import { TEMP_PREFIX } from "../../src/state/flush.js";
 
 const top = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const KILLS = Number(process.env.FOYER_FLUSH_KILLS ?? 120),
+const KILLS = Number(process.env.FOYER_FLUSH_KILLS ?? 60),
   FILES = 2000,
   CHAIN = 5,
   VERIFY_EVERY = Number(process.env.FOYER_FLUSH_VERIFY_EVERY ?? 4);

@@ -195,7 +195,7 @@ async function round(from: "v1" | "v2", withSync: boolean, cutMs: number | null)
 }
 
 test("power cuts at random instants of a flush: every file its old or its new version, a finished flush all on disk", async () => {
-  const n = Math.max(4, Number(process.env.FOYER_POWERCUT_ROUNDS ?? 6));
+  const n = Math.max(4, Number(process.env.FOYER_POWERCUT_ROUNDS ?? 4));
   // Each round flushes the version the target is not: after a cut the next round resumes the same
   // flush, after a finished one it goes back. A cut falls anywhere in the writing, as long as a
   // finished flush of the same kind took (syncfs or fsync per temp: the writes come at other times);
