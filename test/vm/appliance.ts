@@ -18,7 +18,7 @@ import {
   symlinkSync,
   appendFileSync,
 } from "node:fs";
-import { join, dirname } from "node:path";
+import { join, dirname, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const top = join(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -52,7 +52,7 @@ export function hashTree(paths: string[]): string {
     if (!existsSync(p)) return;
     const st = statSync(p);
     if (st.isDirectory()) for (const e of readdirSync(p).sort()) walk(join(p, e));
-    else h.update(p).update(readFileSync(p));
+    else h.update(relative(top, p)).update(readFileSync(p)); // the checkout's own path is no input: a fresh clone finds the cache
   };
   paths.forEach(walk);
   return h.digest("hex").slice(0, 16);
