@@ -118,7 +118,6 @@ export function bindConsoles(consoles: string[], bind: boolean): void {
   for (const c of consoles) writeFileSync(join(c, "bind"), bind ? "1" : "0");
 }
 
-/** The VT the kernel shows now ("tty1"), from /sys/class/tty/tty0/active. */
 /**
  * Whether VT `vt` ("tty7") is in graphics mode: a display server holds it and the kernel's console
  * does not draw there. undefined when it cannot be read (no such VT, or no addon).
@@ -137,6 +136,7 @@ export function vtGraphics(vt: string, dev = "/dev"): boolean | undefined {
   }
 }
 
+/** The VT the kernel shows now ("tty1"), from /sys/class/tty/tty0/active. */
 export function activeVt(sys = "/sys/class/tty/tty0/active"): string | undefined {
   try {
     return readFileSync(sys, "utf8").trim() || undefined;

@@ -19,11 +19,15 @@ const BASE = ["systemd-sysv", "dbus", "udev", "libpam-systemd", "procps", "kmod"
 const HEX = "#" + DM_BACKGROUND.map((c) => c.toString(16).padStart(2, "0")).join("");
 
 export type Dm = "lightdm" | "greetd";
-/** Each display manager: its packages, its greeter's process name (pgrep), how it is set up. */
-const DMS: Record<Dm, { packages: string[]; greeter: string; configure: (tree: string) => void }> = {
+/**
+ * Each display manager: its packages, its greeter's process name (pgrep), how it is set up, and
+ * whether its root carries the single sign-on checks (GDM's pam_gdm and the key's reports).
+ */
+const DMS: Record<Dm, { packages: string[]; greeter: string; configure: (tree: string) => void; sso: boolean }> = {
   lightdm: {
     packages: ["lightdm", "lightdm-gtk-greeter", "xserver-xorg-core", "xserver-xorg-input-libinput", "pamtester"],
     greeter: "lightdm-gtk-gre",
+    sso: true,
     configure: (tree) => {
       // what the integrator sets for a seamless hand-over (packaging/systemd/README.md): X starts on
       // what is on the screen (the frame foyer kept) instead of a black root window
@@ -36,6 +40,7 @@ const DMS: Record<Dm, { packages: string[]; greeter: string; configure: (tree: s
   greetd: {
     packages: ["greetd", "cage", "xwayland", "foot", "fonts-dejavu-core", "polkitd"],
     greeter: "agreety",
+    sso: false,
     configure: (tree) => {
       // Debian's config (VT 7, the _greetd user) with a graphical greeter: greetd's own agreety in
       // foot, in cage; pixman, as the VM has no GPU to render with. polkit, as a desktop has it:
@@ -157,15 +162,15 @@ function reportUnit(tree: string, name: string, description: string, script: str
 /** Builds (or reuses) the root disk with display manager `dm`, LUKS2-encrypted with the appliance's passphrase. */
 export function buildDmRoot(a: Appliance, log: (s: string) => void = () => {}, dm: Dm = "lightdm"): { rootImage: string; luksUuid: string } {
   const name = `root-${dm}`,
-    { packages, greeter, configure } = DMS[dm],
-    sso = dm === "lightdm";
+    { packages, greeter, configure, sso } = DMS[dm],
+    include = [...BASE, ...packages];
   const rootImage = join(cacheDir, `${name}.img`);
   const uuidFile = join(cacheDir, `${name}.uuid`);
   const recipe =
     [buildDmRoot, reportUnit, aliasDm, configure].map(String).join() +
     REPORT(greeter) +
     (sso ? KEYRING_REPORT + KEYRING_GONE + SSO_CHECK + PAM_STACK(true) : "") +
-    [...BASE, ...packages].join();
+    include.join();
   const key = [keyOf("initrd-foyer"), hashTree([join(top, "packaging/systemd/root")]), createHash("sha256").update(recipe).digest("hex").slice(0, 8)].join(":");
   if (fresh(name, key, rootImage) && existsSync(uuidFile)) return { rootImage, luksUuid: readFileSync(uuidFile, "utf8").trim() };
   if (!existsSync("/usr/bin/mmdebstrap")) throw new Error("mmdebstrap is missing: install it (packaging/dev/setup.sh does)");
@@ -178,7 +183,7 @@ export function buildDmRoot(a: Appliance, log: (s: string) => void = () => {}, d
   sh("mmdebstrap", [
     "--quiet",
     "--variant=minbase",
-    `--include=${[...BASE, ...packages].join(",")}`,
+    `--include=${include.join(",")}`,
     ...(sso ? [`--customize-hook=chroot "$1" sh -c '${fromGdm}'`] : []),
     "bookworm",
     tree,

@@ -142,14 +142,31 @@ function tell(w: Awaited<ReturnType<typeof watch>>, dm: Dm): number {
   return gap;
 }
 
-/** From the Enter that unlocks: the hand-over watched and told, then the real root's report (its first line, and the console from there). */
-async function handOver(vm: Vm, name: string, dm: Dm): Promise<{ w: Awaited<ReturnType<typeof watch>>; dmLine: string; rest: string }> {
+/**
+ * From the Enter that unlocks: the hand-over watched and told, then the real root's report, printed
+ * (its first line, the console from there, and its process list).
+ */
+async function handOver(vm: Vm, name: string, dm: Dm): Promise<{ w: Awaited<ReturnType<typeof watch>>; dmLine: string; rest: string; ps: string }> {
   const w = await watch(vm, name, vm.seconds, 420, 5);
   tell(w, dm);
   await vm.screen(join(tmpdir(), `foyer-vm-${name}-end.png`));
   const [dmLine] = await vm.waitSerial(/FOYER-DM greeter=\S+ vt=\S+ uptime=[\d.]+/, 300_000, `the ${dm} root's report`);
   await vm.waitSerial(/FOYER-DM-END/, 60_000, "the end of the report");
-  return { w, dmLine, rest: vm.serial.slice(vm.serial.indexOf(dmLine)) };
+  const rest = vm.serial.slice(vm.serial.indexOf(dmLine));
+  for (const l of rest.split("\n").filter((x) => /^FOYER-DM/.test(x.trim()) && !/FOYER-DM-PS|FOYER-DM-CONSOLE-LOG (Starting|Finished|foyer-console)/.test(x)))
+    say(l.trim());
+  say(`whole journey ${vm.seconds.toFixed(0)} s`);
+  const [ps] = /FOYER-DM-PS [^\n]*/.exec(rest) ?? [""];
+  return { w, dmLine, rest, ps };
+}
+
+/** foyerd's log, flushed to /var/log/foyer by the real root: there, saying the last frame was kept, without the passphrase. */
+function assertLogKept(rest: string): void {
+  const [, , kept, secret] =
+    /FOYER-DM-FLUSH-LOG boot-[0-9a-f]{32}\.log lines=(\d+) kept=(\d+) secret=(\w+)/.exec(rest) ??
+    (assert.unreachable(`no boot log in /var/log/foyer:\n${rest}`) as never);
+  assert.is(kept, "1", "foyerd's log does not say the last frame was kept");
+  assert.is(secret, "absent", "the passphrase is in the kept log");
 }
 
 /** The per-frame judgement every hand-over must pass: watched every ≤ 200 ms, no text console, the DM last. */
@@ -174,26 +191,18 @@ test("unlock, switch-root, LightDM takes the display: no text-console frame, no 
     // the re-prompt drawn ("That passphrase did not work" in the danger colour) before typing, as a person would
     await waitForPrompt(vm, 120_000, undefined, (s) => countColour(s, [0xff, 0x8c, 0x8c], 30) > 40);
     await vm.type(VM_PASSPHRASE, "de");
-    const { w, dmLine, rest } = await handOver(vm, "handoff", "lightdm");
+    const { w, dmLine, rest, ps } = await handOver(vm, "handoff", "lightdm");
     const [keyLine] = /FOYER-DM-KEYRING [^\n]*/.exec(vm.serial) ?? ["FOYER-DM-KEYRING (no report)"];
     say(keyLine.trim());
-    for (const l of rest.split("\n").filter((x) => /^FOYER-DM/.test(x.trim()) && !/FOYER-DM-PS|FOYER-DM-CONSOLE-LOG (Starting|Finished|foyer-console)/.test(x)))
-      say(l.trim());
-    say(`whole journey ${vm.seconds.toFixed(0)} s`);
 
     judge(w, "handoff");
     assert.match(dmLine, /greeter=running/);
-    const [ps] = /FOYER-DM-PS [^\n]*/.exec(rest) ?? [""];
     assert.not.match(ps, /\b(node|cage|cog|seatd|grim|foyerd)\b/, `a foyer process is left in the real root: ${ps}`);
     assert.match(ps, /\bXorg\b/, `no X server in the real root: ${ps}`);
     assert.not.match(rest, /FOYER-DM-VTCON \S+ bind=0 \(?.*frame buffer/i, "a framebuffer console is still unbound");
     // bound once X put its VT in graphics mode, not after a wait in text mode
     assert.match(rest, /FOYER-DM-CONSOLE-LOG text console bound again \(\d+\): the display manager took tty\d+\r?\n/);
-    const [, , kept, secret] =
-      /FOYER-DM-FLUSH-LOG boot-[0-9a-f]{32}\.log lines=(\d+) kept=(\d+) secret=(\w+)/.exec(rest) ??
-      (assert.unreachable(`no boot log in /var/log/foyer:\n${rest}`) as never);
-    assert.is(kept, "1", "foyerd's log does not say the last frame was kept");
-    assert.is(secret, "absent", "the passphrase is in the kept log");
+    assertLogKept(rest);
     assert.not.ok(vm.serial.includes(VM_PASSPHRASE), "the passphrase appeared on the serial console");
     // single sign-on: foyer did not keep the wrong one, put the one that opened the root last (what
     // pam_gdm reads), and kept systemd-cryptsetup's own cache (both answers it was given) ahead of it
@@ -221,24 +230,14 @@ test("unlock, switch-root, greetd takes the display (agreety in foot in cage): n
     await vm.waitSerial(/greeter interactive ms=\d+/, 480_000, "foyer's greeter interactive");
     await waitForPrompt(vm, 240_000);
     await vm.type(VM_PASSPHRASE, "de");
-    const { w, dmLine, rest } = await handOver(vm, "handoff-greetd", "greetd");
-    for (const l of rest
-      .split("\n")
-      .filter((x) => /^FOYER-DM/.test(x.trim()) && !/FOYER-DM-PS|FOYER-DM-FOYER-LOG|FOYER-DM-CONSOLE-LOG (Starting|Finished|foyer-console)/.test(x)))
-      say(l.trim());
-    say(`whole journey ${vm.seconds.toFixed(0)} s`);
+    const { w, dmLine, rest, ps } = await handOver(vm, "handoff-greetd", "greetd");
     judge(w, "handoff-greetd");
     assert.match(dmLine, /greeter=running vt=tty7/, "agreety is not running on greetd's VT 7");
-    const [ps] = /FOYER-DM-PS [^\n]*/.exec(rest) ?? [""];
     assert.not.match(ps, /\b(node|cog|seatd|grim|foyerd)\b/, `a foyer process is left in the real root: ${ps}`);
     assert.match(ps, /\bgreetd\b[\s\S]*\bcage\b|\bcage\b[\s\S]*\bgreetd\b/, `greetd's cage is not running in the real root: ${ps}`);
     // bound once logind put greetd's VT in graphics mode for cage, not after a wait in text mode
     assert.match(rest, /FOYER-DM-CONSOLE-LOG text console bound again \(\d+\): the display manager took tty7\r?\n/);
-    assert.match(
-      rest,
-      /FOYER-DM-FLUSH-LOG boot-[0-9a-f]{32}\.log lines=\d+ kept=1 secret=absent/,
-      "foyerd's log was not kept, or does not say the last frame was kept, or holds the passphrase",
-    );
+    assertLogKept(rest);
     assert.not.ok(vm.serial.includes(VM_PASSPHRASE), "the passphrase appeared on the serial console");
   });
 });
