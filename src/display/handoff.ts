@@ -220,7 +220,10 @@ export interface RestoreOptions {
    * long to wait where the mode cannot be read
    */
   settleMs: number;
+  /** how often the VT is looked at (a sysfs read and an ioctl) */
   pollMs?: number;
+  /** how often the display manager's state is asked for: each ask spawns systemctl, which costs the booting machine CPU */
+  dmPollMs?: number;
   /** /sys/class/vtconsole (a test's folder otherwise) */
   vtconsoleDir?: string;
   log: (line: string) => void;
@@ -230,7 +233,7 @@ export interface RestoreOptions {
  * foyer-console.service, in the real root after a frozen hand-over: binds the text consoles foyer
  * unbound, once nobody will draw over the frozen frame but the display manager — it switched to
  * another VT (X's vt7, greetd's) and its server put that VT in graphics mode (or `settleMs` passed
- * there in text mode), or it is not there, failed or stopped, or it did not come in `timeoutMs`.
+ * there in text mode), or its server put foyer's own VT from text into graphics mode, or it is not there, failed or stopped, or it did not come in `timeoutMs`.
  * Returns why it bound them; nothing to do without HELD_FILE. Malformed files are reported and
  * every framebuffer console is bound, so a text console is never lost.
  */
@@ -250,12 +253,25 @@ export async function restoreConsole(o: RestoreOptions): Promise<string> {
   }
   const why = await new Promise<string>((resolve) => {
     const started = Date.now();
-    let movedAt = 0;
+    let movedAt = 0,
+      textSeen = false,
+      dm: DmState | undefined,
+      dmAt = 0;
     const check = async () => {
-      const dm = await o.dmState();
+      if (!dm || Date.now() - dmAt >= (o.dmPollMs ?? 1000)) {
+        dm = await o.dmState();
+        dmAt = Date.now();
+      }
       if (dm.load !== "loaded") return resolve("no display manager");
       if (dm.active === "failed" || dm.active === "inactive") return resolve(`the display manager is ${dm.active}`);
       const vt = o.activeVt();
+      // a display manager that starts on foyer's own VT (GDM on tty1): its server takes the VT
+      // from the text mode foyer's compositor left it in
+      if (held.vt && vt === held.vt) {
+        const graphics = o.vtGraphics(vt);
+        if (graphics === false) textSeen = true;
+        else if (graphics && textSeen) return resolve(`the display manager took ${vt}`);
+      }
       if (held.vt && vt && vt !== held.vt) {
         movedAt ||= Date.now();
         const graphics = o.vtGraphics(vt);

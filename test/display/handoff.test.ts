@@ -90,12 +90,13 @@ test("foyer keeps a frame only for a root that has foyer-console.service", () =>
 });
 
 /** restoreConsole with a held file, a display manager whose state, VT and VT's mode follow `script` (one entry per poll). */
-async function restore(held: string | undefined, script: { dm: DmState; vt: string; graphics?: boolean }[], timeoutMs = 5000) {
+async function restore(held: string | undefined, script: { dm: DmState; vt: string; graphics?: boolean }[], timeoutMs = 5000, dmPollMs = 0) {
   const d = sysfs();
   bindConsoles([join(d, "vtcon1")], false);
   const run = mkdtempSync(join(tmpdir(), "foyer-run-"));
   if (held !== undefined) writeFileSync(join(run, HELD_FILE), held.replaceAll("$D", d));
-  let i = 0;
+  let i = 0,
+    vtLooks = 0;
   const lines: string[] = [];
   const at = (k: number) => script[Math.min(k, script.length - 1)]!;
   const why = await restoreConsole({
@@ -104,12 +105,16 @@ async function restore(held: string | undefined, script: { dm: DmState; vt: stri
     timeoutMs,
     settleMs: 30,
     pollMs: 10,
+    dmPollMs,
     log: (l) => lines.push(l),
     dmState: () => at(i++).dm, // one poll: the display manager's state, then the VT
-    activeVt: () => at(i - 1).vt,
+    activeVt: () => {
+      vtLooks++;
+      return at(i - 1).vt;
+    },
     vtGraphics: (vt) => (vt === at(i - 1).vt ? at(i - 1).graphics : (assert.unreachable(`asked for ${vt}'s mode`) as never)),
   });
-  return { why, bound: bindOf(d, "vtcon1"), heldLeft: existsSync(join(run, HELD_FILE)), lines, polls: i };
+  return { why, bound: bindOf(d, "vtcon1"), heldLeft: existsSync(join(run, HELD_FILE)), lines, polls: i, vtLooks };
 }
 const lightdm = (active: string): DmState => ({ load: "loaded", active });
 const HELD = JSON.stringify({ vt: "tty1", consoles: ["$D/vtcon1"] });
@@ -121,6 +126,16 @@ test("the console comes back once the display manager switched to its VT and its
   assert.is(r.bound, "1");
   assert.not.ok(r.heldLeft, "the held file is removed");
   assert.is(r.polls, 5, `bound after ${r.polls} polls: not at the first poll that found tty7 in graphics mode`);
+});
+
+test("a display manager on foyer's own VT (GDM on tty1): the console comes back once its server puts that VT from text into graphics mode", async () => {
+  const tty1 = (graphics: boolean) => ({ dm: lightdm("active"), vt: "tty1", graphics });
+  const r = await restore(HELD, [tty1(true), tty1(false), tty1(false), tty1(true)]);
+  assert.is(r.why, "the display manager took tty1");
+  assert.is(r.polls, 4, `bound after ${r.polls} polls: not when tty1 went from text into graphics mode`);
+  // in graphics mode all along (not left in text mode by foyer's compositor): not taken by anyone new
+  const still = await restore(HELD, [tty1(true)], 200);
+  assert.is(still.why, "the display manager did not take the display in 200 ms");
 });
 
 test("a VT left in text mode (a text greeter), or one whose mode cannot be read: the console comes back after the settling time", async () => {
@@ -154,6 +169,13 @@ test("a display manager that never takes the display: the console comes back at 
   const r = await restore(HELD, [{ dm: lightdm("active"), vt: "tty1" }], 200);
   assert.is(r.why, "the display manager did not take the display in 200 ms");
   assert.is(r.bound, "1");
+});
+
+test("the display manager's state is asked for once per dmPollMs, the VT at every poll", async () => {
+  const r = await restore(HELD, [{ dm: lightdm("active"), vt: "tty1" }], 300, 1000);
+  assert.is(r.why, "the display manager did not take the display in 300 ms");
+  assert.is(r.polls, 1, `systemctl would have run ${r.polls} times in 300 ms`);
+  assert.ok(r.vtLooks >= 10, `the VT was looked at ${r.vtLooks} times in 300 ms at a 10 ms poll`);
 });
 
 test("a malformed held file is reported and every framebuffer console is bound", async () => {
