@@ -1,33 +1,45 @@
 // A real root with a real display manager: Debian 12 (mmdebstrap from Debian's archive) with
-// systemd and one display manager as a distribution installs it — LightDM and its GTK greeter on
-// Xorg, or greetd with agreety in foot in cage on Wayland (bookworm packages no graphical greetd
-// greeter; cage is how greetd's own documentation runs one) — plus foyer's real-root units as
-// shipped (foyer-flush.service, foyer-console.service) and node with foyer's bundles taken from
-// the foyer initramfs. The greeter's background is one flat colour (DM_BACKGROUND) so a
-// screendump tells it apart. A report unit prints on the console, once the greeter runs, the
-// processes, what the flush kept and the console's state; the machine stays up. In the LightDM
-// root two more report on root's single sign-on key: early, what it holds and whether GDM's
-// pam_gdm (taken alone from Debian's gdm3) hands it to a PAM checker; later, when it is gone.
+// systemd and one display manager as a distribution installs it — GDM (gnome-shell on Wayland),
+// LightDM and its GTK greeter on Xorg, SDDM's greeter on Xorg, or greetd with agreety in foot in
+// cage on Wayland (bookworm packages no graphical greetd greeter; cage is how greetd's own
+// documentation runs one) — plus foyer's real-root units as shipped (foyer-flush.service,
+// foyer-console.service) and node with foyer's bundles taken from the foyer initramfs. Each
+// greeter's background is one flat colour (its `background`) so a screendump tells it apart. A
+// report unit prints on the console, once the greeter runs, the processes, what the flush kept and
+// the console's state; the machine stays up. In the GDM root two more report on root's single
+// sign-on key: early, what it holds and whether GDM's pam_gdm hands it to a PAM checker; later,
+// when it is gone.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, cpSync, symlinkSync, copyFileSync } from "node:fs";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
-import { cacheDir, fresh, hashTree, keyOf, rootDisk, sh, top, unpackInitrd, VM_PASSPHRASE, type Appliance } from "./appliance.js";
+import { cacheDir, fresh, hashTree, keyOf, rootDisk, sh, stamp, top, unpackInitrd, VM_PASSPHRASE, type Appliance } from "./appliance.js";
 
-/** The display manager's greeter background, set in lightdm-gtk-greeter.conf. */
-export const DM_BACKGROUND: [number, number, number] = [0x2e, 0x7d, 0x32];
+/** The greeter background set where the display manager lets one set it (LightDM, SDDM, greetd's foot). */
+const DM_BACKGROUND: [number, number, number] = [0x2e, 0x7d, 0x32];
 const BASE = ["systemd-sysv", "dbus", "udev", "libpam-systemd", "procps", "kmod", "libstdc++6", "keyutils"];
 const HEX = "#" + DM_BACKGROUND.map((c) => c.toString(16).padStart(2, "0")).join("");
 
-export type Dm = "lightdm" | "greetd";
+export type Dm = "lightdm" | "greetd" | "gdm" | "sddm";
 /**
- * Each display manager: its packages, its greeter's process name (pgrep), how it is set up, and
- * whether its root carries the single sign-on checks (GDM's pam_gdm and the key's reports).
+ * Each display manager: its packages, its greeter's process name (pgrep), its greeter's background
+ * colour, how it is set up, and whether its root carries the single sign-on checks (pam_gdm and the
+ * key's reports).
  */
-const DMS: Record<Dm, { packages: string[]; greeter: string; configure: (tree: string) => void; sso: boolean }> = {
-  lightdm: {
-    packages: ["lightdm", "lightdm-gtk-greeter", "xserver-xorg-core", "xserver-xorg-input-libinput", "pamtester"],
-    greeter: "lightdm-gtk-gre",
+export const DMS: Record<Dm, { packages: string[]; greeter: string; background: [number, number, number]; configure: (tree: string) => void; sso: boolean }> = {
+  gdm: {
+    // gdm3 without its Recommends: gnome-shell as the greeter, on Wayland; Mesa's software renderer
+    // for mutter, as the VM has no GPU. The greeter's background is the shell theme's own grey
+    packages: ["gdm3", "libgl1-mesa-dri", "xwayland", "fonts-cantarell", "polkitd", "pamtester"],
+    greeter: "gnome-shell",
+    background: [0x23, 0x23, 0x23],
     sso: true,
+    configure: (tree) => aliasDm(tree, "gdm.service"),
+  },
+  lightdm: {
+    packages: ["lightdm", "lightdm-gtk-greeter", "xserver-xorg-core", "xserver-xorg-input-libinput"],
+    greeter: "lightdm-gtk-gre",
+    background: DM_BACKGROUND,
+    sso: false,
     configure: (tree) => {
       // what the integrator sets for a seamless hand-over (packaging/systemd/README.md): X starts on
       // what is on the screen (the frame foyer kept) instead of a black root window
@@ -40,6 +52,7 @@ const DMS: Record<Dm, { packages: string[]; greeter: string; configure: (tree: s
   greetd: {
     packages: ["greetd", "cage", "xwayland", "foot", "fonts-dejavu-core", "polkitd"],
     greeter: "agreety",
+    background: DM_BACKGROUND,
     sso: false,
     configure: (tree) => {
       // Debian's config (VT 7, the _greetd user) with a graphical greeter: greetd's own agreety in
@@ -60,6 +73,24 @@ const DMS: Record<Dm, { packages: string[]; greeter: string; configure: (tree: s
       mkdirSync(join(tree, "etc/xdg/foot"), { recursive: true });
       writeFileSync(join(tree, "etc/xdg/foot/foot.ini"), `[main]\nfont=monospace:size=14\n[colors]\nbackground=${HEX.slice(1)}\n`);
       aliasDm(tree, "greetd.service");
+    },
+  },
+  sddm: {
+    // SDDM on Xorg as Debian installs it, with the Maldives theme; its background is a small image
+    // of DM_BACKGROUND, which the theme stretches over the screen
+    packages: ["sddm", "sddm-theme-maldives", "xserver-xorg-core", "xserver-xorg-input-libinput"],
+    greeter: "sddm-greeter",
+    background: DM_BACKGROUND,
+    sso: false,
+    configure: (tree) => {
+      mkdirSync(join(tree, "etc/sddm.conf.d"), { recursive: true });
+      // (SDDM starts X with -background none itself)
+      writeFileSync(join(tree, "etc/sddm.conf.d/50-foyer.conf"), "[Theme]\nCurrent=maldives\n");
+      // (64 × 64: the theme's crop fill shows a 1 × 1 image as nothing, leaving the screen white)
+      const px = Buffer.alloc(64 * 64 * 3).map((_, i) => DM_BACKGROUND[i % 3]!);
+      writeFileSync(join(tree, "usr/share/sddm/themes/maldives/dm-background.ppm"), Buffer.concat([Buffer.from("P6\n64 64\n255\n"), px]));
+      writeFileSync(join(tree, "usr/share/sddm/themes/maldives/theme.conf.user"), "[General]\nbackground=dm-background.ppm\n");
+      aliasDm(tree, "sddm.service");
     },
   },
 };
@@ -159,6 +190,25 @@ function reportUnit(tree: string, name: string, description: string, script: str
   symlinkSync(`/lib/systemd/system/${unit}`, join(tree, `etc/systemd/system/${target}.wants/${unit}`));
 }
 
+/**
+ * Debian's part of the root, as mmdebstrap made it: a tarball cached by its package list alone, so
+ * that a new foyer bundle costs the root a repack, not a download and an install.
+ */
+function debianTree(name: string, include: string[], sso: boolean, log: (s: string) => void): string {
+  const pamGdm = "lib/x86_64-linux-gnu/security/pam_gdm.so";
+  const hooks = sso ? [`--customize-hook=test -e "$1/${pamGdm}" || { echo "no ${pamGdm} in the root" >&2; exit 1; }`] : [];
+  const args = ["--quiet", "--variant=minbase", `--include=${include.join(",")}`, ...hooks, "bookworm"];
+  const tar = join(cacheDir, `${name}-debian.tar`);
+  const key = createHash("sha256").update(args.join("\n")).digest("hex").slice(0, 16);
+  if (fresh(`${name}-debian`, key, tar)) return tar;
+  if (!existsSync("/usr/bin/mmdebstrap")) throw new Error("mmdebstrap is missing: install it (packaging/dev/setup.sh does)");
+  log(`building the ${name.replace(/^root-/, "")} root from Debian's archive (mmdebstrap)…`);
+  rmSync(tar, { force: true });
+  sh("mmdebstrap", [...args, tar]);
+  stamp(`${name}-debian`, key);
+  return tar;
+}
+
 /** Builds (or reuses) the root disk with display manager `dm`, LUKS2-encrypted with the appliance's passphrase. */
 export function buildDmRoot(a: Appliance, log: (s: string) => void = () => {}, dm: Dm = "lightdm"): { rootImage: string; luksUuid: string } {
   const name = `root-${dm}`,
@@ -166,29 +216,23 @@ export function buildDmRoot(a: Appliance, log: (s: string) => void = () => {}, d
     include = [...BASE, ...packages];
   const rootImage = join(cacheDir, `${name}.img`);
   const uuidFile = join(cacheDir, `${name}.uuid`);
+  const debian = debianTree(name, include, sso, log);
   const recipe =
     [buildDmRoot, reportUnit, aliasDm, configure].map(String).join() +
     REPORT(greeter) +
-    (sso ? KEYRING_REPORT + KEYRING_GONE + SSO_CHECK + PAM_STACK(true) : "") +
-    include.join();
-  const key = [keyOf("initrd-foyer"), hashTree([join(top, "packaging/systemd/root")]), createHash("sha256").update(recipe).digest("hex").slice(0, 8)].join(":");
+    (sso ? KEYRING_REPORT + KEYRING_GONE + SSO_CHECK + PAM_STACK(true) : "");
+  const key = [
+    keyOf("initrd-foyer"),
+    keyOf(`${name}-debian`),
+    hashTree([join(top, "packaging/systemd/root")]),
+    createHash("sha256").update(recipe).digest("hex").slice(0, 8),
+  ].join(":");
   if (fresh(name, key, rootImage) && existsSync(uuidFile)) return { rootImage, luksUuid: readFileSync(uuidFile, "utf8").trim() };
-  if (!existsSync("/usr/bin/mmdebstrap")) throw new Error("mmdebstrap is missing: install it (packaging/dev/setup.sh does)");
+  log(`making the ${dm} root disk with this foyer…`);
   const tree = join(cacheDir, `${name}-tree`);
   rmSync(tree, { recursive: true, force: true });
-  log(`building the ${dm} root from Debian's archive (mmdebstrap)…`);
-  // GDM's PAM module alone (gdm3 would bring GNOME): taken from Debian's gdm3 package inside the root
-  const pamGdm = "lib/x86_64-linux-gnu/security/pam_gdm.so";
-  const fromGdm = `cd /tmp && apt-get -q download gdm3 && dpkg-deb -x gdm3_*.deb gdm && cp gdm/${pamGdm} /${pamGdm} && rm -rf gdm gdm3_*.deb`;
-  sh("mmdebstrap", [
-    "--quiet",
-    "--variant=minbase",
-    `--include=${include.join(",")}`,
-    ...(sso ? [`--customize-hook=chroot "$1" sh -c '${fromGdm}'`] : []),
-    "bookworm",
-    tree,
-  ]);
-  if (sso && !existsSync(join(tree, pamGdm))) throw new Error(`no ${pamGdm} in the ${dm} root: taking it from Debian's gdm3 package failed`);
+  mkdirSync(tree);
+  sh("tar", ["-C", tree, "--xattrs", "--xattrs-include=*", "--numeric-owner", "-xpf", debian]);
   // foyer as a distribution package would put it in the real root: node, the bundles, the units
   const initrdTree = join(cacheDir, `${name}-initrd`);
   rmSync(initrdTree, { recursive: true, force: true });

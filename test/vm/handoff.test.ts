@@ -1,12 +1,12 @@
 // The hand-over to a real display manager, in a real boot: unlock in the initrd, switch-root into
-// Debian 12 with LightDM or greetd (test/vm/dm-root.ts), whose greeter takes the display.
+// Debian 12 with GDM, LightDM, SDDM or greetd (test/vm/dm-root.ts), whose greeter takes the display.
 // Screendumps are taken back to back across the transition (the largest gap is measured and must
 // stay ≤ 200 ms) and each is sorted: foyer's greeter, the display manager's greeter, black, a text
 // console (fbcon's grey glyphs or cursor on black), or something else. No frame may be a text
 // console; the last is the display manager's; the time from foyer's last frame to the display
 // manager's first is printed. The real root's report then says: no foyer process left, the console
 // bound again by foyer-console.service once the display manager's VT is in graphics mode, foyer's
-// log flushed to /var/log/foyer without the passphrase, and for LightDM (single sign-on,
+// log flushed to /var/log/foyer without the passphrase, and for GDM (single sign-on,
 // keyring.enabled in the appliance's profile) root's "cryptsetup" key holding the passphrase that
 // opened the disk — not the wrong one typed first —, GDM's pam_gdm handing those bytes to a PAM
 // checker, and the key gone after its timeout.
@@ -16,13 +16,13 @@ import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { requireTool } from "../helpers/index.js";
 import { buildAppliance, VM_PASSPHRASE, type Appliance } from "./appliance.js";
-import { buildDmRoot, DM_BACKGROUND, type Dm } from "./dm-root.js";
+import { buildDmRoot, DMS, type Dm } from "./dm-root.js";
 import { waitForPrompt, countColour, themeDark, type Vm } from "./qemu.js";
 import { inVm } from "./journey.js";
 
 const say = (s: string) => process.stdout.write(`• ${s}\n`);
+const roots: Partial<Record<Dm, Appliance>> = {};
 let appliance: Appliance;
-let greetd: Appliance;
 
 test.before(() => {
   for (const [t, p] of [
@@ -32,15 +32,14 @@ test.before(() => {
     ["mmdebstrap", "mmdebstrap"],
   ] as const)
     requireTool(t, p);
-  const a = buildAppliance(say);
-  appliance = { ...a, ...buildDmRoot(a, say, "lightdm") };
-  greetd = { ...a, ...buildDmRoot(a, say, "greetd") };
+  appliance = buildAppliance(say);
+  for (const dm of ["gdm", "lightdm", "sddm", "greetd"] as const) roots[dm] = { ...appliance, ...buildDmRoot(appliance, say, dm) };
 });
 
 type Kind = "foyer" | "dm" | "black" | "off" | "text" | "other";
 
-/** One pass over a screendump: which of the expected pictures it is. */
-function classify(s: { width: number; height: number; rgb: Buffer }): Kind {
+/** One pass over a screendump: which of the expected pictures it is, `bg` the display manager's greeter background. */
+function classify(s: { width: number; height: number; rgb: Buffer }, bg: [number, number, number]): Kind {
   let foyer = 0,
     dm = 0,
     black = 0,
@@ -50,7 +49,7 @@ function classify(s: { width: number; height: number; rgb: Buffer }): Kind {
     x1 = -1,
     y0 = s.height,
     y1 = -1; // where anything not black is
-  const [dr, dg, db] = DM_BACKGROUND;
+  const [dr, dg, db] = bg;
   for (let i = 0; i + 2 < s.rgb.length; i += 3) {
     const r = s.rgb[i]!,
       g = s.rgb[i + 1]!,
@@ -101,6 +100,7 @@ async function watch(
   t0: number,
   limitS: number,
   holdS: number,
+  bg: [number, number, number],
   until: Kind = "dm",
 ): Promise<{ runs: Run[]; frames: number; maxGapMs: number }> {
   const runs: Run[] = [];
@@ -113,7 +113,7 @@ async function watch(
     maxGapMs = Math.max(maxGapMs, now - last);
     last = now;
     frames++;
-    const kind = classify(s);
+    const kind = classify(s, bg);
     const at = vm.seconds - t0;
     const cur = runs.at(-1);
     if (cur?.kind === kind) {
@@ -147,7 +147,7 @@ function tell(w: Awaited<ReturnType<typeof watch>>, dm: Dm): number {
  * (its first line, the console from there, and its process list).
  */
 async function handOver(vm: Vm, name: string, dm: Dm): Promise<{ w: Awaited<ReturnType<typeof watch>>; dmLine: string; rest: string; ps: string }> {
-  const w = await watch(vm, name, vm.seconds, 420, 5);
+  const w = await watch(vm, name, vm.seconds, 420, 5, DMS[dm].background);
   tell(w, dm);
   await vm.screen(join(tmpdir(), `foyer-vm-${name}-end.png`));
   const [dmLine] = await vm.waitSerial(/FOYER-DM greeter=\S+ vt=\S+ uptime=[\d.]+/, 300_000, `the ${dm} root's report`);
@@ -181,8 +181,8 @@ function judge(w: Awaited<ReturnType<typeof watch>>, name: string): void {
   assert.is(w.runs.at(-1)?.kind, "dm", `the display manager's greeter is not on screen at the end: ${w.runs.map((r) => r.kind).join(" → ")}`);
 }
 
-test("unlock, switch-root, LightDM takes the display: no text-console frame, no foyer process left, the log kept", async () => {
-  await inVm(appliance, { append: "rd.foyer.profile=vm" }, "handoff", async (vm) => {
+test("unlock, switch-root, GDM takes the display (gnome-shell on Wayland, foyer's VT): no text-console frame, the sign-on consumed by pam_gdm", async () => {
+  await inVm(roots.gdm!, { append: "rd.foyer.profile=vm" }, "handoff-gdm", async (vm) => {
     await vm.waitSerial(/greeter interactive ms=\d+/, 480_000, "foyer's greeter interactive");
     await waitForPrompt(vm, 240_000);
     // a wrong passphrase first: systemd-cryptsetup asks again, and single sign-on must not keep it
@@ -191,17 +191,26 @@ test("unlock, switch-root, LightDM takes the display: no text-console frame, no 
     // the re-prompt drawn ("That passphrase did not work" in the danger colour) before typing, as a person would
     await waitForPrompt(vm, 120_000, undefined, (s) => countColour(s, [0xff, 0x8c, 0x8c], 30) > 40);
     await vm.type(VM_PASSPHRASE, "de");
-    const { w, dmLine, rest, ps } = await handOver(vm, "handoff", "lightdm");
+    const { w, dmLine, rest, ps } = await handOver(vm, "handoff-gdm", "gdm");
+    // gnome-shell's first frame is its grey stage; its login widgets follow: the user name field's
+    // focus ring in Adwaita's accent blue
+    const drawn = await (async () => {
+      for (const until = vm.seconds + 120; vm.seconds < until; await new Promise((r) => setTimeout(r, 2000)))
+        if (countColour(await vm.screen(join(tmpdir(), "foyer-vm-handoff-gdm-greeter.png")), [0x35, 0x84, 0xe4], 20) > 300) return vm.seconds;
+      return NaN;
+    })();
+    say(`GDM's login widgets drawn at ${drawn.toFixed(0)} s of the journey`);
     const [keyLine] = /FOYER-DM-KEYRING [^\n]*/.exec(vm.serial) ?? ["FOYER-DM-KEYRING (no report)"];
     say(keyLine.trim());
 
-    judge(w, "handoff");
-    assert.match(dmLine, /greeter=running/);
+    judge(w, "handoff-gdm");
+    assert.ok(!Number.isNaN(drawn), `GDM's login widgets were not drawn within 120 s of its first frame; see ${tmpdir()}/foyer-vm-handoff-gdm-greeter.png`);
+    // GDM starts its greeter on the VT foyer had (tty1), not on a VT of its own
+    assert.match(dmLine, /greeter=running vt=tty1/, "gnome-shell is not running on tty1");
     assert.not.match(ps, /\b(node|cage|cog|seatd|grim|foyerd)\b/, `a foyer process is left in the real root: ${ps}`);
-    assert.match(ps, /\bXorg\b/, `no X server in the real root: ${ps}`);
-    assert.not.match(rest, /FOYER-DM-VTCON \S+ bind=0 \(?.*frame buffer/i, "a framebuffer console is still unbound");
-    // bound once X put its VT in graphics mode, not after a wait in text mode
-    assert.match(rest, /FOYER-DM-CONSOLE-LOG text console bound again \(\d+\): the display manager took tty\d+\r?\n/);
+    assert.match(ps, /\bgdm3\b[\s\S]*\bgnome-shell\b/, `GDM's gnome-shell is not running in the real root: ${ps}`);
+    // bound once mutter put tty1 from the text mode foyer's compositor left it in into graphics mode
+    assert.match(rest, /FOYER-DM-CONSOLE-LOG text console bound again \(\d+\): the display manager took tty1\r?\n/);
     assertLogKept(rest);
     assert.not.ok(vm.serial.includes(VM_PASSPHRASE), "the passphrase appeared on the serial console");
     // single sign-on: foyer did not keep the wrong one, put the one that opened the root last (what
@@ -213,8 +222,8 @@ test("unlock, switch-root, LightDM takes the display: no text-console frame, no 
       /FOYER-DM-KEYRING serial=\d+ timeout=(\d+s|[12]m) payload=match entries=2/,
       "root's 'cryptsetup' key is missing, does not expire within 150 s, or does not end with the passphrase",
     );
-    // consumed as GDM consumes it: pam_gdm in a unit with gdm.service's KeyringMode=shared gives
-    // pam_exec's checker the passphrase's bytes; the stack without pam_gdm fails the same check
+    // consumed as GDM consumes it: its own pam_gdm, in a unit with gdm.service's KeyringMode=shared,
+    // gives pam_exec's checker the passphrase's bytes; the stack without pam_gdm fails the same check
     const [pamLine] = /FOYER-DM-PAM [^\n]*/.exec(vm.serial) ?? ["FOYER-DM-PAM (no report)"];
     say(pamLine.trim());
     assert.match(pamLine, /pam_gdm=pass without=fail/, "GDM's PAM module did not hand the passphrase on (or the check passes without it)");
@@ -225,8 +234,31 @@ test("unlock, switch-root, LightDM takes the display: no text-console frame, no 
   });
 });
 
+/** The journey of an X display manager (LightDM, SDDM): unlock, its greeter on X's VT, the console given back. */
+async function xDm(dm: "lightdm" | "sddm", name: string): Promise<void> {
+  await inVm(roots[dm]!, { append: "rd.foyer.profile=vm" }, name, async (vm) => {
+    await vm.waitSerial(/greeter interactive ms=\d+/, 480_000, "foyer's greeter interactive");
+    await waitForPrompt(vm, 240_000);
+    await vm.type(VM_PASSPHRASE, "de");
+    const { w, dmLine, rest, ps } = await handOver(vm, name, dm);
+    judge(w, name);
+    assert.match(dmLine, /greeter=running/);
+    assert.not.match(ps, /\b(node|cage|cog|seatd|grim|foyerd)\b/, `a foyer process is left in the real root: ${ps}`);
+    assert.match(ps, /\bXorg\b/, `no X server in the real root: ${ps}`);
+    assert.not.match(rest, /FOYER-DM-VTCON \S+ bind=0 \(?.*frame buffer/i, "a framebuffer console is still unbound");
+    // bound once X put its VT in graphics mode, not after a wait in text mode
+    assert.match(rest, /FOYER-DM-CONSOLE-LOG text console bound again \(\d+\): the display manager took tty\d+\r?\n/);
+    assertLogKept(rest);
+    assert.not.ok(vm.serial.includes(VM_PASSPHRASE), "the passphrase appeared on the serial console");
+  });
+}
+
+test("unlock, switch-root, LightDM takes the display: no text-console frame, no foyer process left, the log kept", () => xDm("lightdm", "handoff"));
+
+test("unlock, switch-root, SDDM takes the display: no text-console frame, no foyer process left, the log kept", () => xDm("sddm", "handoff-sddm"));
+
 test("unlock, switch-root, greetd takes the display (agreety in foot in cage): no text-console frame, the console given back", async () => {
-  await inVm(greetd, { append: "rd.foyer.profile=vm" }, "handoff-greetd", async (vm) => {
+  await inVm(roots.greetd!, { append: "rd.foyer.profile=vm" }, "handoff-greetd", async (vm) => {
     await vm.waitSerial(/greeter interactive ms=\d+/, 480_000, "foyer's greeter interactive");
     await waitForPrompt(vm, 240_000);
     await vm.type(VM_PASSPHRASE, "de");
@@ -243,12 +275,12 @@ test("unlock, switch-root, greetd takes the display (agreety in foot in cage): n
 });
 
 test("no display manager (LightDM masked): foyer-console.service gives the console back at once, and tty1's login prompt shows", async () => {
-  await inVm(appliance, { append: "rd.foyer.profile=vm systemd.mask=lightdm.service" }, "handoff-no-dm", async (vm) => {
+  await inVm(roots.lightdm!, { append: "rd.foyer.profile=vm systemd.mask=lightdm.service" }, "handoff-no-dm", async (vm) => {
     await vm.waitSerial(/greeter interactive ms=\d+/, 480_000, "foyer's greeter interactive");
     await waitForPrompt(vm, 240_000);
     await vm.type(VM_PASSPHRASE, "de");
     const t0 = vm.seconds;
-    const w = await watch(vm, "handoff-no-dm", t0, 300, 3, "text");
+    const w = await watch(vm, "handoff-no-dm", t0, 300, 3, DMS.lightdm.background, "text");
     for (const r of w.runs) say(`${r.kind.padEnd(5)} ${r.from.toFixed(2)}–${r.to.toFixed(2)} s after Enter (${r.frames} frames)`);
     await vm.screen(join(tmpdir(), "foyer-vm-handoff-no-dm-end.png"));
     await vm.waitSerial(/FOYER-DM-END/, 120_000, "the root's report");
