@@ -17,15 +17,15 @@ export const top = join(dirname(fileURLToPath(import.meta.url)), "../..");
 export const ASK_DIR = "/run/systemd/ask-password";
 
 /**
- * Polls `pred` every 20 ms until it holds, for state no event reports (a terminal's screen, a
- * child's output). Unlike a loop raced by withTimeout, it stops polling when it gives up, so a
+ * Polls `pred` every `everyMs` (20 ms) until it holds, for state no event reports (a terminal's
+ * screen, a child's output). Unlike a loop raced by withTimeout, it stops polling when it gives up, so a
  * failed wait cannot keep the suite's process alive.
  */
-export async function pollUntil(pred: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+export async function pollUntil(pred: () => boolean | Promise<boolean>, ms: number, what: string, everyMs = 20): Promise<void> {
   const end = Date.now() + ms;
   while (!(await pred())) {
     if (Date.now() > end) throw new Error(`${what} timed out after ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
