@@ -14,7 +14,8 @@ const SYSTEMD_PRIVATE_PATH = "/run/systemd/private";
 export const SYSTEMD_PRIVATE = `unix:path=${SYSTEMD_PRIVATE_PATH}`;
 const INITRD_RELEASE = "/etc/initrd-release";
 const SYSTEM_BUS_SOCKET = "/run/dbus/system_bus_socket";
-const CALL_TIMEOUT_MS = 5000;
+/** each call's bound once connected: a busy boot's systemd takes seconds to start a unit */
+export const CALL_TIMEOUT_MS = 5000;
 
 export interface SystemdBusOptions {
   /**
@@ -24,7 +25,10 @@ export interface SystemdBusOptions {
   address: string;
   /** true when `address` is systemd's own socket (peer-to-peer); "auto" decides it itself */
   peer?: boolean;
+  /** how long connecting may take, all tries together */
   timeoutMs?: number;
+  /** each call's bound once connected; CALL_TIMEOUT_MS when not given */
+  callTimeoutMs?: number;
 }
 
 /** The address "auto" resolves to, and whether it is peer-to-peer. */
@@ -47,30 +51,31 @@ export type SystemdBus = BusConnection;
  */
 export async function connectSystemd(o: SystemdBusOptions): Promise<SystemdBus> {
   const ms = o.timeoutMs ?? CALL_TIMEOUT_MS;
+  const callMs = o.callTimeoutMs ?? CALL_TIMEOUT_MS;
   if (o.address === "auto") {
     const r = resolveSystemdAddress("auto");
     try {
-      return await connectTries(r.address, r.peer, ms);
+      return await connectTries(r.address, r.peer, ms, callMs);
     } catch (e) {
       // a socket file left by a stopped bus, or a bus that hangs: systemd's own socket still answers
       if (r.peer) throw e;
-      return await connectTries(SYSTEMD_PRIVATE, true, ms);
+      return await connectTries(SYSTEMD_PRIVATE, true, ms, callMs);
     }
   }
-  return connectTries(o.address, o.peer ?? resolveSystemdAddress(o.address).peer, ms);
+  return connectTries(o.address, o.peer ?? resolveSystemdAddress(o.address).peer, ms, callMs);
 }
 
-async function connectTries(address: string, peer: boolean, ms: number): Promise<SystemdBus> {
-  if (!peer) return connectOnce(address, false, ms);
+async function connectTries(address: string, peer: boolean, ms: number, callMs: number): Promise<SystemdBus> {
+  if (!peer) return connectOnce(address, false, ms, callMs);
   // Seen against systemd 252 with no bus daemon running: about one peer connection in three
   // from dbus-next never gets an answer to its first call (systemctl on the same socket always
   // does; the cause is not found). A fresh connection does answer, so a peer gets a few tries,
-  // each with a share of the time.
+  // each with a share of the time. The share bounds the try only, not the calls made after it.
   const tries = 5;
   let last: unknown;
   for (let i = 0; i < tries; i++) {
     try {
-      return await connectOnce(address, true, Math.max(200, Math.floor(ms / tries)));
+      return await connectOnce(address, true, Math.max(200, Math.floor(ms / tries)), callMs);
     } catch (e) {
       last = e;
     }
@@ -78,8 +83,8 @@ async function connectTries(address: string, peer: boolean, ms: number): Promise
   throw last;
 }
 
-function connectOnce(address: string, peer: boolean, timeoutMs: number): Promise<SystemdBus> {
-  return BusConnection.connect({ address, peer, name: "systemd", destination: SYSTEMD_NAME, timeoutMs, ready: version });
+function connectOnce(address: string, peer: boolean, timeoutMs: number, callTimeoutMs: number): Promise<SystemdBus> {
+  return BusConnection.connect({ address, peer, name: "systemd", destination: SYSTEMD_NAME, timeoutMs, callTimeoutMs, ready: version });
 }
 
 export function manager(bus: SystemdBus, member: string, signature = "", body: unknown[] = []): Promise<unknown[]> {

@@ -32,6 +32,7 @@ import {
   SYSTEMD_NAME,
   SYSTEMD_PATH,
   MANAGER,
+  CALL_TIMEOUT_MS,
   type SystemdBus,
   type SystemdBusOptions,
 } from "./systemd-bus.js";
@@ -222,9 +223,8 @@ export class SystemdLink extends EventEmitter {
    * Subscribe() and the match rule for the Manager's signals, once per connection: the current
    * bus, ready to deliver JobNew/JobRemoved.
    */
-  subscribed(): Promise<SystemdBus> {
-    const bus = this.bus;
-    if (!bus) return Promise.reject(new FoyerError("unsupported", "systemd's bus is not connected"));
+  async subscribed(): Promise<SystemdBus> {
+    const bus = await this.current(this.#o.callTimeoutMs ?? CALL_TIMEOUT_MS);
     if (this.#subscription?.bus !== bus) {
       const p = subscribe(bus, [MANAGER_MATCH]).then(() => bus);
       p.catch(() => {
@@ -235,7 +235,34 @@ export class SystemdLink extends EventEmitter {
     return this.#subscription.p;
   }
 
+  /**
+   * The current bus, or the next one when it is back within `waitMs` (Infinity: whenever it is):
+   * a start asked for while the link reconnects waits for it instead of failing at once.
+   */
+  current(waitMs: number): Promise<SystemdBus> {
+    const bus = this.bus;
+    if (bus) return Promise.resolve(bus);
+    const gone = () => new FoyerError("unsupported", "systemd's bus is not connected");
+    if (this.#closed) return Promise.reject(gone());
+    return new Promise((resolve, reject) => {
+      const up = (b: SystemdBus) => {
+        clearTimeout(timer);
+        this.off("closed", closed);
+        resolve(b);
+      };
+      const closed = () => {
+        clearTimeout(timer);
+        this.off("up", up);
+        reject(gone());
+      };
+      const timer = Number.isFinite(waitMs) ? setTimeout(closed, waitMs) : undefined;
+      this.once("up", up);
+      this.once("closed", closed);
+    });
+  }
+
   close(): void {
+    if (!this.#closed) this.emit("closed");
     this.#closed = true;
     this.#reconnect.stop();
     this.#bus?.close();
@@ -343,6 +370,8 @@ class UnitRun implements Launched {
   #onUp = () => void this.#reattach();
   #started: Promise<void>;
   #stopping?: Promise<Exit>;
+  /** StartTransientUnit was sent */
+  #asked = false;
 
   constructor(
     private link: SystemdLink,
@@ -360,6 +389,8 @@ class UnitRun implements Launched {
     this.#started = this.#start().catch((e) => {
       const name = dbusErrorName(e);
       this.log.error(`${spec.name} failed to start as unit '${unit}'`, { err: describe(e), ...(name ? { dbus: name } : {}) });
+      // no answer is no refusal: systemd may start the unit after all, beside the next start
+      if (this.#asked && !name) void this.#stopUnanswered();
       this.#finish({ code: 127, signal: null });
     });
   }
@@ -378,6 +409,7 @@ class UnitRun implements Launched {
     await this.sweep();
     const bus = await this.link.subscribed();
     await bus.addMatch(this.#match);
+    this.#asked = true;
     const [job] = await manager(bus, "StartTransientUnit", "ssa(sv)a(sa(sv))", [this.unit, "fail", props, []]);
     this.#job = str(job, "StartTransientUnit's job");
     this.log.debug(`started ${this.spec.name}`, { unit: this.unit, argv0: this.spec.argv[0] });
@@ -479,6 +511,18 @@ class UnitRun implements Launched {
     this.link.off("up", this.#onUp);
     this.link.bus?.removeMatch(this.#match);
     this.#resolve(x);
+  }
+
+  /** Stops the unit of a start systemd did not answer, once its bus is there (it may be there late). */
+  async #stopUnanswered(): Promise<void> {
+    try {
+      const bus = await this.link.current(Infinity);
+      await manager(bus, "StopUnit", "ss", [this.unit, "replace"]);
+      this.log.warning(`${this.spec.name}: stopped '${this.unit}', whose start systemd did not answer in time`);
+    } catch (e) {
+      if (dbusErrorName(e) === "org.freedesktop.systemd1.NoSuchUnit") this.log.info(`${this.spec.name}: '${this.unit}' was never started`);
+      else this.log.warning(`${this.spec.name}: cannot stop '${this.unit}', whose start systemd did not answer`, { err: describe(e) });
+    }
   }
 
   /** After the bus came back: signals may have been missed, so the unit's state is read anew. */

@@ -35,7 +35,7 @@ test.after(async () => {
 
 test("a call systemd never answers: it times out, and the connection is given up as lost", async () => {
   answering = true;
-  const sd = await connectSystemd({ address, peer: false, timeoutMs: 500 });
+  const sd = await connectSystemd({ address, peer: false, timeoutMs: 500, callTimeoutMs: 500 });
   let lost = "";
   sd.on("end", (why: string) => (lost = why));
   answering = false;
@@ -52,7 +52,7 @@ test("a call systemd never answers: it times out, and the connection is given up
 test("the link: a silent systemd is dropped, and a new connection is made once it answers again", async () => {
   answering = true;
   const lines: string[] = [];
-  const link = await SystemdLink.open({ address, peer: false, timeoutMs: 500 }, collectingLogger(lines));
+  const link = await SystemdLink.open({ address, peer: false, timeoutMs: 500, callTimeoutMs: 500 }, collectingLogger(lines));
   try {
     const first = link.bus!;
     answering = false;

@@ -6,7 +6,7 @@
 // (peer-to-peer, no bus daemon) are shown from inside the container.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { readFileSync, existsSync } from "node:fs";
+import { readFileSync, existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SystemdContainer, nodeArgv } from "../helpers/nspawn.js";
 import { collectingLogger, pollUntil, withTimeout } from "../helpers/index.js";
@@ -171,6 +171,45 @@ test("systemd's private socket, peer-to-peer (no bus daemon, no Hello): a unit s
   const out = JSON.parse(r.stdout.trim().split("\n").pop()!);
   assert.equal(out.exit, { code: 7, signal: null });
   assert.equal(out.peer, true);
+});
+
+/** The fixture's `paused` run: systemd (the container's PID 1) stopped for `pauseMs` as the start is asked. */
+async function pausedStart(argv: string[], pauseMs: number): Promise<{ exit: { code: number | null; signal: string | null }; log: string[] }> {
+  for (const f of ["foyer-connected", "foyer-go"]) rmSync(join(c.root, "tmp", f), { force: true });
+  const r = c.execAsync(nodeArgv(FIXTURE, ["paused", ...argv]), 90_000);
+  await pollUntil(() => existsSync(join(c.root, "tmp/foyer-connected")), 60_000, "the fixture connected");
+  process.kill(c.pid, "SIGSTOP");
+  try {
+    writeFileSync(join(c.root, "tmp/foyer-go"), "");
+    await new Promise((res) => setTimeout(res, pauseMs));
+  } finally {
+    process.kill(c.pid, "SIGCONT");
+  }
+  const out = await r;
+  assert.equal(out.code, 0, out.stderr);
+  return JSON.parse(out.stdout.trim().split("\n").pop()!);
+}
+
+test("a busy systemd (paused 1.5 s) on the private socket, as foyerd connects in an initrd: the start waits for it", async () => {
+  const out = await pausedStart(["/bin/sh", "-c", "exit 7"], 1500);
+  assert.equal(out.exit, { code: 7, signal: null }, out.log.join("\n"));
+  assert.not.ok(
+    out.log.some((l) => l.includes("failed to start")),
+    out.log.join("\n"),
+  );
+});
+
+test("a start systemd answers too late (paused 8 s): reported as failed, and the unit it made late is stopped", async () => {
+  const out = await pausedStart(["/bin/sh", "-c", "exec sleep 1000"], 8000);
+  const log = out.log.join("\n");
+  assert.equal(out.exit, { code: 127, signal: null }, log);
+  assert.match(log, /did not answer StartTransientUnit within 5000 ms/, log);
+  assert.match(log, /stopped 'foyer-paused-\d+-1\.service', whose start systemd did not answer in time/);
+  await pollUntil(
+    () => !/foyer-paused-/.test(c.exec(["systemctl", "list-units", "--no-legend", "--plain", "foyer-paused-*"]).stdout),
+    20_000,
+    "the late unit gone",
+  );
 });
 
 test("without a system bus (dbus stopped, as in an initrd without one) auto uses the private socket", async () => {
