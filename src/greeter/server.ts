@@ -24,7 +24,8 @@ export interface GreeterServerOptions {
   log: Logger;
   /** the current full state, sent to every client on connect */
   snapshot: () => StateMessage;
-  onReady: () => void;
+  /** the page is interactive: it painted the prompt `paintedMsAgo` ms ago */
+  onReady: (paintedMsAgo: number) => void;
   onAnswer: (key: number, secret: Secret) => void;
   onCancel: (key: number) => void;
   onClients: (count: number) => void;
@@ -48,6 +49,8 @@ export const MAX_CLIENTS = 16;
  * ~200 KB, the terminal's frames in flight are bounded by its own flow control (terminal.ts)
  */
 export const MAX_BACKLOG_BYTES = 4 << 20;
+/** POST /session's body: a token (43 characters) or nothing */
+const MAX_SESSION_BODY = 256;
 
 export class GreeterServer {
   #o: GreeterServerOptions;
@@ -126,15 +129,35 @@ export class GreeterServer {
   }
 
   /**
-   * The live launch's token for its page, which has none in its URL: the connection is root's or
-   * the greeter's (the listener saw to it), and the request the page's own (Host, Origin).
+   * A page's token and the state to paint before its socket opens. The live launch's page has no
+   * token in its URL and sends an empty body: it gets the launch's. A page with one (root's URL)
+   * sends it as the body: it gets the state if the token is good. The connection is root's or the
+   * greeter's (the listener saw to it), and the request the page's own (Host, Origin).
    */
   #session(req: IncomingMessage, res: ServerResponse): void {
     res.setHeader("Cache-Control", "no-store");
     if (!this.#hostOk(req) || !this.#originOk(req)) return void res.writeHead(403).end();
-    const token = this.#listener().session();
-    if (token === undefined) return void res.writeHead(404, { "Content-Type": "application/json" }).end('{"error":"no greeter launch is live"}');
-    res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ token }));
+    const json = { "Content-Type": "application/json" };
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (d: Buffer) => {
+      size += d.length;
+      if (size <= MAX_SESSION_BODY) return void chunks.push(d);
+      // no more of it is read: the answer, then the connection goes
+      req.pause();
+      if (!res.headersSent) res.writeHead(413, { ...json, Connection: "close" }).end('{"error":"the body is a token, nothing longer"}', () => req.destroy());
+    });
+    req.on("end", () => {
+      if (size > MAX_SESSION_BODY) return;
+      const body = Buffer.concat(chunks);
+      const token = body.length > 0 ? this.#listener().tokenOf(body) : this.#listener().session();
+      if (token === undefined)
+        return void res
+          .writeHead(body.length > 0 ? 403 : 404, json)
+          .end(body.length > 0 ? '{"error":"not a live token"}' : '{"error":"no greeter launch is live"}');
+      res.writeHead(200, json).end(JSON.stringify({ token, state: this.#o.snapshot() }));
+    });
+    req.on("error", () => res.destroy());
   }
 
   /** The token a WebSocket upgrade carries, if it is the boot's or a live launch's; undefined otherwise. */
@@ -232,7 +255,7 @@ export class GreeterServer {
             this.#sendState(ws);
             return;
           case "ready":
-            this.#o.onReady();
+            this.#o.onReady(m.data.paintedMsAgo ?? 0);
             return;
           case "cancel":
             this.#o.onCancel(m.data.key);

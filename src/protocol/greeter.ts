@@ -119,8 +119,11 @@ export type ServerMessage = z.infer<typeof ServerMessage>;
 
 export const ClientMessage = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("hello"), version: z.int() }),
-  /** the UI has rendered the state it was sent: the greeter is interactive */
-  z.strictObject({ type: z.literal("ready") }),
+  /**
+   * the UI has rendered the state it was sent: the greeter is interactive. `paintedMsAgo`: the
+   * page painted it that long before its socket opened (POST /session carried it)
+   */
+  z.strictObject({ type: z.literal("ready"), paintedMsAgo: z.optional(z.int().check(z.gte(0), z.lte(600_000))) }),
   z.strictObject({ type: z.literal("cancel"), key: z.int().check(z.positive()) }),
   z.strictObject({ type: z.literal("recovery_action"), action: z.enum(["continue", "reboot", "poweroff"]) }),
   /** the root terminal (sulogin); `repair`: the file system's repair, behind the same root password */

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { escapeControlsText } from "../base/controls.js";
 import type { Logger } from "../base/log.js";
-import { processStartMs, type Timeline } from "../state/timeline.js";
+import { monotonicNowMs, processStartMs, type Timeline } from "../state/timeline.js";
 import type { Clock } from "./parts.js";
 
 export interface Milestone {
@@ -24,10 +24,11 @@ export class Milestones {
     private log: Logger,
   ) {}
 
-  mark(name: string): Milestone {
-    const m = { name, at: this.clock.now() - this.#t0 };
+  /** `agoMs`: it happened that long before now (a page that painted before it could say so) */
+  mark(name: string, agoMs = 0): Milestone {
+    const m = { name, at: this.clock.now() - agoMs - this.#t0 };
     this.list.push(m);
-    this.timeline.mark(name);
+    this.timeline.mark(name, monotonicNowMs() - agoMs);
     this.log.info(name, { ms: m.at });
     return m;
   }

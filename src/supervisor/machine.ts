@@ -72,7 +72,7 @@ export type Event =
   | { type: "start" }
   | { type: "display_ready" }
   | { type: "display_exited"; code: number | null; signal: string | null }
-  | { type: "greeter_connected" }
+  | { type: "greeter_connected"; paintedMsAgo?: number }
   | { type: "greeter_lost" } // the last page connection closed
   | { type: "greeter_exited"; code: number | null; signal: string | null }
   | { type: "timer" }

@@ -156,7 +156,7 @@ export function realParts(o: SupervisorOptions): BuildParts {
       listener: o.first.listener,
       log: o.log.child("greeter"),
       snapshot: () => h.snapshot(),
-      onReady: () => h.dispatch({ type: "greeter_connected" }),
+      onReady: (paintedMsAgo) => h.dispatch({ type: "greeter_connected", paintedMsAgo }),
       onAnswer: (key, secret) => h.answer(key, secret),
       onCancel: (key) => h.decline(key),
       // the last page gone while its browser lives: the machine gives it lostTimeoutMs to come back

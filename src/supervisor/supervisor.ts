@@ -22,6 +22,7 @@ import type { Logger } from "../base/log.js";
 import type { StateMessage } from "../protocol/greeter.js";
 import type { Secret } from "../base/secret.js";
 import { logDir } from "../state/overlay.js";
+import { monotonicNowMs } from "../state/timeline.js";
 
 /** Events for the outside (D-Bus, tests): "phase", "greeter-exited", "prompts", "milestone", "state" (any change of state or flow). */
 export class Supervisor extends EventEmitter {
@@ -96,8 +97,8 @@ export class Supervisor extends EventEmitter {
     return this.#state;
   }
 
-  #mark(name: string): void {
-    this.emit("milestone", this.milestones.mark(name));
+  #mark(name: string, agoMs = 0): void {
+    this.emit("milestone", this.milestones.mark(name, agoMs));
   }
 
   async start(): Promise<void> {
@@ -223,9 +224,11 @@ export class Supervisor extends EventEmitter {
       this.#log.warning("greeter page did not come back, restarting the greeter");
     if (e.type === "greeter_connected" && before.greeter.kind === "starting" && next.greeter.kind === "running") {
       this.#lastConnectedAt = now();
-      this.#p.timeline.end("greeter start");
-      this.#mark(next.restarts === 0 ? "greeter interactive" : "greeter interactive again");
-      this.#log.info("greeter respawn time", { ms: now() - this.#greeterStartedAt, restarts: next.restarts });
+      // a page that painted before its socket opened took keys from then on
+      const ago = Math.min(e.paintedMsAgo ?? 0, now() - this.#greeterStartedAt);
+      this.#p.timeline.end("greeter start", monotonicNowMs() - ago);
+      this.#mark(next.restarts === 0 ? "greeter interactive" : "greeter interactive again", ago);
+      this.#log.info("greeter respawn time", { ms: now() - ago - this.#greeterStartedAt, restarts: next.restarts });
       if (next.restarts === 0) logMemory(this.#log, () => (this.#policy.hasGreeter ? this.#p.greeterUser.rssKb() : 0));
     }
     for (const fx of effects) {

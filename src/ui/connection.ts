@@ -3,6 +3,9 @@
 // never sent in a request), or, for the page a greeter launch opened (its URL has none: a
 // browser's command line is every user's to read), from POST /session on its own origin.
 //
+// The page paints the state POST /session carries before its socket opens; what is typed and
+// submitted meanwhile stays in the page and goes once the socket is there (unlock.ts).
+//
 // A page that was on the screen and is hidden (a tab opened over it by a browser shortcut the page
 // could not cancel, pressed before it had the focus) lets go of its socket until it is shown
 // again: foyerd then sees no greeter and restarts the browser after greeter.lostTimeoutMs, so
@@ -47,14 +50,22 @@ export function connect(handlers: {
     retry = setTimeout(dial, retryMs);
     retryMs = Math.min(retryMs * 2, 2000);
   };
+  let painted = false; // the state from POST /session went to the views: once per page
   const dial = () => {
-    if (token === undefined) {
-      // the launch's token, once per page: a socket that closes before it opened asks again (the
-      // launch it belonged to may have ended)
-      void session().then((s) => {
+    if (token === undefined || !painted) {
+      // the launch's token, once per page (a socket that closes before it opened asks again: the
+      // launch it belonged to may have ended), and the state to paint before the socket opens
+      void session(token).then((s) => {
         if (away) return;
-        if (s === undefined) return redial();
-        token = s;
+        if (!painted && s?.state && !c.open()) {
+          painted = true;
+          handlers.state(s.state, c);
+        }
+        painted = true; // a page whose first ask failed paints from its socket, as before
+        if (token === undefined) {
+          if (s === undefined) return redial();
+          token = s.token;
+        }
         dial();
       });
       return;
@@ -113,13 +124,18 @@ export function connect(handlers: {
   return c;
 }
 
-/** The greeter launch's token from foyerd, or undefined (no launch is live, or foyerd is not there). */
-async function session(): Promise<string | undefined> {
+/**
+ * The greeter launch's token (or the page's own `token`, checked) and the current state from
+ * foyerd; undefined when no launch is live, the token is not, or foyerd is not there.
+ */
+async function session(token?: string): Promise<{ token: string; state?: StateMessage } | undefined> {
   try {
-    const r = await fetch("/session", { method: "POST", cache: "no-store" });
+    const r = await fetch("/session", { method: "POST", cache: "no-store", body: token ?? "" });
     if (!r.ok) return undefined;
-    const body = (await r.json()) as { token?: unknown };
-    return typeof body.token === "string" ? body.token : undefined;
+    const body = (await r.json()) as { token?: unknown; state?: unknown };
+    if (typeof body.token !== "string") return undefined;
+    const m = ServerMessage.safeParse(body.state);
+    return { token: body.token, ...(m.success && m.data.type === "state" ? { state: m.data } : {}) };
   } catch {
     return undefined;
   }

@@ -16,6 +16,8 @@ import { lockBrowserKeys } from "./kiosk-keys.js";
 const views = { unlock: "unlock-view", recovery: "recovery-view", firstboot: "firstboot-view" } as const;
 const statusEl = document.getElementById("status")!;
 let readySent = false;
+/** performance.now() at this page's first paint of a state, maybe before its socket opened */
+let paintedAt: number | undefined;
 let recovery: Promise<typeof import("./recovery.js")> | undefined;
 const loadRecovery = () => (recovery ??= import("./recovery.js"));
 let recoveryWired = false;
@@ -52,10 +54,15 @@ function render(s: StateMessage, c: Connection): void {
   else renderUnlock(s, c, statusEl);
   if (s.flow !== "firstboot") leaveFirstboot();
   renderOsk(s);
+  // after the browser painted a state: that is when a person can act (a field takes keys before
+  // the socket opens; unlock.ts sends what was typed once it has)
+  if (paintedAt === undefined) requestAnimationFrame(() => (paintedAt ??= performance.now()));
   if (!readySent && c.open()) {
     readySent = true;
-    // after the browser painted this state: that is when a person can act
-    requestAnimationFrame(() => c.send({ type: "ready" }));
+    requestAnimationFrame(() => {
+      const at = (paintedAt ??= performance.now());
+      c.send({ type: "ready", paintedMsAgo: Math.min(600_000, Math.round(performance.now() - at)) });
+    });
   }
 }
 

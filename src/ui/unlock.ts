@@ -27,6 +27,8 @@ let conn: Connection | undefined;
 let statusEl: HTMLElement;
 /** a passphrase went out from this page: with nothing left to ask, the boot goes on */
 let answered = false;
+/** the request whose form was submitted before the socket opened: it goes when the socket is there */
+let queued: number | undefined;
 
 export function renderUnlock(s: StateMessage, c: Connection, status: HTMLElement): void {
   conn = c;
@@ -35,6 +37,7 @@ export function renderUnlock(s: StateMessage, c: Connection, status: HTMLElement
   const keys = new Set(s.prompts.map((p) => p.key));
   for (const [key, form] of forms) {
     if (!keys.has(key)) {
+      if (queued === key) queued = undefined;
       clearField(form);
       form.remove();
       forms.delete(key);
@@ -57,6 +60,9 @@ export function renderUnlock(s: StateMessage, c: Connection, status: HTMLElement
   const active = document.activeElement;
   if (!(active instanceof HTMLInputElement)) forms.values().next().value?.querySelector("input")?.focus();
   tick();
+  const waiting = queued === undefined ? undefined : forms.get(queued)?.querySelector("input");
+  if (waiting && c.open()) submit(queued!, waiting);
+  else if (waiting) statusEl.textContent = t("status.checking");
 }
 
 function update(form: HTMLFormElement, p: PromptView): void {
@@ -159,9 +165,12 @@ function build(p: PromptView): HTMLFormElement {
 
 function submit(key: number, input: HTMLInputElement): void {
   if (!conn?.open()) {
-    statusEl.textContent = t("status.notConnected");
+    // typed before the socket opened (the page paints first): sent as soon as it is there
+    queued = key;
+    statusEl.textContent = t("status.checking");
     return;
   }
+  queued = undefined;
   const bytes = new TextEncoder().encode(input.value);
   input.value = "";
   const frame = encodeAnswer(key, bytes);

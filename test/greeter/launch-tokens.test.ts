@@ -96,4 +96,24 @@ test("revoking a launch closes its pages, keeps the boot token's, and refuses th
   boot.ws.close();
 });
 
+test("POST /session carries the state to paint: for the launch's page, and for a page with its own token", async () => {
+  const launch = listener.launchUrl();
+  const post = (body: string) => fetch(`${listener.origin}/session`, { method: "POST", headers: { Origin: listener.origin }, body });
+  const own = (await (await post("")).json()) as { token: string; state: { type: string; flow: string } };
+  assert.is(own.state.type, "state");
+  assert.is(own.state.flow, "unlock");
+  const boot = await post(listener.bootToken);
+  assert.is(boot.status, 200);
+  assert.equal((await boot.json()) as unknown, { token: listener.bootToken, state: own.state });
+  assert.is((await post("not-a-token")).status, 403, "a token that is none");
+  // the body is a token: a peer cannot make foyerd hold more
+  const big = await post("x".repeat(1 << 20)).then(
+    (r) => r.status,
+    () => "closed",
+  );
+  assert.ok(big === 413 || big === "closed", `a 1 MiB body: ${big}`);
+  assert.is((await post("")).status, 200, "the server still answers after it");
+  launch.revoke();
+});
+
 test.run();

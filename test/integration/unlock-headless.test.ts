@@ -50,6 +50,37 @@ U("the prompt's Message labels a password field; Enter sends the exact bytes", a
   await page.close();
 });
 
+U("painted before connected: the prompt comes with the page, and what is typed before its socket opens is sent, Enter included", async (ctx) => {
+  const ask = askPassword("Before the socket:");
+  await ctx.foyerd!.until((l) => /password request pending/.test(l), 10_000, "the request pending");
+  const page = await ctx.browser!.newPage();
+  // the page's socket is held until the passphrase is typed: the paint can only come from POST /session
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let dialled = 0;
+  await page.routeWebSocket(/\/ws\?token=/, async (ws) => {
+    dialled++;
+    await held;
+    ws.connectToServer();
+  });
+  await page.goto(await ctx.foyerd!.url());
+  const input = page.getByLabel("Before the socket:");
+  await withTimeout(input.waitFor(), 10_000, "the prompt painted with the socket held");
+  assert.is(dialled, 1, "the page did not dial its socket");
+  let answered = false;
+  void ask.result.then(() => (answered = true));
+  await input.pressSequentially("pässe 字 !");
+  await input.press("Enter");
+  await withTimeout(page.locator("#status", { hasText: "Checking" }).waitFor(), 10_000, "'Checking…' while the socket is held");
+  assert.not.ok(answered, "answered without a socket");
+  assert.is(await input.inputValue(), "pässe 字 !", "the field let go of what was typed before it was sent");
+  release();
+  assert.is((await withTimeout(ask.result, 10_000, "the answer")).out.toString(), "pässe 字 !\n");
+  // answered: its form (the field cleared first, unlock.ts) leaves the page
+  await withTimeout(input.waitFor({ state: "detached" }), 10_000, "the answered prompt gone");
+  await page.close();
+});
+
 U("a reconnecting greeter receives the full state: the same prompts", async (ctx) => {
   const url = await ctx.foyerd!.url();
   const a = askPassword("Disk A:");
