@@ -96,7 +96,8 @@ T("the units that started while foyerd ran are spans on its timeline; older ones
       bus.export(`/org/freedesktop/systemd1/unit/u${i}`, u);
       manager.units.push([name, `/org/freedesktop/systemd1/unit/u${i}`]);
     });
-    assert.is(await f.stop(), 0, f.log);
+    const code = await f.stop();
+    assert.is(code, 0, `foyerd ended with ${code ?? f.proc.signalCode}; its log:\n${f.log}`);
     const r = parseTimeline(readFileSync(join(f.runtimeDir, "state/timeline.json"), "utf8"));
     assert.ok(r.ok);
     const es = (r as { ok: true; data: { entries: { name: string; at: number; end?: number }[] } }).data.entries;
@@ -119,7 +120,8 @@ T("the units that started while foyerd ran are spans on its timeline; older ones
 T("a bus without systemd: foyerd stops as always, no unit on the timeline", async (ctx) => {
   const f = (ctx.foyerd = new Foyerd("headless", { bundle: true, extraArgs: ["--bus", address] }));
   await f.until((l) => l.includes("owning org.foyer.Supervisor1"), 30_000, "foyerd on the bus");
-  assert.is(await f.stop(), 0);
+  const code = await f.stop();
+  assert.is(code, 0, `foyerd ended with ${code ?? f.proc.signalCode}; its log:\n${f.log}`);
   const r = parseTimeline(readFileSync(join(f.runtimeDir, "state/timeline.json"), "utf8"));
   assert.ok(r.ok && !r.data.entries.some((e) => e.name.startsWith("unit ")) && r.data.entries.some((e) => e.name === "exit"));
 });
