@@ -150,11 +150,10 @@ export class GreeterServer {
     req.on("end", () => {
       if (size > MAX_SESSION_BODY) return;
       const body = Buffer.concat(chunks);
-      const token = body.length > 0 ? this.#listener().tokenOf(body) : this.#listener().session();
+      const given = body.length > 0;
+      const token = given ? this.#listener().tokenOf(body) : this.#listener().session();
       if (token === undefined)
-        return void res
-          .writeHead(body.length > 0 ? 403 : 404, json)
-          .end(body.length > 0 ? '{"error":"not a live token"}' : '{"error":"no greeter launch is live"}');
+        return void res.writeHead(given ? 403 : 404, json).end(JSON.stringify({ error: given ? "not a live token" : "no greeter launch is live" }));
       res.writeHead(200, json).end(JSON.stringify({ token, state: this.#o.snapshot() }));
     });
     req.on("error", () => res.destroy());

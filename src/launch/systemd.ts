@@ -242,22 +242,26 @@ export class SystemdLink extends EventEmitter {
   current(waitMs: number): Promise<SystemdBus> {
     const bus = this.bus;
     if (bus) return Promise.resolve(bus);
-    const gone = () => new FoyerError("unsupported", "systemd's bus is not connected");
-    if (this.#closed) return Promise.reject(gone());
+    const notConnected = () => new FoyerError("unsupported", "systemd's bus is not connected");
+    if (this.#closed) return Promise.reject(notConnected());
     return new Promise((resolve, reject) => {
-      const up = (b: SystemdBus) => {
-        clearTimeout(timer);
-        this.off("closed", closed);
-        resolve(b);
-      };
-      const closed = () => {
+      // whichever comes first takes all three away: no listener is left behind by a wait
+      const settle = () => {
         clearTimeout(timer);
         this.off("up", up);
-        reject(gone());
+        this.off("closed", fail);
       };
-      const timer = Number.isFinite(waitMs) ? setTimeout(closed, waitMs) : undefined;
+      const up = (b: SystemdBus) => {
+        settle();
+        resolve(b);
+      };
+      const fail = () => {
+        settle();
+        reject(notConnected());
+      };
+      const timer = Number.isFinite(waitMs) ? setTimeout(fail, waitMs) : undefined;
       this.once("up", up);
-      this.once("closed", closed);
+      this.once("closed", fail);
     });
   }
 

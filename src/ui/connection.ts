@@ -57,11 +57,9 @@ export function connect(handlers: {
       // launch it belonged to may have ended), and the state to paint before the socket opens
       void session(token).then((s) => {
         if (away) return;
-        if (!painted && s?.state && !c.open()) {
-          painted = true;
-          handlers.state(s.state, c);
-        }
-        painted = true; // a page whose first ask failed paints from its socket, as before
+        // once per page, before any socket: a page whose first ask failed paints from its socket
+        if (!painted && s?.state) handlers.state(s.state, c);
+        painted = true;
         if (token === undefined) {
           if (s === undefined) return redial();
           token = s.token;

@@ -57,6 +57,15 @@ test("the link: a silent systemd is dropped, and a new connection is made once i
     const first = link.bus!;
     answering = false;
     await manager(first, "ListUnits").catch(() => {});
+    // a start asked for meanwhile waits for the link, and a wait that gives up leaves no listener
+    assert.match(
+      await link.current(100).then(
+        () => "up",
+        (e: Error) => e.message,
+      ),
+      "systemd's bus is not connected",
+    );
+    assert.is(link.listenerCount("up") + link.listenerCount("closed"), 0, "a wait's listeners are left");
     assert.ok(
       lines.some((l) => l.includes("lost systemd's bus: systemd did not answer ListUnits within 500 ms")),
       lines.join("\n"),
