@@ -67,6 +67,24 @@ export function dbusErrorName(e: unknown): string {
   return dbusError(e)?.name ?? "";
 }
 
+/**
+ * The address as dbus-next should open it: unix paths and abstract names through Node's own
+ * socket (its `socket=` key), never the usocket addon it otherwise loads for them. That addon
+ * calls libuv on a handle it has already closed, which aborted foyerd at exit; foyer passes no
+ * file descriptors, and the images never shipped it.
+ */
+export function viaNodeSocket(address: string): string {
+  return address
+    .split(";")
+    .map((a) => {
+      if (!a.startsWith("unix:")) return a;
+      const params = a.slice(5).split(",");
+      const opened = params.map((p) => (p.startsWith("path=") ? `socket=${p.slice(5)}` : p.startsWith("abstract=") ? `socket=\0${p.slice(9)}` : p));
+      return `unix:${opened.join(",")}`;
+    })
+    .join(";");
+}
+
 export interface ConnectOptions {
   /** a D-Bus address: unix:path=…, unix:abstract=…, tcp:… */
   address: string;
@@ -144,7 +162,8 @@ export class BusConnection extends EventEmitter {
     const { dbus, PeerBus, createConnection } = await load();
     let bus: MessageBus;
     try {
-      bus = o.peer ? new PeerBus(createConnection({ busAddress: o.address })) : dbus.sessionBus({ busAddress: o.address });
+      const busAddress = viaNodeSocket(o.address);
+      bus = o.peer ? new PeerBus(createConnection({ busAddress })) : dbus.sessionBus({ busAddress });
     } catch (e) {
       throw new FoyerError("unsupported", `${where} ${describe(e)}`, { cause: e });
     }

@@ -4,11 +4,12 @@
 // close()), and the reconnect's backoff. A stand-in on the bus owns a name and answers as told.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { createServer, type Server, type Socket } from "node:net";
+import { createServer, Socket as NetSocket, type Server, type Socket } from "node:net";
+import { createRequire } from "node:module";
 import { readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import dbus from "dbus-next";
-import { BusConnection, Reconnect, busDaemonCall, dbusError, dbusErrorName, type DBusMessage } from "../../src/base/bus-connection.js";
+import { BusConnection, Reconnect, busDaemonCall, dbusError, dbusErrorName, viaNodeSocket, type DBusMessage } from "../../src/base/bus-connection.js";
 import { FoyerError } from "../../src/base/errors.js";
 import { pollUntil, withTimeout } from "../helpers/index.js";
 import { PrivateBus } from "../dbus/bus.js";
@@ -173,6 +174,39 @@ test("peer-to-peer: no Hello is sent (so a bus daemon, which wants one first, an
   const e = await caught(c.call(busDaemonCall("ListNames")));
   assert.is((e as FoyerError).code, "timeout");
   assert.equal(ends, ["org.freedesktop.DBus did not answer ListNames within 300 ms"]);
+});
+
+test("addresses: unix paths and abstract names are opened with Node's own socket", () => {
+  const cases: [string, string][] = [
+    ["unix:path=/run/systemd/private", "unix:socket=/run/systemd/private"],
+    ["unix:abstract=/tmp/dbus-x,guid=ab12", "unix:socket=\0/tmp/dbus-x,guid=ab12"],
+    ["unix:path=/a;tcp:host=localhost,port=1", "unix:socket=/a;tcp:host=localhost,port=1"],
+    ["tcp:host=localhost,port=1", "tcp:host=localhost,port=1"],
+  ];
+  for (const [given, want] of cases) assert.is(viaNodeSocket(given), want, given);
+});
+
+test("a connection on a unix path is a Node socket; dbus-next's usocket addon is never loaded", async () => {
+  const c = await connect();
+  const stream = (c.bus as unknown as { _connection: { stream: unknown } })._connection.stream;
+  assert.instance(stream, NetSocket);
+  const loaded = Object.keys(createRequire(import.meta.url).cache).filter((k) => k.includes("/usocket/"));
+  assert.equal(loaded, []);
+});
+
+test("an abstract address reaches the listener on that name", async () => {
+  const name = `foyer-test-abstract-${process.pid}`;
+  const accepted: Socket[] = [];
+  const server: Server = createServer((s) => accepted.push(s.on("error", () => {})));
+  await withTimeout(new Promise<void>((r) => server.listen(`\0${name}`, r)), 5000, "listen");
+  try {
+    const e = await caught(BusConnection.connect({ address: `unix:abstract=${name}`, timeoutMs: 300 }));
+    assert.is((e as FoyerError).code, "timeout");
+    assert.is(accepted.length, 1);
+  } finally {
+    for (const s of accepted) s.destroy();
+    await withTimeout(new Promise<void>((r) => server.close(() => r())), 5000, "server close");
+  }
 });
 
 test("the bus killed: the end is said once; close() says nothing", async () => {
