@@ -27,8 +27,8 @@ let conn: Connection | undefined;
 let statusEl: HTMLElement;
 /** a passphrase went out from this page: with nothing left to ask, the boot goes on */
 let answered = false;
-/** the request whose form was submitted before the socket opened: it goes when the socket is there */
-let queued: number | undefined;
+/** the requests whose forms were submitted before the socket opened, in order: they go when it is there */
+const queued = new Set<number>();
 
 export function renderUnlock(s: StateMessage, c: Connection, status: HTMLElement): void {
   conn = c;
@@ -37,7 +37,7 @@ export function renderUnlock(s: StateMessage, c: Connection, status: HTMLElement
   const keys = new Set(s.prompts.map((p) => p.key));
   for (const [key, form] of forms) {
     if (!keys.has(key)) {
-      if (queued === key) queued = undefined;
+      queued.delete(key);
       clearField(form);
       form.remove();
       forms.delete(key);
@@ -60,9 +60,12 @@ export function renderUnlock(s: StateMessage, c: Connection, status: HTMLElement
   const active = document.activeElement;
   if (!(active instanceof HTMLInputElement)) forms.values().next().value?.querySelector("input")?.focus();
   tick();
-  const waiting = queued === undefined ? undefined : forms.get(queued)?.querySelector("input");
-  if (waiting && c.open()) submit(queued!, waiting);
-  else if (waiting) statusEl.textContent = t("status.checking");
+  if (queued.size > 0 && !c.open()) statusEl.textContent = t("status.checking");
+  else
+    for (const key of [...queued]) {
+      const input = forms.get(key)?.querySelector("input");
+      if (input) submit(key, input);
+    }
 }
 
 function update(form: HTMLFormElement, p: PromptView): void {
@@ -166,11 +169,11 @@ function build(p: PromptView): HTMLFormElement {
 function submit(key: number, input: HTMLInputElement): void {
   if (!conn?.open()) {
     // typed before the socket opened (the page paints first): sent as soon as it is there
-    queued = key;
+    queued.add(key);
     statusEl.textContent = t("status.checking");
     return;
   }
-  queued = undefined;
+  queued.delete(key);
   const bytes = new TextEncoder().encode(input.value);
   input.value = "";
   const frame = encodeAnswer(key, bytes);

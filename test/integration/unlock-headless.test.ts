@@ -81,6 +81,28 @@ U("painted before connected: the prompt comes with the page, and what is typed b
   await page.close();
 });
 
+U("two prompts answered before the socket opens: each answer reaches its own asker", async (ctx) => {
+  const a = askPassword("First disk:");
+  const b = askPassword("Second disk:");
+  const page = await ctx.browser!.newPage();
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  await page.routeWebSocket(/\/ws\?token=/, async (ws) => {
+    await held;
+    ws.connectToServer();
+  });
+  await page.goto(await ctx.foyerd!.url());
+  await withTimeout(page.locator("form.prompt").nth(1).waitFor(), 10_000, "both prompts painted with the socket held");
+  await page.getByLabel("First disk:").fill("one");
+  await page.getByLabel("First disk:").press("Enter");
+  await page.getByLabel("Second disk:").fill("two");
+  await page.getByLabel("Second disk:").press("Enter");
+  release();
+  assert.is((await withTimeout(a.result, 10_000, "the first answer")).out.toString(), "one\n");
+  assert.is((await withTimeout(b.result, 10_000, "the second answer")).out.toString(), "two\n");
+  await page.close();
+});
+
 U("a reconnecting greeter receives the full state: the same prompts", async (ctx) => {
   const url = await ctx.foyerd!.url();
   const a = askPassword("Disk A:");
