@@ -222,7 +222,7 @@ export interface RestoreOptions {
   settleMs: number;
   /** how often the VT is looked at (a sysfs read and an ioctl) */
   pollMs?: number;
-  /** how often the display manager's state is asked for: each ask spawns systemctl, which costs the booting machine CPU */
+  /** how often the display manager's state is asked for: each ask spawns systemctl, costing CPU */
   dmPollMs?: number;
   /** /sys/class/vtconsole (a test's folder otherwise) */
   vtconsoleDir?: string;
@@ -231,11 +231,12 @@ export interface RestoreOptions {
 
 /**
  * foyer-console.service, in the real root after a frozen hand-over: binds the text consoles foyer
- * unbound, once nobody will draw over the frozen frame but the display manager — it switched to
- * another VT (X's vt7, greetd's) and its server put that VT in graphics mode (or `settleMs` passed
- * there in text mode), or its server put foyer's own VT from text into graphics mode, or it is not there, failed or stopped, or it did not come in `timeoutMs`.
- * Returns why it bound them; nothing to do without HELD_FILE. Malformed files are reported and
- * every framebuffer console is bound, so a text console is never lost.
+ * unbound once nobody but the display manager will draw over the frozen frame. That is when it
+ * switched to another VT (X's vt7, greetd's) and its server put that VT in graphics mode (or
+ * `settleMs` passed there in text mode); when its server put foyer's own VT into graphics mode;
+ * or when it is not there, failed, stopped, or did not come in `timeoutMs`. Returns why it bound
+ * them; nothing to do without HELD_FILE. Malformed files are reported and every framebuffer
+ * console is bound, so a text console is never lost.
  */
 export async function restoreConsole(o: RestoreOptions): Promise<string> {
   const file = join(o.runtimeDir, HELD_FILE);
