@@ -27,6 +27,7 @@ export const FAST = [
   "base/secret.test.ts",
   "dbus/names.test.ts",
   "display/drm-device.test.ts",
+  "display/frame-render.test.ts",
   "display/handoff.test.ts",
   "display/input-devices.test.ts",
   "display/keyboard.test.ts",
