@@ -109,6 +109,14 @@ foyer_own_files() {
         (cd "$src" && find "node_modules/$m" \( -name '*.js' -o -name '*.json' -o -name '*.node' \) \
             -not -path '*/test/*' -not -path '*/src/*' -not -path '*/deps/*' -not -path '*/obj.target/*' -print) |
             while read -r f; do echo "$src/$f /usr/lib/foyer/$f"; done
+    done    # FreeType for foyer's own frame: the binding's JavaScript and this machine's prebuild only
+    local arch
+    case $(uname -m) in x86_64) arch=x64 ;; aarch64) arch=arm64 ;; *) arch=$(uname -m) ;; esac
+    for m in @julusian/freetype2 pkg-prebuilds; do
+        [ -d "$src/node_modules/$m" ] || continue
+        (cd "$src" && find "node_modules/$m" \( -name '*.js' -o -name '*.json' \) -not -path '*/vendor/*' -not -path '*/src/*' -not -path "node_modules/$m/node_modules/*" -print &&
+            find "node_modules/$m" -path "*/prebuilds/*-linux-$arch/*.node" -print) |
+            while read -r f; do echo "$src/$f /usr/lib/foyer/$f"; done
     done
 }
 

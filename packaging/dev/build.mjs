@@ -66,7 +66,7 @@ for (const [name, source] of Object.entries(addons)) {
 }
 
 // native addons stay outside the bundle; dbus-next requires 'x11' lazily for X11 auth only
-const external = ["node-pty", "unix-dgram", "usocket", "x11", "playwright-core"];
+const external = ["node-pty", "unix-dgram", "usocket", "x11", "playwright-core", "@julusian/freetype2"];
 // the chunks' names carry their hash: a rebuild must not leave the old ones beside the new (the
 // image builders copy dist/*.mjs)
 for (const f of existsSync(out) ? readdirSync(out) : []) if (f.startsWith("chunk-")) rmSync(join(out, f));

@@ -8,7 +8,9 @@
 //                   (/proc/net/tcp where the kernel lacks inet_diag: tcpOwnerSource)
 //   listenAbstract  a listener on an abstract name of its exact length (Node 20 pads it)
 //   abstractPeer    who listens on an abstract name
-//   kdMode          a VT's display mode (KDGETMODE): whether a display server holds it
+//   kdMode          a VT's display mode (KDGETMODE), or set (KDSETMODE): whether a display
+//                   server holds it; foyer's own frame keeps the kernel's console off it
+//   capsLock        the console keyboard's caps lock (KDGKBLED)
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -36,8 +38,9 @@ interface Addon {
   listenAbstract(name: string, padded: boolean): number;
   abstractPeer(name: string, padded: boolean): PeerCred | null;
   setCloexec(fd: number): null;
-  /** 0 text, 1 graphics */
-  kdMode(fd: number): number;
+  /** 0 text, 1 graphics; with `set`, the mode before it was set */
+  kdMode(fd: number, set?: 0 | 1): number;
+  capsLock(fd: number): boolean;
 }
 
 /**

@@ -38,6 +38,8 @@ export type FrameView =
       capsLock: string;
       /** the keyboard layout's short name, shown in the field */
       layout: string;
+      /** a question's answer, shown as typed instead of bullets (never a passphrase) */
+      shown?: string;
     };
 
 export interface FrameFonts {
@@ -125,8 +127,14 @@ function drawPrompt(c: Canvas, s: number, v: Extract<FrameView, { kind: "prompt"
       colours.muted,
     );
   const step = 14 * s;
-  const room = Math.max(0, Math.floor((inner - 2 * 12 * s - layoutW - 8 * s) / step));
-  for (let i = 0; i < Math.min(v.typed, room); i++) c.disc(x0 + pad + 12 * s + 4 * s + i * step, fy + fieldH / 2, 4 * s, colours.fg);
+  const roomPx = inner - 2 * 12 * s - layoutW - 8 * s;
+  const room = Math.max(0, Math.floor(roomPx / step));
+  if (v.shown !== undefined) {
+    // the end of the answer, where the typing is, when it is wider than the field
+    let shown = v.shown;
+    while (shown.length > 0 && fonts.text.measure(shown) > roomPx) shown = shown.slice(1);
+    c.text(fonts.text, shown, x0 + pad + 12 * s, fy + Math.round((fieldH + fonts.text.ascender - fonts.text.descender) / 2), colours.fg);
+  } else for (let i = 0; i < Math.min(v.typed, room); i++) c.disc(x0 + pad + 12 * s + 4 * s + i * step, fy + fieldH / 2, 4 * s, colours.fg);
   if (v.capsLock) c.text(fonts.small, v.capsLock, x0 + pad, fy + fieldH + Math.round(10 * s) + fonts.small.ascender, colours.warn);
 }
 

@@ -10,8 +10,10 @@
 //     it), or padded to the whole sun_path (old plymouthd's legacy name), whatever libuv does
 //   abstractPeer(name, padded) → { pid, uid, gid } | null: who listens on an abstract name (the
 //     listener's credentials through a connect), null when nobody does
-//   kdMode(fd) → 0 text | 1 graphics: a virtual terminal's display mode (KDGETMODE), the one thing
-//     here not about sockets: whether a display server holds the VT it switched to
+//   kdMode(fd[, set]) → 0 text | 1 graphics: a virtual terminal's display mode (KDGETMODE), and
+//     with `set` the mode it had before KDSETMODE put it in that one; with capsLock(fd) (KDGKBLED)
+//     the things here not about sockets: whether a display server holds the VT, and foyer's own
+//     frame keeping the kernel's console from drawing over it
 // Node-API only, so one build runs on every Node from 18 on.
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
@@ -258,14 +260,29 @@ static napi_value set_cloexec(napi_env env, napi_callback_info info) {
 // a display server (X, or logind for a Wayland compositor) puts its VT in KD_GRAPHICS: from then on
 // the kernel's console does not draw on it
 static napi_value kd_mode(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], out;
+  int32_t fd, set = -1;
+  int mode = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) return fail(env, "ERR_INVALID_ARG_TYPE", "kdMode(fd[, set])");
+  if (!arg_int(env, argv[0], 0, 1 << 30, &fd, "kdMode: the argument must be a file descriptor")) return NULL;
+  if (argc >= 2 && !arg_int(env, argv[1], 0, 1, &set, "kdMode: the mode to set must be 0 (text) or 1 (graphics)")) return NULL;
+  if (ioctl(fd, KDGETMODE, &mode) != 0) return fail_errno(env, errno, "ioctl(KDGETMODE)");
+  if (set >= 0 && ioctl(fd, KDSETMODE, set ? KD_GRAPHICS : KD_TEXT) != 0) return fail_errno(env, errno, "ioctl(KDSETMODE)");
+  if (napi_create_int32(env, mode == KD_GRAPHICS ? 1 : 0, &out) != napi_ok) return NULL;
+  return out;
+}
+
+// the console keyboard's caps lock, as the VT has it (the LED flags, whatever the LEDs show)
+static napi_value caps_lock(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], out;
   int32_t fd;
-  int mode = 0;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) return fail(env, "ERR_INVALID_ARG_TYPE", "kdMode(fd)");
-  if (!arg_int(env, argv[0], 0, 1 << 30, &fd, "kdMode: the argument must be a file descriptor")) return NULL;
-  if (ioctl(fd, KDGETMODE, &mode) != 0) return fail_errno(env, errno, "ioctl(KDGETMODE)");
-  if (napi_create_int32(env, mode == KD_GRAPHICS ? 1 : 0, &out) != napi_ok) return NULL;
+  char flags = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) return fail(env, "ERR_INVALID_ARG_TYPE", "capsLock(fd)");
+  if (!arg_int(env, argv[0], 0, 1 << 30, &fd, "capsLock: the argument must be a file descriptor")) return NULL;
+  if (ioctl(fd, KDGKBLED, &flags) != 0) return fail_errno(env, errno, "ioctl(KDGKBLED)");
+  if (napi_get_boolean(env, (flags & LED_CAP) != 0, &out) != napi_ok) return NULL;
   return out;
 }
 
@@ -277,6 +294,7 @@ NAPI_MODULE_INIT() {
     { "abstractPeer", abstract_peer },
     { "setCloexec", set_cloexec },
     { "kdMode", kd_mode },
+    { "capsLock", caps_lock },
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value fn;

@@ -1,6 +1,7 @@
-// The text fallback, used when the breaker trips: nobody may be stranded at boot. Either foyer
-// asks on the console itself (builtin: every pending request, systemd's and Plymouth's, echo off
-// unless the request is a question, bytes into a Buffer, answered as the greeter would), or it
+// The fallback, used when the breaker trips: nobody may be stranded at boot. Either foyer asks on
+// the console itself (builtin: every pending request, systemd's and Plymouth's, echo off unless the
+// request is a question, bytes into a Buffer, answered as the greeter would; drawn in foyer's own
+// frame where there is a framebuffer, as text on the console where there is none), or it
 // hands the console to systemd-tty-ask-password-agent (tty-agent), which answers systemd's requests;
 // Plymouth's are then declined, so that their clients ask on their own terminal, as they do when
 // plymouthd cannot show a prompt.
@@ -13,6 +14,7 @@ import { TOOL_PATH } from "../base/command.js";
 import { MAX_PASSPHRASE_BYTES } from "../protocol/greeter.js";
 import type { PromptKind } from "../protocol/classify.js";
 import type { Logger } from "../base/log.js";
+import type { FrameScreen } from "../display/frame-screen.js";
 
 /** A pending request as the console asks it, whichever protocol brought it. */
 export interface ConsoleRequest {
@@ -39,8 +41,22 @@ export interface FallbackReplies {
   decline(key: number): void;
 }
 
-export function startFallback(mode: "builtin" | "tty-agent", consolePath: string, pending: ConsoleRequest[], replies: FallbackReplies, log: Logger): Fallback {
-  return mode === "tty-agent" ? new TtyAgentFallback(consolePath, pending, replies, log) : new ConsolePrompt(consolePath, pending, replies, log);
+export interface FallbackOptions {
+  /** opens foyer's frame on the console's fd (builtin only); without it, or when it fails, text */
+  frame?: (consoleFd: number) => FrameScreen;
+  /** the keyboard layout's name, shown in the frame's field */
+  layout?: string;
+}
+
+export function startFallback(
+  mode: "builtin" | "tty-agent",
+  consolePath: string,
+  pending: ConsoleRequest[],
+  replies: FallbackReplies,
+  log: Logger,
+  o: FallbackOptions = {},
+): Fallback {
+  return mode === "tty-agent" ? new TtyAgentFallback(consolePath, pending, replies, log) : new ConsolePrompt(consolePath, pending, replies, log, o);
 }
 
 class TtyAgentFallback implements Fallback {
@@ -84,6 +100,9 @@ const CR = 0x0d,
   CTRL_C = 0x03,
   ESC = 0x1b;
 
+/** How often the frame looks at caps lock: the key sends no byte to read. */
+const CAPS_POLL_MS = 250;
+
 /** foyer's own console prompt: one pending request at a time, in the order they arrived. */
 class ConsolePrompt implements Fallback {
   #fd: number;
@@ -92,12 +111,18 @@ class ConsolePrompt implements Fallback {
   #len = 0;
   #current?: ConsoleRequest;
   #prompts: ConsoleRequest[] = [];
+  #frame?: FrameScreen;
+  #caps = false;
+  #capsTimer?: NodeJS.Timeout;
+  #drawFailed = false;
+  #submits = 0;
 
   constructor(
     private consolePath: string,
     pending: ConsoleRequest[],
     private replies: FallbackReplies,
     private log: Logger,
+    private o: FallbackOptions,
   ) {
     this.#fd = openSync(consolePath, "r+");
     this.#in = new ReadStream(this.#fd);
@@ -110,9 +135,61 @@ class ConsolePrompt implements Fallback {
       }
     });
     this.#in.on("error", (e) => log.error("console read failed", { err: describe(e) }));
-    this.#write("\r\nfoyer: the graphical greeter failed; answering on this console.\r\n");
-    log.notice("text fallback asking on the console", { console: consolePath });
+    if (o.frame) {
+      try {
+        this.#frame = o.frame(this.#fd);
+        this.#caps = this.#frame.capsLock();
+        this.#capsTimer = setInterval(() => this.#pollCaps(), CAPS_POLL_MS).unref();
+      } catch (e) {
+        log.warning("cannot draw foyer's frame, asking in text", { err: describe(e) });
+      }
+    }
+    if (this.#frame) log.notice("fallback asking in foyer's frame", { console: consolePath, size: `${this.#frame.fb.width}x${this.#frame.fb.height}` });
+    else {
+      this.#write("\r\nfoyer: the graphical greeter failed; answering on this console.\r\n");
+      log.notice("text fallback asking on the console", { console: consolePath });
+    }
     this.update(pending);
+    if (!this.#current) this.#draw();
+  }
+
+  /** text on the console, when there is no frame */
+  #say(s: string | Buffer): void {
+    if (!this.#frame) this.#write(s);
+  }
+
+  #pollCaps(): void {
+    const caps = this.#frame?.capsLock() ?? false;
+    if (caps !== this.#caps) {
+      this.#caps = caps;
+      this.#draw();
+    }
+  }
+
+  /** the frame as things are: the current request's prompt, or the progress mark */
+  #draw(): void {
+    if (!this.#frame) return;
+    const p = this.#current;
+    try {
+      if (!p) this.#frame.draw({ kind: "progress", step: 0 });
+      else {
+        let chars = 0;
+        for (let i = 0; i < this.#len; i++) if ((this.#buf[i]! & 0xc0) !== 0x80) chars++;
+        const wrong = p.retries > 0 ? `Wrong ${WRONG[p.kind]}, try again. ` : "";
+        this.#frame.draw({
+          kind: "prompt",
+          message: `${wrong}${p.message || "Password:"}`,
+          typed: chars,
+          capsLock: this.#caps ? "Caps Lock is on" : "",
+          layout: this.o.layout ?? "",
+          // a question's answer is shown as typed; a passphrase never leaves the buffer
+          ...(p.echo ? { shown: this.#buf.toString("utf8", 0, this.#len) } : {}),
+        });
+      }
+    } catch (e) {
+      if (!this.#drawFailed) this.log.warning("cannot draw foyer's frame", { err: describe(e) });
+      this.#drawFailed = true;
+    }
   }
 
   #write(s: string | Buffer): void {
@@ -126,14 +203,16 @@ class ConsolePrompt implements Fallback {
   update(prompts: ConsoleRequest[]): void {
     this.#prompts = prompts;
     if (this.#current && !prompts.some((p) => p.key === this.#current!.key)) {
-      this.#write("\r\n(request withdrawn)\r\n");
+      this.#say("\r\n(request withdrawn)\r\n");
       this.#current = undefined;
       this.#clear();
+      this.#draw();
     }
     if (!this.#current && prompts.length > 0) {
       this.#current = prompts[0]!;
       const wrong = this.#current.retries > 0 ? `Wrong ${WRONG[this.#current.kind]}, try again. ` : "";
-      this.#write(`\r\n${wrong}${this.#current.message || "Password:"} `);
+      this.#say(`\r\n${wrong}${this.#current.message || "Password:"} `);
+      this.#draw();
     }
   }
 
@@ -143,6 +222,14 @@ class ConsolePrompt implements Fallback {
   }
 
   #feed(d: Buffer): void {
+    const had = this.#len,
+      submits = this.#submits;
+    this.#edit(d);
+    // a submit has drawn what comes next already
+    if (this.#submits === submits && (this.#len !== had || this.#current?.echo)) this.#draw();
+  }
+
+  #edit(d: Buffer): void {
     for (const byte of d) {
       if (byte === CR || byte === LF) {
         this.#submit();
@@ -154,14 +241,14 @@ class ConsolePrompt implements Fallback {
           this.#buf[this.#len] = 0;
           if ((b & 0xc0) !== 0x80) break;
         }
-        if (this.#current?.echo && had > this.#len) this.#write("\b \b");
+        if (this.#current?.echo && had > this.#len) this.#say("\b \b");
       } else if (byte === CTRL_U || byte === CTRL_C) {
         this.#clear();
       } else if (byte === ESC) {
         continue;
       } else if (this.#len < this.#buf.length) {
         this.#buf[this.#len++] = byte;
-        if (this.#current?.echo) this.#write(Buffer.of(byte)); // a question's answer is shown, a passphrase never
+        if (this.#current?.echo) this.#say(Buffer.of(byte)); // a question's answer is shown, a passphrase never
       }
     }
   }
@@ -172,22 +259,26 @@ class ConsolePrompt implements Fallback {
       this.#clear();
       return;
     }
+    this.#submits++;
     const secret = Secret.copyOf(this.#buf, 0, this.#len);
     this.#clear();
     try {
       this.replies.answer(p.key, secret);
-      this.#write("\r\n");
+      this.#say("\r\n");
     } catch (e) {
       this.log.warning("console answer failed", { err: describe(e) });
-      this.#write("\r\n(could not send the answer)\r\n");
+      this.#say("\r\n(could not send the answer)\r\n");
     } finally {
       secret.wipe();
     }
     this.#current = undefined;
     this.update(this.#prompts.filter((x) => x.key !== p.key));
+    if (!this.#current) this.#draw();
   }
 
   stop(): void {
+    clearInterval(this.#capsTimer);
+    this.#frame?.close();
     this.#clear();
     try {
       this.#in.setRawMode(false);

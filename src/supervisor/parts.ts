@@ -5,6 +5,7 @@
 import { join } from "node:path";
 import type { Event } from "./machine.js";
 import { startFallback, type ConsoleRequest, type Fallback, type FallbackReplies } from "./fallback.js";
+import { openFrameScreen } from "../display/frame-screen.js";
 import { Recovery } from "./recovery.js";
 import { Firstboot } from "./firstboot.js";
 import { GreeterSettings } from "./greeter-settings.js";
@@ -218,7 +219,13 @@ export function realParts(o: SupervisorOptions): BuildParts {
       ...(o.first.seatd ? { seatd: o.first.seatd } : {}),
       timeline: o.timeline ?? new Timeline(undefined),
       clock: monotonicClock,
-      fallback: (requests, replies) => startFallback(p.fallback.mode, p.fallback.console, requests, replies, o.log.child("fallback")),
+      fallback: (requests, replies) => {
+        const log = o.log.child("fallback");
+        return startFallback(p.fallback.mode, p.fallback.console, requests, replies, log, {
+          layout: stack.keyboard.layout,
+          frame: (consoleFd) => openFrameScreen({ consoleFd, assetsDir: o.assetsDir, theme: p.appearance.theme, warn: (l) => log.warning(l) }),
+        });
+      },
       keepFrame: () =>
         keepLastFrame({
           root: plymouth.record.newRoot ?? o.newRoot ?? "/sysroot",

@@ -158,12 +158,12 @@ export const VM_PROFILE = {
 
 /**
  * The initramfs-tools image's profile for a greeter that cannot start (chromium is not in the
- * image): the breaker trips and the text fallback asks on the screen's console (the kernel's
- * console is the serial line): rd.foyer.profile=vm-nobrowser.
+ * image): the breaker trips and foyer's own frame asks on the screen's console, tty1 (the
+ * kernel's console is the serial line): rd.foyer.profile=vm-nobrowser.
  */
 export const VM_NOBROWSER_PROFILE = {
   ...VM_PROFILE,
-  description: "the VM appliance with a browser the image lacks: the text fallback asks",
+  description: "the VM appliance with a browser the image lacks: foyer's frame asks",
   display: { ...VM_PROFILE.display, browser: "chromium" },
   fallback: { mode: "builtin", console: "/dev/tty1" },
 };

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { statSync } from "node:fs";
 import { requireTool } from "../helpers/index.js";
 import { VM_PASSPHRASE, buildAppliance, buildInitramfsTools, type Appliance } from "./appliance.js";
-import { countColour, waitForPrompt } from "./qemu.js";
+import { countColour, frameBullets, themeDrawn, waitForPrompt } from "./qemu.js";
 import { afterUnlock, askedAgain, inVm, timesAsked, unlockToRoot } from "./journey.js";
 
 const say = (s: string) => process.stdout.write(`• ${s}\n`);
@@ -60,23 +60,36 @@ test("initramfs-tools: cryptsetup's askpass asks through foyer's Plymouth socket
   });
 });
 
-test("initramfs-tools: a greeter that cannot start trips the breaker; the passphrase is asked on the screen's console", async () => {
+test("initramfs-tools: a greeter that cannot start trips the breaker; foyer's own frame asks for the passphrase", async () => {
   await inVm(appliance, { initrd, append: "rd.foyer.profile=vm-nobrowser" }, "itools-fallback", async (vm) => {
     await vm.waitSerial(/crash-loop breaker tripped/, 480_000, "the breaker tripping (the image has no chromium)");
     await vm.waitSerial(/plymouth password request pending/, 240_000, "askpass's request reaching foyer");
-    await vm.waitSerial(/text fallback asking on the console/, 60_000, "foyer's text prompt");
-    // what a person sees: the text console with the request's message, not a black screen
+    await vm.waitSerial(/fallback asking in foyer's frame/, 60_000, "foyer's frame");
+    // what a person sees: the theme and the prompt's field, drawn without compositor or browser,
+    // and no text console over it
     const png = join(tmpdir(), "foyer-vm-itools-fallback.png");
-    let shot = await vm.screen(png);
-    for (let i = 0; i < 20 && countColour(shot, [0xaa, 0xaa, 0xaa], 30) < 2000; i++) {
+    const look = async () => {
+      const shot = await vm.screen(png);
+      return { shot, bullets: frameBullets(shot) };
+    };
+    let seen = await look();
+    for (let i = 0; i < 20 && seen.bullets === undefined; i++) {
       await new Promise((r) => setTimeout(r, 1000));
-      shot = await vm.screen(png);
+      seen = await look();
     }
-    const text = countColour(shot, [0xaa, 0xaa, 0xaa], 30);
-    assert.ok(text >= 2000, `no text on the screen's console (${text} text pixels): ${png}`);
-    say(`breaker tripped ${vm.seconds.toFixed(0)} s after qemu started; the console shows ${text} text pixels (${png})`);
+    assert.is(seen.bullets, 0, `no empty field in foyer's frame: ${png}`);
+    const theme = themeDrawn(seen.shot);
+    const text = countColour(seen.shot, [0xaa, 0xaa, 0xaa], 30);
+    assert.ok(theme.dark > 0.5 && text < 200, `the theme ${(theme.dark * 100).toFixed(0)} %, console text ${text} px: ${png}`);
+    say(`breaker tripped; foyer's frame at ${vm.seconds.toFixed(0)} s after qemu started (${png})`);
     // the kernel's keymap is US here (initramfs-tools with KEYMAP=n): US key positions
-    await vm.type(VM_PASSPHRASE, "us");
+    await vm.type(VM_PASSPHRASE.slice(0, 4), "us", false);
+    for (let i = 0; i < 30 && seen.bullets !== 4; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      seen = await look();
+    }
+    assert.is(seen.bullets, 4, `four keys typed, four bullets: ${png}`);
+    await vm.type(VM_PASSPHRASE.slice(4), "us");
     say(await afterUnlock(vm));
   });
 });

@@ -418,23 +418,50 @@ export function fieldDots(s: Screen): number | undefined {
     if (e - a < 200 || n < 0.9 * (e - a)) continue;
     let bottom = y + 1;
     while (bottom < s.height && accent(a + 1, bottom)) bottom++;
-    let dots = 0,
-      run = 0;
-    for (let x = a + 6; x <= e - 6; x++) {
-      let light = false;
-      for (let yy = y + 6; yy < bottom - 6 && !light; yy++) {
-        const i = (yy * s.width + x) * 3;
-        light = s.rgb[i]! > 150 && s.rgb[i + 1]! > 150 && s.rgb[i + 2]! > 150;
-      }
-      if (light) run++;
-      else {
-        if (run >= 4) dots++;
-        run = 0;
-      }
-    }
-    return dots;
+    return lightRuns(s, { x0: a + 6, x1: e - 6, y0: y + 6, y1: bottom - 7 }, 150);
   }
   return undefined;
+}
+
+/** Column runs at least 4 px wide and ended inside the box (inclusive), of columns with a pixel lighter than `min` in every channel. */
+function lightRuns(s: Screen, b: { x0: number; x1: number; y0: number; y1: number }, min: number): number {
+  let runs = 0,
+    run = 0;
+  for (let x = b.x0; x <= b.x1; x++) {
+    let light = false;
+    for (let y = b.y0; y <= b.y1 && !light; y++) {
+      const i = (y * s.width + x) * 3;
+      light = s.rgb[i]! > min && s.rgb[i + 1]! > min && s.rgb[i + 2]! > min;
+    }
+    if (light) run++;
+    else {
+      if (run >= 4) runs++;
+      run = 0;
+    }
+  }
+  return runs;
+}
+
+/**
+ * The bullets in foyer's own frame's field (src/display/frame-render.ts): the field is the box its
+ * accent border bounds, each bullet a column run at least 4 px wide of near-white pixels inside it
+ * (the layout's name is muted grey, not counted). Undefined when no such field is on screen.
+ */
+export function frameBullets(s: Screen): number | undefined {
+  let x0 = s.width,
+    y0 = s.height,
+    x1 = -1,
+    y1 = -1;
+  for (let y = 0; y < s.height; y++)
+    for (let x = 0; x < s.width; x++)
+      if (near(s.rgb, (y * s.width + x) * 3, [0x6e, 0xa8, 0xfe], 20)) {
+        x0 = Math.min(x0, x);
+        x1 = Math.max(x1, x);
+        y0 = Math.min(y0, y);
+        y1 = Math.max(y1, y);
+      }
+  if (x1 - x0 < 200 || y1 - y0 < 20) return undefined;
+  return lightRuns(s, { x0: x0 + 4, x1: x1 - 4, y0: y0 + 4, y1: y1 - 4 }, 200);
 }
 
 /** the theme's button colour (#323c52): the recovery screen's actions */
