@@ -22,7 +22,10 @@ import { TIERS, PARALLEL, findSuites, tierOf, top } from "./tiers.mjs";
 
 // every suite's before/after hooks print their errors (uvu would lose them): test/helpers/loud-hooks.ts
 const LOUD_HOOKS = join(top, "test/helpers/loud-hooks.ts");
+// a hang guard; a VM suite also builds its images on a cold cache (the hand-over's four display
+// manager roots took 20 min of its time on a fresh machine), so it gets longer
 const SUITE_TIMEOUT_MS = Number(process.env.FOYER_SUITE_TIMEOUT_MS ?? 20 * 60_000);
+const VM_SUITE_TIMEOUT_MS = Number(process.env.FOYER_SUITE_TIMEOUT_MS ?? 45 * 60_000);
 // FOYER_TEST_KEYS: the test profiles' DevTools port is honoured (src/profile/load.ts)
 const ENV = { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1", FOYER_TEST_KEYS: "1" };
 
@@ -55,7 +58,7 @@ const NS = `mkdir -p /run/systemd/ask-password && mount -t tmpfs -o mode=0755,si
 const PRIVATE = ["--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc", "--kill-child", "--"];
 
 /** Runs argv; its output streams (`live`) or is kept and printed whole at its end (beside others). */
-function run(name, argv, opts, live) {
+function run(name, argv, opts, live, timeoutMs = SUITE_TIMEOUT_MS) {
   return new Promise((resolve) => {
     const head = `\n=== ${name}\n`;
     if (live) process.stdout.write(head);
@@ -69,9 +72,9 @@ function run(name, argv, opts, live) {
     });
     p.stderr.on("data", (d) => (live ? process.stderr.write(d) : (all += d)));
     const timer = setTimeout(() => {
-      process.stderr.write(`\n${name}: killed after ${SUITE_TIMEOUT_MS} ms\n`);
+      process.stderr.write(`\n${name}: killed after ${timeoutMs} ms\n`);
       p.kill("SIGKILL");
-    }, SUITE_TIMEOUT_MS);
+    }, timeoutMs);
     const end = (code) => {
       clearTimeout(timer);
       if (!live) process.stdout.write(all);
@@ -105,6 +108,7 @@ async function runSuite(rel, live) {
     ["unshare", ...PRIVATE, "sh", "-c", NS, "sh", process.execPath, "--import", "tsx", "--import", LOUD_HOOKS, join(top, name)],
     {},
     live,
+    tierOf(rel) === "vm" ? VM_SUITE_TIMEOUT_MS : SUITE_TIMEOUT_MS,
   );
   const total = /Total:\s+(\d+)/.exec(out),
     ok = /Passed:\s+(\d+)/.exec(out),
