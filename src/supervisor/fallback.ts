@@ -225,8 +225,9 @@ class ConsolePrompt implements Fallback {
     const had = this.#len,
       submits = this.#submits;
     this.#edit(d);
-    // a submit has drawn what comes next already
-    if (this.#submits === submits && (this.#len !== had || this.#current?.echo)) this.#draw();
+    // a submit drew what comes next with an empty field: keys after it in the same read are not on it yet
+    const changed = this.#submits === submits ? this.#len !== had || this.#current?.echo : this.#len > 0;
+    if (changed) this.#draw();
   }
 
   #edit(d: Buffer): void {

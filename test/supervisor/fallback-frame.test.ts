@@ -84,6 +84,29 @@ test("typed keys are bullets in the frame; Enter sends the exact bytes; then the
   assert.ok(r.closed(), "stop() gives the console its text mode back");
 });
 
+test("keys typed after Enter in the same read are drawn on the next request's field", async () => {
+  const tty = await console_();
+  const r = recordingFrame();
+  const answers: Buffer[] = [];
+  const fb = startFallback(
+    "builtin",
+    tty.path,
+    [request(), request({ key: 2, message: "Passphrase for home:" })],
+    { answer: (_k, s) => answers.push(Buffer.from(s.reveal())), decline: () => {} },
+    log,
+    { frame: () => r.frame },
+  );
+  try {
+    tty.type("one\rtw");
+    await pollUntil(() => answers.length === 1, 5_000, "the first answer");
+    assert.equal(answers[0], Buffer.from("one"));
+    await pollUntil(() => (last(r.views) as { message?: string }).message === "Passphrase for home:", 5_000, "the second request");
+    assert.is((last(r.views) as { typed: number }).typed, 2, "the keys after Enter are not on the field");
+  } finally {
+    fb.stop();
+  }
+});
+
 test("a question's answer is shown as typed; caps lock redraws without a key", async () => {
   const tty = await console_();
   const r = recordingFrame();
