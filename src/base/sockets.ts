@@ -11,6 +11,7 @@
 //   kdMode          a VT's display mode (KDGETMODE), or set (KDSETMODE): whether a display
 //                   server holds it; foyer's own frame keeps the kernel's console off it
 //   capsLock        the console keyboard's caps lock (KDGKBLED)
+//   kbEntries       the console keymap's plain entries for some keycodes (KDGKBENT)
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -41,6 +42,8 @@ interface Addon {
   /** 0 text, 1 graphics; with `set`, the mode before it was set */
   kdMode(fd: number, set?: 0 | 1): number;
   capsLock(fd: number): boolean;
+  /** KDGKBENT's kb_value in the plain table for each keycode */
+  kbEntries(fd: number, keycodes: readonly number[]): number[];
 }
 
 /**

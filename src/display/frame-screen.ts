@@ -9,12 +9,15 @@ import { loadSockets } from "../base/sockets.js";
 import { frameBuffer, writeFrame, type FrameBuffer } from "./handoff.js";
 import { DEFAULT_COLOURS, frameColours, renderFrame, type FrameColours, type FrameView } from "./frame-render.js";
 import { DEFAULT_FONT, openFont } from "./frame-font.js";
+import { US_KEYCODES, isUsKeymap } from "./keyboard.js";
 
 export interface FrameScreen {
   readonly fb: FrameBuffer;
   draw(view: FrameView): void;
   /** the console keyboard's caps lock */
   capsLock(): boolean;
+  /** whether the console reads keys with the kernel's default US keymap; undefined when it cannot tell */
+  usKeymap(): boolean | undefined;
   /** gives the VT its text mode back; the frame stays on screen until something draws over it */
   close(): void;
 }
@@ -69,6 +72,13 @@ export function openFrameScreen(o: FrameScreenOptions): FrameScreen {
         return kd.capsLock(o.consoleFd);
       } catch {
         return false;
+      }
+    },
+    usKeymap: () => {
+      try {
+        return isUsKeymap(kd.kbEntries(o.consoleFd, US_KEYCODES));
+      } catch {
+        return undefined;
       }
     },
     close: restore,

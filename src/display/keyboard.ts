@@ -68,6 +68,24 @@ export function readKeyboard(path: string, modelMapPath = KBD_MODEL_MAP): Keyboa
   }
 }
 
+/** Keycodes whose characters differ between the kernel's default (US) keymap and other layouts'. */
+export const US_KEYCODES: readonly number[] = [12, 13, ...range(16, 27), ...range(30, 41), ...range(43, 53)];
+const US_CHARS = "-=qwertyuiop[]asdfghjkl;'`\\zxcvbnm,./";
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}
+
+/**
+ * Whether the console's keymap, as KDGKBENT gives its plain entries for US_KEYCODES, is the
+ * kernel's default US one: each key's character the US one, as a Latin key (type 0), a letter
+ * (type 0x0b) or a Unicode entry (0xf0).
+ */
+export function isUsKeymap(entries: readonly number[]): boolean {
+  if (entries.length !== US_KEYCODES.length) return false;
+  return entries.every((v, i) => (v & 0xff) === US_CHARS.charCodeAt(i) && [0x00, 0x0b, 0xf0].includes(v >> 8));
+}
+
 /** The XKB_DEFAULT_* variables wlroots compositors (cage) read. */
 export function xkbEnv(k: Keyboard): Record<string, string> {
   const env: Record<string, string> = { XKB_DEFAULT_LAYOUT: k.layout };

@@ -12,7 +12,7 @@
 //     listener's credentials through a connect), null when nobody does
 //   kdMode(fd[, set]) → 0 text | 1 graphics: a virtual terminal's display mode (KDGETMODE), and
 //     with `set` the mode it had before KDSETMODE put it in that one; with capsLock(fd) (KDGKBLED)
-//     the things here not about sockets: whether a display server holds the VT, and foyer's own
+//     and kbEntries(fd, keycodes) (KDGKBENT, the keymap's plain entries) the things here not about sockets: whether a display server holds the VT, and foyer's own
 //     frame keeping the kernel's console from drawing over it
 // Node-API only, so one build runs on every Node from 18 on.
 #define _GNU_SOURCE
@@ -286,6 +286,31 @@ static napi_value caps_lock(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// the console keyboard's plain-table keymap entries (KDGKBENT) for up to 256 keycodes: which
+// keymap the kernel reads the console's keys with
+static napi_value kb_entries(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], out;
+  int32_t fd;
+  uint32_t n = 0;
+  bool is_array = false;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) return fail(env, "ERR_INVALID_ARG_TYPE", "kbEntries(fd, keycodes)");
+  if (!arg_int(env, argv[0], 0, 1 << 30, &fd, "kbEntries: the first argument must be a file descriptor")) return NULL;
+  if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array || napi_get_array_length(env, argv[1], &n) != napi_ok || n > 256)
+    return fail(env, "ERR_INVALID_ARG_TYPE", "kbEntries: the keycodes must be an array of at most 256");
+  if (napi_create_array_with_length(env, n, &out) != napi_ok) return NULL;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value v;
+    int32_t code;
+    if (napi_get_element(env, argv[1], i, &v) != napi_ok) return NULL;
+    if (!arg_int(env, v, 0, 255, &code, "kbEntries: a keycode must be 0 to 255")) return NULL;
+    struct kbentry e = { .kb_table = K_NORMTAB, .kb_index = (unsigned char)code, .kb_value = 0 };
+    if (ioctl(fd, KDGKBENT, &e) != 0) return fail_errno(env, errno, "ioctl(KDGKBENT)");
+    if (napi_create_uint32(env, e.kb_value, &v) != napi_ok || napi_set_element(env, out, i, v) != napi_ok) return NULL;
+  }
+  return out;
+}
+
 NAPI_MODULE_INIT() {
   const struct { const char *name; napi_callback cb; } fns[] = {
     { "peerCred", peer_cred },
@@ -295,6 +320,7 @@ NAPI_MODULE_INIT() {
     { "setCloexec", set_cloexec },
     { "kdMode", kd_mode },
     { "capsLock", caps_lock },
+    { "kbEntries", kb_entries },
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value fn;

@@ -116,13 +116,15 @@ class ConsolePrompt implements Fallback {
   #capsTimer?: NodeJS.Timeout;
   #drawFailed = false;
   #submits = 0;
+  /** the layout's name the frame shows */
+  #layout = "";
 
   constructor(
     private consolePath: string,
     pending: ConsoleRequest[],
     private replies: FallbackReplies,
     private log: Logger,
-    private o: FallbackOptions,
+    o: FallbackOptions,
   ) {
     this.#fd = openSync(consolePath, "r+");
     this.#in = new ReadStream(this.#fd);
@@ -143,6 +145,13 @@ class ConsolePrompt implements Fallback {
       } catch (e) {
         log.warning("cannot draw foyer's frame, asking in text", { err: describe(e) });
       }
+    }
+    this.#layout = o.layout ?? "";
+    // the frame names the keymap the console's keys are read with; an initramfs without the
+    // machine's console keymap reads them as US whatever the profile says
+    if (this.#frame && this.#layout && this.#layout !== "us" && this.#frame.usKeymap() === true) {
+      log.notice("the console reads keys with the kernel's default US keymap, not the machine's: the frame names 'us'", { layout: this.#layout });
+      this.#layout = "us";
     }
     if (this.#frame) log.notice("fallback asking in foyer's frame", { console: consolePath, size: `${this.#frame.fb.width}x${this.#frame.fb.height}` });
     else {
@@ -181,7 +190,7 @@ class ConsolePrompt implements Fallback {
           message: `${wrong}${p.message || "Password:"}`,
           typed: chars,
           capsLock: this.#caps ? "Caps Lock is on" : "",
-          layout: this.o.layout ?? "",
+          layout: this.#layout,
           // a question's answer is shown as typed; a passphrase never leaves the buffer
           ...(p.echo ? { shown: this.#buf.toString("utf8", 0, this.#len) } : {}),
         });

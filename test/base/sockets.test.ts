@@ -118,6 +118,26 @@ test("the addon itself: the errno's name for a bad fd, a type error for a non-fd
     );
 });
 
+test("kbEntries: not a VT is the ioctl's error; bad keycodes and too many a type error", () => {
+  const addon = createRequire(import.meta.url)(addonPath()) as { kbEntries(fd: unknown, codes: unknown): number[] };
+  const fd = openSync("/dev/null", "r");
+  try {
+    assert.throws(
+      () => addon.kbEntries(fd, [16]),
+      (e: unknown) => (e as { code?: string }).code === "ENOTTY" && /KDGKBENT/.test((e as Error).message),
+    );
+    assert.equal(addon.kbEntries(fd, []), [], "no keycodes, no ioctl");
+    for (const codes of [[256], [-1], ["16"], 16, Array(257).fill(16)])
+      assert.throws(
+        () => addon.kbEntries(fd, codes),
+        (e: unknown) => (e as { code?: string }).code === "ERR_INVALID_ARG_TYPE",
+        JSON.stringify(codes).slice(0, 40),
+      );
+  } finally {
+    closeSync(fd);
+  }
+});
+
 test("addonPath: beside the bundle, or dist/ from the sources", () => {
   assert.is(addonPath(pathToFileURL("/usr/lib/foyer/chunk-ABC.mjs").href), "/usr/lib/foyer/sockets.node");
   assert.is(addonPath(pathToFileURL(join(top, "src/base/sockets.ts")).href), join(top, "dist/sockets.node"));

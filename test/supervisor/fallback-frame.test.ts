@@ -26,7 +26,7 @@ async function console_(): Promise<{ path: string; type: (s: string) => void; sc
   return { path: /\/dev\/pts\/\d+/.exec(screen)![0], type: (s) => term.write(s), screen: () => screen };
 }
 
-function recordingFrame(): { frame: FrameScreen; views: FrameView[]; caps: { on: boolean }; closed: () => boolean } {
+function recordingFrame(us?: boolean): { frame: FrameScreen; views: FrameView[]; caps: { on: boolean }; closed: () => boolean } {
   const views: FrameView[] = [];
   const caps = { on: false };
   let closed = false;
@@ -35,6 +35,7 @@ function recordingFrame(): { frame: FrameScreen; views: FrameView[]; caps: { on:
       fb: { dev: "/dev/null", width: 1280, height: 800, stride: 5120, bitsPerPixel: 32 },
       draw: (v) => views.push(structuredClone(v)),
       capsLock: () => caps.on,
+      usKeymap: () => us,
       close: () => (closed = true),
     },
     views,
@@ -104,6 +105,23 @@ test("keys typed after Enter in the same read are drawn on the next request's fi
     assert.is((last(r.views) as { typed: number }).typed, 2, "the keys after Enter are not on the field");
   } finally {
     fb.stop();
+  }
+});
+
+test("the frame names the keymap the console reads keys with: 'us' when the machine's was not loaded", async () => {
+  for (const [us, shown] of [
+    [true, "us"],
+    [false, "de"],
+    [undefined, "de"],
+  ] as const) {
+    const tty = await console_();
+    const r = recordingFrame(us);
+    const fb = startFallback("builtin", tty.path, [request()], { answer: () => {}, decline: () => {} }, log, { frame: () => r.frame, layout: "de" });
+    try {
+      assert.is((last(r.views) as { layout: string }).layout, shown, `the kernel's keymap US: ${us}`);
+    } finally {
+      fb.stop();
+    }
   }
 });
 

@@ -65,6 +65,9 @@ test("initramfs-tools: a greeter that cannot start trips the breaker; foyer's ow
     await vm.waitSerial(/crash-loop breaker tripped/, 480_000, "the breaker tripping (the image has no chromium)");
     await vm.waitSerial(/plymouth password request pending/, 240_000, "askpass's request reaching foyer");
     await vm.waitSerial(/fallback asking in foyer's frame/, 60_000, "foyer's frame");
+    // the machine's keymap is German, but this initramfs does not load it (KEYMAP=n): the frame
+    // names what the console's keys are read with, the kernel's US map (KDGKBENT)
+    assert.match(vm.serial, /reads keys with the kernel's default US keymap, not the machine's: the frame names 'us' layout=de/);
     // what a person sees: the theme and the prompt's field, drawn without compositor or browser,
     // and no text console over it
     const png = join(tmpdir(), "foyer-vm-itools-fallback.png");
