@@ -58,6 +58,7 @@ export const FAST = [
   "ui/i18n.test.ts",
   "ui/kiosk-keys.test.ts",
   "unit/format.test.ts",
+  "unit/mem-report.test.ts",
   "unit/imports.test.ts",
   "unit/lint.test.ts",
   "unit/loud-hooks.test.ts",

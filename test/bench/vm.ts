@@ -4,14 +4,17 @@
 // absolute times are an emulated CPU's; the ratio is the figure that carries over. The split image
 // (packaging/erofs: a small cpio part, foyer's payload as an erofs disk) is booted beside them.
 // And one boot with a PID 1 of the bench's own (test/bench/vm-stack-guest.mjs) times goal (a) on
-// the emulated CPU: foyerd's start → greeter interactive against the bare cage + cog.
+// the emulated CPU: foyerd's start → greeter interactive against the bare cage + cog. Each boot
+// with a frame also gives its first frame (foyer's or Plymouth's spinner) and the used memory at
+// its prompt, from the kernel's SysRq report, the same way for both.
 import { existsSync, statSync, mkdtempSync, mkdirSync, writeFileSync, copyFileSync, rmSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { buildAppliance, buildPlymouthInitrd, buildSplit, cacheDir, PLYMOUTH_THEME, withExtraCpio } from "../vm/appliance.js";
-import { Vm, waitForPrompt } from "../vm/qemu.js";
+import { Vm, themeDrawn } from "../vm/qemu.js";
 import { requireTool } from "../helpers/index.js";
+import { memReportUsedMb } from "./mem-report.js";
 
 const median = (a: number[]) => {
   const s = [...a].sort((x, y) => x - y);
@@ -24,50 +27,93 @@ type Boot = "foyer" | "split" | "text" | "plymouth";
 const POLL_MS = 300;
 
 /** Plymouth's password entry: lit pixels in a band across the middle of the upper half. */
-function dialogDrawn(s: { width: number; height: number; rgb: Buffer }): boolean {
-  let lit = 0;
-  for (let y = Math.floor(s.height * 0.3); y < Math.floor(s.height * 0.5); y++) {
-    for (let x = Math.floor(s.width * 0.3); x < Math.floor(s.width * 0.7); x++) {
-      const i = (y * s.width + x) * 3;
-      if (s.rgb[i]! + s.rgb[i + 1]! + s.rgb[i + 2]! > 90) lit++;
-    }
-  }
-  return lit > 2000;
+function dialogDrawn(s: Screen): boolean {
+  return lit(s, 0.3, 0.5, 0.3, 0.7) > 2000;
 }
 
-async function bootToPrompt(how: Boot): Promise<number> {
+/**
+ * Plymouth's first frame: the spinner theme's black background with the spinner lit below the
+ * middle, and nothing of the console's text above it (the console draws from the top left).
+ */
+function spinnerDrawn(s: Screen): boolean {
+  return lit(s, 0, 0.6, 0, 1) < 50 && lit(s, 0.6, 0.8, 0.4, 0.6) > 30;
+}
+
+/** foyer's first frame, its own or the greeter's: the theme's background over half the screen. */
+const foyerDrawn = (s: Screen) => themeDrawn(s).dark > 0.5;
+
+type Screen = { width: number; height: number; rgb: Buffer };
+
+/** Pixels brighter than the console's dark grey in a box given as fractions of the screen. */
+function lit(s: Screen, top: number, bottom: number, left: number, right: number): number {
+  let n = 0;
+  for (let y = Math.floor(s.height * top); y < Math.floor(s.height * bottom); y++) {
+    for (let x = Math.floor(s.width * left); x < Math.floor(s.width * right); x++) {
+      const i = (y * s.width + x) * 3;
+      if (s.rgb[i]! + s.rgb[i + 1]! + s.rgb[i + 2]! > 90) n++;
+    }
+  }
+  return n;
+}
+
+/** Used memory at this moment, from the kernel's SysRq report (mem-report.ts); it needs a console log level above 4. */
+async function usedMemMb(vm: Vm): Promise<number> {
+  const from = vm.serial.length;
+  await vm.chord(["alt", "sysrq", "8"]);
+  await vm.chord(["alt", "sysrq", "m"]);
+  await vm.waitSerial(/\d+ pages reserved/, 60_000, "the kernel's memory report (SysRq m)");
+  await vm.chord(["alt", "sysrq", "4"]);
+  return memReportUsedMb(vm.serial.slice(from));
+}
+
+interface BootFigures {
+  /** QEMU start → the first frame foyer (or Plymouth) drew, s */
+  firstFrameS: number;
+  /** QEMU start → a prompt that takes the passphrase, s */
+  promptS: number;
+  /** used memory at the prompt, MB */
+  usedMb?: number;
+}
+
+async function bootToPrompt(how: Boot): Promise<BootFigures> {
   const a = buildAppliance();
   const withFoyer = how !== "text";
   const split = how === "split" ? buildSplit(a) : undefined;
+  // SysRq on in every boot with a frame, so that the memory report can be asked for the same way
+  const sysrq = "sysrq_always_enabled";
   const vm = new Vm(
     a,
     how === "text"
       ? { initrd: a.initrdPlain }
       : how === "plymouth"
         ? // plymouthd's own trace on the serial console says when the request reached it
-          { initrd: buildPlymouthInitrd(), append: "splash plymouth.ignore-serial-consoles plymouth.debug=stream:/dev/ttyS0" }
-        : { append: "rd.foyer.profile=vm", ...(split && { initrd: split.initrd, payload: split.payload }) },
+          { initrd: buildPlymouthInitrd(), append: `splash plymouth.ignore-serial-consoles plymouth.debug=stream:/dev/ttyS0 ${sysrq}` }
+        : { append: `rd.foyer.profile=vm ${sysrq}`, ...(split && { initrd: split.initrd, payload: split.payload }) },
   );
   try {
     await vm.attach();
-    if (how === "plymouth") {
-      // plymouthd's trace says when the request reached it; its dialog (an entry box across the
-      // middle of the screen, where the spinner theme draws nothing else) is then polled for
-      await vm.waitSerial(/got password request/, 600_000, "Plymouth's password request");
-      for (;;) {
-        const png = `/tmp/foyer-vm-plymouth-${PLYMOUTH_THEME}.png`;
-        const shot = await vm.screen(png);
-        if (dialogDrawn(shot)) return vm.seconds;
-        if (vm.seconds > 900) throw new Error("Plymouth's dialog never appeared");
-        await new Promise((r) => setTimeout(r, POLL_MS));
-      }
-    }
     if (!withFoyer) {
       await vm.waitSerial(/Please enter passphrase for disk/, 600_000, "systemd's console prompt");
-      return vm.seconds;
+      return { firstFrameS: vm.seconds, promptS: vm.seconds };
     }
-    await vm.waitSerial(/greeter server listening/, 600_000, "foyerd");
-    return await waitForPrompt(vm, 900_000, undefined, undefined, POLL_MS);
+    // both kinds of boot are looked at from QEMU's start, as often, for their first frame and then
+    // their prompt: Plymouth's dialog once its trace says the request reached it (the dialog's band
+    // is where the spinner theme draws nothing else)
+    const png = how === "plymouth" ? `/tmp/foyer-vm-plymouth-${PLYMOUTH_THEME}.png` : undefined;
+    let firstFrameS: number | undefined;
+    for (;;) {
+      const shot = await vm.screen(png);
+      if (firstFrameS === undefined && (how === "plymouth" ? spinnerDrawn(shot) : foyerDrawn(shot))) firstFrameS = vm.seconds;
+      const prompt = how === "plymouth" ? /got password request/.test(vm.serial) && dialogDrawn(shot) : foyerDrawn(shot) && themeDrawn(shot).accent > 1000;
+      if (prompt) {
+        const promptS = vm.seconds;
+        return { firstFrameS: firstFrameS ?? promptS, promptS, usedMb: await usedMemMb(vm) };
+      }
+      if (vm.seconds > 900)
+        throw new Error(`${how === "plymouth" ? "Plymouth's dialog" : "foyer's prompt"} never appeared; the console's last lines:\n${vm.tail()}`);
+      if (vm.proc.exitCode !== null) throw new Error(`qemu exited (${vm.proc.exitCode}); the console's last lines:\n${vm.tail()}`);
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
   } finally {
     await vm.stop("bench");
   }
@@ -155,31 +201,42 @@ export async function vmFigures(runs: number, log: (s: string) => void): Promise
   const a = buildAppliance(log);
   const mb = (p: string) => statSync(p).size / 1048576;
   const split = buildSplit(a, log);
-  const foyer: number[] = [];
-  const splitS: number[] = [];
-  const text: number[] = [];
-  const ply: number[] = [];
+  const foyer: BootFigures[] = [];
+  const splitS: BootFigures[] = [];
+  const text: BootFigures[] = [];
+  const ply: BootFigures[] = [];
   buildPlymouthInitrd(log);
+  const said = (b: BootFigures) =>
+    `first frame ${b.firstFrameS.toFixed(1)} s, prompt ${b.promptS.toFixed(1)} s${b.usedMb === undefined ? "" : `, ${b.usedMb.toFixed(0)} MB used`}`;
   for (let i = 0; i < runs; i++) {
     foyer.push(await bootToPrompt("foyer"));
-    log(`vm ${i}: foyer's prompt drawn ${foyer.at(-1)!.toFixed(1)} s after qemu started`);
+    log(`vm ${i}: foyer, after qemu started: ${said(foyer.at(-1)!)}`);
     splitS.push(await bootToPrompt("split"));
-    log(`vm ${i}: the same from the split image (cpio part + erofs payload) ${splitS.at(-1)!.toFixed(1)} s`);
+    log(`vm ${i}: the same from the split image (cpio part + erofs payload): ${said(splitS.at(-1)!)}`);
     ply.push(await bootToPrompt("plymouth"));
-    log(`vm ${i}: Plymouth (${PLYMOUTH_THEME}) drew its password dialog ${ply.at(-1)!.toFixed(1)} s after qemu started`);
+    log(`vm ${i}: Plymouth (${PLYMOUTH_THEME}), its spinner and its password dialog: ${said(ply.at(-1)!)}`);
     text.push(await bootToPrompt("text"));
-    log(`vm ${i}: the text prompt without foyer ${text.at(-1)!.toFixed(1)} s after qemu started`);
+    log(`vm ${i}: the text prompt without foyer ${text.at(-1)!.promptS.toFixed(1)} s after qemu started`);
   }
+  const m = (b: BootFigures[], k: keyof BootFigures) => median(b.map((x) => x[k]!));
   const stack = await stackStartFigures(Number(process.env.FOYER_BENCH_VM_STACK_ROUNDS ?? 3), log);
   return {
     ...stack,
-    vmPromptS: Number(median(foyer).toFixed(1)),
-    vmSplitPromptS: Number(median(splitS).toFixed(1)),
-    vmSplitVsWholeRatio: Number((median(splitS) / median(foyer)).toFixed(2)),
-    vmConsolePromptS: Number(median(text).toFixed(1)),
-    vmPlymouthPromptS: Number(median(ply).toFixed(1)),
-    vmPromptRatio: Number((median(foyer) / median(ply)).toFixed(2)),
-    vmPromptVsConsoleRatio: Number((median(foyer) / median(text)).toFixed(2)),
+    vmPromptS: Number(m(foyer, "promptS").toFixed(1)),
+    vmSplitPromptS: Number(m(splitS, "promptS").toFixed(1)),
+    vmSplitVsWholeRatio: Number((m(splitS, "promptS") / m(foyer, "promptS")).toFixed(2)),
+    vmConsolePromptS: Number(m(text, "promptS").toFixed(1)),
+    vmPlymouthPromptS: Number(m(ply, "promptS").toFixed(1)),
+    vmPromptRatio: Number((m(foyer, "promptS") / m(ply, "promptS")).toFixed(2)),
+    vmPromptVsConsoleRatio: Number((m(foyer, "promptS") / m(text, "promptS")).toFixed(2)),
+    vmFirstFrameS: Number(m(foyer, "firstFrameS").toFixed(1)),
+    vmSplitFirstFrameS: Number(m(splitS, "firstFrameS").toFixed(1)),
+    vmPlymouthFirstFrameS: Number(m(ply, "firstFrameS").toFixed(1)),
+    vmFirstFrameRatio: Number((m(foyer, "firstFrameS") / m(ply, "firstFrameS")).toFixed(2)),
+    vmUsedMemMb: Number(m(foyer, "usedMb").toFixed(0)),
+    vmSplitUsedMemMb: Number(m(splitS, "usedMb").toFixed(0)),
+    vmPlymouthUsedMemMb: Number(m(ply, "usedMb").toFixed(0)),
+    vmUsedMemOverPlymouthMb: Number((m(foyer, "usedMb") - m(ply, "usedMb")).toFixed(0)),
     cpioFoyerMb: Number(mb(a.initrd).toFixed(1)),
     cpioPlainMb: Number(mb(a.initrdPlain).toFixed(1)),
     cpioAddedMb: Number((mb(a.initrd) - mb(a.initrdPlain)).toFixed(1)),
