@@ -4,6 +4,7 @@
 // token (the boot's, or the live launch's) and come from the greeter's own origin, and every
 // frame is validated (src/protocol). What a peer can make foyerd hold is bounded: a few clients,
 // and a client that does not read what it is sent is closed before its backlog grows.
+import { writeFileSync, renameSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket, type RawData } from "ws";
@@ -22,6 +23,8 @@ export interface GreeterServerOptions {
   /** a listener opened before the server (the greeter launched first, src/supervisor/first-launch.ts); else start() opens one on `port` */
   listener?: GreeterListener;
   log: Logger;
+  /** root's file for the full URL (foyerctl, the demo): written 0600 and replaced whole once the server listens */
+  urlFile?: string;
   /** the current full state, sent to every client on connect */
   snapshot: () => StateMessage;
   /** the page is interactive: it painted the prompt `paintedMsAgo` ms ago */
@@ -92,6 +95,10 @@ export class GreeterServer {
     });
     this.#l.attach({ request: (req, res) => this.#serve(req, res, ui, assets), upgrade: (req, sock, head) => this.#upgrade(req, sock, head) });
     this.#o.log.info("greeter server listening", { address: `127.0.0.1:${this.#l.port}` });
+    if (this.#o.urlFile) {
+      writeFileSync(`${this.#o.urlFile}.tmp`, this.url + "\n", { mode: 0o600 });
+      renameSync(`${this.#o.urlFile}.tmp`, this.#o.urlFile);
+    }
   }
 
   #hostOk(req: IncomingMessage): boolean {

@@ -19,6 +19,7 @@
 //    heard first (the two races) the display's that follows within SAME_FAULT_MS is not counted
 //    again, nor does it back off as a second exit would.
 import { assertNever } from "../base/errors.js";
+import type { Profile } from "../profile/schema.js";
 
 /** a display exit this soon after a greeter exit is the same fault (the browser died of it) */
 export const SAME_FAULT_MS = 1000;
@@ -33,6 +34,13 @@ export interface Policy {
   readyTimeoutMs: number;
   lostTimeoutMs: number;
   maxFailedStarts: number;
+}
+
+/** The policy of a profile's restart and greeter settings, on a stack with or without a display server and a greeter. */
+export function policyOf(p: Pick<Profile, "restart" | "greeter">, stack: Pick<Policy, "hasDisplay" | "hasGreeter">): Policy {
+  const { burst, windowMs, initialMs, maxMs, maxFailedStarts } = p.restart;
+  const { readyTimeoutMs, lostTimeoutMs } = p.greeter;
+  return { hasDisplay: stack.hasDisplay, hasGreeter: stack.hasGreeter, burst, windowMs, initialMs, maxMs, readyTimeoutMs, lostTimeoutMs, maxFailedStarts };
 }
 
 export type Part =

@@ -156,6 +156,7 @@ export function realParts(o: SupervisorOptions): BuildParts {
       port: p.greeter.port,
       listener: o.first.listener,
       log: o.log.child("greeter"),
+      urlFile: join(o.runtimeDir, "greeter-url"),
       snapshot: () => h.snapshot(),
       onReady: (paintedMsAgo) => h.dispatch({ type: "greeter_connected", paintedMsAgo }),
       onAnswer: (key, secret) => h.answer(key, secret),

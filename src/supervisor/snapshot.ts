@@ -72,3 +72,29 @@ export function snapshot(s: SnapshotInput): StateMessage {
     appearance: s.appearance,
   };
 }
+
+/** Where the runner's snapshot comes from: its parts, read as they are now. */
+export interface SnapshotSources {
+  plymouth: { messages: string[]; record: { fsck: StateMessage["diskCheck"] } };
+  settings: { locale: string; appearance: AppearanceView };
+  stack: { keyboard: Keyboard };
+  recovery: FlowView<RecoveryView>;
+  firstboot: FlowView<FirstbootView>;
+}
+
+/** The page's state from the parts as they are now. */
+export function snapshotOf(p: SnapshotSources, phase: string, prompts: PromptView[], notice: string): StateMessage {
+  const { plymouth, settings, recovery, firstboot } = p;
+  return snapshot({
+    phase,
+    prompts,
+    keyboard: p.stack.keyboard,
+    notice,
+    messages: plymouth.messages,
+    diskCheck: plymouth.record.fsck,
+    recovery,
+    firstboot,
+    locale: settings.locale,
+    appearance: settings.appearance,
+  });
+}

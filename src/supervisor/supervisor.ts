@@ -3,12 +3,10 @@
 // pure state machine (machine.ts) by one effect runner. Everything that happens goes through
 // dispatch(event): the machine decides, #run() acts. What the page is sent is snapshot.ts's, where
 // its messages go router.ts's.
-import { writeFileSync, renameSync } from "node:fs";
-import { join } from "node:path";
 import { EventEmitter } from "node:events";
-import { step, initialState, type State, type Event, type Effect, type Policy } from "./machine.js";
+import { step, initialState, policyOf, type State, type Event, type Effect, type Policy } from "./machine.js";
 import type { Fallback } from "./fallback.js";
-import { snapshot } from "./snapshot.js";
+import { snapshotOf } from "./snapshot.js";
 import { Requests } from "./requests.js";
 import { stopParts } from "./shutdown.js";
 import { route } from "./router.js";
@@ -77,20 +75,7 @@ export class Supervisor extends EventEmitter {
     this.#requests = new Requests(this.#p);
     this.milestones = new Milestones(this.#p.timeline, this.#p.clock, this.#log);
     this.#firstGreeter = this.#p.firstGreeter;
-    const r = o.profile.restart;
-    const g = o.profile.greeter;
-    const { hasDisplay, hasGreeter } = this.#p.stack;
-    this.#policy = {
-      hasDisplay,
-      hasGreeter,
-      burst: r.burst,
-      windowMs: r.windowMs,
-      initialMs: r.initialMs,
-      maxMs: r.maxMs,
-      readyTimeoutMs: g.readyTimeoutMs,
-      lostTimeoutMs: g.lostTimeoutMs,
-      maxFailedStarts: r.maxFailedStarts,
-    };
+    this.#policy = policyOf(o.profile, this.#p.stack);
   }
 
   get state(): State {
@@ -105,45 +90,27 @@ export class Supervisor extends EventEmitter {
     const { profile, firstbootOnly } = this.#o;
     const p = this.#p;
     this.#mark("start");
-    const k = p.stack.keyboard;
-    this.#log.info("keyboard layout", { layout: k.layout, variant: k.variant, from: profile.keyboard.vconsole });
+    this.#log.info("keyboard layout", { layout: p.stack.keyboard.layout, variant: p.stack.keyboard.variant, from: profile.keyboard.vconsole });
     // decided before the greeter can connect, so its first state already shows the form
     const form = (profile.flow !== "recovery" || firstbootOnly === true) && (await p.firstboot.start());
     // the listener, the greeter's folders, seatd and the greeter itself are first-launch.ts's
     await p.server.start();
-    const urlFile = join(this.#o.runtimeDir, "greeter-url");
-    writeFileSync(`${urlFile}.tmp`, p.server.url + "\n", { mode: 0o600 });
-    renameSync(`${urlFile}.tmp`, urlFile);
     this.#mark("greeter server listening");
     p.agent.start();
     if (this.#policy.hasGreeter) p.settings.followInputDevices();
     await p.plymouth.start();
     await p.systemd.start();
     this.dispatch({ type: "start" });
-    if (firstbootOnly) {
-      // nothing to wait for without a form: foyer-firstboot.service holds the boot before the
-      // display manager (foyerd checked before it launched anything; the root may have changed since)
-      if (!form) {
-        this.#log.notice("no first-boot setup to show, stopping");
-        void this.stop();
-      }
-    } else if (profile.flow === "recovery") this.showRecovery("recovery requested by the profile");
+    // first boot only and no form: nothing to wait for; foyer-firstboot.service holds the boot before
+    // the display manager (foyerd checked before it launched anything; the root may have changed since)
+    if (firstbootOnly && !form) {
+      this.#log.notice("no first-boot setup to show, stopping");
+      void this.stop();
+    } else if (!firstbootOnly && profile.flow === "recovery") this.showRecovery("recovery requested by the profile");
   }
 
   snapshot(): StateMessage {
-    const { plymouth, settings, stack, recovery, firstboot } = this.#p;
-    return snapshot({
-      phase: this.#state.phase,
-      prompts: this.#requests.views(),
-      keyboard: stack.keyboard,
-      notice: this.#notice,
-      messages: plymouth.messages,
-      diskCheck: plymouth.record.fsck,
-      recovery,
-      firstboot,
-      locale: settings.locale,
-      appearance: settings.appearance,
-    });
+    return snapshotOf(this.#p, this.#state.phase, this.#requests.views(), this.#notice);
   }
 
   #promptsChanged(list: PendingPrompt[]): void {

@@ -1,6 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { step, initialState, type State, type Event, type Policy, type Effect } from "../../src/supervisor/machine.js";
+import { step, initialState, policyOf, type State, type Event, type Policy, type Effect } from "../../src/supervisor/machine.js";
+import { parseProfile } from "../../src/profile/load.js";
 
 const policy: Policy = {
   hasDisplay: false,
@@ -339,6 +340,25 @@ test("X killed and the old browser gone before the new display: the greeter wait
   const [n, f] = step(step(s, { type: "timer" }, px, 1010)[0], { type: "display_ready" }, px, 1100);
   assert.is(n.greeter.kind, "starting");
   assert.equal(f[0], { do: "start_greeter" });
+});
+
+test("policyOf: the profile's restart and greeter settings, and what the stack has", () => {
+  const r = parseProfile(
+    JSON.stringify({ schema: 1, restart: { burst: 4, windowMs: 9000, maxFailedStarts: 2 }, greeter: { readyTimeoutMs: 7000, lostTimeoutMs: 3000 } }),
+  );
+  if (!r.ok) throw new Error(r.problems.join("; "));
+  const { initialMs, maxMs } = r.profile.restart;
+  assert.equal(policyOf(r.profile, { hasDisplay: true, hasGreeter: false }), {
+    hasDisplay: true,
+    hasGreeter: false,
+    burst: 4,
+    windowMs: 9000,
+    initialMs,
+    maxMs,
+    readyTimeoutMs: 7000,
+    lostTimeoutMs: 3000,
+    maxFailedStarts: 2,
+  });
 });
 
 test.run();

@@ -2,7 +2,7 @@
 // each request as the page and the console's fallback see it.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { snapshot, promptViews, consoleRequests, type SnapshotInput } from "../../src/supervisor/snapshot.js";
+import { snapshot, snapshotOf, promptViews, consoleRequests, type SnapshotInput } from "../../src/supervisor/snapshot.js";
 import type { PendingPrompt } from "../../src/agents/password-agent.js";
 import type { PlymouthPrompt } from "../../src/agents/plymouth.js";
 import type { FirstbootView } from "../../src/protocol/firstboot.js";
@@ -124,6 +124,34 @@ test("the console's requests keep the order and say which protocol asked", () =>
       { key: 0x4000_0002, message: "plymouth 1073741826", echo: true, retries: 1, kind: "passphrase", from: "plymouth" },
     ],
   );
+});
+
+test("snapshotOf reads the parts as they are now, getters included", () => {
+  const i = input(false, false);
+  // the parts are objects with getters (GreeterSettings, Recovery): read at the call, never copied
+  class Settings {
+    #locale = "de_DE.UTF-8";
+    get locale() {
+      return this.#locale;
+    }
+    get appearance() {
+      return i.appearance;
+    }
+    set(locale: string) {
+      this.#locale = locale;
+    }
+  }
+  const settings = new Settings();
+  const parts = {
+    plymouth: { messages: i.messages, record: { fsck: i.diskCheck } },
+    settings,
+    stack: { keyboard: i.keyboard },
+    recovery: i.recovery,
+    firstboot: i.firstboot,
+  };
+  assert.equal(snapshotOf(parts, "running", [], ""), snapshot(i));
+  settings.set("fr_FR.UTF-8");
+  assert.is(snapshotOf(parts, "running", [], "").locale, "fr_FR.UTF-8");
 });
 
 test.run();
