@@ -10,10 +10,10 @@
 //     it), or padded to the whole sun_path (old plymouthd's legacy name), whatever libuv does
 //   abstractPeer(name, padded) → { pid, uid, gid } | null: who listens on an abstract name (the
 //     listener's credentials through a connect), null when nobody does
-//   kdMode(fd[, set]) → 0 text | 1 graphics: a virtual terminal's display mode (KDGETMODE), and
-//     with `set` the mode it had before KDSETMODE put it in that one; with capsLock(fd) (KDGKBLED)
-//     and kbEntries(fd, keycodes) (KDGKBENT, the keymap's plain entries) the things here not about sockets: whether a display server holds the VT, and foyer's own
-//     frame keeping the kernel's console from drawing over it
+//   kdMode(fd[, set]) → 0 text | 1 graphics: a VT's display mode (KDGETMODE), with `set` the one
+//     before KDSETMODE; capsLock(fd) (KDGKBLED); kbEntries(fd, keycodes) (KDGKBENT's plain keymap
+//     entries): the things here not about sockets, for a display server holding the VT and for
+//     foyer's own frame (the kernel's console kept off it, the keyboard's state and keymap)
 // Node-API only, so one build runs on every Node from 18 on.
 #define _GNU_SOURCE
 #define NAPI_VERSION 8

@@ -12,7 +12,7 @@ import { join, dirname } from "node:path";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { buildAppliance, buildPlymouthInitrd, buildSplit, cacheDir, PLYMOUTH_THEME, withExtraCpio } from "../vm/appliance.js";
-import { Vm, themeDrawn } from "../vm/qemu.js";
+import { Vm, themeDrawn, type Screen } from "../vm/qemu.js";
 import { requireTool } from "../helpers/index.js";
 import { memReportUsedMb } from "./mem-report.js";
 
@@ -41,8 +41,6 @@ function spinnerDrawn(s: Screen): boolean {
 
 /** foyer's first frame, its own or the greeter's: the theme's background over half the screen. */
 const foyerDrawn = (s: Screen) => themeDrawn(s).dark > 0.5;
-
-type Screen = { width: number; height: number; rgb: Buffer };
 
 /** Pixels brighter than the console's dark grey in a box given as fractions of the screen. */
 function lit(s: Screen, top: number, bottom: number, left: number, right: number): number {

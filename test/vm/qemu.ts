@@ -396,7 +396,7 @@ export function countColour(s: { rgb: Buffer }, colour: [number, number, number]
   return n;
 }
 
-type Screen = { width: number; height: number; rgb: Buffer };
+export type Screen = { width: number; height: number; rgb: Buffer };
 
 /**
  * The characters in the focused field as a person counts them: the field is the widest box drawn
