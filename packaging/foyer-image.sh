@@ -19,14 +19,16 @@ FOYER_WAYLAND_BINARIES="/usr/bin/cage /usr/bin/cog /usr/sbin/seatd"
 FOYER_OPTIONAL_BINARIES="/usr/bin/keyctl"
 FOYER_WAYLAND_OPTIONAL_BINARIES="/usr/bin/Xwayland /usr/bin/grim"
 
-# loaded with dlopen, so ldd does not see them: each with the libraries it needs itself.
+# loaded with dlopen, so ldd does not see them: each with the libraries it needs itself. And
+# foyer-splash's one library (foyer_own_files copies foyer's files as they are).
 # cog's platforms and WPE's backend; WPE renders through EGL even when cage composes with pixman:
 # Mesa's software and virtio drivers, found by libglvnd through its vendor file.
 # No GIO modules: the greeter is plain http on loopback (no TLS, no proxy), and GNOME's proxy
 # module aborts WebKit's network process when the initramfs has no GSettings schemas.
 FOYER_DLOPEN="cog/modules/libcogplatform-wl.so cog/modules/libcogplatform-drm.so libWPEBackend-fdo-1.0.so.1
   wpe-webkit-1.1/injected-bundle/libWPEInjectedBundle.so
-  libEGL_mesa.so.0 libgbm.so.1 libglapi.so.0 dri/swrast_dri.so dri/kms_swrast_dri.so dri/virtio_gpu_dri.so"
+  libEGL_mesa.so.0 libgbm.so.1 libglapi.so.0 dri/swrast_dri.so dri/kms_swrast_dri.so dri/virtio_gpu_dri.so
+  libwayland-client.so.0"
 # found by name (the unversioned link), and WebKit's helper processes (executables in the libdir)
 FOYER_LIBDIR_FILES="libWPEBackend-fdo-1.0.so"
 FOYER_LIBDIR_EXECUTABLES="wpe-webkit-1.1/WPEWebProcess wpe-webkit-1.1/WPENetworkProcess"
@@ -89,12 +91,13 @@ foyer_x11_udev_rules() {
 # foyer_own_files SRC: "SOURCE TARGET" lines for foyer's own tree, taken from SRC (a checkout with
 # dist/ built, or /usr/lib/foyer): the bundles and foyer's own addons beside them (the bundle
 # loads dist/sockets.node from its own folder; without it foyerd refuses every Plymouth client),
+# foyer-splash (its library, libwayland-client, comes with FOYER_DLOPEN),
 # the helpers in libexec (foyer-repair: sulogin's shell for the recovery screen's repair), the UI,
 # assets, profiles, and the native addons the bundle leaves external with what they require at
 # run time.
 foyer_own_files() {
     local src=$1 f m
-    for f in "$src"/dist/*.mjs "$src"/dist/*.node; do echo "$f /usr/lib/foyer/${f##*/}"; done
+    for f in "$src"/dist/*.mjs "$src"/dist/*.node "$src"/dist/foyer-splash; do echo "$f /usr/lib/foyer/${f##*/}"; done
     for f in "$src"/packaging/libexec/* "$src"/libexec/*; do [ -f "$f" ] && echo "$f /usr/lib/foyer/libexec/${f##*/}"; done
     for f in "$src"/dist/ui/*.js "$src"/dist/ui/*.css; do echo "$f /usr/lib/foyer/dist/ui/${f##*/}"; done
     (cd "$src" && find assets -type f) | while read -r f; do echo "$src/$f /usr/lib/foyer/$f"; done

@@ -34,6 +34,7 @@ export const FAST = [
   "display/kiosk-policy.test.ts",
   "display/locale.test.ts",
   "display/scale.test.ts",
+  "display/splash-files.test.ts",
   "display/stacks.test.ts",
   "greeter/password-rate.test.ts",
   "greeter/pty-frames.test.ts",

@@ -17,6 +17,8 @@ const entries = {
 };
 // Node-API C sources → dist/<name>.node
 const addons = { sockets: "src/native/sockets.c" };
+// executables in C → dist/<name>: the splash cage shows until the greeter paints (a Wayland client)
+const programs = { "foyer-splash": "src/native/splash.c" };
 
 function newest(dir) {
   let t = 0;
@@ -31,6 +33,7 @@ if (process.argv.includes("--if-stale")) {
   const outs = [
     ...Object.keys(entries.node).map((n) => join(out, `${n}.mjs`)),
     ...Object.keys(addons).map((n) => join(out, `${n}.node`)),
+    ...Object.keys(programs).map((n) => join(out, n)),
     join(out, "ui/app.js"),
   ];
   const oldest = Math.min(...outs.map((p) => (existsSync(p) ? statSync(p).mtimeMs : 0)));
@@ -39,9 +42,18 @@ if (process.argv.includes("--if-stale")) {
 }
 
 /** Ends the build with one line that says what to install. */
-function missing(what) {
-  process.stderr.write(`build: cannot compile foyer's native addon: ${what}\n`);
+function missing(what, part = "foyer's native addon") {
+  process.stderr.write(`build: cannot compile ${part}: ${what}\n`);
   process.exit(1);
+}
+
+/** Runs `cmd` to its end, its output on ours; ends the build naming it when it fails. */
+function run(cmd, args) {
+  const r = spawnSync(cmd, args, { cwd: top, stdio: "inherit" });
+  if (r.status !== 0) {
+    process.stderr.write(`build: ${cmd} ${args.at(-1)} failed\n`);
+    process.exit(1);
+  }
 }
 
 // Node-API needs only Node's own headers (no node-gyp, no download): npm's nodedir when set, as
@@ -54,16 +66,22 @@ if (!existsSync(join(include, "node_api.h")))
     `no node_api.h in '${include}' (install Node's headers: NodeSource's 'nodejs' package has them, Debian's own node 'libnode-dev'; or set npm_config_nodedir)`,
   );
 mkdirSync(out, { recursive: true });
-for (const [name, source] of Object.entries(addons)) {
-  const r = spawnSync("cc", ["-O2", "-shared", "-fPIC", "-Wall", "-Werror", "-I", include, "-o", join(out, `${name}.node`), source], {
-    cwd: top,
-    stdio: "inherit",
-  });
-  if (r.status !== 0) {
-    process.stderr.write(`build: cc failed on ${source}\n`);
-    process.exit(1);
-  }
-}
+for (const [name, source] of Object.entries(addons))
+  run("cc", ["-O2", "-shared", "-fPIC", "-Wall", "-Werror", "-I", include, "-o", join(out, `${name}.node`), source]);
+
+// the Wayland clients: xdg-shell's glue generated from wayland-protocols' description
+const xdgShell = "/usr/share/wayland-protocols/stable/xdg-shell/xdg-shell.xml";
+const splash = "the splash (src/native/splash.c)";
+if (spawnSync("wayland-scanner", ["--version"], { stdio: "ignore" }).error)
+  missing("no 'wayland-scanner' (install the Debian package 'libwayland-dev')", splash);
+if (!existsSync(xdgShell)) missing(`no '${xdgShell}' (install the Debian package 'wayland-protocols')`, splash);
+const gen = join(out, ".gen");
+mkdirSync(gen, { recursive: true });
+run("wayland-scanner", ["client-header", xdgShell, join(gen, "xdg-shell-client-protocol.h")]);
+run("wayland-scanner", ["private-code", xdgShell, join(gen, "xdg-shell-protocol.c")]);
+for (const [name, source] of Object.entries(programs))
+  run("cc", ["-O2", "-Wall", "-Werror", "-I", gen, "-o", join(out, name), source, join(gen, "xdg-shell-protocol.c"), "-lwayland-client"]);
+rmSync(gen, { recursive: true, force: true });
 
 // native addons stay outside the bundle; dbus-next requires 'x11' lazily for X11 auth only
 const external = ["node-pty", "unix-dgram", "usocket", "x11", "playwright-core", "@julusian/freetype2"];

@@ -179,6 +179,7 @@ export async function daemonMain(argv: string[]): Promise<number> {
   try {
     first = await launchFirst(profile, runtimeDir, log, {
       nomodeset: kc.nomodeset,
+      assetsDir: join(packageTop(), "assets"),
       // a failure is the await's below to report, not an unhandled rejection meanwhile
       meanwhile: () => void loadRest().catch(() => {}),
     });

@@ -3,6 +3,7 @@
 // asked, and the prompt when a request is pending (its message, a bullet per typed character,
 // caps lock, the keyboard layout). Pure: geometry, colours, view and fonts in; bytes out.
 import type { Font } from "./frame-font.js";
+import { FoyerError } from "../base/errors.js";
 
 export type Rgb = readonly [number, number, number];
 
@@ -78,12 +79,13 @@ function hex(h: string): Rgb {
 }
 
 /** The frame's bytes, `stride * height` of them. */
-export function renderFrame(g: FrameGeometry, colours: FrameColours, view: FrameView, fonts: FrameFonts): Buffer {
+export function renderFrame(g: FrameGeometry, colours: FrameColours, view: FrameView, fonts?: FrameFonts): Buffer {
   const c = new Canvas(g);
   c.gradient(colours.bgCentre, colours.bg);
   const s = Math.min(3, Math.max(1, g.height / 800));
   if (view.kind === "progress") drawProgress(c, s, view.step, colours);
-  else drawPrompt(c, s, view, colours, fonts);
+  else if (fonts) drawPrompt(c, s, view, colours, fonts);
+  else throw new FoyerError("invalid-argument", "a prompt's frame needs its fonts");
   return c.out;
 }
 
@@ -162,16 +164,23 @@ class Canvas {
     const lut = Buffer.alloc(256 * 3);
     for (let i = 0; i < 256; i++) for (let k = 0; k < 3; k++) lut[i * 3 + 2 - k] = Math.round(centre[k]! + ((outer[k]! - centre[k]!) * i) / 255);
     const scale = 255 / r;
+    // symmetric about the centre column: each distance is computed once for a pixel and its mirror
+    const half = Math.ceil(this.w / 2);
     for (let y = 0; y < this.h; y++) {
       const dy = y + 0.5 - cy;
       const dy2 = dy * dy;
-      let d = y * this.#stride;
-      for (let x = 0; x < this.w; x++, d += this.#bpp) {
+      const row = y * this.#stride;
+      for (let x = 0; x < half; x++) {
         const dx = x + 0.5 - cx;
         const l = Math.min(255, Math.round(Math.sqrt(dx * dx + dy2) * scale)) * 3;
-        this.out[d] = lut[l]!;
-        this.out[d + 1] = lut[l + 1]!;
-        this.out[d + 2] = lut[l + 2]!;
+        const b = lut[l]!,
+          g = lut[l + 1]!,
+          r = lut[l + 2]!;
+        const d = row + x * this.#bpp,
+          m = row + (this.w - 1 - x) * this.#bpp;
+        this.out[d] = this.out[m] = b;
+        this.out[d + 1] = this.out[m + 1] = g;
+        this.out[d + 2] = this.out[m + 2] = r;
       }
     }
   }

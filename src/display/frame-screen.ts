@@ -35,17 +35,22 @@ export interface FrameScreenOptions {
   warn?: (line: string) => void;
 }
 
+/** The theme's colours (assets/themes/<theme>/theme.css); the default ones, with a warning, when it cannot be read. */
+export function themeColours(assetsDir: string, theme: string, warn: (line: string) => void): FrameColours {
+  const css = join(assetsDir, "themes", theme, "theme.css");
+  try {
+    return frameColours(readFileSync(css, "utf8"));
+  } catch (e) {
+    warn(`cannot read the theme '${css}', drawing with the default colours: ${describe(e)}`);
+    return DEFAULT_COLOURS;
+  }
+}
+
 /** Opens the frame; a FoyerError saying why when there is no usable framebuffer, font or VT. */
 export function openFrameScreen(o: FrameScreenOptions): FrameScreen {
   const fb = o.fb ?? frameBuffer();
   if (!fb) throw new FoyerError("not-found", "no 24 or 32 bpp framebuffer at /sys/class/graphics/fb0");
-  let colours: FrameColours = DEFAULT_COLOURS;
-  const css = join(o.assetsDir, "themes", o.theme, "theme.css");
-  try {
-    colours = frameColours(readFileSync(css, "utf8"));
-  } catch (e) {
-    o.warn?.(`cannot read the theme '${css}', drawing with the default colours: ${describe(e)}`);
-  }
+  const colours = themeColours(o.assetsDir, o.theme, o.warn ?? (() => {}));
   const s = Math.min(3, Math.max(1, fb.height / 800));
   const fonts = { text: openFont(o.fontFile ?? DEFAULT_FONT, 20 * s), small: openFont(o.fontFile ?? DEFAULT_FONT, 14 * s) };
   const kd = loadSockets();

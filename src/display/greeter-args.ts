@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { Profile } from "../profile/schema.js";
 import type { LaunchSpec } from "../launch/direct.js";
 import type { SystemUser } from "./users.js";
+import type { Rgb } from "./frame-render.js";
 import { TOOL_PATH } from "../base/command.js";
 
 export type Env = Record<string, string>;
@@ -27,6 +28,8 @@ export interface BrowserFacts {
   url: string;
   /** cog's content filter file, written by root into foyerd's runtime folder */
   contentFilter: string;
+  /** the theme's background: cog's own until the page paints, instead of white */
+  background?: Rgb;
 }
 
 export const BASE_ENV: Env = { PATH: TOOL_PATH, LANG: "C.UTF-8" };
@@ -72,6 +75,7 @@ export function browserArgv(p: Profile, home: string, b: BrowserFacts, platform:
       `--platform=${platform === "wayland" ? "wl" : "x11"}`,
       "--webprocess-failure=exit",
       `--content-filter=${b.contentFilter}`,
+      ...(b.background ? [`--bg-color=#${b.background.map((c) => c.toString(16).padStart(2, "0")).join("")}ff`] : []),
       ...(b.scale !== 1 ? [`--device-scale=${b.scale}`] : []),
       b.url,
     ];

@@ -80,6 +80,8 @@ export abstract class StackBase implements DisplayStack {
 
   abstract startGreeter(): Launched;
 
+  greeterPainted(): void {}
+
   abstract grabFrame(ms: number, maxBytes: number): Promise<Buffer>;
 
   protected get facts(): GreeterFacts {
@@ -91,7 +93,7 @@ export abstract class StackBase implements DisplayStack {
     const scale = this.scale;
     const rt = this.c.runtimeDir;
     const contentFilter = this.c.profile.display.browser === "cog" ? writeCogFilter(rt, this.c.origin()) : join(rt, COG_FILTER_FILE);
-    return { scale, url: this.c.url(), contentFilter };
+    return { scale, url: this.c.url(), contentFilter, ...(this.c.background ? { background: this.c.background } : {}) };
   }
 
   /**

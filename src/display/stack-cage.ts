@@ -13,6 +13,7 @@ import type { SystemUser } from "./users.js";
 import { inputReady } from "./drm-device.js";
 import { BASE_ENV, browserArgv, greeterEnv, greeterSpec, type BrowserFacts, type Env, type GreeterFacts } from "./greeter-args.js";
 import { StackBase, noCompositor } from "./stack-base.js";
+import { splashGoes, splashStays } from "./splash.js";
 import type { KeyboardApplied } from "./stacks.js";
 
 type Display = Profile["display"];
@@ -39,10 +40,10 @@ export function cageEnv(d: Display, k: Keyboard, input: boolean): Env {
   return env;
 }
 
-/** The greeter unit: cage and the browser, its child from `childArgvAt`. */
-export function cageGreeterSpec(p: Profile, f: GreeterFacts, b: BrowserFacts, k: Keyboard, input: boolean): LaunchSpec {
+/** The greeter unit: cage and the browser (after foyer-splash, which becomes it), its child from `childArgvAt`. */
+export function cageGreeterSpec(p: Profile, f: GreeterFacts, b: BrowserFacts, k: Keyboard, input: boolean, splash: string[] = []): LaunchSpec {
   const cage = cageArgv(p.display);
-  const argv = [...cage, ...browserArgv(p, f.home, b, "wayland")];
+  const argv = [...cage, ...splash, ...browserArgv(p, f.home, b, "wayland")];
   return { ...greeterSpec(f, "greeter", argv, greeterEnv(f, cageEnv(p.display, k, input))), childArgvAt: cage.length };
 }
 
@@ -73,7 +74,18 @@ export class CageStack extends StackBase {
     const input = !this.onScreen || (this.c.inputReady ?? inputReady)();
     if (!input) this.c.log.notice("no input device set up yet: cage starts without one and takes a keyboard when it is plugged in");
     const browser = this.browserFacts();
-    return this.c.launcher.start(cageGreeterSpec(this.c.profile, this.facts, browser, this.c.keyboard, input));
+    const splash = this.c.splash;
+    if (splash) splashStays(this.c.runtimeDir);
+    return this.c.launcher.start(cageGreeterSpec(this.c.profile, this.facts, browser, this.c.keyboard, input, splash));
+  }
+
+  override greeterPainted(): void {
+    if (!this.c.splash) return;
+    try {
+      splashGoes(this.c.runtimeDir);
+    } catch (e) {
+      this.c.log.warning(`cannot tell the splash the greeter painted: ${describe(e)}; it stays over the greeter, ignoring`);
+    }
   }
 
   /**

@@ -11,6 +11,7 @@ import type { LaunchSpec, Launched, Launcher } from "../launch/direct.js";
 import type { Logger } from "../base/log.js";
 import type { Keyboard } from "./keyboard.js";
 import type { SystemUser } from "./users.js";
+import type { Rgb } from "./frame-render.js";
 import { CageStack } from "./stack-cage.js";
 import { XStack } from "./stack-x11.js";
 import { HeadlessStack } from "./stack-headless.js";
@@ -35,6 +36,10 @@ export interface StackContext {
   origin: () => string;
   /** whether udev has set up an input device (drm-device.ts's inputReady, the default) */
   inputReady?: () => boolean;
+  /** cage's command before the browser's: foyer-splash (splash.ts), once its files are in place */
+  splash?: string[] | undefined;
+  /** the theme's background colour: the browser's own before the page paints */
+  background?: Rgb;
 }
 
 export interface DisplayHandle {
@@ -65,6 +70,8 @@ export interface DisplayStack {
   /** the X server; `ready` resolves when it wrote its display number */
   startDisplay(): DisplayHandle;
   startGreeter(): Launched;
+  /** the greeter's page painted: what stood in for it until then may go */
+  greeterPainted(): void;
   /** the greeter's frame as a binary PPM, within `ms` and `maxBytes` (handoff.ts) */
   grabFrame(ms: number, maxBytes: number): Promise<Buffer>;
 }

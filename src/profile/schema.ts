@@ -37,6 +37,11 @@ export const DisplaySchema = z.strictObject({
    * DeviceTimeout). foyerd starts before udev has loaded the drivers.
    */
   deviceTimeoutMs: def(int(0, 120_000), 8000),
+  /**
+   * cage stacks: foyer's first frame (the theme and a progress mark) on the framebuffer once the
+   * card is there, kept by foyer-splash inside cage until the greeter's page has painted
+   */
+  splash: def(z.boolean(), true),
   /** start seatd for the compositor on DRM (stack "wayland"; an initramfs has no logind) */
   seatd: def(z.boolean(), true),
   /**

@@ -15,7 +15,9 @@ import { monotonicMs } from "../base/timeout.js";
 import { describe } from "../base/errors.js";
 import { GreeterListener, LaunchTokens, type RefusalLog } from "../greeter/listener.js";
 import { ensureLoopback } from "../greeter/loopback.js";
-import { displayStack, type DisplayStack } from "../display/stacks.js";
+import { displayStack, type DisplayStack, type StackContext } from "../display/stacks.js";
+import { firstFrame, progressFrame } from "../display/splash.js";
+import { themeColours } from "../display/frame-screen.js";
 import { waitForDisplayDevices } from "../display/drm-device.js";
 import { newXCookie, xauthorityFile } from "../display/xauth.js";
 import { readKeyboard } from "../display/keyboard.js";
@@ -62,6 +64,8 @@ export interface LaunchFirstOptions {
   nomodeset?: boolean;
   /** called once when the launch has to wait for the display device: the daemon loads the rest */
   meanwhile?: () => void;
+  /** the assets folder (the theme's colours): without it, no first frame and no splash */
+  assetsDir?: string;
 }
 
 export async function launchFirst(p: Profile, runtimeDir: string, log: Logger, o: LaunchFirstOptions = {}): Promise<FirstLaunch> {
@@ -85,7 +89,7 @@ export async function launchFirst(p: Profile, runtimeDir: string, log: Logger, o
     if (folders.problem) log.warning(`cannot mount the greeter's tmpfs (${folders.problem}); its folders are plain ones in the state folder`);
     if (folders.setAside.length) log.info("an earlier greeter's folders set aside", { paths: folders.setAside.join(" ") });
   }
-  const stack = displayStack({
+  const context: StackContext = {
     profile: p,
     runtimeDir,
     folders,
@@ -97,14 +101,30 @@ export async function launchFirst(p: Profile, runtimeDir: string, log: Logger, o
     log: log.child("display"),
     url: () => tokens.next(),
     origin: () => listener.origin,
-  });
+  };
+  const stack = displayStack(context);
   if (stack.hasGreeter) stack.prepareTmp();
   // started by the daemon before it mounted its state (cli/daemon.ts): done by now, or nearly
   await probeDeathSignal();
   const seatdSpec = stack.seatdSpec();
   const seatd = seatdSpec ? direct.start(seatdSpec) : undefined;
   const first: FirstLaunch = { listener, tokens, launcher, stack, ...(seatd ? { seatd } : {}) };
+  // cage's stacks: the theme's background behind the browser's first frame, and foyer's first
+  // frame rendered (at the profile's size, the framebuffer's unknown yet) while the card is awaited
+  const cage = p.display.stack === "wayland" || p.display.stack === "headless-wayland";
+  const warn = (l: string) => log.child("display").warning(l);
+  const colours = cage && o.assetsDir ? themeColours(o.assetsDir, p.appearance.theme, warn) : undefined;
+  if (colours) context.background = colours.bg;
+  const size = { width: p.display.width, height: p.display.height };
+  const rendered = colours && p.display.splash ? progressFrame(size.width, size.height, colours) : undefined;
   if (needsDrmCard(p)) await waitForDisplay(p, log.child("display"), o);
+  if (colours && rendered) {
+    const at = monotonicMs();
+    const onScreen = p.display.stack === "wayland"; // a headless compositor's output is not the machine's framebuffer
+    const f = firstFrame({ runtimeDir, colours, size, rendered, onScreen, ...(onScreen ? {} : { fb: undefined }), warn });
+    context.splash = f.splash;
+    log.child("display").info("first frame", { framebuffer: f.drawn, splash: f.splash !== undefined, ms: Math.round(monotonicMs() - at) });
+  }
   if (launchesFirst(p)) {
     const at = monotonicMs();
     try {

@@ -78,7 +78,7 @@ export interface Parts {
   keyring: Pick<KeyringCache, "asked" | "answered" | "stop">;
   server: Pick<GreeterServer, "start" | "stop" | "url" | "stateChanged" | "send">;
   /** the display stack, and the one owner of the greeter's keyboard layout */
-  stack: Pick<DisplayStack, "hasDisplay" | "hasGreeter" | "onScreen" | "keyboard" | "setKeyboard" | "startDisplay" | "startGreeter">;
+  stack: Pick<DisplayStack, "hasDisplay" | "hasGreeter" | "onScreen" | "keyboard" | "setKeyboard" | "startDisplay" | "startGreeter" | "greeterPainted">;
   recovery: Pick<Recovery, "active" | "view" | "start" | "action" | "openTerminal" | "resize" | "closeTerminal">;
   firstboot: Pick<Firstboot, "active" | "view" | "start" | "options" | "chooseKeyboard" | "submit">;
   settings: Pick<GreeterSettings, "locale" | "appearance" | "layouts" | "check" | "set" | "applyKeyboard" | "followInputDevices" | "stop">;

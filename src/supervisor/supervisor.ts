@@ -191,6 +191,7 @@ export class Supervisor extends EventEmitter {
       this.#log.warning("greeter page did not come back, restarting the greeter");
     if (e.type === "greeter_connected" && before.greeter.kind === "starting" && next.greeter.kind === "running") {
       this.#lastConnectedAt = now();
+      this.#p.stack.greeterPainted();
       // a page that painted before its socket opened took keys from then on
       const ago = Math.min(e.paintedMsAgo ?? 0, now() - this.#greeterStartedAt);
       this.#p.timeline.end("greeter start", monotonicNowMs() - ago);

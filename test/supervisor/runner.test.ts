@@ -100,6 +100,8 @@ interface Rig {
   fallbacks: { requests: ConsoleRequest[]; stopped: boolean }[];
   stopped: string[];
   log: string[];
+  /** the launch (1, 2…) each time the stack heard its page painted */
+  painted: number[];
   /** the greeter started last */
   greeter: () => FakeGreeter;
   /** the page of the greeter started last says it is drawn */
@@ -116,6 +118,7 @@ function rig(): Rig {
   const log: string[] = [];
   const clock = new FakeClock();
   const greeters: FakeGreeter[] = [];
+  const painted: number[] = [];
   const fallbacks: Rig["fallbacks"] = [];
   const stopped: string[] = [];
   let keyboard = US;
@@ -161,6 +164,7 @@ function rig(): Rig {
         greeters.push(g);
         return g;
       },
+      greeterPainted: () => void painted.push(greeters.length),
     },
     recovery: {
       active: false,
@@ -204,7 +208,7 @@ function rig(): Rig {
   let hooks!: Hooks;
   const sup = new Supervisor({ profile: r.profile, runtimeDir, log: collectingLogger(log) }, (h) => ((hooks = h), parts));
   const greeter = () => greeters[greeters.length - 1]!;
-  return { sup, hooks, clock, greeters, fallbacks, stopped, log, greeter, connect: () => hooks.dispatch({ type: "greeter_connected" }) };
+  return { sup, hooks, clock, greeters, fallbacks, stopped, log, greeter, painted, connect: () => hooks.dispatch({ type: "greeter_connected" }) };
 }
 
 /** The greeter started last exits (it crashed) and the runner hears of it. */
@@ -241,6 +245,19 @@ test("an exited greeter is started again at once, a second one after the backoff
     t.log.some((l) => l.startsWith("info greeter interactive again")),
     t.log.join("\n"),
   );
+});
+
+test("the stack hears once per launch that its page painted: the splash goes then, not before", async () => {
+  const t = rig();
+  await withTimeout(t.sup.start(), 5000, "start");
+  assert.equal(t.painted, [], "nothing painted before the page connects");
+  t.connect();
+  t.connect();
+  assert.equal(t.painted, [1], "the first launch's page, once");
+  await crash(t);
+  assert.equal(t.painted, [1], "a new launch's splash stays until its own page connects");
+  t.connect();
+  assert.equal(t.painted, [1, 2]);
 });
 
 test("a greeter that never connects is stopped at the ready deadline and started again", async () => {

@@ -17,7 +17,8 @@ import { tmpdir } from "node:os";
 import { pollUntil, requireTool } from "../helpers/index.js";
 import { buildAppliance, VM_PASSPHRASE, type Appliance } from "./appliance.js";
 import { buildDmRoot, DMS, type Dm } from "./dm-root.js";
-import { waitForPrompt, countColour, themeDark, type Vm } from "./qemu.js";
+import { waitForPrompt, countColour, type Vm } from "./qemu.js";
+import { watch } from "./screens.js";
 import { inVm } from "./journey.js";
 
 const say = (s: string) => process.stdout.write(`• ${s}\n`);
@@ -37,99 +38,6 @@ test.before(() => {
   appliance = buildAppliance(say);
   for (const dm of ["gdm", "lightdm", "sddm", "greetd"] as const) roots[dm] = { ...appliance, ...buildDmRoot(appliance, say, dm) };
 });
-
-type Kind = "foyer" | "dm" | "black" | "off" | "text" | "other";
-
-/** One pass over a screendump: which of the expected pictures it is, `bg` the display manager's greeter background. */
-function classify(s: { width: number; height: number; rgb: Buffer }, bg: [number, number, number]): Kind {
-  let foyer = 0,
-    dm = 0,
-    black = 0,
-    glyph = 0,
-    glyphX0 = s.width;
-  let x0 = s.width,
-    x1 = -1,
-    y0 = s.height,
-    y1 = -1; // where anything not black is
-  const [dr, dg, db] = bg;
-  for (let i = 0; i + 2 < s.rgb.length; i += 3) {
-    const r = s.rgb[i]!,
-      g = s.rgb[i + 1]!,
-      b = s.rgb[i + 2]!;
-    if (r < 16 && g < 16 && b < 16) {
-      black++;
-      continue;
-    }
-    const p = i / 3,
-      x = p % s.width,
-      y = (p - x) / s.width;
-    if (x < x0) x0 = x;
-    if (x > x1) x1 = x;
-    if (y < y0) y0 = y;
-    if (y > y1) y1 = y;
-    if (Math.abs(r - dr) <= 8 && Math.abs(g - dg) <= 8 && Math.abs(b - db) <= 8) dm++;
-    else if (themeDark(r, g, b)) foyer++;
-    // a console's text and cursor: grey or white (fbcon draws VGA grey 0xaaaaaa, bold white)
-    else if (Math.abs(r - g) < 10 && Math.abs(g - b) < 10 && r >= 100) {
-      glyph++;
-      if (x < glyphX0) glyphX0 = x;
-    }
-  }
-  const px = s.width * s.height;
-  if (foyer / px > 0.5) return "foyer";
-  if (dm / px > 0.5) return "dm";
-  if (black === px) return "black";
-  // no scanout at all: QEMU draws one line, "Display output is not active.", in the middle (a
-  // monitor shows no signal); a console's text and cursor start at the top left
-  if (black / px > 0.99 && x1 - x0 > 100 && x0 > s.width * 0.3 && x1 < s.width * 0.7 && y0 > s.height * 0.4 && y1 < s.height * 0.6) return "off";
-  // a text console draws from its first column (its cursor sits there on an empty one); light
-  // pixels elsewhere on black (an X server's pointer in the middle) are not one
-  if (black / px > 0.9) return glyph > 0 && glyphX0 < 16 ? "text" : glyph > 0 ? "other" : "black";
-  return "other";
-}
-
-interface Run {
-  kind: Kind;
-  from: number;
-  to: number;
-  frames: number;
-}
-
-/** Screendumps back to back until `until` has been on screen for `holdS`; the runs of each kind and the largest gap. */
-async function watch(
-  vm: Vm,
-  name: string,
-  t0: number,
-  limitS: number,
-  holdS: number,
-  bg: [number, number, number],
-  until: Kind = "dm",
-): Promise<{ runs: Run[]; frames: number; maxGapMs: number }> {
-  const runs: Run[] = [];
-  let frames = 0,
-    maxGapMs = 0,
-    last = performance.now();
-  while (vm.seconds - t0 < limitS) {
-    const s = await vm.screen();
-    const now = performance.now();
-    maxGapMs = Math.max(maxGapMs, now - last);
-    last = now;
-    frames++;
-    const kind = classify(s, bg);
-    const at = vm.seconds - t0;
-    const cur = runs.at(-1);
-    if (cur?.kind === kind) {
-      cur.to = at;
-      cur.frames++;
-    } else {
-      runs.push({ kind, from: at, to: at, frames: 1 });
-      if (runs.length > 1) await vm.screen(join(tmpdir(), `foyer-vm-${name}-${runs.length}-${kind}.png`)).catch(() => {});
-      last = performance.now(); // the PNG is not a gap in the watch
-    }
-    if (kind === until && runs.at(-1)!.to - runs.at(-1)!.from >= holdS) break;
-  }
-  return { runs, frames, maxGapMs };
-}
 
 /** Prints the runs, and the time from the last screendump of foyer's frame to the first of the display manager's. */
 function tell(w: Awaited<ReturnType<typeof watch>>, dm: Dm): number {
@@ -178,7 +86,7 @@ function judge(w: Awaited<ReturnType<typeof watch>>, name: string): void {
   assert.is(
     text.length,
     0,
-    `a text console was on screen: ${text.map((r) => `${r.from.toFixed(2)}–${r.to.toFixed(2)} s (${r.frames} frames)`).join(", ")}; see ${tmpdir()}/foyer-vm-${name}-*-text.png`,
+    `a text console was on screen: ${text.map((r) => `${r.from.toFixed(2)}–${r.to.toFixed(2)} s (${r.frames} frames)`).join(", ")}; see ${tmpdir()}/foyer-vm-${name}-*-text.ppm`,
   );
   assert.is(w.runs.at(-1)?.kind, "dm", `the display manager's greeter is not on screen at the end: ${w.runs.map((r) => r.kind).join(" → ")}`);
 }

@@ -12,9 +12,12 @@ import { buildAppliance, VM_PASSPHRASE, type Appliance } from "./appliance.js";
 import { Vm, countColour, fieldDots, oskKeys, waitForPrompt } from "./qemu.js";
 import { KEYMAPS } from "../../src/ui/osk.js";
 import { afterUnlock, askedAgain, inVm, timesAsked, unlockToRoot } from "./journey.js";
+import { watch } from "./screens.js";
 
 const say = (s: string) => process.stdout.write(`• ${s}\n`);
 let appliance: Appliance;
+/** the longest black (or no scanout) after foyer's first frame: cage's modeset before the splash maps */
+const MAX_BLACK_S = 2;
 
 test.before(() => {
   const tools: [string, string][] = [
@@ -33,9 +36,33 @@ test.before(() => {
 
 test("boot → foyer's greeter on screen → a wrong passphrase is asked again → the right one reaches the real root", async () => {
   await inVm(appliance, { append: "rd.foyer.profile=vm" }, "unlock", async (vm) => {
+    // every screendump from QEMU's start to the prompt: foyer's first frame, then nothing but it
+    // (the splash in cage) until the greeter's prompt, with no text console and no black longer
+    // than cage's first modeset
+    const w = await watch(vm, "unlock-boot", 0, 480, 0, undefined, "prompt");
+    for (const r of w.runs) say(`${r.kind.padEnd(6)} ${r.from.toFixed(2)}–${r.to.toFixed(2)} s (${r.frames} frames)`);
+    say(`${w.frames} screendumps, largest gap ${w.maxGapMs.toFixed(0)} ms`);
+    assert.ok(w.maxGapMs <= 1000, `screendumps were ${w.maxGapMs.toFixed(0)} ms apart at most`);
+    const first = w.runs.findIndex((r) => r.kind === "foyer");
+    assert.ok(first >= 0 && first < w.runs.length - 1, `foyer's first frame was not on screen before its prompt: ${w.runs.map((r) => r.kind).join(" → ")}`);
+    const after = w.runs.slice(first);
+    const text = after.filter((r) => r.kind === "text" || r.kind === "other");
+    assert.is(
+      text.length,
+      0,
+      `after foyer's first frame: ${text.map((r) => `${r.kind} ${r.from.toFixed(2)}–${r.to.toFixed(2)} s`).join(", ")}; see ${tmpdir()}/foyer-vm-unlock-boot-*.ppm`,
+    );
+    const dark = after.filter((r) => r.kind === "black" || r.kind === "off");
+    for (const r of dark)
+      assert.ok(r.to - r.from <= MAX_BLACK_S, `${r.kind} for ${(r.to - r.from).toFixed(2)} s after foyer's first frame (at most ${MAX_BLACK_S} s)`);
+    const shown = w.runs.at(-1)!.from;
+    say(
+      `foyer's first frame ${w.runs[first]!.from.toFixed(1)} s after qemu started, its prompt ${shown.toFixed(1)} s (TCG); dark after the first frame: ${dark.map((r) => `${r.kind} ≤ ${(r.to - r.from + w.maxGapMs / 1000).toFixed(2)} s`).join(", ") || "none seen"}`,
+    );
     const [, ms] = await vm.waitSerial(/greeter interactive ms=(\d+)/, 480_000, "foyer's greeter interactive");
-    const shown = await waitForPrompt(vm, 240_000, join(tmpdir(), "foyer-vm-prompt.png"));
-    say(`greeter interactive ${(Number(ms) / 1000).toFixed(1)} s after foyerd started; prompt drawn ${shown.toFixed(0)} s after qemu started (TCG)`);
+    await waitForPrompt(vm, 240_000, join(tmpdir(), "foyer-vm-prompt.png"));
+    say(`greeter interactive ${(Number(ms) / 1000).toFixed(1)} s after foyerd started`);
+    assert.match(vm.serial, /first frame framebuffer=true splash=true/, "foyerd did not draw its first frame and set up the splash");
     assert.match(vm.serial, /keyboard layout layout=de /, "the image's vconsole.conf (KEYMAP=de-latin1) did not become the X layout");
     // the image loads inet_diag/tcp_diag: the greeter's server asks the kernel for one socket's owner, not its whole table
     assert.not.match(vm.serial, /no sock_diag for TCP/, "the image lacks inet_diag/tcp_diag");

@@ -1,0 +1,166 @@
+// foyer's first frame, before the greeter paints: the theme's background and a progress mark, on
+// the framebuffer as soon as the display device is there (before cage starts), and then kept by
+// foyer-splash inside cage (src/native/splash.c) from cage's first frame until the greeter's page
+// has painted. Everything the splash reads is root's: its binary beside foyer's bundle (copied to
+// foyerd's runtime folder where that path is closed to other users, as a checkout's may be), and
+// in the runtime folder the frame and the marker foyerd creates once the page has painted.
+import { constants, copyFileSync, existsSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { FoyerError, describe } from "../base/errors.js";
+import { loadSockets } from "../base/sockets.js";
+import { renderFrame, type FrameColours, type FrameGeometry } from "./frame-render.js";
+import { frameBuffer, writeFrame, type FrameBuffer } from "./handoff.js";
+
+export const SPLASH_BIN = "foyer-splash";
+export const SPLASH_FRAME = "splash.frame";
+/** created by foyerd when the greeter's page has painted: the splash then goes */
+export const GREETER_PAINTED = "greeter-painted";
+const MAGIC = Buffer.from("FOYRFRM1", "latin1");
+
+/** The progress frame at 32 bpp (B, G, R, x: wl_shm's XRGB8888 and a 32-bpp framebuffer's rows). */
+export function progressFrame(width: number, height: number, colours: FrameColours): Buffer {
+  const g: FrameGeometry = { width, height, stride: width * 4, bitsPerPixel: 32 };
+  return renderFrame(g, colours, { kind: "progress", step: 0 });
+}
+
+/** The splash's frame file: "FOYRFRM1", width and height (u32 little-endian), the XRGB8888 pixels. */
+export function splashFrameFile(width: number, height: number, pixels: Buffer): Buffer {
+  const head = Buffer.alloc(16);
+  MAGIC.copy(head);
+  head.writeUInt32LE(width, 8);
+  head.writeUInt32LE(height, 12);
+  return Buffer.concat([head, pixels]);
+}
+
+/** foyer-splash beside the bundle (an image's /usr/lib/foyer), or in dist/ of the source tree. */
+export function splashBinary(): string | undefined {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return [here, join(here, "../dist"), join(here, "../../dist")].map((d) => join(d, SPLASH_BIN)).find((p) => existsSync(p));
+}
+
+/** cage's command before the browser's: the splash, given its frame and the marker to wait for. */
+export function splashArgv(bin: string, runtimeDir: string): string[] {
+  return [bin, join(runtimeDir, SPLASH_FRAME), join(runtimeDir, GREETER_PAINTED), "--"];
+}
+
+/** Whether any user may run `path`: it and every folder above it open to others. */
+export function openToOthers(path: string): boolean {
+  try {
+    if ((statSync(path).mode & 0o005) !== 0o005) return false;
+    for (let d = dirname(path); ; d = dirname(d)) {
+      if ((statSync(d).mode & 0o001) === 0) return false;
+      if (d === "/") return true;
+    }
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the mount holding `path` forbids running programs (initramfs-tools mounts /run noexec). */
+export function noexecAt(path: string, mounts = readFileSync("/proc/self/mounts", "utf8")): boolean {
+  let best = "";
+  let noexec = false;
+  for (const line of mounts.split("\n")) {
+    const [, at, , opts] = line.split(" ");
+    if (!at || !opts) continue;
+    const point = at.replace(/\\040/g, " ");
+    const under = point === "/" || path === point || path.startsWith(point + "/");
+    if (under && point.length >= best.length) {
+      best = point;
+      noexec = opts.split(",").includes("noexec");
+    }
+  }
+  return noexec;
+}
+
+export interface SplashOptions {
+  runtimeDir: string;
+  colours: FrameColours;
+  /** the output's size where no framebuffer says it (a headless compositor) */
+  size: { width: number; height: number };
+  /** the framebuffer; /sys/class/graphics/fb0's when not given */
+  fb?: FrameBuffer | undefined;
+  /** draw on the framebuffer, the foreground VT (/dev/tty0, the one seatd gives cage) in graphics mode */
+  onScreen: boolean;
+  /** the progress frame already rendered at `size` (while the display device was awaited) */
+  rendered?: Buffer;
+  warn: (line: string) => void;
+}
+
+/**
+ * foyer's first frame: drawn on the framebuffer where there is one (and `console` is given), and
+ * put with the splash's binary in the runtime folder (root's; each file replaced whole), at the
+ * framebuffer's size where there is one. `splash`: the argv prefix for cage, undefined (with a
+ * warning) when the splash cannot run (cage then starts the browser alone); `drawn`: whether the
+ * frame is on the framebuffer.
+ */
+export function firstFrame(o: SplashOptions): { splash: string[] | undefined; drawn: boolean } {
+  const fb = "fb" in o ? o.fb : frameBuffer();
+  const { width, height } = fb ?? o.size;
+  const same = o.rendered && width === o.size.width && height === o.size.height;
+  const pixels = same ? o.rendered! : progressFrame(width, height, o.colours);
+  const drawn = fb !== undefined && o.onScreen && drawOnFramebuffer(fb, pixels, o.colours, o.warn);
+  const found = splashBinary();
+  if (!found) {
+    o.warn(`no ${SPLASH_BIN} beside foyer's bundle: cage shows black until the greeter paints, ignoring`);
+    return { splash: undefined, drawn };
+  }
+  try {
+    replace(join(o.runtimeDir, SPLASH_FRAME), (tmp) => writeFileSync(tmp, splashFrameFile(width, height, pixels), { mode: 0o644, flag: "wx" }));
+    let bin = found;
+    if (!openToOthers(found)) {
+      bin = join(o.runtimeDir, SPLASH_BIN);
+      if (noexecAt(o.runtimeDir)) throw new FoyerError("unsupported", `'${found}' is closed to the greeter user and '${o.runtimeDir}' is mounted noexec`);
+      replace(bin, (tmp) => copyFileSync(found, tmp));
+    }
+    return { splash: splashArgv(bin, o.runtimeDir), drawn };
+  } catch (e) {
+    o.warn(`cannot set up the splash: ${describe(e)}; cage shows black until the greeter paints, ignoring`);
+    return { splash: undefined, drawn };
+  }
+}
+
+/** A launch's splash stays until the marker is created again. */
+export function splashStays(runtimeDir: string): void {
+  rmSync(join(runtimeDir, GREETER_PAINTED), { force: true });
+}
+
+/** The greeter's page painted: the splash goes. */
+export function splashGoes(runtimeDir: string): void {
+  replace(join(runtimeDir, GREETER_PAINTED), (tmp) => writeFileSync(tmp, "", { mode: 0o644, flag: "wx" }));
+}
+
+/** `path` made anew by `make(tmp)` and renamed over it: root's folder, so nobody else can swap it. */
+function replace(path: string, make: (tmp: string) => void): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  rmSync(tmp, { force: true });
+  make(tmp);
+  renameSync(tmp, path);
+}
+
+/**
+ * The frame on the framebuffer, with the console's VT in graphics mode so the kernel's text
+ * console does not draw over it. seatd takes the VT over when cage starts and gives it text mode
+ * back when cage ends; foyerd gives it back at its exit too, should cage never have started.
+ */
+function drawOnFramebuffer(fb: FrameBuffer, pixels: Buffer, colours: FrameColours, warn: (line: string) => void): boolean {
+  try {
+    const kd = loadSockets();
+    const fd = openSync("/dev/tty0", constants.O_RDWR | constants.O_NOCTTY);
+    kd.kdMode(fd, 1);
+    process.once("exit", () => {
+      try {
+        kd.kdMode(fd, 0);
+      } catch {
+        /* the console is gone */
+      }
+    });
+    const same = fb.bitsPerPixel === 32 && fb.stride === fb.width * 4;
+    writeFrame(fb, same ? pixels : renderFrame(fb, colours, { kind: "progress", step: 0 }));
+    return true;
+  } catch (e) {
+    warn(`cannot draw the first frame on '${fb.dev}': ${describe(e)}, ignoring`);
+    return false;
+  }
+}
