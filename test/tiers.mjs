@@ -41,6 +41,7 @@ export const FAST = [
   "launch/boot-failures.test.ts",
   "launch/direct.test.ts",
   "launch/notify.test.ts",
+  "launch/payload.test.ts",
   "launch/systemd-logic.test.ts",
   "profile/cmdline-lang.test.ts",
   "profile/cmdline.test.ts",

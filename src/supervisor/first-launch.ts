@@ -24,8 +24,13 @@ import { readKeyboard } from "../display/keyboard.js";
 import { lookupUser } from "../display/users.js";
 import { DirectLauncher, probeDeathSignal, type Launched, type Launcher, type LaunchSpec } from "../launch/direct.js";
 import { wantsSystemd } from "../launch/pid1.js";
+import { PAYLOAD_TIMEOUT_MS, firstOf, waitForPayload } from "../launch/payload.js";
 import { stateDir, logDir } from "../state/overlay.js";
 import { greeterPaths, makeGreeterFolders, type GreeterFolders } from "../state/greeter-folders.js";
+
+/** seatd's socket where SEATD_SOCK does not say otherwise */
+const SEATD_SOCKET = "/run/seatd.sock";
+const SEATD_SOCKET_MS = 5000;
 
 /** The launcher the display stack starts through: direct until the supervisor finds systemd. */
 export type SwitchableLauncher = { target: Launcher } & Launcher;
@@ -106,9 +111,19 @@ export async function launchFirst(p: Profile, runtimeDir: string, log: Logger, o
   if (stack.hasGreeter) stack.prepareTmp();
   // started by the daemon before it mounted its state (cli/daemon.ts): done by now, or nearly
   await probeDeathSignal();
+  // in a split image the display stack is in the payload: seatd starts once it is mounted, while
+  // the first frame goes up; in a whole one at once
+  const payload = waitForPayload(PAYLOAD_TIMEOUT_MS);
   const seatdSpec = stack.seatdSpec();
-  const seatd = seatdSpec ? direct.start(seatdSpec) : undefined;
-  const first: FirstLaunch = { listener, tokens, launcher, stack, ...(seatd ? { seatd } : {}) };
+  const seatdStarted = payload.then((s) => {
+    if (s === "mounted") log.info("the payload is mounted: starting the display stack");
+    else if (s !== "none")
+      log.error(
+        `the payload is not mounted (${s === "failed" ? "its mount failed" : `nothing said within ${PAYLOAD_TIMEOUT_MS} ms`}): the display stack cannot start, the fallback asks`,
+      );
+    return seatdSpec ? direct.start(seatdSpec) : undefined;
+  });
+  seatdStarted.catch(() => {}); // awaited below, after the display device: a failure is reported there
   // cage's stacks: the theme's background behind the browser's first frame, and foyer's first
   // frame rendered (at the profile's size, the framebuffer's unknown yet) while the card is awaited
   const cage = p.display.stack === "wayland" || p.display.stack === "headless-wayland";
@@ -125,6 +140,11 @@ export async function launchFirst(p: Profile, runtimeDir: string, log: Logger, o
     context.splash = f.splash;
     log.child("display").info("first frame", { framebuffer: f.drawn, splash: f.splash !== undefined, ms: Math.round(monotonicMs() - at) });
   }
+  const seatd = await seatdStarted;
+  // seatd started just now, after a payload's mount: cage connects to its socket once, at start
+  if (seatd && (await payload) === "mounted" && !(await firstOf([SEATD_SOCKET], SEATD_SOCKET_MS)))
+    log.child("display").warning(`no ${SEATD_SOCKET} within ${SEATD_SOCKET_MS} ms of seatd's start, launching anyway`);
+  const first: FirstLaunch = { listener, tokens, launcher, stack, ...(seatd ? { seatd } : {}) };
   if (launchesFirst(p)) {
     const at = monotonicMs();
     try {

@@ -135,9 +135,19 @@ test.after(() => {
   else say(`left ${dir} in place: still mounted:\n${mounts().join("\n")}`);
 });
 
-test("the cpio part carries no node, cage or cog, only the payload's root hash; the payload carries them, and its hash tree", () => {
-  for (const f of ["usr/bin/node", "usr/bin/cage", "usr/bin/cog", "usr/lib/foyer/foyerd.mjs"])
-    assert.not.ok(existsSync(join(root, f)), `${f} is in the cpio part`);
+test("the cpio part carries foyerd (node, foyer, the splash) but no cage or cog, and the payload's root hash; the payload carries the display stack, and its hash tree", () => {
+  for (const f of ["usr/bin/cage", "usr/bin/cog", "usr/sbin/seatd"]) assert.not.ok(existsSync(join(root, f)), `${f} is in the cpio part`);
+  // foyerd starts beside the payload's mount and draws its first frame meanwhile
+  for (const f of ["usr/bin/node", "usr/bin/setpriv", "usr/lib/foyer/foyerd.mjs", "usr/lib/foyer/sockets.node", "usr/lib/foyer/foyer-splash"])
+    assert.ok(existsSync(join(root, f)), `${f} is not in the cpio part`);
+  // with the libraries they load: node's own, and the splash's libwayland-client
+  for (const bin of ["usr/bin/node", "usr/lib/foyer/foyer-splash"]) {
+    const libs = sh(`ldd '${join(root, bin)}' | awk '/=> \\// {print $3}'`)
+      .split("\n")
+      .filter(Boolean);
+    assert.ok(libs.length > 0, `ldd named no library of ${bin}`);
+    for (const l of libs) assert.ok(existsSync(join(root, "usr", l.replace(/^\/usr/, ""))), `${bin}'s ${l} is not in the cpio part`);
+  }
   for (const f of [
     "usr/lib/foyer/payload-mount",
     "usr/lib/systemd/system/foyer-payload.service",
@@ -161,13 +171,14 @@ test("the cpio part carries no node, cage or cog, only the payload's root hash; 
   assert.ok(record.size % 4096 === 0 && statSync(split.payload).size > record.size, `data ${record.size} bytes, file ${statSync(split.payload).size}`);
   const ok = verify(split.payload);
   assert.is(ok.status, 0, ok.out);
-  // what is in the payload is what dracut put in for foyer: node and the browser among it
+  // what is in the payload is what dracut put in for foyer's display stack
   sh(`head -c ${record.size} '${split.payload}' > '${dir}/data.erofs'`);
   const listing = sh(
     `mkdir -p '${dir}/look' && mount -t erofs -o ro,loop '${dir}/data.erofs' '${dir}/look' && ls '${dir}/look/usr/bin' && umount '${dir}/look'`,
   );
   rmSync(join(dir, "data.erofs"));
-  for (const b of ["node", "cage", "cog"]) assert.ok(listing.split("\n").includes(b), `${b} is not in the payload: ${listing}`);
+  for (const b of ["cage", "cog"]) assert.ok(listing.split("\n").includes(b), `${b} is not in the payload: ${listing}`);
+  assert.not.ok(listing.split("\n").includes("node"), "node is in the payload as well");
 });
 
 test("one byte changed anywhere in the data fails the hash tree's check", () => {
@@ -238,11 +249,13 @@ run() { # case, device
 }
 mounts() { n=0; while read -r _ mp fs _; do case "$mp $fs" in "/usr overlay" | *" erofs") n=$((n + 1)) ;; esac; done < /proc/self/mounts; echo $n; }
 run good "$(disk payload-good)"
-echo "FOYER-CASE good-node $(/usr/bin/node -e 'process.stdout.write(process.version)' 2>&1)"
+echo "FOYER-CASE good-mark $(ls /run/foyer-payload.* 2>&1)"
+echo "FOYER-CASE good-cage $(/usr/bin/cage -h 2>&1 | { read -r l; echo "$l"; })"
 echo x > /usr/lib/foyer/written-at-boot && echo "FOYER-CASE good-write $(ls /.foyer-payload/rw/upper/lib/foyer/)"
 run again "$(disk payload-good)"
+echo "FOYER-CASE again-mark $(ls /run/foyer-payload.* 2>&1)"
 sh /usr/lib/foyer/payload-mount --unmount; sleep 1
-echo "FOYER-CASE good-unmounted mounts=$(mounts) node=$(ls /usr/bin/node 2>&1 | tr ' ' _) dm=$(ls /dev/mapper/)"
+echo "FOYER-CASE good-unmounted mounts=$(mounts) cage=$(ls /usr/bin/cage 2>&1 | tr ' ' _) dm=$(ls /dev/mapper/) marks=$(set -- /run/foyer-payload.*; [ -e "$1" ] && echo $# || echo 0)"
 run data "$(disk payload-data)"
 # every file read through: the one holding the changed block must fail, and nothing read may differ
 find /.foyer-payload/lower -type f -exec cat {} + > /dev/null 2> /tmp/read
@@ -294,10 +307,12 @@ test("under device-mapper in a boot: the right payload mounts and node runs from
     return v!;
   };
   assert.match(c("good"), /^rc=0 foyer-payload: mounted \/dev\/vd\w+ \(\d+ bytes, dm-verity root hash [0-9a-f]{12}…\) under a tmpfs overlay on \/usr/);
-  assert.match(c("good-node"), /^v\d+\./, "node did not run from the payload");
+  assert.is(c("good-mark"), "/run/foyer-payload.mounted", "the mount script's last file for foyerd");
+  assert.match(c("good-cage"), /^Usage: \S*cage /, "cage did not run from the payload");
   assert.match(c("good-write"), /written-at-boot/, "a write did not land in the tmpfs upper layer");
   assert.match(c("again"), /^rc=1 .*is a mount point already/);
-  assert.match(c("good-unmounted"), /^mounts=0 node=ls:.*No_such_file/, c("good-unmounted"));
+  assert.is(c("again-mark"), "/run/foyer-payload.failed", "a refused mount says so to foyerd");
+  assert.match(c("good-unmounted"), /^mounts=0 cage=ls:.*No_such_file.* marks=0$/, c("good-unmounted"));
   // one byte changed: the mount works (the superblock is intact), the changed block does not read
   assert.match(c("data"), /^rc=0 /);
   const [, rc, eio] = /^rc=(\d+) (\d+)/.exec(c("data-read")) ?? [];
@@ -315,10 +330,23 @@ test("under device-mapper in a boot: the right payload mounts and node runs from
   say(`device-mapper boot: ${[...cases].map(([k, v]) => `${k}: ${v.slice(0, 60)}`).join("; ")}`);
 });
 
-test("a real boot from the split image: the payload disk is opened under dm-verity and mounted, the greeter comes from it, the disk unlocks", async () => {
+test("a real boot from the split image: foyerd from the small part, its first frame, the display stack from the payload once mounted, the disk unlocks", async () => {
   await inVm(appliance, { initrd: split.initrd, payload: split.payload, append: "rd.foyer.profile=vm" }, "split", async (vm) => {
     const [mounted] = await vm.waitSerial(/foyer-payload: mounted [^\n]*\n/, 300_000, "the payload mounted");
     const mountedAt = vm.seconds;
+    // foyerd (node and foyer from the small part) starts beside the mount, draws its frame on the
+    // card, and starts the display stack once the mount script's last file says it is mounted
+    const [, frameAt] = await vm.waitSerial(/\[\s*([\d.]+)\] node\[\d+\]: display: first frame framebuffer=true splash=true/, 300_000, "foyer's first frame");
+    const [, stackAt] = await vm.waitSerial(
+      /\[\s*([\d.]+)\] node\[\d+\]: the payload is mounted: starting the display stack/,
+      300_000,
+      "the display stack's start",
+    );
+    const [, payloadAt] = /\[\s*([\d.]+)\] [^\n]*foyer-payload: mounted/.exec(vm.serial) ?? [];
+    const [, foyerdAt] = /\[\s*([\d.]+)\] node\[\d+\]: /.exec(vm.serial) ?? [];
+    say(
+      `kernel clock: foyerd's first line ${foyerdAt} s, the payload mounted ${payloadAt ?? "?"} s, the display stack started ${stackAt} s, foyer's first frame ${frameAt} s`,
+    );
     const [, ms] = await vm.waitSerial(/greeter interactive ms=(\d+)/, 480_000, "foyer's greeter interactive");
     const shown = await waitForPrompt(vm, 240_000, join(tmpdir(), "foyer-vm-split-prompt.png"));
     say(

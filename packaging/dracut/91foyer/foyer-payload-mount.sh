@@ -27,6 +27,10 @@ record=$root/usr/lib/foyer/payload-verity
 dm=${FOYER_PAYLOAD_DM:-foyer-payload}
 
 say() { echo "foyer-payload: $*" >&2; }
+# what foyerd waits for before it starts the display stack (node and foyer are in the small part,
+# src/launch/payload.ts): one of these two, made last
+mounted_mark=$root/run/foyer-payload.mounted
+failed_mark=$root/run/foyer-payload.failed
 mounted() { while read -r _ mp _; do [ "$mp" = "$1" ] && return 0; done < /proc/self/mounts; return 1; }
 
 if [ "${1:-}" = "--unmount" ]; then
@@ -36,8 +40,13 @@ if [ "${1:-}" = "--unmount" ]; then
         if mounted "$m"; then umount -l "$m" || say "could not unmount $m"; fi
     done
     if [ -e "/dev/mapper/$dm" ]; then veritysetup close --deferred "$dm" 2>/dev/null || say "could not close $dm"; fi
+    rm -f "$mounted_mark" "$failed_mark"
     exit 0
 fi
+
+rm -f "$mounted_mark" "$failed_mark"
+# every way out but the last line's is a failure foyerd must hear of at once
+trap '[ $? -eq 0 ] || { : > "$failed_mark"; } 2>/dev/null' EXIT
 
 if ! read -r roothash salt size < "$record" || [ -z "${roothash:-}" ] || [ -z "${salt:-}" ] || [ -z "${size:-}" ]; then
     say "$record is missing or malformed: this initramfs was not split, nothing to mount"
@@ -105,3 +114,4 @@ if ! mount -t overlay foyer-payload -o "lowerdir=$state/lower/usr:$root/usr,uppe
     exit 1
 fi
 say "mounted $src ($size bytes, dm-verity root hash $short…) under a tmpfs overlay on /usr"
+{ : > "$mounted_mark"; } 2>/dev/null
