@@ -91,13 +91,14 @@ foyer_x11_udev_rules() {
 # foyer_own_files SRC: "SOURCE TARGET" lines for foyer's own tree, taken from SRC (a checkout with
 # dist/ built, or /usr/lib/foyer): the bundles and foyer's own addons beside them (the bundle
 # loads dist/sockets.node from its own folder; without it foyerd refuses every Plymouth client),
-# foyer-splash (its library, libwayland-client, comes with FOYER_DLOPEN),
+# foyer-splash (its library, libwayland-client, comes with FOYER_DLOPEN) and the first frame it
+# draws before foyerd runs (dist/first-frame, foyer-frame.service),
 # the helpers in libexec (foyer-repair: sulogin's shell for the recovery screen's repair), the UI,
 # assets, profiles, and the native addons the bundle leaves external with what they require at
 # run time.
 foyer_own_files() {
     local src=$1 f m
-    for f in "$src"/dist/*.mjs "$src"/dist/*.node "$src"/dist/foyer-splash; do echo "$f /usr/lib/foyer/${f##*/}"; done
+    for f in "$src"/dist/*.mjs "$src"/dist/*.node "$src"/dist/foyer-splash "$src"/dist/first-frame; do echo "$f /usr/lib/foyer/${f##*/}"; done
     for f in "$src"/packaging/libexec/* "$src"/libexec/*; do [ -f "$f" ] && echo "$f /usr/lib/foyer/libexec/${f##*/}"; done
     for f in "$src"/dist/ui/*.js "$src"/dist/ui/*.css; do echo "$f /usr/lib/foyer/dist/ui/${f##*/}"; done
     (cd "$src" && find assets -type f) | while read -r f; do echo "$src/$f /usr/lib/foyer/$f"; done

@@ -34,6 +34,7 @@ if (process.argv.includes("--if-stale")) {
     ...Object.keys(entries.node).map((n) => join(out, `${n}.mjs`)),
     ...Object.keys(addons).map((n) => join(out, `${n}.node`)),
     ...Object.keys(programs).map((n) => join(out, n)),
+    join(out, "first-frame"),
     join(out, "ui/app.js"),
   ];
   const oldest = Math.min(...outs.map((p) => (existsSync(p) ? statSync(p).mtimeMs : 0)));
@@ -127,3 +128,6 @@ await build({
   sourcemap: "linked",
   logLevel: "warning",
 });
+
+// the frame foyer-splash --fb draws before foyerd runs, rendered by foyer's own renderer
+run(process.execPath, [join(out, "foyerd.mjs"), "first-frame", "--out", join(out, "first-frame")]);

@@ -4,9 +4,8 @@
 // (supervisor/first-launch.ts), and only then loads the supervisor and runs it until SIGTERM
 // (cli/supervise.ts): what this module imports is what foyerd loads before the greeter starts.
 // cli/foyerd.ts loads it.
-import { readFileSync, existsSync, mkdirSync } from "node:fs";
-import { join, dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { readFileSync, mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { parseCmdline } from "../profile/cmdline.js";
 import { loadProfile } from "../profile/load.js";
@@ -15,6 +14,7 @@ import { createLogger } from "../base/log.js";
 import { describe } from "../base/errors.js";
 import { checkBusOption } from "../dbus/service.js";
 import { launchFirst, type FirstLaunch } from "../supervisor/first-launch.js";
+import { packageTop } from "./top.js";
 import { probeDeathSignal } from "../launch/direct.js";
 import { mountState, writePersistPlan, logDir, TIMELINE_FILE } from "../state/overlay.js";
 import { Timeline, processStartMs, monotonicNowMs } from "../state/timeline.js";
@@ -26,17 +26,8 @@ const USAGE = `usage: foyerd [--profile NAME|PATH] [--runtime-dir DIR] [--ask-di
        foyerd schema | print-profile [--profile NAME|PATH]
        foyerd flush --state DIR [--root DIR] [--boot-id ID] [--unmount]
        foyerd flush --from DIR --to DIR [--unmount]
-       foyerd console-restore [--runtime-dir DIR] [--timeout-ms N]`;
-
-/** The package top: where assets/ and dist/ui live, from the source tree or the bundle. */
-function packageTop(): string {
-  let d = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 4; i++) {
-    if (existsSync(join(d, "assets", "index.html"))) return d;
-    d = dirname(d);
-  }
-  return resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-}
+       foyerd console-restore [--runtime-dir DIR] [--timeout-ms N]
+       foyerd first-frame --out FILE [--theme NAME] [--size WxH]`;
 
 export async function daemonMain(argv: string[]): Promise<number> {
   let args;

@@ -8,6 +8,7 @@
 //   foyerd flush --state DIR [--root DIR] [--boot-id ID] [--unmount]   keep what the profile marks persistent
 //   foyerd flush --from DIR --to DIR [--unmount]   crash-safe mirror of one tree
 //   foyerd console-restore [--runtime-dir DIR]     real root: bind the text console again after a kept frame
+//   foyerd first-frame --out FILE [--theme NAME] [--size WxH]   the frame foyer-splash --fb draws before foyerd runs
 //   foyerd keep -- ARGS      initramfs-tools: hold Plymouth's sockets, run `foyerd ARGS`, start it again when it dies
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,6 +17,7 @@ export async function main(argv: string[]): Promise<number> {
   // flush has its own options and runs in the real root, without a profile or a logger
   if (argv[0] === "flush") return (await import("../state/flush-cli.js")).flushMain(argv.slice(1));
   if (argv[0] === "console-restore") return (await import("./console-restore.js")).consoleRestoreMain(argv.slice(1));
+  if (argv[0] === "first-frame") return (await import("./first-frame.js")).firstFrameMain(argv.slice(1));
   if (argv[0] === "keep") return (await import("./keeper.js")).keeperMain(argv.slice(1));
   return (await import("./daemon.js")).daemonMain(argv);
 }

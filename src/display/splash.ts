@@ -7,6 +7,7 @@
 import { constants, copyFileSync, existsSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { spawnSync } from "node:child_process";
 import { FoyerError, describe } from "../base/errors.js";
 import { loadSockets } from "../base/sockets.js";
 import { renderFrame, type FrameColours, type FrameGeometry } from "./frame-render.js";
@@ -37,6 +38,13 @@ export function splashFrameFile(width: number, height: number, pixels: Buffer): 
 export function splashBinary(): string | undefined {
   const here = dirname(fileURLToPath(import.meta.url));
   return [here, join(here, "../dist"), join(here, "../../dist")].map((d) => join(d, SPLASH_BIN)).find((p) => existsSync(p));
+}
+
+/** The frame rendered at build time with the default theme (dist/first-frame, beside the splash in an image); undefined when there is none. */
+export function prebuiltFrame(): string | undefined {
+  const bin = splashBinary();
+  const file = bin && join(dirname(bin), "first-frame");
+  return file && existsSync(file) ? file : undefined;
 }
 
 /** cage's command before the browser's: the splash, given its frame and the marker to wait for. */
@@ -85,29 +93,44 @@ export interface SplashOptions {
   onScreen: boolean;
   /** the progress frame already rendered at `size` (while the display device was awaited) */
   rendered?: Buffer;
+  /** the build's frame file for the default theme: copied for the splash and drawn by foyer-splash --fb, nothing rendered here */
+  prebuilt?: string | undefined;
   warn: (line: string) => void;
 }
 
+type FirstFrame = { splash: string[] | undefined; drawn: boolean };
+
 /**
- * foyer's first frame: drawn on the framebuffer where there is one (and `console` is given), and
- * put with the splash's binary in the runtime folder (root's; each file replaced whole), at the
- * framebuffer's size where there is one. `splash`: the argv prefix for cage, undefined (with a
- * warning) when the splash cannot run (cage then starts the browser alone); `drawn`: whether the
- * frame is on the framebuffer.
+ * foyer's first frame: drawn on the framebuffer where there is one and `onScreen`, and put with
+ * the splash's binary in the runtime folder (root's; each file replaced whole). The build's frame
+ * file where there is one (`prebuilt`: foyer-splash --fb draws it, scaled), else rendered here at
+ * the framebuffer's size. `splash`: the argv prefix for cage, undefined (with a warning) when the
+ * splash cannot run (cage then starts the browser alone); `drawn`: whether the frame is on the
+ * framebuffer.
  */
-export function firstFrame(o: SplashOptions): { splash: string[] | undefined; drawn: boolean } {
+export function firstFrame(o: SplashOptions): FirstFrame {
+  const found = splashBinary();
   const fb = "fb" in o ? o.fb : frameBuffer();
+  const onFb = fb !== undefined && o.onScreen;
+  if (o.prebuilt && found) {
+    const file = o.prebuilt;
+    return withSplash(o, found, onFb && drawWithSplash(found, file, fb, o.warn), (tmp) => copyFileSync(file, tmp));
+  }
   const { width, height } = fb ?? o.size;
   const same = o.rendered && width === o.size.width && height === o.size.height;
   const pixels = same ? o.rendered! : progressFrame(width, height, o.colours);
-  const drawn = fb !== undefined && o.onScreen && drawOnFramebuffer(fb, pixels, o.colours, o.warn);
-  const found = splashBinary();
+  const drawn = onFb && drawOnFramebuffer(fb, pixels, o.colours, o.warn);
   if (!found) {
     o.warn(`no ${SPLASH_BIN} beside foyer's bundle: cage shows black until the greeter paints, ignoring`);
     return { splash: undefined, drawn };
   }
+  return withSplash(o, found, drawn, (tmp) => writeFileSync(tmp, splashFrameFile(width, height, pixels), { mode: 0o644, flag: "wx" }));
+}
+
+/** The splash's frame (made by `frame(tmp)`) and binary in place: the binary where it is when anyone may run it there, else a copy. */
+function withSplash(o: SplashOptions, found: string, drawn: boolean, frame: (tmp: string) => void): FirstFrame {
   try {
-    replace(join(o.runtimeDir, SPLASH_FRAME), (tmp) => writeFileSync(tmp, splashFrameFile(width, height, pixels), { mode: 0o644, flag: "wx" }));
+    replace(join(o.runtimeDir, SPLASH_FRAME), frame);
     let bin = found;
     if (!openToOthers(found)) {
       bin = join(o.runtimeDir, SPLASH_BIN);
@@ -119,6 +142,15 @@ export function firstFrame(o: SplashOptions): { splash: string[] | undefined; dr
     o.warn(`cannot set up the splash: ${describe(e)}; cage shows black until the greeter paints, ignoring`);
     return { splash: undefined, drawn };
   }
+}
+
+/** The build's frame on the framebuffer by foyer-splash --fb (scaled to cover it); foyerd owns the VT's mode. */
+function drawWithSplash(bin: string, file: string, fb: FrameBuffer, warn: (line: string) => void): boolean {
+  ownVtMode();
+  const r = spawnSync(bin, ["--fb", file], { env: { FOYER_FB: fb.dev, FOYER_FB_WAIT_MS: "1000" }, encoding: "utf8", timeout: 10_000 });
+  const drawn = r.status === 0 && /first frame on/.test(r.stderr);
+  if (!drawn) warn(`foyer-splash --fb did not draw the first frame: ${(r.stderr || r.error?.message || `status ${r.status}`).trim()}, ignoring`);
+  return drawn;
 }
 
 /** A launch's splash stays until the marker is created again. */
@@ -142,20 +174,13 @@ function replace(path: string, make: (tmp: string) => void): void {
 /**
  * The frame on the framebuffer, with the console's VT in graphics mode so the kernel's text
  * console does not draw over it. seatd takes the VT over when cage starts and gives it text mode
- * back when cage ends; foyerd gives it back at its exit too, should cage never have started.
+ * back when cage ends; foyerd gives it back at its exit too (ownVtMode).
  */
 function drawOnFramebuffer(fb: FrameBuffer, pixels: Buffer, colours: FrameColours, warn: (line: string) => void): boolean {
   try {
-    const kd = loadSockets();
-    const fd = openSync("/dev/tty0", constants.O_RDWR | constants.O_NOCTTY);
-    kd.kdMode(fd, 1);
-    process.once("exit", () => {
-      try {
-        kd.kdMode(fd, 0);
-      } catch {
-        /* the console is gone */
-      }
-    });
+    const vt = ownVtMode();
+    if (!vt) throw new FoyerError("not-found", "no VT to put in graphics mode");
+    vt.graphics();
     const same = fb.bitsPerPixel === 32 && fb.stride === fb.width * 4;
     writeFrame(fb, same ? pixels : renderFrame(fb, colours, { kind: "progress", step: 0 }));
     return true;
@@ -163,4 +188,34 @@ function drawOnFramebuffer(fb: FrameBuffer, pixels: Buffer, colours: FrameColour
     warn(`cannot draw the first frame on '${fb.dev}': ${describe(e)}, ignoring`);
     return false;
   }
+}
+
+let owned: { graphics(): void } | undefined;
+
+/**
+ * The foreground VT at foyerd's start (foyer-frame.service may have left it in graphics mode under
+ * its frame), given its text mode back when foyerd exits: foyerd owns the VT's mode from its start
+ * on, whatever its stack. The VT is named at the start (/sys/class/tty/tty0/active), so an X
+ * server's VT that is in front at the exit is not touched. Undefined without a VT.
+ */
+export function ownVtMode(active = "/sys/class/tty/tty0/active"): { graphics(): void } | undefined {
+  if (owned) return owned;
+  let fd: number;
+  const kd = loadSockets();
+  try {
+    const name = readFileSync(active, "utf8").trim();
+    if (!/^tty\d+$/.test(name)) return undefined;
+    fd = openSync(`/dev/${name}`, constants.O_RDWR | constants.O_NOCTTY);
+  } catch {
+    return undefined;
+  }
+  process.once("exit", () => {
+    try {
+      kd.kdMode(fd, 0);
+    } catch {
+      /* the console is gone */
+    }
+  });
+  owned = { graphics: () => void kd.kdMode(fd, 1) };
+  return owned;
 }

@@ -8,6 +8,13 @@
 // the splash maps again whenever it stops being the active window, until foyerd creates PAINTED
 // (the page painted and its socket is open); then it goes, and cage shows the browser.
 // FRAME: "FOYRFRM1", u32 width, u32 height (little-endian), then width*height XRGB8888 pixels.
+//
+// foyer-splash --fb FRAME: the same frame on the framebuffer, before foyerd runs: waits for fb0
+// (the GPU driver's, as udev's coldplug loads it), draws FRAME scaled to cover it, puts the
+// foreground VT in graphics mode so the text console does not draw over it (as Plymouth does),
+// and exits. foyerd draws its own frame later and owns the VT's mode from then on; should foyerd
+// fail, foyer.service gives the VT its text mode back with foyer-splash --text.
+// FOYER_FB, FOYER_FB_SYSFS, FOYER_VT and FOYER_FB_WAIT_MS name other devices and wait (tests).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/kd.h>
 #include <sys/inotify.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -78,23 +87,10 @@ static bool read_frame(const char *path, struct frame *f) {
   return ok;
 }
 
-/** An XRGB8888 buffer of w×h: the frame scaled to cover it (nearest pixel), centred, cut where it overflows. */
-static struct wl_buffer *make_buffer(struct splash *s, int32_t w, int32_t h) {
-  size_t stride = (size_t)w * 4, size = stride * (size_t)h;
-  int fd = memfd_create("foyer-splash", MFD_CLOEXEC);
-  if (fd < 0 || ftruncate(fd, (off_t)size) != 0) {
-    if (fd >= 0) close(fd);
-    return NULL;
-  }
-  uint32_t *dst = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+/** The frame scaled to cover w×h (nearest pixel), centred, cut where it overflows: rows of `stride` bytes, 4 or 3 bytes a pixel (B, G, R[, x]). */
+static bool scale_into(const struct frame *f, unsigned char *dst, int32_t w, int32_t h, size_t stride, int bytes) {
   uint32_t *cols = malloc((size_t)w * sizeof *cols);
-  if (dst == MAP_FAILED || !cols) {
-    if (dst != MAP_FAILED) munmap(dst, size);
-    free(cols);
-    close(fd);
-    return NULL;
-  }
-  const struct frame *f = &s->frame;
+  if (!cols) return false;
   double sx = (double)w / f->w, sy = (double)h / f->h, k = sx > sy ? sx : sy;
   double ox = (f->w * k - w) / 2, oy = (f->h * k - h) / 2;
   for (int32_t x = 0; x < w; x++) {
@@ -104,15 +100,126 @@ static struct wl_buffer *make_buffer(struct splash *s, int32_t w, int32_t h) {
   for (int32_t y = 0; y < h; y++) {
     long fy = (long)((y + 0.5 + oy) / k);
     const uint32_t *row = f->px + (size_t)(fy < 0 ? 0 : fy >= (long)f->h ? (long)f->h - 1 : fy) * f->w;
-    for (int32_t x = 0; x < w; x++) dst[(size_t)y * w + x] = row[cols[x]];
+    unsigned char *d = dst + (size_t)y * stride;
+    if (bytes == 4)
+      for (int32_t x = 0; x < w; x++) memcpy(d + (size_t)x * 4, &row[cols[x]], 4);
+    else
+      for (int32_t x = 0; x < w; x++) memcpy(d + (size_t)x * 3, &row[cols[x]], 3);
   }
   free(cols);
-  munmap(dst, size);
+  return true;
+}
+
+/** An XRGB8888 wl_buffer of w×h holding the frame scaled to cover it. */
+static struct wl_buffer *make_buffer(struct splash *s, int32_t w, int32_t h) {
+  size_t stride = (size_t)w * 4, size = stride * (size_t)h;
+  int fd = memfd_create("foyer-splash", MFD_CLOEXEC);
+  if (fd < 0 || ftruncate(fd, (off_t)size) != 0) {
+    if (fd >= 0) close(fd);
+    return NULL;
+  }
+  unsigned char *dst = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  bool ok = dst != MAP_FAILED && scale_into(&s->frame, dst, w, h, stride, 4);
+  if (dst != MAP_FAILED) munmap(dst, size);
+  if (!ok) {
+    close(fd);
+    return NULL;
+  }
   struct wl_shm_pool *pool = wl_shm_create_pool(s->shm, fd, (int32_t)size);
   struct wl_buffer *b = wl_shm_pool_create_buffer(pool, 0, w, h, (int32_t)stride, WL_SHM_FORMAT_XRGB8888);
   wl_shm_pool_destroy(pool);
   close(fd);
   return b;
+}
+
+static const char *env_or(const char *name, const char *fallback) {
+  const char *v = getenv(name);
+  return v && *v ? v : fallback;
+}
+
+/** Reads a small sysfs attribute of the framebuffer's into buf; false when it cannot. */
+static bool sysfs_read(const char *dir, const char *name, char *buf, size_t size) {
+  char path[PATH_MAX];
+  if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) return false;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t n = read(fd, buf, size - 1);
+  close(fd);
+  if (n <= 0) return false;
+  buf[n] = 0;
+  return true;
+}
+
+/** Waits up to ms for `path` to exist, woken by inotify on its folder; whether it does. */
+static bool wait_for(const char *path, long ms) {
+  if (access(path, F_OK) == 0) return true;
+  char dir[PATH_MAX];
+  const char *slash = strrchr(path, '/');
+  if (!slash || (size_t)(slash - path) >= sizeof dir) return false;
+  if (slash == path) strcpy(dir, "/");
+  else {
+    memcpy(dir, path, (size_t)(slash - path));
+    dir[slash - path] = 0;
+  }
+  int in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  if (in < 0) return false;
+  if (inotify_add_watch(in, dir, IN_CREATE | IN_MOVED_TO | IN_ATTRIB) < 0) {
+    close(in);
+    return false;
+  }
+  bool there = access(path, F_OK) == 0;
+  struct pollfd p = {.fd = in, .events = POLLIN};
+  for (long left = ms; !there && left > 0; left -= 100) {
+    if (poll(&p, 1, 100) > 0) {
+      char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+      while (read(in, buf, sizeof buf) > 0) {
+      }
+    }
+    there = access(path, F_OK) == 0;
+  }
+  close(in);
+  return there;
+}
+
+/** The VT's mode: KD_GRAPHICS keeps the text console off the frame; KD_TEXT gives it back. */
+static bool vt_mode(int mode) {
+  int fd = open(env_or("FOYER_VT", "/dev/tty0"), O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = ioctl(fd, KDSETMODE, mode) == 0;
+  close(fd);
+  return ok;
+}
+
+static int run_fb(const char *frame_path) {
+  struct frame f = {0};
+  if (!read_frame(frame_path, &f)) return 1;
+  const char *dev = env_or("FOYER_FB", "/dev/fb0"), *sysfs = env_or("FOYER_FB_SYSFS", "/sys/class/graphics/fb0");
+  long wait_ms = strtol(env_or("FOYER_FB_WAIT_MS", "60000"), NULL, 10);
+  if (!wait_for(dev, wait_ms)) return say("no framebuffer came: nothing drawn"), 0;
+  char size[64], stride_s[32], bpp_s[32];
+  int w = 0, h = 0;
+  // the device node comes as the driver registers fb0; its attributes may follow a moment later
+  bool geometry = false;
+  for (int tries = 0; !geometry && tries < 60; tries++) {
+    geometry = sysfs_read(sysfs, "virtual_size", size, sizeof size) && sscanf(size, "%d,%d", &w, &h) == 2 && sysfs_read(sysfs, "stride", stride_s, sizeof stride_s) &&
+               sysfs_read(sysfs, "bits_per_pixel", bpp_s, sizeof bpp_s);
+    if (!geometry) poll(NULL, 0, 50);
+  }
+  if (!geometry) return say("cannot read the framebuffer's geometry"), 1;
+  long stride = strtol(stride_s, NULL, 10), bpp = strtol(bpp_s, NULL, 10);
+  if (w <= 0 || h <= 0 || w > MAX_SIDE || h > MAX_SIDE || (bpp != 32 && bpp != 24) || stride < w * (bpp / 8))
+    return say("the framebuffer is not 24 or 32 bits a pixel of a sane size"), 1;
+  size_t bytes = (size_t)stride * (size_t)h;
+  unsigned char *rows = calloc(1, bytes);
+  if (!rows || !scale_into(&f, rows, w, h, (size_t)stride, (int)bpp / 8)) return say("out of memory"), 1;
+  int fd = open(dev, O_WRONLY | O_CLOEXEC);
+  bool ok = fd >= 0 && pwrite(fd, rows, bytes, 0) == (ssize_t)bytes;
+  if (fd >= 0) close(fd);
+  free(rows);
+  if (!ok) return say("cannot write the framebuffer"), 1;
+  if (!vt_mode(KD_GRAPHICS)) say("cannot put the VT in graphics mode: the text console may draw over the frame");
+  fprintf(stderr, "foyer-splash: first frame on %s (%dx%d, %ld bpp)\n", dev, w, h, bpp);
+  return 0;
 }
 
 static void wm_ping(void *data, struct xdg_wm_base *wm, uint32_t serial) {
@@ -253,6 +360,8 @@ static int run_splash(const char *frame_path, const char *painted) {
 }
 
 int main(int argc, char **argv) {
+  if (argc == 3 && strcmp(argv[1], "--fb") == 0) return run_fb(argv[2]);
+  if (argc == 2 && strcmp(argv[1], "--text") == 0) return vt_mode(KD_TEXT) ? 0 : (say("cannot give the VT its text mode back"), 1);
   if (argc < 5 || strcmp(argv[3], "--") != 0) {
     say("usage: foyer-splash FRAME PAINTED -- COMMAND [ARG...]");
     // a wrong call still starts the command, where there is one: the splash must never stand

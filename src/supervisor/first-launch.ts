@@ -16,7 +16,7 @@ import { describe } from "../base/errors.js";
 import { GreeterListener, LaunchTokens, type RefusalLog } from "../greeter/listener.js";
 import { ensureLoopback } from "../greeter/loopback.js";
 import { displayStack, type DisplayStack, type StackContext } from "../display/stacks.js";
-import { firstFrame, progressFrame } from "../display/splash.js";
+import { firstFrame, ownVtMode, prebuiltFrame, progressFrame } from "../display/splash.js";
 import { themeColours } from "../display/frame-screen.js";
 import { waitForDisplayDevices } from "../display/drm-device.js";
 import { newXCookie, xauthorityFile } from "../display/xauth.js";
@@ -131,14 +131,20 @@ export async function launchFirst(p: Profile, runtimeDir: string, log: Logger, o
   const colours = cage && o.assetsDir ? themeColours(o.assetsDir, p.appearance.theme, warn) : undefined;
   if (colours) context.background = colours.bg;
   const size = { width: p.display.width, height: p.display.height };
-  const rendered = colours && p.display.splash ? progressFrame(size.width, size.height, colours) : undefined;
+  // the default theme's frame is the build's (foyer-splash scales it): nothing to render here
+  const prebuilt = colours && p.display.splash && p.appearance.theme === "default" ? prebuiltFrame() : undefined;
+  const rendered = colours && p.display.splash && !prebuilt ? progressFrame(size.width, size.height, colours) : undefined;
+  // foyer-frame.service may have left the VT in graphics mode under its frame: foyerd owns it now
+  if (needsDrmCard(p)) ownVtMode();
   if (needsDrmCard(p)) await waitForDisplay(p, log.child("display"), o);
-  if (colours && rendered) {
+  if (colours && (rendered || prebuilt)) {
     const at = monotonicMs();
     const onScreen = p.display.stack === "wayland"; // a headless compositor's output is not the machine's framebuffer
-    const f = firstFrame({ runtimeDir, colours, size, rendered, onScreen, ...(onScreen ? {} : { fb: undefined }), warn });
+    const f = firstFrame({ runtimeDir, colours, size, rendered, prebuilt, onScreen, ...(onScreen ? {} : { fb: undefined }), warn });
     context.splash = f.splash;
-    log.child("display").info("first frame", { framebuffer: f.drawn, splash: f.splash !== undefined, ms: Math.round(monotonicMs() - at) });
+    log
+      .child("display")
+      .info("first frame", { framebuffer: f.drawn, splash: f.splash !== undefined, prebuilt: prebuilt !== undefined, ms: Math.round(monotonicMs() - at) });
   }
   const seatd = await seatdStarted;
   // seatd started just now, after a payload's mount: cage connects to its socket once, at start

@@ -2,7 +2,7 @@
 // greeter user can run it, the marker, and cage's argv. Files in a temp folder of the test's own.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { DEFAULT_COLOURS, renderFrame } from "../../src/display/frame-render.js";
@@ -13,6 +13,7 @@ import {
   firstFrame,
   noexecAt,
   openToOthers,
+  prebuiltFrame,
   progressFrame,
   splashBinary,
   splashFrameFile,
@@ -21,6 +22,9 @@ import {
 } from "../../src/display/splash.js";
 import { cageGreeterSpec } from "../../src/display/stack-cage.js";
 import { browserArgv } from "../../src/display/greeter-args.js";
+import { firstFrameMain } from "../../src/cli/first-frame.js";
+import { spawn, spawnSync } from "node:child_process";
+import { withTimeout } from "../helpers/index.js";
 import { ProfileSchema } from "../../src/profile/schema.js";
 import { US } from "../../src/display/keyboard.js";
 
@@ -137,6 +141,106 @@ test("a frame rendered ahead at the size the framebuffer turns out to have is us
   const anew = readFileSync(join(run, SPLASH_FRAME));
   assert.is(anew.readUInt32LE(8), 6, "the framebuffer's width");
   assert.equal(anew.subarray(16), progressFrame(6, 4, DEFAULT_COLOURS));
+});
+
+test("foyerd first-frame writes the default theme's progress frame for foyer-splash --fb; bad arguments are refused", () => {
+  const d = temp();
+  const out = join(d, "first-frame");
+  assert.is(firstFrameMain(["--out", out, "--size", "320x200"]), 0);
+  assert.equal(readFileSync(out), splashFrameFile(320, 200, progressFrame(320, 200, DEFAULT_COLOURS)));
+  assert.is(statSync(out).mode & 0o777, 0o644);
+  const quiet = process.stderr.write;
+  process.stderr.write = () => true;
+  try {
+    assert.is(firstFrameMain(["--size", "320x200"]), 2, "no --out");
+    assert.is(firstFrameMain(["--out", out, "--size", "99999x2"]), 2);
+    assert.is(firstFrameMain(["--out", out, "--theme", "../../etc"]), 2);
+    assert.is(firstFrameMain(["--out", out, "--theme", "no-such-theme"]), 1);
+    assert.is(firstFrameMain(["--out", join(d, "missing", "f")]), 1);
+  } finally {
+    process.stderr.write = quiet;
+  }
+});
+
+/** A framebuffer of `w`×`h` at `bpp` as foyer-splash --fb finds one: a device file and its sysfs folder, both the test's. */
+function fakeFb(w: number, h: number, bpp: 24 | 32, stride = w * (bpp / 8)) {
+  const d = temp();
+  const sysfs = join(d, "sysfs");
+  mkdirSync(sysfs);
+  writeFileSync(join(sysfs, "virtual_size"), `${w},${h}\n`);
+  writeFileSync(join(sysfs, "stride"), `${stride}\n`);
+  writeFileSync(join(sysfs, "bits_per_pixel"), `${bpp}\n`);
+  const dev = join(d, "fb0");
+  const frame = join(d, "frame");
+  writeFileSync(frame, splashFrameFile(w, h, progressFrame(w, h, DEFAULT_COLOURS)));
+  // FOYER_VT: not a VT, so the mode cannot be set; the frame is drawn all the same
+  const env = { PATH: "/usr/bin:/bin", FOYER_FB: dev, FOYER_FB_SYSFS: sysfs, FOYER_VT: "/dev/null", FOYER_FB_WAIT_MS: "5000" };
+  return { dev, frame, env, stride };
+}
+
+test("foyer-splash --fb waits for the framebuffer, then draws the frame in its depth and stride", async () => {
+  for (const [bpp, pad] of [
+    [32, 0],
+    [24, 8],
+  ] as const) {
+    const fb = fakeFb(64, 40, bpp, 64 * (bpp / 8) + pad);
+    const px = progressFrame(64, 40, DEFAULT_COLOURS);
+    // the device comes a moment after the splash starts, as the GPU driver's does
+    const child = spawn(splashBinary()!, ["--fb", fb.frame], { env: fb.env, stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    child.stderr.on("data", (b: Buffer) => (err += b.toString()));
+    await new Promise((r) => setTimeout(r, 300));
+    writeFileSync(fb.dev, Buffer.alloc(fb.stride * 40));
+    const code = await withTimeout(new Promise<number | null>((r) => child.on("exit", r)), 10_000, "foyer-splash --fb");
+    assert.is(code, 0, err);
+    assert.match(err, /cannot put the VT in graphics mode/);
+    const got = readFileSync(fb.dev);
+    for (const [x, y] of [
+      [0, 0],
+      [32, 24],
+      [63, 39],
+    ] as const) {
+      const at = y * fb.stride + x * (bpp / 8);
+      assert.equal([...got.subarray(at, at + 3)], [...px.subarray((y * 64 + x) * 4, (y * 64 + x) * 4 + 3)], `${bpp} bpp, pixel ${x},${y}`);
+    }
+    if (pad) assert.is(got[fb.stride - 1], 0, "the stride's padding is left as it was");
+  }
+});
+
+test("foyer-splash --fb without a framebuffer gives up quietly; a framebuffer of another depth is refused", () => {
+  const none = fakeFb(64, 40, 32);
+  const r = spawnSync(splashBinary()!, ["--fb", none.frame], { env: { ...none.env, FOYER_FB_WAIT_MS: "200" }, encoding: "utf8" });
+  assert.is(r.status, 0);
+  assert.match(r.stderr, /no framebuffer came: nothing drawn/);
+  const odd = fakeFb(64, 40, 32);
+  writeFileSync(join(odd.env.FOYER_FB_SYSFS, "bits_per_pixel"), "16\n");
+  writeFileSync(odd.dev, Buffer.alloc(64 * 40 * 2));
+  const r16 = spawnSync(splashBinary()!, ["--fb", odd.frame], { env: odd.env, encoding: "utf8" });
+  assert.is(r16.status, 1);
+  assert.match(r16.stderr, /not 24 or 32 bits a pixel/);
+  assert.equal(readFileSync(odd.dev), Buffer.alloc(64 * 40 * 2), "nothing written");
+});
+
+test("with the build's frame file (the default theme) the splash gets a copy of it, and nothing is rendered", () => {
+  const run = temp();
+  const file = join(temp(), "first-frame");
+  const odd = splashFrameFile(2, 1, Buffer.from([1, 2, 3, 0, 4, 5, 6, 0]));
+  writeFileSync(file, odd);
+  const warnings: string[] = [];
+  const f = firstFrame({
+    runtimeDir: run,
+    colours: DEFAULT_COLOURS,
+    size: { width: 320, height: 200 },
+    prebuilt: file,
+    onScreen: false,
+    fb: undefined,
+    warn: (l) => warnings.push(l),
+  });
+  assert.equal(warnings, []);
+  assert.ok(f.splash);
+  assert.equal(readFileSync(join(run, SPLASH_FRAME)), odd, "the file as built, whatever the size asked");
+  assert.ok(prebuiltFrame(), "dist/first-frame is built beside dist/foyer-splash");
+  assert.equal(readFileSync(prebuiltFrame()!).subarray(0, 16), splashFrameFile(1280, 800, Buffer.alloc(0)));
 });
 
 test("cog's background until the page paints is the theme's, not white", () => {

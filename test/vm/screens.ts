@@ -1,7 +1,7 @@
 // What a screendump shows, sorted for the journeys that judge every frame (test/vm/handoff,
 // test/vm/unlock): foyer's theme, a display manager's greeter, black, no scanout, a text console;
 // and a watch that takes screendumps back to back and keeps the runs of each kind.
-import { writeFileSync } from "node:fs";
+import { readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { themeDark, themeDrawn, type Screen, type Vm } from "./qemu.js";
@@ -76,6 +76,7 @@ export async function watch(
   bg: [number, number, number] | undefined,
   until: Kind = "dm",
 ): Promise<{ runs: Run[]; frames: number; maxGapMs: number }> {
+  for (const f of readdirSync(tmpdir())) if (f.startsWith(`foyer-vm-${name}-`) && f.endsWith(".ppm")) rmSync(join(tmpdir(), f), { force: true });
   const runs: Run[] = [];
   let frames = 0,
     maxGapMs = 0,

@@ -63,6 +63,11 @@ test("boot → foyer's greeter on screen → a wrong passphrase is asked again �
     await waitForPrompt(vm, 240_000, join(tmpdir(), "foyer-vm-prompt.png"));
     say(`greeter interactive ${(Number(ms) / 1000).toFixed(1)} s after foyerd started`);
     assert.match(vm.serial, /first frame framebuffer=true splash=true/, "foyerd did not draw its first frame and set up the splash");
+    // the frame drawn before node had loaded foyerd (foyer-frame.service), on the kernel's clock
+    const early = /\[\s*([\d.]+)\] [^\n]*foyer-splash: first frame on \/dev\/fb0 \((\d+x\d+), 32 bpp\)/.exec(vm.serial);
+    assert.ok(early, `foyer-frame.service did not draw: ${vm.tail(20)}`);
+    const own = /\[\s*([\d.]+)\] node\[\d+\]: display: first frame/.exec(vm.serial)!;
+    say(`kernel clock: foyer-splash's frame ${early[1]} s (${early[2]}), foyerd's ${own[1]} s`);
     assert.match(vm.serial, /keyboard layout layout=de /, "the image's vconsole.conf (KEYMAP=de-latin1) did not become the X layout");
     // the image loads inet_diag/tcp_diag: the greeter's server asks the kernel for one socket's owner, not its whole table
     assert.not.match(vm.serial, /no sock_diag for TCP/, "the image lacks inet_diag/tcp_diag");
