@@ -140,9 +140,13 @@ install() {
         inst_simple "$moddir/systemd/foyer-recovery@.service" "$systemdsystemunitdir/foyer-recovery@.service"
         # installed, not wanted: packaging/erofs/foyer-split-initrd pulls it in, in the split image only
         inst_simple "$moddir/systemd/foyer-payload.service" "$systemdsystemunitdir/foyer-payload.service"
-        # foyer's first frame, drawn by foyer-splash before node has loaded foyerd
-        inst_simple "$moddir/systemd/foyer-frame.service" "$systemdsystemunitdir/foyer-frame.service"
-        $SYSTEMCTL -q --root "$initdir" add-wants foyer.service foyer-frame.service
+        # foyer's first frame, drawn by foyer-splash before node has loaded foyerd: for cage only,
+        # which takes the VT from seatd as it is; Xorg, switching to its own VT, hung behind a VT
+        # left in graphics mode (test/vm/x11)
+        if foyer_stack wayland; then
+            inst_simple "$moddir/systemd/foyer-frame.service" "$systemdsystemunitdir/foyer-frame.service"
+            $SYSTEMCTL -q --root "$initdir" add-wants foyer.service foyer-frame.service
+        fi
         local d
         # Plymouth's name held by systemd for foyerd, where no plymouthd would take it
         if ! dracut_module_included plymouth; then
