@@ -76,12 +76,14 @@ const splash = "the splash (src/native/splash.c)";
 if (spawnSync("wayland-scanner", ["--version"], { stdio: "ignore" }).error)
   missing("no 'wayland-scanner' (install the Debian package 'libwayland-dev')", splash);
 if (!existsSync(xdgShell)) missing(`no '${xdgShell}' (install the Debian package 'wayland-protocols')`, splash);
+if (!existsSync("/usr/include/xkbcommon/xkbcommon.h"))
+  missing("no '/usr/include/xkbcommon/xkbcommon.h' (install the Debian package 'libxkbcommon-dev')", splash);
 const gen = join(out, ".gen");
 mkdirSync(gen, { recursive: true });
 run("wayland-scanner", ["client-header", xdgShell, join(gen, "xdg-shell-client-protocol.h")]);
 run("wayland-scanner", ["private-code", xdgShell, join(gen, "xdg-shell-protocol.c")]);
 for (const [name, source] of Object.entries(programs))
-  run("cc", ["-O2", "-Wall", "-Werror", "-I", gen, "-o", join(out, name), source, join(gen, "xdg-shell-protocol.c"), "-lwayland-client"]);
+  run("cc", ["-O2", "-Wall", "-Werror", "-I", gen, "-o", join(out, name), source, join(gen, "xdg-shell-protocol.c"), "-lwayland-client", "-lxkbcommon"]);
 rmSync(gen, { recursive: true, force: true });
 
 // native addons stay outside the bundle; dbus-next requires 'x11' lazily for X11 auth only

@@ -84,3 +84,9 @@ export function openFont(file: string, sizePx: number): Font {
     measure: (text) => [...text].reduce((w, ch) => w + glyph(ch.codePointAt(0)!).advance, 0),
   };
 }
+
+/** The frame's two sizes (the prompt's text, its small print) for a frame `height` pixels high: 800 rows is the unit, up to three times. */
+export function frameFonts(height: number, file = DEFAULT_FONT): { text: Font; small: Font } {
+  const s = Math.min(3, Math.max(1, height / 800));
+  return { text: openFont(file, 20 * s), small: openFont(file, 14 * s) };
+}

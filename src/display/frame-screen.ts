@@ -1,14 +1,13 @@
 // foyer's own frame on the screen, without compositor or browser: the fbdev framebuffer the kernel
-// shows while nobody holds DRM, with the console's VT in graphics mode (as Plymouth puts it) so the
-// kernel's text console does not draw over the frame. The VT gets text mode back on close, and at
-// exit should the process end without closing: a console left in graphics mode shows nothing.
+// shows while nobody holds DRM, with the console's VT in graphics mode (vt-mode.ts) until close.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { FoyerError, describe } from "../base/errors.js";
 import { loadSockets } from "../base/sockets.js";
+import { vtMode } from "./vt-mode.js";
 import { frameBuffer, writeFrame, type FrameBuffer } from "./handoff.js";
 import { DEFAULT_COLOURS, frameColours, renderFrame, type FrameColours, type FrameView } from "./frame-render.js";
-import { DEFAULT_FONT, openFont } from "./frame-font.js";
+import { frameFonts } from "./frame-font.js";
 import { US_KEYCODES, isUsKeymap } from "./keyboard.js";
 
 export interface FrameScreen {
@@ -51,22 +50,16 @@ export function openFrameScreen(o: FrameScreenOptions): FrameScreen {
   const fb = o.fb ?? frameBuffer();
   if (!fb) throw new FoyerError("not-found", "no 24 or 32 bpp framebuffer at /sys/class/graphics/fb0");
   const colours = themeColours(o.assetsDir, o.theme, o.warn ?? (() => {}));
-  const s = Math.min(3, Math.max(1, fb.height / 800));
-  const fonts = { text: openFont(o.fontFile ?? DEFAULT_FONT, 20 * s), small: openFont(o.fontFile ?? DEFAULT_FONT, 14 * s) };
+  const fonts = frameFonts(fb.height, o.fontFile);
   const kd = loadSockets();
-  kd.kdMode(o.consoleFd, 1);
+  const vt = vtMode(o.consoleFd);
+  vt.graphics();
   let open = true;
   const restore = () => {
-    if (!open) return;
+    if (!open) return; // the console's fd may be closed after the first
     open = false;
-    process.off("exit", restore);
-    try {
-      kd.kdMode(o.consoleFd, 0);
-    } catch {
-      /* the console is gone: nothing left to give back */
-    }
+    vt.text();
   };
-  process.on("exit", restore);
   return {
     fb,
     draw: (view) => {

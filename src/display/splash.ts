@@ -4,17 +4,32 @@
 // has painted. Everything the splash reads is root's: its binary beside foyer's bundle (copied to
 // foyerd's runtime folder where that path is closed to other users, as a checkout's may be), and
 // in the runtime folder the frame and the marker foyerd creates once the page has painted.
-import { constants, copyFileSync, existsSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  copyFileSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { spawnSync } from "node:child_process";
+import { run } from "../base/command.js";
 import { FoyerError, describe } from "../base/errors.js";
-import { loadSockets } from "../base/sockets.js";
-import { renderFrame, type FrameColours, type FrameGeometry } from "./frame-render.js";
+import { vtMode, type VtMode } from "./vt-mode.js";
+import { renderFrame, type FrameColours, type FrameFonts, type FrameGeometry, type FrameView } from "./frame-render.js";
 import { frameBuffer, writeFrame, type FrameBuffer } from "./handoff.js";
 
 export const SPLASH_BIN = "foyer-splash";
 export const SPLASH_FRAME = "splash.frame";
+/** foyerd's socket the splash sends the keys typed into it to (supervisor/splash-prompt.ts) */
+export const SPLASH_KEYS = "splash.sock";
 /** created by foyerd when the greeter's page has painted: the splash then goes */
 export const GREETER_PAINTED = "greeter-painted";
 const MAGIC = Buffer.from("FOYRFRM1", "latin1");
@@ -47,9 +62,9 @@ export function prebuiltFrame(): string | undefined {
   return file && existsSync(file) ? file : undefined;
 }
 
-/** cage's command before the browser's: the splash, given its frame and the marker to wait for. */
+/** cage's command before the browser's: the splash, given foyerd's socket for keys, its frame and the marker to wait for. */
 export function splashArgv(bin: string, runtimeDir: string): string[] {
-  return [bin, join(runtimeDir, SPLASH_FRAME), join(runtimeDir, GREETER_PAINTED), "--"];
+  return [bin, "--keys", join(runtimeDir, SPLASH_KEYS), join(runtimeDir, SPLASH_FRAME), join(runtimeDir, GREETER_PAINTED), "--"];
 }
 
 /** Whether any user may run `path`: it and every folder above it open to others. */
@@ -108,13 +123,13 @@ type FirstFrame = { splash: string[] | undefined; drawn: boolean };
  * splash cannot run (cage then starts the browser alone); `drawn`: whether the frame is on the
  * framebuffer.
  */
-export function firstFrame(o: SplashOptions): FirstFrame {
+export async function firstFrame(o: SplashOptions): Promise<FirstFrame> {
   const found = splashBinary();
   const fb = "fb" in o ? o.fb : frameBuffer();
   const onFb = fb !== undefined && o.onScreen;
   if (o.prebuilt && found) {
     const file = o.prebuilt;
-    return withSplash(o, found, onFb && drawWithSplash(found, file, fb, o.warn), (tmp) => copyFileSync(file, tmp));
+    return withSplash(o, found, onFb && (await drawWithSplash(found, file, fb, o.warn)), (tmp) => copyFileSync(file, tmp));
   }
   const { width, height } = fb ?? o.size;
   const same = o.rendered && width === o.size.width && height === o.size.height;
@@ -145,12 +160,45 @@ function withSplash(o: SplashOptions, found: string, drawn: boolean, frame: (tmp
 }
 
 /** The build's frame on the framebuffer by foyer-splash --fb (scaled to cover it); foyerd owns the VT's mode. */
-function drawWithSplash(bin: string, file: string, fb: FrameBuffer, warn: (line: string) => void): boolean {
+async function drawWithSplash(bin: string, file: string, fb: FrameBuffer, warn: (line: string) => void): Promise<boolean> {
   ownVtMode();
-  const r = spawnSync(bin, ["--fb", file], { env: { FOYER_FB: fb.dev, FOYER_FB_WAIT_MS: "1000" }, encoding: "utf8", timeout: 10_000 });
-  const drawn = r.status === 0 && /first frame on/.test(r.stderr);
-  if (!drawn) warn(`foyer-splash --fb did not draw the first frame: ${(r.stderr || r.error?.message || `status ${r.status}`).trim()}, ignoring`);
-  return drawn;
+  try {
+    const r = await run([bin, "--fb", file], { env: { FOYER_FB: fb.dev, FOYER_FB_WAIT_MS: "1000" }, timeoutMs: 10_000, maxOutput: 4096 });
+    const said = r.stderr.toString("utf8").trim();
+    if (r.code === 0 && /first frame on/.test(said)) return true;
+    warn(`foyer-splash --fb did not draw the first frame: ${said || `status ${r.code ?? r.signal}`}, ignoring`);
+  } catch (e) {
+    warn(`foyer-splash --fb did not draw the first frame: ${describe(e)}, ignoring`);
+  }
+  return false;
+}
+
+/**
+ * Draws `view` into the splash's frame, at the size the frame already has (the framebuffer's, or
+ * the build's that the splash scales), replacing the file whole. The caller tells the splash.
+ */
+export function drawSplashFrame(runtimeDir: string, colours: FrameColours, view: FrameView, fonts: (height: number) => FrameFonts): void {
+  const path = join(runtimeDir, SPLASH_FRAME);
+  const head = Buffer.alloc(16);
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    if (readSync(fd, head, 0, 16, 0) !== 16 || !head.subarray(0, 8).equals(MAGIC)) throw new FoyerError("invalid-argument", `'${path}' is not a foyer frame`);
+  } finally {
+    closeSync(fd);
+  }
+  const width = head.readUInt32LE(8),
+    height = head.readUInt32LE(12);
+  const g: FrameGeometry = { width, height, stride: width * 4, bitsPerPixel: 32 };
+  const pixels = renderFrame(g, colours, view, view.kind === "prompt" ? fonts(height) : undefined);
+  // the header and the pixels written apart: no second copy of a frame's megabytes per key
+  replace(path, (tmp) => {
+    const out = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+    try {
+      for (const b of [head, pixels]) for (let at = 0; at < b.length;) at += writeSync(out, b, at);
+    } finally {
+      closeSync(out);
+    }
+  });
 }
 
 /** A launch's splash stays until the marker is created again. */
@@ -190,7 +238,7 @@ function drawOnFramebuffer(fb: FrameBuffer, pixels: Buffer, colours: FrameColour
   }
 }
 
-let owned: { graphics(): void } | undefined;
+let owned: VtMode | undefined;
 
 /**
  * The foreground VT at foyerd's start (foyer-frame.service may have left it in graphics mode under
@@ -198,24 +246,14 @@ let owned: { graphics(): void } | undefined;
  * on, whatever its stack. The VT is named at the start (/sys/class/tty/tty0/active), so an X
  * server's VT that is in front at the exit is not touched. Undefined without a VT.
  */
-export function ownVtMode(active = "/sys/class/tty/tty0/active"): { graphics(): void } | undefined {
+export function ownVtMode(active = "/sys/class/tty/tty0/active"): VtMode | undefined {
   if (owned) return owned;
-  let fd: number;
-  const kd = loadSockets();
   try {
     const name = readFileSync(active, "utf8").trim();
     if (!/^tty\d+$/.test(name)) return undefined;
-    fd = openSync(`/dev/${name}`, constants.O_RDWR | constants.O_NOCTTY);
+    owned = vtMode(openSync(`/dev/${name}`, constants.O_RDWR | constants.O_NOCTTY), true);
   } catch {
     return undefined;
   }
-  process.once("exit", () => {
-    try {
-      kd.kdMode(fd, 0);
-    } catch {
-      /* the console is gone */
-    }
-  });
-  owned = { graphics: () => void kd.kdMode(fd, 1) };
   return owned;
 }

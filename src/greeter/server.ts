@@ -29,7 +29,7 @@ export interface GreeterServerOptions {
   snapshot: () => StateMessage;
   /** the page is interactive: it painted the prompt `paintedMsAgo` ms ago */
   onReady: (paintedMsAgo: number) => void;
-  onAnswer: (key: number, secret: Secret) => void;
+  onAnswer: (key: number, secret: Secret, kept: number) => void;
   onCancel: (key: number) => void;
   onClients: (count: number) => void;
   /** flow messages other than the unlock ones (recovery actions, terminal control) */
@@ -241,7 +241,7 @@ export class GreeterServer {
           }
           const secret = Secret.copyOf(buf, f.start);
           try {
-            this.#o.onAnswer(f.key, secret);
+            this.#o.onAnswer(f.key, secret, f.kept);
           } finally {
             secret.wipe();
           }

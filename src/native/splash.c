@@ -1,4 +1,4 @@
-// foyer-splash FRAME PAINTED -- COMMAND [ARG...]: what cage shows from its start until the greeter
+// foyer-splash [--keys SOCKET] FRAME PAINTED -- COMMAND [ARG...]: what cage shows from its start until the greeter
 // has painted. cage modesets with a black buffer when it starts (cage-kiosk/cage#366) and shows
 // nothing more until its client maps a window, which a browser does seconds later; so cage's
 // command is this one, which keeps foyer's frame (FRAME, written by foyerd) on the output and then
@@ -8,6 +8,14 @@
 // the splash maps again whenever it stops being the active window, until foyerd creates PAINTED
 // (the page painted and its socket is open); then it goes, and cage shows the browser.
 // FRAME: "FOYRFRM1", u32 width, u32 height (little-endian), then width*height XRGB8888 pixels.
+//
+// With --keys SOCKET the splash is also foyer's prompt until the greeter has painted: cage gives
+// the newest window the keyboard, so the keys typed while the browser loads come here. Each is read
+// with the compositor's keymap (the one the browser gets) and sent to foyerd over SOCKET as the
+// console's raw bytes: UTF-8 text, 0x7f to erase, 0x0d to submit, 0x15 to clear; 0x11 and 0x12
+// say caps lock went on or off. foyerd keeps what was typed, draws the prompt into FRAME and sends
+// 'f' when there is a new one to show. Nothing typed stays here: each key's bytes are zeroed once
+// sent.
 //
 // foyer-splash --fb FRAME: the same frame on the framebuffer, before foyerd runs: waits for fb0
 // (the GPU driver's, as udev's coldplug loads it), draws FRAME scaled to cover it, puts the
@@ -31,13 +39,21 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <wayland-client.h>
+#include <xkbcommon/xkbcommon.h>
+#include <xkbcommon/xkbcommon-keysyms.h>
 #include "xdg-shell-client-protocol.h"
 
 #define MAX_SIDE 16384
 #define MAX_REMAPS 64
+/** how often the splash tries foyerd's socket until it answers */
+#define CONNECT_EVERY_MS 200
+/** the largest keymap taken from the compositor */
+#define MAX_KEYMAP (1u << 20)
 
 struct frame {
   uint32_t w, h;
@@ -58,6 +74,17 @@ struct splash {
   int32_t want_w, want_h;
   bool active, was_active, remap;
   int remaps;
+  const char *frame_path;
+  /** foyerd's socket (--keys), and the connection to it: -1 while there is none */
+  const char *keys_path;
+  int keys;
+  struct wl_seat *seat;
+  struct wl_keyboard *keyboard;
+  struct xkb_context *xkb;
+  struct xkb_keymap *keymap;
+  struct xkb_state *kb;
+  /** caps lock as last said to foyerd: -1 unknown */
+  int caps;
 };
 
 static void say(const char *what) { fprintf(stderr, "foyer-splash: %s\n", what); }
@@ -222,6 +249,129 @@ static int run_fb(const char *frame_path) {
   return 0;
 }
 
+/** Sends bytes to foyerd; a peer gone closes the connection, to be made again. */
+static void send_keys(struct splash *s, const unsigned char *b, size_t n) {
+  if (s->keys < 0) return;
+  if (send(s->keys, b, n, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)n) {
+    say("foyerd's socket took no keys: reconnecting");
+    close(s->keys);
+    s->keys = -1;
+  }
+}
+
+static void connect_keys(struct splash *s) {
+  struct sockaddr_un a = {.sun_family = AF_UNIX};
+  if (strlen(s->keys_path) >= sizeof a.sun_path) return;
+  strcpy(a.sun_path, s->keys_path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+    close(fd);
+    return;
+  }
+  s->keys = fd;
+  if (s->caps >= 0) {
+    unsigned char b = s->caps ? 0x11 : 0x12;
+    send_keys(s, &b, 1);
+  }
+}
+
+/** FRAME read again (foyerd drew the prompt into it) and shown, when the window is up. */
+static void reload_frame(struct splash *s) {
+  struct frame f = {0};
+  if (!read_frame(s->frame_path, &f)) return;
+  free(s->frame.px);
+  s->frame = f;
+  if (!s->surface || !s->buffer) return;
+  struct wl_buffer *old = s->buffer;
+  s->buffer = make_buffer(s, s->buffer_w, s->buffer_h);
+  if (s->buffer) {
+    wl_surface_attach(s->surface, s->buffer, 0, 0);
+    wl_surface_damage_buffer(s->surface, 0, 0, INT32_MAX, INT32_MAX);
+    wl_surface_commit(s->surface);
+  }
+  wl_buffer_destroy(old);
+}
+
+static void kb_keymap(void *data, struct wl_keyboard *k, uint32_t format, int32_t fd, uint32_t size) {
+  (void)k;
+  struct splash *s = data;
+  if (format != WL_KEYBOARD_KEYMAP_FORMAT_XKB_V1 || size == 0 || size > MAX_KEYMAP) {
+    close(fd);
+    return say("the compositor's keymap is not an XKB one of a sane size: keys are not read");
+  }
+  char *text = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  close(fd);
+  if (text == MAP_FAILED) return;
+  struct xkb_keymap *map = xkb_keymap_new_from_buffer(s->xkb, text, strnlen(text, size), XKB_KEYMAP_FORMAT_TEXT_V1, XKB_KEYMAP_COMPILE_NO_FLAGS);
+  munmap(text, size);
+  struct xkb_state *state = map ? xkb_state_new(map) : NULL;
+  if (!state) {
+    xkb_keymap_unref(map);
+    return say("cannot compile the compositor's keymap: keys are not read");
+  }
+  xkb_state_unref(s->kb);
+  xkb_keymap_unref(s->keymap);
+  s->keymap = map;
+  s->kb = state;
+}
+
+static void kb_enter(void *data, struct wl_keyboard *k, uint32_t serial, struct wl_surface *surface, struct wl_array *keys) {
+  (void)data, (void)k, (void)serial, (void)surface, (void)keys;
+}
+static void kb_leave(void *data, struct wl_keyboard *k, uint32_t serial, struct wl_surface *surface) { (void)data, (void)k, (void)serial, (void)surface; }
+
+static void kb_key(void *data, struct wl_keyboard *k, uint32_t serial, uint32_t time, uint32_t key, uint32_t state) {
+  (void)k, (void)serial, (void)time;
+  struct splash *s = data;
+  if (state != WL_KEYBOARD_KEY_STATE_PRESSED || !s->kb) return;
+  xkb_keycode_t code = key + 8; // evdev's codes, as XKB numbers them
+  xkb_keysym_t sym = xkb_state_key_get_one_sym(s->kb, code);
+  unsigned char out[16];
+  size_t n = 0;
+  if (sym == XKB_KEY_Return || sym == XKB_KEY_KP_Enter) out[n++] = 0x0d;
+  else if (sym == XKB_KEY_BackSpace) out[n++] = 0x7f;
+  else if ((sym == XKB_KEY_u || sym == XKB_KEY_U) && xkb_state_mod_name_is_active(s->kb, XKB_MOD_NAME_CTRL, XKB_STATE_MODS_EFFECTIVE) > 0) out[n++] = 0x15;
+  else {
+    // text only: control characters (Escape, Tab, a key with Ctrl) are not part of an answer
+    int len = xkb_state_key_get_utf8(s->kb, code, (char *)out, sizeof out);
+    if (len > 0 && (size_t)len < sizeof out && out[0] >= 0x20 && out[0] != 0x7f) n = (size_t)len;
+  }
+  if (n) send_keys(s, out, n);
+  explicit_bzero(out, sizeof out);
+}
+
+static void kb_modifiers(void *data, struct wl_keyboard *k, uint32_t serial, uint32_t depressed, uint32_t latched, uint32_t locked, uint32_t group) {
+  (void)k, (void)serial;
+  struct splash *s = data;
+  if (!s->kb) return;
+  xkb_state_update_mask(s->kb, depressed, latched, locked, 0, 0, group);
+  int caps = xkb_state_mod_name_is_active(s->kb, XKB_MOD_NAME_CAPS, XKB_STATE_MODS_LOCKED) > 0;
+  if (caps == s->caps) return;
+  s->caps = caps;
+  unsigned char b = caps ? 0x11 : 0x12;
+  send_keys(s, &b, 1);
+}
+
+static void kb_repeat(void *data, struct wl_keyboard *k, int32_t rate, int32_t delay) { (void)data, (void)k, (void)rate, (void)delay; }
+
+static const struct wl_keyboard_listener keyboard_listener = {
+    .keymap = kb_keymap, .enter = kb_enter, .leave = kb_leave, .key = kb_key, .modifiers = kb_modifiers, .repeat_info = kb_repeat};
+
+static void seat_capabilities(void *data, struct wl_seat *seat, uint32_t caps) {
+  struct splash *s = data;
+  bool has = caps & WL_SEAT_CAPABILITY_KEYBOARD;
+  if (has && !s->keyboard) {
+    s->keyboard = wl_seat_get_keyboard(seat);
+    wl_keyboard_add_listener(s->keyboard, &keyboard_listener, s);
+  } else if (!has && s->keyboard) {
+    wl_keyboard_destroy(s->keyboard);
+    s->keyboard = NULL;
+  }
+}
+static void seat_name(void *data, struct wl_seat *seat, const char *name) { (void)data, (void)seat, (void)name; }
+static const struct wl_seat_listener seat_listener = {.capabilities = seat_capabilities, .name = seat_name};
+
 static void wm_ping(void *data, struct xdg_wm_base *wm, uint32_t serial) {
   (void)data;
   xdg_wm_base_pong(wm, serial);
@@ -268,8 +418,10 @@ static const struct xdg_surface_listener surface_listener = {.configure = surfac
 
 static void global(void *data, struct wl_registry *r, uint32_t name, const char *iface, uint32_t version) {
   struct splash *s = data;
-  (void)version;
-  if (strcmp(iface, wl_compositor_interface.name) == 0) s->compositor = wl_registry_bind(r, name, &wl_compositor_interface, 4);
+  if (strcmp(iface, wl_seat_interface.name) == 0 && s->keys_path && !s->seat) {
+    s->seat = wl_registry_bind(r, name, &wl_seat_interface, version < 4 ? version : 4);
+    wl_seat_add_listener(s->seat, &seat_listener, s);
+  } else if (strcmp(iface, wl_compositor_interface.name) == 0) s->compositor = wl_registry_bind(r, name, &wl_compositor_interface, 4);
   else if (strcmp(iface, wl_shm_interface.name) == 0) s->shm = wl_registry_bind(r, name, &wl_shm_interface, 1);
   else if (strcmp(iface, xdg_wm_base_interface.name) == 0) {
     s->wm = wl_registry_bind(r, name, &xdg_wm_base_interface, 1);
@@ -309,8 +461,9 @@ static void map(struct splash *s) {
 /** Whether PAINTED is there: inotify on its folder says when it is created or renamed into place. */
 static bool painted_now(const char *painted) { return access(painted, F_OK) == 0; }
 
-static int run_splash(const char *frame_path, const char *painted) {
-  struct splash s = {0};
+static int run_splash(const char *frame_path, const char *painted, const char *keys) {
+  struct splash s = {.frame_path = frame_path, .keys_path = keys, .keys = -1, .caps = -1};
+  if (keys && !(s.xkb = xkb_context_new(XKB_CONTEXT_NO_DEFAULT_INCLUDES | XKB_CONTEXT_NO_ENVIRONMENT_NAMES))) return say("cannot make an XKB context"), 1;
   if (painted_now(painted)) return 0;
   char dir[PATH_MAX];
   const char *slash = strrchr(painted, '/');
@@ -326,16 +479,18 @@ static int run_splash(const char *frame_path, const char *painted) {
   wl_registry_add_listener(reg, &registry_listener, &s);
   if (wl_display_roundtrip(s.display) < 0 || !s.compositor || !s.shm || !s.wm) return say("the compositor lacks wl_compositor, wl_shm or xdg_wm_base"), 1;
   map(&s);
-  struct pollfd fds[2] = {{.fd = wl_display_get_fd(s.display), .events = POLLIN}, {.fd = in, .events = POLLIN}};
+  struct pollfd fds[3] = {{.fd = wl_display_get_fd(s.display), .events = POLLIN}, {.fd = in, .events = POLLIN}, {.fd = -1, .events = POLLIN}};
   for (;;) {
     if (s.remap) {
       s.remaps++;
       map(&s);
     }
+    if (s.keys_path && s.keys < 0) connect_keys(&s);
+    fds[2].fd = s.keys;
     while (wl_display_prepare_read(s.display) != 0)
       if (wl_display_dispatch_pending(s.display) < 0) return 0;
     if (wl_display_flush(s.display) < 0 && errno != EAGAIN) return wl_display_cancel_read(s.display), 0;
-    if (poll(fds, 2, -1) < 0) {
+    if (poll(fds, 3, s.keys_path && s.keys < 0 ? CONNECT_EVERY_MS : -1) < 0) {
       wl_display_cancel_read(s.display);
       if (errno == EINTR) continue;
       return 1;
@@ -346,6 +501,15 @@ static int run_splash(const char *frame_path, const char *painted) {
     } else
       wl_display_cancel_read(s.display);
     if (wl_display_dispatch_pending(s.display) < 0) return 0;
+    if (s.keys >= 0 && fds[2].fd == s.keys && (fds[2].revents & (POLLIN | POLLHUP | POLLERR))) {
+      char said[64];
+      ssize_t n = recv(s.keys, said, sizeof said, MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        close(s.keys);
+        s.keys = -1;
+      } else if (n > 0 && memchr(said, 'f', (size_t)n))
+        reload_frame(&s);
+    }
     if (fds[1].revents & POLLIN) {
       char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
       while (read(in, buf, sizeof buf) > 0) {
@@ -362,8 +526,14 @@ static int run_splash(const char *frame_path, const char *painted) {
 int main(int argc, char **argv) {
   if (argc == 3 && strcmp(argv[1], "--fb") == 0) return run_fb(argv[2]);
   if (argc == 2 && strcmp(argv[1], "--text") == 0) return vt_mode(KD_TEXT) ? 0 : (say("cannot give the VT its text mode back"), 1);
+  const char *keys = NULL;
+  if (argc > 2 && strcmp(argv[1], "--keys") == 0) {
+    keys = argv[2];
+    argv += 2;
+    argc -= 2;
+  }
   if (argc < 5 || strcmp(argv[3], "--") != 0) {
-    say("usage: foyer-splash FRAME PAINTED -- COMMAND [ARG...]");
+    say("usage: foyer-splash [--keys SOCKET] FRAME PAINTED -- COMMAND [ARG...]");
     // a wrong call still starts the command, where there is one: the splash must never stand
     // between cage and the greeter
     for (int i = 1; i < argc - 1; i++)
@@ -377,7 +547,7 @@ int main(int argc, char **argv) {
       // the command's file descriptors are not the splash's to hold
       for (int fd = 3; fd < 1024; fd++) close(fd);
       signal(SIGPIPE, SIG_IGN);
-      _exit(run_splash(argv[1], argv[2]));
+      _exit(run_splash(argv[1], argv[2], keys));
     }
     _exit(0);
   }

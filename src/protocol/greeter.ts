@@ -27,6 +27,11 @@ export const PromptView = z.strictObject({
   kind: z._default(z.enum(PROMPT_KINDS), "passphrase"),
   /** the time left before the asker gives up (its NotAfter=), when this state was sent; absent: no end */
   expiresInMs: z.optional(z.int().check(z.nonnegative())),
+  /**
+   * characters typed into foyer's own frame before the page painted: the daemon holds them, the
+   * field shows one bullet each, and the answer says how many of them it keeps (encodeAnswer)
+   */
+  typed: z.optional(z.int().check(z.positive(), z.lte(MAX_PASSPHRASE_BYTES))),
 });
 export type PromptView = z.infer<typeof PromptView>;
 
@@ -155,18 +160,23 @@ export type ClientMessage = z.infer<typeof ClientMessage>;
 export const FRAME_ANSWER = 0x01;
 /** [0x02][bytes]: terminal data, both directions (keystrokes in, pty output out) */
 export const FRAME_TERMINAL = 0x02;
+/** [0x04][u32 BE prompt key][u16 BE kept][bytes]: an answer that goes on from the first `kept` characters the prompt's `typed` counted */
+export const FRAME_ANSWER_AFTER = 0x04;
 
-/** [0x01][u32 BE prompt key][passphrase bytes] */
-export function encodeAnswer(key: number, passphrase: Uint8Array): Uint8Array {
-  const out = new Uint8Array(5 + passphrase.length);
-  out[0] = FRAME_ANSWER;
-  new DataView(out.buffer).setUint32(1, key, false);
-  out.set(passphrase, 5);
+/** [0x01][u32 BE prompt key][passphrase bytes]; with `kept` > 0, FRAME_ANSWER_AFTER's */
+export function encodeAnswer(key: number, passphrase: Uint8Array, kept = 0): Uint8Array {
+  const head = kept > 0 ? 7 : 5;
+  const out = new Uint8Array(head + passphrase.length);
+  const v = new DataView(out.buffer);
+  out[0] = kept > 0 ? FRAME_ANSWER_AFTER : FRAME_ANSWER;
+  v.setUint32(1, key, false);
+  if (kept > 0) v.setUint16(5, kept, false);
+  out.set(passphrase, head);
   return out;
 }
 
 export type DecodedFrame =
-  | { ok: true; kind: "answer"; key: number; start: number }
+  | { ok: true; kind: "answer"; key: number; start: number; kept: number }
   | { ok: true; kind: "terminal"; start: number }
   | { ok: true; kind: "firstboot_password"; field: number; start: number }
   | { ok: false; reason: string };
@@ -180,10 +190,15 @@ export function decodeFrame(frame: Uint8Array): DecodedFrame {
     if (frame.length - 2 > MAX_PASSWORD_BYTES) return { ok: false, reason: "password too long" };
     return { ok: true, kind: "firstboot_password", field: frame[1], start: 2 };
   }
-  if (frame[0] !== FRAME_ANSWER) return { ok: false, reason: "unknown binary frame kind" };
-  if (frame.length < 5) return { ok: false, reason: "short answer frame" };
-  if (frame.length - 5 > MAX_PASSPHRASE_BYTES) return { ok: false, reason: "passphrase too long" };
-  const key = new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint32(1, false);
+  if (frame[0] !== FRAME_ANSWER && frame[0] !== FRAME_ANSWER_AFTER) return { ok: false, reason: "unknown binary frame kind" };
+  const start = frame[0] === FRAME_ANSWER ? 5 : 7;
+  if (frame.length < start) return { ok: false, reason: "short answer frame" };
+  if (frame.length - start > MAX_PASSPHRASE_BYTES) return { ok: false, reason: "passphrase too long" };
+  const v = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const key = v.getUint32(1, false);
   if (key === 0) return { ok: false, reason: "answer frame for prompt 0" };
-  return { ok: true, kind: "answer", key, start: 5 };
+  const kept = start === 7 ? v.getUint16(5, false) : 0;
+  if (start === 7 && (kept === 0 || kept > MAX_PASSPHRASE_BYTES))
+    return { ok: false, reason: "an answer after typed characters keeps none, or more than a passphrase holds" };
+  return { ok: true, kind: "answer", key, start, kept };
 }

@@ -16,6 +16,7 @@ import { describe } from "../base/errors.js";
 import { GreeterListener, LaunchTokens, type RefusalLog } from "../greeter/listener.js";
 import { ensureLoopback } from "../greeter/loopback.js";
 import { displayStack, type DisplayStack, type StackContext } from "../display/stacks.js";
+import type { FrameColours } from "../display/frame-render.js";
 import { firstFrame, ownVtMode, prebuiltFrame, progressFrame } from "../display/splash.js";
 import { themeColours } from "../display/frame-screen.js";
 import { waitForDisplayDevices } from "../display/drm-device.js";
@@ -52,6 +53,8 @@ export interface FirstLaunch {
   seatd?: Launched;
   /** the greeter launched here (monotonic ms); undefined where the supervisor launches it */
   greeter?: { launched: Launched; at: number };
+  /** cage runs foyer-splash before the browser: its frame is drawn in these colours */
+  splash?: { colours: FrameColours };
 }
 
 /** Whether the greeter can be launched before the supervisor exists (see the top of this file). */
@@ -135,13 +138,17 @@ export async function launchFirst(p: Profile, runtimeDir: string, log: Logger, o
   const prebuilt = colours && p.display.splash && p.appearance.theme === "default" ? prebuiltFrame() : undefined;
   const rendered = colours && p.display.splash && !prebuilt ? progressFrame(size.width, size.height, colours) : undefined;
   // foyer-frame.service may have left the VT in graphics mode under its frame: foyerd owns it now
-  if (needsDrmCard(p)) ownVtMode();
-  if (needsDrmCard(p)) await waitForDisplay(p, log.child("display"), o);
+  if (needsDrmCard(p)) {
+    ownVtMode();
+    await waitForDisplay(p, log.child("display"), o);
+  }
+  let splash: FirstLaunch["splash"];
   if (colours && (rendered || prebuilt)) {
     const at = monotonicMs();
     const onScreen = p.display.stack === "wayland"; // a headless compositor's output is not the machine's framebuffer
-    const f = firstFrame({ runtimeDir, colours, size, rendered, prebuilt, onScreen, ...(onScreen ? {} : { fb: undefined }), warn });
+    const f = await firstFrame({ runtimeDir, colours, size, rendered, prebuilt, onScreen, ...(onScreen ? {} : { fb: undefined }), warn });
     context.splash = f.splash;
+    if (f.splash) splash = { colours };
     log
       .child("display")
       .info("first frame", { framebuffer: f.drawn, splash: f.splash !== undefined, prebuilt: prebuilt !== undefined, ms: Math.round(monotonicMs() - at) });
@@ -150,7 +157,7 @@ export async function launchFirst(p: Profile, runtimeDir: string, log: Logger, o
   // seatd started just now, after a payload's mount: cage connects to its socket once, at start
   if (seatd && (await payload) === "mounted" && !(await firstOf([SEATD_SOCKET], SEATD_SOCKET_MS)))
     log.child("display").warning(`no ${SEATD_SOCKET} within ${SEATD_SOCKET_MS} ms of seatd's start, launching anyway`);
-  const first: FirstLaunch = { listener, tokens, launcher, stack, ...(seatd ? { seatd } : {}) };
+  const first: FirstLaunch = { listener, tokens, launcher, stack, ...(seatd ? { seatd } : {}), ...(splash ? { splash } : {}) };
   if (launchesFirst(p)) {
     const at = monotonicMs();
     try {

@@ -6,6 +6,10 @@ import { join } from "node:path";
 import type { Event } from "./machine.js";
 import { startFallback, type ConsoleRequest, type Fallback, type FallbackReplies } from "./fallback.js";
 import { openFrameScreen } from "../display/frame-screen.js";
+import { frameFonts } from "../display/frame-font.js";
+import type { FrameFonts } from "../display/frame-render.js";
+import { SPLASH_KEYS, drawSplashFrame } from "../display/splash.js";
+import { SplashPrompt } from "./splash-prompt.js";
 import { Recovery } from "./recovery.js";
 import { Firstboot } from "./firstboot.js";
 import { GreeterSettings } from "./greeter-settings.js";
@@ -91,6 +95,8 @@ export interface Parts {
   seatd?: Launched;
   timeline: Timeline;
   clock: Clock;
+  /** foyer's prompt in the splash before the greeter paints (splash-prompt.ts): where cage runs foyer-splash */
+  splashPrompt?: Pick<SplashPrompt, "start" | "update" | "take" | "stop">;
   /** the crash-loop breaker's text prompt (fallback.ts) */
   fallback(requests: ConsoleRequest[], replies: FallbackReplies): Fallback;
   /** the greeter's last frame left on the screen for the display manager (display/handoff.ts); whether it was */
@@ -103,8 +109,8 @@ export interface Hooks {
   dispatch(e: Event): void;
   /** the pending requests changed (systemd's or Plymouth's) */
   promptsChanged(): void;
-  /** the caller wipes the secret */
-  answer(key: number, secret: Secret): void;
+  /** the caller wipes the secret; `kept`: characters typed into foyer's frame it goes on from */
+  answer(key: number, secret: Secret, kept?: number): void;
   decline(key: number): void;
   message(client: GreeterClient, m: ClientMessage): void;
   stop(o: { retainSplash?: boolean }): void;
@@ -159,7 +165,7 @@ export function realParts(o: SupervisorOptions): BuildParts {
       urlFile: join(o.runtimeDir, "greeter-url"),
       snapshot: () => h.snapshot(),
       onReady: (paintedMsAgo) => h.dispatch({ type: "greeter_connected", paintedMsAgo }),
-      onAnswer: (key, secret) => h.answer(key, secret),
+      onAnswer: (key, secret, kept) => h.answer(key, secret, kept),
       onCancel: (key) => h.decline(key),
       // the last page gone while its browser lives: the machine gives it lostTimeoutMs to come back
       onClients: (count) => count === 0 && h.dispatch({ type: "greeter_lost" }),
@@ -204,6 +210,23 @@ export function realParts(o: SupervisorOptions): BuildParts {
       failure: (reason, device) => h.showRecovery(reason, device),
     });
     const uid = stack.user.uid;
+    const splash = o.first.splash;
+    const fonts = new Map<number, FrameFonts>();
+    const splashPrompt =
+      splash &&
+      new SplashPrompt({
+        path: join(o.runtimeDir, SPLASH_KEYS),
+        uid,
+        replies: { answer: (key, secret) => h.answer(key, secret), decline: (key) => h.decline(key) },
+        log: o.log.child("splash"),
+        layout: stack.keyboard.layout,
+        draw: (view) =>
+          drawSplashFrame(o.runtimeDir, splash.colours, view, (height) => {
+            let f = fonts.get(height);
+            if (!f) fonts.set(height, (f = frameFonts(height)));
+            return f;
+          }),
+      });
     return {
       agent,
       plymouth,
@@ -218,6 +241,7 @@ export function realParts(o: SupervisorOptions): BuildParts {
       tokens: o.first.tokens,
       ...(o.first.greeter ? { firstGreeter: o.first.greeter } : {}),
       ...(o.first.seatd ? { seatd: o.first.seatd } : {}),
+      ...(splashPrompt ? { splashPrompt } : {}),
       timeline: o.timeline ?? new Timeline(undefined),
       clock: monotonicClock,
       fallback: (requests, replies) => {

@@ -23,6 +23,7 @@ export async function stopParts(p: Parts, o: ShutdownOptions): Promise<void> {
     ["keyring", () => p.keyring.stop()],
     ["terminal", () => p.recovery.closeTerminal()],
     ["fallback", () => o.fallback?.stop()],
+    ["splash's prompt", () => p.splashPrompt?.stop()],
     ["seatd", () => p.seatd?.stop(1000)],
     ["server", () => p.server.stop()],
     ["systemd", () => p.systemd.stop()],

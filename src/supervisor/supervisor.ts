@@ -6,6 +6,7 @@
 import { EventEmitter } from "node:events";
 import { step, initialState, policyOf, type State, type Event, type Effect, type Policy } from "./machine.js";
 import type { Fallback } from "./fallback.js";
+import { joinTyped, type Typed } from "./prompt-editor.js";
 import { snapshotOf } from "./snapshot.js";
 import { Requests } from "./requests.js";
 import { stopParts } from "./shutdown.js";
@@ -33,6 +34,8 @@ export class Supervisor extends EventEmitter {
   #display?: Launched;
   #greeter?: Launched;
   #fallback?: Fallback;
+  /** typed into the splash before the page painted, for the page to go on from */
+  #typed?: Typed;
   /** the greeter first-launch.ts launched, until the machine's first start_greeter takes it */
   #firstGreeter?: { launched: Launched; at: number };
   #cancelTimer?: () => void;
@@ -56,7 +59,7 @@ export class Supervisor extends EventEmitter {
       snapshot: () => this.snapshot(),
       dispatch: (e) => this.dispatch(e),
       promptsChanged: () => this.#promptsChanged(this.#p.agent.pending()),
-      answer: (key, secret) => this.answer(key, secret),
+      answer: (key, secret, kept) => this.answer(key, secret, kept),
       decline: (key) => this.#requests.decline(key),
       message: (client, m) =>
         perform(this.#p, client, route(m, this.#p.firstboot.active), { restartGreeter: () => this.dispatch({ type: "restart_greeter" }), log: this.#log }),
@@ -99,6 +102,10 @@ export class Supervisor extends EventEmitter {
     p.agent.start();
     if (this.#policy.hasGreeter) p.settings.followInputDevices();
     await p.plymouth.start();
+    if (p.splashPrompt)
+      await p.splashPrompt
+        .start(this.#requests.forConsole())
+        .catch((e) => this.#log.warning("the splash cannot take keys: it shows the frame only", { err: describe(e) }));
     await p.systemd.start();
     this.dispatch({ type: "start" });
     // first boot only and no form: nothing to wait for; foyer-firstboot.service holds the boot before
@@ -110,18 +117,54 @@ export class Supervisor extends EventEmitter {
   }
 
   snapshot(): StateMessage {
-    return snapshotOf(this.#p, this.#state.phase, this.#requests.views(), this.#notice);
+    const t = this.#typed;
+    const views = this.#requests.views().map((v) => (v.key === t?.key ? { ...v, typed: t.chars } : v));
+    return snapshotOf(this.#p, this.#state.phase, views, this.#notice);
   }
 
   #promptsChanged(list: PendingPrompt[]): void {
     this.#requests.changed(list);
+    if (this.#typed && !this.#requests.views().some((v) => v.key === this.#typed!.key)) this.#dropTyped();
     this.#p.server.stateChanged();
     this.#fallback?.update(this.#requests.forConsole());
+    this.#p.splashPrompt?.update(this.#requests.forConsole());
     this.emit("prompts", list);
   }
 
-  /** Answers a pending request; the caller wipes the secret. */
-  answer(key: number, secret: Secret): void {
+  /** What was typed into the splash for the current request, for the page to go on from. */
+  #takeTyped(): void {
+    const t = this.#p.splashPrompt?.take();
+    if (!t) return;
+    this.#typed?.secret.wipe();
+    this.#typed = t;
+    this.#log.info("the page goes on from what was typed into foyer's frame", { key: t.key, chars: t.chars });
+    this.#p.server.stateChanged();
+  }
+
+  #dropTyped(): void {
+    this.#typed?.secret.wipe();
+    this.#typed = undefined;
+  }
+
+  /**
+   * Answers a pending request; the caller wipes the secret. `kept` > 0: the answer goes on from
+   * that many of the characters typed into foyer's frame (`typed` in the page's state).
+   */
+  answer(key: number, secret: Secret, kept = 0): void {
+    const t = this.#typed;
+    if (kept > 0) {
+      if (!t || t.key !== key || kept > t.chars)
+        throw new FoyerError("not-found", "what was typed before the greeter came is no longer held: type the whole passphrase again");
+      const whole = joinTyped(t, kept, secret);
+      this.#dropTyped();
+      try {
+        this.answer(key, whole);
+      } finally {
+        whole.wipe();
+      }
+      return;
+    }
+    if (t?.key === key) this.#dropTyped(); // the page sent the whole answer itself
     this.#requests.answer(key, secret);
     this.#mark("prompt answered");
     this.#p.timeline.end(`prompt ${key}`);
@@ -192,6 +235,7 @@ export class Supervisor extends EventEmitter {
     if (e.type === "greeter_connected" && before.greeter.kind === "starting" && next.greeter.kind === "running") {
       this.#lastConnectedAt = now();
       this.#p.stack.greeterPainted();
+      this.#takeTyped();
       // a page that painted before its socket opened took keys from then on
       const ago = Math.min(e.paintedMsAgo ?? 0, now() - this.#greeterStartedAt);
       this.#p.timeline.end("greeter start", monotonicNowMs() - ago);
@@ -292,6 +336,7 @@ export class Supervisor extends EventEmitter {
 
   async #shutdown(): Promise<void> {
     this.#cancelTimer?.();
+    this.#dropTyped();
     await stopParts(this.#p, { fallback: this.#fallback, hasGreeter: this.#policy.hasGreeter, released: () => this.#release?.(), log: this.#log });
     this.#mark("exit");
     this.#done?.();

@@ -29,6 +29,11 @@ let statusEl: HTMLElement;
 let answered = false;
 /** the requests whose forms were submitted before the socket opened, in order: they go when it is there */
 const queued = new Set<number>();
+/**
+ * Stands in the field for each character typed into foyer's own frame before the page painted:
+ * the daemon holds those bytes, the page never has them. A private-use character nobody types.
+ */
+const HELD = "\ue000";
 
 export function renderUnlock(s: StateMessage, c: Connection, status: HTMLElement): void {
   conn = c;
@@ -91,6 +96,21 @@ function update(form: HTMLFormElement, p: PromptView): void {
   }
   (form.querySelector(".time-left") as HTMLElement).hidden = !countdowns.has(p.key);
   describe(form);
+  hold(form, p);
+}
+
+/** The characters typed into foyer's frame, once: a bullet each in front of what the field has. */
+function hold(form: HTMLFormElement, p: PromptView): void {
+  const input = form.querySelector("input") as HTMLInputElement;
+  if (!p.typed) {
+    if (form.dataset.held) input.value = input.value.replaceAll(HELD, "");
+    delete form.dataset.held;
+    return;
+  }
+  if (form.dataset.held) return;
+  form.dataset.held = String(p.typed);
+  input.value = HELD.repeat(p.typed) + input.value;
+  input.setSelectionRange(input.value.length, input.value.length);
 }
 
 /** The field's description: the sent message under a translated label, and the time left. */
@@ -174,9 +194,14 @@ function submit(key: number, input: HTMLInputElement): void {
     return;
   }
   queued.delete(key);
-  const bytes = new TextEncoder().encode(input.value);
+  // the held characters still in front are kept; the daemon puts their bytes before the rest
+  const held = Number(input.form?.dataset.held ?? 0);
+  let kept = 0;
+  while (kept < held && input.value.startsWith(HELD, kept)) kept++;
+  const bytes = new TextEncoder().encode(input.value.slice(kept).replaceAll(HELD, ""));
   input.value = "";
-  const frame = encodeAnswer(key, bytes);
+  if (input.form) delete input.form.dataset.held;
+  const frame = encodeAnswer(key, bytes, kept);
   conn.sendBinary(frame);
   answered = true;
   bytes.fill(0);

@@ -67,9 +67,13 @@ async function usedMemMb(vm: Vm): Promise<number> {
 interface BootFigures {
   /** QEMU start → the first frame foyer (or Plymouth) drew, s */
   firstFrameS: number;
-  /** QEMU start → a prompt that takes the passphrase, s */
+  /** QEMU start → a prompt that takes the passphrase, s: foyer's frame's or its greeter's, whichever came first */
   promptS: number;
-  /** used memory at the prompt, MB */
+  /** foyer: QEMU start → the prompt in foyer's own frame (the splash), before the greeter is up */
+  nativePromptS?: number;
+  /** foyer: QEMU start → the greeter's prompt */
+  greeterPromptS?: number;
+  /** used memory at the (greeter's) prompt, MB */
   usedMb?: number;
 }
 
@@ -99,13 +103,23 @@ async function bootToPrompt(how: Boot): Promise<BootFigures> {
     // is where the spinner theme draws nothing else)
     const png = how === "plymouth" ? `/tmp/foyer-vm-plymouth-${PLYMOUTH_THEME}.png` : undefined;
     let firstFrameS: number | undefined;
+    let nativePromptS: number | undefined;
     for (;;) {
       const shot = await vm.screen(png);
       if (firstFrameS === undefined && (how === "plymouth" ? spinnerDrawn(shot) : foyerDrawn(shot))) firstFrameS = vm.seconds;
       const prompt = how === "plymouth" ? /got password request/.test(vm.serial) && dialogDrawn(shot) : foyerDrawn(shot) && themeDrawn(shot).accent > 1000;
-      if (prompt) {
-        const promptS = vm.seconds;
-        return { firstFrameS: firstFrameS ?? promptS, promptS, usedMb: await usedMemMb(vm) };
+      // foyer's: a prompt before the greeter is interactive is its own frame's, in the splash
+      const greeter = how === "plymouth" || /greeter interactive/.test(vm.serial);
+      if (prompt && !greeter) nativePromptS ??= vm.seconds;
+      if (prompt && greeter) {
+        const greeterPromptS = vm.seconds;
+        const promptS = Math.min(nativePromptS ?? greeterPromptS, greeterPromptS);
+        return {
+          firstFrameS: firstFrameS ?? promptS,
+          promptS,
+          ...(how === "plymouth" ? {} : { nativePromptS: nativePromptS ?? greeterPromptS, greeterPromptS }),
+          usedMb: await usedMemMb(vm),
+        };
       }
       if (vm.seconds > 900)
         throw new Error(`${how === "plymouth" ? "Plymouth's dialog" : "foyer's prompt"} never appeared; the console's last lines:\n${vm.tail()}`);
@@ -205,7 +219,9 @@ export async function vmFigures(runs: number, log: (s: string) => void): Promise
   const ply: BootFigures[] = [];
   buildPlymouthInitrd(log);
   const said = (b: BootFigures) =>
-    `first frame ${b.firstFrameS.toFixed(1)} s, prompt ${b.promptS.toFixed(1)} s${b.usedMb === undefined ? "" : `, ${b.usedMb.toFixed(0)} MB used`}`;
+    `first frame ${b.firstFrameS.toFixed(1)} s, prompt ${b.promptS.toFixed(1)} s` +
+    (b.nativePromptS === undefined ? "" : ` (foyer's frame ${b.nativePromptS.toFixed(1)} s, the greeter's ${b.greeterPromptS!.toFixed(1)} s)`) +
+    (b.usedMb === undefined ? "" : `, ${b.usedMb.toFixed(0)} MB used`);
   for (let i = 0; i < runs; i++) {
     foyer.push(await bootToPrompt("foyer"));
     log(`vm ${i}: foyer, after qemu started: ${said(foyer.at(-1)!)}`);
@@ -226,6 +242,10 @@ export async function vmFigures(runs: number, log: (s: string) => void): Promise
     vmConsolePromptS: Number(m(text, "promptS").toFixed(1)),
     vmPlymouthPromptS: Number(m(ply, "promptS").toFixed(1)),
     vmPromptRatio: Number((m(foyer, "promptS") / m(ply, "promptS")).toFixed(2)),
+    vmNativePromptS: Number(m(foyer, "nativePromptS").toFixed(1)),
+    vmNativePromptRatio: Number((m(foyer, "nativePromptS") / m(ply, "promptS")).toFixed(2)),
+    vmGreeterPromptS: Number(m(foyer, "greeterPromptS").toFixed(1)),
+    vmGreeterPromptRatio: Number((m(foyer, "greeterPromptS") / m(ply, "promptS")).toFixed(2)),
     vmPromptVsConsoleRatio: Number((m(foyer, "promptS") / m(text, "promptS")).toFixed(2)),
     vmFirstFrameS: Number(m(foyer, "firstFrameS").toFixed(1)),
     vmSplitFirstFrameS: Number(m(splitS, "firstFrameS").toFixed(1)),

@@ -10,6 +10,7 @@ import {
   GREETER_PAINTED,
   SPLASH_BIN,
   SPLASH_FRAME,
+  SPLASH_KEYS,
   firstFrame,
   noexecAt,
   openToOthers,
@@ -19,6 +20,7 @@ import {
   splashFrameFile,
   splashGoes,
   splashStays,
+  type SplashOptions,
 } from "../../src/display/splash.js";
 import { cageGreeterSpec } from "../../src/display/stack-cage.js";
 import { browserArgv } from "../../src/display/greeter-args.js";
@@ -37,6 +39,10 @@ const temp = () => {
 test.after.each(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
+
+/** firstFrame in `run`, off screen, without a framebuffer unless given one, at 8x4 unless told */
+const frameIn = (run: string, o: Partial<SplashOptions>) =>
+  firstFrame({ runtimeDir: run, colours: DEFAULT_COLOURS, size: { width: 8, height: 4 }, onScreen: false, fb: undefined, warn: () => {}, ...o });
 
 test("the frame file: its magic, its size little-endian, then the progress frame's 32-bpp rows", () => {
   const px = progressFrame(64, 40, DEFAULT_COLOURS);
@@ -92,25 +98,18 @@ test("noexec is the option of the deepest mount holding the path", () => {
   assert.ok(noexecAt("/mnt/a b/c", mounts), "a mount point with a space, as /proc/self/mounts escapes it");
 });
 
-test("the first frame without a framebuffer: the frame file at the given size, the marker cleared and set, cage's argv", () => {
+test("the first frame without a framebuffer: the frame file at the given size, the marker cleared and set, cage's argv", async () => {
   const run = temp();
   chmodSync(run, 0o755);
   const warnings: string[] = [];
-  const f = firstFrame({
-    runtimeDir: run,
-    colours: DEFAULT_COLOURS,
-    size: { width: 320, height: 200 },
-    onScreen: false,
-    fb: undefined,
-    warn: (l) => warnings.push(l),
-  });
+  const f = await frameIn(run, { size: { width: 320, height: 200 }, warn: (l) => warnings.push(l) });
   assert.equal(warnings, []);
   assert.is(f.drawn, false);
   const found = splashBinary();
   assert.ok(found, "dist/foyer-splash is built");
   // the binary where it is when anyone may run it there; else a copy in the runtime folder
   const bin = openToOthers(found) ? found : join(run, SPLASH_BIN);
-  assert.equal(f.splash, [bin, join(run, SPLASH_FRAME), join(run, GREETER_PAINTED), "--"]);
+  assert.equal(f.splash, [bin, "--keys", join(run, SPLASH_KEYS), join(run, SPLASH_FRAME), join(run, GREETER_PAINTED), "--"]);
   if (bin !== found) assert.equal(readFileSync(bin), readFileSync(found));
   assert.is(statSync(bin).mode & 0o777, 0o755);
   const frame = readFileSync(join(run, SPLASH_FRAME));
@@ -122,22 +121,14 @@ test("the first frame without a framebuffer: the frame file at the given size, t
   assert.not.ok(existsSync(join(run, GREETER_PAINTED)));
 });
 
-test("a frame rendered ahead at the size the framebuffer turns out to have is used as it is; at another size it is rendered anew", () => {
+test("a frame rendered ahead at the size the framebuffer turns out to have is used as it is; at another size it is rendered anew", async () => {
   const run = temp();
   const ahead = Buffer.alloc(8 * 4 * 4, 0xab);
   const fb = { dev: "/nonexistent/fb", width: 8, height: 4, stride: 32, bitsPerPixel: 32 };
-  const same = firstFrame({ runtimeDir: run, colours: DEFAULT_COLOURS, size: { width: 8, height: 4 }, rendered: ahead, onScreen: false, fb, warn: () => {} });
+  const same = await frameIn(run, { rendered: ahead, fb });
   assert.ok(same.splash);
   assert.equal(readFileSync(join(run, SPLASH_FRAME)).subarray(16), ahead);
-  firstFrame({
-    runtimeDir: run,
-    colours: DEFAULT_COLOURS,
-    size: { width: 8, height: 4 },
-    rendered: ahead,
-    onScreen: false,
-    fb: { ...fb, width: 6, stride: 24 },
-    warn: () => {},
-  });
+  await frameIn(run, { rendered: ahead, fb: { ...fb, width: 6, stride: 24 } });
   const anew = readFileSync(join(run, SPLASH_FRAME));
   assert.is(anew.readUInt32LE(8), 6, "the framebuffer's width");
   assert.equal(anew.subarray(16), progressFrame(6, 4, DEFAULT_COLOURS));
@@ -221,21 +212,13 @@ test("foyer-splash --fb without a framebuffer gives up quietly; a framebuffer of
   assert.equal(readFileSync(odd.dev), Buffer.alloc(64 * 40 * 2), "nothing written");
 });
 
-test("with the build's frame file (the default theme) the splash gets a copy of it, and nothing is rendered", () => {
+test("with the build's frame file (the default theme) the splash gets a copy of it, and nothing is rendered", async () => {
   const run = temp();
   const file = join(temp(), "first-frame");
   const odd = splashFrameFile(2, 1, Buffer.from([1, 2, 3, 0, 4, 5, 6, 0]));
   writeFileSync(file, odd);
   const warnings: string[] = [];
-  const f = firstFrame({
-    runtimeDir: run,
-    colours: DEFAULT_COLOURS,
-    size: { width: 320, height: 200 },
-    prebuilt: file,
-    onScreen: false,
-    fb: undefined,
-    warn: (l) => warnings.push(l),
-  });
+  const f = await frameIn(run, { size: { width: 320, height: 200 }, prebuilt: file, warn: (l) => warnings.push(l) });
   assert.equal(warnings, []);
   assert.ok(f.splash);
   assert.equal(readFileSync(join(run, SPLASH_FRAME)), odd, "the file as built, whatever the size asked");

@@ -1,6 +1,6 @@
 // foyer-splash in a real cage (headless, pixman) with a real cog: foyer's frame from cage's first
 // frame, kept over the browser's window after the browser has mapped and painted, and gone once
-// foyerd says the page painted. And the binary alone: whatever it is given, the command runs.
+// foyerd says the page painted; a prompt foyerd draws shown in its place. And the binary alone: whatever it is given, the command runs.
 import { suite } from "../helpers/loud-hooks.js";
 import * as assert from "uvu/assert";
 import { mkdtempSync, mkdirSync, chmodSync, writeFileSync, readdirSync, readFileSync } from "node:fs";
@@ -16,7 +16,9 @@ import { DirectLauncher, type Launched } from "../../src/launch/direct.js";
 import { makeGreeterFolders } from "../../src/state/greeter-folders.js";
 import { createLogger } from "../../src/base/log.js";
 import { DEFAULT_COLOURS } from "../../src/display/frame-render.js";
-import { firstFrame, progressFrame, splashBinary, SPLASH_FRAME } from "../../src/display/splash.js";
+import { drawSplashFrame, firstFrame, progressFrame, splashBinary, SPLASH_FRAME, SPLASH_KEYS } from "../../src/display/splash.js";
+import { frameFonts } from "../../src/display/frame-font.js";
+import { SplashPrompt } from "../../src/supervisor/splash-prompt.js";
 import { pollUntil, requireTool } from "../helpers/index.js";
 
 requireTool("cage", "cage");
@@ -83,7 +85,7 @@ async function cageWithSplash(
   const page = await redPage();
   ctx.close = page.close;
   const warnings: string[] = [];
-  const f = firstFrame({ runtimeDir, colours: DEFAULT_COLOURS, size, onScreen: false, fb: undefined, warn: (l) => warnings.push(l) });
+  const f = await firstFrame({ runtimeDir, colours: DEFAULT_COLOURS, size, onScreen: false, fb: undefined, warn: (l) => warnings.push(l) });
   assert.equal(warnings, []);
   assert.ok(f.splash, "the splash is set up");
   assert.is(f.drawn, false, "no framebuffer for a headless compositor");
@@ -136,6 +138,29 @@ S("the splash shows from cage's first frame, stays over the browser's painted pa
   assert.is(last, "page");
 });
 
+S("a prompt foyerd draws for the splash replaces the frame it shows", async (ctx) => {
+  const { stack, runtimeDir } = await cageWithSplash(ctx);
+  const log = createLogger({ level: "error", kmsg: false });
+  const prompt = new SplashPrompt({
+    path: join(runtimeDir, SPLASH_KEYS),
+    uid: lookupUser("foyer-greeter").uid,
+    replies: { answer: () => {}, decline: () => {} },
+    log,
+    layout: "us",
+    draw: (v) => drawSplashFrame(runtimeDir, DEFAULT_COLOURS, v, (h) => frameFonts(h)),
+  });
+  const close = ctx.close;
+  ctx.close = () => (prompt.stop(), close?.());
+  const grab = () => stack.grabFrame(5000, 64 << 20).catch(() => Buffer.from("P6 1 1 255 \0\0\0"));
+  await pollUntil(async () => seen(await grab()) === "splash", 30_000, "the splash's progress frame");
+  await prompt.start([{ key: 3, message: "Passphrase for root:", echo: false, retries: 0, kind: "passphrase", from: "systemd" }]);
+  const drawn = () => readFileSync(join(runtimeDir, SPLASH_FRAME)).subarray(16);
+  await pollUntil(() => !drawn().equals(FRAME), 10_000, "the prompt drawn into the splash's frame");
+  const asPrompt = (x: number, y: number) => at(drawn(), W, x, y);
+  assert.not.equal(asPrompt(W / 2, H / 3), at(FRAME, W, W / 2, H / 3), "the prompt's card differs from the progress frame where it is looked at");
+  await pollUntil(async () => seen(await grab(), asPrompt) === "splash", 20_000, "the prompt on cage's output");
+});
+
 S("a frame of another size covers the output, scaled", async (ctx) => {
   const half = progressFrame(W / 2, H / 2, DEFAULT_COLOURS);
   const { stack } = await cageWithSplash(ctx, undefined, { width: W / 2, height: H / 2 });
@@ -166,7 +191,7 @@ S("the binary runs its command whatever else it is given, and becomes it", () =>
   assert.is(ok.stdout, `${ok.pid} a b\n`, "the same process, the command's argv");
   const wrong = run("--", "sh", "-c", "exit 5");
   assert.is(wrong.status, 5, "a call without FRAME and PAINTED still runs the command");
-  assert.match(wrong.stderr, /usage: foyer-splash FRAME PAINTED -- COMMAND/);
+  assert.match(wrong.stderr, /usage: foyer-splash \[--keys SOCKET\] FRAME PAINTED -- COMMAND/);
   const none = run("only", "words");
   assert.is(none.status, 2, "no command: nothing to run");
   const missing = run("/f", "/p", "--", "/nonexistent/browser");

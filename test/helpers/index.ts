@@ -359,3 +359,10 @@ export const CHROMIUM_ARGS = [
   "--no-first-run",
   "--disable-gpu",
 ];
+
+/** A pending passphrase request as foyer's own prompt asks it (src/supervisor/prompt-editor.ts), with `o` over it. */
+export function consoleRequest(
+  o: Partial<import("../../src/supervisor/prompt-editor.js").ConsoleRequest> = {},
+): import("../../src/supervisor/prompt-editor.js").ConsoleRequest {
+  return { key: 1, message: "Passphrase for root:", echo: false, retries: 0, kind: "passphrase", from: "systemd", ...o };
+}

@@ -19,6 +19,17 @@ test("malformed binary frames are rejected with a reason", () => {
   assert.equal(decodeFrame(new Uint8Array([1, 0, 0])), { ok: false, reason: "short answer frame" });
   assert.equal(decodeFrame(new Uint8Array([1, 0, 0, 0, 0])), { ok: false, reason: "answer frame for prompt 0" });
   assert.equal(decodeFrame(encodeAnswer(1, new Uint8Array(MAX_PASSPHRASE_BYTES + 1))), { ok: false, reason: "passphrase too long" });
+  // an answer going on from characters typed into foyer's frame: how many it keeps
+  assert.equal(decodeFrame(encodeAnswer(258, new Uint8Array([0x78]), 3)), { ok: true, kind: "answer", key: 258, start: 7, kept: 3 });
+  assert.equal(decodeFrame(new Uint8Array([4, 0, 0, 0, 1, 0])), { ok: false, reason: "short answer frame" });
+  assert.equal(decodeFrame(new Uint8Array([4, 0, 0, 0, 1, 0, 0])), {
+    ok: false,
+    reason: "an answer after typed characters keeps none, or more than a passphrase holds",
+  });
+  assert.equal(decodeFrame(new Uint8Array([4, 0, 0, 0, 1, 0xff, 0xff])), {
+    ok: false,
+    reason: "an answer after typed characters keeps none, or more than a passphrase holds",
+  });
 });
 
 test("client messages are strict", () => {

@@ -40,11 +40,11 @@ const digest = (dir: string) =>
       ]),
   );
 
-test("the greeter user and nobody can neither change, replace nor remove the splash's frame, marker or binary", () => {
+test("the greeter user and nobody can neither change, replace nor remove the splash's frame, marker or binary", async () => {
   const run = mkdtempSync(join(tmpdir(), "foyer-splash-sec-"));
   dirs.push(run);
   chmodSync(run, 0o755);
-  const f = firstFrame({ runtimeDir: run, colours: DEFAULT_COLOURS, size: { width: 64, height: 40 }, onScreen: false, fb: undefined, warn: () => {} });
+  const f = await firstFrame({ runtimeDir: run, colours: DEFAULT_COLOURS, size: { width: 64, height: 40 }, onScreen: false, fb: undefined, warn: () => {} });
   assert.ok(f.splash);
   splashGoes(run);
   const before = digest(run);

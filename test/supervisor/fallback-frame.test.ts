@@ -6,11 +6,11 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import * as pty from "node-pty";
-import { startFallback, type ConsoleRequest } from "../../src/supervisor/fallback.js";
+import { startFallback } from "../../src/supervisor/fallback.js";
 import type { FrameScreen } from "../../src/display/frame-screen.js";
 import type { FrameView } from "../../src/display/frame-render.js";
 import { createLogger } from "../../src/base/log.js";
-import { pollUntil } from "../helpers/index.js";
+import { pollUntil, consoleRequest } from "../helpers/index.js";
 
 const log = createLogger({ level: "error", kmsg: false });
 const terms: pty.IPty[] = [];
@@ -44,15 +44,7 @@ function recordingFrame(us?: boolean): { frame: FrameScreen; views: FrameView[];
   };
 }
 
-const request = (o: Partial<ConsoleRequest> = {}): ConsoleRequest => ({
-  key: 1,
-  message: "Passphrase for root:",
-  echo: false,
-  retries: 0,
-  kind: "passphrase",
-  from: "systemd",
-  ...o,
-});
+const request = consoleRequest;
 const last = (v: FrameView[]) => v[v.length - 1]!;
 
 test.after(() => {

@@ -15,6 +15,7 @@ import type { GreeterClient } from "../../src/greeter/server.js";
 import { US } from "../../src/display/keyboard.js";
 import { Timeline } from "../../src/state/timeline.js";
 import { parseProfile } from "../../src/profile/load.js";
+import { Secret } from "../../src/base/secret.js";
 import { collectingLogger, withTimeout } from "../helpers/index.js";
 
 /** Monotonic time that moves only when the test says; timers fire in order as it passes them. */
@@ -106,11 +107,14 @@ interface Rig {
   greeter: () => FakeGreeter;
   /** the page of the greeter started last says it is drawn */
   connect: () => void;
+  /** the bytes each answer reached the agent with */
+  answers: { key: number; bytes: number[] }[];
 }
 
 const dirs: string[] = [];
 
-function rig(): Rig {
+/** `typed`: what the splash's prompt holds for PROMPT when the page paints */
+function rig(o: { typed?: string } = {}): Rig {
   const r = parseProfile(JSON.stringify(PROFILE));
   if (!r.ok) throw new Error(r.problems.join("; "));
   const runtimeDir = mkdtempSync(join(tmpdir(), "foyer-runner-"));
@@ -123,8 +127,20 @@ function rig(): Rig {
   const stopped: string[] = [];
   let keyboard = US;
   const stops = (name: string) => () => void stopped.push(name);
+  const answers: Rig["answers"] = [];
+  let pending = [PROMPT];
   const parts: Parts = {
-    agent: { start() {}, stop: stops("agent"), scan() {}, pending: () => [PROMPT], answer() {}, cancel() {} },
+    agent: {
+      start() {},
+      stop: stops("agent"),
+      scan() {},
+      pending: () => pending,
+      answer: (key, s) => {
+        answers.push({ key, bytes: [...s.reveal()] });
+        pending = [];
+      },
+      cancel() {},
+    },
     plymouth: {
       start: async () => {},
       stop: async () => void stopped.push("plymouth"),
@@ -204,11 +220,25 @@ function rig(): Rig {
       return { update: (rs) => (f.requests = rs), stop: () => void (f.stopped = true) };
     },
     keepFrame: async () => false,
+    ...(o.typed !== undefined
+      ? {
+          splashPrompt: {
+            start: async () => {},
+            update() {},
+            take: () => {
+              const typed = o.typed ? { key: PROMPT.key, secret: Secret.copyOf(Buffer.from(o.typed)), chars: [...o.typed].length } : undefined;
+              o.typed = "";
+              return typed;
+            },
+            stop: stops("splash"),
+          },
+        }
+      : {}),
   };
   let hooks!: Hooks;
   const sup = new Supervisor({ profile: r.profile, runtimeDir, log: collectingLogger(log) }, (h) => ((hooks = h), parts));
   const greeter = () => greeters[greeters.length - 1]!;
-  return { sup, hooks, clock, greeters, fallbacks, stopped, log, greeter, painted, connect: () => hooks.dispatch({ type: "greeter_connected" }) };
+  return { sup, hooks, clock, greeters, fallbacks, stopped, log, greeter, painted, answers, connect: () => hooks.dispatch({ type: "greeter_connected" }) };
 }
 
 /** The greeter started last exits (it crashed) and the runner hears of it. */
@@ -245,6 +275,31 @@ test("an exited greeter is started again at once, a second one after the backoff
     t.log.some((l) => l.startsWith("info greeter interactive again")),
     t.log.join("\n"),
   );
+});
+
+test("what was typed into foyer's frame goes to the page as a count, and its bytes lead the page's answer", async () => {
+  const t = rig({ typed: "pä字" });
+  await withTimeout(t.sup.start(), 5000, "start");
+  assert.is(t.sup.snapshot().prompts[0]!.typed, undefined, "nothing held before the page paints");
+  t.connect();
+  assert.is(t.sup.snapshot().prompts[0]!.typed, 3, "three characters held, counted as characters");
+  // the page kept two of the three (one erased) and typed "x" after them
+  t.hooks.answer(PROMPT.key, Secret.copyOf(Buffer.from("x")), 2);
+  assert.equal(t.answers, [{ key: 7, bytes: [...Buffer.from("päx")] }]);
+  assert.is(t.sup.snapshot().prompts.length, 0);
+});
+
+test("an answer that keeps typed characters foyerd no longer holds is refused with a clear error; the whole answer is taken", async () => {
+  const t = rig({ typed: "abc" });
+  await withTimeout(t.sup.start(), 5000, "start");
+  t.connect();
+  assert.throws(() => t.hooks.answer(PROMPT.key, Secret.copyOf(Buffer.from("x")), 4), /no longer held: type the whole passphrase again/);
+  assert.throws(() => t.hooks.answer(99, Secret.copyOf(Buffer.from("x")), 1), /no longer held/);
+  assert.equal(t.answers, [], "nothing reached the asker");
+  // the page's field cleared and typed anew: the answer is the page's alone, and nothing is held after it
+  t.hooks.answer(PROMPT.key, Secret.copyOf(Buffer.from("whole")));
+  assert.equal(t.answers, [{ key: 7, bytes: [...Buffer.from("whole")] }]);
+  assert.throws(() => t.hooks.answer(PROMPT.key, Secret.copyOf(Buffer.from("x")), 1), /no longer held/);
 });
 
 test("the stack hears once per launch that its page painted: the splash goes then, not before", async () => {

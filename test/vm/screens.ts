@@ -66,7 +66,7 @@ export interface Run {
   frames: number;
 }
 
-/** Screendumps back to back until `until` has been on screen for `holdS`; the runs of each kind and the largest gap. */
+/** Screendumps back to back until `until` has been on screen for `holdS`, or `stop` says so; the runs of each kind and the largest gap. */
 export async function watch(
   vm: Vm,
   name: string,
@@ -75,6 +75,7 @@ export async function watch(
   holdS: number,
   bg: [number, number, number] | undefined,
   until: Kind = "dm",
+  stop: (s: Screen) => boolean = () => false,
 ): Promise<{ runs: Run[]; frames: number; maxGapMs: number }> {
   for (const f of readdirSync(tmpdir())) if (f.startsWith(`foyer-vm-${name}-`) && f.endsWith(".ppm")) rmSync(join(tmpdir(), f), { force: true });
   const runs: Run[] = [];
@@ -104,7 +105,7 @@ export async function watch(
         writeFileSync(join(tmpdir(), `foyer-vm-${name}-${runs.length}-${kind}.ppm`), Buffer.concat([Buffer.from(`P6\n${s.width} ${s.height}\n255\n`), s.rgb]));
       last = performance.now(); // the file is not a gap in the watch
     }
-    if (kind === until && runs.at(-1)!.to - runs.at(-1)!.from >= holdS) break;
+    if ((kind === until && runs.at(-1)!.to - runs.at(-1)!.from >= holdS) || stop(s)) break;
   }
   return { runs, frames, maxGapMs };
 }
