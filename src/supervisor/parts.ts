@@ -220,6 +220,7 @@ export function realParts(o: SupervisorOptions): BuildParts {
         replies: { answer: (key, secret) => h.answer(key, secret), decline: (key) => h.decline(key) },
         log: o.log.child("splash"),
         layout: stack.keyboard.layout,
+        idle: () => fonts.clear(),
         draw: (view) =>
           drawSplashFrame(o.runtimeDir, splash.colours, view, (height) => {
             let f = fonts.get(height);

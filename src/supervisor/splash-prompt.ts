@@ -28,6 +28,8 @@ export interface SplashPromptOptions {
   log: Logger;
   /** draws a view into the splash's frame file (display/splash.ts) */
   draw: (view: FrameView) => void;
+  /** nothing more to draw until a splash connects again: what drawing holds (the fonts) may go */
+  idle?: () => void;
   layout: string;
 }
 
@@ -138,12 +140,15 @@ export class SplashPrompt {
 
   /**
    * The page has painted and takes the keys from now on: what is typed for the current request
-   * is taken out for it, and the splash (which leaves) is heard no more.
+   * is taken out for it, and the splash (which leaves) is heard no more; a splash that connects
+   * after this is a new launch's.
    */
   take(): Typed | undefined {
     this.#quiet = true;
-    this.#conn?.destroy();
+    // its connection stays open, unheard, until the splash sees the marker and leaves: closed here,
+    // the splash would connect again and be taken for a new one
     this.#conn = undefined;
+    this.o.idle?.();
     return this.#editor.take();
   }
 

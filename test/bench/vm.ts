@@ -12,7 +12,7 @@ import { join, dirname } from "node:path";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { buildAppliance, buildPlymouthInitrd, buildSplit, cacheDir, PLYMOUTH_THEME, withExtraCpio } from "../vm/appliance.js";
-import { Vm, themeDrawn, type Screen } from "../vm/qemu.js";
+import { Vm, frameBullets, themeDrawn, type Screen } from "../vm/qemu.js";
 import { requireTool } from "../helpers/index.js";
 import { memReportUsedMb } from "./mem-report.js";
 
@@ -108,9 +108,10 @@ async function bootToPrompt(how: Boot): Promise<BootFigures> {
       const shot = await vm.screen(png);
       if (firstFrameS === undefined && (how === "plymouth" ? spinnerDrawn(shot) : foyerDrawn(shot))) firstFrameS = vm.seconds;
       const prompt = how === "plymouth" ? /got password request/.test(vm.serial) && dialogDrawn(shot) : foyerDrawn(shot) && themeDrawn(shot).accent > 1000;
-      // foyer's: a prompt before the greeter is interactive is its own frame's, in the splash
+      // foyer's: a prompt before the greeter is interactive is its own frame's, in the splash (its
+      // field's border is thinner than the greeter's: found as a field, not by the accent's count)
       const greeter = how === "plymouth" || /greeter interactive/.test(vm.serial);
-      if (prompt && !greeter) nativePromptS ??= vm.seconds;
+      if (!greeter && foyerDrawn(shot) && frameBullets(shot) !== undefined) nativePromptS ??= vm.seconds;
       if (prompt && greeter) {
         const greeterPromptS = vm.seconds;
         const promptS = Math.min(nativePromptS ?? greeterPromptS, greeterPromptS);

@@ -65,9 +65,9 @@ function done(r: Rig): void {
 }
 
 /** the splash's client as `who`, sending `keys` on stdin; what it saw */
-async function type(r: Rig, who: typeof greeter, keys: Buffer, all = false): Promise<{ frames: number; closed: boolean; error: string | null }> {
+async function type(r: Rig, who: typeof greeter, keys: Buffer, flags: string[] = []): Promise<{ frames: number; closed: boolean; error: string | null }> {
   const { spawn } = await import("node:child_process");
-  const p = spawn(asAccount(who)[0]!, [...asAccount(who).slice(1), process.execPath, client, join(r.dir, SPLASH_KEYS), ...(all ? ["--all"] : [])], {
+  const p = spawn(asAccount(who)[0]!, [...asAccount(who).slice(1), process.execPath, client, join(r.dir, SPLASH_KEYS), ...flags], {
     stdio: ["pipe", "pipe", "inherit"],
   });
   let out = "";
@@ -138,17 +138,23 @@ test("any uid but the greeter's is refused: nothing is typed, drawn or answered"
 test("what is typed when the page paints is taken out for it, and the splash is heard no more", async () => {
   const r = await rig();
   try {
-    await type(r, greeter, Buffer.from("abc"));
+    // "abc", then (the page has painted meanwhile) "z" and Enter on the same connection
+    const typing = type(r, greeter, Buffer.from("abc\0z\r"), ["--pause", "1500"]);
     await pollUntil(() => r.views.some((v) => v.kind === "prompt" && v.typed === 3), 5000, "three bullets");
     const t = r.prompt.take();
+    const drawnAtTake = r.views.length;
     assert.ok(t);
     assert.is(t.key, 7);
     assert.is(t.chars, 3);
     assert.equal([...t.secret.reveal()], [...Buffer.from("abc")]);
     t.secret.wipe();
     assert.is(r.prompt.take(), undefined, "nothing is left in the editor");
+    const seen = await typing;
+    assert.is(seen.closed, false, "the leaving splash's connection is left open: closed, it would connect again");
+    assert.is(r.answers.length, 0, "what the leaving splash sent after the page painted is not heard");
+    assert.is(r.views.length, drawnAtTake, "nor drawn");
+    // a new launch's splash is heard and drawn for, from an empty field
     const drawn = r.views.length;
-    // a splash that still sends after the page painted: foyerd draws nothing more until a new one
     await type(r, greeter, Buffer.from("z\r"));
     await pollUntil(() => r.answers.length === 1, 5000, "an answer from the new connection");
     assert.equal([...r.answers[0]!.bytes], [...Buffer.from("z")], "the new splash starts from an empty field");
@@ -162,7 +168,7 @@ test("a flood of keys is bounded by the passphrase's limit, and the prompt still
   const r = await rig();
   try {
     const flood = Buffer.alloc(MAX_PASSPHRASE_BYTES * 4, "a");
-    await type(r, greeter, Buffer.concat([flood, Buffer.of(0x0d)]), true);
+    await type(r, greeter, Buffer.concat([flood, Buffer.of(0x0d)]), ["--all"]);
     await pollUntil(() => r.answers.length === 1, 10_000, "the answer");
     assert.is(r.answers[0]!.bytes.length, MAX_PASSPHRASE_BYTES);
     assert.ok(r.views.length < 200, `drawn ${r.views.length} times for ${flood.length} bytes`);
