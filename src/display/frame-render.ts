@@ -78,15 +78,42 @@ function hex(h: string): Rgb {
   return [(n >> 16) & 255, (n >> 8) & 255, n & 255];
 }
 
-/** The frame's bytes, `stride * height` of them. */
-export function renderFrame(g: FrameGeometry, colours: FrameColours, view: FrameView, fonts?: FrameFonts): Buffer {
-  const c = new Canvas(g);
+/** Rows `from` to `to` (exclusive) of a frame. */
+export interface Band {
+  from: number;
+  to: number;
+}
+
+/**
+ * The frame's bytes, `stride * height` of them; with `band`, only those rows' (what a redraw of the
+ * prompt changes, without a whole frame's megabytes in memory). With `into` (large enough) they are
+ * drawn there, and the result is a view of it: a redraw per key leaves no garbage behind.
+ */
+export function renderFrame(g: FrameGeometry, colours: FrameColours, view: FrameView, fonts?: FrameFonts, band?: Band, into?: Buffer): Buffer {
+  const c = new Canvas(g, band ?? { from: 0, to: g.height }, into);
   c.gradient(colours.bgCentre, colours.bg);
   const s = Math.min(3, Math.max(1, g.height / 800));
   if (view.kind === "progress") drawProgress(c, s, view.step, colours);
   else if (fonts) drawPrompt(c, s, view, colours, fonts);
   else throw new FoyerError("invalid-argument", "a prompt's frame needs its fonts");
   return c.out;
+}
+
+/** The rows a prompt's frame differs from the progress frame in: the card's and the progress mark's. */
+export function promptBand(g: FrameGeometry, fonts: FrameFonts): Band {
+  const s = Math.min(3, Math.max(1, g.height / 800));
+  const { y0, h } = cardBox(g.width, g.height, s, fonts);
+  const mark = Math.round(g.height * 0.62);
+  return { from: Math.max(0, Math.floor(Math.min(y0, mark - 5 * s) - 2)), to: Math.min(g.height, Math.ceil(Math.max(y0 + h, mark + 5 * s) + 3)) };
+}
+
+function cardBox(width: number, height: number, s: number, fonts: FrameFonts): { pad: number; w: number; h: number; x0: number; y0: number } {
+  const pad = Math.round(24 * s);
+  const w = Math.min(Math.round(480 * s), width - 2 * pad);
+  const lineH = fonts.text.ascender + fonts.text.descender;
+  const smallH = fonts.small.ascender + fonts.small.descender;
+  const h = pad + lineH + Math.round(12 * s) + Math.round(40 * s) + Math.round(10 * s) + smallH + pad;
+  return { pad, w, h, x0: Math.round((width - w) / 2), y0: Math.round(height * 0.42 - h / 2) };
 }
 
 function drawProgress(c: Canvas, s: number, step: number, colours: FrameColours): void {
@@ -98,14 +125,9 @@ function drawProgress(c: Canvas, s: number, step: number, colours: FrameColours)
 }
 
 function drawPrompt(c: Canvas, s: number, v: Extract<FrameView, { kind: "prompt" }>, colours: FrameColours, fonts: FrameFonts): void {
-  const pad = Math.round(24 * s);
-  const w = Math.min(Math.round(480 * s), c.w - 2 * pad);
+  const { pad, w, h, x0, y0 } = cardBox(c.w, c.h, s, fonts);
   const fieldH = Math.round(40 * s);
   const lineH = fonts.text.ascender + fonts.text.descender;
-  const smallH = fonts.small.ascender + fonts.small.descender;
-  const h = pad + lineH + Math.round(12 * s) + fieldH + Math.round(10 * s) + smallH + pad;
-  const x0 = Math.round((c.w - w) / 2);
-  const y0 = Math.round(c.h * 0.42 - h / 2);
   c.roundRect(x0, y0, w, h, 10 * s, colours.card);
   // the message, cut to the card's width
   const inner = w - 2 * pad;
@@ -140,19 +162,22 @@ function drawPrompt(c: Canvas, s: number, v: Extract<FrameView, { kind: "prompt"
   if (v.capsLock) c.text(fonts.small, v.capsLock, x0 + pad, fy + fieldH + Math.round(10 * s) + fonts.small.ascender, colours.warn);
 }
 
-/** The framebuffer's bytes being drawn: blending reads and writes them in place. */
+/** The framebuffer's bytes being drawn (the band's rows of them): blending reads and writes them in place. */
 class Canvas {
   readonly out: Buffer;
   readonly w: number;
   readonly h: number;
   readonly #stride: number;
   readonly #bpp: number;
-  constructor(g: FrameGeometry) {
+  readonly #band: Band;
+  constructor(g: FrameGeometry, band: Band, into?: Buffer) {
     this.w = g.width;
     this.h = g.height;
     this.#stride = g.stride;
     this.#bpp = g.bitsPerPixel / 8;
-    this.out = Buffer.alloc(g.stride * g.height);
+    this.#band = band;
+    const size = g.stride * (band.to - band.from);
+    this.out = into && into.length >= size ? into.subarray(0, size).fill(0) : Buffer.alloc(size);
   }
 
   /** `circle at 50% 30%`, centre colour at 0, outer colour from 65% of the farthest corner's distance */
@@ -166,10 +191,10 @@ class Canvas {
     const scale = 255 / r;
     // symmetric about the centre column: each distance is computed once for a pixel and its mirror
     const half = Math.ceil(this.w / 2);
-    for (let y = 0; y < this.h; y++) {
+    for (let y = this.#band.from; y < this.#band.to; y++) {
       const dy = y + 0.5 - cy;
       const dy2 = dy * dy;
-      const row = y * this.#stride;
+      const row = (y - this.#band.from) * this.#stride;
       for (let x = 0; x < half; x++) {
         const dx = x + 0.5 - cx;
         const l = Math.min(255, Math.round(Math.sqrt(dx * dx + dy2) * scale)) * 3;
@@ -186,8 +211,8 @@ class Canvas {
   }
 
   blend(x: number, y: number, c: Rgb, a: number): void {
-    if (a <= 0 || x < 0 || y < 0 || x >= this.w || y >= this.h) return;
-    const d = y * this.#stride + x * this.#bpp;
+    if (a <= 0 || x < 0 || y < this.#band.from || x >= this.w || y >= this.#band.to) return;
+    const d = (y - this.#band.from) * this.#stride + x * this.#bpp;
     const b = Math.min(1, a);
     for (let k = 0; k < 3; k++) this.out[d + 2 - k] = Math.round(this.out[d + 2 - k]! * (1 - b) + c[k]! * b);
   }

@@ -23,11 +23,13 @@ import { fileURLToPath } from "node:url";
 import { run } from "../base/command.js";
 import { FoyerError, describe } from "../base/errors.js";
 import { vtMode, type VtMode } from "./vt-mode.js";
-import { renderFrame, type FrameColours, type FrameFonts, type FrameGeometry, type FrameView } from "./frame-render.js";
+import { promptBand, renderFrame, type FrameColours, type FrameFonts, type FrameGeometry, type FrameView } from "./frame-render.js";
 import { frameBuffer, writeFrame, type FrameBuffer } from "./handoff.js";
 
 export const SPLASH_BIN = "foyer-splash";
 export const SPLASH_FRAME = "splash.frame";
+/** the frame as first written, which the prompt's redraws start from */
+const SPLASH_BASE = "splash.frame.base";
 /** foyerd's socket the splash sends the keys typed into it to (supervisor/splash-prompt.ts) */
 export const SPLASH_KEYS = "splash.sock";
 /** created by foyerd when the greeter's page has painted: the splash then goes */
@@ -146,6 +148,7 @@ export async function firstFrame(o: SplashOptions): Promise<FirstFrame> {
 function withSplash(o: SplashOptions, found: string, drawn: boolean, frame: (tmp: string) => void): FirstFrame {
   try {
     replace(join(o.runtimeDir, SPLASH_FRAME), frame);
+    rmSync(join(o.runtimeDir, SPLASH_BASE), { force: true }); // the prompt's redraws start from the new one
     let bin = found;
     if (!openToOthers(found)) {
       bin = join(o.runtimeDir, SPLASH_BIN);
@@ -175,26 +178,42 @@ async function drawWithSplash(bin: string, file: string, fb: FrameBuffer, warn: 
 
 /**
  * Draws `view` into the splash's frame, at the size the frame already has (the framebuffer's, or
- * the build's that the splash scales), replacing the file whole. The caller tells the splash.
+ * the build's that the splash scales): the progress frame as first written (kept aside at the
+ * first draw) copied by the kernel, a prompt's rows rendered over the copy, and the copy renamed
+ * into place. A key's redraw holds a band of rows in memory, not a whole frame. The caller tells
+ * the splash.
  */
-export function drawSplashFrame(runtimeDir: string, colours: FrameColours, view: FrameView, fonts: (height: number) => FrameFonts): void {
-  const path = join(runtimeDir, SPLASH_FRAME);
+/** What the prompt's redraws keep between keys: the fonts at the frame's size, one buffer for the rows. */
+export interface SplashDrawing {
+  fonts(height: number): FrameFonts;
+  /** a buffer of at least `bytes`, the same one each time it is large enough */
+  rows(bytes: number): Buffer;
+}
+
+export function drawSplashFrame(runtimeDir: string, colours: FrameColours, view: FrameView, kit: SplashDrawing): void {
+  const path = join(runtimeDir, SPLASH_FRAME),
+    base = join(runtimeDir, SPLASH_BASE);
+  if (!existsSync(base)) replace(base, (tmp) => copyFileSync(path, tmp, constants.COPYFILE_EXCL));
   const head = Buffer.alloc(16);
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  const fd = openSync(base, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
-    if (readSync(fd, head, 0, 16, 0) !== 16 || !head.subarray(0, 8).equals(MAGIC)) throw new FoyerError("invalid-argument", `'${path}' is not a foyer frame`);
+    if (readSync(fd, head, 0, 16, 0) !== 16 || !head.subarray(0, 8).equals(MAGIC)) throw new FoyerError("invalid-argument", `'${base}' is not a foyer frame`);
   } finally {
     closeSync(fd);
   }
   const width = head.readUInt32LE(8),
     height = head.readUInt32LE(12);
   const g: FrameGeometry = { width, height, stride: width * 4, bitsPerPixel: 32 };
-  const pixels = renderFrame(g, colours, view, view.kind === "prompt" ? fonts(height) : undefined);
-  // the header and the pixels written apart: no second copy of a frame's megabytes per key
+  // the progress frame is the first one: nothing to draw over it
+  if (view.kind === "progress") return replace(path, (tmp) => copyFileSync(base, tmp, constants.COPYFILE_EXCL));
+  const f = kit.fonts(height);
+  const band = promptBand(g, f);
+  const rows = renderFrame(g, colours, view, f, band, kit.rows((band.to - band.from) * g.stride));
   replace(path, (tmp) => {
-    const out = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+    copyFileSync(base, tmp, constants.COPYFILE_EXCL);
+    const out = openSync(tmp, constants.O_WRONLY | constants.O_NOFOLLOW);
     try {
-      for (const b of [head, pixels]) for (let at = 0; at < b.length;) at += writeSync(out, b, at);
+      for (let at = 0; at < rows.length;) at += writeSync(out, rows, at, rows.length - at, 16 + band.from * g.stride + at);
     } finally {
       closeSync(out);
     }

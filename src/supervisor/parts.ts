@@ -8,7 +8,7 @@ import { startFallback, type ConsoleRequest, type Fallback, type FallbackReplies
 import { openFrameScreen } from "../display/frame-screen.js";
 import { frameFonts } from "../display/frame-font.js";
 import type { FrameFonts } from "../display/frame-render.js";
-import { SPLASH_KEYS, drawSplashFrame } from "../display/splash.js";
+import { SPLASH_KEYS, drawSplashFrame, type SplashDrawing } from "../display/splash.js";
 import { SplashPrompt } from "./splash-prompt.js";
 import { Recovery } from "./recovery.js";
 import { Firstboot } from "./firstboot.js";
@@ -212,6 +212,15 @@ export function realParts(o: SupervisorOptions): BuildParts {
     const uid = stack.user.uid;
     const splash = o.first.splash;
     const fonts = new Map<number, FrameFonts>();
+    let rows: Buffer | undefined;
+    const kit: SplashDrawing = {
+      fonts: (height) => {
+        let f = fonts.get(height);
+        if (!f) fonts.set(height, (f = frameFonts(height)));
+        return f;
+      },
+      rows: (bytes) => (rows = rows && rows.length >= bytes ? rows : Buffer.alloc(bytes)),
+    };
     const splashPrompt =
       splash &&
       new SplashPrompt({
@@ -220,13 +229,11 @@ export function realParts(o: SupervisorOptions): BuildParts {
         replies: { answer: (key, secret) => h.answer(key, secret), decline: (key) => h.decline(key) },
         log: o.log.child("splash"),
         layout: stack.keyboard.layout,
-        idle: () => fonts.clear(),
-        draw: (view) =>
-          drawSplashFrame(o.runtimeDir, splash.colours, view, (height) => {
-            let f = fonts.get(height);
-            if (!f) fonts.set(height, (f = frameFonts(height)));
-            return f;
-          }),
+        idle: () => {
+          fonts.clear();
+          rows = undefined;
+        },
+        draw: (view) => drawSplashFrame(o.runtimeDir, splash.colours, view, kit),
       });
     return {
       agent,

@@ -6,7 +6,7 @@ import * as assert from "uvu/assert";
 import { readFileSync, writeFileSync, mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { DEFAULT_COLOURS, frameColours, renderFrame, type FrameGeometry, type FrameView, type Rgb } from "../../src/display/frame-render.js";
+import { DEFAULT_COLOURS, frameColours, promptBand, renderFrame, type FrameGeometry, type FrameView, type Rgb } from "../../src/display/frame-render.js";
 import { DEFAULT_FONT, openFont } from "../../src/display/frame-font.js";
 import { FoyerError } from "../../src/base/errors.js";
 
@@ -155,6 +155,26 @@ test("a file that is no font: an error naming it", () => {
   } catch (e) {
     assert.instance(e, FoyerError);
     assert.match((e as Error).message, `cannot use the font '${bad}'`);
+  }
+});
+
+test("a prompt's band: its rows as the whole frame has them, and every row outside it as the progress frame's", () => {
+  for (const g of [g32, { width: 1280, height: 800, stride: 5120, bitsPerPixel: 32 }, { width: 2560, height: 1600, stride: 10240, bitsPerPixel: 32 }]) {
+    const s = Math.min(3, Math.max(1, g.height / 800));
+    const f = { text: openFont(DEFAULT_FONT, 20 * s), small: openFont(DEFAULT_FONT, 14 * s) };
+    const view: FrameView = { kind: "prompt", message: "Passphrase for root:", typed: 9, capsLock: "Caps Lock is on", layout: "de" };
+    const whole = renderFrame(g, colours, view, f);
+    const progress = renderFrame(g, colours, { kind: "progress", step: 0 });
+    const band = promptBand(g, f);
+    assert.ok(band.from > 0 && band.to < g.height && band.to > band.from, JSON.stringify(band));
+    const rows = renderFrame(g, colours, view, f, band);
+    assert.is(rows.length, (band.to - band.from) * g.stride);
+    assert.ok(rows.equals(whole.subarray(band.from * g.stride, band.to * g.stride)), `the band's rows at ${g.width}x${g.height}`);
+    // drawn into a used buffer (a redraw's), the same bytes
+    const used = Buffer.alloc(rows.length + 100, 0x5a);
+    assert.ok(renderFrame(g, colours, view, f, band, used).equals(rows), "into a buffer used before");
+    assert.ok(whole.subarray(0, band.from * g.stride).equals(progress.subarray(0, band.from * g.stride)), "above the band");
+    assert.ok(whole.subarray(band.to * g.stride).equals(progress.subarray(band.to * g.stride)), "below the band");
   }
 });
 

@@ -147,7 +147,7 @@ S("a prompt foyerd draws for the splash replaces the frame it shows", async (ctx
     replies: { answer: () => {}, decline: () => {} },
     log,
     layout: "us",
-    draw: (v) => drawSplashFrame(runtimeDir, DEFAULT_COLOURS, v, (h) => frameFonts(h)),
+    draw: (v) => drawSplashFrame(runtimeDir, DEFAULT_COLOURS, v, { fonts: (h) => frameFonts(h), rows: (n) => Buffer.alloc(n) }),
   });
   const close = ctx.close;
   ctx.close = () => (prompt.stop(), close?.());

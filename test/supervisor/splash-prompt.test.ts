@@ -43,6 +43,8 @@ async function rig(pending = [request()]): Promise<Rig> {
   const warnings: string[] = [];
   const log = createLogger({ level: "error", kmsg: false });
   log.warning = (m: string) => void warnings.push(m);
+  // one buffer for every redraw's rows, as foyerd keeps it
+  let scratch = Buffer.alloc(0);
   const prompt = new SplashPrompt({
     path: join(dir, SPLASH_KEYS),
     uid: greeter.uid,
@@ -51,7 +53,7 @@ async function rig(pending = [request()]): Promise<Rig> {
     layout: "de",
     draw: (v) => {
       views.push(structuredClone(v));
-      drawSplashFrame(dir, DEFAULT_COLOURS, v, (h) => frameFonts(h));
+      drawSplashFrame(dir, DEFAULT_COLOURS, v, { fonts: (h) => frameFonts(h), rows: (n) => (scratch = scratch.length >= n ? scratch : Buffer.alloc(n, 0xff)) });
     },
   });
   await prompt.start(pending);
