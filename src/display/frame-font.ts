@@ -5,6 +5,7 @@
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
 import { FoyerError, describe } from "../base/errors.js";
+import { frameScale } from "./frame-render.js";
 
 /** The font the greeter's stylesheet names first (fonts-dejavu-core). */
 export const DEFAULT_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
@@ -85,8 +86,8 @@ export function openFont(file: string, sizePx: number): Font {
   };
 }
 
-/** The frame's two sizes (the prompt's text, its small print) for a frame `height` pixels high: 800 rows is the unit, up to three times. */
+/** The frame's two sizes (the prompt's text, its small print) for a frame `height` pixels high, at its scale. */
 export function frameFonts(height: number, file = DEFAULT_FONT): { text: Font; small: Font } {
-  const s = Math.min(3, Math.max(1, height / 800));
+  const s = frameScale(height);
   return { text: openFont(file, 20 * s), small: openFont(file, 14 * s) };
 }

@@ -78,6 +78,11 @@ function hex(h: string): Rgb {
   return [(n >> 16) & 255, (n >> 8) & 255, n & 255];
 }
 
+/** The frame's scale for a screen `height` pixels high: 800 rows is the unit, up to three times. */
+export function frameScale(height: number): number {
+  return Math.min(3, Math.max(1, height / 800));
+}
+
 /** Rows `from` to `to` (exclusive) of a frame. */
 export interface Band {
   from: number;
@@ -92,7 +97,7 @@ export interface Band {
 export function renderFrame(g: FrameGeometry, colours: FrameColours, view: FrameView, fonts?: FrameFonts, band?: Band, into?: Buffer): Buffer {
   const c = new Canvas(g, band ?? { from: 0, to: g.height }, into);
   c.gradient(colours.bgCentre, colours.bg);
-  const s = Math.min(3, Math.max(1, g.height / 800));
+  const s = frameScale(g.height);
   if (view.kind === "progress") drawProgress(c, s, view.step, colours);
   else if (fonts) drawPrompt(c, s, view, colours, fonts);
   else throw new FoyerError("invalid-argument", "a prompt's frame needs its fonts");
@@ -101,7 +106,7 @@ export function renderFrame(g: FrameGeometry, colours: FrameColours, view: Frame
 
 /** The rows a prompt's frame differs from the progress frame in: the card's and the progress mark's. */
 export function promptBand(g: FrameGeometry, fonts: FrameFonts): Band {
-  const s = Math.min(3, Math.max(1, g.height / 800));
+  const s = frameScale(g.height);
   const { y0, h } = cardBox(g.width, g.height, s, fonts);
   const mark = Math.round(g.height * 0.62);
   return { from: Math.max(0, Math.floor(Math.min(y0, mark - 5 * s) - 2)), to: Math.min(g.height, Math.ceil(Math.max(y0 + h, mark + 5 * s) + 3)) };

@@ -176,13 +176,6 @@ async function drawWithSplash(bin: string, file: string, fb: FrameBuffer, warn: 
   return false;
 }
 
-/**
- * Draws `view` into the splash's frame, at the size the frame already has (the framebuffer's, or
- * the build's that the splash scales): the progress frame as first written (kept aside at the
- * first draw) copied by the kernel, a prompt's rows rendered over the copy, and the copy renamed
- * into place. A key's redraw holds a band of rows in memory, not a whole frame. The caller tells
- * the splash.
- */
 /** What the prompt's redraws keep between keys: the fonts at the frame's size, one buffer for the rows. */
 export interface SplashDrawing {
   fonts(height: number): FrameFonts;
@@ -190,6 +183,13 @@ export interface SplashDrawing {
   rows(bytes: number): Buffer;
 }
 
+/**
+ * Draws `view` into the splash's frame, at the size the frame already has (the framebuffer's, or
+ * the build's that the splash scales): the progress frame as first written (kept aside at the
+ * first draw) copied by the kernel, a prompt's rows rendered over the copy, and the copy renamed
+ * into place. A key's redraw holds a band of rows in memory, not a whole frame. The caller tells
+ * the splash.
+ */
 export function drawSplashFrame(runtimeDir: string, colours: FrameColours, view: FrameView, kit: SplashDrawing): void {
   const path = join(runtimeDir, SPLASH_FRAME),
     base = join(runtimeDir, SPLASH_BASE);
